@@ -1,0 +1,28 @@
+/* endpoint: "listen:PATH" / "connect:PATH" unix socket endpoints. */
+#ifndef VUPROXY_ENDPOINT_H
+#define VUPROXY_ENDPOINT_H
+
+#include <stddef.h>
+#include <sys/un.h>
+
+enum vup_role { VUP_ROLE_LISTEN, VUP_ROLE_CONNECT };
+
+struct vup_endpoint {
+	enum vup_role role;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+/* Parse "listen:PATH" or "connect:PATH".  0 or -EINVAL with err set. */
+int vup_endpoint_parse(const char *spec, struct vup_endpoint *ep, char *err,
+                       size_t errlen);
+/* Create a non-blocking listening socket at ep->path with the given file
+ * mode, replacing a stale socket file (never a live one, never a file that
+ * is not a socket).  Returns the fd or -errno with err set. */
+int vup_endpoint_listen(const struct vup_endpoint *ep, unsigned mode, char *err,
+                        size_t errlen);
+/* One non-blocking connect attempt.  Returns the fd or -errno. */
+int vup_endpoint_connect(const struct vup_endpoint *ep);
+/* Accept one connection as a non-blocking, close-on-exec fd, or -errno. */
+int vup_endpoint_accept(int listen_fd);
+
+#endif

@@ -1,0 +1,208 @@
+/* proto: the vhost-user message catalogue and codec.
+ *
+ * One table describes every request of the current vhost-user spec on both
+ * channels (front-end requests on the main socket, back-end requests on the
+ * back-end channel).  The validator, the -v log, the dumper, the rule matcher
+ * and the Wireshark dissector all read this table; nothing else keeps a list
+ * of requests.  This module does no I/O.
+ */
+#ifndef VUPROXY_PROTO_H
+#define VUPROXY_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VUP_HDR_SIZE    12u
+#define VUP_MAX_PAYLOAD 4096u /* larger payloads are refused */
+#define VUP_MAX_FDS     32u   /* room for fds per message; more = MSG_CTRUNC */
+
+#define VUP_FLAG_VERSION_MASK 0x3u
+#define VUP_FLAG_VERSION      0x1u
+#define VUP_FLAG_REPLY        0x4u
+#define VUP_FLAG_NEED_REPLY   0x8u
+#define VUP_FLAG_KNOWN        0xfu /* bits 4..31 are reserved */
+
+/* Which socket a message travelled on. */
+enum vup_chan { VUP_CHAN_MAIN = 0, VUP_CHAN_BACKEND = 1 };
+/* Who sent it. */
+enum vup_side { VUP_FRONTEND = 0, VUP_BACKEND = 1 };
+
+struct vup_hdr {
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size;
+};
+
+/* Payload layouts.  Each has a field table (see vup_layout_fields). */
+#define VUP_LAYOUTS(X)                                                         \
+	X(NONE, "none")                                                        \
+	X(U64, "u64")                                                          \
+	X(ACK, "ack")                                                          \
+	X(FEATURES, "features")                                                \
+	X(PROTOCOL_FEATURES, "protocol_features")                              \
+	X(VRING_STATE, "vring_state")                                          \
+	X(VRING_BASE, "vring_base")                                            \
+	X(VRING_BASE_PACKED, "vring_base_packed")                              \
+	X(VRING_ENABLE, "vring_enable")                                        \
+	X(VRING_ADDR, "vring_addr")                                            \
+	X(VRING_FD, "vring_fd")                                                \
+	X(MEM_TABLE, "mem_table")                                              \
+	X(MEM_REG, "mem_reg")                                                  \
+	X(LOG, "log")                                                          \
+	X(IOTLB, "iotlb")                                                      \
+	X(CONFIG, "config")                                                    \
+	X(INFLIGHT, "inflight")                                                \
+	X(STATUS, "status")                                                    \
+	X(MAC, "mac")                                                          \
+	X(UUID, "uuid")                                                        \
+	X(DEVICE_STATE, "device_state")                                        \
+	X(SHMEM_CONFIG, "shmem_config")                                        \
+	X(HOST_NOTIFIER, "host_notifier")                                      \
+	X(SHMEM_MAP, "shmem_map")                                              \
+	X(OPAQUE, "opaque")
+
+enum vup_layout {
+#define X(id, str) VUP_L_##id,
+	VUP_LAYOUTS(X)
+#undef X
+	        VUP_L_COUNT
+};
+
+/* How many fds a message carries. */
+enum vup_fd_rule {
+	VUP_FD_NONE,     /* exactly 0 */
+	VUP_FD_ONE,      /* exactly 1 */
+	VUP_FD_OPTIONAL, /* 0 or 1 */
+	VUP_FD_VRING,    /* 1, or 0 when bit 8 (NOFD) of the first u64 is set */
+	VUP_FD_PER_REGION, /* one per memory region of the table */
+	VUP_FD_ANY         /* not checked (unknown requests) */
+};
+
+/* When the receiver answers a request. */
+enum vup_reply_rule {
+	VUP_REPLY_ACK,      /* u64 ack, only when NEED_REPLY is set */
+	VUP_REPLY_ALWAYS,   /* a reply body always follows */
+	VUP_REPLY_FEATURE,  /* always if reply_gate is negotiated, else ACK */
+	VUP_REPLY_POSTCOPY, /* ACK; a body echo may follow in postcopy mode */
+};
+
+struct vup_msg_type {
+	uint32_t code;
+	const char *name;  /* without the VHOST_USER_ prefix */
+	const char *alias; /* historical name (SLAVE_*) or NULL */
+	enum vup_chan chan;
+	enum vup_layout req_layout;
+	uint16_t req_min, req_max; /* payload bytes */
+	enum vup_fd_rule req_fds;
+	enum vup_reply_rule reply;
+	enum vup_layout rep_layout; /* body layout for ALWAYS/FEATURE */
+	uint16_t rep_min, rep_max;
+	enum vup_fd_rule rep_fds;
+	int8_t gate;       /* protocol feature bit that enables it, -1 none */
+	int8_t reply_gate; /* for VUP_REPLY_FEATURE, -1 otherwise */
+};
+
+/* What the session has negotiated so far; changes payload meaning. */
+struct vup_negotiated {
+	uint64_t features;          /* SET_FEATURES */
+	uint64_t protocol_features; /* SET_PROTOCOL_FEATURES */
+};
+
+#define VUP_PF_MQ                  0
+#define VUP_PF_LOG_SHMFD           1
+#define VUP_PF_REPLY_ACK           3
+#define VUP_PF_BACKEND_REQ         5
+#define VUP_PF_CONFIG              9
+#define VUP_PF_BACKEND_SEND_FD     10
+#define VUP_PF_CONFIGURE_MEM_SLOTS 15
+#define VUP_PF_XEN_MMAP            17
+#define VUP_F_PROTOCOL_FEATURES    30
+#define VUP_F_RING_PACKED          34
+
+/* Catalogue. */
+const struct vup_msg_type *vup_proto_lookup(enum vup_chan chan, uint32_t code);
+/* By name, with or without the VHOST_USER_ prefix, or by alias
+ * (SET_SLAVE_REQ_FD); case-insensitive.  Names are unique across channels. */
+const struct vup_msg_type *vup_proto_by_name(const char *name);
+size_t vup_proto_count(enum vup_chan chan);
+const struct vup_msg_type *vup_proto_at(enum vup_chan chan, size_t i);
+const char *vup_proto_name(enum vup_chan chan, uint32_t code); /* "UNKNOWN" */
+const char *vup_layout_name(enum vup_layout l);
+const char *vup_chan_name(enum vup_chan c); /* "main" / "backend" */
+const char *vup_side_name(enum vup_side s); /* "front-end" / "back-end" */
+
+/* Feature-bit names (NULL when the bit has none).  Protocol names without
+ * prefix ("REPLY_ACK"), virtio names in full ("VIRTIO_F_VERSION_1"). */
+const char *vup_feature_name(unsigned bit);
+const char *vup_protocol_feature_name(unsigned bit);
+/* Bit number for a name of either kind, -1 if unknown; *protocol tells which.
+ */
+int vup_feature_bit(const char *name, bool *protocol);
+
+/* Payload fields, for rendering, rules and the dissector. */
+enum vup_fmt {
+	VUP_FMT_DEC,
+	VUP_FMT_HEX,
+	VUP_FMT_FEATURES,
+	VUP_FMT_PFEATURES,
+	VUP_FMT_STATUS,
+	VUP_FMT_BOOL,
+	VUP_FMT_MAC,
+	VUP_FMT_UUID,
+};
+struct vup_field {
+	const char *name;
+	uint16_t off;  /* byte offset in the payload */
+	uint8_t size;  /* 1, 2, 4, 8 bytes (little or native endian), or 6/16 */
+	uint8_t shift; /* bit-field within the integer */
+	uint8_t bits;  /* 0 = whole integer */
+	enum vup_fmt fmt;
+};
+/* The fixed fields of a layout; variable parts (memory regions, config
+ * bytes) are rendered specially.  *n receives the count. */
+const struct vup_field *vup_layout_fields(enum vup_layout l, size_t *n);
+/* Read a field of a payload; false if it lies beyond size. */
+bool vup_field_get(const struct vup_field *f, const uint8_t *p, uint32_t size,
+                   uint64_t *out);
+/* Write a field (rules rewrite); false if it lies beyond size. */
+bool vup_field_set(const struct vup_field *f, uint8_t *p, uint32_t size,
+                   uint64_t value);
+
+/* The layout of a message's payload (request or reply, from the header's
+ * flags; an 8-byte answer to a postcopy-capable request is an ack). */
+enum vup_layout vup_msg_layout(const struct vup_msg_type *t,
+                               const struct vup_hdr *h,
+                               const struct vup_negotiated *neg);
+
+/* Validation.  0 if fine, else -EPROTO with a human reason in why. */
+int vup_proto_check_header(const struct vup_hdr *h, enum vup_chan chan,
+                           enum vup_side from, char *why, size_t whylen);
+int vup_proto_check(const struct vup_hdr *h, const uint8_t *payload,
+                    unsigned nfds, enum vup_chan chan, enum vup_side from,
+                    const struct vup_negotiated *neg, char *why, size_t whylen);
+
+/* Does the receiver of this request answer it? */
+enum vup_expect {
+	VUP_EXPECT_NONE,  /* no reply */
+	VUP_EXPECT_MAYBE, /* a reply may come (unknown code, NEED_REPLY) */
+	VUP_EXPECT_YES,   /* a reply must come */
+};
+enum vup_expect vup_proto_reply_expected(const struct vup_hdr *h,
+                                         enum vup_chan chan,
+                                         const struct vup_negotiated *neg);
+
+/* Rendering.  Both return the length they would have written (snprintf
+ * style) and always NUL-terminate when cap > 0. */
+/* "idx=0 desc=0x7f.. avail=0x.. used=0x.." */
+size_t vup_render_text(char *buf, size_t cap, const struct vup_hdr *h,
+                       const uint8_t *payload, enum vup_chan chan,
+                       const struct vup_negotiated *neg);
+/* {"index":0,"desc":"0x7f.."} */
+size_t vup_render_json(char *buf, size_t cap, const struct vup_hdr *h,
+                       const uint8_t *payload, enum vup_chan chan,
+                       const struct vup_negotiated *neg);
+/* "0x140000000 VIRTIO_F_VERSION_1|PROTOCOL_FEATURES" */
+size_t vup_render_features(char *buf, size_t cap, uint64_t bits, bool protocol);
+
+#endif

@@ -1,0 +1,38 @@
+/* proxy: the relay server.  Listens and/or connects on both sides and
+ * pairs each front-end connection with its own back-end connection (a
+ * session).  Runs on a libuv loop that the caller owns. */
+#ifndef VUPROXY_PROXY_H
+#define VUPROXY_PROXY_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "vuproxy/endpoint.h"
+
+struct vup_proxy_config {
+	struct vup_endpoint frontend;
+	struct vup_endpoint backend;
+	unsigned socket_mode;  /* listening sockets, default 0600 */
+	unsigned max_sessions; /* concurrent; more are refused */
+};
+
+struct vup_proxy_stats {
+	uint64_t sessions;        /* opened since start */
+	uint64_t sessions_failed; /* closed on a protocol or I/O error */
+	uint64_t messages;        /* relayed, both channels */
+	uint64_t refused;         /* connections refused (limits) */
+};
+
+struct vup_proxy;
+
+/* Open listening sockets and start connecting.  0 or -errno (logged). */
+int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
+                    struct vup_proxy **out);
+/* Close every session and listener; the loop ends once all is closed.
+ * Safe to call twice. */
+void vup_proxy_stop(struct vup_proxy *p);
+const struct vup_proxy_stats *vup_proxy_stats(const struct vup_proxy *p);
+/* Free after the loop has finished. */
+void vup_proxy_free(struct vup_proxy *p);
+
+#endif

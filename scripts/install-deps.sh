@@ -1,0 +1,16 @@
+#!/bin/sh
+# Install everything vuproxy needs to build, test and run its demo on
+# Debian 12.  Run as root.  Idempotent.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+need() { for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || return 0; done; return 1; }
+PKGS="build-essential cmake pkg-config libuv1-dev zlib1g-dev libyaml-dev libcmocka-dev
+  clang clang-format libclang-rt-14-dev
+  dpdk-dev qemu-system-x86 qemu-utils busybox-static linux-image-amd64
+  tshark jq bc cpio kmod file xz-utils zstd procps iproute2"
+# shellcheck disable=SC2086
+if need $PKGS; then
+  apt-get update -q
+  # shellcheck disable=SC2086
+  apt-get install -y -q --no-install-recommends $PKGS
+fi

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Install what is needed, build, and run the whole test suite (unit tests,
+# end-to-end tests against real DPDK/QEMU peers and our own test peers).
+# SANITIZE=1 builds in build-asan with ASan+UBSan and runs the suite there.
+set -eu
+cd "$(dirname "$0")/.."
+[ "${SKIP_INSTALL:-0}" = 1 ] || ./scripts/install-deps.sh
+if [ "${SANITIZE:-0}" = 1 ]; then BUILD_DIR=${BUILD_DIR:-build-asan}; else BUILD_DIR=${BUILD_DIR:-build}; fi
+export BUILD_DIR
+./scripts/build.sh
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+cd "$BUILD_DIR"
+ctest --output-on-failure --timeout 600 ${CTEST_ARGS:-}

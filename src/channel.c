@@ -1,0 +1,292 @@
+/* channel: framed vhost-user messages with their fds over a stream socket.
+ * See include/vuproxy/channel.h for the contract. */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "vuproxy/channel.h"
+
+static_assert(sizeof(struct vup_hdr) == VUP_HDR_SIZE, "packed header");
+
+struct vup_outq {
+	struct vup_outq *next;
+	size_t len; /* bytes in data */
+	size_t off; /* bytes already written */
+	unsigned nfds;
+	int fds[VUP_MAX_FDS];
+	uint8_t data[];
+};
+
+void vup_close_fds(int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+void vup_channel_init(struct vup_channel *ch, int fd)
+{
+	memset(ch, 0, sizeof(*ch));
+	ch->fd = fd;
+}
+
+/* recvmsg into dst, appending any SCM_RIGHTS fds to the message being
+ * framed.  Returns bytes, 0 on EOF, or -errno. */
+static ssize_t recv_with_fds(struct vup_channel *ch, void *dst, size_t want)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * VUP_MAX_FDS)];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = {.iov_base = dst, .iov_len = want};
+	struct msghdr mh = {
+	        .msg_iov = &iov,
+	        .msg_iovlen = 1,
+	        .msg_control = cbuf.buf,
+	        .msg_controllen = sizeof(cbuf.buf),
+	};
+	ssize_t n;
+	do {
+		n = recvmsg(ch->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	bool overflow = false;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+	     c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < cnt; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if (ch->in.nfds < VUP_MAX_FDS)
+				ch->in.fds[ch->in.nfds++] = fd;
+			else {
+				close(fd);
+				overflow = true;
+			}
+		}
+	}
+	if ((mh.msg_flags & MSG_CTRUNC) || overflow) {
+		snprintf(ch->why, sizeof(ch->why),
+		         "more than %u fds on one message (MSG_CTRUNC); the "
+		         "excess was discarded by the kernel",
+		         VUP_MAX_FDS);
+		return -ENOBUFS;
+	}
+	return n;
+}
+
+int vup_channel_read(struct vup_channel *ch)
+{
+	for (;;) {
+		uint8_t *dst;
+		size_t want;
+		if (ch->in_got < VUP_HDR_SIZE) {
+			dst = (uint8_t *)&ch->in.hdr + ch->in_got;
+			want = VUP_HDR_SIZE - ch->in_got;
+		} else {
+			size_t off = ch->in_got - VUP_HDR_SIZE;
+			dst = ch->in.payload + off;
+			want = ch->in.hdr.size - off;
+			if (want == 0)
+				return VUP_CH_MSG;
+		}
+		ssize_t n = recv_with_fds(ch, dst, want);
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
+			return VUP_CH_AGAIN;
+		if (n < 0) {
+			if (n != -ENOBUFS)
+				snprintf(ch->why, sizeof(ch->why),
+				         "recvmsg: %s", strerror((int)-n));
+			return (int)n;
+		}
+		if (n == 0) {
+			if (ch->in_got)
+				snprintf(ch->why, sizeof(ch->why),
+				         "closed mid-message after %zu of %zu "
+				         "bytes",
+				         ch->in_got,
+				         ch->in_got < VUP_HDR_SIZE
+				                 ? (size_t)VUP_HDR_SIZE
+				                 : VUP_HDR_SIZE +
+				                           ch->in.hdr.size);
+			else
+				snprintf(ch->why, sizeof(ch->why), "closed");
+			return VUP_CH_EOF;
+		}
+		ch->in_got += (size_t)n;
+		if (ch->in_got == VUP_HDR_SIZE &&
+		    ch->in.hdr.size > VUP_MAX_PAYLOAD) {
+			snprintf(ch->why, sizeof(ch->why),
+			         "header announces a %u-byte payload, over the "
+			         "%u-byte limit",
+			         ch->in.hdr.size, VUP_MAX_PAYLOAD);
+			return -EMSGSIZE;
+		}
+		if (ch->in_got >= VUP_HDR_SIZE &&
+		    ch->in_got == VUP_HDR_SIZE + ch->in.hdr.size)
+			return VUP_CH_MSG;
+	}
+}
+
+void vup_channel_consume(struct vup_channel *ch)
+{
+	ch->in_got = 0;
+	ch->in.nfds = 0;
+}
+
+/* One sendmsg of data[off..len), with fds if any.  Returns bytes or -errno. */
+static ssize_t send_some(int fd, const struct iovec *iov, int iovcnt,
+                         const int *fds, unsigned nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * VUP_MAX_FDS)];
+		struct cmsghdr align;
+	} cbuf;
+	struct msghdr mh = {.msg_iov = (struct iovec *)iov,
+	                    .msg_iovlen = (size_t)iovcnt};
+	if (nfds) {
+		memset(cbuf.buf, 0, sizeof(cbuf.buf));
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	ssize_t n;
+	do {
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+static int enqueue(struct vup_channel *ch, const struct iovec *iov, int iovcnt,
+                   size_t skip, const int *fds, unsigned nfds)
+{
+	size_t total = 0;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	struct vup_outq *q = malloc(sizeof(*q) + total - skip);
+	if (!q)
+		return -ENOMEM;
+	q->next = NULL;
+	q->len = total - skip;
+	q->off = 0;
+	q->nfds = nfds;
+	memcpy(q->fds, fds, sizeof(int) * nfds);
+	size_t at = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		const uint8_t *b = iov[i].iov_base;
+		size_t l = iov[i].iov_len;
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		memcpy(q->data + at, b + skip, l - skip);
+		at += l - skip;
+		skip = 0;
+	}
+	if (ch->tail)
+		ch->tail->next = q;
+	else
+		ch->head = q;
+	ch->tail = q;
+	ch->out_bytes += q->len;
+	ch->out_msgs++;
+	return 0;
+}
+
+int vup_channel_send(struct vup_channel *ch, const struct vup_hdr *hdr,
+                     const uint8_t *payload, const int *fds, unsigned nfds)
+{
+	int fdcopy[VUP_MAX_FDS];
+	assert(nfds <= VUP_MAX_FDS);
+	memcpy(fdcopy, fds, sizeof(int) * nfds);
+	struct iovec iov[2] = {
+	        {.iov_base = (void *)hdr, .iov_len = VUP_HDR_SIZE},
+	        {.iov_base = (void *)payload, .iov_len = hdr->size},
+	};
+	int iovcnt = hdr->size ? 2 : 1;
+	size_t total = VUP_HDR_SIZE + hdr->size;
+	ssize_t n = -EAGAIN;
+	if (!ch->head && ch->fd >= 0)
+		n = send_some(ch->fd, iov, iovcnt, fdcopy, nfds);
+	if (n >= 0) {
+		/* The kernel holds its own references now. */
+		vup_close_fds(fdcopy, nfds);
+		if ((size_t)n == total)
+			return 0;
+		return enqueue(ch, iov, iovcnt, (size_t)n, NULL, 0);
+	}
+	if (n != -EAGAIN && n != -EWOULDBLOCK) {
+		vup_close_fds(fdcopy, nfds);
+		snprintf(ch->why, sizeof(ch->why), "sendmsg: %s",
+		         strerror((int)-n));
+		return (int)n;
+	}
+	int rc = enqueue(ch, iov, iovcnt, 0, fdcopy, nfds);
+	if (rc)
+		vup_close_fds(fdcopy, nfds);
+	return rc;
+}
+
+int vup_channel_flush(struct vup_channel *ch)
+{
+	if (ch->fd < 0)
+		return ch->head ? 1 : 0;
+	while (ch->head) {
+		struct vup_outq *q = ch->head;
+		struct iovec iov = {.iov_base = q->data + q->off,
+		                    .iov_len = q->len - q->off};
+		ssize_t n = send_some(ch->fd, &iov, 1, q->fds, q->nfds);
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
+			return 1;
+		if (n < 0) {
+			snprintf(ch->why, sizeof(ch->why), "sendmsg: %s",
+			         strerror((int)-n));
+			return (int)n;
+		}
+		vup_close_fds(q->fds, q->nfds);
+		q->nfds = 0;
+		q->off += (size_t)n;
+		ch->out_bytes -= (size_t)n;
+		if (q->off < q->len)
+			continue;
+		ch->head = q->next;
+		if (!ch->head)
+			ch->tail = NULL;
+		ch->out_msgs--;
+		free(q);
+	}
+	return 0;
+}
+
+void vup_channel_close(struct vup_channel *ch)
+{
+	if (ch->fd >= 0)
+		close(ch->fd);
+	ch->fd = -1;
+	vup_close_fds(ch->in.fds, ch->in.nfds);
+	ch->in.nfds = 0;
+	ch->in_got = 0;
+	while (ch->head) {
+		struct vup_outq *q = ch->head;
+		ch->head = q->next;
+		vup_close_fds(q->fds, q->nfds);
+		free(q);
+	}
+	ch->tail = NULL;
+	ch->out_bytes = 0;
+	ch->out_msgs = 0;
+}

@@ -1,0 +1,276 @@
+/* cli: the command line.  One table of subcommands drives dispatch and
+ * the usage text; the default subcommand is the proxy itself. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "vuproxy/cli.h"
+#include "vuproxy/log.h"
+#include "vuproxy/proto.h"
+#include "vuproxy/proxy.h"
+
+#define VERSION "0.1.0"
+
+static int cmd_proxy(int argc, char **argv);
+static int cmd_requests(int argc, char **argv);
+
+static const struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} subcommands[] = {
+        {"requests", cmd_requests,
+         "list the vhost-user requests vuproxy knows (the catalogue)"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: vuproxy --frontend listen:PATH|connect:PATH "
+	        "--backend connect:PATH|listen:PATH [options]\n"
+	        "       vuproxy COMMAND [args]\n"
+	        "\n"
+	        "Relay vhost-user between a front-end (QEMU, DPDK virtio-user) "
+	        "and a back-end\n"
+	        "(DPDK vhost, qemu-storage-daemon, SPDK), with every fd.\n"
+	        "\n"
+	        "options:\n"
+	        "  --frontend listen:PATH   accept front-ends (QEMU chardev "
+	        "client) on PATH\n"
+	        "  --frontend connect:PATH  connect to a listening front-end "
+	        "(QEMU server=on,\n"
+	        "                           virtio-user server=1)\n"
+	        "  --backend connect:PATH   connect to a listening back-end "
+	        "(the usual case)\n"
+	        "  --backend listen:PATH    accept back-ends that connect "
+	        "(net_vhost client=1)\n"
+	        "  -v, --verbose            one line per message on stderr "
+	        "(-vv: debug)\n"
+	        "  -q, --quiet              errors only\n"
+	        "  --socket-mode MODE       mode of listening sockets (octal, "
+	        "default 0600)\n"
+	        "  --max-sessions N         concurrent sessions (default "
+	        "1024); more are refused\n"
+	        "  -h, --help               this text\n"
+	        "  -V, --version            print the version\n"
+	        "\n"
+	        "commands:\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
+	     i++)
+		fprintf(f, "  %-22s %s\n", subcommands[i].name,
+		        subcommands[i].summary);
+}
+
+int vup_cli_main(int argc, char **argv)
+{
+	if (argc > 1 && argv[1][0] != '-') {
+		for (size_t i = 0;
+		     i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+			if (strcmp(argv[1], subcommands[i].name) == 0)
+				return subcommands[i].run(argc - 1, argv + 1);
+		fprintf(stderr, "vuproxy: unknown command '%s'\n", argv[1]);
+		usage(stderr);
+		return 2;
+	}
+	return cmd_proxy(argc, argv);
+}
+
+static const char *reply_rule_name(enum vup_reply_rule r)
+{
+	switch (r) {
+	case VUP_REPLY_ALWAYS: return "always";
+	case VUP_REPLY_FEATURE: return "feature";
+	case VUP_REPLY_POSTCOPY: return "ack/postcopy";
+	default: return "ack";
+	}
+}
+
+static const char *fd_rule_name(enum vup_fd_rule r)
+{
+	static const char *const n[] = {"0",      "1",        "0-1",
+	                                "1/nofd", "nregions", "any"};
+	return (unsigned)r < sizeof(n) / sizeof(n[0]) ? n[r] : "?";
+}
+
+static int cmd_requests(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("%-8s %-4s %-34s %-18s %-10s %-9s %-13s %-5s %s\n", "channel",
+	       "code", "name", "payload", "size", "fds", "reply", "rfds",
+	       "gate");
+	for (int ch = VUP_CHAN_MAIN; ch <= VUP_CHAN_BACKEND; ch++) {
+		for (size_t i = 0; i < vup_proto_count(ch); i++) {
+			const struct vup_msg_type *t = vup_proto_at(ch, i);
+			char size[24];
+			snprintf(size, sizeof(size), "%u-%u", t->req_min,
+			         t->req_max);
+			const char *gate = t->gate >= 0
+			                           ? vup_protocol_feature_name(
+			                                     (unsigned)t->gate)
+			                           : "-";
+			printf("%-8s %-4u %-34s %-18s %-10s %-9s %-13s %-5s "
+			       "%s\n",
+			       vup_chan_name(ch), t->code, t->name,
+			       vup_layout_name(t->req_layout), size,
+			       fd_rule_name(t->req_fds),
+			       reply_rule_name(t->reply),
+			       fd_rule_name(t->rep_fds), gate);
+		}
+	}
+	return 0;
+}
+
+struct run_state {
+	struct vup_proxy *proxy;
+	uv_signal_t sigint, sigterm;
+};
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct run_state *st = h->data;
+	vup_log(VUP_LOG_INFO, "%s: stopping", strsignal(signum));
+	uv_close((uv_handle_t *)&st->sigint, NULL);
+	uv_close((uv_handle_t *)&st->sigterm, NULL);
+	vup_proxy_stop(st->proxy);
+}
+
+/* Sessions hold several fds each; use all the process may have. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int parse_uint(const char *opt, const char *s, int base,
+                      unsigned long max, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, base);
+	if (errno || !*s || *end || v > max) {
+		fprintf(stderr, "vuproxy: %s '%s': not a number in range\n",
+		        opt, s);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int cmd_proxy(int argc, char **argv)
+{
+	enum { OPT_FRONTEND = 256, OPT_BACKEND, OPT_MODE, OPT_MAX };
+	static const struct option opts[] = {
+	        {"frontend", required_argument, NULL, OPT_FRONTEND},
+	        {"backend", required_argument, NULL, OPT_BACKEND},
+	        {"socket-mode", required_argument, NULL, OPT_MODE},
+	        {"max-sessions", required_argument, NULL, OPT_MAX},
+	        {"verbose", no_argument, NULL, 'v'},
+	        {"quiet", no_argument, NULL, 'q'},
+	        {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},
+	        {0},
+	};
+	struct vup_proxy_config cfg = {.socket_mode = 0600,
+	                               .max_sessions = 1024};
+	bool have_fe = false, have_be = false;
+	char err[256];
+	int c;
+	while ((c = getopt_long(argc, argv, "vqhV", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_FRONTEND:
+		case OPT_BACKEND: {
+			struct vup_endpoint *ep = c == OPT_FRONTEND
+			                                  ? &cfg.frontend
+			                                  : &cfg.backend;
+			if (vup_endpoint_parse(optarg, ep, err, sizeof(err))) {
+				fprintf(stderr, "vuproxy: --%s %s\n",
+				        c == OPT_FRONTEND ? "frontend"
+				                          : "backend",
+				        err);
+				return 2;
+			}
+			*(c == OPT_FRONTEND ? &have_fe : &have_be) = true;
+			break;
+		}
+		case OPT_MODE:
+			if (parse_uint("--socket-mode", optarg, 8, 0777,
+			               &cfg.socket_mode))
+				return 2;
+			break;
+		case OPT_MAX:
+			if (parse_uint("--max-sessions", optarg, 10, 1000000,
+			               &cfg.max_sessions) ||
+			    cfg.max_sessions == 0) {
+				if (cfg.max_sessions == 0)
+					fprintf(stderr, "vuproxy: "
+					                "--max-sessions must "
+					                "be at least 1\n");
+				return 2;
+			}
+			break;
+		case 'v':
+			vup_log_level = vup_log_level < VUP_LOG_MSG
+			                        ? VUP_LOG_MSG
+			                        : VUP_LOG_DEBUG;
+			break;
+		case 'q': vup_log_level = VUP_LOG_ERROR; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("vuproxy " VERSION "\n"); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vuproxy: unexpected argument '%s'\n",
+		        argv[optind]);
+		return 2;
+	}
+	if (!have_fe || !have_be) {
+		fprintf(stderr, "vuproxy: both --frontend and --backend are "
+		                "needed\n");
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(cfg.frontend.path, cfg.backend.path) == 0) {
+		fprintf(stderr,
+		        "vuproxy: --frontend and --backend name the "
+		        "same socket %s\n",
+		        cfg.frontend.path);
+		return 2;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	uv_loop_t *loop = uv_default_loop();
+	struct run_state st = {0};
+	if (vup_proxy_start(loop, &cfg, &st.proxy) < 0) {
+		uv_run(loop, UV_RUN_DEFAULT);
+		vup_proxy_free(st.proxy);
+		uv_loop_close(loop);
+		return 1;
+	}
+	uv_signal_init(loop, &st.sigint);
+	uv_signal_init(loop, &st.sigterm);
+	st.sigint.data = st.sigterm.data = &st;
+	uv_signal_start(&st.sigint, on_signal, SIGINT);
+	uv_signal_start(&st.sigterm, on_signal, SIGTERM);
+	uv_run(loop, UV_RUN_DEFAULT);
+	const struct vup_proxy_stats *ps = vup_proxy_stats(st.proxy);
+	fprintf(stderr,
+	        "vuproxy: %llu sessions (%llu failed), %llu messages relayed, "
+	        "%llu connections refused\n",
+	        (unsigned long long)ps->sessions,
+	        (unsigned long long)ps->sessions_failed,
+	        (unsigned long long)ps->messages,
+	        (unsigned long long)ps->refused);
+	vup_proxy_free(st.proxy);
+	uv_loop_close(loop);
+	return 0;
+}

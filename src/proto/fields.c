@@ -1,0 +1,356 @@
+/* Payload fields of every layout, and feature-bit names.
+ *
+ * vhost-user numbers are native-endian and payload structs are packed, so
+ * fields are read with memcpy at their byte offset.  Bit-fields (vring
+ * index + NOFD, packed ring base with wrap counters) are described with
+ * shift/bits so that rendering, rules and the dissector share one
+ * definition.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "vuproxy/proto.h"
+
+#define F(n, o, s, fm)                                                         \
+	{                                                                      \
+		.name = n, .off = o, .size = s, .fmt = VUP_FMT_##fm            \
+	}
+#define B(n, o, s, sh, bt, fm)                                                 \
+	{                                                                      \
+		.name = n, .off = o, .size = s, .shift = sh, .bits = bt,       \
+		.fmt = VUP_FMT_##fm                                            \
+	}
+
+static const struct vup_field f_u64[] = {F("value", 0, 8, HEX)};
+static const struct vup_field f_ack[] = {F("ack", 0, 8, DEC)};
+static const struct vup_field f_features[] = {F("features", 0, 8, FEATURES)};
+static const struct vup_field f_pfeatures[] = {F("features", 0, 8, PFEATURES)};
+static const struct vup_field f_vring_state[] = {F("index", 0, 4, DEC),
+                                                 F("num", 4, 4, DEC)};
+/* Split ring: num is the next avail index (bits 0-15). */
+static const struct vup_field f_vring_base[] = {F("index", 0, 4, DEC),
+                                                F("num", 4, 4, DEC)};
+/* Packed ring: avail idx + wrap, used idx + wrap in one u32. */
+static const struct vup_field f_vring_base_packed[] = {
+        F("index", 0, 4, DEC),
+        B("avail_idx", 4, 4, 0, 15, DEC),
+        B("avail_wrap", 4, 4, 15, 1, DEC),
+        B("used_idx", 4, 4, 16, 15, DEC),
+        B("used_wrap", 4, 4, 31, 1, DEC),
+};
+static const struct vup_field f_vring_enable[] = {F("index", 0, 4, DEC),
+                                                  F("enable", 4, 4, DEC)};
+static const struct vup_field f_vring_addr[] = {
+        F("index", 0, 4, DEC), F("flags", 4, 4, HEX),  F("desc", 8, 8, HEX),
+        F("used", 16, 8, HEX), F("avail", 24, 8, HEX), F("log", 32, 8, HEX),
+};
+/* SET_VRING_KICK/CALL/ERR: bits 0-7 index, bit 8 NOFD. */
+static const struct vup_field f_vring_fd[] = {B("index", 0, 8, 0, 8, DEC),
+                                              B("nofd", 0, 8, 8, 1, BOOL)};
+static const struct vup_field f_mem_table[] = {F("nregions", 0, 4, DEC)};
+static const struct vup_field f_mem_reg[] = {
+        F("gpa", 8, 8, HEX),
+        F("size", 16, 8, HEX),
+        F("uaddr", 24, 8, HEX),
+        F("mmap_offset", 32, 8, HEX),
+};
+static const struct vup_field f_log[] = {F("mmap_size", 0, 8, HEX),
+                                         F("mmap_offset", 8, 8, HEX)};
+static const struct vup_field f_iotlb[] = {
+        F("iova", 0, 8, HEX),  F("size", 8, 8, HEX),  F("uaddr", 16, 8, HEX),
+        F("perm", 24, 1, DEC), F("type", 25, 1, DEC),
+};
+static const struct vup_field f_config[] = {
+        F("offset", 0, 4, DEC), F("size", 4, 4, DEC), F("flags", 8, 4, HEX)};
+static const struct vup_field f_inflight[] = {
+        F("mmap_size", 0, 8, HEX),
+        F("mmap_offset", 8, 8, HEX),
+        F("num_queues", 16, 2, DEC),
+        F("queue_size", 18, 2, DEC),
+};
+static const struct vup_field f_status[] = {F("status", 0, 8, STATUS)};
+static const struct vup_field f_mac[] = {F("mac", 0, 6, MAC)};
+static const struct vup_field f_uuid[] = {F("uuid", 0, 16, UUID)};
+static const struct vup_field f_device_state[] = {F("direction", 0, 4, DEC),
+                                                  F("phase", 4, 4, DEC)};
+static const struct vup_field f_shmem_config[] = {F("nregions", 0, 4, DEC)};
+static const struct vup_field f_host_notifier[] = {
+        B("index", 0, 8, 0, 8, DEC),
+        B("nofd", 0, 8, 8, 1, BOOL),
+        F("size", 8, 8, HEX),
+        F("offset", 16, 8, HEX),
+};
+static const struct vup_field f_shmem_map[] = {
+        F("shmid", 0, 1, DEC),       F("fd_offset", 8, 8, HEX),
+        F("shm_offset", 16, 8, HEX), F("len", 24, 8, HEX),
+        F("flags", 32, 8, HEX),
+};
+
+#define LAYOUT(id, arr) [VUP_L_##id] = {arr, sizeof(arr) / sizeof(arr[0])}
+static const struct {
+	const struct vup_field *f;
+	size_t n;
+} layouts[VUP_L_COUNT] = {
+        LAYOUT(U64, f_u64),
+        LAYOUT(ACK, f_ack),
+        LAYOUT(FEATURES, f_features),
+        LAYOUT(PROTOCOL_FEATURES, f_pfeatures),
+        LAYOUT(VRING_STATE, f_vring_state),
+        LAYOUT(VRING_BASE, f_vring_base),
+        LAYOUT(VRING_BASE_PACKED, f_vring_base_packed),
+        LAYOUT(VRING_ENABLE, f_vring_enable),
+        LAYOUT(VRING_ADDR, f_vring_addr),
+        LAYOUT(VRING_FD, f_vring_fd),
+        LAYOUT(MEM_TABLE, f_mem_table),
+        LAYOUT(MEM_REG, f_mem_reg),
+        LAYOUT(LOG, f_log),
+        LAYOUT(IOTLB, f_iotlb),
+        LAYOUT(CONFIG, f_config),
+        LAYOUT(INFLIGHT, f_inflight),
+        LAYOUT(STATUS, f_status),
+        LAYOUT(MAC, f_mac),
+        LAYOUT(UUID, f_uuid),
+        LAYOUT(DEVICE_STATE, f_device_state),
+        LAYOUT(SHMEM_CONFIG, f_shmem_config),
+        LAYOUT(HOST_NOTIFIER, f_host_notifier),
+        LAYOUT(SHMEM_MAP, f_shmem_map),
+};
+
+const struct vup_field *vup_layout_fields(enum vup_layout l, size_t *n)
+{
+	if ((unsigned)l >= VUP_L_COUNT) {
+		*n = 0;
+		return NULL;
+	}
+	*n = layouts[l].n;
+	return layouts[l].f;
+}
+
+static bool integer_field(const struct vup_field *f)
+{
+	return f->size == 1 || f->size == 2 || f->size == 4 || f->size == 8 ||
+	       f->size == 6;
+}
+
+bool vup_field_get(const struct vup_field *f, const uint8_t *p, uint32_t size,
+                   uint64_t *out)
+{
+	if (!integer_field(f) || (uint32_t)f->off + f->size > size)
+		return false;
+	uint64_t v = 0;
+	if (f->size == 6) { /* MAC: bytes in wire order, first byte lowest */
+		for (int i = 5; i >= 0; i--)
+			v = (v << 8) | p[f->off + i];
+	} else {
+		uint8_t u8;
+		uint16_t u16;
+		uint32_t u32;
+		switch (f->size) {
+		case 1:
+			memcpy(&u8, p + f->off, 1);
+			v = u8;
+			break;
+		case 2:
+			memcpy(&u16, p + f->off, 2);
+			v = u16;
+			break;
+		case 4:
+			memcpy(&u32, p + f->off, 4);
+			v = u32;
+			break;
+		default: memcpy(&v, p + f->off, 8); break;
+		}
+	}
+	if (f->bits)
+		v = (v >> f->shift) & ((UINT64_C(1) << f->bits) - 1);
+	*out = v;
+	return true;
+}
+
+bool vup_field_set(const struct vup_field *f, uint8_t *p, uint32_t size,
+                   uint64_t value)
+{
+	uint64_t whole;
+	struct vup_field w = *f;
+	w.bits = 0;
+	w.shift = 0;
+	if (!vup_field_get(&w, p, size, &whole))
+		return false;
+	if (f->bits) {
+		uint64_t mask = ((UINT64_C(1) << f->bits) - 1) << f->shift;
+		whole = (whole & ~mask) | ((value << f->shift) & mask);
+	} else {
+		whole = value;
+	}
+	if (f->size == 6) {
+		for (int i = 0; i < 6; i++)
+			p[f->off + i] = (uint8_t)(whole >> (8 * i));
+		return true;
+	}
+	uint8_t u8 = (uint8_t)whole;
+	uint16_t u16 = (uint16_t)whole;
+	uint32_t u32 = (uint32_t)whole;
+	switch (f->size) {
+	case 1: memcpy(p + f->off, &u8, 1); break;
+	case 2: memcpy(p + f->off, &u16, 2); break;
+	case 4: memcpy(p + f->off, &u32, 4); break;
+	default: memcpy(p + f->off, &whole, 8); break;
+	}
+	return true;
+}
+
+enum vup_layout vup_msg_layout(const struct vup_msg_type *t,
+                               const struct vup_hdr *h,
+                               const struct vup_negotiated *neg)
+{
+	if (!t)
+		return VUP_L_OPAQUE;
+	bool is_reply = h->flags & VUP_FLAG_REPLY;
+	if (is_reply && t->reply == VUP_REPLY_POSTCOPY && h->size <= 8)
+		return VUP_L_ACK;
+	enum vup_layout l = is_reply ? t->rep_layout : t->req_layout;
+	if (l == VUP_L_VRING_BASE && neg &&
+	    (neg->features >> VUP_F_RING_PACKED & 1))
+		l = VUP_L_VRING_BASE_PACKED;
+	return l;
+}
+
+/* Virtio feature bits.  Bits 0-23 and 50-63 are device-specific; vhost-user
+ * does not say which device it carries, so they are named after virtio-net,
+ * the common case, and blk names are accepted when parsing. */
+static const char *const virtio_names[64] = {
+        [0] = "VIRTIO_NET_F_CSUM",
+        [1] = "VIRTIO_NET_F_GUEST_CSUM",
+        [2] = "VIRTIO_NET_F_CTRL_GUEST_OFFLOADS",
+        [3] = "VIRTIO_NET_F_MTU",
+        [5] = "VIRTIO_NET_F_MAC",
+        [6] = "VIRTIO_NET_F_GSO",
+        [7] = "VIRTIO_NET_F_GUEST_TSO4",
+        [8] = "VIRTIO_NET_F_GUEST_TSO6",
+        [9] = "VIRTIO_NET_F_GUEST_ECN",
+        [10] = "VIRTIO_NET_F_GUEST_UFO",
+        [11] = "VIRTIO_NET_F_HOST_TSO4",
+        [12] = "VIRTIO_NET_F_HOST_TSO6",
+        [13] = "VIRTIO_NET_F_HOST_ECN",
+        [14] = "VIRTIO_NET_F_HOST_UFO",
+        [15] = "VIRTIO_NET_F_MRG_RXBUF",
+        [16] = "VIRTIO_NET_F_STATUS",
+        [17] = "VIRTIO_NET_F_CTRL_VQ",
+        [18] = "VIRTIO_NET_F_CTRL_RX",
+        [19] = "VIRTIO_NET_F_CTRL_VLAN",
+        [20] = "VIRTIO_NET_F_CTRL_RX_EXTRA",
+        [21] = "VIRTIO_NET_F_GUEST_ANNOUNCE",
+        [22] = "VIRTIO_NET_F_MQ",
+        [23] = "VIRTIO_NET_F_CTRL_MAC_ADDR",
+        [24] = "VIRTIO_F_NOTIFY_ON_EMPTY",
+        [26] = "VHOST_F_LOG_ALL",
+        [27] = "VIRTIO_F_ANY_LAYOUT",
+        [28] = "VIRTIO_F_INDIRECT_DESC",
+        [29] = "VIRTIO_F_EVENT_IDX",
+        [30] = "VHOST_USER_F_PROTOCOL_FEATURES",
+        [32] = "VIRTIO_F_VERSION_1",
+        [33] = "VIRTIO_F_ACCESS_PLATFORM",
+        [34] = "VIRTIO_F_RING_PACKED",
+        [35] = "VIRTIO_F_IN_ORDER",
+        [36] = "VIRTIO_F_ORDER_PLATFORM",
+        [37] = "VIRTIO_F_SR_IOV",
+        [38] = "VIRTIO_F_NOTIFICATION_DATA",
+        [39] = "VIRTIO_F_NOTIF_CONFIG_DATA",
+        [40] = "VIRTIO_F_RING_RESET",
+        [41] = "VIRTIO_F_ADMIN_VQ",
+        [43] = "VIRTIO_F_SUSPEND",
+        [54] = "VIRTIO_NET_F_GUEST_USO4",
+        [55] = "VIRTIO_NET_F_GUEST_USO6",
+        [56] = "VIRTIO_NET_F_HOST_USO",
+        [57] = "VIRTIO_NET_F_HASH_REPORT",
+        [59] = "VIRTIO_NET_F_GUEST_HDRLEN",
+        [60] = "VIRTIO_NET_F_RSS",
+        [61] = "VIRTIO_NET_F_RSC_EXT",
+        [62] = "VIRTIO_NET_F_STANDBY",
+        [63] = "VIRTIO_NET_F_SPEED_DUPLEX",
+};
+
+/* virtio-blk names for the device-specific bits, accepted in rules. */
+static const char *const blk_names[24] = {
+        [1] = "VIRTIO_BLK_F_SIZE_MAX",      [2] = "VIRTIO_BLK_F_SEG_MAX",
+        [4] = "VIRTIO_BLK_F_GEOMETRY",      [5] = "VIRTIO_BLK_F_RO",
+        [6] = "VIRTIO_BLK_F_BLK_SIZE",      [9] = "VIRTIO_BLK_F_FLUSH",
+        [10] = "VIRTIO_BLK_F_TOPOLOGY",     [11] = "VIRTIO_BLK_F_CONFIG_WCE",
+        [12] = "VIRTIO_BLK_F_MQ",           [13] = "VIRTIO_BLK_F_DISCARD",
+        [14] = "VIRTIO_BLK_F_WRITE_ZEROES", [15] = "VIRTIO_BLK_F_LIFETIME",
+        [16] = "VIRTIO_BLK_F_SECURE_ERASE", [17] = "VIRTIO_BLK_F_ZONED",
+};
+
+static const char *const protocol_names[64] = {
+        [0] = "MQ",
+        [1] = "LOG_SHMFD",
+        [2] = "RARP",
+        [3] = "REPLY_ACK",
+        [4] = "NET_MTU",
+        [5] = "BACKEND_REQ",
+        [6] = "CROSS_ENDIAN",
+        [7] = "CRYPTO_SESSION",
+        [8] = "PAGEFAULT",
+        [9] = "CONFIG",
+        [10] = "BACKEND_SEND_FD",
+        [11] = "HOST_NOTIFIER",
+        [12] = "INFLIGHT_SHMFD",
+        [13] = "RESET_DEVICE",
+        [14] = "INBAND_NOTIFICATIONS",
+        [15] = "CONFIGURE_MEM_SLOTS",
+        [16] = "STATUS",
+        [17] = "XEN_MMAP",
+        [18] = "SHARED_OBJECT",
+        [19] = "DEVICE_STATE",
+        [20] = "GET_VRING_BASE_INFLIGHT",
+        [21] = "GPA_ADDRESSES",
+        [22] = "SHMEM",
+        [23] = "GET_VRING_BASE_SKIP_DRAIN",
+};
+
+const char *vup_feature_name(unsigned bit)
+{
+	return bit < 64 ? virtio_names[bit] : NULL;
+}
+
+const char *vup_protocol_feature_name(unsigned bit)
+{
+	return bit < 64 ? protocol_names[bit] : NULL;
+}
+
+static int find_name(const char *const *names, int n, const char *name,
+                     const char *prefix)
+{
+	size_t pl = strlen(prefix);
+	for (int i = 0; i < n; i++) {
+		const char *s = names[i];
+		if (!s)
+			continue;
+		if (strcasecmp(s, name) == 0)
+			return i;
+		/* Accept the protocol names with their spec prefix too. */
+		if (pl && strncasecmp(name, prefix, pl) == 0 &&
+		    strcasecmp(s, name + pl) == 0)
+			return i;
+	}
+	return -1;
+}
+
+int vup_feature_bit(const char *name, bool *protocol)
+{
+	int bit = find_name(virtio_names, 64, name, "");
+	if (bit < 0)
+		bit = find_name(blk_names, 24, name, "");
+	if (bit >= 0) {
+		*protocol = false;
+		return bit;
+	}
+	bit = find_name(protocol_names, 64, name, "VHOST_USER_PROTOCOL_F_");
+	if (bit < 0 && strcasecmp(name, "SLAVE_REQ") == 0)
+		bit = 5;
+	if (bit < 0 && strcasecmp(name, "SLAVE_SEND_FD") == 0)
+		bit = 10;
+	if (bit >= 0)
+		*protocol = true;
+	return bit;
+}

@@ -1,0 +1,240 @@
+/* proxy: listeners and connectors on both sides, and how they pair into
+ * sessions.
+ *
+ *   front-end  back-end   a session starts when...
+ *   listen     connect    a front-end connects; we then connect the back-end
+ *   listen     listen     a front-end connects; it takes the next back-end
+ *                         that connects (or one already waiting)
+ *   connect    listen     a back-end connects; we then connect the front-end
+ *   connect    connect    at start, and again after each session ends; the
+ *                         back-end is connected first so that the front-end
+ *                         never waits on a proxy with nobody behind it
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "relay.h"
+#include "vuproxy/log.h"
+
+#define RESTART_DELAY_MS 100
+
+static void start_session_connect_connect(struct vup_proxy *p);
+
+static struct vup_session *add_session(struct vup_proxy *p)
+{
+	if (p->live >= p->cfg.max_sessions) {
+		p->stats.refused++;
+		vup_log(VUP_LOG_ERROR,
+		        "refusing a new session: %u sessions are live "
+		        "(--max-sessions)",
+		        p->live);
+		return NULL;
+	}
+	struct vup_session *s = vup_session_new(p);
+	if (!s) {
+		p->stats.refused++;
+		vup_log(VUP_LOG_ERROR, "refusing a new session: out of memory");
+		return NULL;
+	}
+	s->next = p->sessions;
+	if (p->sessions)
+		p->sessions->prev = s;
+	p->sessions = s;
+	p->live++;
+	p->stats.sessions++;
+	return s;
+}
+
+/* The oldest live session still waiting for a back-end (listen/listen). */
+static struct vup_session *waiting_for_backend(struct vup_proxy *p)
+{
+	struct vup_session *found = NULL;
+	for (struct vup_session *s = p->sessions; s; s = s->next)
+		if (!vup_session_has(s, VUP_BACKEND))
+			found = s;
+	return found;
+}
+
+static void on_accept(uv_poll_t *h, int status, int events)
+{
+	struct vup_proxy *p = h->data;
+	enum vup_side side =
+	        h == &p->listen_poll[VUP_FRONTEND] ? VUP_FRONTEND : VUP_BACKEND;
+	(void)events;
+	if (status < 0 || p->stopping)
+		return;
+	int fd = vup_endpoint_accept(p->listen_fd[side]);
+	if (fd < 0) {
+		if (fd == -EMFILE || fd == -ENFILE)
+			vup_log(VUP_LOG_ERROR,
+			        "accept on %s: %s: out of file descriptors; "
+			        "existing sessions continue",
+			        side == VUP_FRONTEND ? p->cfg.frontend.path
+			                             : p->cfg.backend.path,
+			        strerror(-fd));
+		if (fd == -EMFILE || fd == -ENFILE) {
+			p->stats.refused++;
+			/* Stop spinning on a listener we cannot serve;
+			 * resume when a session closes. */
+			uv_poll_stop(h);
+		}
+		return;
+	}
+	const struct vup_endpoint *other =
+	        side == VUP_FRONTEND ? &p->cfg.backend : &p->cfg.frontend;
+	if (side == VUP_BACKEND && other->role == VUP_ROLE_LISTEN) {
+		/* listen/listen: pair with a waiting front-end, or wait. */
+		struct vup_session *s = waiting_for_backend(p);
+		if (s) {
+			vup_session_attach(s, VUP_BACKEND, fd);
+			return;
+		}
+		if (p->nspare == sizeof(p->spare_be) / sizeof(p->spare_be[0])) {
+			vup_log(VUP_LOG_ERROR,
+			        "back-end connection refused: %u back-ends "
+			        "already wait for a front-end",
+			        p->nspare);
+			p->stats.refused++;
+			close(fd);
+			return;
+		}
+		vup_log(VUP_LOG_INFO,
+		        "back-end accepted on %s; waiting for a front-end",
+		        p->cfg.backend.path);
+		p->spare_be[p->nspare++] = fd;
+		return;
+	}
+	struct vup_session *s = add_session(p);
+	if (!s) {
+		close(fd);
+		return;
+	}
+	/* Attaching one side connects the other if its role is connect. */
+	vup_session_attach(s, side, fd);
+	if (!s->closing && other->role == VUP_ROLE_LISTEN && p->nspare) {
+		int be = p->spare_be[0];
+		memmove(p->spare_be, p->spare_be + 1,
+		        --p->nspare * sizeof(p->spare_be[0]));
+		vup_session_attach(s, VUP_BACKEND, be);
+	}
+}
+
+static void start_session_connect_connect(struct vup_proxy *p)
+{
+	if (p->stopping)
+		return;
+	struct vup_session *s = add_session(p);
+	if (!s)
+		return;
+	/* Back-end first; attaching it connects the front-end. */
+	vup_session_connect(s, VUP_BACKEND);
+}
+
+static void on_restart(uv_timer_t *t)
+{
+	start_session_connect_connect(t->data);
+}
+
+void vup_proxy_session_closed(struct vup_proxy *p, struct vup_session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		p->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+	p->live--;
+	if (s->failed)
+		p->stats.sessions_failed++;
+	/* A listener paused for lack of fds may accept again. */
+	for (int side = 0; side < 2 && !p->stopping; side++)
+		if (p->listen_fd[side] >= 0)
+			uv_poll_start(&p->listen_poll[side], UV_READABLE,
+			              on_accept);
+	if (!p->stopping && p->cfg.frontend.role == VUP_ROLE_CONNECT &&
+	    p->cfg.backend.role == VUP_ROLE_CONNECT)
+		uv_timer_start(&p->restart, on_restart, RESTART_DELAY_MS, 0);
+}
+
+static int open_listener(struct vup_proxy *p, enum vup_side side)
+{
+	const struct vup_endpoint *ep =
+	        side == VUP_FRONTEND ? &p->cfg.frontend : &p->cfg.backend;
+	char err[256];
+	int fd = vup_endpoint_listen(ep, p->cfg.socket_mode, err, sizeof(err));
+	if (fd < 0) {
+		vup_log(VUP_LOG_ERROR, "%s listen:%s: %s", vup_side_name(side),
+		        ep->path, err);
+		return fd;
+	}
+	p->listen_fd[side] = fd;
+	uv_poll_init(p->loop, &p->listen_poll[side], fd);
+	p->listen_poll[side].data = p;
+	uv_poll_start(&p->listen_poll[side], UV_READABLE, on_accept);
+	vup_log(VUP_LOG_INFO, "%s: listening on %s (mode %04o)",
+	        vup_side_name(side), ep->path, p->cfg.socket_mode);
+	return 0;
+}
+
+int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
+                    struct vup_proxy **out)
+{
+	struct vup_proxy *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->loop = loop;
+	p->cfg = *cfg;
+	p->listen_fd[0] = p->listen_fd[1] = -1;
+	uv_timer_init(loop, &p->restart);
+	p->restart.data = p;
+	*out = p;
+	for (int side = 0; side < 2; side++) {
+		const struct vup_endpoint *ep =
+		        side == VUP_FRONTEND ? &cfg->frontend : &cfg->backend;
+		if (ep->role != VUP_ROLE_LISTEN)
+			continue;
+		int rc = open_listener(p, (enum vup_side)side);
+		if (rc < 0) {
+			vup_proxy_stop(p);
+			return rc;
+		}
+	}
+	if (cfg->frontend.role == VUP_ROLE_CONNECT &&
+	    cfg->backend.role == VUP_ROLE_CONNECT)
+		start_session_connect_connect(p);
+	return 0;
+}
+
+void vup_proxy_stop(struct vup_proxy *p)
+{
+	if (p->stopping)
+		return;
+	p->stopping = true;
+	uv_close((uv_handle_t *)&p->restart, NULL);
+	for (int side = 0; side < 2; side++) {
+		if (p->listen_fd[side] < 0)
+			continue;
+		uv_close((uv_handle_t *)&p->listen_poll[side], NULL);
+		close(p->listen_fd[side]);
+		unlink(side == VUP_FRONTEND ? p->cfg.frontend.path
+		                            : p->cfg.backend.path);
+		p->listen_fd[side] = -1;
+	}
+	while (p->nspare)
+		close(p->spare_be[--p->nspare]);
+	while (p->sessions)
+		vup_session_close(p->sessions, "vuproxy is stopping");
+}
+
+const struct vup_proxy_stats *vup_proxy_stats(const struct vup_proxy *p)
+{
+	return &p->stats;
+}
+
+void vup_proxy_free(struct vup_proxy *p)
+{
+	free(p);
+}

@@ -1,0 +1,425 @@
+/* session: one front-end connection paired with one back-end connection.
+ *
+ * Every message read from one side is checked (flow), logged, and sent to
+ * the other side with its fds, in order.  SET_BACKEND_REQ_FD is interposed:
+ * the back-end gets one end of a socketpair of ours, so back-end requests
+ * and front-end replies are relayed by this same code.  When either peer
+ * closes or errs, the whole session closes so that the peers' reconnect
+ * logic runs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "relay.h"
+#include "vuproxy/log.h"
+
+/* Stop reading a peer when the other side has this much queued. */
+#define QUEUE_HIGH_MSGS  256
+#define QUEUE_HIGH_BYTES (1u << 20)
+#define QUEUE_LOW_MSGS   64
+/* Messages handled per readiness callback before yielding to others. */
+#define READ_BURST     16
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 2000
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static const char *direction(enum vup_side from)
+{
+	return from == VUP_FRONTEND ? "front-end>back-end"
+	                            : "back-end>front-end";
+}
+
+static const struct vup_endpoint *endpoint(struct vup_session *s,
+                                           enum vup_side side)
+{
+	return side == VUP_FRONTEND ? &s->proxy->cfg.frontend
+	                            : &s->proxy->cfg.backend;
+}
+
+static struct vup_link *link_new(struct vup_session *s, enum vup_side side,
+                                 enum vup_chan chan, int fd)
+{
+	struct vup_link *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	vup_channel_init(&l->ch, fd);
+	l->side = side;
+	l->chan = chan;
+	l->s = s;
+	l->poll.data = l;
+	s->open_links++;
+	return l;
+}
+
+static void free_session_if_done(struct vup_session *s)
+{
+	if (s->closing && s->open_links == 0 && !s->retry_active)
+		free(s);
+}
+
+static void on_link_closed(uv_handle_t *h)
+{
+	struct vup_link *l = h->data;
+	struct vup_session *s = l->s;
+	vup_channel_close(&l->ch);
+	free(l);
+	s->open_links--;
+	free_session_if_done(s);
+}
+
+static void link_close(struct vup_link *l)
+{
+	if (!l)
+		return;
+	if (l->polling && !uv_is_closing((uv_handle_t *)&l->poll)) {
+		uv_close((uv_handle_t *)&l->poll, on_link_closed);
+		return;
+	}
+	if (!l->polling)
+		on_link_closed((uv_handle_t *)&l->poll);
+}
+
+/* Poll for what the link needs now: input unless paused, output when
+ * something is queued. */
+static void link_update(struct vup_link *l)
+{
+	if (!l->polling || l->s->closing)
+		return;
+	int ev = 0;
+	if (!l->paused)
+		ev |= UV_READABLE;
+	if (vup_channel_pending(&l->ch))
+		ev |= UV_WRITABLE;
+	if (ev == l->events)
+		return;
+	l->events = ev;
+	if (ev)
+		uv_poll_start(&l->poll, ev, on_poll);
+	else
+		uv_poll_stop(&l->poll);
+}
+
+static int link_attach(struct vup_link *l, int fd)
+{
+	l->ch.fd = fd;
+	int rc = uv_poll_init(l->s->proxy->loop, &l->poll, fd);
+	if (rc)
+		return rc;
+	l->polling = true;
+	l->events = 0;
+	link_update(l);
+	return 0;
+}
+
+__attribute__((format(printf, 2, 3))) static void
+session_fail(struct vup_session *s, const char *fmt, ...)
+{
+	char reason[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	vup_log(VUP_LOG_ERROR, "s%u %s; closing session", s->id, reason);
+	s->failed = true;
+	vup_session_close(s, reason);
+}
+
+static void log_message(struct vup_session *s, const struct vup_link *l,
+                        const struct vup_msg *m)
+{
+	char fields[1024];
+	const struct vup_hdr *h = &m->hdr;
+	const char *name = vup_proto_name(l->chan, h->request);
+	char unknown[32] = "";
+	if (!vup_proto_lookup(l->chan, h->request))
+		snprintf(unknown, sizeof(unknown), "(%u)", h->request);
+	vup_render_text(fields, sizeof(fields), h, m->payload, l->chan,
+	                &s->flow.neg);
+	vup_log(VUP_LOG_MSG, "s%u %s%s %s%s%s%s%s%s (%u B, %u fds)", s->id,
+	        direction(l->side),
+	        l->chan == VUP_CHAN_BACKEND ? " [backend-channel]" : "", name,
+	        unknown, (h->flags & VUP_FLAG_REPLY) ? " reply" : "",
+	        (h->flags & VUP_FLAG_NEED_REPLY) ? " need_reply" : "",
+	        fields[0] ? " " : "", fields, h->size, m->nfds);
+}
+
+static void bch_close(struct vup_session *s)
+{
+	link_close(s->fe_bch);
+	link_close(s->be_bch);
+	s->fe_bch = s->be_bch = NULL;
+}
+
+/* SET_BACKEND_REQ_FD: keep the front-end's socket, give the back-end one
+ * end of our own socketpair instead.  *fd is replaced. */
+static int interpose_backend_channel(struct vup_session *s, int *fd)
+{
+	struct stat st;
+	if (fstat(*fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		session_fail(s,
+		             "front-end>back-end SET_BACKEND_REQ_FD: the fd is "
+		             "not a socket");
+		return -EINVAL;
+	}
+	int sv[2];
+	/* The back-end's end stays blocking, as a front-end would give it. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		session_fail(s, "SET_BACKEND_REQ_FD: socketpair: %s",
+		             strerror(errno));
+		return -errno;
+	}
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK) < 0) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		session_fail(s, "SET_BACKEND_REQ_FD: fcntl: %s", strerror(e));
+		return -e;
+	}
+	if (s->fe_bch)
+		vup_log(VUP_LOG_INFO,
+		        "s%u back-end channel replaced by a new "
+		        "SET_BACKEND_REQ_FD",
+		        s->id);
+	bch_close(s);
+	struct vup_link *fe = link_new(s, VUP_FRONTEND, VUP_CHAN_BACKEND, -1);
+	struct vup_link *be = link_new(s, VUP_BACKEND, VUP_CHAN_BACKEND, -1);
+	if (!fe || !be) {
+		link_close(fe);
+		link_close(be);
+		close(sv[0]);
+		close(sv[1]);
+		session_fail(s, "SET_BACKEND_REQ_FD: out of memory");
+		return -ENOMEM;
+	}
+	fe->peer = be;
+	be->peer = fe;
+	s->fe_bch = fe;
+	s->be_bch = be;
+	if (link_attach(fe, *fd) || link_attach(be, sv[0])) {
+		close(sv[1]);
+		session_fail(s, "SET_BACKEND_REQ_FD: cannot poll the sockets");
+		return -EIO;
+	}
+	*fd = sv[1];
+	return 0;
+}
+
+static void relay(struct vup_link *l)
+{
+	struct vup_session *s = l->s;
+	struct vup_msg *m = &l->ch.in;
+	char why[384], warn[192];
+	const char *name = vup_proto_name(l->chan, m->hdr.request);
+	if (vup_flow_inspect(&s->flow, l->chan, l->side, m, why, sizeof(why),
+	                     warn, sizeof(warn))) {
+		session_fail(s, "%s%s %s: %s", direction(l->side),
+		             l->chan == VUP_CHAN_BACKEND ? " [backend-channel]"
+		                                         : "",
+		             name, why);
+		return;
+	}
+	if (warn[0])
+		vup_log(VUP_LOG_WARN, "s%u %s %s: %s", s->id,
+		        direction(l->side), name, warn);
+	if (vup_log_enabled(VUP_LOG_MSG))
+		log_message(s, l, m);
+
+	int fds[VUP_MAX_FDS];
+	unsigned nfds = m->nfds;
+	memcpy(fds, m->fds, sizeof(int) * nfds);
+	m->nfds = 0; /* ours now; handed to the peer's channel below */
+	if (l->chan == VUP_CHAN_MAIN && l->side == VUP_FRONTEND &&
+	    m->hdr.request == 21 /* SET_BACKEND_REQ_FD */ && nfds == 1 &&
+	    interpose_backend_channel(s, &fds[0]) < 0) {
+		vup_close_fds(fds, nfds);
+		return;
+	}
+	struct vup_link *to = l->peer;
+	if (vup_channel_send(&to->ch, &m->hdr, m->payload, fds, nfds) < 0) {
+		session_fail(s, "%s: %s", vup_side_name(to->side), to->ch.why);
+		return;
+	}
+	s->msgs++;
+	s->proxy->stats.messages++;
+	if (to->ch.out_msgs >= QUEUE_HIGH_MSGS ||
+	    to->ch.out_bytes >= QUEUE_HIGH_BYTES)
+		l->paused = true;
+	link_update(to);
+	link_update(l);
+}
+
+static void on_readable(struct vup_link *l)
+{
+	struct vup_session *s = l->s;
+	for (int i = 0; i < READ_BURST && !s->closing && !l->paused; i++) {
+		int rc = vup_channel_read(&l->ch);
+		if (rc == VUP_CH_AGAIN)
+			return;
+		if (rc == VUP_CH_MSG) {
+			relay(l);
+			vup_channel_consume(&l->ch);
+			continue;
+		}
+		const char *who = vup_side_name(l->side);
+		if (rc == VUP_CH_EOF && l->ch.in_got == 0) {
+			if (l->chan == VUP_CHAN_BACKEND) {
+				/* One side dropped the back-end channel:
+				 * drop the other end too, keep the session. */
+				vup_log(VUP_LOG_INFO,
+				        "s%u %s closed the back-end channel",
+				        s->id, who);
+				bch_close(s);
+				return;
+			}
+			char reason[64];
+			snprintf(reason, sizeof(reason), "%s hung up", who);
+			vup_session_close(s, reason);
+			return;
+		}
+		session_fail(s, "%s%s: %s", who,
+		             l->chan == VUP_CHAN_BACKEND ? " [backend-channel]"
+		                                         : "",
+		             l->ch.why);
+		return;
+	}
+}
+
+static void on_writable(struct vup_link *l)
+{
+	int rc = vup_channel_flush(&l->ch);
+	if (rc < 0) {
+		session_fail(l->s, "%s: %s", vup_side_name(l->side), l->ch.why);
+		return;
+	}
+	/* Resume the source once the queue has drained enough. */
+	struct vup_link *src = l->peer;
+	if (src && src->paused && l->ch.out_msgs <= QUEUE_LOW_MSGS &&
+	    l->ch.out_bytes < QUEUE_HIGH_BYTES / 2) {
+		src->paused = false;
+		link_update(src);
+	}
+	link_update(l);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	struct vup_link *l = h->data;
+	struct vup_session *s = l->s;
+	if (s->closing)
+		return;
+	if (status < 0) {
+		session_fail(s, "%s: poll: %s", vup_side_name(l->side),
+		             uv_strerror(status));
+		return;
+	}
+	if (events & UV_WRITABLE)
+		on_writable(l);
+	if (!s->closing && (events & UV_READABLE))
+		on_readable(l);
+}
+
+struct vup_session *vup_session_new(struct vup_proxy *p)
+{
+	struct vup_session *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->proxy = p;
+	s->id = ++p->next_id;
+	vup_flow_init(&s->flow);
+	s->fe = link_new(s, VUP_FRONTEND, VUP_CHAN_MAIN, -1);
+	s->be = link_new(s, VUP_BACKEND, VUP_CHAN_MAIN, -1);
+	if (!s->fe || !s->be) {
+		free(s->fe);
+		free(s->be);
+		free(s);
+		return NULL;
+	}
+	s->fe->peer = s->be;
+	s->be->peer = s->fe;
+	uv_timer_init(p->loop, &s->retry);
+	s->retry.data = s;
+	s->retry_active = true; /* the timer handle is open until close */
+	return s;
+}
+
+bool vup_session_has(const struct vup_session *s, enum vup_side side)
+{
+	const struct vup_link *l = side == VUP_FRONTEND ? s->fe : s->be;
+	return l && l->ch.fd >= 0;
+}
+
+void vup_session_attach(struct vup_session *s, enum vup_side side, int fd)
+{
+	struct vup_link *l = side == VUP_FRONTEND ? s->fe : s->be;
+	const struct vup_endpoint *ep = endpoint(s, side);
+	if (link_attach(l, fd)) {
+		close(fd);
+		session_fail(s, "%s: cannot poll the socket",
+		             vup_side_name(side));
+		return;
+	}
+	vup_log(VUP_LOG_INFO, "s%u %s %s %s", s->id, vup_side_name(side),
+	        ep->role == VUP_ROLE_LISTEN ? "accepted on" : "connected to",
+	        ep->path);
+	enum vup_side other = side == VUP_FRONTEND ? VUP_BACKEND : VUP_FRONTEND;
+	if (!vup_session_has(s, other) &&
+	    endpoint(s, other)->role == VUP_ROLE_CONNECT)
+		vup_session_connect(s, other);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	struct vup_session *s = t->data;
+	if (!s->closing)
+		vup_session_connect(s, s->connecting);
+}
+
+void vup_session_connect(struct vup_session *s, enum vup_side side)
+{
+	const struct vup_endpoint *ep = endpoint(s, side);
+	int fd = vup_endpoint_connect(ep);
+	if (fd >= 0) {
+		s->backoff_ms = 0;
+		vup_session_attach(s, side, fd);
+		return;
+	}
+	s->connecting = side;
+	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (s->backoff_ms > BACKOFF_MAX_MS)
+		s->backoff_ms = BACKOFF_MAX_MS;
+	vup_log(VUP_LOG_INFO, "s%u %s connect:%s: %s; retrying in %u ms", s->id,
+	        vup_side_name(side), ep->path, strerror(-fd), s->backoff_ms);
+	uv_timer_start(&s->retry, on_retry, s->backoff_ms, 0);
+}
+
+static void on_retry_closed(uv_handle_t *h)
+{
+	struct vup_session *s = h->data;
+	s->retry_active = false;
+	free_session_if_done(s);
+}
+
+void vup_session_close(struct vup_session *s, const char *reason)
+{
+	if (s->closing)
+		return;
+	s->closing = true;
+	vup_log(VUP_LOG_INFO, "s%u closed: %s; %llu messages relayed", s->id,
+	        reason, (unsigned long long)s->msgs);
+	uv_close((uv_handle_t *)&s->retry, on_retry_closed);
+	bch_close(s);
+	struct vup_link *fe = s->fe, *be = s->be;
+	s->fe = s->be = NULL;
+	vup_proxy_session_closed(s->proxy, s);
+	link_close(fe);
+	link_close(be);
+}
