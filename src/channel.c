@@ -77,8 +77,8 @@ static ssize_t recv_with_fds(struct vup_channel *ch, void *dst, size_t want)
 	}
 	if ((mh.msg_flags & MSG_CTRUNC) || overflow) {
 		snprintf(ch->why, sizeof(ch->why),
-		         "more than %u fds on one message (MSG_CTRUNC); the "
-		         "excess was discarded by the kernel",
+		         "fds lost (MSG_CTRUNC): more than %u fds on one "
+		         "message, or vuproxy is out of file descriptors",
 		         VUP_MAX_FDS);
 		return -ENOBUFS;
 	}

@@ -70,9 +70,8 @@ int vup_proto_check_header(const struct vup_hdr *h, enum vup_chan chan,
 		if (h->size > max)
 			return fail(
 			        why, whylen,
-			        "payload size %u over the bound %u for a %s %s",
-			        h->size, max, t->name,
-			        reply ? "reply" : "request");
+			        "payload size %u over the bound %u for this %s",
+			        h->size, max, reply ? "reply" : "request");
 	}
 	return 0;
 }
@@ -94,10 +93,9 @@ static uint64_t get_u64(const uint8_t *p, uint32_t size, uint32_t off)
 }
 
 /* Inner sizes a payload declares must agree with the message size. */
-static int check_layout(const struct vup_msg_type *t, enum vup_layout l,
-                        const struct vup_hdr *h, const uint8_t *p,
-                        const struct vup_negotiated *neg, char *why,
-                        size_t whylen)
+static int check_layout(enum vup_layout l, const struct vup_hdr *h,
+                        const uint8_t *p, const struct vup_negotiated *neg,
+                        char *why, size_t whylen)
 {
 	uint32_t rsz = has_pf(neg, VUP_PF_XEN_MMAP) ? 40 : 32;
 	switch (l) {
@@ -107,20 +105,19 @@ static int check_layout(const struct vup_msg_type *t, enum vup_layout l,
 		uint32_t n = get_u32(p, h->size, 0);
 		if (n > 8)
 			return fail(why, whylen,
-			            "%s declares %u memory regions, at most 8",
-			            t->name, n);
+			            "declares %u memory regions, at most 8", n);
 		if (h->size != 8 + n * rsz)
 			return fail(why, whylen,
-			            "%s size %u does not fit %u regions of %u "
+			            "size %u does not fit %u regions of %u "
 			            "bytes (want %u)",
-			            t->name, h->size, n, rsz, 8 + n * rsz);
+			            h->size, n, rsz, 8 + n * rsz);
 		return 0;
 	}
 	case VUP_L_MEM_REG:
 		if (h->size != 0 && h->size != 8 + rsz)
 			return fail(why, whylen,
-			            "%s size %u, want %u for one region",
-			            t->name, h->size, 8 + rsz);
+			            "size %u, want %u for one region", h->size,
+			            8 + rsz);
 		return 0;
 	case VUP_L_CONFIG: {
 		if (h->size == 0)
@@ -128,27 +125,26 @@ static int check_layout(const struct vup_msg_type *t, enum vup_layout l,
 		uint32_t n = get_u32(p, h->size, 4);
 		if (n > 256 || h->size != 12 + n)
 			return fail(why, whylen,
-			            "%s declares %u config bytes in a %u-byte "
+			            "declares %u config bytes in a %u-byte "
 			            "payload (want 12 + size, size <= 256)",
-			            t->name, n, h->size);
+			            n, h->size);
 		return 0;
 	}
 	case VUP_L_SHMEM_CONFIG: {
 		uint32_t n = get_u32(p, h->size, 0);
 		if (n > 256 || h->size < 8 + 8 * n)
-			return fail(
-			        why, whylen,
-			        "%s declares %u regions in a %u-byte payload",
-			        t->name, n, h->size);
+			return fail(why, whylen,
+			            "declares %u regions in a %u-byte payload",
+			            n, h->size);
 		return 0;
 	}
 	default: return 0;
 	}
 }
 
-static int check_fds(const struct vup_msg_type *t, enum vup_fd_rule rule,
-                     const struct vup_hdr *h, const uint8_t *p, unsigned nfds,
-                     bool reply, char *why, size_t whylen)
+static int check_fds(enum vup_fd_rule rule, const struct vup_hdr *h,
+                     const uint8_t *p, unsigned nfds, bool reply, char *why,
+                     size_t whylen)
 {
 	unsigned want_min, want_max;
 	switch (rule) {
@@ -168,10 +164,9 @@ static int check_fds(const struct vup_msg_type *t, enum vup_fd_rule rule,
 	if (nfds >= want_min && nfds <= want_max)
 		return 0;
 	if (want_min == want_max)
-		return fail(why, whylen, "%s %s carries %u fds, want %u",
-		            t->name, reply ? "reply" : "request", nfds,
-		            want_min);
-	return fail(why, whylen, "%s %s carries %u fds, want %u to %u", t->name,
+		return fail(why, whylen, "%s carries %u fds, want %u",
+		            reply ? "reply" : "request", nfds, want_min);
+	return fail(why, whylen, "%s carries %u fds, want %u to %u",
 	            reply ? "reply" : "request", nfds, want_min, want_max);
 }
 
@@ -189,13 +184,13 @@ int vup_proto_check(const struct vup_hdr *h, const uint8_t *payload,
 	unsigned min = reply ? t->rep_min : t->req_min;
 	if (h->size < min)
 		return fail(why, whylen,
-		            "payload size %u under the %u bytes a %s %s needs",
-		            h->size, min, t->name, reply ? "reply" : "request");
-	rc = check_layout(t, vup_msg_layout(t, h, neg), h, payload, neg, why,
+		            "payload size %u under the %u bytes this %s needs",
+		            h->size, min, reply ? "reply" : "request");
+	rc = check_layout(vup_msg_layout(t, h, neg), h, payload, neg, why,
 	                  whylen);
 	if (rc)
 		return rc;
-	return check_fds(t, reply ? t->rep_fds : t->req_fds, h, payload, nfds,
+	return check_fds(reply ? t->rep_fds : t->req_fds, h, payload, nfds,
 	                 reply, why, whylen);
 }
 

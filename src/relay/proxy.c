@@ -11,6 +11,7 @@
  *                         never waits on a proxy with nobody behind it
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,6 +58,27 @@ static struct vup_session *waiting_for_backend(struct vup_proxy *p)
 	return found;
 }
 
+/* Out of fds: accept the connection with the fd kept in reserve for this
+ * and close it at once, so that the peer sees a refusal instead of hanging
+ * in the backlog (and the listener does not spin). */
+static void refuse_without_fds(struct vup_proxy *p, enum vup_side side)
+{
+	const char *path = side == VUP_FRONTEND ? p->cfg.frontend.path
+	                                        : p->cfg.backend.path;
+	p->stats.refused++;
+	vup_log(VUP_LOG_ERROR,
+	        "%s connection on %s refused: out of file descriptors "
+	        "(RLIMIT_NOFILE); existing sessions continue",
+	        vup_side_name(side), path);
+	if (p->reserve_fd >= 0) {
+		close(p->reserve_fd);
+		int fd = vup_endpoint_accept(p->listen_fd[side]);
+		if (fd >= 0)
+			close(fd);
+		p->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+}
+
 static void on_accept(uv_poll_t *h, int status, int events)
 {
 	struct vup_proxy *p = h->data;
@@ -66,22 +88,12 @@ static void on_accept(uv_poll_t *h, int status, int events)
 	if (status < 0 || p->stopping)
 		return;
 	int fd = vup_endpoint_accept(p->listen_fd[side]);
-	if (fd < 0) {
-		if (fd == -EMFILE || fd == -ENFILE)
-			vup_log(VUP_LOG_ERROR,
-			        "accept on %s: %s: out of file descriptors; "
-			        "existing sessions continue",
-			        side == VUP_FRONTEND ? p->cfg.frontend.path
-			                             : p->cfg.backend.path,
-			        strerror(-fd));
-		if (fd == -EMFILE || fd == -ENFILE) {
-			p->stats.refused++;
-			/* Stop spinning on a listener we cannot serve;
-			 * resume when a session closes. */
-			uv_poll_stop(h);
-		}
+	if (fd == -EMFILE || fd == -ENFILE) {
+		refuse_without_fds(p, side);
 		return;
 	}
+	if (fd < 0)
+		return; /* EAGAIN, ECONNABORTED: nothing to do */
 	const struct vup_endpoint *other =
 	        side == VUP_FRONTEND ? &p->cfg.backend : &p->cfg.frontend;
 	if (side == VUP_BACKEND && other->role == VUP_ROLE_LISTEN) {
@@ -149,11 +161,8 @@ void vup_proxy_session_closed(struct vup_proxy *p, struct vup_session *s)
 	p->live--;
 	if (s->failed)
 		p->stats.sessions_failed++;
-	/* A listener paused for lack of fds may accept again. */
-	for (int side = 0; side < 2 && !p->stopping; side++)
-		if (p->listen_fd[side] >= 0)
-			uv_poll_start(&p->listen_poll[side], UV_READABLE,
-			              on_accept);
+	if (p->reserve_fd < 0 && !p->stopping)
+		p->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (!p->stopping && p->cfg.frontend.role == VUP_ROLE_CONNECT &&
 	    p->cfg.backend.role == VUP_ROLE_CONNECT)
 		uv_timer_start(&p->restart, on_restart, RESTART_DELAY_MS, 0);
@@ -188,6 +197,7 @@ int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
 	p->loop = loop;
 	p->cfg = *cfg;
 	p->listen_fd[0] = p->listen_fd[1] = -1;
+	p->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	uv_timer_init(loop, &p->restart);
 	p->restart.data = p;
 	*out = p;
@@ -225,6 +235,9 @@ void vup_proxy_stop(struct vup_proxy *p)
 	}
 	while (p->nspare)
 		close(p->spare_be[--p->nspare]);
+	if (p->reserve_fd >= 0)
+		close(p->reserve_fd);
+	p->reserve_fd = -1;
 	while (p->sessions)
 		vup_session_close(p->sessions, "vuproxy is stopping");
 }

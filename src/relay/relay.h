@@ -39,6 +39,9 @@ struct vup_session {
 	bool retry_active;
 	enum vup_side connecting;
 	unsigned backoff_ms;
+	/* a peer hung up; queued messages still go to the other (drain) */
+	struct vup_link *drain;
+	enum vup_side hung_up;
 	struct vup_session *prev, *next;
 };
 
@@ -48,6 +51,7 @@ struct vup_proxy {
 	struct vup_proxy_stats stats;
 	uv_poll_t listen_poll[2]; /* by enum vup_side */
 	int listen_fd[2];
+	int reserve_fd; /* spent to refuse a connection when out of fds */
 	struct vup_session *sessions; /* live, newest first */
 	unsigned live;
 	unsigned next_id;

@@ -28,6 +28,8 @@
 #define READ_BURST     16
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
+/* How long queued messages may take to reach a peer after the other hung up */
+#define DRAIN_TIMEOUT_MS 2000
 
 static void on_poll(uv_poll_t *h, int status, int events);
 
@@ -107,6 +109,7 @@ static void link_update(struct vup_link *l)
 		uv_poll_stop(&l->poll);
 }
 
+/* The link owns fd from here on, even when polling it fails. */
 static int link_attach(struct vup_link *l, int fd)
 {
 	l->ch.fd = fd;
@@ -204,12 +207,15 @@ static int interpose_backend_channel(struct vup_session *s, int *fd)
 	be->peer = fe;
 	s->fe_bch = fe;
 	s->be_bch = be;
-	if (link_attach(fe, *fd) || link_attach(be, sv[0])) {
-		close(sv[1]);
+	/* From here the links own the front-end's socket and our end. */
+	int fe_fd = *fd;
+	*fd = sv[1];
+	int rc_fe = link_attach(fe, fe_fd);
+	int rc_be = link_attach(be, sv[0]);
+	if (rc_fe || rc_be) {
 		session_fail(s, "SET_BACKEND_REQ_FD: cannot poll the sockets");
 		return -EIO;
 	}
-	*fd = sv[1];
 	return 0;
 }
 
@@ -257,6 +263,36 @@ static void relay(struct vup_link *l)
 	link_update(l);
 }
 
+static void on_drain_timeout(uv_timer_t *t)
+{
+	struct vup_session *s = t->data;
+	char reason[96];
+	snprintf(reason, sizeof(reason),
+	         "%s hung up; %zu queued messages could not be delivered",
+	         vup_side_name(s->hung_up), s->drain->ch.out_msgs);
+	vup_session_close(s, reason);
+}
+
+/* One peer closed its main socket.  What it sent before is still owed to
+ * the other peer: deliver it (bounded in time), then close both. */
+static void session_hangup(struct vup_session *s, struct vup_link *l)
+{
+	struct vup_link *to = l->peer;
+	s->hung_up = l->side;
+	if (to->ch.fd < 0 || !vup_channel_pending(&to->ch)) {
+		char reason[64];
+		snprintf(reason, sizeof(reason), "%s hung up",
+		         vup_side_name(l->side));
+		vup_session_close(s, reason);
+		return;
+	}
+	s->drain = to;
+	l->paused = to->paused = true;
+	link_update(l);
+	link_update(to);
+	uv_timer_start(&s->retry, on_drain_timeout, DRAIN_TIMEOUT_MS, 0);
+}
+
 static void on_readable(struct vup_link *l)
 {
 	struct vup_session *s = l->s;
@@ -280,9 +316,7 @@ static void on_readable(struct vup_link *l)
 				bch_close(s);
 				return;
 			}
-			char reason[64];
-			snprintf(reason, sizeof(reason), "%s hung up", who);
-			vup_session_close(s, reason);
+			session_hangup(s, l);
 			return;
 		}
 		session_fail(s, "%s%s: %s", who,
@@ -300,9 +334,17 @@ static void on_writable(struct vup_link *l)
 		session_fail(l->s, "%s: %s", vup_side_name(l->side), l->ch.why);
 		return;
 	}
+	if (l->s->drain == l && !vup_channel_pending(&l->ch)) {
+		char reason[64];
+		snprintf(reason, sizeof(reason), "%s hung up",
+		         vup_side_name(l->s->hung_up));
+		vup_session_close(l->s, reason);
+		return;
+	}
 	/* Resume the source once the queue has drained enough. */
 	struct vup_link *src = l->peer;
-	if (src && src->paused && l->ch.out_msgs <= QUEUE_LOW_MSGS &&
+	if (src && src->paused && !l->s->drain &&
+	    l->ch.out_msgs <= QUEUE_LOW_MSGS &&
 	    l->ch.out_bytes < QUEUE_HIGH_BYTES / 2) {
 		src->paused = false;
 		link_update(src);
@@ -362,7 +404,6 @@ void vup_session_attach(struct vup_session *s, enum vup_side side, int fd)
 	struct vup_link *l = side == VUP_FRONTEND ? s->fe : s->be;
 	const struct vup_endpoint *ep = endpoint(s, side);
 	if (link_attach(l, fd)) {
-		close(fd);
 		session_fail(s, "%s: cannot poll the socket",
 		             vup_side_name(side));
 		return;
@@ -390,6 +431,11 @@ void vup_session_connect(struct vup_session *s, enum vup_side side)
 	if (fd >= 0) {
 		s->backoff_ms = 0;
 		vup_session_attach(s, side, fd);
+		return;
+	}
+	if (fd == -EMFILE || fd == -ENFILE) {
+		session_fail(s, "%s connect:%s: out of file descriptors",
+		             vup_side_name(side), ep->path);
 		return;
 	}
 	s->connecting = side;
