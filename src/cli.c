@@ -9,9 +9,11 @@
 #include <sys/resource.h>
 
 #include "vuproxy/cli.h"
+#include "vuproxy/dump.h"
 #include "vuproxy/log.h"
 #include "vuproxy/proto.h"
 #include "vuproxy/proxy.h"
+#include "vuproxy/trace.h"
 
 #define VERSION "0.1.0"
 
@@ -23,6 +25,8 @@ static const struct subcommand {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } subcommands[] = {
+        {"dump", vup_dump_main,
+         "print a trace: a timeline, or --json; --session, --request"},
         {"requests", cmd_requests,
          "list the vhost-user requests vuproxy knows (the catalogue)"},
 };
@@ -180,10 +184,12 @@ static int cmd_proxy(int argc, char **argv)
 	};
 	struct vup_proxy_config cfg = {.socket_mode = 0600,
 	                               .max_sessions = 1024};
+	struct vup_trace_config tcfg = {0};
+	unsigned rotate_mb = 0;
 	bool have_fe = false, have_be = false;
 	char err[256];
 	int c;
-	while ((c = getopt_long(argc, argv, "vqhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "vqhVw:C:W:", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_FRONTEND:
 		case OPT_BACKEND: {
@@ -222,6 +228,29 @@ static int cmd_proxy(int argc, char **argv)
 			                        : VUP_LOG_DEBUG;
 			break;
 		case 'q': vup_log_level = VUP_LOG_ERROR; break;
+		case 'w': tcfg.path = optarg; break;
+		case 'C':
+			if (parse_uint("-C", optarg, 10, 1000000, &rotate_mb) ||
+			    rotate_mb == 0) {
+				if (rotate_mb == 0)
+					fprintf(stderr,
+					        "vuproxy: -C must be at "
+					        "least 1\n");
+				return 2;
+			}
+			tcfg.rotate_bytes = (uint64_t)rotate_mb * 1000000u;
+			break;
+		case 'W':
+			if (parse_uint("-W", optarg, 10, 1000000,
+			               &tcfg.max_files) ||
+			    tcfg.max_files == 0) {
+				if (tcfg.max_files == 0)
+					fprintf(stderr,
+					        "vuproxy: -W must be at "
+					        "least 1\n");
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("vuproxy " VERSION "\n"); return 0;
 		default: usage(stderr); return 2;
@@ -246,6 +275,22 @@ static int cmd_proxy(int argc, char **argv)
 		return 2;
 	}
 
+	if ((tcfg.rotate_bytes || tcfg.max_files) && !tcfg.path) {
+		fprintf(stderr, "vuproxy: -C and -W need -w FILE\n");
+		return 2;
+	}
+	if (tcfg.max_files && !tcfg.rotate_bytes) {
+		fprintf(stderr, "vuproxy: -W needs -C SIZE\n");
+		return 2;
+	}
+	if (tcfg.path) {
+		int rc = vup_trace_open(&tcfg, &cfg.trace, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "vuproxy: -w %s\n", err);
+			return 1;
+		}
+	}
+
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 	uv_loop_t *loop = uv_default_loop();
@@ -254,6 +299,7 @@ static int cmd_proxy(int argc, char **argv)
 		uv_run(loop, UV_RUN_DEFAULT);
 		vup_proxy_free(st.proxy);
 		uv_loop_close(loop);
+		vup_trace_close(cfg.trace);
 		return 1;
 	}
 	uv_signal_init(loop, &st.sigint);
@@ -272,5 +318,12 @@ static int cmd_proxy(int argc, char **argv)
 	        (unsigned long long)ps->refused);
 	vup_proxy_free(st.proxy);
 	uv_loop_close(loop);
+	if (cfg.trace) {
+		uint64_t n = vup_trace_count(cfg.trace);
+		if (vup_trace_close(cfg.trace) == 0)
+			fprintf(stderr,
+			        "vuproxy: %llu messages written to %s\n",
+			        (unsigned long long)n, tcfg.path);
+	}
 	return 0;
 }

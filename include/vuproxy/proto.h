@@ -175,6 +175,11 @@ enum vup_layout vup_msg_layout(const struct vup_msg_type *t,
                                const struct vup_hdr *h,
                                const struct vup_negotiated *neg);
 
+/* Remember what a request negotiates (SET_FEATURES,
+ * SET_PROTOCOL_FEATURES): later payloads are read accordingly. */
+void vup_proto_note(struct vup_negotiated *neg, enum vup_chan chan,
+                    const struct vup_hdr *h, const uint8_t *payload);
+
 /* Validation.  0 if fine, else -EPROTO with a human reason in why. */
 int vup_proto_check_header(const struct vup_hdr *h, enum vup_chan chan,
                            enum vup_side from, char *why, size_t whylen);

@@ -8,12 +8,14 @@
 #include <uv.h>
 
 #include "vuproxy/endpoint.h"
+#include "vuproxy/trace.h"
 
 struct vup_proxy_config {
 	struct vup_endpoint frontend;
 	struct vup_endpoint backend;
-	unsigned socket_mode;  /* listening sockets, default 0600 */
-	unsigned max_sessions; /* concurrent; more are refused */
+	unsigned socket_mode;    /* listening sockets, default 0600 */
+	unsigned max_sessions;   /* concurrent; more are refused */
+	struct vup_trace *trace; /* -w, or NULL */
 };
 
 struct vup_proxy_stats {

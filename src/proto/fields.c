@@ -215,6 +215,19 @@ enum vup_layout vup_msg_layout(const struct vup_msg_type *t,
 	return l;
 }
 
+void vup_proto_note(struct vup_negotiated *neg, enum vup_chan chan,
+                    const struct vup_hdr *h, const uint8_t *payload)
+{
+	uint64_t v;
+	if (chan != VUP_CHAN_MAIN || (h->flags & VUP_FLAG_REPLY) || h->size < 8)
+		return;
+	memcpy(&v, payload, 8);
+	if (h->request == 2) /* SET_FEATURES */
+		neg->features = v;
+	else if (h->request == 16) /* SET_PROTOCOL_FEATURES */
+		neg->protocol_features = v;
+}
+
 /* Virtio feature bits.  Bits 0-23 and 50-63 are device-specific; vhost-user
  * does not say which device it carries, so they are named after virtio-net,
  * the common case, and blk names are accepted when parsing. */

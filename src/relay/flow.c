@@ -71,19 +71,6 @@ static int match_reply(struct vup_flow *f, enum vup_chan c, uint32_t code,
 	return -EPROTO;
 }
 
-static void note_negotiation(struct vup_flow *f, enum vup_chan c,
-                             const struct vup_msg *m)
-{
-	uint64_t v;
-	if (c != VUP_CHAN_MAIN || m->hdr.size < 8)
-		return;
-	memcpy(&v, m->payload, 8);
-	if (m->hdr.request == 2) /* SET_FEATURES */
-		f->neg.features = v;
-	else if (m->hdr.request == 16) /* SET_PROTOCOL_FEATURES */
-		f->neg.protocol_features = v;
-}
-
 int vup_flow_inspect(struct vup_flow *f, enum vup_chan chan, enum vup_side from,
                      const struct vup_msg *m, char *why, size_t whylen,
                      char *warn, size_t warnlen)
@@ -106,7 +93,7 @@ int vup_flow_inspect(struct vup_flow *f, enum vup_chan chan, enum vup_side from,
 		        whylen);
 		if (rc)
 			return rc;
-		note_negotiation(f, chan, m);
+		vup_proto_note(&f->neg, chan, &m->hdr, m->payload);
 	}
 	if (warn && (m->hdr.flags & ~VUP_FLAG_KNOWN) && !f->warned_reserved) {
 		f->warned_reserved = true;

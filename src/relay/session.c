@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "relay.h"
@@ -219,6 +220,37 @@ static int interpose_backend_channel(struct vup_session *s, int *fd)
 	return 0;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Record a message in the trace before it goes anywhere, so that a crash
+ * never loses a message a peer has received. */
+static void record(struct vup_session *s, const struct vup_link *l,
+                   const struct vup_msg *m, enum vup_action action)
+{
+	struct vup_trace *t = s->proxy->cfg.trace;
+	if (!t)
+		return;
+	struct vup_trace_hdr h = {
+	        .flags = (uint8_t)((l->chan == VUP_CHAN_BACKEND
+	                                    ? VUP_TRACE_F_BACKEND_CHAN
+	                                    : 0) |
+	                           (l->side == VUP_BACKEND
+	                                    ? VUP_TRACE_F_FROM_BACKEND
+	                                    : 0)),
+	        .action = (uint8_t)action,
+	        .session = s->id,
+	        .nfds = (uint8_t)m->nfds,
+	};
+	for (unsigned i = 0; i < m->nfds; i++)
+		vup_fd_describe(m->fds[i], &h.fds[i]);
+	vup_trace_message(t, now_ns(), &h, &m->hdr, m->payload);
+}
+
 static void relay(struct vup_link *l)
 {
 	struct vup_session *s = l->s;
@@ -227,6 +259,7 @@ static void relay(struct vup_link *l)
 	const char *name = vup_proto_name(l->chan, m->hdr.request);
 	if (vup_flow_inspect(&s->flow, l->chan, l->side, m, why, sizeof(why),
 	                     warn, sizeof(warn))) {
+		record(s, l, m, VUP_ACT_REFUSED);
 		session_fail(s, "%s%s %s: %s", direction(l->side),
 		             l->chan == VUP_CHAN_BACKEND ? " [backend-channel]"
 		                                         : "",
@@ -238,6 +271,7 @@ static void relay(struct vup_link *l)
 		        direction(l->side), name, warn);
 	if (vup_log_enabled(VUP_LOG_MSG))
 		log_message(s, l, m);
+	record(s, l, m, VUP_ACT_PASS);
 
 	int fds[VUP_MAX_FDS];
 	unsigned nfds = m->nfds;
@@ -369,6 +403,21 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		on_readable(l);
 }
 
+static void trace_session(struct vup_session *s)
+{
+	const struct vup_endpoint *fe = &s->proxy->cfg.frontend;
+	const struct vup_endpoint *be = &s->proxy->cfg.backend;
+	const char *fr = fe->role == VUP_ROLE_LISTEN ? "listen" : "connect";
+	const char *br = be->role == VUP_ROLE_LISTEN ? "listen" : "connect";
+	char name[300], desc[400];
+	snprintf(name, sizeof(name), "s%u %s:%s>%s:%s", s->id, fr, fe->path, br,
+	         be->path);
+	snprintf(desc, sizeof(desc),
+	         "vhost-user session %u: front-end %s:%s, back-end %s:%s",
+	         s->id, fr, fe->path, br, be->path);
+	vup_trace_add_session(s->proxy->cfg.trace, s->id, name, desc);
+}
+
 struct vup_session *vup_session_new(struct vup_proxy *p)
 {
 	struct vup_session *s = calloc(1, sizeof(*s));
@@ -387,6 +436,8 @@ struct vup_session *vup_session_new(struct vup_proxy *p)
 	}
 	s->fe->peer = s->be;
 	s->be->peer = s->fe;
+	if (p->cfg.trace)
+		trace_session(s);
 	uv_timer_init(p->loop, &s->retry);
 	s->retry.data = s;
 	s->retry_active = true; /* the timer handle is open until close */
@@ -462,6 +513,8 @@ void vup_session_close(struct vup_session *s, const char *reason)
 	vup_log(VUP_LOG_INFO, "s%u closed: %s; %llu messages relayed", s->id,
 	        reason, (unsigned long long)s->msgs);
 	uv_close((uv_handle_t *)&s->retry, on_retry_closed);
+	if (s->proxy->cfg.trace)
+		vup_trace_end_session(s->proxy->cfg.trace, s->id);
 	bch_close(s);
 	struct vup_link *fe = s->fe, *be = s->be;
 	s->fe = s->be = NULL;

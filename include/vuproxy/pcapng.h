@@ -1,0 +1,143 @@
+/* pcapng: block encoding and decoding, and vuproxy's pseudo-header.
+ *
+ * No I/O here: encoders append blocks to a caller's buffer, the decoder
+ * walks blocks in a buffer.  Blocks are written in host byte order (the
+ * Section Header's magic tells readers which); the vuproxy pseudo-header
+ * in front of each control message is little-endian by definition.
+ */
+#ifndef VUPROXY_PCAPNG_H
+#define VUPROXY_PCAPNG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCAPNG_SHB              0x0A0D0D0Au
+#define PCAPNG_IDB              0x00000001u
+#define PCAPNG_EPB              0x00000006u
+#define PCAPNG_ISB              0x00000005u
+#define PCAPNG_BYTE_ORDER_MAGIC 0x1A2B3C4Du
+
+#define LINKTYPE_ETHERNET 1
+#define LINKTYPE_USER0    147 /* vuproxy control messages */
+#define LINKTYPE_USER1    148 /* vuproxy tap records of non-net devices */
+
+/* epb_flags direction: front-end>back-end is "outbound", the way a host
+ * sends to a device; back-end>front-end "inbound". */
+#define PCAPNG_DIR_INBOUND  1u
+#define PCAPNG_DIR_OUTBOUND 2u
+
+/* A growable byte buffer. */
+struct vup_buf {
+	uint8_t *data;
+	size_t len, cap;
+};
+int vup_buf_reserve(struct vup_buf *b, size_t more);
+void vup_buf_free(struct vup_buf *b);
+
+int pcapng_shb(struct vup_buf *b, const char *app);
+int pcapng_idb(struct vup_buf *b, uint16_t linktype, uint32_t snaplen,
+               const char *name, const char *description);
+/* ts in ns since the epoch; flags = epb_flags (direction); comment may be
+ * NULL. */
+int pcapng_epb(struct vup_buf *b, uint32_t ifid, uint64_t ts_ns,
+               const void *data, uint32_t caplen, uint32_t origlen,
+               uint32_t flags, const char *comment);
+
+/* Decoding.  pcapng_next looks at buf[off..len): returns 1 with *blk set
+ * when a whole block is there, 0 when more bytes are needed, -1 when the
+ * bytes are not a valid block (detail in err). */
+struct pcapng_block {
+	uint32_t type;
+	uint32_t total_len;
+	const uint8_t *body; /* after type and length */
+	uint32_t body_len;   /* total_len - 12 */
+};
+int pcapng_next(const uint8_t *buf, size_t len, bool swapped,
+                struct pcapng_block *blk, char *err, size_t errlen);
+
+/* The vuproxy pseudo-header (version 1), little-endian:
+ *   0  u8[2] magic "VU"
+ *   2  u8    version (1)
+ *   3  u8    flags: bit0 back-end channel, bit1 from the back-end,
+ *                   bit2 this is the copy as sent (after a rewrite)
+ *   4  u16   header length in bytes (the message starts there)
+ *   6  u8    action (enum vup_action)
+ *   7  u8    number of fds
+ *   8  u32   session
+ *  12  u8    length of the rule name (0: no rule)
+ *  13  u8[3] reserved, 0
+ *  16  nfds x {u8 kind, u8[3] reserved, u64 size}   (12 bytes each)
+ *  ..  rule name (UTF-8), then zero padding to a multiple of 4
+ */
+#define VUP_TRACE_MAGIC0  'V'
+#define VUP_TRACE_MAGIC1  'U'
+#define VUP_TRACE_VERSION 1
+#define VUP_TRACE_FIXED   16
+#define VUP_TRACE_FD_SIZE 12
+
+#define VUP_TRACE_F_BACKEND_CHAN 0x1
+#define VUP_TRACE_F_FROM_BACKEND 0x2
+#define VUP_TRACE_F_AS_SENT      0x4
+
+#define VUP_FD_KINDS(X)                                                        \
+	X(OTHER, "other")                                                      \
+	X(MEMFD, "memfd")                                                      \
+	X(SHM, "shm")                                                          \
+	X(EVENTFD, "eventfd")                                                  \
+	X(SOCKET, "socket")                                                    \
+	X(PIPE, "pipe")                                                        \
+	X(FILE, "file")
+enum vup_fd_kind {
+#define X(id, s) VUP_FDK_##id,
+	VUP_FD_KINDS(X)
+#undef X
+	        VUP_FDK_COUNT
+};
+const char *vup_fd_kind_name(unsigned kind);
+
+#define VUP_ACTIONS(X)                                                         \
+	X(PASS, "pass")                                                        \
+	X(DROP, "drop")                                                        \
+	X(DELAY, "delay")                                                      \
+	X(REWRITE, "rewrite")                                                  \
+	X(FAIL, "fail")                                                        \
+	X(DISCONNECT, "disconnect")                                            \
+	X(LOG, "log")                                                          \
+	X(REFUSED, "refused")
+enum vup_action {
+#define X(id, s) VUP_ACT_##id,
+	VUP_ACTIONS(X)
+#undef X
+	        VUP_ACT_COUNT
+};
+const char *vup_action_name(unsigned action);
+
+struct vup_fd_info {
+	uint8_t kind;  /* enum vup_fd_kind */
+	uint64_t size; /* bytes, from fstat; 0 when it has none */
+};
+
+#define VUP_TRACE_MAX_FDS 255
+struct vup_trace_hdr {
+	uint8_t flags;
+	uint8_t action;
+	uint32_t session;
+	uint8_t nfds;
+	struct vup_fd_info fds[VUP_TRACE_MAX_FDS];
+	char rule[256]; /* NUL-terminated, "" when none */
+};
+
+/* Bytes the encoded pseudo-header takes. */
+size_t vup_trace_hdr_size(const struct vup_trace_hdr *h);
+/* Encode into out (room for vup_trace_hdr_size bytes). */
+void vup_trace_hdr_encode(const struct vup_trace_hdr *h, uint8_t *out);
+/* Decode; returns the header length, or -1 if p is not a valid v1
+ * pseudo-header (err set), or -2 if it is a newer version. */
+int vup_trace_hdr_decode(const uint8_t *p, size_t len, struct vup_trace_hdr *h,
+                         char *err, size_t errlen);
+
+/* Describe an fd for the trace: kind and size from fstat and /proc. */
+void vup_fd_describe(int fd, struct vup_fd_info *out);
+
+#endif

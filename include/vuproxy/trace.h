@@ -1,0 +1,47 @@
+/* trace: the compressed, crash-safe trace file (-w).
+ *
+ * A pcapng section inside a gzip stream.  Each session's control channel
+ * is one interface (LINKTYPE_USER0); each message is one packet: the
+ * vuproxy pseudo-header (see pcapng.h) and the raw message.  Every control
+ * message is sync-flushed to the file before it is forwarded, so a proxy
+ * killed with SIGKILL leaves every forwarded message readable.  Rotation
+ * (-C/-W) starts a new gzip file that re-declares the live sessions.
+ */
+#ifndef VUPROXY_TRACE_H
+#define VUPROXY_TRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vuproxy/pcapng.h"
+#include "vuproxy/proto.h"
+
+struct vup_trace_config {
+	const char *path;      /* FILE.pcapng.gz */
+	uint64_t rotate_bytes; /* -C: start a new file past this; 0 never */
+	unsigned max_files;    /* -W: keep at most this many; 0 no limit */
+};
+
+struct vup_trace;
+
+int vup_trace_open(const struct vup_trace_config *cfg, struct vup_trace **out,
+                   char *err, size_t errlen);
+/* Declare a session's control interface (name names both sockets). */
+int vup_trace_add_session(struct vup_trace *t, uint32_t session,
+                          const char *name, const char *description);
+void vup_trace_end_session(struct vup_trace *t, uint32_t session);
+/* Record one message (its header and payload); flushed to the file
+ * before returning. */
+int vup_trace_message(struct vup_trace *t, uint64_t ts_ns,
+                      const struct vup_trace_hdr *h,
+                      const struct vup_hdr *msg_hdr, const uint8_t *payload);
+/* Finish the gzip stream and close.  Returns 0 or the first error. */
+int vup_trace_close(struct vup_trace *t);
+/* Messages recorded so far (all files). */
+uint64_t vup_trace_count(const struct vup_trace *t);
+/* The name of file number k of a rotation (0 is the -w name itself):
+ * vm1.pcapng.gz, vm1.1.pcapng.gz, vm1.2.pcapng.gz, ... */
+int vup_trace_file_name(const char *path, unsigned k, char *out, size_t len);
+
+#endif

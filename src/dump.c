@@ -1,0 +1,314 @@
+/* dump: `vuproxy dump FILE` prints a trace as a timeline, one line per
+ * message, or one JSON object per line (--json). */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vuproxy/dump.h"
+#include "vuproxy/pcapng.h"
+#include "vuproxy/proto.h"
+#include "vuproxy/reader.h"
+
+#define MAX_FILTER 64
+
+struct session_state {
+	uint32_t id;
+	struct vup_negotiated neg;
+};
+
+struct dump {
+	bool json;
+	long only_session; /* -1: all */
+	struct {
+		enum vup_chan chan;
+		uint32_t code;
+	} req[MAX_FILTER];
+	size_t nreq;
+	struct session_state *sessions;
+	size_t nsessions;
+	uint64_t t0;
+	bool have_t0;
+	uint64_t shown, records;
+};
+
+static struct vup_negotiated *neg_of(struct dump *d, uint32_t id)
+{
+	for (size_t i = 0; i < d->nsessions; i++)
+		if (d->sessions[i].id == id)
+			return &d->sessions[i].neg;
+	struct session_state *s =
+	        realloc(d->sessions, (d->nsessions + 1) * sizeof(*s));
+	if (!s)
+		return NULL;
+	d->sessions = s;
+	s[d->nsessions] = (struct session_state){.id = id};
+	return &s[d->nsessions++].neg;
+}
+
+static bool wanted(const struct dump *d, const struct vup_trace_hdr *th,
+                   enum vup_chan chan, uint32_t code)
+{
+	if (d->only_session >= 0 && th->session != (uint32_t)d->only_session)
+		return false;
+	if (!d->nreq)
+		return true;
+	for (size_t i = 0; i < d->nreq; i++)
+		if (d->req[i].chan == chan && d->req[i].code == code)
+			return true;
+	return false;
+}
+
+static void print_fds_text(const struct vup_trace_hdr *th)
+{
+	for (unsigned i = 0; i < th->nfds; i++) {
+		printf("%s%s", i ? ", " : ": ",
+		       vup_fd_kind_name(th->fds[i].kind));
+		if (th->fds[i].size)
+			printf(" %" PRIu64, th->fds[i].size);
+	}
+}
+
+static void print_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void show(struct dump *d, const struct vup_record *rec,
+                 const struct vup_trace_hdr *th, const uint8_t *msg, size_t len)
+{
+	enum vup_chan chan = (th->flags & VUP_TRACE_F_BACKEND_CHAN)
+	                             ? VUP_CHAN_BACKEND
+	                             : VUP_CHAN_MAIN;
+	enum vup_side from = (th->flags & VUP_TRACE_F_FROM_BACKEND)
+	                             ? VUP_BACKEND
+	                             : VUP_FRONTEND;
+	struct vup_hdr h = {0};
+	memcpy(&h, msg, len < VUP_HDR_SIZE ? len : VUP_HDR_SIZE);
+	uint32_t declared = h.size;
+	/* Render only the bytes that are there. */
+	if (len < VUP_HDR_SIZE)
+		h.size = 0;
+	else if (h.size > len - VUP_HDR_SIZE)
+		h.size = (uint32_t)(len - VUP_HDR_SIZE);
+	const uint8_t *payload =
+	        msg + (len < VUP_HDR_SIZE ? len : VUP_HDR_SIZE);
+	struct vup_negotiated *neg = neg_of(d, th->session);
+	struct vup_negotiated none = {0};
+	if (!neg)
+		neg = &none;
+	bool reply = h.flags & VUP_FLAG_REPLY;
+	if (!wanted(d, th, chan, h.request)) {
+		vup_proto_note(neg, chan, &h, payload);
+		return;
+	}
+	const char *name = vup_proto_name(chan, h.request);
+	static char fields[65536];
+	if (!d->have_t0) {
+		d->t0 = rec->ts_ns;
+		d->have_t0 = true;
+	}
+	if (d->json) {
+		vup_render_json(fields, sizeof(fields), &h, payload, chan, neg);
+		printf("{\"ts_ns\":%" PRIu64
+		       ",\"session\":%u,\"channel\":\"%s\","
+		       "\"from\":\"%s\",\"request\":\"%s\",\"code\":%u,"
+		       "\"reply\":%s,\"flags\":%u,\"size\":%u,\"fds\":[",
+		       rec->ts_ns, th->session, vup_chan_name(chan),
+		       vup_side_name(from), name, h.request,
+		       reply ? "true" : "false", h.flags, declared);
+		for (unsigned i = 0; i < th->nfds; i++)
+			printf("%s{\"kind\":\"%s\",\"size\":%" PRIu64 "}",
+			       i ? "," : "", vup_fd_kind_name(th->fds[i].kind),
+			       th->fds[i].size);
+		printf("],\"action\":\"%s\",\"rule\":",
+		       vup_action_name(th->action));
+		if (th->rule[0])
+			print_json_string(th->rule);
+		else
+			printf("null");
+		printf(",\"as_sent\":%s,\"payload\":%s}\n",
+		       (th->flags & VUP_TRACE_F_AS_SENT) ? "true" : "false",
+		       fields);
+	} else {
+		vup_render_text(fields, sizeof(fields), &h, payload, chan, neg);
+		uint64_t rel = rec->ts_ns - d->t0;
+		printf("%4" PRIu64 ".%06" PRIu64 " s%u %s %s%s",
+		       rel / 1000000000u, rel % 1000000000u / 1000u,
+		       th->session,
+		       from == VUP_FRONTEND ? "front-end>back-end"
+		                            : "back-end>front-end",
+		       chan == VUP_CHAN_BACKEND ? "backend " : "", name);
+		if (!vup_proto_lookup(chan, h.request))
+			printf("(%u)", h.request);
+		printf("%s%s%s%s (%u B, %u fds", reply ? " reply" : "",
+		       (h.flags & VUP_FLAG_NEED_REPLY) ? " need_reply" : "",
+		       fields[0] ? " " : "", fields, declared, th->nfds);
+		print_fds_text(th);
+		printf(") %s", vup_action_name(th->action));
+		if (th->rule[0])
+			printf(" rule=%s", th->rule);
+		if (th->flags & VUP_TRACE_F_AS_SENT)
+			printf(" (as sent)");
+		if (declared != h.size)
+			printf(" [cut: %zu of %u bytes recorded]",
+			       len < VUP_HDR_SIZE ? len : len - VUP_HDR_SIZE,
+			       declared);
+		putchar('\n');
+	}
+	d->shown++;
+	vup_proto_note(neg, chan, &h, payload);
+}
+
+static int add_request_filter(struct dump *d, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+	if (!copy)
+		return -1;
+	for (char *tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		const struct vup_msg_type *t = vup_proto_by_name(tok);
+		if (!t) {
+			fprintf(stderr,
+			        "vuproxy dump: --request %s: no such request "
+			        "(see `vuproxy requests`)\n",
+			        tok);
+			free(copy);
+			return -1;
+		}
+		if (d->nreq == MAX_FILTER) {
+			fprintf(stderr, "vuproxy dump: too many --request "
+			                "names\n");
+			free(copy);
+			return -1;
+		}
+		d->req[d->nreq].chan = t->chan;
+		d->req[d->nreq].code = t->code;
+		d->nreq++;
+	}
+	free(copy);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: vuproxy dump FILE [--json] [--session N] "
+	           "[--request NAME[,NAME...]]\n"
+	           "Print a trace written by vuproxy -w, one line per message "
+	           "(--json: one object\nper line).  Exit status 2 if the file "
+	           "is cut short (what was recovered is\nprinted first), "
+	           "corrupt or not a vuproxy trace.\n");
+}
+
+int vup_dump_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"json", no_argument, NULL, 'j'},
+	        {"session", required_argument, NULL, 's'},
+	        {"request", required_argument, NULL, 'r'},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
+	};
+	struct dump d = {.only_session = -1};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': d.json = true; break;
+		case 's': {
+			char *end;
+			d.only_session = strtol(optarg, &end, 10);
+			if (*end || d.only_session < 0) {
+				fprintf(stderr,
+				        "vuproxy dump: --session %s: not a "
+				        "session number\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		}
+		case 'r':
+			if (add_request_filter(&d, optarg))
+				return 2;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	const char *path = argv[optind];
+	char err[512];
+	struct vup_reader *r;
+	if (vup_reader_open(path, &r, err, sizeof(err))) {
+		fprintf(stderr, "vuproxy dump: %s\n", err);
+		return 2;
+	}
+	int status = 0;
+	uint64_t user0 = 0;
+	for (;;) {
+		struct vup_record rec;
+		enum vup_read_status st =
+		        vup_reader_next(r, &rec, err, sizeof(err));
+		if (st == VUP_READ_END)
+			break;
+		if (st == VUP_READ_TRUNCATED) {
+			fflush(stdout);
+			fprintf(stderr,
+			        "vuproxy dump: %s: %s; %llu records read\n",
+			        path, err, (unsigned long long)d.records);
+			status = 2;
+			break;
+		}
+		if (st == VUP_READ_CORRUPT) {
+			fflush(stdout);
+			fprintf(stderr,
+			        "vuproxy dump: %s: corrupt: %s; %llu records "
+			        "read\n",
+			        path, err, (unsigned long long)d.records);
+			status = 2;
+			break;
+		}
+		d.records++;
+		if (rec.linktype != LINKTYPE_USER0)
+			continue; /* tap records: shown by later versions */
+		struct vup_trace_hdr th;
+		int hl = vup_trace_hdr_decode(rec.data, rec.caplen, &th, err,
+		                              sizeof(err));
+		if (hl < 0) {
+			fflush(stdout);
+			fprintf(stderr, "vuproxy dump: %s: record %llu: %s%s\n",
+			        path, (unsigned long long)d.records, err,
+			        hl == -2 ? " (written by a newer vuproxy)"
+			                 : "; not a vuproxy trace");
+			status = 2;
+			break;
+		}
+		user0++;
+		show(&d, &rec, &th, rec.data + hl, rec.caplen - (size_t)hl);
+	}
+	vup_reader_close(r);
+	free(d.sessions);
+	if (status == 0 && user0 == 0 && d.records) {
+		fprintf(stderr,
+		        "vuproxy dump: %s: no vuproxy control records in %llu "
+		        "packets; not a vuproxy trace\n",
+		        path, (unsigned long long)d.records);
+		status = 2;
+	}
+	fflush(stdout);
+	return status;
+}

@@ -1,0 +1,318 @@
+/* trace writer: pcapng blocks through zlib's gzip wrapper to a file.
+ * See include/vuproxy/trace.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "vuproxy/log.h"
+#include "vuproxy/proto.h"
+#include "vuproxy/trace.h"
+
+struct iface {
+	uint32_t session;
+	uint32_t ifid; /* its interface id in the open file */
+	char *name, *description;
+};
+
+struct vup_trace {
+	struct vup_trace_config cfg;
+	char *path;
+	int fd;
+	unsigned file_no;   /* k of the open file */
+	uint64_t file_size; /* compressed bytes in the open file */
+	z_stream z;
+	bool z_open;
+	bool broken;          /* a write failed: stop, keep what is on disk */
+	struct vup_buf block; /* blocks being encoded */
+	struct iface *ifaces; /* live sessions */
+	size_t nifaces, cap_ifaces;
+	uint32_t next_ifid; /* ids count IDBs in the open file */
+	uint64_t count;
+};
+
+int vup_trace_file_name(const char *path, unsigned k, char *out, size_t len)
+{
+	static const char *const exts[] = {".pcapng.gz", ".pcapng", ".gz"};
+	if (k == 0)
+		return snprintf(out, len, "%s", path) >= (int)len
+		               ? -ENAMETOOLONG
+		               : 0;
+	size_t pl = strlen(path);
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		size_t el = strlen(exts[i]);
+		if (pl > el && strcmp(path + pl - el, exts[i]) == 0) {
+			int n = snprintf(out, len, "%.*s.%u%s", (int)(pl - el),
+			                 path, k, exts[i]);
+			return n >= (int)len ? -ENAMETOOLONG : 0;
+		}
+	}
+	return snprintf(out, len, "%s.%u", path, k) >= (int)len ? -ENAMETOOLONG
+	                                                        : 0;
+}
+
+static void fail(struct vup_trace *t, const char *what, int err)
+{
+	if (t->broken)
+		return;
+	t->broken = true;
+	char name[4096];
+	vup_trace_file_name(t->path, t->file_no, name, sizeof(name));
+	vup_log(VUP_LOG_ERROR,
+	        "trace %s: %s: %s; recording stops after %llu messages, "
+	        "relaying continues",
+	        name, what, strerror(err), (unsigned long long)t->count);
+}
+
+static int write_all(struct vup_trace *t, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(t->fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			int e = errno;
+			fail(t, "write", e);
+			return -e;
+		}
+		p += w;
+		n -= (size_t)w;
+		t->file_size += (uint64_t)w;
+	}
+	return 0;
+}
+
+/* Compress the encoded blocks and write them out with the given flush. */
+static int emit(struct vup_trace *t, int flush)
+{
+	uint8_t out[16384];
+	t->z.next_in = t->block.data;
+	t->z.avail_in = (uInt)t->block.len;
+	do {
+		t->z.next_out = out;
+		t->z.avail_out = sizeof(out);
+		int rc = deflate(&t->z, flush);
+		if (rc == Z_STREAM_ERROR) {
+			fail(t, "deflate", EIO);
+			return -EIO;
+		}
+		size_t have = sizeof(out) - t->z.avail_out;
+		if (have && write_all(t, out, have))
+			return -EIO;
+	} while (t->z.avail_out == 0 || t->z.avail_in);
+	t->block.len = 0;
+	return 0;
+}
+
+static int declare(struct vup_trace *t, size_t i)
+{
+	t->ifaces[i].ifid = t->next_ifid++;
+	return pcapng_idb(&t->block, LINKTYPE_USER0, 0, t->ifaces[i].name,
+	                  t->ifaces[i].description);
+}
+
+static int open_file(struct vup_trace *t, char *err, size_t errlen)
+{
+	char name[4096];
+	if (vup_trace_file_name(t->path, t->file_no, name, sizeof(name))) {
+		snprintf(err, errlen, "%s: name too long", t->path);
+		return -ENAMETOOLONG;
+	}
+	/* Trace files hold guest data: 0600 whatever the umask. */
+	t->fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (t->fd < 0 || fchmod(t->fd, 0600) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", name, strerror(e));
+		if (t->fd >= 0)
+			close(t->fd);
+		t->fd = -1;
+		return -e;
+	}
+	t->file_size = 0;
+	memset(&t->z, 0, sizeof(t->z));
+	/* windowBits 15 + 16: a gzip wrapper, which zcat and Wireshark read */
+	if (deflateInit2(&t->z, 6, Z_DEFLATED, 15 + 16, 8,
+	                 Z_DEFAULT_STRATEGY) != Z_OK) {
+		snprintf(err, errlen, "deflateInit2 failed");
+		close(t->fd);
+		t->fd = -1;
+		return -ENOMEM;
+	}
+	t->z_open = true;
+	t->next_ifid = 0;
+	if (pcapng_shb(&t->block, "vuproxy"))
+		return -ENOMEM;
+	/* A new file stands alone: it re-declares every live session. */
+	for (size_t i = 0; i < t->nifaces; i++)
+		if (declare(t, i))
+			return -ENOMEM;
+	return emit(t, Z_SYNC_FLUSH);
+}
+
+static int close_file(struct vup_trace *t)
+{
+	int rc = 0;
+	if (t->z_open) {
+		if (!t->broken)
+			rc = emit(t, Z_FINISH);
+		deflateEnd(&t->z);
+		t->z_open = false;
+	}
+	if (t->fd >= 0) {
+		if (!t->broken && fsync(t->fd) < 0 && errno != EINVAL)
+			rc = -errno;
+		close(t->fd);
+		t->fd = -1;
+	}
+	return rc;
+}
+
+static int rotate(struct vup_trace *t)
+{
+	close_file(t);
+	t->file_no++;
+	if (t->cfg.max_files && t->file_no >= t->cfg.max_files) {
+		char old[4096];
+		if (!vup_trace_file_name(t->path, t->file_no - t->cfg.max_files,
+		                         old, sizeof(old)))
+			unlink(old);
+	}
+	char err[256];
+	int rc = open_file(t, err, sizeof(err));
+	if (rc) {
+		vup_log(VUP_LOG_ERROR, "trace rotation: %s", err);
+		t->broken = true;
+	}
+	return rc;
+}
+
+int vup_trace_open(const struct vup_trace_config *cfg, struct vup_trace **out,
+                   char *err, size_t errlen)
+{
+	struct vup_trace *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->cfg = *cfg;
+	t->path = strdup(cfg->path);
+	t->fd = -1;
+	if (!t->path) {
+		free(t);
+		return -ENOMEM;
+	}
+	int rc = open_file(t, err, errlen);
+	if (rc) {
+		close_file(t);
+		vup_buf_free(&t->block);
+		free(t->path);
+		free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+static ssize_t find(struct vup_trace *t, uint32_t session)
+{
+	for (size_t i = 0; i < t->nifaces; i++)
+		if (t->ifaces[i].session == session)
+			return (ssize_t)i;
+	return -1;
+}
+
+int vup_trace_add_session(struct vup_trace *t, uint32_t session,
+                          const char *name, const char *description)
+{
+	if (t->nifaces == t->cap_ifaces) {
+		size_t cap = t->cap_ifaces ? t->cap_ifaces * 2 : 16;
+		struct iface *f = realloc(t->ifaces, cap * sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		t->ifaces = f;
+		t->cap_ifaces = cap;
+	}
+	struct iface *f = &t->ifaces[t->nifaces];
+	f->session = session;
+	f->name = strdup(name);
+	f->description = strdup(description ? description : "");
+	if (!f->name || !f->description) {
+		free(f->name);
+		free(f->description);
+		return -ENOMEM;
+	}
+	t->nifaces++;
+	if (t->broken)
+		return 0;
+	int rc = declare(t, t->nifaces - 1);
+	return rc ? rc : emit(t, Z_SYNC_FLUSH);
+}
+
+void vup_trace_end_session(struct vup_trace *t, uint32_t session)
+{
+	ssize_t i = find(t, session);
+	if (i < 0)
+		return;
+	free(t->ifaces[i].name);
+	free(t->ifaces[i].description);
+	t->ifaces[i] = t->ifaces[--t->nifaces];
+}
+
+int vup_trace_message(struct vup_trace *t, uint64_t ts_ns,
+                      const struct vup_trace_hdr *h,
+                      const struct vup_hdr *msg_hdr, const uint8_t *payload)
+{
+	if (t->broken)
+		return -EIO;
+	ssize_t i = find(t, h->session);
+	if (i < 0)
+		return -ENOENT;
+	if (t->cfg.rotate_bytes && t->file_size >= t->cfg.rotate_bytes &&
+	    rotate(t))
+		return -EIO;
+	uint8_t pkt[VUP_TRACE_FIXED + VUP_TRACE_MAX_FDS * VUP_TRACE_FD_SIZE +
+	            256 + VUP_HDR_SIZE + VUP_MAX_PAYLOAD];
+	size_t hl = vup_trace_hdr_size(h);
+	size_t plen = msg_hdr->size;
+	if (plen > VUP_MAX_PAYLOAD)
+		plen = VUP_MAX_PAYLOAD; /* the channel refuses more anyway */
+	vup_trace_hdr_encode(h, pkt);
+	memcpy(pkt + hl, msg_hdr, VUP_HDR_SIZE);
+	memcpy(pkt + hl + VUP_HDR_SIZE, payload, plen);
+	size_t len = VUP_HDR_SIZE + plen;
+	uint32_t dir = (h->flags & VUP_TRACE_F_FROM_BACKEND)
+	                       ? PCAPNG_DIR_INBOUND
+	                       : PCAPNG_DIR_OUTBOUND;
+	int rc = pcapng_epb(&t->block, t->ifaces[i].ifid, ts_ns, pkt,
+	                    (uint32_t)(hl + len), (uint32_t)(hl + len), dir,
+	                    NULL);
+	if (rc)
+		return rc;
+	rc = emit(t, Z_SYNC_FLUSH);
+	if (rc == 0)
+		t->count++;
+	return rc;
+}
+
+uint64_t vup_trace_count(const struct vup_trace *t)
+{
+	return t->count;
+}
+
+int vup_trace_close(struct vup_trace *t)
+{
+	if (!t)
+		return 0;
+	int rc = close_file(t);
+	for (size_t i = 0; i < t->nifaces; i++) {
+		free(t->ifaces[i].name);
+		free(t->ifaces[i].description);
+	}
+	free(t->ifaces);
+	vup_buf_free(&t->block);
+	free(t->path);
+	free(t);
+	return rc;
+}
