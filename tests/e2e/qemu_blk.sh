@@ -1,0 +1,122 @@
+#!/bin/bash
+# qemu_blk.sh - end-to-end: QEMU (TCG guest, vhost-user-blk-pci, vhost-user
+# front-end) <-> vuproxy <-> qemu-storage-daemon (vhost-user-blk back-end)
+# exporting a raw image of random bytes.
+#
+# The guest reads all of /dev/vda (dd byte count and md5 must match the
+# image), writes a per-run pattern at one sector with fsync; the host then
+# finds the pattern in the image file.  This pair negotiates
+# CONFIGURE_MEM_SLOTS, CONFIG and BACKEND_REQ, so vuproxy's -v log must show
+# ADD_MEM_REG, a GET_CONFIG reply and SET_BACKEND_REQ_FD relayed, and
+# vuproxy must end with 0 failed sessions.
+#
+# Needs: qemu-system-x86 (qemu-system-x86_64), qemu-system-common
+# (qemu-storage-daemon), busybox-static, linux-image-amd64 (guest kernel +
+# modules), cpio, gzip, md5sum.
+# Env: VUPROXY (required) binary under test; KERNEL, KVER (guest kernel,
+# default newest /boot/vmlinuz-*); BOOT_TIMEOUT=120 (s until the guest's
+# /init runs); KEEP=1 keeps the scratch directory.
+# Run by hand: VUPROXY=build/vuproxy tests/e2e/qemu_blk.sh
+set -u
+. "$(cd "$(dirname "$0")" && pwd)/qemu_lib.sh"
+
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-120}
+LIMIT=240 # hard bound on every process we start (s)
+MEM=256M
+DISK_MB=32
+SECTOR=12345 # where the guest writes the pattern (inside the disk)
+
+qe_init qemu-blk
+qe_need_vuproxy
+qe_need_cmd qemu-system-x86_64 qemu-storage-daemon timeout awk md5sum head dd
+find_kernel
+T_START=$(now)
+build_initramfs "$W/initramfs.cpio.gz"
+
+FE=$W/fe.sock BE=$W/be.sock IMG=$W/disk.img
+head -c $((DISK_MB << 20)) /dev/urandom >"$IMG" || qe_fail "cannot create the disk image $IMG"
+IMG_MD5=$(md5sum <"$IMG" | cut -d' ' -f1)
+PATTERN=vuproxy-e2e-$$-$RANDOM$RANDOM-$(date +%s)
+grep -qF "$PATTERN" "$IMG" && qe_fail "the random image already holds the pattern (cannot happen)"
+
+# 1. back-end: qemu-storage-daemon exporting the image.
+QSD_LOG=$W/qsd.log
+qe_log qemu-storage-daemon "$QSD_LOG"
+spawn QSD_PID "$LIMIT" TERM "$QSD_LOG" qemu-storage-daemon \
+	--blockdev "driver=file,node-name=file0,filename=$IMG" \
+	--blockdev driver=raw,node-name=disk0,file=file0 \
+	--export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$BE,writable=on"
+i=0
+until [ -S "$BE" ]; do
+	kill -0 "$QSD_PID" 2>/dev/null || qe_fail "qemu-storage-daemon exited before listening on $BE"
+	[ $i -ge 600 ] && qe_fail "qemu-storage-daemon did not listen on $BE within 30 s"
+	sleep 0.05; i=$((i + 1))
+done
+
+# 2. vuproxy between them.
+start_vuproxy "listen:$FE" "connect:$BE"
+
+# 3. front-end: QEMU connects to vuproxy.
+GUEST=$W/guest.log
+qe_log "guest console + QEMU stderr" "$GUEST"
+T0=$(now)
+spawn Q_PID "$LIMIT" TERM "$GUEST" qemu-system-x86_64 -accel tcg -cpu max -M q35 -m $MEM -smp 1 \
+	-nodefaults -no-user-config -display none -serial stdio -no-reboot \
+	-object memory-backend-memfd,id=mem,size=$MEM,share=on -numa node,memdev=mem \
+	-chardev "socket,id=c1,path=$FE" \
+	-device vhost-user-blk-pci,chardev=c1,num-queues=1,vectors=0 \
+	-kernel "$KERNEL" -initrd "$W/initramfs.cpio.gz" \
+	-append "console=ttyS0 panic=-1 quiet lab.blk=1 lab.sector=$SECTOR lab.pattern=$PATTERN"
+
+qe_milestone init 'LAB: init started' "$BOOT_TIMEOUT" "the guest never came up"
+qe_milestone blk 'LAB: BLK-READY|LAB: BLK-FAIL' 60 "the guest's /dev/vda never showed up"
+grep -q 'LAB: BLK-FAIL' "$GUEST" && qe_fail "the guest has no /dev/vda (vhost-user-blk did not probe)"
+qe_milestone read 'LAB: dd read:' 90 "the guest's read of the whole disk never finished"
+qe_milestone readback 'LAB: readback:' 90 "the guest's md5/write/readback never finished"
+qe_milestone off 'LAB: DONE' 30 "the guest did not finish"
+wait_exit "$Q_PID" 30 || qe_fail "QEMU did not exit within 30 s of the guest powering off"
+Q_RC=$WAIT_RC
+
+stop_vuproxy
+stop "$QSD_PID" TERM 15 || echo "note: qemu-storage-daemon needed SIGKILL"
+
+# --- verdict: the guest's view ---
+[ "$Q_RC" = 0 ] || qe_fail "QEMU exited with status $Q_RC"
+line() { grep -E "$1" "$GUEST" | tr -d '\r' | tail -1; }
+SECTORS=$(line 'LAB: BLK-READY' | sed -E 's/.* ([0-9]+) sectors.*/\1/')
+[ "$SECTORS" = $((DISK_MB << 11)) ] || qe_fail "the guest sees $SECTORS sectors, expected $((DISK_MB << 11)) (GET_CONFIG capacity)"
+READ=$(line 'LAB: dd read:')
+echo "$READ" | grep -qE '\[dd: [0-9]+\+[0-9]+ records in [0-9]+\+[0-9]+ records out \]' || qe_fail "the guest's dd read failed: $READ"
+BYTES=$(echo "$READ" | sed -E 's/.*LAB: dd read: ([0-9]+) bytes.*/\1/')
+[ "$BYTES" = $((DISK_MB << 20)) ] || qe_fail "the guest read ${BYTES:-no} bytes, expected $((DISK_MB << 20)): $READ"
+G_MD5=$(line 'LAB: md5 ' | awk '{print $3}')
+[ "$G_MD5" = "$IMG_MD5" ] || qe_fail "the guest's md5 of /dev/vda is '$G_MD5', the image's is $IMG_MD5"
+line 'LAB: write rc=' | grep -q 'rc=0' || qe_fail "the guest's pattern write failed: $(line 'LAB: write rc=')"
+[ "$(line 'LAB: readback:' | sed 's/^.*LAB: readback: //')" = "$PATTERN" ] ||
+	qe_fail "the guest read back '$(line 'LAB: readback:')', expected $PATTERN"
+
+# --- verdict: the host's view ---
+[ "$(stat -c %s "$IMG")" = $((DISK_MB << 20)) ] || qe_fail "the image changed size"
+ONDISK=$(dd if="$IMG" bs=512 skip=$SECTOR count=1 status=none | head -c ${#PATTERN})
+[ "$ONDISK" = "$PATTERN" ] || qe_fail "the image holds '$ONDISK' at sector $SECTOR, not the guest's pattern $PATTERN"
+
+# --- verdict: vuproxy relayed what this pair needs ---
+MSG='^[0-9:.]+ s[0-9]+'
+vup_saw "$MSG front-end>back-end ADD_MEM_REG " || qe_fail "vuproxy's -v log shows no relayed ADD_MEM_REG"
+vup_saw "$MSG back-end>front-end GET_CONFIG reply " || qe_fail "vuproxy's -v log shows no relayed GET_CONFIG reply"
+vup_saw "$MSG front-end>back-end SET_BACKEND_REQ_FD .*\(0 B, 1 fds\)" ||
+	qe_fail "vuproxy's -v log shows no relayed SET_BACKEND_REQ_FD with its fd"
+for m in SET_VRING_ADDR SET_VRING_KICK; do
+	vup_saw "$MSG front-end>back-end $m " || qe_fail "vuproxy's -v log shows no relayed $m"
+done
+[ "$VUP_SESSIONS" -ge 1 ] || qe_fail "vuproxy counted no session ($VUP_SUMMARY)"
+[ "$VUP_FAILED" = 0 ] || qe_fail "vuproxy ended with $VUP_FAILED failed session(s) ($VUP_SUMMARY)"
+
+NADD=$(grep -cE "$MSG front-end>back-end ADD_MEM_REG " "$VUP_LOG")
+echo "timeline (host wall clock from QEMU start):"
+# shellcheck disable=SC2154 # T_* are set by qe_milestone
+printf '  %-26s +%s s\n' "guest /init running" "$T_init" "guest sees /dev/vda" "$T_blk" \
+	"whole-disk dd done" "$T_read" "md5+write+readback done" "$T_readback" "guest powered off" "$T_off"
+echo "guest: $READ"
+echo "relayed: ADD_MEM_REG x$NADD, GET_CONFIG reply, SET_BACKEND_REQ_FD; $VUP_SUMMARY"
+echo "PASS: qemu_blk (${DISK_MB} MiB read with matching md5, pattern found at sector $SECTOR of the image, whole test $(since "$T_START") s)"

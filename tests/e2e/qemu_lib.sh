@@ -1,0 +1,209 @@
+# qemu_lib.sh - helpers for the QEMU end-to-end tests (sourced, not run).
+# Every process is started under `timeout`, remembered, and only those are
+# stopped on exit.  Scratch files and sockets live in one mktemp -d directory.
+# A missing tool is a failure, never a skip.
+
+# qe_init NAME: scratch directory in $W, cleanup trap.
+qe_init() {
+	QE_NAME=$1
+	QE_FAILED=0
+	PIDS=()
+	LOGS=()
+	CLEANUP_EXTRA=()
+	W=$(mktemp -d "${TMPDIR:-/tmp}/vup-$1.XXXXXX") || { echo "FAIL: $1: mktemp -d failed"; exit 1; }
+	trap qe_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# ours PID: PID is alive and still a child of this shell (not a reused pid).
+ours() { [ "$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')" = "$$" ]; }
+
+qe_cleanup() {
+	local p alive=()
+	for p in "${PIDS[@]}"; do
+		ours "$p" && { kill -TERM "$p" 2>/dev/null; alive+=("$p"); }
+	done
+	# timeout(1) forwards the signal to its process group and escalates to
+	# SIGKILL itself after -k seconds; wait for that.
+	for p in "${alive[@]}"; do
+		local i=0
+		while ours "$p" && [ $i -lt 80 ]; do sleep 0.1; i=$((i + 1)); done
+		ours "$p" && kill -KILL "$p" 2>/dev/null
+	done
+	for p in "${CLEANUP_EXTRA[@]}"; do rm -rf -- "$p"; done
+	rmdir "$W" 2>/dev/null # nothing in it: nothing to keep
+	if [ ! -d "$W" ]; then
+		:
+	elif [ "${KEEP:-0}" = 1 ] || [ "$QE_FAILED" = 1 ]; then
+		echo "kept scratch directory $W"
+	else
+		rm -rf -- "$W"
+	fi
+}
+
+# forget PID: a reaped child leaves the cleanup list (its pid may be reused).
+forget() {
+	local p keep=()
+	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+}
+
+# qe_log LABEL FILE: a log whose tail is printed on failure.
+qe_log() { LOGS+=("$1|$2"); }
+
+qe_tails() {
+	local e
+	for e in "${LOGS[@]}"; do
+		local label=${e%%|*} file=${e#*|}
+		echo "----- $label: last 40 lines of $file -----"
+		if [ -s "$file" ]; then tail -n 40 "$file" | tr -d '\r\033'; else echo "(empty or missing)"; fi
+	done
+	echo "----- end of logs -----"
+}
+
+# qe_fail MESSAGE: say why, show the logs, keep the scratch directory, exit 1.
+qe_fail() {
+	QE_FAILED=1
+	echo "FAIL: $QE_NAME: $*"
+	qe_tails
+	exit 1
+}
+
+# qe_need_cmd CMD...: every CMD must be on PATH.
+qe_need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || qe_fail "required program '$c' not found (see the header of $0)"
+	done
+}
+
+qe_need_vuproxy() {
+	[ -n "${VUPROXY:-}" ] || qe_fail "VUPROXY is not set (VUPROXY=path/to/build/vuproxy $0)"
+	[ -x "$VUPROXY" ] || qe_fail "VUPROXY=$VUPROXY is not an executable file"
+}
+
+# find_kernel: KERNEL (env or newest /boot/vmlinuz-*) and its KVER.
+find_kernel() {
+	if [ -z "${KERNEL:-}" ]; then
+		KERNEL=$(printf '%s\n' /boot/vmlinuz-* | grep -v '\*$' | sort -V | tail -1)
+		[ -n "$KERNEL" ] || qe_fail "no guest kernel: /boot/vmlinuz-* missing (install linux-image-amd64, or set KERNEL)"
+	fi
+	[ -r "$KERNEL" ] || qe_fail "guest kernel $KERNEL is not readable"
+	KVER=${KVER:-$(basename "$KERNEL" | sed 's/^vmlinuz-//')}
+	[ -d "/lib/modules/$KVER" ] || qe_fail "no modules for guest kernel $KVER in /lib/modules (set KVER)"
+}
+
+# build_initramfs OUT: the guest's busybox initramfs, built now.
+build_initramfs() {
+	local here
+	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+	"$here/mkinitramfs.sh" "$1" "$KVER" >"$W/mkinitramfs.log" 2>&1 ||
+		{ qe_log mkinitramfs "$W/mkinitramfs.log"; qe_fail "building the guest initramfs failed"; }
+}
+
+now() { echo "$EPOCHREALTIME"; }
+# since T0: seconds since T0, two decimals.
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+
+# spawn VAR LIMIT SIGNAL LOG CMD...: run CMD under timeout (killed with
+# SIGNAL after LIMIT s, SIGKILL 5 s later), stdout+stderr to LOG, pid in VAR.
+spawn() {
+	local var=$1 limit=$2 sig=$3 log=$4
+	shift 4
+	timeout -k 5 -s "$sig" "$limit" "$@" </dev/null >"$log" 2>&1 &
+	PIDS+=($!)
+	printf -v "$var" '%s' "$!"
+}
+
+# wait_log FILE REGEX SECS PID...: 0 when REGEX (grep -E) shows up in FILE,
+# 1 after SECS, 2 when one of PIDs has exited first.
+wait_log() {
+	local file=$1 re=$2 secs=$3
+	shift 3
+	local end
+	end=$(awk -v a="$EPOCHREALTIME" -v s="$secs" 'BEGIN { printf "%.0f", (a + s) * 1000 }')
+	while :; do
+		grep -qE -- "$re" "$file" 2>/dev/null && return 0
+		local p
+		for p in "$@"; do
+			if ! kill -0 "$p" 2>/dev/null; then
+				grep -qE -- "$re" "$file" 2>/dev/null && return 0
+				return 2
+			fi
+		done
+		local t=${EPOCHREALTIME/./}
+		[ $((t / 1000)) -ge "$end" ] && return 1
+		sleep 0.05
+	done
+}
+
+# wait_exit PID SECS: 0 and $WAIT_RC when PID exits within SECS, else 1.
+wait_exit() {
+	local pid=$1 i=0 n
+	n=$(($2 * 10))
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt $n ]; do sleep 0.1; i=$((i + 1)); done
+	kill -0 "$pid" 2>/dev/null && return 1
+	wait "$pid"
+	WAIT_RC=$?
+	forget "$pid"
+	return 0
+}
+
+# stop PID SIGNAL SECS: signal one of our processes, wait for it; $WAIT_RC.
+stop() {
+	ours "$1" && kill -"$2" "$1" 2>/dev/null
+	wait_exit "$1" "$3" && return 0
+	ours "$1" && kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	forget "$1"
+	WAIT_RC=137
+	return 1
+}
+
+# qe_milestone NAME REGEX SECS WHAT: wait for REGEX on the guest console
+# ($GUEST) while QEMU ($Q_PID) runs; T_NAME = seconds since $T0.
+qe_milestone() {
+	wait_log "$GUEST" "$2" "$3" "$Q_PID"
+	case $? in
+	0) printf -v "T_$1" '%s' "$(since "$T0")" ;;
+	1) qe_fail "$4 (waited $3 s for '$2' on the guest console)" ;;
+	2) wait_exit "$Q_PID" 5
+	   qe_fail "$4: QEMU exited (status $WAIT_RC) before '$2' showed on the guest console" ;;
+	esac
+}
+
+# start_vuproxy FE BE: vuproxy -v (bounded by $LIMIT s) with its log in
+# $W/vuproxy.log; waits for the listening socket of a listen: side.
+start_vuproxy() {
+	VUP_LOG=$W/vuproxy.log
+	qe_log vuproxy "$VUP_LOG"
+	spawn VUP_PID "${LIMIT:?}" INT "$VUP_LOG" "$VUPROXY" --frontend "$1" --backend "$2" -v
+	local ep
+	for ep in "$1" "$2"; do
+		case $ep in
+		listen:*)
+			local sock=${ep#listen:} i=0
+			until [ -S "$sock" ]; do
+				kill -0 "$VUP_PID" 2>/dev/null || qe_fail "vuproxy exited before listening on $sock"
+				[ $i -ge 200 ] && qe_fail "vuproxy did not listen on $sock within 10 s"
+				sleep 0.05; i=$((i + 1))
+			done ;;
+		esac
+	done
+}
+
+# stop_vuproxy: SIGINT, expect exit 0 and the summary line; sets VUP_SUMMARY,
+# VUP_SESSIONS, VUP_FAILED, VUP_MSGS.
+stop_vuproxy() {
+	stop "$VUP_PID" INT 10 || qe_fail "vuproxy did not exit within 10 s of SIGINT"
+	[ "$WAIT_RC" = 0 ] || qe_fail "vuproxy exited with status $WAIT_RC after SIGINT (expected 0)"
+	VUP_SUMMARY=$(grep -E '^vuproxy: [0-9]+ sessions \([0-9]+ failed\), [0-9]+ messages relayed' "$VUP_LOG" | tail -1)
+	[ -n "$VUP_SUMMARY" ] || qe_fail "vuproxy printed no summary line on SIGINT"
+	# shellcheck disable=SC2034 # used by the test scripts
+	read -r VUP_SESSIONS VUP_FAILED VUP_MSGS < <(echo "$VUP_SUMMARY" |
+		sed -E 's/^vuproxy: ([0-9]+) sessions \(([0-9]+) failed\), ([0-9]+) messages.*/\1 \2 \3/')
+}
+
+# vup_saw REGEX: vuproxy's -v log has a relayed-message line matching REGEX.
+vup_saw() { grep -qE -- "$1" "$VUP_LOG"; }

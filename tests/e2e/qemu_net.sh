@@ -1,0 +1,101 @@
+#!/bin/bash
+# qemu_net.sh - end-to-end: QEMU (TCG guest, virtio-net-pci, vhost-user
+# front-end) <-> vuproxy <-> dpdk-testpmd net_vhost (back-end, icmpecho).
+#
+#   guest eth0 10.0.0.2 --ping--> testpmd icmpecho answers ARP and ICMP echo
+#
+# QEMU's chardev is a client of `vuproxy --frontend listen:`, vuproxy is a
+# client of testpmd's vhost-user server (`--backend connect:`).  PASS needs:
+# the guest booted, eth0 came up, every ping answered, vuproxy relayed the
+# memory table and the vrings, and vuproxy ends with 0 failed sessions.
+#
+# Needs: qemu-system-x86 (qemu-system-x86_64), dpdk-dev (dpdk-testpmd),
+# busybox-static, linux-image-amd64 (guest kernel + modules), cpio, gzip.
+# Env: VUPROXY (required) binary under test; PINGS=5; KERNEL, KVER (guest
+# kernel, default newest /boot/vmlinuz-*); BOOT_TIMEOUT=120 (s until the
+# guest's /init runs); KEEP=1 keeps the scratch directory.
+# Run by hand: VUPROXY=build/vuproxy tests/e2e/qemu_net.sh
+set -u
+. "$(cd "$(dirname "$0")" && pwd)/qemu_lib.sh"
+
+PINGS=${PINGS:-5}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-120}
+LIMIT=240 # hard bound on every process we start (s)
+MEM=256M
+
+qe_init qemu-net
+qe_need_vuproxy
+qe_need_cmd qemu-system-x86_64 dpdk-testpmd timeout awk
+find_kernel
+T_START=$(now)
+build_initramfs "$W/initramfs.cpio.gz"
+
+FE=$W/fe.sock BE=$W/be.sock
+PREFIX=vup-qnet-$$-$RANDOM
+CLEANUP_EXTRA+=("/var/run/dpdk/$PREFIX" "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk/$PREFIX")
+
+# 1. back-end: testpmd vhost-user server, answering pings.
+TP_LOG=$W/testpmd.log
+qe_log testpmd "$TP_LOG"
+spawn TP_PID "$LIMIT" INT "$TP_LOG" dpdk-testpmd --lcores 0@0,1@0 --no-pci --no-huge -m 256 \
+	--file-prefix="$PREFIX" --vdev "net_vhost0,iface=$BE,queues=1" \
+	--log-level=lib.vhost.config:debug \
+	-- --stats-period=1 --nb-cores=1 --total-num-mbufs=8192 --forward-mode=icmpecho
+wait_log "$TP_LOG" 'binding succeeded' 60 "$TP_PID"
+case $? in
+1) qe_fail "dpdk-testpmd did not bind $BE within 60 s" ;;
+2) qe_fail "dpdk-testpmd exited before binding $BE" ;;
+esac
+[ -S "$BE" ] || qe_fail "dpdk-testpmd says it bound $BE but there is no socket"
+
+# 2. vuproxy between them.
+start_vuproxy "listen:$FE" "connect:$BE"
+
+# 3. front-end: QEMU connects to vuproxy.
+GUEST=$W/guest.log
+qe_log "guest console + QEMU stderr" "$GUEST"
+T0=$(now)
+spawn Q_PID "$LIMIT" TERM "$GUEST" qemu-system-x86_64 -accel tcg -cpu max -M q35 -m $MEM -smp 1 \
+	-nodefaults -no-user-config -display none -serial stdio -no-reboot \
+	-object memory-backend-memfd,id=mem,size=$MEM,share=on -numa node,memdev=mem \
+	-chardev "socket,id=c0,path=$FE" -netdev vhost-user,id=n0,chardev=c0 \
+	-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,vectors=0 \
+	-kernel "$KERNEL" -initrd "$W/initramfs.cpio.gz" \
+	-append "console=ttyS0 panic=-1 quiet lab.net=1 lab.pings=$PINGS"
+
+qe_milestone init 'LAB: init started' "$BOOT_TIMEOUT" "the guest never came up"
+qe_milestone net 'LAB: NET-READY|LAB: NET-FAIL' 60 "the guest's eth0 never came up"
+grep -q 'LAB: NET-FAIL' "$GUEST" && qe_fail "the guest has no eth0 (virtio-net over vhost-user did not probe)"
+qe_milestone ping 'LAB: ping rc=' $((PINGS * 3 + 30)) "the guest's ping never finished"
+qe_milestone off 'LAB: DONE' 30 "the guest did not finish"
+wait_exit "$Q_PID" 30 || qe_fail "QEMU did not exit within 30 s of the guest powering off"
+Q_RC=$WAIT_RC
+
+stop_vuproxy
+stop "$TP_PID" INT 15 || echo "note: dpdk-testpmd needed SIGKILL"
+
+# --- verdict ---
+[ "$Q_RC" = 0 ] || qe_fail "QEMU exited with status $Q_RC"
+STATS=$(grep -E '[0-9]+ packets transmitted, [0-9]+ packets received' "$GUEST" | tr -d '\r' | tail -1)
+[ -n "$STATS" ] || qe_fail "no ping statistics on the guest console"
+TX=$(echo "$STATS" | sed -E 's/^([0-9]+) packets transmitted.*/\1/')
+RX=$(echo "$STATS" | sed -E 's/.* ([0-9]+) packets received.*/\1/')
+[ "$TX" = "$PINGS" ] || qe_fail "the guest sent $TX pings, expected $PINGS ($STATS)"
+[ "$RX" = "$TX" ] || qe_fail "only $RX of $TX pings answered ($STATS)"
+grep -q 'LAB: ping rc=0 ' "$GUEST" || qe_fail "ping exited non-zero although '$STATS'"
+RTT=$(grep -oE 'round-trip min/avg/max = [0-9./]+ ms' "$GUEST" | tail -1)
+
+for m in SET_MEM_TABLE SET_VRING_ADDR SET_VRING_KICK SET_VRING_CALL; do
+	vup_saw "^[0-9:.]+ s[0-9]+ front-end>back-end $m " || qe_fail "vuproxy's -v log shows no relayed $m"
+done
+vup_saw 'back-end>front-end GET_FEATURES reply' || qe_fail "vuproxy's -v log shows no GET_FEATURES reply"
+[ "$VUP_SESSIONS" -ge 1 ] || qe_fail "vuproxy counted no session ($VUP_SUMMARY)"
+[ "$VUP_FAILED" = 0 ] || qe_fail "vuproxy ended with $VUP_FAILED failed session(s) ($VUP_SUMMARY)"
+
+echo "timeline (host wall clock from QEMU start):"
+# shellcheck disable=SC2154 # T_* are set by qe_milestone
+printf '  %-26s +%s s\n' "guest /init running" "$T_init" "guest eth0 up" "$T_net" \
+	"pings done" "$T_ping" "guest powered off" "$T_off"
+echo "guest: $STATS; ${RTT:-no rtt line}"
+echo "$VUP_SUMMARY"
+echo "PASS: qemu_net ($PINGS/$PINGS pings through vuproxy, whole test $(since "$T_START") s)"
