@@ -1,0 +1,268 @@
+# shellcheck shell=bash
+# lib.sh - shared helpers for vuproxy's end-to-end tests.  Source it from a
+# bash script that runs with `set -eu`:
+#
+#     . "$(dirname "$0")/lib.sh"
+#     e2e_init my_test                   # scratch dir $E2E_DIR, cleanup trap
+#     e2e_need_cmd dpdk-testpmd          # missing tool = failure, not a skip
+#     e2e_start be 60 some-server --sock "$E2E_DIR/be.sock"
+#     e2e_wait 30 "be listening" e2e_unix_listening "$E2E_DIR/be.sock"
+#     e2e_stop be                        # SIGINT, then SIGKILL after a grace
+#     [ "${E2E_RC[be]}" = 0 ] || e2e_fail "be exited with ${E2E_RC[be]}"
+#
+# Rules this file enforces, because several people run tests on the same
+# machine at the same time:
+# - every process is started under `timeout`, so nothing outlives its
+#   budget even if this script is killed with SIGKILL;
+# - cleanup signals only processes this script started (checked by parent
+#   pid, so a recycled pid is never hit) and, as a last resort, the process
+#   group that their `timeout` wrapper created; never anything by name;
+# - scratch files live in a fresh mktemp -d directory, never a fixed path.
+# On failure the scratch directory is kept and the tail of every log in it
+# is printed; on success it is removed (set E2E_KEEP=1 to keep it).
+#
+# Each process has a NAME; its stdout+stderr go to $E2E_DIR/NAME.log and
+# its command line to $E2E_DIR/NAME.cmd.  Call these functions from the
+# script's main shell, not from $(...) or a pipeline: they keep their state
+# in shell variables, and e2e_fail must end the script, not a subshell.
+
+declare -A E2E_PID=()   # NAME -> pid of the `timeout` wrapping the process
+declare -A E2E_RC=()    # NAME -> exit status, once e2e_stop has reaped it
+E2E_NAMES=()            # NAMEs in start order
+E2E_CLEANUP=()          # extra cleanup commands (quoted strings, eval'd)
+E2E_ON_FAIL=()          # diagnostics to print on failure (same form)
+E2E_DIR=
+E2E_NAME=${0##*/}
+E2E_T0=$(date +%s%N)
+E2E_FAILED=0
+E2E_TAIL_LINES=${E2E_TAIL_LINES:-40}
+
+# Seconds since e2e_init, with milliseconds.
+e2e_elapsed() {
+	local now
+	now=$(date +%s%N)
+	printf '%d.%03d' $(((now - E2E_T0) / 1000000000)) \
+		$(((now - E2E_T0) / 1000000 % 1000))
+}
+
+e2e_log() { printf '[%s %7ss] %s\n' "$E2E_NAME" "$(e2e_elapsed)" "$*"; }
+
+# Fail the test: the EXIT trap stops our processes, prints log tails and
+# keeps the scratch directory.
+e2e_fail() {
+	E2E_FAILED=1
+	printf '[%s %7ss] FAIL: %s\n' "$E2E_NAME" "$(e2e_elapsed)" "$*" >&2
+	exit 1
+}
+
+# A missing tool fails the test: a test that skips silently can hide a
+# broken CI image for months.
+e2e_need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 ||
+			e2e_fail "required program '$c' not found in PATH"
+	done
+}
+
+# e2e_init NAME: scratch directory, start time, traps.
+e2e_init() {
+	E2E_NAME=$1
+	E2E_T0=$(date +%s%N)
+	E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/vup-e2e.XXXXXX")
+	trap e2e_cleanup EXIT
+	# A signal ends the script through the EXIT trap, so the processes
+	# started so far are stopped there too.
+	trap 'E2E_FAILED=1; exit 130' INT
+	trap 'E2E_FAILED=1; exit 143' TERM
+	trap 'E2E_FAILED=1; exit 129' HUP
+	e2e_log "scratch directory $E2E_DIR"
+}
+
+# e2e_on_exit CMD [ARGS...]: run CMD when the script exits (any outcome).
+e2e_on_exit() {
+	local q
+	q=$(printf '%q ' "$@")
+	E2E_CLEANUP+=("$q")
+}
+
+# e2e_on_fail CMD [ARGS...]: on failure, run CMD (after the processes are
+# stopped, before the log tails are printed), e.g. to explain a mismatch.
+e2e_on_fail() {
+	local q
+	q=$(printf '%q ' "$@")
+	E2E_ON_FAIL+=("$q")
+}
+
+# e2e_start NAME LIMIT CMD [ARGS...]: run CMD in the background, bounded
+# to LIMIT seconds.  SIGINT is the timeout signal because the programs we
+# drive (testpmd, vuproxy, QEMU) all shut down cleanly and print their
+# statistics on it; SIGKILL follows 5 s later if they do not.
+e2e_start() {
+	local name=$1 limit=$2
+	shift 2
+	[ -z "${E2E_PID[$name]+x}" ] || e2e_fail "e2e_start: '$name' started twice"
+	printf '%q ' "$@" >"$E2E_DIR/$name.cmd"
+	echo >>"$E2E_DIR/$name.cmd"
+	timeout -k 5 -s INT "$limit" "$@" </dev/null >"$E2E_DIR/$name.log" 2>&1 &
+	E2E_PID[$name]=$!
+	E2E_NAMES+=("$name")
+	e2e_log "started $name (pid $!, limit ${limit}s): $*"
+}
+
+# True while pid $1 exists, is not a zombie and is a child of $2 (default
+# this shell): the parent check keeps us from signalling a recycled pid.
+e2e_pid_alive() {
+	local pid=$1 parent=${2:-$$} stat state ppid
+	{ read -r stat <"/proc/$pid/stat"; } 2>/dev/null || return 1
+	# Fields after the command name, which may hold spaces: state ppid ...
+	read -r state ppid _ <<<"${stat##*) }"
+	[ "$state" != Z ] && [ "$ppid" = "$parent" ]
+}
+
+# e2e_alive NAME: the process started as NAME has not exited.
+e2e_alive() {
+	local pid=${E2E_PID[$1]:-}
+	[ -n "$pid" ] && [ -z "${E2E_RC[$1]+x}" ] && e2e_pid_alive "$pid"
+}
+
+# e2e_stop NAME [GRACE]: SIGINT the process (timeout forwards it), wait
+# up to GRACE seconds (default 15), then SIGKILL the program and its
+# wrapper.  The exit status lands in E2E_RC[NAME]: the program's own
+# status, 124 if its time limit ran out, 128+N if a signal killed it.
+e2e_stop() {
+	local name=$1 grace=${2:-15} pid=${E2E_PID[$1]:-} end rc=0 c
+	[ -n "$pid" ] || e2e_fail "e2e_stop: no process named '$name'"
+	[ -z "${E2E_RC[$name]+x}" ] || return 0
+	if e2e_pid_alive "$pid"; then
+		kill -INT "$pid" 2>/dev/null || true
+		end=$(($(date +%s) + grace))
+		while e2e_pid_alive "$pid" && [ "$(date +%s)" -lt "$end" ]; do
+			sleep 0.05
+		done
+		if e2e_pid_alive "$pid"; then
+			e2e_log "$name did not exit ${grace}s after SIGINT; killing it"
+			e2e_kill_tree "$pid"
+		fi
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	E2E_RC[$name]=$rc
+	e2e_log "$name exited with status $rc"
+}
+
+# SIGKILL our timeout wrapper $1 and everything under it.  timeout runs in
+# a process group of its own (it calls setpgid(0, 0)), which holds only
+# the program it started and that program's descendants: kill that group,
+# as timeout itself does when the limit runs out.  Should the group not be
+# the wrapper's own, fall back to the wrapper's direct children.
+e2e_kill_tree() {
+	local pid=$1 stat pgrp c
+	{ read -r stat <"/proc/$pid/stat"; } 2>/dev/null || return 0
+	read -r _ _ pgrp _ <<<"${stat##*) }"
+	if [ "$pgrp" = "$pid" ]; then
+		kill -KILL -- "-$pid" 2>/dev/null || true
+	else
+		for c in $(e2e_children_of "$pid"); do
+			kill -KILL "$c" 2>/dev/null || true
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+}
+
+# Pids whose parent is $1.
+e2e_children_of() {
+	local parent=$1 f stat ppid
+	for f in /proc/[0-9]*/stat; do
+		{ read -r stat <"$f"; } 2>/dev/null || continue
+		read -r _ ppid _ <<<"${stat##*) }"
+		[ "$ppid" = "$parent" ] || continue
+		f=${f#/proc/}
+		echo "${f%/stat}"
+	done
+}
+
+# e2e_wait TIMEOUT WHAT CMD [ARGS...]: poll CMD until it succeeds (TIMEOUT
+# in whole seconds, WHAT says what we wait for in the failure message).  Fails
+# the test after TIMEOUT seconds, or as soon as any process we started
+# (and have not stopped) exits: waiting on would only hide the cause.
+e2e_wait() {
+	local timeout=$1 what=$2 end name
+	shift 2
+	end=$(($(date +%s%N) + timeout * 1000000000))
+	while ! "$@"; do
+		for name in "${E2E_NAMES[@]}"; do
+			[ -n "${E2E_RC[$name]+x}" ] || e2e_alive "$name" ||
+				e2e_fail "$name exited while waiting for $what"
+		done
+		[ "$(date +%s%N)" -lt "$end" ] ||
+			e2e_fail "timed out after ${timeout}s waiting for $what"
+		sleep 0.05
+	done
+}
+
+# e2e_log_has NAME STRING: NAME's log contains STRING (fixed string).
+e2e_log_has() { grep -qF -- "$2" "$E2E_DIR/$1.log" 2>/dev/null; }
+
+# e2e_unix_listening PATH: some process listens on the unix socket PATH.
+# Better than waiting for a log line, which may be printed before
+# listen(2) is called: a connect in that window is refused.
+e2e_unix_listening() {
+	# /proc/net/unix: Num RefCount Protocol Flags Type St Inode Path;
+	# Flags 00010000 is __SO_ACCEPTCON, i.e. listening.
+	awk -v p="$1" '$4 == "00010000" && $NF == p { found = 1 }
+	               END { exit !found }' /proc/net/unix
+}
+
+# e2e_check_sun_path PATH: unix socket paths are limited to 107 bytes.
+e2e_check_sun_path() {
+	[ "${#1}" -lt 108 ] ||
+		e2e_fail "socket path too long for AF_UNIX (${#1} bytes): $1;" \
+			"set TMPDIR to a shorter directory"
+}
+
+# Lines of a log worth showing on failure.  A test may redefine this to
+# drop its programs' periodic noise (read stdin, write stdout).
+e2e_log_filter() { cat; }
+
+# Print the last lines of every log, terminal escape sequences removed.
+e2e_dump_logs() {
+	local f
+	for f in "$E2E_DIR"/*.log; do
+		[ -e "$f" ] || continue
+		printf '\n----- %s (last %s lines shown) -----\n' "$f" "$E2E_TAIL_LINES"
+		sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$f" | e2e_log_filter |
+			tail -n "$E2E_TAIL_LINES"
+	done
+	printf '\n'
+}
+
+e2e_cleanup() {
+	local rc=$? name c
+	trap - EXIT INT TERM HUP
+	[ "$rc" = 0 ] || E2E_FAILED=1
+	# Stop what still runs; also reap what already died, so that its exit
+	# status is in the output.
+	for name in "${E2E_NAMES[@]}"; do
+		[ -n "${E2E_RC[$name]+x}" ] || e2e_stop "$name" 3 || true
+	done
+	for c in "${E2E_CLEANUP[@]}"; do
+		eval "$c" || true
+	done
+	if [ "$E2E_FAILED" != 0 ]; then
+		# Nothing was started yet: nothing worth keeping.
+		[ -z "$E2E_DIR" ] || rmdir -- "$E2E_DIR" 2>/dev/null || true
+		if [ -n "$E2E_DIR" ] && [ -d "$E2E_DIR" ]; then
+			for c in "${E2E_ON_FAIL[@]}"; do
+				eval "$c" >&2 || true
+			done
+			e2e_dump_logs >&2
+			printf '[%s] logs kept in %s\n' "$E2E_NAME" "$E2E_DIR" >&2
+		fi
+		[ "$rc" != 0 ] || rc=1
+	elif [ "${E2E_KEEP:-0}" = 1 ]; then
+		e2e_log "logs kept in $E2E_DIR (E2E_KEEP=1)"
+	elif [ -n "$E2E_DIR" ]; then
+		rm -rf -- "$E2E_DIR"
+	fi
+	exit "$rc"
+}
