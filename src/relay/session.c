@@ -386,6 +386,31 @@ static void on_writable(struct vup_link *l)
 	link_update(l);
 }
 
+/* libuv reports POLLERR as EBADF; the socket knows the real error.  A
+ * reset is a peer going away (often a crash), not a protocol failure. */
+static void on_socket_error(struct vup_link *l)
+{
+	struct vup_session *s = l->s;
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(l->ch.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err == 0 || err == ECONNRESET || err == EPIPE) {
+		vup_log(VUP_LOG_INFO, "s%u %s%s reset the connection", s->id,
+		        vup_side_name(l->side),
+		        l->chan == VUP_CHAN_BACKEND ? " [backend-channel]"
+		                                    : "");
+		if (l->chan == VUP_CHAN_BACKEND)
+			bch_close(s);
+		else
+			session_hangup(s, l);
+		return;
+	}
+	session_fail(s, "%s%s: socket error: %s", vup_side_name(l->side),
+	             l->chan == VUP_CHAN_BACKEND ? " [backend-channel]" : "",
+	             strerror(err));
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct vup_link *l = h->data;
@@ -393,8 +418,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	if (s->closing)
 		return;
 	if (status < 0) {
-		session_fail(s, "%s: poll: %s", vup_side_name(l->side),
-		             uv_strerror(status));
+		on_socket_error(l);
 		return;
 	}
 	if (events & UV_WRITABLE)
