@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "vuproxy/proto.h"
 #include "vuproxy/proxy.h"
 #include "vuproxy/trace.h"
+#include "vuproxy/wireshark_lua.h"
 
 #define VERSION "0.1.0"
 
@@ -27,6 +29,8 @@ static const struct subcommand {
 } subcommands[] = {
         {"dump", vup_dump_main,
          "print a trace: a timeline, or --json; --session, --request"},
+        {"wireshark-lua", vup_wireshark_lua_main,
+         "print the Wireshark Lua dissector for traces (from the catalogue)"},
         {"requests", cmd_requests,
          "list the vhost-user requests vuproxy knows (the catalogue)"},
 };
@@ -132,14 +136,25 @@ static int cmd_requests(int argc, char **argv)
 struct run_state {
 	struct vup_proxy *proxy;
 	uv_signal_t sigint, sigterm;
+	bool stopping;
 };
 
+/* The first SIGINT/SIGTERM stops the proxy; later ones are ignored, so
+ * that the trace is always finished (coreutils' timeout, for one, sends
+ * the signal to the child and then to the whole group).  The handlers
+ * stay installed but no longer keep the loop alive. */
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct run_state *st = h->data;
+	if (st->stopping) {
+		vup_log(VUP_LOG_INFO, "%s: already stopping",
+		        strsignal(signum));
+		return;
+	}
+	st->stopping = true;
 	vup_log(VUP_LOG_INFO, "%s: stopping", strsignal(signum));
-	uv_close((uv_handle_t *)&st->sigint, NULL);
-	uv_close((uv_handle_t *)&st->sigterm, NULL);
+	uv_unref((uv_handle_t *)&st->sigint);
+	uv_unref((uv_handle_t *)&st->sigterm);
 	vup_proxy_stop(st->proxy);
 }
 
@@ -308,6 +323,17 @@ static int cmd_proxy(int argc, char **argv)
 	uv_signal_start(&st.sigint, on_signal, SIGINT);
 	uv_signal_start(&st.sigterm, on_signal, SIGTERM);
 	uv_run(loop, UV_RUN_DEFAULT);
+	/* Finish the trace before a late signal could end the process. */
+	if (cfg.trace) {
+		uint64_t n = vup_trace_count(cfg.trace);
+		if (vup_trace_close(cfg.trace) == 0)
+			fprintf(stderr,
+			        "vuproxy: %llu messages written to %s\n",
+			        (unsigned long long)n, tcfg.path);
+	}
+	uv_close((uv_handle_t *)&st.sigint, NULL);
+	uv_close((uv_handle_t *)&st.sigterm, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
 	const struct vup_proxy_stats *ps = vup_proxy_stats(st.proxy);
 	fprintf(stderr,
 	        "vuproxy: %llu sessions (%llu failed), %llu messages relayed, "
@@ -318,12 +344,5 @@ static int cmd_proxy(int argc, char **argv)
 	        (unsigned long long)ps->refused);
 	vup_proxy_free(st.proxy);
 	uv_loop_close(loop);
-	if (cfg.trace) {
-		uint64_t n = vup_trace_count(cfg.trace);
-		if (vup_trace_close(cfg.trace) == 0)
-			fprintf(stderr,
-			        "vuproxy: %llu messages written to %s\n",
-			        (unsigned long long)n, tcfg.path);
-	}
 	return 0;
 }
