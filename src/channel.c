@@ -80,7 +80,7 @@ static ssize_t recv_with_fds(struct vup_channel *ch, void *dst, size_t want)
 		         "fds lost (MSG_CTRUNC): more than %u fds on one "
 		         "message, or vuproxy is out of file descriptors",
 		         VUP_MAX_FDS);
-		return -ENOBUFS;
+		ch->fds_lost = true;
 	}
 	return n;
 }
@@ -104,9 +104,8 @@ int vup_channel_read(struct vup_channel *ch)
 		if (n == -EAGAIN || n == -EWOULDBLOCK)
 			return VUP_CH_AGAIN;
 		if (n < 0) {
-			if (n != -ENOBUFS)
-				snprintf(ch->why, sizeof(ch->why),
-				         "recvmsg: %s", strerror((int)-n));
+			snprintf(ch->why, sizeof(ch->why), "recvmsg: %s",
+			         strerror((int)-n));
 			return (int)n;
 		}
 		if (n == 0) {
@@ -124,6 +123,9 @@ int vup_channel_read(struct vup_channel *ch)
 			return VUP_CH_EOF;
 		}
 		ch->in_got += (size_t)n;
+		/* The bytes count, so the log can name the request. */
+		if (ch->fds_lost)
+			return -ENOBUFS;
 		if (ch->in_got == VUP_HDR_SIZE &&
 		    ch->in.hdr.size > VUP_MAX_PAYLOAD) {
 			snprintf(ch->why, sizeof(ch->why),
@@ -141,6 +143,7 @@ int vup_channel_read(struct vup_channel *ch)
 void vup_channel_consume(struct vup_channel *ch)
 {
 	ch->in_got = 0;
+	ch->fds_lost = false;
 	ch->in.nfds = 0;
 }
 

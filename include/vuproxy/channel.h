@@ -35,6 +35,7 @@ struct vup_channel {
 	struct vup_outq *head, *tail;
 	size_t out_bytes; /* queued bytes not yet written */
 	size_t out_msgs;  /* queued messages */
+	bool fds_lost;    /* MSG_CTRUNC seen: the message is unusable */
 	char why[160];    /* detail of the last error, for the log */
 };
 

@@ -34,6 +34,9 @@ struct vup_flow {
 
 void vup_flow_init(struct vup_flow *f);
 
+/* Forget the replies owed on a channel (it was closed or replaced). */
+void vup_flow_forget(struct vup_flow *f, enum vup_chan chan);
+
 /* Inspect one message about to be relayed.  0 = relay it; -EPROTO = the
  * session must be closed, reason in why.  *warn (may be NULL) receives a
  * non-fatal remark worth logging once ("" if none). */

@@ -65,11 +65,27 @@ static int remove_stale(const char *path, char *err, size_t errlen)
 	}
 	struct vup_endpoint probe = {.role = VUP_ROLE_CONNECT};
 	strcpy(probe.path, path);
+	/* Only a refused connection proves nobody listens: a live listener
+	 * with a full backlog answers EAGAIN. */
 	int fd = vup_endpoint_connect(&probe);
 	if (fd >= 0) {
 		close(fd);
 		snprintf(err, errlen, "%s: another process is listening on it",
 		         path);
+		return -EADDRINUSE;
+	}
+	if (fd == -EAGAIN) {
+		snprintf(err, errlen,
+		         "%s: another process is listening on it (its backlog "
+		         "is full)",
+		         path);
+		return -EADDRINUSE;
+	}
+	if (fd != -ECONNREFUSED) {
+		snprintf(err, errlen,
+		         "%s: cannot tell whether another process is listening "
+		         "on it (connect: %s); not replacing it",
+		         path, strerror(-fd));
 		return -EADDRINUSE;
 	}
 	if (unlink(path) < 0 && errno != ENOENT) {

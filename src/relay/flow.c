@@ -10,6 +10,12 @@ void vup_flow_init(struct vup_flow *f)
 	memset(f, 0, sizeof(*f));
 }
 
+void vup_flow_forget(struct vup_flow *f, enum vup_chan chan)
+{
+	f->pending[chan].head = 0;
+	f->pending[chan].count = 0;
+}
+
 static struct vup_pending *pending_at(struct vup_flow *f, enum vup_chan c,
                                       unsigned i)
 {

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "relay.h"
@@ -46,6 +47,27 @@ static struct vup_session *add_session(struct vup_proxy *p)
 	p->live++;
 	p->stats.sessions++;
 	return s;
+}
+
+/* listen/listen: back-ends wait unwatched until a front-end comes; one
+ * that hung up meanwhile must not be paired. */
+static bool still_connected(int fd)
+{
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
+static void drop_dead_spares(struct vup_proxy *p)
+{
+	unsigned kept = 0;
+	for (unsigned i = 0; i < p->nspare; i++) {
+		if (still_connected(p->spare_be[i]))
+			p->spare_be[kept++] = p->spare_be[i];
+		else
+			close(p->spare_be[i]);
+	}
+	p->nspare = kept;
 }
 
 /* The oldest live session still waiting for a back-end (listen/listen). */
@@ -103,6 +125,7 @@ static void on_accept(uv_poll_t *h, int status, int events)
 			vup_session_attach(s, VUP_BACKEND, fd);
 			return;
 		}
+		drop_dead_spares(p);
 		if (p->nspare == sizeof(p->spare_be) / sizeof(p->spare_be[0])) {
 			vup_log(VUP_LOG_ERROR,
 			        "back-end connection refused: %u back-ends "
@@ -125,6 +148,8 @@ static void on_accept(uv_poll_t *h, int status, int events)
 	}
 	/* Attaching one side connects the other if its role is connect. */
 	vup_session_attach(s, side, fd);
+	if (!s->closing && other->role == VUP_ROLE_LISTEN)
+		drop_dead_spares(p);
 	if (!s->closing && other->role == VUP_ROLE_LISTEN && p->nspare) {
 		int be = p->spare_be[0];
 		memmove(p->spare_be, p->spare_be + 1,

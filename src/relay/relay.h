@@ -17,6 +17,7 @@ struct vup_link {
 	uv_poll_t poll;
 	bool polling; /* poll handle initialised (fd attached) */
 	bool paused;  /* not reading: the peer's queue is full */
+	bool dead;    /* the peer closed it: nothing more can be written */
 	int events;
 	enum vup_side side;
 	enum vup_chan chan;
@@ -39,9 +40,9 @@ struct vup_session {
 	bool retry_active;
 	enum vup_side connecting;
 	unsigned backoff_ms;
-	/* a peer hung up; queued messages still go to the other (drain) */
-	struct vup_link *drain;
-	enum vup_side hung_up;
+	/* ending: no more reading; queued messages are being delivered */
+	bool ending;
+	char end_reason[512];
 	struct vup_session *prev, *next;
 };
 

@@ -99,7 +99,7 @@ static void link_update(struct vup_link *l)
 	int ev = 0;
 	if (!l->paused)
 		ev |= UV_READABLE;
-	if (vup_channel_pending(&l->ch))
+	if (vup_channel_pending(&l->ch) && !l->dead)
 		ev |= UV_WRITABLE;
 	if (ev == l->events)
 		return;
@@ -123,6 +123,8 @@ static int link_attach(struct vup_link *l, int fd)
 	return 0;
 }
 
+static void session_end(struct vup_session *s, bool failed, const char *reason);
+
 __attribute__((format(printf, 2, 3))) static void
 session_fail(struct vup_session *s, const char *fmt, ...)
 {
@@ -131,9 +133,12 @@ session_fail(struct vup_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	vup_log(VUP_LOG_ERROR, "s%u %s; closing session", s->id, reason);
-	s->failed = true;
-	vup_session_close(s, reason);
+	session_end(s, true, reason);
+}
+
+static const char *bch_tag(const struct vup_link *l)
+{
+	return l->chan == VUP_CHAN_BACKEND ? " [backend-channel]" : "";
 }
 
 static void log_message(struct vup_session *s, const struct vup_link *l,
@@ -157,6 +162,8 @@ static void log_message(struct vup_session *s, const struct vup_link *l,
 
 static void bch_close(struct vup_session *s)
 {
+	/* Replies owed on a channel that is gone will never come. */
+	vup_flow_forget(&s->flow, VUP_CHAN_BACKEND);
 	link_close(s->fe_bch);
 	link_close(s->be_bch);
 	s->fe_bch = s->be_bch = NULL;
@@ -220,6 +227,87 @@ static int interpose_backend_channel(struct vup_session *s, int *fd)
 	return 0;
 }
 
+/* Messages accepted but not yet written to a peer that can still take
+ * them. */
+static size_t undelivered(const struct vup_session *s)
+{
+	const struct vup_link *links[] = {s->fe, s->be, s->fe_bch, s->be_bch};
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		const struct vup_link *l = links[i];
+		if (l && l->ch.fd >= 0 && !l->dead)
+			n += l->ch.out_msgs;
+	}
+	return n;
+}
+
+static void on_end_timeout(uv_timer_t *t)
+{
+	struct vup_session *s = t->data;
+	char reason[600];
+	snprintf(reason, sizeof(reason),
+	         "%s; %zu queued messages could not be delivered",
+	         s->end_reason, undelivered(s));
+	vup_session_close(s, reason);
+}
+
+/* The session is over (a peer hung up, or a message was refused).  What
+ * was accepted before is still owed to the peers that are there: stop
+ * reading, deliver it (for at most DRAIN_TIMEOUT_MS), then close both. */
+static void session_end(struct vup_session *s, bool failed, const char *reason)
+{
+	if (s->closing || s->ending)
+		return;
+	s->ending = true;
+	s->failed = failed;
+	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
+	if (failed)
+		vup_log(VUP_LOG_ERROR, "s%u %s; closing session", s->id,
+		        reason);
+	struct vup_link *links[] = {s->fe, s->be, s->fe_bch, s->be_bch};
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		if (links[i]) {
+			links[i]->paused = true;
+			link_update(links[i]);
+		}
+	}
+	if (!undelivered(s)) {
+		vup_session_close(s, reason);
+		return;
+	}
+	uv_timer_start(&s->retry, on_end_timeout, DRAIN_TIMEOUT_MS, 0);
+}
+
+/* A peer closed or reset its socket: nothing more can be written to it. */
+static void peer_gone(struct vup_link *l, const char *how)
+{
+	struct vup_session *s = l->s;
+	l->dead = true;
+	if (l->chan == VUP_CHAN_BACKEND) {
+		/* One side dropped the back-end channel: drop the other end
+		 * too, keep the session. */
+		vup_log(VUP_LOG_INFO, "s%u %s %s the back-end channel", s->id,
+		        vup_side_name(l->side), how);
+		bch_close(s);
+		return;
+	}
+	char reason[64];
+	snprintf(reason, sizeof(reason), "%s %s", vup_side_name(l->side), how);
+	session_end(s, false, reason);
+}
+
+/* Sending to a peer failed: a peer that went away hung up; anything else
+ * is an error of the session. */
+static void send_failed(struct vup_link *to, int rc)
+{
+	if (rc == -EPIPE || rc == -ECONNRESET) {
+		peer_gone(to, "hung up");
+		return;
+	}
+	session_fail(to->s, "to %s%s: %s", vup_side_name(to->side), bch_tag(to),
+	             to->ch.why);
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -260,9 +348,7 @@ static void relay(struct vup_link *l)
 	if (vup_flow_inspect(&s->flow, l->chan, l->side, m, why, sizeof(why),
 	                     warn, sizeof(warn))) {
 		record(s, l, m, VUP_ACT_REFUSED);
-		session_fail(s, "%s%s %s: %s", direction(l->side),
-		             l->chan == VUP_CHAN_BACKEND ? " [backend-channel]"
-		                                         : "",
+		session_fail(s, "%s%s %s: %s", direction(l->side), bch_tag(l),
 		             name, why);
 		return;
 	}
@@ -284,8 +370,9 @@ static void relay(struct vup_link *l)
 		return;
 	}
 	struct vup_link *to = l->peer;
-	if (vup_channel_send(&to->ch, &m->hdr, m->payload, fds, nfds) < 0) {
-		session_fail(s, "%s: %s", vup_side_name(to->side), to->ch.why);
+	int rc = vup_channel_send(&to->ch, &m->hdr, m->payload, fds, nfds);
+	if (rc < 0) {
+		send_failed(to, rc);
 		return;
 	}
 	s->msgs++;
@@ -295,36 +382,6 @@ static void relay(struct vup_link *l)
 		l->paused = true;
 	link_update(to);
 	link_update(l);
-}
-
-static void on_drain_timeout(uv_timer_t *t)
-{
-	struct vup_session *s = t->data;
-	char reason[96];
-	snprintf(reason, sizeof(reason),
-	         "%s hung up; %zu queued messages could not be delivered",
-	         vup_side_name(s->hung_up), s->drain->ch.out_msgs);
-	vup_session_close(s, reason);
-}
-
-/* One peer closed its main socket.  What it sent before is still owed to
- * the other peer: deliver it (bounded in time), then close both. */
-static void session_hangup(struct vup_session *s, struct vup_link *l)
-{
-	struct vup_link *to = l->peer;
-	s->hung_up = l->side;
-	if (to->ch.fd < 0 || !vup_channel_pending(&to->ch)) {
-		char reason[64];
-		snprintf(reason, sizeof(reason), "%s hung up",
-		         vup_side_name(l->side));
-		vup_session_close(s, reason);
-		return;
-	}
-	s->drain = to;
-	l->paused = to->paused = true;
-	link_update(l);
-	link_update(to);
-	uv_timer_start(&s->retry, on_drain_timeout, DRAIN_TIMEOUT_MS, 0);
 }
 
 static void on_readable(struct vup_link *l)
@@ -339,46 +396,40 @@ static void on_readable(struct vup_link *l)
 			vup_channel_consume(&l->ch);
 			continue;
 		}
-		const char *who = vup_side_name(l->side);
 		if (rc == VUP_CH_EOF && l->ch.in_got == 0) {
-			if (l->chan == VUP_CHAN_BACKEND) {
-				/* One side dropped the back-end channel:
-				 * drop the other end too, keep the session. */
-				vup_log(VUP_LOG_INFO,
-				        "s%u %s closed the back-end channel",
-				        s->id, who);
-				bch_close(s);
-				return;
-			}
-			session_hangup(s, l);
+			peer_gone(l, l->chan == VUP_CHAN_BACKEND ? "closed"
+			                                         : "hung up");
 			return;
 		}
-		session_fail(s, "%s%s: %s", who,
-		             l->chan == VUP_CHAN_BACKEND ? " [backend-channel]"
-		                                         : "",
-		             l->ch.why);
+		char name[48] = "";
+		if (l->ch.in_got >= VUP_HDR_SIZE)
+			snprintf(name, sizeof(name), " %s",
+			         vup_proto_name(l->chan, l->ch.in.hdr.request));
+		session_fail(s, "%s%s%s: %s", direction(l->side), bch_tag(l),
+		             name, l->ch.why);
 		return;
 	}
 }
 
 static void on_writable(struct vup_link *l)
 {
+	struct vup_session *s = l->s;
 	int rc = vup_channel_flush(&l->ch);
-	if (rc < 0) {
-		session_fail(l->s, "%s: %s", vup_side_name(l->side), l->ch.why);
+	if (rc < 0 && s->ending) {
+		l->dead = true; /* cannot deliver the rest to this one */
+		link_update(l);
+	} else if (rc < 0) {
+		send_failed(l, rc);
 		return;
 	}
-	if (l->s->drain == l && !vup_channel_pending(&l->ch)) {
-		char reason[64];
-		snprintf(reason, sizeof(reason), "%s hung up",
-		         vup_side_name(l->s->hung_up));
-		vup_session_close(l->s, reason);
+	if (s->ending) {
+		if (!undelivered(s))
+			vup_session_close(s, s->end_reason);
 		return;
 	}
 	/* Resume the source once the queue has drained enough. */
 	struct vup_link *src = l->peer;
-	if (src && src->paused && !l->s->drain &&
-	    l->ch.out_msgs <= QUEUE_LOW_MSGS &&
+	if (src && src->paused && l->ch.out_msgs <= QUEUE_LOW_MSGS &&
 	    l->ch.out_bytes < QUEUE_HIGH_BYTES / 2) {
 		src->paused = false;
 		link_update(src);
@@ -396,19 +447,11 @@ static void on_socket_error(struct vup_link *l)
 	if (getsockopt(l->ch.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err == 0 || err == ECONNRESET || err == EPIPE) {
-		vup_log(VUP_LOG_INFO, "s%u %s%s reset the connection", s->id,
-		        vup_side_name(l->side),
-		        l->chan == VUP_CHAN_BACKEND ? " [backend-channel]"
-		                                    : "");
-		if (l->chan == VUP_CHAN_BACKEND)
-			bch_close(s);
-		else
-			session_hangup(s, l);
+		peer_gone(l, "reset the connection");
 		return;
 	}
 	session_fail(s, "%s%s: socket error: %s", vup_side_name(l->side),
-	             l->chan == VUP_CHAN_BACKEND ? " [backend-channel]" : "",
-	             strerror(err));
+	             bch_tag(l), strerror(err));
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -417,6 +460,14 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	struct vup_session *s = l->s;
 	if (s->closing)
 		return;
+	if (status < 0 && s->ending) {
+		l->dead = true;
+		l->paused = true;
+		link_update(l);
+		if (!undelivered(s))
+			vup_session_close(s, s->end_reason);
+		return;
+	}
 	if (status < 0) {
 		on_socket_error(l);
 		return;
