@@ -1,0 +1,115 @@
+#!/bin/bash
+# run.sh - build what the benchmarks need and run them all:
+#   1. control round trip  (rt.sh):   direct / floor relay / vuproxy
+#   2. DPDK throughput     (dpdk.sh): direct / through vuproxy
+#   3. DPDK set-up time    (dpdk.sh, same runs as 2)
+#   4. optional: QEMU VM start -> back-end ready (qemu.sh; ONLY=all or
+#      ONLY=...,qemu)
+# then print a summary table.  Benchmarks, not tests: the figures are
+# ratios measured within this one run; missing a target is reported, never
+# turned into a failing exit status (that is kept for runs that broke).
+#
+#   BUILD_DIR=/path/to/build bench/run.sh      (default: <repo>/build)
+#   ONLY=rt,dpdk (default) | rt | dpdk | qemu | all (= rt,dpdk,qemu)
+#   KEEP=1                                      keep logs (kept anyway on error)
+#   CMAKE_ARGS="-DVUP_TESTS=OFF"                for a fresh build dir
+# Knobs of each benchmark: see rt.sh and dpdk.sh (RT_N, RT_ROUNDS,
+# RT_LAYOUT, DPDK_ROUNDS, DPDK_SECS, BE_CPU, FE_CPU, ...).
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+. "$HERE/lib.sh"
+BUILD_DIR=${BUILD_DIR:-$REPO/build}
+ONLY=${ONLY:-rt,dpdk}
+[ "$ONLY" = all ] && ONLY=rt,dpdk,qemu
+
+echo "== build: $BUILD_DIR"
+# Configure every time: a build dir made before bench/ existed must pick
+# up bench/CMakeLists.txt.  Cached options are kept.
+# shellcheck disable=SC2086
+cmake -S "$REPO" -B "$BUILD_DIR" ${CMAKE_ARGS:-} >/dev/null || exit 1
+cmake --build "$BUILD_DIR" --target vup_bench -j"$(nproc)" >/dev/null || {
+	echo "ERROR: build failed" >&2
+	exit 1
+}
+export VUPROXY=$BUILD_DIR/vuproxy BENCH_BIN=$BUILD_DIR/bench
+WORKDIR=$(mktemp -d /tmp/vuproxy-bench.XXXXXX)
+export RESULTS=$WORKDIR/results
+: >"$RESULTS"
+LOAD0=$(loadavg)
+echo "   logs in $WORKDIR; $(nproc) CPUs; load average $LOAD0"
+
+rc=0
+case ",$ONLY," in *,rt,*)
+	mkdir -p "$WORKDIR/rt"
+	WORK=$WORKDIR/rt "$HERE/rt.sh" || rc=1 ;;
+esac
+case ",$ONLY," in *,dpdk,*)
+	mkdir -p "$WORKDIR/dpdk"
+	WORK=$WORKDIR/dpdk "$HERE/dpdk.sh" || rc=1 ;;
+esac
+case ",$ONLY," in *,qemu,*)
+	mkdir -p "$WORKDIR/qemu"
+	WORK=$WORKDIR/qemu "$HERE/qemu.sh" || rc=1 ;;
+esac
+
+get() { sed -n "s/^$1=//p" "$RESULTS" | tail -1; }
+# verdict VALUE OP TARGET
+verdict() {
+	awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN{
+		if (v == "" || v == "nan") { print "n/a"; exit }
+		ok = (op == "<=") ? (v + 0 <= t + 0) : (v + 0 >= t + 0)
+		print ok ? "met" : "NOT met" }'
+}
+row() { # name direct floor vuproxy ratio-name ratio op target
+	local v="-"
+	[ "$7" != "-" ] && v=$(verdict "$6" "$7" "$8")
+	printf '%-31s %9s %9s %9s   %-15s %7s   %-8s %s\n' "$1" "$2" "$3" "$4" \
+		"$5" "$6" "$([ "$7" = - ] && echo "(info)" || echo "$7 $8")" "$v"
+}
+fmt() { [ -n "$1" ] && awk -v x="$1" -v f="$2" 'BEGIN{printf f, x}'; }
+
+echo
+echo "== summary (load average at start $LOAD0, at end $(loadavg); $(nproc) CPUs)"
+printf '%-31s %9s %9s %9s   %-15s %7s   %s\n' benchmark direct floor vuproxy ratio value target
+if [ -n "$(get rt_vuproxy_floor)" ]; then
+	row "round trip, mean (us)" "$(fmt "$(get rt_direct_us)" %.2f)" \
+		"$(fmt "$(get rt_floor_us)" %.2f)" "$(fmt "$(get rt_vuproxy_us)" %.2f)" \
+		vuproxy/floor "$(get rt_vuproxy_floor)" "<=" 1.2
+	row "" "" "" "" vuproxy/direct "$(get rt_vuproxy_direct)" - -
+	row "round trip, p50 (us)" "$(fmt "$(get rt_p50_direct_us)" %.2f)" \
+		"$(fmt "$(get rt_p50_floor_us)" %.2f)" "$(fmt "$(get rt_p50_vuproxy_us)" %.2f)" \
+		vuproxy/floor "$(get rt_p50_vuproxy_floor)" "<=" 1.2
+fi
+if [ -n "$(get dpdk_mpps_ratio)" ]; then
+	row "DPDK throughput, all (Mpps)" "$(fmt "$(get dpdk_direct_mpps)" %.2f)" - \
+		"$(fmt "$(get dpdk_proxied_mpps)" %.2f)" proxied/direct "$(get dpdk_mpps_ratio)" ">=" 0.98
+	row "DPDK throughput, quiet (Mpps)" "$(fmt "$(get dpdk_quiet_direct_mpps)" %.2f)" - \
+		"$(fmt "$(get dpdk_quiet_proxied_mpps)" %.2f)" proxied/direct "$(get dpdk_quiet_mpps_ratio)" ">=" 0.98
+	row "DPDK set-up, median (s)" "$(fmt "$(get setup_direct_s)" %.3f)" - \
+		"$(fmt "$(get setup_proxied_s)" %.3f)" direct/proxied "$(get setup_ratio)" ">=" 0.95
+	row "DPDK set-up, best (s)" "$(fmt "$(get setup_best_direct_s)" %.3f)" - \
+		"$(fmt "$(get setup_best_proxied_s)" %.3f)" direct/proxied "$(get setup_best_ratio)" ">=" 0.95
+fi
+if [ -n "$(get qemu_ratio)" ]; then
+	row "QEMU start -> ready, median (s)" "$(fmt "$(get qemu_direct_s)" %.3f)" - \
+		"$(fmt "$(get qemu_proxied_s)" %.3f)" direct/proxied "$(get qemu_ratio)" ">=" 0.95
+	row "QEMU start -> ready, best (s)" "$(fmt "$(get qemu_best_direct_s)" %.3f)" - \
+		"$(fmt "$(get qemu_best_proxied_s)" %.3f)" direct/proxied "$(get qemu_best_ratio)" ">=" 0.95
+fi
+echo "how measured:"
+[ -n "$(get rt_pinning)" ] && echo "  round trip: median over rounds of each run's mean (and p50) us per round trip; $(get rt_pinning)"
+[ -n "$(get dpdk_mpps_ratio)" ] && {
+	echo "  DPDK throughput: back-end Rx-pps averaged per run, median over runs; quiet = runs where both testpmd got >= 0.9 CPU ($(get dpdk_quiet_runs))"
+	echo "  DPDK set-up: front-end testpmd start -> back-end \"virtio is now ready for processing\"; median and best over runs"
+}
+[ -n "$(get qemu_ratio)" ] && echo "  QEMU: TCG guest, QEMU start -> back-end ready; median and best over runs"
+if [ "$(get dpdk_quiet_mpps_ratio)" = nan ]; then
+	echo "note: no DPDK run was quiet in both set-ups: other processes took CPU from the busy-polling"
+	echo "      testpmd in every run, so the throughput ratio here measures them; rerun when the machine is idle"
+fi
+if [ $rc != 0 ]; then
+	echo "ERROR: a benchmark did not complete; logs kept in $WORKDIR" >&2
+	exit 1
+fi
+if [ "${KEEP:-0}" = 1 ]; then echo "logs kept in $WORKDIR"; else rm -rf "$WORKDIR"; fi
