@@ -187,7 +187,8 @@ static int enqueue(struct vup_channel *ch, const struct iovec *iov, int iovcnt,
 	q->len = total - skip;
 	q->off = 0;
 	q->nfds = nfds;
-	memcpy(q->fds, fds, sizeof(int) * nfds);
+	if (nfds)
+		memcpy(q->fds, fds, sizeof(int) * nfds);
 	size_t at = 0;
 	for (int i = 0; i < iovcnt; i++) {
 		const uint8_t *b = iov[i].iov_base;
@@ -215,7 +216,8 @@ int vup_channel_send(struct vup_channel *ch, const struct vup_hdr *hdr,
 {
 	int fdcopy[VUP_MAX_FDS];
 	assert(nfds <= VUP_MAX_FDS);
-	memcpy(fdcopy, fds, sizeof(int) * nfds);
+	if (nfds)
+		memcpy(fdcopy, fds, sizeof(int) * nfds);
 	struct iovec iov[2] = {
 	        {.iov_base = (void *)hdr, .iov_len = VUP_HDR_SIZE},
 	        {.iov_base = (void *)payload, .iov_len = hdr->size},

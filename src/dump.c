@@ -300,9 +300,10 @@ int vup_dump_main(int argc, char **argv)
 		user0++;
 		show(&d, &rec, &th, rec.data + hl, rec.caplen - (size_t)hl);
 	}
+	bool ours = vup_reader_vuproxy(r);
 	vup_reader_close(r);
 	free(d.sessions);
-	if (status == 0 && user0 == 0 && d.records) {
+	if (status == 0 && user0 == 0 && (d.records || !ours)) {
 		fprintf(stderr,
 		        "vuproxy dump: %s: no vuproxy control records in %llu "
 		        "packets; not a vuproxy trace\n",

@@ -38,6 +38,8 @@ enum vup_read_status vup_reader_next(struct vup_reader *r,
 /* Uncompressed bytes consumed so far (for messages about where a file
  * ends). */
 uint64_t vup_reader_offset(const struct vup_reader *r);
+/* Whether a section header named vuproxy as its writer. */
+bool vup_reader_vuproxy(const struct vup_reader *r);
 void vup_reader_close(struct vup_reader *r);
 
 #endif

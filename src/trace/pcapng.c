@@ -47,7 +47,8 @@ static size_t pad4(size_t n)
 
 static void put(struct vup_buf *b, const void *p, size_t n)
 {
-	memcpy(b->data + b->len, p, n);
+	if (n)
+		memcpy(b->data + b->len, p, n);
 	b->len += n;
 }
 

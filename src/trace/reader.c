@@ -1,4 +1,4 @@
-/* reader: gzread (which also reads uncompressed files) into a buffer,
+/* reader: inflates a gzip stream (or reads a plain file) into a buffer,
  * then pcapng blocks out of it.  A truncated gzip stream or a block cut in
  * the middle is reported as TRUNCATED after every whole block was
  * returned, as tshark does. */
@@ -18,7 +18,13 @@ struct iface {
 };
 
 struct vup_reader {
-	gzFile gz;
+	FILE *f;
+	enum { FMT_UNKNOWN, FMT_GZIP, FMT_PLAIN } fmt;
+	z_stream z;
+	bool z_open;
+	uint8_t in[16384];
+	bool corrupt;     /* the compressed data is damaged (not just cut) */
+	bool vuproxy_shb; /* a section says shb_userappl "vuproxy" */
 	struct vup_buf buf;
 	size_t off;        /* parse position in buf */
 	uint64_t consumed; /* bytes of the stream before buf[0] */
@@ -37,8 +43,8 @@ int vup_reader_open(const char *path, struct vup_reader **out, char *err,
 	struct vup_reader *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	r->gz = gzopen(path, "rb");
-	if (!r->gz) {
+	r->f = fopen(path, "rbe");
+	if (!r->f) {
 		int e = errno ? errno : ENOMEM;
 		snprintf(err, errlen, "%s: %s", path, strerror(e));
 		free(r);
@@ -52,15 +58,70 @@ void vup_reader_close(struct vup_reader *r)
 {
 	if (!r)
 		return;
-	gzclose(r->gz);
+	if (r->z_open)
+		inflateEnd(&r->z);
+	fclose(r->f);
 	vup_buf_free(&r->buf);
 	free(r->ifaces);
 	free(r);
 }
 
+bool vup_reader_vuproxy(const struct vup_reader *r)
+{
+	return r->vuproxy_shb;
+}
+
 uint64_t vup_reader_offset(const struct vup_reader *r)
 {
 	return r->consumed + r->off;
+}
+
+static void gz_error(struct vup_reader *r, bool corrupt, const char *msg)
+{
+	r->eof = true;
+	r->gz_error = true;
+	r->corrupt = corrupt;
+	snprintf(r->gz_msg, sizeof(r->gz_msg), "%s", msg);
+}
+
+/* Inflate more of a gzip stream into buf.  Output produced before a data
+ * error is kept (gzread would drop it), and concatenated gzip members are
+ * read one after the other, as gzip does. */
+static bool inflate_more(struct vup_reader *r)
+{
+	for (;;) {
+		if (r->z.avail_in == 0) {
+			size_t n = fread(r->in, 1, sizeof(r->in), r->f);
+			if (n == 0) {
+				gz_error(r, false, "unexpected end of file");
+				return false;
+			}
+			r->z.next_in = r->in;
+			r->z.avail_in = (uInt)n;
+		}
+		r->z.next_out = r->buf.data + r->buf.len;
+		r->z.avail_out = 65536;
+		int rc = inflate(&r->z, Z_NO_FLUSH);
+		size_t got = 65536 - r->z.avail_out;
+		r->buf.len += got;
+		if (rc == Z_STREAM_END) {
+			/* Another member may follow. */
+			int c = r->z.avail_in ? 0 : getc(r->f);
+			if (c == EOF) {
+				r->eof = true;
+				return got > 0;
+			}
+			if (!r->z.avail_in)
+				ungetc(c, r->f);
+			inflateReset(&r->z);
+		} else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+			gz_error(r, true,
+			         r->z.msg ? r->z.msg : "inflate error");
+			return got > 0;
+		}
+		if (got)
+			return true;
+	}
 }
 
 /* Read more of the stream; false at its end (or on a gzip error). */
@@ -76,19 +137,29 @@ static bool fill(struct vup_reader *r)
 	}
 	if (vup_buf_reserve(&r->buf, 65536))
 		return false;
-	int n = gzread(r->gz, r->buf.data + r->buf.len, 65536);
-	if (n > 0) {
-		r->buf.len += (size_t)n;
-		return true;
+	if (r->fmt == FMT_UNKNOWN) {
+		/* gzip or plain pcapng, told by the magic, not the name */
+		int c1 = getc(r->f), c2 = c1 == EOF ? EOF : getc(r->f);
+		if (c2 != EOF)
+			ungetc(c2, r->f);
+		if (c1 != EOF)
+			ungetc(c1, r->f);
+		r->fmt = c1 == 0x1f && c2 == 0x8b ? FMT_GZIP : FMT_PLAIN;
+		if (r->fmt == FMT_GZIP) {
+			if (inflateInit2(&r->z, 15 + 16) != Z_OK) {
+				gz_error(r, true, "inflateInit2 failed");
+				return false;
+			}
+			r->z_open = true;
+		}
 	}
-	r->eof = true;
-	int zerr;
-	const char *msg = gzerror(r->gz, &zerr);
-	if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
-		r->gz_error = true;
-		snprintf(r->gz_msg, sizeof(r->gz_msg), "%s", msg);
-	}
-	return false;
+	if (r->fmt == FMT_GZIP)
+		return inflate_more(r);
+	size_t n = fread(r->buf.data + r->buf.len, 1, 65536, r->f);
+	r->buf.len += n;
+	if (n == 0)
+		r->eof = true;
+	return n > 0;
 }
 
 static uint32_t rd32(const struct vup_reader *r, const uint8_t *p)
@@ -137,6 +208,17 @@ static enum vup_read_status block(struct vup_reader *r,
 		r->swapped = magic != PCAPNG_BYTE_ORDER_MAGIC;
 		r->in_section = true;
 		r->nifaces = 0; /* interface ids restart in each section */
+		/* shb_userappl (option 4) names the writer */
+		for (size_t o = 16; o + 4 <= b->body_len;) {
+			uint16_t code = rd16(r, b->body + o);
+			uint16_t olen = rd16(r, b->body + o + 2);
+			if (code == 0 || o + 4 + olen > b->body_len)
+				break;
+			if (code == 4 && olen >= 7 &&
+			    memcmp(b->body + o + 4, "vuproxy", 7) == 0)
+				r->vuproxy_shb = true;
+			o += 4 + ((olen + 3u) & ~3u);
+		}
 		return 2;
 	}
 	if (!r->in_section) {
@@ -229,6 +311,22 @@ enum vup_read_status vup_reader_next(struct vup_reader *r,
 			if (fill(r))
 				continue;
 			size_t left = r->buf.len - r->off;
+			if (!left && !r->gz_error &&
+			    vup_reader_offset(r) == 0) {
+				snprintf(err, errlen, "empty file");
+				return VUP_READ_CORRUPT;
+			}
+			if (r->corrupt) {
+				snprintf(err, errlen,
+				         "damaged compressed data after byte "
+				         "%llu "
+				         "of the uncompressed stream: %s",
+				         (unsigned long long)(vup_reader_offset(
+				                                      r) +
+				                              left),
+				         r->gz_msg);
+				return VUP_READ_CORRUPT;
+			}
 			if (!left && !r->gz_error)
 				return VUP_READ_END;
 			if (!r->in_section && vup_reader_offset(r) == 0 &&

@@ -123,10 +123,23 @@ static int open_file(struct vup_trace *t, char *err, size_t errlen)
 		return -ENAMETOOLONG;
 	}
 	/* Trace files hold guest data: 0600 whatever the umask. */
-	t->fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (t->fd < 0 || fchmod(t->fd, 0600) < 0) {
-		int e = errno;
-		snprintf(err, errlen, "%s: %s", name, strerror(e));
+	/* Never follow a link or truncate a device: -w names a file of ours. */
+	t->fd = open(name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	struct stat st;
+	int e = 0;
+	if (t->fd < 0)
+		e = errno;
+	else if (fstat(t->fd, &st) < 0)
+		e = errno;
+	else if (!S_ISREG(st.st_mode))
+		e = EINVAL;
+	else if (ftruncate(t->fd, 0) < 0 || fchmod(t->fd, 0600) < 0)
+		e = errno;
+	if (e) {
+		snprintf(err, errlen, "%s: %s", name,
+		         e == EINVAL  ? "not a regular file"
+		         : e == ELOOP ? "is a symbolic link; not following it"
+		                      : strerror(e));
 		if (t->fd >= 0)
 			close(t->fd);
 		t->fd = -1;
