@@ -13,6 +13,8 @@
 
 static_assert(sizeof(struct vup_hdr) == VUP_HDR_SIZE, "packed header");
 
+static int read_message(struct vup_channel *ch);
+
 struct vup_outq {
 	struct vup_outq *next;
 	size_t len; /* bytes in data */
@@ -86,6 +88,17 @@ static ssize_t recv_with_fds(struct vup_channel *ch, void *dst, size_t want)
 }
 
 int vup_channel_read(struct vup_channel *ch)
+{
+	/* A framing error is final: the stream cannot be re-synchronised. */
+	if (ch->broken)
+		return ch->broken;
+	int rc = read_message(ch);
+	if (rc < 0 && rc != VUP_CH_EOF)
+		ch->broken = rc;
+	return rc;
+}
+
+static int read_message(struct vup_channel *ch)
 {
 	for (;;) {
 		uint8_t *dst;

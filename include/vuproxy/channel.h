@@ -36,6 +36,7 @@ struct vup_channel {
 	size_t out_bytes; /* queued bytes not yet written */
 	size_t out_msgs;  /* queued messages */
 	bool fds_lost;    /* MSG_CTRUNC seen: the message is unusable */
+	int broken;       /* a framing error, returned from then on */
 	char why[160];    /* detail of the last error, for the log */
 };
 
@@ -55,7 +56,8 @@ int vup_channel_read(struct vup_channel *ch);
 /* Forget the message in ch->in (its fds already taken or closed). */
 void vup_channel_consume(struct vup_channel *ch);
 
-/* Send one message.  The channel takes ownership of the fds: they are
+/* Send one message (fds may be NULL when nfds is 0).  The channel takes
+ * ownership of the fds: they are
  * closed once sent, or when the channel closes.  Returns 0 (sent or
  * queued) or -errno (the peer is gone; fds closed). */
 int vup_channel_send(struct vup_channel *ch, const struct vup_hdr *hdr,

@@ -199,15 +199,15 @@ enum vup_expect vup_proto_reply_expected(const struct vup_hdr *h,
 
 /* Rendering.  Both return the length they would have written (snprintf
  * style) and always NUL-terminate when cap > 0. */
-/* "idx=0 desc=0x7f.. avail=0x.. used=0x.." */
+/* "index=0 flags=0x0 desc=0x7f.. used=0x.. avail=0x.. log=0x0" */
 size_t vup_render_text(char *buf, size_t cap, const struct vup_hdr *h,
                        const uint8_t *payload, enum vup_chan chan,
                        const struct vup_negotiated *neg);
-/* {"index":0,"desc":"0x7f.."} */
+/* {"index":0,"flags":"0x0","desc":"0x7f..",...} */
 size_t vup_render_json(char *buf, size_t cap, const struct vup_hdr *h,
                        const uint8_t *payload, enum vup_chan chan,
                        const struct vup_negotiated *neg);
-/* "0x140000000 VIRTIO_F_VERSION_1|PROTOCOL_FEATURES" */
+/* "0x140000000 <VHOST_USER_F_PROTOCOL_FEATURES|VIRTIO_F_VERSION_1>" */
 size_t vup_render_features(char *buf, size_t cap, uint64_t bits, bool protocol);
 
 #endif

@@ -351,6 +351,7 @@ static int find_name(const char *const *names, int n, const char *name,
 
 int vup_feature_bit(const char *name, bool *protocol)
 {
+	static const char pprefix[] = "VHOST_USER_PROTOCOL_F_";
 	int bit = find_name(virtio_names, 64, name, "");
 	if (bit < 0)
 		bit = find_name(blk_names, 24, name, "");
@@ -358,7 +359,10 @@ int vup_feature_bit(const char *name, bool *protocol)
 		*protocol = false;
 		return bit;
 	}
-	bit = find_name(protocol_names, 64, name, "VHOST_USER_PROTOCOL_F_");
+	if (strncasecmp(name, pprefix, sizeof(pprefix) - 1) == 0)
+		name += sizeof(pprefix) - 1;
+	bit = find_name(protocol_names, 64, name, "");
+	/* the names before the "slave" rename */
 	if (bit < 0 && strcasecmp(name, "SLAVE_REQ") == 0)
 		bit = 5;
 	if (bit < 0 && strcasecmp(name, "SLAVE_SEND_FD") == 0)

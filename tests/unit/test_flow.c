@@ -1,0 +1,417 @@
+/* Unit tests for src/relay/flow.c: validation through the session's
+ * negotiated state, negotiation tracking, and the per-channel FIFO that
+ * attributes replies to requests. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "unit.h"
+#include "vuproxy/flow.h"
+
+#define M   VUP_CHAN_MAIN
+#define B   VUP_CHAN_BACKEND
+#define FE  VUP_FRONTEND
+#define BE  VUP_BACKEND
+#define NR  (VUP_FLAG_VERSION | VUP_FLAG_NEED_REPLY)
+#define REP (VUP_FLAG_VERSION | VUP_FLAG_REPLY)
+
+#define PF_REPLY_ACK (1ull << VUP_PF_REPLY_ACK)
+#define PF_LOG_SHMFD (1ull << VUP_PF_LOG_SHMFD)
+#define PF_XEN_MMAP  (1ull << VUP_PF_XEN_MMAP)
+
+static struct vup_flow flow;
+static struct vup_msg msg;
+static char why[256], warn[256];
+
+static int setup(void **state)
+{
+	(void)state;
+	vup_flow_init(&flow);
+	return 0;
+}
+
+/* Feed one message: payload p of size bytes (NULL = zeros), nfds fds. */
+static int feed(enum vup_chan chan, enum vup_side from, uint32_t req,
+                uint32_t flags, const void *p, uint32_t size, unsigned nfds)
+{
+	msg.hdr.request = req;
+	msg.hdr.flags = flags;
+	msg.hdr.size = size;
+	memset(msg.payload, 0, sizeof(msg.payload));
+	if (p)
+		memcpy(msg.payload, p, size);
+	msg.nfds = nfds;
+	for (unsigned i = 0; i < VUP_MAX_FDS; i++)
+		msg.fds[i] = -1;
+	memset(why, 0, sizeof(why));
+	memset(warn, 'x', sizeof(warn) - 1);
+	warn[sizeof(warn) - 1] = '\0';
+	int rc = vup_flow_inspect(&flow, chan, from, &msg, why, sizeof(why),
+	                          warn, sizeof(warn));
+	if (rc == 0)
+		assert_string_equal(why, "");
+	else
+		assert_true(strlen(why) > 0);
+	return rc;
+}
+
+/* A u64 payload. */
+static int feed64(enum vup_chan chan, enum vup_side from, uint32_t req,
+                  uint32_t flags, uint64_t v, unsigned nfds)
+{
+	return feed(chan, from, req, flags, &v, 8, nfds);
+}
+
+/* Front-end request / back-end reply on the main channel. */
+static int ask(uint32_t req, uint32_t flags, uint32_t size)
+{
+	return feed(M, FE, req, flags, NULL, size, 0);
+}
+
+static int answer(uint32_t req, uint32_t size)
+{
+	return feed(M, BE, req, REP, NULL, size, 0);
+}
+
+static void negotiate(uint64_t protocol_features)
+{
+	assert_int_equal(feed64(M, FE, 16, REQ, protocol_features, 0), 0);
+	assert_int_equal(flow.neg.protocol_features, protocol_features);
+}
+
+/* ---- attribution ---- */
+
+static void replies_in_order(void **state)
+{
+	(void)state;
+	assert_int_equal(ask(1, REQ, 0), 0);  /* GET_FEATURES */
+	assert_int_equal(ask(15, REQ, 0), 0); /* GET_PROTOCOL_FEATURES */
+	assert_int_equal(ask(17, REQ, 0), 0); /* GET_QUEUE_NUM */
+	assert_int_equal(answer(1, 8), 0);
+	assert_int_equal(answer(15, 8), 0);
+	assert_int_equal(answer(17, 8), 0);
+	/* Each request was answered once. */
+	assert_int_equal(answer(1, 8), -EPROTO);
+	assert_contains(why, "nobody asked for");
+	assert_contains(why, "GET_FEATURES");
+}
+
+static void reply_nobody_asked_for(void **state)
+{
+	(void)state;
+	assert_int_equal(answer(1, 8), -EPROTO);
+	assert_contains(why, "nobody asked for");
+	/* A request without NEED_REPLY gets no ack. */
+	assert_int_equal(feed64(M, FE, 8, REQ, 0, 0), 0);
+	assert_int_equal(answer(8, 8), -EPROTO);
+	assert_contains(why, "nobody asked for");
+	assert_contains(why, "SET_VRING_NUM");
+}
+
+static void reply_out_of_order(void **state)
+{
+	(void)state;
+	assert_int_equal(ask(1, REQ, 0), 0);
+	assert_int_equal(ask(15, REQ, 0), 0);
+	assert_int_equal(answer(15, 8), -EPROTO);
+	assert_contains(why, "reply to GET_PROTOCOL_FEATURES while a reply "
+	                     "to GET_FEATURES is owed");
+}
+
+/* NEED_REPLY without REPLY_ACK: the back-end may or may not answer. */
+static void optional_reply_skipped(void **state)
+{
+	(void)state;
+	assert_int_equal(feed64(M, FE, 8, NR, 0, 0), 0); /* SET_VRING_NUM */
+	uint8_t st[8] = {0};
+	assert_int_equal(feed(M, FE, 11, REQ, st, 8, 0),
+	                 0); /* GET_VRING_BASE */
+	assert_int_equal(answer(11, 8), 0);
+	/* The skipped optional entry is gone. */
+	assert_int_equal(answer(8, 8), -EPROTO);
+	assert_contains(why, "nobody asked for");
+}
+
+static void optional_reply_given(void **state)
+{
+	(void)state;
+	assert_int_equal(feed64(M, FE, 8, NR, 0, 0), 0);
+	assert_int_equal(answer(8, 8), 0);
+	assert_int_equal(answer(8, 8), -EPROTO);
+}
+
+static void several_optional_then_mandatory(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(feed64(M, FE, 18, NR, 1, 0), 0);
+	assert_int_equal(ask(1, REQ, 0), 0);
+	assert_int_equal(answer(18, 8), 0); /* one of them answered */
+	assert_int_equal(answer(1, 8), 0);  /* the rest skipped */
+	assert_int_equal(answer(18, 8), -EPROTO);
+}
+
+static void mandatory_with_reply_ack(void **state)
+{
+	(void)state;
+	negotiate(PF_REPLY_ACK);
+	/* With REPLY_ACK, NEED_REPLY makes the ack mandatory... */
+	assert_int_equal(feed64(M, FE, 8, NR, 0, 0), 0);
+	assert_int_equal(ask(1, REQ, 0), 0);
+	/* ...so a reply to the later request is out of order. */
+	assert_int_equal(answer(1, 8), -EPROTO);
+	assert_contains(why, "while a reply to SET_VRING_NUM is owed");
+}
+
+static void mandatory_with_reply_ack_in_order(void **state)
+{
+	(void)state;
+	negotiate(PF_REPLY_ACK);
+	assert_int_equal(feed64(M, FE, 8, NR, 0, 0), 0);
+	assert_int_equal(ask(1, REQ, 0), 0);
+	assert_int_equal(answer(8, 8), 0);
+	assert_int_equal(answer(1, 8), 0);
+}
+
+static void set_log_base_reply(void **state)
+{
+	(void)state;
+	uint8_t log[16] = {0};
+	/* Without LOG_SHMFD no reply. */
+	assert_int_equal(feed(M, FE, 6, REQ, log, 16, 0), 0);
+	assert_int_equal(answer(6, 0), -EPROTO);
+	/* With it, a reply (DPDK: empty; libvhost-user: u64) is owed. */
+	negotiate(PF_LOG_SHMFD);
+	assert_int_equal(feed(M, FE, 6, REQ, log, 16, 1), 0);
+	assert_int_equal(ask(1, REQ, 0), 0);
+	assert_int_equal(answer(1, 8), -EPROTO);
+	assert_contains(why, "SET_LOG_BASE is owed");
+}
+
+static void set_log_base_reply_given(void **state)
+{
+	(void)state;
+	uint8_t log[16] = {0};
+	negotiate(PF_LOG_SHMFD);
+	assert_int_equal(feed(M, FE, 6, REQ, log, 16, 1), 0);
+	assert_int_equal(answer(6, 0), 0);
+	assert_int_equal(feed(M, FE, 6, REQ, log, 16, 1), 0);
+	assert_int_equal(answer(6, 8), 0);
+}
+
+/* The two channels keep separate FIFOs; codes mean different things. */
+static void channels_are_separate(void **state)
+{
+	(void)state;
+	assert_int_equal(ask(1, REQ, 0), 0);
+	uint8_t uuid[16] = {1};
+	/* BACKEND_SHARED_OBJECT_LOOKUP: always answered. */
+	assert_int_equal(feed(B, BE, 8, REQ, uuid, 16, 0), 0);
+	assert_int_equal(feed64(B, FE, 8, REP, 0, 1), 0);
+	assert_int_equal(answer(1, 8), 0);
+	/* A front-end reply on the back-end channel to a code only asked on
+	 * the main channel. */
+	assert_int_equal(ask(1, REQ, 0), 0);
+	assert_int_equal(feed64(B, FE, 1, REP, 0, 0), -EPROTO);
+	assert_contains(why, "BACKEND_IOTLB_MSG");
+	assert_contains(why, "nobody asked for");
+}
+
+static void backend_channel_ack(void **state)
+{
+	(void)state;
+	negotiate(PF_REPLY_ACK);
+	uint8_t io[32] = {0};
+	assert_int_equal(feed(B, BE, 1, NR, io, 32, 0), 0);
+	assert_int_equal(feed(B, BE, 1, REQ, io, 32, 0), 0);
+	assert_int_equal(feed64(B, FE, 1, REP, 0, 0), 0);
+	assert_int_equal(feed64(B, FE, 1, REP, 0, 0), -EPROTO);
+}
+
+/* ---- negotiation ---- */
+
+static void negotiation_tracked(void **state)
+{
+	(void)state;
+	assert_int_equal(flow.neg.features, 0);
+	assert_int_equal(flow.neg.protocol_features, 0);
+	uint64_t f = 1ull << 32 | 1ull << 30 | 1ull << VUP_F_RING_PACKED;
+	assert_int_equal(feed64(M, FE, 2, REQ, f, 0), 0);
+	assert_int_equal(flow.neg.features, f);
+	negotiate(PF_REPLY_ACK | PF_XEN_MMAP);
+	/* Renegotiation replaces the value. */
+	assert_int_equal(feed64(M, FE, 2, REQ, 1ull << 32, 0), 0);
+	assert_int_equal(flow.neg.features, 1ull << 32);
+	assert_int_equal(flow.neg.protocol_features,
+	                 PF_REPLY_ACK | PF_XEN_MMAP);
+}
+
+static void negotiation_changes_validation(void **state)
+{
+	(void)state;
+	uint8_t mt[8 + 40] = {1};
+	/* One 40-byte (XEN_MMAP) region before XEN_MMAP: refused. */
+	assert_int_equal(feed(M, FE, 5, REQ, mt, 48, 1), -EPROTO);
+	assert_contains(why, "does not fit");
+	negotiate(PF_XEN_MMAP);
+	assert_int_equal(feed(M, FE, 5, REQ, mt, 48, 1), 0);
+	assert_int_equal(feed(M, FE, 5, REQ, mt, 40, 1), -EPROTO);
+}
+
+static void negotiation_only_from_valid_requests(void **state)
+{
+	(void)state;
+	negotiate(PF_REPLY_ACK);
+	assert_int_equal(feed64(M, FE, 2, NR, 0x100000000ull, 0), 0);
+	/* The ack's value is not a feature set. */
+	assert_int_equal(feed64(M, BE, 2, REP, 0x5, 0), 0);
+	assert_int_equal(flow.neg.features, 0x100000000ull);
+	/* A refused SET_FEATURES changes nothing. */
+	uint32_t half = 0xffffffff;
+	assert_int_equal(feed(M, FE, 2, REQ, &half, 4, 0), -EPROTO);
+	assert_int_equal(flow.neg.features, 0x100000000ull);
+	assert_int_equal(feed(M, FE, 2, REQ, NULL, 8, 1), -EPROTO);
+	assert_int_equal(flow.neg.features, 0x100000000ull);
+	/* Code 16 on the back-end channel is not SET_PROTOCOL_FEATURES. */
+	assert_int_equal(feed64(B, BE, 16, REQ, ~0ull, 0), 0);
+	assert_int_equal(flow.neg.protocol_features, PF_REPLY_ACK);
+}
+
+/* ---- validation and remarks ---- */
+
+static void invalid_messages_refused(void **state)
+{
+	(void)state;
+	assert_int_equal(feed(M, FE, 1, 0x0, NULL, 0, 0), -EPROTO);
+	assert_contains(why, "version");
+	assert_int_equal(feed64(M, FE, 12, REQ, 0, 0), -EPROTO);
+	assert_contains(why, "fds");
+	assert_int_equal(feed(M, BE, 1, REQ, NULL, 8, 0), -EPROTO);
+	assert_contains(why, "may only reply");
+	assert_int_equal(feed(M, FE, 1, REP, NULL, 0, 0), -EPROTO);
+	/* A refused request is not queued for a reply. */
+	assert_int_equal(feed(M, FE, 1, REQ, NULL, 4, 0), -EPROTO);
+	assert_int_equal(answer(1, 8), -EPROTO);
+	assert_contains(why, "nobody asked for");
+}
+
+static void remarks(void **state)
+{
+	(void)state;
+	assert_int_equal(ask(1, REQ, 0), 0);
+	assert_string_equal(warn, "");
+	/* Reserved flag bits: relayed, remarked once. */
+	assert_int_equal(ask(1, REQ | 0x100, 0), 0);
+	assert_contains(warn, "reserved");
+	assert_contains(warn, "0x100");
+	assert_int_equal(ask(1, REQ | 0x100, 0), 0);
+	assert_string_equal(warn, "");
+	/* Unknown codes: relayed, remarked once. */
+	assert_int_equal(ask(99, REQ, 3), 0);
+	assert_contains(warn, "unknown request code 99");
+	assert_contains(warn, "main");
+	assert_int_equal(ask(98, REQ, 3), 0);
+	assert_string_equal(warn, "");
+	/* and answered like any other. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(answer(1, 8), 0);
+	assert_int_equal(answer(98, 0), 0);
+	/* warn may be NULL. */
+	msg.hdr = (struct vup_hdr){1, REQ | 0x200, 0};
+	msg.nfds = 0;
+	assert_int_equal(
+	        vup_flow_inspect(&flow, M, FE, &msg, why, sizeof(why), NULL, 0),
+	        0);
+}
+
+/* ---- the FIFO ---- */
+
+static void fifo_full_of_optional_forgets_oldest(void **state)
+{
+	(void)state;
+	/* Unknown codes: a reply may come. */
+	for (uint32_t i = 0; i <= VUP_FLOW_PENDING_MAX; i++)
+		assert_int_equal(ask(100 + i, REQ, 0), 0);
+	/* 100 was forgotten to make room; 101 is now the oldest. */
+	assert_int_equal(answer(101, 0), 0);
+	assert_int_equal(answer(100 + VUP_FLOW_PENDING_MAX, 0), 0);
+}
+
+static void fifo_full_of_optional_oldest_gone(void **state)
+{
+	(void)state;
+	for (uint32_t i = 0; i <= VUP_FLOW_PENDING_MAX; i++)
+		assert_int_equal(ask(100 + i, REQ, 0), 0);
+	assert_int_equal(answer(100, 0), -EPROTO);
+	assert_contains(why, "nobody asked for");
+}
+
+static void fifo_full_of_mandatory(void **state)
+{
+	(void)state;
+	for (int i = 0; i < VUP_FLOW_PENDING_MAX; i++)
+		assert_int_equal(ask(1, REQ, 0), 0);
+	assert_int_equal(ask(1, REQ, 0), -EPROTO);
+	assert_contains(why, "awaiting replies");
+	/* The other channel is not affected. */
+	uint8_t uuid[16] = {0};
+	assert_int_equal(feed(B, BE, 8, REQ, uuid, 16, 0), 0);
+}
+
+static void fifo_full_then_drained(void **state)
+{
+	(void)state;
+	for (int i = 0; i < VUP_FLOW_PENDING_MAX; i++)
+		assert_int_equal(ask(i % 2 ? 1 : 15, REQ, 0), 0);
+	for (int i = 0; i < VUP_FLOW_PENDING_MAX; i++)
+		assert_int_equal(answer(i % 2 ? 1 : 15, 8), 0);
+	assert_int_equal(answer(1, 8), -EPROTO);
+	/* Room again. */
+	assert_int_equal(ask(1, REQ, 0), 0);
+	assert_int_equal(answer(1, 8), 0);
+}
+
+/* The ring index wraps many times over a long session. */
+static void fifo_wraps(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 5 * VUP_FLOW_PENDING_MAX + 3; i++) {
+		assert_int_equal(feed64(M, FE, 8, NR, 0, 0), 0);
+		assert_int_equal(ask(1, REQ, 0), 0);
+		assert_int_equal(ask(46 + i % 5, REQ, 0), 0); /* unknown */
+		if (i % 3 == 0)
+			assert_int_equal(answer(8, 8), 0);
+		assert_int_equal(answer(1, 8), 0);
+	}
+	assert_int_equal(answer(1, 8), -EPROTO);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup(fn, setup)
+	const struct CMUnitTest tests[] = {
+	        T(replies_in_order),
+	        T(reply_nobody_asked_for),
+	        T(reply_out_of_order),
+	        T(optional_reply_skipped),
+	        T(optional_reply_given),
+	        T(several_optional_then_mandatory),
+	        T(mandatory_with_reply_ack),
+	        T(mandatory_with_reply_ack_in_order),
+	        T(set_log_base_reply),
+	        T(set_log_base_reply_given),
+	        T(channels_are_separate),
+	        T(backend_channel_ack),
+	        T(negotiation_tracked),
+	        T(negotiation_changes_validation),
+	        T(negotiation_only_from_valid_requests),
+	        T(invalid_messages_refused),
+	        T(remarks),
+	        T(fifo_full_of_optional_forgets_oldest),
+	        T(fifo_full_of_optional_oldest_gone),
+	        T(fifo_full_of_mandatory),
+	        T(fifo_full_then_drained),
+	        T(fifo_wraps),
+	};
+#undef T
+	return cmocka_run_group_tests_name("flow", tests, NULL, NULL);
+}
