@@ -331,7 +331,16 @@ static int cmd_proxy(int argc, char **argv)
 	uv_signal_start(&st.sigint, on_signal, SIGINT);
 	uv_signal_start(&st.sigterm, on_signal, SIGTERM);
 	uv_run(loop, UV_RUN_DEFAULT);
-	/* Finish the trace before a late signal could end the process. */
+	/* The proxy has stopped.  A late SIGINT/SIGTERM (coreutils' timeout
+	 * sends one to the child and one to its group) must not kill us
+	 * once closing the handles restores the default action: block them
+	 * until exit. */
+	sigset_t late;
+	sigemptyset(&late);
+	sigaddset(&late, SIGINT);
+	sigaddset(&late, SIGTERM);
+	sigprocmask(SIG_BLOCK, &late, NULL);
+	/* Finish the trace before anything else. */
 	if (cfg.trace) {
 		uint64_t n = vup_trace_count(cfg.trace);
 		if (vup_trace_close(cfg.trace) == 0)
