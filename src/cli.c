@@ -351,6 +351,11 @@ static int cmd_proxy(int argc, char **argv)
 	uv_close((uv_handle_t *)&st.sigint, NULL);
 	uv_close((uv_handle_t *)&st.sigterm, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
+	/* Closing restored the default action: ignore them from now on and
+	 * let a pending one go, so that nothing is left pending at exit. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	sigprocmask(SIG_UNBLOCK, &late, NULL);
 	const struct vup_proxy_stats *ps = vup_proxy_stats(st.proxy);
 	fprintf(stderr,
 	        "vuproxy: %llu sessions (%llu failed), %llu messages relayed, "
