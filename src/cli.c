@@ -14,6 +14,7 @@
 #include "vuproxy/log.h"
 #include "vuproxy/proto.h"
 #include "vuproxy/proxy.h"
+#include "vuproxy/rules.h"
 #include "vuproxy/trace.h"
 #include "vuproxy/wireshark_lua.h"
 
@@ -31,6 +32,8 @@ static const struct subcommand {
          "print a trace: a timeline, or --json; --session, --request"},
         {"wireshark-lua", vup_wireshark_lua_main,
          "print the Wireshark Lua dissector for traces (from the catalogue)"},
+        {"rules", vup_rules_check_main,
+         "rules check FILE...: validate fault-injection rules files"},
         {"requests", cmd_requests,
          "list the vhost-user requests vuproxy knows (the catalogue)"},
 };
@@ -63,6 +66,10 @@ static void usage(FILE *f)
 	        "default 0600)\n"
 	        "  --max-sessions N         concurrent sessions (default "
 	        "1024); more are refused\n"
+	        "  -r FILE                  apply the fault-injection rules "
+	        "in FILE (YAML);\n"
+	        "                           SIGHUP reloads it (a bad file "
+	        "keeps the old rules)\n"
 	        "  -w FILE                  write every message to FILE "
 	        "(pcapng in gzip, mode 0600)\n"
 	        "  -C SIZE                  with -w: start a new file once one "
@@ -143,9 +150,54 @@ static int cmd_requests(int argc, char **argv)
 
 struct run_state {
 	struct vup_proxy *proxy;
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
 	bool stopping;
+	const char *rules_path;
 };
+
+/* Print a rules file's diagnostics, one problem per paragraph. */
+static void print_diags(const char *prefix, const char *text)
+{
+	if (text && *text)
+		fprintf(stderr, "%s%s%s", prefix, text,
+		        text[strlen(text) - 1] == '\n' ? "" : "\n");
+}
+
+static int load_rules(const char *path, struct vup_rules **out)
+{
+	static char err[16384], warn[16384];
+	err[0] = warn[0] = '\0';
+	int rc =
+	        vup_rules_load(path, out, err, sizeof(err), warn, sizeof(warn));
+	print_diags("", warn);
+	if (rc)
+		print_diags("", err);
+	return rc;
+}
+
+/* SIGHUP: load the rules file again; a bad file keeps the old rules. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+	(void)signum;
+	struct run_state *st = h->data;
+	if (!st->rules_path) {
+		vup_log(VUP_LOG_INFO, "SIGHUP: no rules file (-r) to reload");
+		return;
+	}
+	struct vup_rules *r;
+	if (load_rules(st->rules_path, &r)) {
+		vup_log(VUP_LOG_ERROR,
+		        "SIGHUP: %s is not valid; the previous rules stay in "
+		        "force",
+		        st->rules_path);
+		return;
+	}
+	vup_rules_free(vup_proxy_set_rules(st->proxy, r));
+	vup_log(VUP_LOG_INFO,
+	        "SIGHUP: %u rules loaded from %s (their counters start "
+	        "again)",
+	        r->n, st->rules_path);
+}
 
 /* The first SIGINT/SIGTERM stops the proxy; later ones are ignored, so
  * that the trace is always finished (coreutils' timeout, for one, sends
@@ -163,6 +215,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	vup_log(VUP_LOG_INFO, "%s: stopping", strsignal(signum));
 	uv_unref((uv_handle_t *)&st->sigint);
 	uv_unref((uv_handle_t *)&st->sigterm);
+	uv_close((uv_handle_t *)&st->sighup, NULL);
 	vup_proxy_stop(st->proxy);
 }
 
@@ -208,11 +261,14 @@ static int cmd_proxy(int argc, char **argv)
 	struct vup_proxy_config cfg = {.socket_mode = 0600,
 	                               .max_sessions = 1024};
 	struct vup_trace_config tcfg = {0};
+	const char *rules_path = NULL;
+	struct vup_rules *rules = NULL;
 	unsigned rotate_mb = 0;
 	bool have_fe = false, have_be = false;
 	char err[256];
 	int c;
-	while ((c = getopt_long(argc, argv, "vqhVw:C:W:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "vqhVw:C:W:r:", opts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case OPT_FRONTEND:
 		case OPT_BACKEND: {
@@ -252,6 +308,7 @@ static int cmd_proxy(int argc, char **argv)
 			break;
 		case 'q': vup_log_level = VUP_LOG_ERROR; break;
 		case 'w': tcfg.path = optarg; break;
+		case 'r': rules_path = optarg; break;
 		case 'C':
 			if (parse_uint("-C", optarg, 10, 1000000, &rotate_mb) ||
 			    rotate_mb == 0) {
@@ -306,6 +363,10 @@ static int cmd_proxy(int argc, char **argv)
 		fprintf(stderr, "vuproxy: -W needs -C SIZE\n");
 		return 2;
 	}
+	if (rules_path && load_rules(rules_path, &rules)) {
+		fprintf(stderr, "vuproxy: -r %s: not loaded\n", rules_path);
+		return 2;
+	}
 	if (tcfg.path) {
 		int rc = vup_trace_open(&tcfg, &cfg.trace, err, sizeof(err));
 		if (rc) {
@@ -318,8 +379,12 @@ static int cmd_proxy(int argc, char **argv)
 	raise_fd_limit();
 	uv_loop_t *loop = uv_default_loop();
 	struct run_state st = {0};
-	if (vup_proxy_start(loop, &cfg, &st.proxy) < 0) {
+	int started = vup_proxy_start(loop, &cfg, &st.proxy);
+	vup_proxy_set_rules(st.proxy, rules);
+	st.rules_path = rules_path;
+	if (started < 0) {
 		uv_run(loop, UV_RUN_DEFAULT);
+		vup_rules_free(vup_proxy_set_rules(st.proxy, NULL));
 		vup_proxy_free(st.proxy);
 		uv_loop_close(loop);
 		vup_trace_close(cfg.trace);
@@ -330,6 +395,9 @@ static int cmd_proxy(int argc, char **argv)
 	st.sigint.data = st.sigterm.data = &st;
 	uv_signal_start(&st.sigint, on_signal, SIGINT);
 	uv_signal_start(&st.sigterm, on_signal, SIGTERM);
+	uv_signal_init(loop, &st.sighup);
+	st.sighup.data = &st;
+	uv_signal_start(&st.sighup, on_sighup, SIGHUP);
 	uv_run(loop, UV_RUN_DEFAULT);
 	/* The proxy has stopped.  A late SIGINT/SIGTERM (coreutils' timeout
 	 * sends one to the child and one to its group) must not kill us
@@ -364,6 +432,7 @@ static int cmd_proxy(int argc, char **argv)
 	        (unsigned long long)ps->sessions_failed,
 	        (unsigned long long)ps->messages,
 	        (unsigned long long)ps->refused);
+	vup_rules_free(vup_proxy_set_rules(st.proxy, NULL));
 	vup_proxy_free(st.proxy);
 	uv_loop_close(loop);
 	return 0;

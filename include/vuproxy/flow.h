@@ -37,6 +37,10 @@ void vup_flow_init(struct vup_flow *f);
 /* Forget the replies owed on a channel (it was closed or replaced). */
 void vup_flow_forget(struct vup_flow *f, enum vup_chan chan);
 
+/* A request was not forwarded (dropped, failed by a rule): its reply,
+ * if one was expected, will not come from the receiver. */
+void vup_flow_retract(struct vup_flow *f, enum vup_chan chan, uint32_t code);
+
 /* Inspect one message about to be relayed.  0 = relay it; -EPROTO = the
  * session must be closed, reason in why.  *warn (may be NULL) receives a
  * non-fatal remark worth logging once ("" if none). */

@@ -26,6 +26,7 @@ struct vup_proxy_stats {
 };
 
 struct vup_proxy;
+struct vup_rules;
 
 /* Open listening sockets and start connecting.  0 or -errno (logged). */
 int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
@@ -34,6 +35,10 @@ int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
  * Safe to call twice. */
 void vup_proxy_stop(struct vup_proxy *p);
 const struct vup_proxy_stats *vup_proxy_stats(const struct vup_proxy *p);
+/* Use these rules from the next message on (NULL: none); returns the
+ * previous set, which the caller frees. */
+struct vup_rules *vup_proxy_set_rules(struct vup_proxy *p,
+                                      struct vup_rules *rules);
 /* Free after the loop has finished. */
 void vup_proxy_free(struct vup_proxy *p);
 

@@ -16,6 +16,16 @@ void vup_flow_forget(struct vup_flow *f, enum vup_chan chan)
 	f->pending[chan].count = 0;
 }
 
+void vup_flow_retract(struct vup_flow *f, enum vup_chan chan, uint32_t code)
+{
+	unsigned n = f->pending[chan].count;
+	if (!n)
+		return;
+	unsigned last = (f->pending[chan].head + n - 1) % VUP_FLOW_PENDING_MAX;
+	if (f->pending[chan].q[last].code == code)
+		f->pending[chan].count--;
+}
+
 static struct vup_pending *pending_at(struct vup_flow *f, enum vup_chan c,
                                       unsigned i)
 {

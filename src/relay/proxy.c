@@ -272,6 +272,14 @@ const struct vup_proxy_stats *vup_proxy_stats(const struct vup_proxy *p)
 	return &p->stats;
 }
 
+struct vup_rules *vup_proxy_set_rules(struct vup_proxy *p,
+                                      struct vup_rules *rules)
+{
+	struct vup_rules *old = p->rules;
+	p->rules = rules;
+	return old;
+}
+
 void vup_proxy_free(struct vup_proxy *p)
 {
 	free(p);

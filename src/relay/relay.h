@@ -5,9 +5,17 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "hold.h"
 #include "vuproxy/channel.h"
 #include "vuproxy/flow.h"
 #include "vuproxy/proxy.h"
+#include "vuproxy/rules.h"
+
+/* Stop reading a peer when the other side has this much queued (or this
+ * many of its messages are held by a delay); resume below LOW. */
+#define VUP_QUEUE_HIGH_MSGS  256
+#define VUP_QUEUE_HIGH_BYTES (1u << 20)
+#define VUP_QUEUE_LOW_MSGS   64
 
 struct vup_session;
 
@@ -22,6 +30,7 @@ struct vup_link {
 	enum vup_side side;
 	enum vup_chan chan;
 	struct vup_link *peer; /* where its messages go */
+	struct vup_hold hold;  /* messages from here held back by a delay */
 	struct vup_session *s;
 };
 
@@ -31,13 +40,15 @@ struct vup_session {
 	struct vup_link *fe, *be;         /* main channel */
 	struct vup_link *fe_bch, *be_bch; /* back-end channel, if interposed */
 	struct vup_flow flow;
+	struct vup_rules_session *rules_state;
+	uv_timer_t hold_timer; /* releases held messages */
 	uint64_t msgs;
 	bool closing;
 	bool failed;
 	unsigned open_links;
-	/* connecting side with retry */
+	/* connecting side with retry; also times the end of a session */
 	uv_timer_t retry;
-	bool retry_active;
+	unsigned open_timers; /* retry and hold_timer until closed */
 	enum vup_side connecting;
 	unsigned backoff_ms;
 	/* ending: no more reading; queued messages are being delivered */
@@ -61,8 +72,29 @@ struct vup_proxy {
 	int spare_be[16];
 	unsigned nspare;
 	uv_timer_t restart; /* connect/connect: next session after a close */
+	struct vup_rules *rules; /* -r, or NULL; replaced on SIGHUP */
 	bool stopping;
 };
+
+/* session.c: links and the session's life (vup__: private to src/relay) */
+const char *vup__direction(enum vup_side from);
+const char *vup__bch_tag(const struct vup_link *l);
+struct vup_link *vup__link_new(struct vup_session *s, enum vup_side side,
+                               enum vup_chan chan, int fd);
+int vup__link_attach(struct vup_link *l, int fd);
+void vup__link_update(struct vup_link *l);
+void vup__link_close(struct vup_link *l);
+void vup__bch_close(struct vup_session *s);
+__attribute__((format(printf, 2, 3))) void
+vup__session_fail(struct vup_session *s, const char *fmt, ...);
+void vup__session_end(struct vup_session *s, bool failed, const char *reason);
+void vup__peer_gone(struct vup_link *l, const char *how);
+void vup__send_failed(struct vup_link *to, int rc);
+
+/* forward.c: one message through check, rules, trace and out */
+void vup__relay(struct vup_link *l);
+void vup__release_held(uv_timer_t *t);
+void vup__flush_held(struct vup_session *s); /* all of it, now */
 
 /* session.c */
 struct vup_session *vup_session_new(struct vup_proxy *p);

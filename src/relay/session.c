@@ -21,10 +21,6 @@
 #include "relay.h"
 #include "vuproxy/log.h"
 
-/* Stop reading a peer when the other side has this much queued. */
-#define QUEUE_HIGH_MSGS  256
-#define QUEUE_HIGH_BYTES (1u << 20)
-#define QUEUE_LOW_MSGS   64
 /* Messages handled per readiness callback before yielding to others. */
 #define READ_BURST     16
 #define BACKOFF_MIN_MS 50
@@ -34,7 +30,7 @@
 
 static void on_poll(uv_poll_t *h, int status, int events);
 
-static const char *direction(enum vup_side from)
+const char *vup__direction(enum vup_side from)
 {
 	return from == VUP_FRONTEND ? "front-end>back-end"
 	                            : "back-end>front-end";
@@ -47,8 +43,8 @@ static const struct vup_endpoint *endpoint(struct vup_session *s,
 	                            : &s->proxy->cfg.backend;
 }
 
-static struct vup_link *link_new(struct vup_session *s, enum vup_side side,
-                                 enum vup_chan chan, int fd)
+struct vup_link *vup__link_new(struct vup_session *s, enum vup_side side,
+                               enum vup_chan chan, int fd)
 {
 	struct vup_link *l = calloc(1, sizeof(*l));
 	if (!l)
@@ -64,7 +60,7 @@ static struct vup_link *link_new(struct vup_session *s, enum vup_side side,
 
 static void free_session_if_done(struct vup_session *s)
 {
-	if (s->closing && s->open_links == 0 && !s->retry_active)
+	if (s->closing && s->open_links == 0 && s->open_timers == 0)
 		free(s);
 }
 
@@ -72,13 +68,14 @@ static void on_link_closed(uv_handle_t *h)
 {
 	struct vup_link *l = h->data;
 	struct vup_session *s = l->s;
+	vup_hold_clear(&l->hold);
 	vup_channel_close(&l->ch);
 	free(l);
 	s->open_links--;
 	free_session_if_done(s);
 }
 
-static void link_close(struct vup_link *l)
+void vup__link_close(struct vup_link *l)
 {
 	if (!l)
 		return;
@@ -92,7 +89,7 @@ static void link_close(struct vup_link *l)
 
 /* Poll for what the link needs now: input unless paused, output when
  * something is queued. */
-static void link_update(struct vup_link *l)
+void vup__link_update(struct vup_link *l)
 {
 	if (!l->polling || l->s->closing)
 		return;
@@ -111,7 +108,7 @@ static void link_update(struct vup_link *l)
 }
 
 /* The link owns fd from here on, even when polling it fails. */
-static int link_attach(struct vup_link *l, int fd)
+int vup__link_attach(struct vup_link *l, int fd)
 {
 	l->ch.fd = fd;
 	int rc = uv_poll_init(l->s->proxy->loop, &l->poll, fd);
@@ -119,112 +116,33 @@ static int link_attach(struct vup_link *l, int fd)
 		return rc;
 	l->polling = true;
 	l->events = 0;
-	link_update(l);
+	vup__link_update(l);
 	return 0;
 }
 
-static void session_end(struct vup_session *s, bool failed, const char *reason);
-
-__attribute__((format(printf, 2, 3))) static void
-session_fail(struct vup_session *s, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) void
+vup__session_fail(struct vup_session *s, const char *fmt, ...)
 {
 	char reason[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	session_end(s, true, reason);
+	vup__session_end(s, true, reason);
 }
 
-static const char *bch_tag(const struct vup_link *l)
+const char *vup__bch_tag(const struct vup_link *l)
 {
 	return l->chan == VUP_CHAN_BACKEND ? " [backend-channel]" : "";
 }
 
-static void log_message(struct vup_session *s, const struct vup_link *l,
-                        const struct vup_msg *m)
-{
-	char fields[1024];
-	const struct vup_hdr *h = &m->hdr;
-	const char *name = vup_proto_name(l->chan, h->request);
-	char unknown[32] = "";
-	if (!vup_proto_lookup(l->chan, h->request))
-		snprintf(unknown, sizeof(unknown), "(%u)", h->request);
-	vup_render_text(fields, sizeof(fields), h, m->payload, l->chan,
-	                &s->flow.neg);
-	vup_log(VUP_LOG_MSG, "s%u %s%s %s%s%s%s%s%s (%u B, %u fds)", s->id,
-	        direction(l->side),
-	        l->chan == VUP_CHAN_BACKEND ? " [backend-channel]" : "", name,
-	        unknown, (h->flags & VUP_FLAG_REPLY) ? " reply" : "",
-	        (h->flags & VUP_FLAG_NEED_REPLY) ? " need_reply" : "",
-	        fields[0] ? " " : "", fields, h->size, m->nfds);
-}
-
-static void bch_close(struct vup_session *s)
+void vup__bch_close(struct vup_session *s)
 {
 	/* Replies owed on a channel that is gone will never come. */
 	vup_flow_forget(&s->flow, VUP_CHAN_BACKEND);
-	link_close(s->fe_bch);
-	link_close(s->be_bch);
+	vup__link_close(s->fe_bch);
+	vup__link_close(s->be_bch);
 	s->fe_bch = s->be_bch = NULL;
-}
-
-/* SET_BACKEND_REQ_FD: keep the front-end's socket, give the back-end one
- * end of our own socketpair instead.  *fd is replaced. */
-static int interpose_backend_channel(struct vup_session *s, int *fd)
-{
-	struct stat st;
-	if (fstat(*fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-		session_fail(s,
-		             "front-end>back-end SET_BACKEND_REQ_FD: the fd is "
-		             "not a socket");
-		return -EINVAL;
-	}
-	int sv[2];
-	/* The back-end's end stays blocking, as a front-end would give it. */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		session_fail(s, "SET_BACKEND_REQ_FD: socketpair: %s",
-		             strerror(errno));
-		return -errno;
-	}
-	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0 ||
-	    fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK) < 0) {
-		int e = errno;
-		close(sv[0]);
-		close(sv[1]);
-		session_fail(s, "SET_BACKEND_REQ_FD: fcntl: %s", strerror(e));
-		return -e;
-	}
-	if (s->fe_bch)
-		vup_log(VUP_LOG_INFO,
-		        "s%u back-end channel replaced by a new "
-		        "SET_BACKEND_REQ_FD",
-		        s->id);
-	bch_close(s);
-	struct vup_link *fe = link_new(s, VUP_FRONTEND, VUP_CHAN_BACKEND, -1);
-	struct vup_link *be = link_new(s, VUP_BACKEND, VUP_CHAN_BACKEND, -1);
-	if (!fe || !be) {
-		link_close(fe);
-		link_close(be);
-		close(sv[0]);
-		close(sv[1]);
-		session_fail(s, "SET_BACKEND_REQ_FD: out of memory");
-		return -ENOMEM;
-	}
-	fe->peer = be;
-	be->peer = fe;
-	s->fe_bch = fe;
-	s->be_bch = be;
-	/* From here the links own the front-end's socket and our end. */
-	int fe_fd = *fd;
-	*fd = sv[1];
-	int rc_fe = link_attach(fe, fe_fd);
-	int rc_be = link_attach(be, sv[0]);
-	if (rc_fe || rc_be) {
-		session_fail(s, "SET_BACKEND_REQ_FD: cannot poll the sockets");
-		return -EIO;
-	}
-	return 0;
 }
 
 /* Messages accepted but not yet written to a peer that can still take
@@ -254,12 +172,14 @@ static void on_end_timeout(uv_timer_t *t)
 /* The session is over (a peer hung up, or a message was refused).  What
  * was accepted before is still owed to the peers that are there: stop
  * reading, deliver it (for at most DRAIN_TIMEOUT_MS), then close both. */
-static void session_end(struct vup_session *s, bool failed, const char *reason)
+void vup__session_end(struct vup_session *s, bool failed, const char *reason)
 {
 	if (s->closing || s->ending)
 		return;
 	s->ending = true;
 	s->failed = failed;
+	/* Held (delayed) messages were accepted: they go now. */
+	vup__flush_held(s);
 	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
 	if (failed)
 		vup_log(VUP_LOG_ERROR, "s%u %s; closing session", s->id,
@@ -268,7 +188,7 @@ static void session_end(struct vup_session *s, bool failed, const char *reason)
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
 		if (links[i]) {
 			links[i]->paused = true;
-			link_update(links[i]);
+			vup__link_update(links[i]);
 		}
 	}
 	if (!undelivered(s)) {
@@ -279,7 +199,7 @@ static void session_end(struct vup_session *s, bool failed, const char *reason)
 }
 
 /* A peer closed or reset its socket: nothing more can be written to it. */
-static void peer_gone(struct vup_link *l, const char *how)
+void vup__peer_gone(struct vup_link *l, const char *how)
 {
 	struct vup_session *s = l->s;
 	l->dead = true;
@@ -288,100 +208,24 @@ static void peer_gone(struct vup_link *l, const char *how)
 		 * too, keep the session. */
 		vup_log(VUP_LOG_INFO, "s%u %s %s the back-end channel", s->id,
 		        vup_side_name(l->side), how);
-		bch_close(s);
+		vup__bch_close(s);
 		return;
 	}
 	char reason[64];
 	snprintf(reason, sizeof(reason), "%s %s", vup_side_name(l->side), how);
-	session_end(s, false, reason);
+	vup__session_end(s, false, reason);
 }
 
 /* Sending to a peer failed: a peer that went away hung up; anything else
  * is an error of the session. */
-static void send_failed(struct vup_link *to, int rc)
+void vup__send_failed(struct vup_link *to, int rc)
 {
 	if (rc == -EPIPE || rc == -ECONNRESET) {
-		peer_gone(to, "hung up");
+		vup__peer_gone(to, "hung up");
 		return;
 	}
-	session_fail(to->s, "to %s%s: %s", vup_side_name(to->side), bch_tag(to),
-	             to->ch.why);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Record a message in the trace before it goes anywhere, so that a crash
- * never loses a message a peer has received. */
-static void record(struct vup_session *s, const struct vup_link *l,
-                   const struct vup_msg *m, enum vup_action action)
-{
-	struct vup_trace *t = s->proxy->cfg.trace;
-	if (!t)
-		return;
-	struct vup_trace_hdr h = {
-	        .flags = (uint8_t)((l->chan == VUP_CHAN_BACKEND
-	                                    ? VUP_TRACE_F_BACKEND_CHAN
-	                                    : 0) |
-	                           (l->side == VUP_BACKEND
-	                                    ? VUP_TRACE_F_FROM_BACKEND
-	                                    : 0)),
-	        .action = (uint8_t)action,
-	        .session = s->id,
-	        .nfds = (uint8_t)m->nfds,
-	};
-	for (unsigned i = 0; i < m->nfds; i++)
-		vup_fd_describe(m->fds[i], &h.fds[i]);
-	vup_trace_message(t, now_ns(), &h, &m->hdr, m->payload);
-}
-
-static void relay(struct vup_link *l)
-{
-	struct vup_session *s = l->s;
-	struct vup_msg *m = &l->ch.in;
-	char why[384], warn[192];
-	const char *name = vup_proto_name(l->chan, m->hdr.request);
-	if (vup_flow_inspect(&s->flow, l->chan, l->side, m, why, sizeof(why),
-	                     warn, sizeof(warn))) {
-		record(s, l, m, VUP_ACT_REFUSED);
-		session_fail(s, "%s%s %s: %s", direction(l->side), bch_tag(l),
-		             name, why);
-		return;
-	}
-	if (warn[0])
-		vup_log(VUP_LOG_WARN, "s%u %s %s: %s", s->id,
-		        direction(l->side), name, warn);
-	if (vup_log_enabled(VUP_LOG_MSG))
-		log_message(s, l, m);
-	record(s, l, m, VUP_ACT_PASS);
-
-	int fds[VUP_MAX_FDS];
-	unsigned nfds = m->nfds;
-	memcpy(fds, m->fds, sizeof(int) * nfds);
-	m->nfds = 0; /* ours now; handed to the peer's channel below */
-	if (l->chan == VUP_CHAN_MAIN && l->side == VUP_FRONTEND &&
-	    m->hdr.request == 21 /* SET_BACKEND_REQ_FD */ && nfds == 1 &&
-	    interpose_backend_channel(s, &fds[0]) < 0) {
-		vup_close_fds(fds, nfds);
-		return;
-	}
-	struct vup_link *to = l->peer;
-	int rc = vup_channel_send(&to->ch, &m->hdr, m->payload, fds, nfds);
-	if (rc < 0) {
-		send_failed(to, rc);
-		return;
-	}
-	s->msgs++;
-	s->proxy->stats.messages++;
-	if (to->ch.out_msgs >= QUEUE_HIGH_MSGS ||
-	    to->ch.out_bytes >= QUEUE_HIGH_BYTES)
-		l->paused = true;
-	link_update(to);
-	link_update(l);
+	vup__session_fail(to->s, "to %s%s: %s", vup_side_name(to->side),
+	                  vup__bch_tag(to), to->ch.why);
 }
 
 static void on_readable(struct vup_link *l)
@@ -392,21 +236,22 @@ static void on_readable(struct vup_link *l)
 		if (rc == VUP_CH_AGAIN)
 			return;
 		if (rc == VUP_CH_MSG) {
-			relay(l);
+			vup__relay(l);
 			vup_channel_consume(&l->ch);
 			continue;
 		}
 		if (rc == VUP_CH_EOF && l->ch.in_got == 0) {
-			peer_gone(l, l->chan == VUP_CHAN_BACKEND ? "closed"
-			                                         : "hung up");
+			vup__peer_gone(l, l->chan == VUP_CHAN_BACKEND
+			                          ? "closed"
+			                          : "hung up");
 			return;
 		}
 		char name[48] = "";
 		if (l->ch.in_got >= VUP_HDR_SIZE)
 			snprintf(name, sizeof(name), " %s",
 			         vup_proto_name(l->chan, l->ch.in.hdr.request));
-		session_fail(s, "%s%s%s: %s", direction(l->side), bch_tag(l),
-		             name, l->ch.why);
+		vup__session_fail(s, "%s%s%s: %s", vup__direction(l->side),
+		                  vup__bch_tag(l), name, l->ch.why);
 		return;
 	}
 }
@@ -417,9 +262,9 @@ static void on_writable(struct vup_link *l)
 	int rc = vup_channel_flush(&l->ch);
 	if (rc < 0 && s->ending) {
 		l->dead = true; /* cannot deliver the rest to this one */
-		link_update(l);
+		vup__link_update(l);
 	} else if (rc < 0) {
-		send_failed(l, rc);
+		vup__send_failed(l, rc);
 		return;
 	}
 	if (s->ending) {
@@ -429,12 +274,12 @@ static void on_writable(struct vup_link *l)
 	}
 	/* Resume the source once the queue has drained enough. */
 	struct vup_link *src = l->peer;
-	if (src && src->paused && l->ch.out_msgs <= QUEUE_LOW_MSGS &&
-	    l->ch.out_bytes < QUEUE_HIGH_BYTES / 2) {
+	if (src && src->paused && l->ch.out_msgs <= VUP_QUEUE_LOW_MSGS &&
+	    l->ch.out_bytes < VUP_QUEUE_HIGH_BYTES / 2) {
 		src->paused = false;
-		link_update(src);
+		vup__link_update(src);
 	}
-	link_update(l);
+	vup__link_update(l);
 }
 
 /* libuv reports POLLERR as EBADF; the socket knows the real error.  A
@@ -447,11 +292,11 @@ static void on_socket_error(struct vup_link *l)
 	if (getsockopt(l->ch.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err == 0 || err == ECONNRESET || err == EPIPE) {
-		peer_gone(l, "reset the connection");
+		vup__peer_gone(l, "reset the connection");
 		return;
 	}
-	session_fail(s, "%s%s: socket error: %s", vup_side_name(l->side),
-	             bch_tag(l), strerror(err));
+	vup__session_fail(s, "%s%s: socket error: %s", vup_side_name(l->side),
+	                  vup__bch_tag(l), strerror(err));
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -463,7 +308,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	if (status < 0 && s->ending) {
 		l->dead = true;
 		l->paused = true;
-		link_update(l);
+		vup__link_update(l);
 		if (!undelivered(s))
 			vup_session_close(s, s->end_reason);
 		return;
@@ -501,8 +346,8 @@ struct vup_session *vup_session_new(struct vup_proxy *p)
 	s->proxy = p;
 	s->id = ++p->next_id;
 	vup_flow_init(&s->flow);
-	s->fe = link_new(s, VUP_FRONTEND, VUP_CHAN_MAIN, -1);
-	s->be = link_new(s, VUP_BACKEND, VUP_CHAN_MAIN, -1);
+	s->fe = vup__link_new(s, VUP_FRONTEND, VUP_CHAN_MAIN, -1);
+	s->be = vup__link_new(s, VUP_BACKEND, VUP_CHAN_MAIN, -1);
 	if (!s->fe || !s->be) {
 		free(s->fe);
 		free(s->be);
@@ -515,7 +360,9 @@ struct vup_session *vup_session_new(struct vup_proxy *p)
 		trace_session(s);
 	uv_timer_init(p->loop, &s->retry);
 	s->retry.data = s;
-	s->retry_active = true; /* the timer handle is open until close */
+	uv_timer_init(p->loop, &s->hold_timer);
+	s->hold_timer.data = s;
+	s->open_timers = 2; /* retry and hold_timer, until closed */
 	return s;
 }
 
@@ -529,9 +376,9 @@ void vup_session_attach(struct vup_session *s, enum vup_side side, int fd)
 {
 	struct vup_link *l = side == VUP_FRONTEND ? s->fe : s->be;
 	const struct vup_endpoint *ep = endpoint(s, side);
-	if (link_attach(l, fd)) {
-		session_fail(s, "%s: cannot poll the socket",
-		             vup_side_name(side));
+	if (vup__link_attach(l, fd)) {
+		vup__session_fail(s, "%s: cannot poll the socket",
+		                  vup_side_name(side));
 		return;
 	}
 	vup_log(VUP_LOG_INFO, "s%u %s %s %s", s->id, vup_side_name(side),
@@ -560,8 +407,8 @@ void vup_session_connect(struct vup_session *s, enum vup_side side)
 		return;
 	}
 	if (fd == -EMFILE || fd == -ENFILE) {
-		session_fail(s, "%s connect:%s: out of file descriptors",
-		             vup_side_name(side), ep->path);
+		vup__session_fail(s, "%s connect:%s: out of file descriptors",
+		                  vup_side_name(side), ep->path);
 		return;
 	}
 	s->connecting = side;
@@ -573,10 +420,10 @@ void vup_session_connect(struct vup_session *s, enum vup_side side)
 	uv_timer_start(&s->retry, on_retry, s->backoff_ms, 0);
 }
 
-static void on_retry_closed(uv_handle_t *h)
+static void on_timer_closed(uv_handle_t *h)
 {
 	struct vup_session *s = h->data;
-	s->retry_active = false;
+	s->open_timers--;
 	free_session_if_done(s);
 }
 
@@ -587,13 +434,16 @@ void vup_session_close(struct vup_session *s, const char *reason)
 	s->closing = true;
 	vup_log(VUP_LOG_INFO, "s%u closed: %s; %llu messages relayed", s->id,
 	        reason, (unsigned long long)s->msgs);
-	uv_close((uv_handle_t *)&s->retry, on_retry_closed);
+	uv_close((uv_handle_t *)&s->retry, on_timer_closed);
+	uv_close((uv_handle_t *)&s->hold_timer, on_timer_closed);
+	vup_rules_session_free(s->rules_state);
+	s->rules_state = NULL;
 	if (s->proxy->cfg.trace)
 		vup_trace_end_session(s->proxy->cfg.trace, s->id);
-	bch_close(s);
+	vup__bch_close(s);
 	struct vup_link *fe = s->fe, *be = s->be;
 	s->fe = s->be = NULL;
 	vup_proxy_session_closed(s->proxy, s);
-	link_close(fe);
-	link_close(be);
+	vup__link_close(fe);
+	vup__link_close(be);
 }

@@ -1,0 +1,254 @@
+/* rules: the decision for one message.  Rules are tried in order; a rule
+ * whose match fits counts the message (per session or globally), then its
+ * `when` says whether it fires.  Randomness (probability, jitter) is a
+ * hash of (seed, rule index, match count, purpose): the same seed gives
+ * the same decisions whatever the timing, and no clock is read. */
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct vup_rules_session {
+	unsigned generation; /* of the rule set the counters belong to */
+	unsigned n;
+	uint64_t count[]; /* per rule: matches so far in this session */
+};
+
+struct vup_rules_session *vup_rules_session_new(const struct vup_rules *r)
+{
+	unsigned n = r ? r->n : 0;
+	struct vup_rules_session *ss =
+	        calloc(1, sizeof(*ss) + n * sizeof(ss->count[0]));
+	if (!ss)
+		return NULL;
+	ss->generation = r ? r->generation : 0;
+	ss->n = n;
+	return ss;
+}
+
+void vup_rules_session_free(struct vup_rules_session *ss)
+{
+	free(ss);
+}
+
+/* splitmix64's finalizer: a bijective mix of 64 bits. */
+static uint64_t mix(uint64_t x)
+{
+	x += UINT64_C(0x9e3779b97f4a7c15);
+	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return x ^ (x >> 31);
+}
+
+enum { DRAW_PROBABILITY = 1, DRAW_JITTER = 2 };
+
+static uint64_t draw(uint64_t seed, unsigned rule, uint64_t count,
+                     unsigned purpose)
+{
+	return mix(mix(mix(mix(seed) ^ rule) ^ count) ^ purpose);
+}
+
+static bool compare(const struct vup_rule_field_match *f, uint64_t v)
+{
+	switch (f->op) {
+	case VUP_CMP_EQ: return v == f->value;
+	case VUP_CMP_NE: return v != f->value;
+	case VUP_CMP_LT: return v < f->value;
+	case VUP_CMP_GT: return v > f->value;
+	case VUP_CMP_MASK: return (v & f->mask) == f->value;
+	}
+	return false;
+}
+
+static bool read_field(enum vup_layout l, const char *name,
+                       const struct vup_rules_msg *m, uint64_t *v)
+{
+	const struct vup_field *f = vup__rules_layout_field(l, name);
+	return f && m->payload && vup_field_get(f, m->payload, m->hdr->size, v);
+}
+
+static bool glob_fits(const char *glob, const char *path)
+{
+	return path && fnmatch(glob, path, 0) == 0;
+}
+
+static bool has_bits(const struct vup_rule_match *mt, enum vup_layout l,
+                     const struct vup_rules_msg *m)
+{
+	uint64_t want = mt->has_features, word;
+	enum vup_layout need = VUP_L_FEATURES;
+	if (mt->has_protocol_features) {
+		want = mt->has_protocol_features;
+		need = VUP_L_PROTOCOL_FEATURES;
+	}
+	return l == need && read_field(l, "features", m, &word) &&
+	       (word & want) == want;
+}
+
+static bool matches(const struct vup_rule *r, enum vup_layout l,
+                    const struct vup_rules_msg *m)
+{
+	const struct vup_rule_match *mt = &r->match;
+	bool is_reply = m->hdr->flags & VUP_FLAG_REPLY;
+	int reply = vup__rules_reply_filter(r);
+	uint64_t v;
+	if (reply >= 0 && reply != is_reply)
+		return false;
+	if (mt->chan >= 0 && mt->chan != (int)m->chan)
+		return false;
+	if (mt->from >= 0 && mt->from != (int)m->from)
+		return false;
+	if (mt->nrequests) {
+		unsigned i = 0;
+		while (i < mt->nrequests &&
+		       (mt->requests[i].chan != m->chan ||
+		        mt->requests[i].code != m->hdr->request))
+			i++;
+		if (i == mt->nrequests)
+			return false;
+	}
+	if (mt->session >= 0 && (uint64_t)mt->session != m->session)
+		return false;
+	if (mt->socket_glob && !glob_fits(mt->socket_glob, m->frontend_path) &&
+	    !glob_fits(mt->socket_glob, m->backend_path))
+		return false;
+	if (mt->vring >= 0 &&
+	    (!read_field(l, "index", m, &v) || v != (uint64_t)mt->vring))
+		return false;
+	for (unsigned i = 0; i < mt->nfields; i++)
+		if (!read_field(l, mt->fields[i].name, m, &v) ||
+		    !compare(&mt->fields[i], v))
+			return false;
+	if ((mt->has_features || mt->has_protocol_features) &&
+	    !has_bits(mt, l, m))
+		return false;
+	return true;
+}
+
+static bool fires(const struct vup_rule *r, unsigned idx, uint64_t count)
+{
+	const struct vup_rule_when *w = &r->when;
+	if (w->nth && count != w->nth)
+		return false;
+	if (w->first && count > w->first)
+		return false;
+	if (w->every && count % w->every != 0)
+		return false;
+	if (w->after && count <= w->after)
+		return false;
+	if (w->probability_ppm >= VUP_RULES_PPM)
+		return true;
+	return draw(w->seed, idx, count, DRAW_PROBABILITY) % VUP_RULES_PPM <
+	       w->probability_ppm;
+}
+
+/* delay +- jitter, uniform, not below 0. */
+static uint64_t delay_of(const struct vup_rule *r, unsigned idx, uint64_t count)
+{
+	if (!r->jitter_ns)
+		return r->delay_ns;
+	uint64_t span = 2 * r->jitter_ns + 1; /* both at most 24 h */
+	uint64_t off = draw(r->when.seed, idx, count, DRAW_JITTER) % span;
+	uint64_t d = r->delay_ns + off;
+	return d > r->jitter_ns ? d - r->jitter_ns : 0;
+}
+
+/* Apply a rule's rewrites to the message; true if a byte changed. */
+static bool rewrite(const struct vup_rule *r, enum vup_layout l,
+                    const struct vup_rules_msg *m)
+{
+	bool changed = false;
+	if (!m->payload)
+		return false;
+	for (unsigned i = 0; i < r->nrewrites; i++) {
+		const struct vup_rewrite *w = &r->rewrites[i];
+		const struct vup_field *f;
+		uint64_t old, now = 0;
+		if (w->field) {
+			f = vup__rules_layout_field(l, w->field);
+			now = w->value;
+		} else {
+			enum vup_layout need = w->protocol
+			                               ? VUP_L_PROTOCOL_FEATURES
+			                               : VUP_L_FEATURES;
+			f = l == need ? vup__rules_layout_field(l, "features")
+			              : NULL;
+		}
+		if (!f || !vup_field_get(f, m->payload, m->hdr->size, &old))
+			continue;
+		if (!w->field)
+			now = (old | w->set_features) & ~w->clear_features;
+		/* Values fit their fields (checked at load time). */
+		if (now != old &&
+		    vup_field_set(f, m->payload, m->hdr->size, now))
+			changed = true;
+	}
+	return changed;
+}
+
+/* The counters of this rule set for the session, fresh when *ss belongs
+ * to another one (a reload resets session counters). */
+static struct vup_rules_session *session_of(const struct vup_rules *r,
+                                            struct vup_rules_session **ss)
+{
+	if (*ss && ((*ss)->generation != r->generation || (*ss)->n != r->n)) {
+		vup_rules_session_free(*ss);
+		*ss = NULL;
+	}
+	if (!*ss)
+		*ss = vup_rules_session_new(r);
+	return *ss;
+}
+
+void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
+                      const struct vup_rules_msg *m, struct vup_verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->action = VUP_ACT_PASS;
+	if (!r || r->n == 0 || !m || !m->hdr)
+		return;
+	struct vup_rules_session *s = ss ? session_of(r, ss) : NULL;
+	const struct vup_msg_type *t =
+	        vup_proto_lookup(m->chan, m->hdr->request);
+	enum vup_layout l = vup_msg_layout(t, m->hdr, m->neg);
+	for (unsigned i = 0; i < r->n; i++) {
+		const struct vup_rule *rule = &r->rules[i];
+		if (!matches(rule, l, m))
+			continue;
+		uint64_t scratch = 0; /* no session counters (out of memory) */
+		uint64_t *ctr = rule->when.global ? &r->global_count[i]
+		                : s               ? &s->count[i]
+		                                  : &scratch;
+		uint64_t count = ++*ctr;
+		if (!fires(rule, i, count))
+			continue;
+		switch (rule->action) {
+		case VUP_ACT_LOG:
+			if (v->nlogged < VUP_VERDICT_MAX_LOGGED)
+				v->logged[v->nlogged++] = rule->name;
+			continue;
+		case VUP_ACT_REWRITE:
+			if (rewrite(rule, l, m))
+				v->rewritten = true;
+			v->action = VUP_ACT_REWRITE;
+			break;
+		case VUP_ACT_DELAY:
+			v->action = VUP_ACT_DELAY;
+			v->delay_ns = delay_of(rule, i, count);
+			break;
+		case VUP_ACT_FAIL:
+			v->action = VUP_ACT_FAIL;
+			v->fail_value = rule->fail_value;
+			break;
+		case VUP_ACT_DISCONNECT:
+			v->action = VUP_ACT_DISCONNECT;
+			v->disconnect = rule->disconnect;
+			break;
+		default: v->action = rule->action; break; /* DROP, PASS */
+		}
+		v->rule = rule->name;
+		if (!rule->cont)
+			return;
+	}
+}

@@ -1,0 +1,137 @@
+/* rules, private: the YAML tree the loader walks, diagnostics with their
+ * source line, and what load.c, match.c and lint.c share. */
+#ifndef VUP_RULES_INTERNAL_H
+#define VUP_RULES_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vuproxy/rules.h"
+
+/* Limits that keep hostile files cheap. */
+#define VUP_RULES_MAX_FILE  (1u << 20) /* bytes */
+#define VUP_RULES_MAX_DEPTH 32         /* nested collections */
+#define VUP_RULES_MAX_DIAGS 100        /* errors (or warnings) reported */
+#define VUP_RULES_MAX_NAME  255        /* the trace stores a u8 length */
+#define VUP_RULES_MAX_DELAY (86400ull * 1000000000ull) /* 24 h in ns */
+#define VUP_RULES_PPM       1000000u
+
+/* A node of the document, built from libyaml events (aliases refused,
+ * duplicate keys reported).  Marks are 0-based as libyaml gives them. */
+enum vup_ykind { VUP_Y_SCALAR, VUP_Y_SEQ, VUP_Y_MAP };
+struct vup_ynode {
+	enum vup_ykind kind;
+	unsigned line, col;
+	char *s; /* scalar text, NUL-terminated (no NUL inside) */
+	size_t len;
+	bool plain;             /* scalar written without quotes */
+	struct vup_ynode **kid; /* SEQ: items; MAP: key, value, key, ... */
+	size_t n, cap;
+};
+
+/* Diagnostics, each "file:line:col: text\n" followed by the source line
+ * and a caret; rendered sorted by position. */
+struct vup_rdiag_entry {
+	unsigned line, col, seq;
+	char *text;
+};
+struct vup_rdiag {
+	struct vup_rdiag_entry *e;
+	size_t n, cap;
+	unsigned count; /* problems found, reported or not */
+	char *buf;      /* vup__rdiag_text */
+	size_t len;
+};
+
+struct vup_rctx {
+	const char *name; /* file name in messages */
+	const char *text; /* the whole file */
+	size_t len;
+	struct vup_rdiag *err, *warn;
+};
+
+void vup__rdiag_free(struct vup_rdiag *d);
+/* All entries in order of position ("" when none); owned by d. */
+const char *vup__rdiag_text(struct vup_rdiag *d);
+/* line and col 0-based; col counts characters. */
+__attribute__((format(printf, 5, 6))) void
+vup__rdiag_add(struct vup_rctx *c, struct vup_rdiag *d, unsigned line,
+               unsigned col, const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) void
+vup__rerr(struct vup_rctx *c, const struct vup_ynode *n, const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) void
+vup__rwarn(struct vup_rctx *c, const struct vup_ynode *n, const char *fmt, ...);
+
+/* Parse text into a tree.  0 with *root (NULL for an empty stream), or
+ * -EINVAL after reporting the problem, or -ENOMEM.  Duplicate keys are
+ * reported but the tree is returned (the caller checks the error count),
+ * so that the schema walk reports its problems too. */
+int vup__ytree(struct vup_rctx *c, struct vup_ynode **root);
+void vup__yfree(struct vup_ynode *n);
+const char *vup__ykind_name(const struct vup_ynode *n);
+
+/* Scalars.  Each reports its own error at n (what names the key) and
+ * returns false. */
+bool vup__yu64(struct vup_rctx *c, const struct vup_ynode *n, const char *what,
+               uint64_t max, uint64_t *out);
+bool vup__ybool(struct vup_rctx *c, const struct vup_ynode *n, const char *what,
+                bool *out);
+bool vup__ystr(struct vup_rctx *c, const struct vup_ynode *n, const char *what,
+               const char **out);
+/* A mapping whose keys are all in names[]; vals[i] receives the value of
+ * names[i] (keys[i] its key node) or NULL.  False when n is no mapping;
+ * unknown keys are reported, and the known ones still returned. */
+bool vup__ymap(struct vup_rctx *c, const struct vup_ynode *n, const char *what,
+               const char *const *names, size_t count,
+               const struct vup_ynode **keys, const struct vup_ynode **vals);
+
+/* What the loader keeps about a rule while it validates the file. */
+struct vup_rbuild {
+	struct vup_rule *rule;
+	unsigned index;
+	const struct vup_ynode *node, *match, *action, *when;
+	int chan;                  /* match channel: -1 any */
+	bool layouts[VUP_L_COUNT]; /* payload layouts the rule can meet */
+};
+
+/* match: fills b->rule->match, b->chan and b->layouts; false on error. */
+bool vup__rules_match(struct vup_rctx *c, struct vup_rbuild *b,
+                      const struct vup_ynode *match);
+/* action: the kind and simple values.  A rewrite's body waits for the
+ * match (its fields are checked against the matched requests): *rewrite
+ * receives it, for vup__rules_rewrite. */
+bool vup__rules_action(struct vup_rctx *c, struct vup_rbuild *b,
+                       const struct vup_ynode *n,
+                       const struct vup_ynode **rewrite);
+bool vup__rules_rewrite(struct vup_rctx *c, struct vup_rbuild *b,
+                        const struct vup_ynode *n);
+/* A field of the layouts in b->layouts, for fields: and rewrite set:;
+ * reports an error at n when there is none.  *max receives the largest
+ * value the widest such field holds. */
+bool vup__rules_field(struct vup_rctx *c, const struct vup_rbuild *b,
+                      const struct vup_ynode *n, uint64_t *max);
+/* A feature name list (a scalar or a list of scalars) into bit masks. */
+bool vup__rules_features(struct vup_rctx *c, const struct vup_rbuild *b,
+                         const struct vup_ynode *n, const char *what,
+                         uint64_t *virtio, uint64_t *protocol);
+/* The rule's effective reply filter: fail rules only meet requests. */
+int vup__rules_reply_filter(const struct vup_rule *r);
+
+/* Warnings about a valid rule set. */
+void vup__rules_lint(struct vup_rctx *c, const struct vup_rbuild *b,
+                     unsigned n);
+
+/* The loader behind vup_rules_parse, with unbounded diagnostics. */
+int vup__rules_parse(const char *name, const char *text, size_t len,
+                     struct vup_rules **out, struct vup_rdiag *err,
+                     struct vup_rdiag *warn);
+/* Read a whole file (at most VUP_RULES_MAX_FILE bytes), NUL-terminated. */
+int vup__rules_read(const char *path, char **text, size_t *len);
+
+/* The field named name in layout l, or NULL. */
+const struct vup_field *vup__rules_layout_field(enum vup_layout l,
+                                                const char *name);
+
+#endif
