@@ -27,7 +27,8 @@ struct vup_flow {
 	struct {
 		struct vup_pending q[VUP_FLOW_PENDING_MAX];
 		unsigned head, count;
-	} pending[2]; /* by enum vup_chan */
+	} pending[2];         /* by enum vup_chan */
+	bool last_expects[2]; /* the last request added a pending entry */
 	bool warned_reserved;
 	bool warned_unknown;
 };
@@ -37,8 +38,9 @@ void vup_flow_init(struct vup_flow *f);
 /* Forget the replies owed on a channel (it was closed or replaced). */
 void vup_flow_forget(struct vup_flow *f, enum vup_chan chan);
 
-/* A request was not forwarded (dropped, failed by a rule): its reply,
- * if one was expected, will not come from the receiver. */
+/* The request just inspected was not forwarded (dropped, failed by a
+ * rule): its reply, if one was expected, will not come from the receiver.
+ * Must follow vup_flow_inspect of that request. */
 void vup_flow_retract(struct vup_flow *f, enum vup_chan chan, uint32_t code);
 
 /* Inspect one message about to be relayed.  0 = relay it; -EPROTO = the

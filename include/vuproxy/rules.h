@@ -182,6 +182,7 @@ struct vup_verdict {
 	const char *rule;    /* the deciding rule's name, or NULL */
 	uint64_t delay_ns;   /* DELAY, jitter included */
 	uint64_t fail_value; /* FAIL: the u64 of the error reply */
+	bool fail_has_value; /* FAIL: the rule gave the value */
 	unsigned disconnect; /* DISCONNECT: bit 0 front-end, bit 1 back-end */
 	bool rewritten;      /* the payload was changed (any rule) */
 	const char *logged[VUP_VERDICT_MAX_LOGGED]; /* `log` rules passed */

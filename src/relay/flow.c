@@ -19,8 +19,11 @@ void vup_flow_forget(struct vup_flow *f, enum vup_chan chan)
 void vup_flow_retract(struct vup_flow *f, enum vup_chan chan, uint32_t code)
 {
 	unsigned n = f->pending[chan].count;
-	if (!n)
+	/* The last request inspected added no entry: an older request of
+	 * the same kind still owes its reply. */
+	if (!f->last_expects[chan] || !n)
 		return;
+	f->last_expects[chan] = false;
 	unsigned last = (f->pending[chan].head + n - 1) % VUP_FLOW_PENDING_MAX;
 	if (f->pending[chan].q[last].code == code)
 		f->pending[chan].count--;
@@ -103,12 +106,13 @@ int vup_flow_inspect(struct vup_flow *f, enum vup_chan chan, enum vup_side from,
 		if (rc)
 			return rc;
 	} else {
-		rc = expect_reply(
-		        f, chan, m->hdr.request,
-		        vup_proto_reply_expected(&m->hdr, chan, &f->neg), why,
-		        whylen);
+		enum vup_expect e =
+		        vup_proto_reply_expected(&m->hdr, chan, &f->neg);
+		rc = expect_reply(f, chan, m->hdr.request, e, why, whylen);
 		if (rc)
 			return rc;
+		/* Only this request's own entry may be retracted later. */
+		f->last_expects[chan] = e != VUP_EXPECT_NONE;
 		vup_proto_note(&f->neg, chan, &m->hdr, m->payload);
 	}
 	if (warn && (m->hdr.flags & ~VUP_FLAG_KNOWN) && !f->warned_reserved) {

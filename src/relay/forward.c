@@ -250,12 +250,13 @@ static void forward(struct vup_link *from, const struct vup_hdr *hdr,
 }
 
 /* The error answer vuproxy gives in place of the receiver (rule `fail`):
- * a u64 ack of fail_value (default 1) where the reply is an ack; for
+ * where the reply is an ack, a u64 of the rule's value (default 1); for
  * requests always answered with a body, GET_CONFIG's error form (size 0),
- * else the body's minimum size with fail_value in its first u64 (default
- * 0).  Returns false if the request expects no reply. */
-static bool error_reply(const struct vup_hdr *req, enum vup_chan chan,
-                        const struct vup_negotiated *neg,
+ * else the body's minimum size, zero (or the rule's value) in its first
+ * u64, a vring reply keeping the request's index.  Returns false if the
+ * request expects no reply (then fail is a drop). */
+static bool error_reply(const struct vup_hdr *req, const uint8_t *req_payload,
+                        enum vup_chan chan, const struct vup_negotiated *neg,
                         const struct vup_verdict *v, struct vup_hdr *rep,
                         uint8_t *payload)
 {
@@ -269,21 +270,29 @@ static bool error_reply(const struct vup_hdr *req, enum vup_chan chan,
 	               !(req->flags & VUP_FLAG_NEED_REPLY)));
 	rep->request = req->request;
 	rep->flags = VUP_FLAG_VERSION | VUP_FLAG_REPLY;
-	uint64_t value = v->fail_value;
 	if (!body) {
+		uint64_t value = v->fail_has_value ? v->fail_value : 1;
 		rep->size = 8;
 		memcpy(payload, &value, 8);
 		return true;
 	}
 	rep->size = t->rep_layout == VUP_L_CONFIG ? 0 : t->rep_min;
 	memset(payload, 0, rep->size);
-	if (rep->size >= 8)
+	uint64_t value = v->fail_has_value ? v->fail_value : 0;
+	bool vring = t->rep_layout == VUP_L_VRING_BASE ||
+	             t->rep_layout == VUP_L_VRING_STATE;
+	if (vring && rep->size >= 8 && req->size >= 4) {
+		uint32_t num = (uint32_t)value;
+		memcpy(payload, req_payload, 4); /* the ring it asked about */
+		memcpy(payload + 4, &num, 4);
+	} else if (rep->size >= 8) {
 		memcpy(payload, &value, 8);
+	}
 	return true;
 }
 
 static void apply_fail(struct vup_link *l, const struct vup_hdr *hdr,
-                       const struct vup_verdict *v)
+                       const uint8_t *req_payload, const struct vup_verdict *v)
 {
 	struct vup_session *s = l->s;
 	struct vup_hdr rep;
@@ -293,7 +302,8 @@ static void apply_fail(struct vup_link *l, const struct vup_hdr *hdr,
 		/* A failed reply: the requester gets the error form instead. */
 		struct vup_hdr req = *hdr;
 		req.flags = VUP_FLAG_VERSION | VUP_FLAG_NEED_REPLY;
-		if (!error_reply(&req, l->chan, &s->flow.neg, v, &rep, payload))
+		if (!error_reply(&req, req_payload, l->chan, &s->flow.neg, v,
+		                 &rep, payload))
 			return;
 		record(s, l->chan, l->side, &rep, payload, NULL, 0,
 		       VUP_ACT_FAIL, v->rule, true);
@@ -301,7 +311,8 @@ static void apply_fail(struct vup_link *l, const struct vup_hdr *hdr,
 		return;
 	}
 	vup_flow_retract(&s->flow, l->chan, hdr->request);
-	if (!error_reply(hdr, l->chan, &s->flow.neg, v, &rep, payload))
+	if (!error_reply(hdr, req_payload, l->chan, &s->flow.neg, v, &rep,
+	                 payload))
 		return;
 	/* The answer travels back like the receiver's replies would, behind
 	 * anything the receiver already sent in that direction. */
@@ -426,7 +437,7 @@ void vup__relay(struct vup_link *l)
 		break;
 	case VUP_ACT_FAIL:
 		vup_close_fds(fds, nfds);
-		apply_fail(l, &m->hdr, &v);
+		apply_fail(l, &m->hdr, m->payload, &v);
 		break;
 	case VUP_ACT_DISCONNECT:
 		vup_close_fds(fds, nfds);

@@ -240,6 +240,7 @@ void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
 		case VUP_ACT_FAIL:
 			v->action = VUP_ACT_FAIL;
 			v->fail_value = rule->fail_value;
+			v->fail_has_value = rule->fail_has_value;
 			break;
 		case VUP_ACT_DISCONNECT:
 			v->action = VUP_ACT_DISCONNECT;
