@@ -67,6 +67,7 @@ static void lint_drop(struct vup_rctx *c, const struct vup_rbuild *b)
 {
 	const struct vup_rule *r = b->rule;
 	struct names always = {0}, acked = {0};
+	bool all_have_error_form = true;
 	for (int ch = VUP_CHAN_MAIN; ch <= VUP_CHAN_BACKEND; ch++) {
 		for (size_t i = 0; i < vup_proto_count(ch); i++) {
 			const struct vup_msg_type *t = vup_proto_at(ch, i);
@@ -75,15 +76,21 @@ static void lint_drop(struct vup_rctx *c, const struct vup_rbuild *b)
 			add_name(t->reply == VUP_REPLY_ALWAYS ? &always
 			                                      : &acked,
 			         t->name);
+			if (!has_error_form(t))
+				all_have_error_form = false;
 		}
 	}
 	if (always.n)
 		vup__rwarn(
 		        c, b->action,
 		        "rule '%s' drops %s, which always get%s a reply: the "
-		        "sender will wait for it forever (fail answers with "
-		        "an error instead)",
-		        r->name, always.buf, always.n > 1 ? "" : "s");
+		        "sender will wait for it forever (%s)",
+		        r->name, always.buf, always.n > 1 ? "" : "s",
+		        all_have_error_form
+		                ? "fail answers with an error instead"
+		                : "fail would answer instead, with a zeroed "
+		                  "reply the sender takes as real: there is "
+		                  "no error form");
 	else if (acked.n)
 		vup__rwarn(c, b->action,
 		           "rule '%s' drops %s: a sender that set NEED_REPLY "

@@ -757,7 +757,9 @@ static void warnings(void **state)
 	assert_contains(warn,
 	                "t.yaml:4:13: rule 'drop-features' drops GET_FEATURES, "
 	                "which always gets a reply: the sender will wait for "
-	                "it forever (fail answers with an error instead)\n"
+	                "it forever (fail would answer instead, with a zeroed "
+	                "reply the sender takes as real: there is no error "
+	                "form)\n"
 	                "        action: drop\n"
 	                "                ^\n");
 	assert_contains(warn, "t.yaml:7:13: rule 'drop-num' drops "
