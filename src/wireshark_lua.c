@@ -102,15 +102,6 @@ static const char *reply_rule_name(enum vup_reply_rule r)
 	return "ack";
 }
 
-/* Virtio device status bits, as render.c names them. */
-static const char *status_name(unsigned bit)
-{
-	static const char *const names[8] = {
-	        "ACKNOWLEDGE", "DRIVER", "DRIVER_OK",          "FEATURES_OK",
-	        NULL,          NULL,     "DEVICE_NEEDS_RESET", "FAILED"};
-	return bit < 8 ? names[bit] : NULL;
-}
-
 static void emit_names(FILE *f, const char *var, const char *comment,
                        const char *(*name)(unsigned), unsigned n)
 {
@@ -491,8 +482,8 @@ static int emit_data(FILE *f)
 	           vup_feature_name, 64);
 	emit_names(f, "PROTOCOL_FEATURE_NAME", "vhost-user protocol features.",
 	           vup_protocol_feature_name, 64);
-	emit_names(f, "STATUS_NAME", "Virtio device status bits.", status_name,
-	           8);
+	emit_names(f, "STATUS_NAME", "Virtio device status bits.",
+	           vup_status_name, 8);
 	fputs("-- Bit names by field format.\n"
 	      "local BIT_NAMES = {\n"
 	      "\tfeatures = FEATURE_NAME,\n"

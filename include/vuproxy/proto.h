@@ -136,6 +136,8 @@ const char *vup_side_name(enum vup_side s); /* "front-end" / "back-end" */
  * prefix ("REPLY_ACK"), virtio names in full ("VIRTIO_F_VERSION_1"). */
 const char *vup_feature_name(unsigned bit);
 const char *vup_protocol_feature_name(unsigned bit);
+/* Virtio device status bits (SET_STATUS/GET_STATUS), NULL when unnamed. */
+const char *vup_status_name(unsigned bit);
 /* Bit number for a name of either kind, -1 if unknown; *protocol tells which.
  */
 int vup_feature_bit(const char *name, bool *protocol);
@@ -186,6 +188,12 @@ int vup_proto_check_header(const struct vup_hdr *h, enum vup_chan chan,
 int vup_proto_check(const struct vup_hdr *h, const uint8_t *payload,
                     unsigned nfds, enum vup_chan chan, enum vup_side from,
                     const struct vup_negotiated *neg, char *why, size_t whylen);
+
+/* Can a reply to this request say "failed"?  Acks are a u64 status;
+ * of the requests always answered with a body, those whose body is a
+ * status word and GET_CONFIG (size 0 = error) can; feature words, vring
+ * bases and counts (GET_QUEUE_NUM, GET_MAX_MEM_SLOTS) cannot. */
+bool vup_proto_has_error_form(const struct vup_msg_type *t);
 
 /* Does the receiver of this request answer it? */
 enum vup_expect {

@@ -221,3 +221,15 @@ enum vup_expect vup_proto_reply_expected(const struct vup_hdr *h,
 	default: return need ? on_need : VUP_EXPECT_NONE;
 	}
 }
+
+bool vup_proto_has_error_form(const struct vup_msg_type *t)
+{
+	if (t->reply != VUP_REPLY_ALWAYS)
+		return true;
+	if (t->rep_layout == VUP_L_CONFIG || t->rep_layout == VUP_L_ACK)
+		return true;
+	if (t->rep_layout != VUP_L_U64)
+		return false;
+	return strcmp(t->name, "GET_QUEUE_NUM") != 0 &&
+	       strcmp(t->name, "GET_MAX_MEM_SLOTS") != 0;
+}

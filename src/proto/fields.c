@@ -331,6 +331,14 @@ const char *vup_protocol_feature_name(unsigned bit)
 	return bit < 64 ? protocol_names[bit] : NULL;
 }
 
+const char *vup_status_name(unsigned bit)
+{
+	static const char *const names[8] = {
+	        "ACKNOWLEDGE", "DRIVER", "DRIVER_OK",          "FEATURES_OK",
+	        NULL,          NULL,     "DEVICE_NEEDS_RESET", "FAILED"};
+	return bit < 8 ? names[bit] : NULL;
+}
+
 static int find_name(const char *const *names, int n, const char *name,
                      const char *prefix)
 {

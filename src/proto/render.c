@@ -66,14 +66,6 @@ static void bit_names(struct out *o, uint64_t bits,
 	put(o, o->json ? "]" : ">");
 }
 
-static const char *status_name(unsigned bit)
-{
-	static const char *const names[8] = {
-	        "ACKNOWLEDGE", "DRIVER", "DRIVER_OK",          "FEATURES_OK",
-	        NULL,          NULL,     "DEVICE_NEEDS_RESET", "FAILED"};
-	return bit < 8 ? names[bit] : NULL;
-}
-
 static void features(struct out *o, const char *name, uint64_t v,
                      const char *(*names)(unsigned))
 {
@@ -137,7 +129,7 @@ static void emit_field(struct out *o, const struct vup_field *f,
 	case VUP_FMT_PFEATURES:
 		features(o, f->name, v, vup_protocol_feature_name);
 		break;
-	case VUP_FMT_STATUS: features(o, f->name, v, status_name); break;
+	case VUP_FMT_STATUS: features(o, f->name, v, vup_status_name); break;
 	case VUP_FMT_BOOL:
 		if (o->json) {
 			key(o, f->name);

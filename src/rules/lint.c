@@ -29,21 +29,6 @@ static bool meets_request(const struct vup_rule *r,
 	return false;
 }
 
-/* Does a `fail` reply make sense for this request?  ACK-style answers are
- * a u64 status; of the always-answered requests, those whose body is a
- * status (u64 other than a count) or GET_CONFIG (size 0 = error). */
-static bool has_error_form(const struct vup_msg_type *t)
-{
-	if (t->reply != VUP_REPLY_ALWAYS)
-		return true;
-	if (t->rep_layout == VUP_L_CONFIG || t->rep_layout == VUP_L_ACK)
-		return true;
-	if (t->rep_layout != VUP_L_U64)
-		return false;
-	return strcmp(t->name, "GET_QUEUE_NUM") != 0 &&
-	       strcmp(t->name, "GET_MAX_MEM_SLOTS") != 0;
-}
-
 struct names {
 	char buf[160];
 	size_t len;
@@ -76,7 +61,7 @@ static void lint_drop(struct vup_rctx *c, const struct vup_rbuild *b)
 			add_name(t->reply == VUP_REPLY_ALWAYS ? &always
 			                                      : &acked,
 			         t->name);
-			if (!has_error_form(t))
+			if (!vup_proto_has_error_form(t))
 				all_have_error_form = false;
 		}
 	}
@@ -110,7 +95,8 @@ static void lint_fail(struct vup_rctx *c, const struct vup_rbuild *b)
 	for (int ch = VUP_CHAN_MAIN; ch <= VUP_CHAN_BACKEND; ch++) {
 		for (size_t i = 0; i < vup_proto_count(ch); i++) {
 			const struct vup_msg_type *t = vup_proto_at(ch, i);
-			if (meets_request(b->rule, t) && !has_error_form(t))
+			if (meets_request(b->rule, t) &&
+			    !vup_proto_has_error_form(t))
 				add_name(&bad, t->name);
 		}
 	}
