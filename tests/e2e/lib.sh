@@ -126,16 +126,23 @@ e2e_alive() {
 	[ -n "$pid" ] && [ -z "${E2E_RC[$1]+x}" ] && e2e_pid_alive "$pid"
 }
 
-# e2e_stop NAME [GRACE]: SIGINT the process (timeout forwards it), wait
-# up to GRACE seconds (default 15), then SIGKILL the program and its
-# wrapper.  The exit status lands in E2E_RC[NAME]: the program's own
-# status, 124 if its time limit ran out, 128+N if a signal killed it.
+# e2e_stop NAME [GRACE]: SIGINT the program, wait up to GRACE seconds
+# (default 15), then SIGKILL the program and its wrapper.  The exit status
+# lands in E2E_RC[NAME]: the program's own status, 124 if its time limit
+# ran out, 128+N if a signal killed it.
+#
+# The signal goes to the program itself, never through its timeout
+# wrapper: timeout passes it on, then sends it and a SIGCONT to its whole
+# group.  That late SIGCONT discards the SIGSTOP with which
+# LeakSanitizer's exit-time check (ptrace) stops the process, and the
+# check then waits forever: an ASan build "hangs" at exit.
 e2e_stop() {
 	local name=$1 grace=${2:-15} pid=${E2E_PID[$1]:-} end rc=0 c
 	[ -n "$pid" ] || e2e_fail "e2e_stop: no process named '$name'"
 	[ -z "${E2E_RC[$name]+x}" ] || return 0
 	if e2e_pid_alive "$pid"; then
-		kill -INT "$pid" 2>/dev/null || true
+		c=$(e2e_children_of "$pid")
+		kill -INT ${c:-$pid} 2>/dev/null || true
 		end=$(($(date +%s) + grace))
 		while e2e_pid_alive "$pid" && [ "$(date +%s)" -lt "$end" ]; do
 			sleep 0.05

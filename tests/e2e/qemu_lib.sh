@@ -151,8 +151,13 @@ wait_exit() {
 }
 
 # stop PID SIGNAL SECS: signal one of our processes, wait for it; $WAIT_RC.
+# The signal goes to the program under the timeout wrapper PID, not to
+# timeout: it would also send it, and a SIGCONT, to the whole group (see
+# e2e_stop in lib.sh for why that hangs an ASan build at exit).
 stop() {
-	ours "$1" && kill -"$2" "$1" 2>/dev/null
+	local prog
+	prog=$(awk -v p="$1" '$4 == p { print $1; exit }' /proc/[0-9]*/stat 2>/dev/null)
+	ours "$1" && kill -"$2" "${prog:-$1}" 2>/dev/null
 	wait_exit "$1" "$3" && return 0
 	ours "$1" && kill -KILL "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
