@@ -7,7 +7,7 @@ need() { for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || return 0; done; retur
 PKGS="build-essential cmake pkg-config libuv1-dev zlib1g-dev libyaml-dev libcmocka-dev
   clang clang-format libclang-rt-14-dev
   dpdk-dev qemu-system-x86 qemu-utils busybox-static linux-image-amd64
-  tshark jq bc cpio kmod file xz-utils zstd procps iproute2 strace"
+  tshark tcpdump jq bc cpio kmod file xz-utils zstd procps iproute2 strace"
 # shellcheck disable=SC2086
 if need $PKGS; then
   apt-get update -q

@@ -78,6 +78,20 @@ static void usage(FILE *f)
 	        "... before .pcapng.gz)\n"
 	        "  -W N                     with -C: keep at most N files (the "
 	        "oldest is removed)\n"
+	        "  --tap net|blk            read the virtqueues passively "
+	        "and record net frames\n"
+	        "                           (Ethernet, one interface per "
+	        "queue) or blk requests\n"
+	        "  -s SNAPLEN               with --tap: bytes kept per frame "
+	        "or request data\n"
+	        "                           (default 256; 0: 65535)\n"
+	        "  --tap-interval USEC      with --tap: how often the rings "
+	        "are read (default\n"
+	        "                           1000 microseconds)\n"
+	        "  --tap-unverified         with --tap: keep copies of "
+	        "buffers the device used\n"
+	        "                           before the tap could check them "
+	        "(marked in the trace)\n"
 	        "  -h, --help               this text\n"
 	        "  -V, --version            print the version\n"
 	        "\n"
@@ -246,12 +260,24 @@ static int parse_uint(const char *opt, const char *s, int base,
 
 static int cmd_proxy(int argc, char **argv)
 {
-	enum { OPT_FRONTEND = 256, OPT_BACKEND, OPT_MODE, OPT_MAX };
+	enum {
+		OPT_FRONTEND = 256,
+		OPT_BACKEND,
+		OPT_MODE,
+		OPT_MAX,
+		OPT_TAP,
+		OPT_TAP_INTERVAL,
+		OPT_TAP_UNVERIFIED
+	};
 	static const struct option opts[] = {
 	        {"frontend", required_argument, NULL, OPT_FRONTEND},
 	        {"backend", required_argument, NULL, OPT_BACKEND},
 	        {"socket-mode", required_argument, NULL, OPT_MODE},
 	        {"max-sessions", required_argument, NULL, OPT_MAX},
+	        {"tap", required_argument, NULL, OPT_TAP},
+	        {"tap-interval", required_argument, NULL, OPT_TAP_INTERVAL},
+	        {"tap-unverified", no_argument, NULL, OPT_TAP_UNVERIFIED},
+	        {"snaplen", required_argument, NULL, 's'},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"quiet", no_argument, NULL, 'q'},
 	        {"help", no_argument, NULL, 'h'},
@@ -267,7 +293,9 @@ static int cmd_proxy(int argc, char **argv)
 	bool have_fe = false, have_be = false;
 	char err[256];
 	int c;
-	while ((c = getopt_long(argc, argv, "vqhVw:C:W:r:", opts, NULL)) !=
+	unsigned snaplen = 0, tap_interval = 0;
+	bool have_snaplen = false;
+	while ((c = getopt_long(argc, argv, "vqhVw:C:W:r:s:", opts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case OPT_FRONTEND:
@@ -300,6 +328,32 @@ static int cmd_proxy(int argc, char **argv)
 					                "be at least 1\n");
 				return 2;
 			}
+			break;
+		case OPT_TAP:
+			if (vup_tap_kind_parse(optarg, &cfg.tap.kind)) {
+				fprintf(stderr,
+				        "vuproxy: --tap %s: net or blk\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		case OPT_TAP_UNVERIFIED: cfg.tap.keep_unverified = true; break;
+		case OPT_TAP_INTERVAL:
+			if (parse_uint("--tap-interval", optarg, 10, 1000000,
+			               &tap_interval) ||
+			    tap_interval < 10) {
+				if (tap_interval < 10)
+					fprintf(stderr,
+					        "vuproxy: --tap-interval is in "
+					        "microseconds, 10 to "
+					        "1000000\n");
+				return 2;
+			}
+			break;
+		case 's':
+			if (parse_uint("-s", optarg, 10, 65535, &snaplen))
+				return 2;
+			have_snaplen = true;
 			break;
 		case 'v':
 			vup_log_level = vup_log_level < VUP_LOG_MSG
@@ -363,6 +417,15 @@ static int cmd_proxy(int argc, char **argv)
 		fprintf(stderr, "vuproxy: -W needs -C SIZE\n");
 		return 2;
 	}
+	if ((have_snaplen || tap_interval || cfg.tap.keep_unverified) &&
+	    cfg.tap.kind == VUP_TAP_OFF) {
+		fprintf(stderr, "vuproxy: -s, --tap-interval and "
+		                "--tap-unverified need --tap\n");
+		return 2;
+	}
+	/* -s 0 means as much as a record can hold, as for tcpdump. */
+	cfg.tap.snaplen = !have_snaplen ? 256 : snaplen ? snaplen : 65535;
+	cfg.tap_interval_us = tap_interval ? tap_interval : 1000;
 	if (rules_path && load_rules(rules_path, &rules)) {
 		fprintf(stderr, "vuproxy: -r %s: not loaded\n", rules_path);
 		return 2;
@@ -432,6 +495,17 @@ static int cmd_proxy(int argc, char **argv)
 	        (unsigned long long)ps->sessions_failed,
 	        (unsigned long long)ps->messages,
 	        (unsigned long long)ps->refused);
+	if (cfg.tap.kind != VUP_TAP_OFF)
+		fprintf(stderr,
+		        "vuproxy: tap: %u queues, %llu buffers consumed: "
+		        "%llu captured (%llu unverified), %llu missed, %llu "
+		        "torn, %llu malformed\n",
+		        ps->tap.queues, (unsigned long long)ps->tap.consumed,
+		        (unsigned long long)ps->tap.captured,
+		        (unsigned long long)ps->tap.unverified,
+		        (unsigned long long)ps->tap.missed,
+		        (unsigned long long)ps->tap.torn,
+		        (unsigned long long)ps->tap.malformed);
 	vup_rules_free(vup_proxy_set_rules(st.proxy, NULL));
 	vup_proxy_free(st.proxy);
 	uv_loop_close(loop);

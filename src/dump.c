@@ -1,11 +1,15 @@
 /* dump: `vuproxy dump FILE` prints a trace as a timeline, one line per
- * message, or one JSON object per line (--json). */
+ * record, or one JSON object per line (--json): control messages here,
+ * the tap's records (Ethernet frames, blk requests, queue statistics) in
+ * dump_tap.c.  --ethernet-out FILE writes the Ethernet frames to a classic
+ * pcap file instead (dump_pcap.c). */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dump_tap.h"
 #include "vuproxy/dump.h"
 #include "vuproxy/pcapng.h"
 #include "vuproxy/proto.h"
@@ -31,7 +35,19 @@ struct dump {
 	uint64_t t0;
 	bool have_t0;
 	uint64_t shown, records;
+	uint64_t control, taps;    /* records of each kind read */
+	struct vup_pcap_out *pcap; /* --ethernet-out */
 };
+
+/* Time since the first record shown. */
+static uint64_t rel_time(struct dump *d, uint64_t ts_ns)
+{
+	if (!d->have_t0) {
+		d->t0 = ts_ns;
+		d->have_t0 = true;
+	}
+	return ts_ns - d->t0;
+}
 
 static struct vup_negotiated *neg_of(struct dump *d, uint32_t id)
 {
@@ -70,21 +86,6 @@ static void print_fds_text(const struct vup_trace_hdr *th)
 	}
 }
 
-static void print_json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static void show(struct dump *d, const struct vup_record *rec,
                  const struct vup_trace_hdr *th, const uint8_t *msg, size_t len)
 {
@@ -115,10 +116,7 @@ static void show(struct dump *d, const struct vup_record *rec,
 	}
 	const char *name = vup_proto_name(chan, h.request);
 	static char fields[65536];
-	if (!d->have_t0) {
-		d->t0 = rec->ts_ns;
-		d->have_t0 = true;
-	}
+	uint64_t rel = rel_time(d, rec->ts_ns);
 	if (d->json) {
 		vup_render_json(fields, sizeof(fields), &h, payload, chan, neg);
 		printf("{\"ts_ns\":%" PRIu64
@@ -135,15 +133,14 @@ static void show(struct dump *d, const struct vup_record *rec,
 		printf("],\"action\":\"%s\",\"rule\":",
 		       vup_action_name(th->action));
 		if (th->rule[0])
-			print_json_string(th->rule);
+			vup_dump_json_str(th->rule);
 		else
 			printf("null");
-		printf(",\"as_sent\":%s,\"payload\":%s}\n",
+		printf(",\"as_sent\":%s,\"payload\":%s,\"type\":\"control\"}\n",
 		       (th->flags & VUP_TRACE_F_AS_SENT) ? "true" : "false",
 		       fields);
 	} else {
 		vup_render_text(fields, sizeof(fields), &h, payload, chan, neg);
-		uint64_t rel = rec->ts_ns - d->t0;
 		printf("%4" PRIu64 ".%06" PRIu64 " s%u %s %s%s",
 		       rel / 1000000000u, rel % 1000000000u / 1000u,
 		       th->session,
@@ -201,14 +198,53 @@ static int add_request_filter(struct dump *d, const char *list)
 	return 0;
 }
 
+/* A tap record (or an Ethernet frame for --ethernet-out); 0, or -1 after
+ * a write error (reported). */
+static int show_tap(struct dump *d, const struct vup_record *rec,
+                    const char *path)
+{
+	uint32_t session;
+	const char *rest;
+	if (d->only_session >= 0 &&
+	    (!vup_dump_iface_session(rec->ifname, &session, &rest) ||
+	     session != (uint32_t)d->only_session))
+		return 0;
+	if (d->pcap) {
+		if (rec->kind != VUP_REC_PACKET ||
+		    rec->linktype != LINKTYPE_ETHERNET)
+			return 0;
+		int rc = vup_pcap_out_frame(d->pcap, rec);
+		if (rc)
+			fprintf(stderr,
+			        "vuproxy dump: %s: --ethernet-out: %s\n", path,
+			        strerror(-rc));
+		return rc ? -1 : 0;
+	}
+	if (d->nreq) /* --request selects control messages only */
+		return 0;
+	vup_dump_tap(rec, d->json, rel_time(d, rec->ts_ns));
+	d->shown++;
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vuproxy dump FILE [--json] [--session N] "
 	           "[--request NAME[,NAME...]]\n"
-	           "Print a trace written by vuproxy -w, one line per message "
-	           "(--json: one object\nper line).  Exit status 2 if the file "
-	           "is cut short (what was recovered is\nprinted first), "
-	           "corrupt or not a vuproxy trace.\n");
+	           "                         [--ethernet-out PCAP]\n"
+	           "Print a trace written by vuproxy -w, one line per record "
+	           "(--json: one object\n"
+	           "per line, with \"type\": \"control\", \"net\", \"blk\" or "
+	           "\"stats\"): control\n"
+	           "messages, and the tap's Ethernet frames, blk requests and "
+	           "queue statistics.\n"
+	           "--session N keeps one session's records; --request keeps "
+	           "only those control\nmessages.  --ethernet-out PCAP writes "
+	           "the Ethernet frames (of --session N) to\na classic pcap "
+	           "file for tcpdump -r instead of printing (\"-\": stdout; "
+	           "an\nexisting file is overwritten; created 0600).  Exit "
+	           "status 2 if the file is\ncut short (what was recovered is "
+	           "printed first), corrupt or not a vuproxy\ntrace.\n");
 }
 
 int vup_dump_main(int argc, char **argv)
@@ -217,10 +253,12 @@ int vup_dump_main(int argc, char **argv)
 	        {"json", no_argument, NULL, 'j'},
 	        {"session", required_argument, NULL, 's'},
 	        {"request", required_argument, NULL, 'r'},
+	        {"ethernet-out", required_argument, NULL, 'e'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
 	struct dump d = {.only_session = -1};
+	const char *eth_out = NULL;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -242,6 +280,7 @@ int vup_dump_main(int argc, char **argv)
 			if (add_request_filter(&d, optarg))
 				return 2;
 			break;
+		case 'e': eth_out = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -257,8 +296,14 @@ int vup_dump_main(int argc, char **argv)
 		fprintf(stderr, "vuproxy dump: %s\n", err);
 		return 2;
 	}
+	vup_reader_want_stats(r, true);
+	if (eth_out &&
+	    vup_pcap_out_open(eth_out, path, &d.pcap, err, sizeof(err))) {
+		fprintf(stderr, "vuproxy dump: %s\n", err);
+		vup_reader_close(r);
+		return 2;
+	}
 	int status = 0;
-	uint64_t user0 = 0;
 	for (;;) {
 		struct vup_record rec;
 		enum vup_read_status st =
@@ -283,8 +328,19 @@ int vup_dump_main(int argc, char **argv)
 			break;
 		}
 		d.records++;
-		if (rec.linktype != LINKTYPE_USER0)
-			continue; /* tap records: shown by later versions */
+		if (rec.kind != VUP_REC_PACKET ||
+		    rec.linktype != LINKTYPE_USER0) {
+			/* Tap records in a section vuproxy wrote; another
+			 * tool's packets are not vuproxy's to show. */
+			if (!vup_dump_is_tap(&rec) || !vup_reader_vuproxy(r))
+				continue;
+			d.taps++;
+			if (show_tap(&d, &rec, path)) {
+				status = 2;
+				break;
+			}
+			continue;
+		}
 		struct vup_trace_hdr th;
 		int hl = vup_trace_hdr_decode(rec.data, rec.caplen, &th, err,
 		                              sizeof(err));
@@ -297,18 +353,35 @@ int vup_dump_main(int argc, char **argv)
 			status = 2;
 			break;
 		}
-		user0++;
-		show(&d, &rec, &th, rec.data + hl, rec.caplen - (size_t)hl);
+		d.control++;
+		if (!d.pcap)
+			show(&d, &rec, &th, rec.data + hl,
+			     rec.caplen - (size_t)hl);
 	}
 	bool ours = vup_reader_vuproxy(r);
 	vup_reader_close(r);
 	free(d.sessions);
-	if (status == 0 && user0 == 0 && (d.records || !ours)) {
+	/* A vuproxy trace: control records, or a section vuproxy wrote
+	 * that holds tap records or nothing at all. */
+	if (status == 0 && d.control == 0 &&
+	    (!ours || (d.records && !d.taps))) {
 		fprintf(stderr,
 		        "vuproxy dump: %s: no vuproxy control records in %llu "
 		        "packets; not a vuproxy trace\n",
 		        path, (unsigned long long)d.records);
 		status = 2;
+	}
+	if (d.pcap) {
+		uint64_t frames = vup_pcap_out_frames(d.pcap);
+		if (vup_pcap_out_close(d.pcap, err, sizeof(err))) {
+			fprintf(stderr, "vuproxy dump: %s\n", err);
+			status = 2;
+		} else {
+			fprintf(stderr,
+			        "vuproxy dump: %llu Ethernet frames written to "
+			        "%s\n",
+			        (unsigned long long)frames, eth_out);
+		}
 	}
 	fflush(stdout);
 	return status;

@@ -10,6 +10,10 @@
  * config bytes, shmem sizes, opaque bytes) that render.c also treats
  * specially.  A test checks that the committed file is exactly what this
  * prints, so a catalogue change that is not regenerated fails the build.
+ *
+ * A second, small dissector reads the tap's blk records (LINKTYPE_USER1,
+ * include/vuproxy/tapfmt.h); its constants and names come from tapfmt.
+ * The tap's Ethernet interfaces need nothing: Wireshark decodes them.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -17,6 +21,7 @@
 
 #include "vuproxy/pcapng.h"
 #include "vuproxy/proto.h"
+#include "vuproxy/tapfmt.h"
 #include "vuproxy/wireshark_lua.h"
 
 #define ABBR_MAX  128
@@ -115,6 +120,39 @@ static void emit_names(FILE *f, const char *var, const char *comment,
 		fputs(",\n", f);
 	}
 	fputs("}\n\n", f);
+}
+
+static const char *blk_type_name(unsigned t)
+{
+	return vup_blk_type_name(t);
+}
+
+static const char *blk_status_name(unsigned s)
+{
+	return s <= 0xff ? vup_blk_status_name((uint8_t)s) : NULL;
+}
+
+/* The blk tap record (tapfmt.h). */
+static void emit_blk(FILE *f)
+{
+	fprintf(f,
+	        "-- The tap's blk record (include/vuproxy/tapfmt.h), "
+	        "little-endian, on\n"
+	        "-- LINKTYPE_USER1 interfaces named \"s<session> blk\".\n"
+	        "local BLK_MAGIC = \"%c%c\"\n"
+	        "local BLK_VERSION = %u\n"
+	        "local BLK_REC_SIZE = %u\n"
+	        "local BLK_F_STATUS = 0x%x\n"
+	        "local BLK_F_LATENCY = 0x%x\n"
+	        "local BLK_F_RESERVED = 0x%x\n\n",
+	        VUP_BLK_MAGIC0, VUP_BLK_MAGIC1, VUP_BLK_VERSION,
+	        VUP_BLK_REC_SIZE, VUP_BLK_F_STATUS, VUP_BLK_F_LATENCY,
+	        0xffu & ~(unsigned)(VUP_BLK_F_STATUS | VUP_BLK_F_LATENCY));
+	/* Request types are small numbers (VIRTIO_BLK_T_*). */
+	emit_names(f, "BLK_TYPE", "virtio-blk request types.", blk_type_name,
+	           64);
+	emit_names(f, "BLK_STATUS", "virtio-blk request status.",
+	           blk_status_name, 256);
 }
 
 static const char *fd_kind_name(unsigned k)
@@ -495,6 +533,7 @@ static int emit_data(FILE *f)
 	if (emit_layouts(f, &a) || emit_regions(f, &a) || emit_variable(f, &a))
 		return -1;
 	emit_requests(f);
+	emit_blk(f);
 	return 0;
 }
 
@@ -517,6 +556,17 @@ static const char header_lua[] =
         "-- Folders), e.g. ~/.local/lib/wireshark/plugins/.  It takes over "
         "USER0 from\n"
         "-- the user_dlts table.\n"
+        "--\n"
+        "-- The tap's records: Ethernet interfaces (\"s1 net q1 tx\") are "
+        "Wireshark's own;\n"
+        "-- blk requests (\"s1 blk\", link type USER1, 148) are decoded "
+        "here as\n"
+        "-- vuproxy.blk.* (vuproxy.blk.type, .type_name, .sector, .len, "
+        ".status,\n"
+        "-- .status_name, .latency in ns, .queue, .id, .used_len, .data), "
+        "e.g.\n"
+        "--   tshark ... -Y 'vuproxy.blk.status != 0' -T fields -e "
+        "vuproxy.blk.sector\n"
         "--\n"
         "-- Fields: vuproxy.* for the pseudo-header (vuproxy.session, "
         "vuproxy.channel,\n"
@@ -1177,7 +1227,129 @@ static const char engine_lua[] =
 	"end\n"
 	"\n"
 	"message = Dissector.get(\"vhostuser\")\n"
-	"DissectorTable.get(\"wtap_encap\"):add(wtap_encaps.USER0, vuproxy)\n";
+	"DissectorTable.get(\"wtap_encap\"):add(wtap_encaps.USER0, vuproxy)\n"
+	"\n"
+	"-- The tap's blk records (USER1): one completed virtio-blk request each.\n"
+	"local vuproxy_blk = Proto(\"vuproxy.blk\", \"vuproxy virtio-blk tap record\")\n"
+	"local bf = {\n"
+	"\tmagic = ProtoField.string(\"vuproxy.blk.magic\", \"Magic\"),\n"
+	"\tversion = ProtoField.uint8(\"vuproxy.blk.version\", \"Version\"),\n"
+	"\tflags = ProtoField.uint8(\"vuproxy.blk.flags\", \"Flags\", base.HEX),\n"
+	"\tstatus_known = ProtoField.bool(\"vuproxy.blk.flags.status_known\",\n"
+	"\t\t\"Status known\", 8, nil, BLK_F_STATUS),\n"
+	"\tlatency_known = ProtoField.bool(\"vuproxy.blk.flags.latency_known\",\n"
+	"\t\t\"Latency known\", 8, nil, BLK_F_LATENCY),\n"
+	"\tflags_reserved = ProtoField.uint8(\"vuproxy.blk.flags.reserved\",\n"
+	"\t\t\"Reserved\", base.HEX, nil, BLK_F_RESERVED),\n"
+	"\tqueue = ProtoField.uint16(\"vuproxy.blk.queue\", \"Virtqueue\"),\n"
+	"\tid = ProtoField.uint16(\"vuproxy.blk.id\", \"Descriptor id\"),\n"
+	"\ttype = ProtoField.uint32(\"vuproxy.blk.type\", \"Type\", base.DEC,\n"
+	"\t\tBLK_TYPE),\n"
+	"\ttype_name = ProtoField.string(\"vuproxy.blk.type_name\", \"Type name\"),\n"
+	"\tlen = ProtoField.uint32(\"vuproxy.blk.len\", \"Data length\"),\n"
+	"\tsector = ProtoField.uint64(\"vuproxy.blk.sector\", \"Sector\"),\n"
+	"\tstatus = ProtoField.uint8(\"vuproxy.blk.status\", \"Status\", base.DEC,\n"
+	"\t\tBLK_STATUS),\n"
+	"\tstatus_name = ProtoField.string(\"vuproxy.blk.status_name\",\n"
+	"\t\t\"Status name\"),\n"
+	"\treserved = ProtoField.bytes(\"vuproxy.blk.reserved\", \"Reserved\"),\n"
+	"\tused_len = ProtoField.uint32(\"vuproxy.blk.used_len\", \"Used length\"),\n"
+	"\tlatency = ProtoField.uint64(\"vuproxy.blk.latency\", \"Latency (ns)\"),\n"
+	"\tdata = ProtoField.bytes(\"vuproxy.blk.data\", \"Data\"),\n"
+	"}\n"
+	"local bx = {\n"
+	"\tbad = ProtoExpert.new(\"vuproxy.blk.bad\",\n"
+	"\t\t\"Not a vuproxy blk record\",\n"
+	"\t\texpert.group.MALFORMED, expert.severity.ERROR),\n"
+	"\tversion = ProtoExpert.new(\"vuproxy.blk.version.unsupported\",\n"
+	"\t\t\"blk record version not supported\",\n"
+	"\t\texpert.group.UNDECODED, expert.severity.WARN),\n"
+	"\tfailed = ProtoExpert.new(\"vuproxy.blk.failed\",\n"
+	"\t\t\"Request failed\",\n"
+	"\t\texpert.group.RESPONSE_CODE, expert.severity.NOTE),\n"
+	"}\n"
+	"all = {}\n"
+	"for _, field in pairs(bf) do all[#all + 1] = field end\n"
+	"vuproxy_blk.fields = all\n"
+	"vuproxy_blk.experts = {bx.bad, bx.version, bx.failed}\n"
+	"\n"
+	"-- The session, from the interface name \"s<session> blk\".\n"
+	"local f_ifname = Field.new(\"frame.interface_name\")\n"
+	"\n"
+	"function vuproxy_blk.dissector(tvb, pinfo, tree)\n"
+	"\tlocal len = tvb:len()\n"
+	"\tpinfo.cols.protocol:set(\"VUPROXY-BLK\")\n"
+	"\tlocal t = tree:add(vuproxy_blk, tvb())\n"
+	"\tif len < 3 or tvb(0, 2):string() ~= BLK_MAGIC then\n"
+	"\t\tt:add_proto_expert_info(bx.bad)\n"
+	"\t\tpinfo.cols.info:set(\"not a vuproxy blk record\")\n"
+	"\t\treturn len\n"
+	"\tend\n"
+	"\tt:add(bf.magic, tvb(0, 2))\n"
+	"\tlocal version = tvb(2, 1):uint()\n"
+	"\tlocal vi = t:add(bf.version, tvb(2, 1))\n"
+	"\tif version ~= BLK_VERSION or len < BLK_REC_SIZE then\n"
+	"\t\tvi:add_proto_expert_info(bx.version, string.format(\n"
+	"\t\t\t\"blk record version %d in %d bytes; this dissector \" ..\n"
+	"\t\t\t\"reads version %d of %d bytes\", version, len,\n"
+	"\t\t\tBLK_VERSION, BLK_REC_SIZE))\n"
+	"\t\tpinfo.cols.info:set(\"vuproxy blk record version \" .. version)\n"
+	"\t\treturn len\n"
+	"\tend\n"
+	"\tlocal flags = tvb(3, 1):uint()\n"
+	"\tlocal fi = t:add(bf.flags, tvb(3, 1))\n"
+	"\tfi:add(bf.status_known, tvb(3, 1))\n"
+	"\tfi:add(bf.latency_known, tvb(3, 1))\n"
+	"\tfi:add(bf.flags_reserved, tvb(3, 1))\n"
+	"\tt:add_le(bf.queue, tvb(4, 2))\n"
+	"\tt:add_le(bf.id, tvb(6, 2))\n"
+	"\tlocal typ = tvb(8, 4):le_uint()\n"
+	"\tlocal tname = BLK_TYPE[typ] or (\"type \" .. typ)\n"
+	"\tt:add_le(bf.type, tvb(8, 4))\n"
+	"\tt:add(bf.type_name, tvb(8, 4), tname):set_generated()\n"
+	"\tt:add_le(bf.len, tvb(12, 4))\n"
+	"\tt:add_le(bf.sector, tvb(16, 8))\n"
+	"\tlocal words = {\"q\" .. tvb(4, 2):le_uint(), tname,\n"
+	"\t\t\"id=\" .. tvb(6, 2):le_uint(),\n"
+	"\t\t\"sector=\" .. tostring(tvb(16, 8):le_uint64()),\n"
+	"\t\t\"len=\" .. tvb(12, 4):le_uint()}\n"
+	"\tlocal status = tvb(24, 1):uint()\n"
+	"\tif bit32.band(flags, BLK_F_STATUS) ~= 0 then\n"
+	"\t\tlocal si = t:add(bf.status, tvb(24, 1))\n"
+	"\t\tlocal sname = BLK_STATUS[status] or tostring(status)\n"
+	"\t\tt:add(bf.status_name, tvb(24, 1), sname):set_generated()\n"
+	"\t\tif status ~= 0 then\n"
+	"\t\t\tsi:add_proto_expert_info(bx.failed, \"Request failed: \" ..\n"
+	"\t\t\t\tsname)\n"
+	"\t\tend\n"
+	"\t\twords[#words + 1] = \"status=\" .. sname\n"
+	"\telse\n"
+	"\t\twords[#words + 1] = \"status=?\"\n"
+	"\tend\n"
+	"\tt:add(bf.reserved, tvb(25, 3))\n"
+	"\tt:add_le(bf.used_len, tvb(28, 4))\n"
+	"\tif bit32.band(flags, BLK_F_LATENCY) ~= 0 then\n"
+	"\t\tt:add_le(bf.latency, tvb(32, 8))\n"
+	"\t\tlocal ns = tvb(32, 8):le_uint64()\n"
+	"\t\twords[#words + 1] = \"latency=\" ..\n"
+	"\t\t\ttostring((ns + 500) / 1000) .. \"us\"\n"
+	"\telse\n"
+	"\t\twords[#words + 1] = \"latency=?\"\n"
+	"\tend\n"
+	"\tif len > BLK_REC_SIZE then\n"
+	"\t\tt:add(bf.data, tvb(BLK_REC_SIZE, len - BLK_REC_SIZE))\n"
+	"\tend\n"
+	"\tt:append_text(\": \" .. table.concat(words, \" \"))\n"
+	"\tlocal ifname = f_ifname()\n"
+	"\tlocal session = ifname and tostring(ifname.value):match(\"^(s%d+) \")\n"
+	"\tif session then\n"
+	"\t\ttable.insert(words, 1, session .. \" blk\")\n"
+	"\tend\n"
+	"\tpinfo.cols.info:set(table.concat(words, \" \"))\n"
+	"\treturn len\n"
+	"end\n"
+	"\n"
+	"DissectorTable.get(\"wtap_encap\"):add(wtap_encaps.USER1, vuproxy_blk)\n";
 /* clang-format on */
 
 static void usage(FILE *f)

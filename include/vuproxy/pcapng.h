@@ -44,6 +44,17 @@ int pcapng_epb(struct vup_buf *b, uint32_t ifid, uint64_t ts_ns,
                const void *data, uint32_t caplen, uint32_t origlen,
                uint32_t flags, const char *comment);
 
+/* Interface Statistics: what a tap queue saw (see ring.h for the
+ * classes).  ifrecv: buffers the device consumed; usrdeliv: captured;
+ * ifdrop: missed (the ring moved past them between polls); osdrop: torn
+ * or malformed.  The comment spells out all five counts. */
+struct pcapng_isb {
+	uint64_t start_ns;
+	uint64_t ifrecv, ifdrop, osdrop, usrdeliv;
+};
+int pcapng_isb(struct vup_buf *b, uint32_t ifid, uint64_t ts_ns,
+               const struct pcapng_isb *s, const char *comment);
+
 /* Decoding.  pcapng_next looks at buf[off..len): returns 1 with *blk set
  * when a whole block is there, 0 when more bytes are needed, -1 when the
  * bytes are not a valid block (detail in err). */

@@ -119,6 +119,27 @@ struct vup_negotiated {
 #define VUP_PF_XEN_MMAP            17
 #define VUP_F_PROTOCOL_FEATURES    30
 #define VUP_F_RING_PACKED          34
+#define VUP_F_VERSION_1            32
+#define VUP_F_ACCESS_PLATFORM      33
+
+/* Codes of the front-end requests that vuproxy's own logic acts on (the
+ * catalogue has them all; a unit test checks these names against it). */
+enum vup_req {
+	VUP_REQ_SET_FEATURES = 2,
+	VUP_REQ_RESET_OWNER = 4,
+	VUP_REQ_SET_MEM_TABLE = 5,
+	VUP_REQ_SET_VRING_NUM = 8,
+	VUP_REQ_SET_VRING_ADDR = 9,
+	VUP_REQ_SET_VRING_BASE = 10,
+	VUP_REQ_GET_VRING_BASE = 11,
+	VUP_REQ_SET_VRING_KICK = 12,
+	VUP_REQ_SET_PROTOCOL_FEATURES = 16,
+	VUP_REQ_SET_VRING_ENABLE = 18,
+	VUP_REQ_SET_BACKEND_REQ_FD = 21,
+	VUP_REQ_RESET_DEVICE = 34,
+	VUP_REQ_ADD_MEM_REG = 37,
+	VUP_REQ_REM_MEM_REG = 38,
+};
 
 /* Catalogue. */
 const struct vup_msg_type *vup_proto_lookup(enum vup_chan chan, uint32_t code);
@@ -164,6 +185,11 @@ struct vup_field {
 /* The fixed fields of a layout; variable parts (memory regions, config
  * bytes) are rendered specially.  *n receives the count. */
 const struct vup_field *vup_layout_fields(enum vup_layout l, size_t *n);
+/* One memory region of SET_MEM_TABLE {gpa, size, uaddr, mmap_offset}:
+ * its fields, and its size in the table (32 bytes, 40 with XEN_MMAP). */
+#define VUP_MEM_REGION_FIELDS 4
+extern const struct vup_field vup_mem_region_fields[VUP_MEM_REGION_FIELDS];
+uint32_t vup_mem_region_size(const struct vup_negotiated *neg);
 /* Read a field of a payload; false if it lies beyond size. */
 bool vup_field_get(const struct vup_field *f, const uint8_t *p, uint32_t size,
                    uint64_t *out);

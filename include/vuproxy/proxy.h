@@ -8,21 +8,25 @@
 #include <uv.h>
 
 #include "vuproxy/endpoint.h"
+#include "vuproxy/tap.h"
 #include "vuproxy/trace.h"
 
 struct vup_proxy_config {
 	struct vup_endpoint frontend;
 	struct vup_endpoint backend;
-	unsigned socket_mode;    /* listening sockets, default 0600 */
-	unsigned max_sessions;   /* concurrent; more are refused */
-	struct vup_trace *trace; /* -w, or NULL */
+	unsigned socket_mode;      /* listening sockets, default 0600 */
+	unsigned max_sessions;     /* concurrent; more are refused */
+	struct vup_trace *trace;   /* -w, or NULL */
+	struct vup_tap_config tap; /* --tap, -s */
+	uint32_t tap_interval_us;  /* --tap-interval: poll period */
 };
 
 struct vup_proxy_stats {
-	uint64_t sessions;        /* opened since start */
-	uint64_t sessions_failed; /* closed on a protocol or I/O error */
-	uint64_t messages;        /* relayed, both channels */
-	uint64_t refused;         /* connections refused (limits) */
+	uint64_t sessions;         /* opened since start */
+	uint64_t sessions_failed;  /* closed on a protocol or I/O error */
+	uint64_t messages;         /* relayed, both channels */
+	uint64_t refused;          /* connections refused (limits) */
+	struct vup_tap_totals tap; /* over closed sessions */
 };
 
 struct vup_proxy;

@@ -6,9 +6,11 @@
  * consumed once, when it becomes used.  Device-readable bytes are copied
  * when the buffer becomes available, device-written bytes when it becomes
  * used; after each copy the ring is re-read (seqlock style) and a copy
- * that may have been overwritten is discarded as torn.  A buffer already
- * used when the reader first sees it available counts torn: the driver
- * may have reused it.
+ * that may have been overwritten is discarded as torn.  A buffer with a
+ * device-readable part already used when the reader first sees it
+ * available counts torn (the driver may have reused its memory), unless
+ * keep_unverified keeps it flagged; one with only a device-writable part
+ * does not (its data is copied and checked when used).
  *
  * Counting: every buffer the device consumed is classified exactly once,
  *   captured + missed + torn + malformed == consumed.
@@ -69,6 +71,12 @@ struct vup_ring_config {
 	                        avail_base); packed: idx | wrap << 15 */
 	uint64_t features;   /* negotiated virtio features */
 	uint32_t snaplen;    /* bytes kept per part; 0 means 256 */
+	/* A device that polls (DPDK) uses a buffer within microseconds of
+	 * its offer: a poll then finds it already used, its readable copy
+	 * unverifiable (the driver may reuse memory it got back).  Keep such
+	 * copies, flagged VUP_RING_BUF_UNVERIFIED, instead of counting them
+	 * torn. */
+	bool keep_unverified;
 };
 
 /* vup_ring_buf.flags */
@@ -79,6 +87,11 @@ enum {
 	VUP_RING_BUF_LEN_UNKNOWN = 1 << 3, /* IN_ORDER batch: no used len */
 	VUP_RING_BUF_LEN_OVER = 1 << 4,    /* used len > writable length */
 	VUP_RING_BUF_WSEG_TRUNC = 1 << 5,  /* written part cut: > WSEG segs */
+	VUP_RING_BUF_HAS_LAST = 1 << 6,    /* wr_last holds the last written
+	                                      byte (virtio-blk status) */
+	VUP_RING_BUF_UNVERIFIED = 1 << 7,  /* keep_unverified: the device used
+	                                      it before the readable copy was
+	                                      re-checked */
 };
 
 /* One consumed buffer, valid during the emit callback only. */
@@ -95,6 +108,7 @@ struct vup_ring_buf {
 	uint32_t rd_caplen;
 	const uint8_t *wr; /* first wr_caplen written bytes */
 	uint32_t wr_caplen;
+	uint8_t wr_last; /* last byte of the writable part, as used */
 	uint64_t t_avail_ns, t_used_ns; /* poll times it was seen */
 };
 
@@ -106,6 +120,7 @@ struct vup_ring_stats {
 	uint64_t unreadable; /* polls whose ring indices could not be read */
 	uint64_t desync;     /* packed: used position lost and restarted */
 	uint64_t dropped;    /* captures overwritten before their use */
+	uint64_t unverified; /* of captured: flagged VUP_RING_BUF_UNVERIFIED */
 	const char *last_malformed; /* reason of the last malformed buffer */
 };
 

@@ -30,7 +30,30 @@ int vup_trace_open(const struct vup_trace_config *cfg, struct vup_trace **out,
 /* Declare a session's control interface (name names both sockets). */
 int vup_trace_add_session(struct vup_trace *t, uint32_t session,
                           const char *name, const char *description);
+/* A tap interface of a session (one per net queue, one per blk device):
+ * declared now and in every later file until the session ends; *handle
+ * names it below. */
+int vup_trace_add_iface(struct vup_trace *t, uint32_t session,
+                        uint16_t linktype, uint32_t snaplen, const char *name,
+                        const char *description, uint32_t *handle);
+/* Forget the session's interfaces (a later file does not declare them). */
 void vup_trace_end_session(struct vup_trace *t, uint32_t session);
+/* One tap packet, flags = epb_flags.  Not flushed: tap packets are
+ * written at the next vup_trace_flush or control message. */
+int vup_trace_packet(struct vup_trace *t, uint32_t handle, uint64_t ts_ns,
+                     uint32_t flags, const void *data, uint32_t caplen,
+                     uint32_t origlen);
+/* The same with a packet comment (opt_comment; NULL for none). */
+int vup_trace_packet_note(struct vup_trace *t, uint32_t handle, uint64_t ts_ns,
+                          uint32_t flags, const void *data, uint32_t caplen,
+                          uint32_t origlen, const char *comment);
+/* An Interface Statistics Block for a tap interface; flushed. */
+int vup_trace_stats(struct vup_trace *t, uint32_t handle, uint64_t ts_ns,
+                    const struct pcapng_isb *st, const char *comment);
+/* Sync-flush what was buffered (tap packets). */
+int vup_trace_flush(struct vup_trace *t);
+/* Tap packets recorded so far. */
+uint64_t vup_trace_packets(const struct vup_trace *t);
 /* Record one message (its header and payload); flushed to the file
  * before returning. */
 int vup_trace_message(struct vup_trace *t, uint64_t ts_ns,

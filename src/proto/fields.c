@@ -379,3 +379,15 @@ int vup_feature_bit(const char *name, bool *protocol)
 		*protocol = true;
 	return bit;
 }
+
+const struct vup_field vup_mem_region_fields[VUP_MEM_REGION_FIELDS] = {
+        {"gpa", 0, 8, 0, 0, VUP_FMT_HEX},
+        {"size", 8, 8, 0, 0, VUP_FMT_HEX},
+        {"uaddr", 16, 8, 0, 0, VUP_FMT_HEX},
+        {"mmap_offset", 24, 8, 0, 0, VUP_FMT_HEX},
+};
+
+uint32_t vup_mem_region_size(const struct vup_negotiated *neg)
+{
+	return neg && (neg->protocol_features >> VUP_PF_XEN_MMAP & 1) ? 40 : 32;
+}

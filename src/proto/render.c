@@ -155,15 +155,8 @@ static void emit_field(struct out *o, const struct vup_field *f,
 static void regions(struct out *o, const uint8_t *p, uint32_t size,
                     const struct vup_negotiated *neg)
 {
-	static const struct vup_field rf[] = {
-	        {"gpa", 0, 8, 0, 0, VUP_FMT_HEX},
-	        {"size", 8, 8, 0, 0, VUP_FMT_HEX},
-	        {"uaddr", 16, 8, 0, 0, VUP_FMT_HEX},
-	        {"mmap_offset", 24, 8, 0, 0, VUP_FMT_HEX},
-	};
-	uint32_t rsz = neg && (neg->protocol_features >> VUP_PF_XEN_MMAP & 1)
-	                       ? 40
-	                       : 32;
+	const struct vup_field *rf = vup_mem_region_fields;
+	uint32_t rsz = vup_mem_region_size(neg);
 	uint32_t n = 0;
 	if (size >= 4)
 		memcpy(&n, p, 4);
@@ -178,7 +171,7 @@ static void regions(struct out *o, const uint8_t *p, uint32_t size,
 		else
 			put(o, " [");
 		o->first = true;
-		for (size_t k = 0; k < 4; k++)
+		for (size_t k = 0; k < VUP_MEM_REGION_FIELDS; k++)
 			emit_field(o, &rf[k], r, rsz);
 		o->first = false;
 		put(o, o->json ? "}" : "]");

@@ -22,15 +22,6 @@
 #include "relay.h"
 #include "vuproxy/log.h"
 
-#define SET_BACKEND_REQ_FD 21
-
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void log_message(struct vup_session *s, const struct vup_link *l,
                         const struct vup_hdr *h, const uint8_t *payload,
                         unsigned nfds, const char *note)
@@ -76,7 +67,7 @@ static void record(struct vup_session *s, enum vup_chan chan,
 		snprintf(h.rule, sizeof(h.rule), "%s", rule);
 	for (unsigned i = 0; i < nfds; i++)
 		vup_fd_describe(fds[i], &h.fds[i]);
-	vup_trace_message(t, wall_ns(), &h, hdr, payload);
+	vup_trace_message(t, vup__wall_ns(), &h, hdr, payload);
 }
 
 /* SET_BACKEND_REQ_FD: keep the front-end's socket, give the back-end one
@@ -148,7 +139,7 @@ static void send_now(struct vup_link *from, const struct vup_hdr *hdr,
 {
 	struct vup_session *s = from->s;
 	if (from->chan == VUP_CHAN_MAIN && from->side == VUP_FRONTEND &&
-	    hdr->request == SET_BACKEND_REQ_FD &&
+	    hdr->request == VUP_REQ_SET_BACKEND_REQ_FD &&
 	    !(hdr->flags & VUP_FLAG_REPLY) && nfds == 1 &&
 	    interpose_backend_channel(s, &fds[0]) < 0) {
 		vup_close_fds(fds, nfds);
@@ -159,6 +150,10 @@ static void send_now(struct vup_link *from, const struct vup_hdr *hdr,
 		vup_close_fds(fds, nfds);
 		return;
 	}
+	/* The tap sees what the receiver gets, while the fds are open. */
+	if (s->tap)
+		vup_tap_message(s->tap, from->chan, from->side, hdr, payload,
+		                fds, nfds, vup__wall_ns());
 	int rc = vup_channel_send(&to->ch, hdr, payload, fds, nfds);
 	if (rc < 0) {
 		vup__send_failed(to, rc);

@@ -226,6 +226,10 @@ int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
 	uv_timer_init(loop, &p->restart);
 	p->restart.data = p;
 	*out = p;
+	if (vup__tap_timer_start(p) < 0) {
+		vup_proxy_stop(p);
+		return -EINVAL;
+	}
 	for (int side = 0; side < 2; side++) {
 		const struct vup_endpoint *ep =
 		        side == VUP_FRONTEND ? &cfg->frontend : &cfg->backend;
@@ -249,6 +253,7 @@ void vup_proxy_stop(struct vup_proxy *p)
 		return;
 	p->stopping = true;
 	uv_close((uv_handle_t *)&p->restart, NULL);
+	vup__tap_timer_stop(p);
 	for (int side = 0; side < 2; side++) {
 		if (p->listen_fd[side] < 0)
 			continue;

@@ -41,6 +41,7 @@ struct vup_session {
 	struct vup_link *fe_bch, *be_bch; /* back-end channel, if interposed */
 	struct vup_flow flow;
 	struct vup_rules_session *rules_state;
+	struct vup_tap *tap;   /* --tap, or NULL */
 	uv_timer_t hold_timer; /* releases held messages */
 	uint64_t msgs;
 	bool closing;
@@ -74,7 +75,16 @@ struct vup_proxy {
 	uv_timer_t restart; /* connect/connect: next session after a close */
 	struct vup_rules *rules; /* -r, or NULL; replaced on SIGHUP */
 	bool stopping;
+	int tap_timer_fd; /* --tap: the poll period; -1 without */
+	uv_poll_t tap_poll;
 };
+
+/* tapping.c: the tap's timer and each session's tap */
+uint64_t vup__wall_ns(void);
+int vup__tap_timer_start(struct vup_proxy *p);
+void vup__tap_timer_stop(struct vup_proxy *p);
+void vup__tap_session_open(struct vup_session *s);
+void vup__tap_session_close(struct vup_session *s);
 
 /* session.c: links and the session's life (vup__: private to src/relay) */
 const char *vup__direction(enum vup_side from);

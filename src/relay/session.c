@@ -358,6 +358,7 @@ struct vup_session *vup_session_new(struct vup_proxy *p)
 	s->be->peer = s->fe;
 	if (p->cfg.trace)
 		trace_session(s);
+	vup__tap_session_open(s);
 	uv_timer_init(p->loop, &s->retry);
 	s->retry.data = s;
 	uv_timer_init(p->loop, &s->hold_timer);
@@ -438,6 +439,9 @@ void vup_session_close(struct vup_session *s, const char *reason)
 	uv_close((uv_handle_t *)&s->hold_timer, on_timer_closed);
 	vup_rules_session_free(s->rules_state);
 	s->rules_state = NULL;
+	/* The tap's last records and statistics go before its interfaces
+	 * are forgotten. */
+	vup__tap_session_close(s);
 	if (s->proxy->cfg.trace)
 		vup_trace_end_session(s->proxy->cfg.trace, s->id);
 	vup__bch_close(s);

@@ -253,7 +253,9 @@ bool vup__walk_seg(struct ring_walk *w, const struct vup_guest_mem *m,
 		r->rd_cap += n;
 		return true;
 	}
-	/* Written part: remember where, enough segments for the snap. */
+	/* Written part: remember where, enough segments for the snap, and
+	 * where it ends (a virtio-blk status byte). */
+	r->wlast = addr + len - 1;
 	uint64_t before = w->wr_len - len;
 	if (before < w->snaplen) {
 		if (r->nwseg < VUP_RING_MAX_WSEG)
@@ -299,6 +301,11 @@ bool vup__copy_written(struct vup_ring *q, const struct vup_guest_mem *m,
 	if (want > q->snaplen)
 		want = q->snaplen;
 	r->wr_cap = 0;
+	if (r->wr_len) {
+		if (!vup_guest_read(m, VUP_AS_GPA, r->wlast, &r->wlast_byte, 1))
+			return false;
+		r->flags |= VUP_RING_BUF_HAS_LAST;
+	}
 	for (unsigned i = 0; i < r->nwseg && r->wr_cap < want; i++) {
 		uint32_t n = want - r->wr_cap;
 		if (n > r->wseg[i].len)
@@ -309,6 +316,23 @@ bool vup__copy_written(struct vup_ring *q, const struct vup_guest_mem *m,
 		r->wr_cap += n;
 	}
 	return true;
+}
+
+void vup__used_before_check(struct vup_ring *q, struct vup_ring_rec *r)
+{
+	/* A chain that looked malformed may have been one the driver had
+	 * already got back and reused the memory of (a freed indirect
+	 * table): nothing can be said about it. */
+	if (r->state == REC_BAD) {
+		r->state = REC_TORN;
+		return;
+	}
+	if (!r->rd_len)
+		return;
+	if (q->cfg.keep_unverified)
+		r->flags |= VUP_RING_BUF_UNVERIFIED;
+	else
+		r->state = REC_TORN;
 }
 
 /* ---- counting ---- */
@@ -337,6 +361,8 @@ void vup__emit(struct vup_ring *q, struct vup_ring_rec *r, uint32_t key,
 {
 	q->st.consumed++;
 	q->st.captured++;
+	if (r->flags & VUP_RING_BUF_UNVERIFIED)
+		q->st.unverified++;
 	if (!emit)
 		return;
 	struct vup_ring_buf b = {
@@ -352,6 +378,7 @@ void vup__emit(struct vup_ring *q, struct vup_ring_rec *r, uint32_t key,
 	        .rd_caplen = r->rd_cap,
 	        .wr = vup__wr_snap(q, key),
 	        .wr_caplen = r->wr_cap,
+	        .wr_last = r->wlast_byte,
 	        .t_avail_ns = r->t_avail,
 	        .t_used_ns = r->t_used,
 	};

@@ -26,6 +26,8 @@ struct vup_ring_rec {
 	bool used_wrap;
 	uint32_t flags, rd_len, wr_len, rd_cap, wr_cap, used_len, used_id;
 	uint64_t t_avail, t_used, hash;
+	uint64_t wlast; /* gpa of the last device-writable byte */
+	uint8_t wlast_byte;
 	const char *why;
 	struct wseg wseg[VUP_RING_MAX_WSEG];
 };
@@ -68,6 +70,14 @@ uint8_t *vup__wr_snap(struct vup_ring *q, uint32_t key);
 /* Copies the written part of r (up to its used len) into its snap. */
 bool vup__copy_written(struct vup_ring *q, const struct vup_guest_mem *m,
                        struct vup_ring_rec *r, uint32_t key);
+
+/* The device used r before the re-check of the copy made when it became
+ * available.  A chain that failed its walk counts torn, not malformed.  A
+ * chain with nothing device-readable copied nothing then:
+ * it stays good (its written part is copied and checked when used).
+ * Otherwise the readable copy is torn, or with keep_unverified kept and
+ * flagged unverified. */
+void vup__used_before_check(struct vup_ring *q, struct vup_ring_rec *r);
 
 /* Classification of one consumed buffer (keeps the count invariant). */
 void vup__count_missed(struct vup_ring *q);

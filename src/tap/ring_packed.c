@@ -219,8 +219,9 @@ static void scan_used(struct vup_ring *q, const struct vup_guest_mem *m,
 			q->stamp[id] = gen;
 		if (q->in_order && used)
 			carry = true;
-		if ((used || carry) && q->rec[id].state == REC_OK)
-			q->rec[id].state = REC_TORN;
+		if ((used || carry) &&
+		    (q->rec[id].state == REC_OK || q->rec[id].state == REC_BAD))
+			vup__used_before_check(q, &q->rec[id]);
 	}
 }
 

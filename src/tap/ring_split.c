@@ -156,8 +156,9 @@ static void scan_used(struct vup_ring *q, const struct vup_guest_mem *m,
 				continue;
 			key = id;
 		}
-		if (q->stamp[key] == gen && q->rec[key].state == REC_OK)
-			q->rec[key].state = REC_TORN;
+		if (q->stamp[key] == gen && (q->rec[key].state == REC_OK ||
+		                             q->rec[key].state == REC_BAD))
+			vup__used_before_check(q, &q->rec[key]);
 	}
 }
 

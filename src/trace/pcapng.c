@@ -17,6 +17,12 @@
 #define IF_DESCRIPTION 3
 #define IF_TSRESOL     9
 #define EPB_FLAGS      2
+#define ISB_STARTTIME  2
+#define ISB_ENDTIME    3
+#define ISB_IFRECV     4
+#define ISB_IFDROP     5
+#define ISB_OSDROP     7
+#define ISB_USRDELIV   8
 
 int vup_buf_reserve(struct vup_buf *b, size_t more)
 {
@@ -101,6 +107,25 @@ static size_t begin(struct vup_buf *b, uint32_t type, size_t body)
 	return total;
 }
 
+/* Timestamps are two u32 words, high first, in block and option alike. */
+static void put_ts(struct vup_buf *b, uint64_t ts_ns)
+{
+	put32(b, (uint32_t)(ts_ns >> 32));
+	put32(b, (uint32_t)ts_ns);
+}
+
+static void opt_u64(struct vup_buf *b, uint16_t code, uint64_t v)
+{
+	opt(b, code, &v, 8);
+}
+
+static void opt_ts(struct vup_buf *b, uint16_t code, uint64_t ts_ns)
+{
+	put16(b, code);
+	put16(b, 8);
+	put_ts(b, ts_ns);
+}
+
 int pcapng_shb(struct vup_buf *b, const char *app)
 {
 	size_t body = 16 + str_opt_size(app) + 4;
@@ -148,13 +173,33 @@ int pcapng_epb(struct vup_buf *b, uint32_t ifid, uint64_t ts_ns,
 		return -ENOMEM;
 	uint32_t total = (uint32_t)begin(b, PCAPNG_EPB, body);
 	put32(b, ifid);
-	put32(b, (uint32_t)(ts_ns >> 32));
-	put32(b, (uint32_t)ts_ns);
+	put_ts(b, ts_ns);
 	put32(b, caplen);
 	put32(b, origlen);
 	put(b, data, caplen);
 	zeros(b, pad4(caplen) - caplen);
 	opt(b, EPB_FLAGS, &flags, 4);
+	str_opt(b, OPT_COMMENT, comment);
+	opt(b, OPT_ENDOFOPT, NULL, 0);
+	put32(b, total);
+	return 0;
+}
+
+int pcapng_isb(struct vup_buf *b, uint32_t ifid, uint64_t ts_ns,
+               const struct pcapng_isb *s, const char *comment)
+{
+	size_t body = 12 + 6 * opt_size(8) + str_opt_size(comment) + 4;
+	if (vup_buf_reserve(b, 12 + body))
+		return -ENOMEM;
+	uint32_t total = (uint32_t)begin(b, PCAPNG_ISB, body);
+	put32(b, ifid);
+	put_ts(b, ts_ns);
+	opt_ts(b, ISB_STARTTIME, s->start_ns);
+	opt_ts(b, ISB_ENDTIME, ts_ns);
+	opt_u64(b, ISB_IFRECV, s->ifrecv);
+	opt_u64(b, ISB_IFDROP, s->ifdrop);
+	opt_u64(b, ISB_OSDROP, s->osdrop);
+	opt_u64(b, ISB_USRDELIV, s->usrdeliv);
 	str_opt(b, OPT_COMMENT, comment);
 	opt(b, OPT_ENDOFOPT, NULL, 0);
 	put32(b, total);

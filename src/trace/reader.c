@@ -14,8 +14,22 @@
 
 struct iface {
 	uint16_t linktype;
+	uint32_t snaplen;
 	char name[256];
 };
+
+/* pcapng option codes read here. */
+#define OPT_COMMENT      1
+#define IF_NAME          2
+#define EPB_FLAGS        2
+#define SHB_USERAPPL     4
+#define ISB_STARTTIME    2
+#define ISB_ENDTIME      3
+#define ISB_IFRECV       4
+#define ISB_IFDROP       5
+#define ISB_FILTERACCEPT 6
+#define ISB_OSDROP       7
+#define ISB_USRDELIV     8
 
 struct vup_reader {
 	FILE *f;
@@ -33,8 +47,10 @@ struct vup_reader {
 	char gz_msg[128];
 	bool in_section;
 	bool swapped;
+	bool want_stats;
 	struct iface *ifaces;
 	size_t nifaces;
+	char comment[VUP_ISB_COMMENT_MAX];
 };
 
 int vup_reader_open(const char *path, struct vup_reader **out, char *err,
@@ -50,6 +66,13 @@ int vup_reader_open(const char *path, struct vup_reader **out, char *err,
 		free(r);
 		return -e;
 	}
+	/* Never a NULL buffer, even before the first read. */
+	if (vup_buf_reserve(&r->buf, 65536)) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		fclose(r->f);
+		free(r);
+		return -ENOMEM;
+	}
 	*out = r;
 	return 0;
 }
@@ -64,6 +87,11 @@ void vup_reader_close(struct vup_reader *r)
 	vup_buf_free(&r->buf);
 	free(r->ifaces);
 	free(r);
+}
+
+void vup_reader_want_stats(struct vup_reader *r, bool on)
+{
+	r->want_stats = on;
 }
 
 bool vup_reader_vuproxy(const struct vup_reader *r)
@@ -176,25 +204,150 @@ static uint16_t rd16(const struct vup_reader *r, const uint8_t *p)
 	return r->swapped ? __builtin_bswap16(v) : v;
 }
 
-/* if_name (option 2) of an IDB, if any. */
-static void idb_name(const struct vup_reader *r, const uint8_t *opt, size_t len,
-                     char *name, size_t cap)
+static uint64_t rd64(const struct vup_reader *r, const uint8_t *p)
 {
-	name[0] = '\0';
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return r->swapped ? __builtin_bswap64(v) : v;
+}
+
+/* A pcapng timestamp: two u32 words, high first, each in section order. */
+static uint64_t rd_ts(const struct vup_reader *r, const uint8_t *p)
+{
+	return (uint64_t)rd32(r, p) << 32 | rd32(r, p + 4);
+}
+
+/* Walk the options in opt[0..len): calls fn for each whole option until
+ * opt_endofopt, the end, or an option that overruns the list (the rest is
+ * ignored: options are untrusted and only ever informative here). */
+static void
+walk_options(const struct vup_reader *r, const uint8_t *opt, size_t len,
+             void (*fn)(const struct vup_reader *r, uint16_t code,
+                        const uint8_t *val, uint16_t vlen, void *arg),
+             void *arg)
+{
 	while (len >= 4) {
 		uint16_t code = rd16(r, opt), olen = rd16(r, opt + 2);
-		size_t padded = (olen + 3u) & ~3u;
-		if (code == 0 || 4 + padded > len)
+		size_t padded = (olen + 3u) & ~(size_t)3;
+		if (code == 0 || padded > len - 4)
 			return;
-		if (code == 2) {
-			size_t n = olen < cap - 1 ? olen : cap - 1;
-			memcpy(name, opt + 4, n);
-			name[n] = '\0';
-			return;
-		}
+		fn(r, code, opt + 4, olen, arg);
 		opt += 4 + padded;
 		len -= 4 + padded;
 	}
+}
+
+struct isb_ctx {
+	struct vup_isb_stats *st;
+	char *comment; /* room for cap bytes */
+	size_t cap;
+	bool have_comment;
+};
+
+static void isb_option(const struct vup_reader *r, uint16_t code,
+                       const uint8_t *val, uint16_t vlen, void *arg)
+{
+	struct isb_ctx *c = arg;
+	struct vup_isb_stats *st = c->st;
+	uint64_t *to;
+	uint32_t bit;
+	switch (code) {
+	case OPT_COMMENT:
+		if (c->have_comment)
+			return; /* the first one */
+		size_t n = vlen < c->cap - 1 ? vlen : c->cap - 1;
+		memcpy(c->comment, val, n);
+		c->comment[n] = '\0';
+		c->have_comment = true;
+		return;
+	case ISB_STARTTIME: to = &st->start_ns, bit = VUP_ISB_HAS_START; break;
+	case ISB_ENDTIME: to = &st->end_ns, bit = VUP_ISB_HAS_END; break;
+	case ISB_IFRECV: to = &st->ifrecv, bit = VUP_ISB_HAS_IFRECV; break;
+	case ISB_IFDROP: to = &st->ifdrop, bit = VUP_ISB_HAS_IFDROP; break;
+	case ISB_FILTERACCEPT:
+		to = &st->filteraccept, bit = VUP_ISB_HAS_FILTERACCEPT;
+		break;
+	case ISB_OSDROP: to = &st->osdrop, bit = VUP_ISB_HAS_OSDROP; break;
+	case ISB_USRDELIV:
+		to = &st->usrdeliv, bit = VUP_ISB_HAS_USRDELIV;
+		break;
+	default: return;
+	}
+	if (vlen != 8)
+		return; /* a malformed value is not a value */
+	*to = code == ISB_STARTTIME || code == ISB_ENDTIME ? rd_ts(r, val)
+	                                                   : rd64(r, val);
+	st->has |= bit;
+}
+
+struct name_ctx {
+	char *name;
+	size_t cap;
+};
+
+static void idb_option(const struct vup_reader *r, uint16_t code,
+                       const uint8_t *val, uint16_t vlen, void *arg)
+{
+	(void)r;
+	struct name_ctx *c = arg;
+	if (code != IF_NAME || c->name[0])
+		return;
+	size_t n = vlen < c->cap - 1 ? vlen : c->cap - 1;
+	memcpy(c->name, val, n);
+	c->name[n] = '\0';
+}
+
+static void epb_option(const struct vup_reader *r, uint16_t code,
+                       const uint8_t *val, uint16_t vlen, void *arg)
+{
+	if (code == EPB_FLAGS && vlen == 4)
+		*(uint32_t *)arg = rd32(r, val);
+}
+
+static void shb_option(const struct vup_reader *r, uint16_t code,
+                       const uint8_t *val, uint16_t vlen, void *arg)
+{
+	(void)r;
+	if (code == SHB_USERAPPL && vlen >= 7 && memcmp(val, "vuproxy", 7) == 0)
+		*(bool *)arg = true;
+}
+
+static void set_iface(const struct vup_reader *r, struct vup_record *rec)
+{
+	rec->linktype = r->ifaces[rec->ifid].linktype;
+	rec->ifname = r->ifaces[rec->ifid].name;
+	rec->snaplen = r->ifaces[rec->ifid].snaplen;
+}
+
+/* An Interface Statistics Block: u32 interface id, u64 timestamp, then
+ * options. */
+static enum vup_read_status stats_block(struct vup_reader *r,
+                                        const struct pcapng_block *b,
+                                        struct vup_record *rec, char *err,
+                                        size_t errlen)
+{
+	if (b->body_len < 12) {
+		snprintf(err, errlen, "interface statistics block too short");
+		return VUP_READ_CORRUPT;
+	}
+	rec->ifid = rd32(r, b->body);
+	if (rec->ifid >= r->nifaces) {
+		snprintf(err, errlen,
+		         "interface statistics name interface %u of %zu",
+		         rec->ifid, r->nifaces);
+		return VUP_READ_CORRUPT;
+	}
+	rec->kind = VUP_REC_STATS;
+	set_iface(r, rec);
+	rec->ts_ns = rd_ts(r, b->body + 4);
+	rec->epb_flags = 0;
+	rec->data = NULL;
+	rec->caplen = rec->origlen = 0;
+	rec->isb = (struct vup_isb_stats){0};
+	struct isb_ctx c = {&rec->isb, r->comment, sizeof(r->comment), false};
+	walk_options(r, b->body + 12, b->body_len - 12, isb_option, &c);
+	rec->comment = c.have_comment ? r->comment : NULL;
+	return VUP_READ_RECORD;
 }
 
 static enum vup_read_status block(struct vup_reader *r,
@@ -208,17 +361,10 @@ static enum vup_read_status block(struct vup_reader *r,
 		r->swapped = magic != PCAPNG_BYTE_ORDER_MAGIC;
 		r->in_section = true;
 		r->nifaces = 0; /* interface ids restart in each section */
-		/* shb_userappl (option 4) names the writer */
-		for (size_t o = 16; o + 4 <= b->body_len;) {
-			uint16_t code = rd16(r, b->body + o);
-			uint16_t olen = rd16(r, b->body + o + 2);
-			if (code == 0 || o + 4 + olen > b->body_len)
-				break;
-			if (code == 4 && olen >= 7 &&
-			    memcmp(b->body + o + 4, "vuproxy", 7) == 0)
-				r->vuproxy_shb = true;
-			o += 4 + ((olen + 3u) & ~3u);
-		}
+		/* shb_userappl names the writer */
+		if (b->body_len > 16)
+			walk_options(r, b->body + 16, b->body_len - 16,
+			             shb_option, &r->vuproxy_shb);
 		return 2;
 	}
 	if (!r->in_section) {
@@ -238,12 +384,17 @@ static enum vup_read_status block(struct vup_reader *r,
 			return VUP_READ_CORRUPT;
 		}
 		r->ifaces = f;
-		f[r->nifaces].linktype = rd16(r, b->body);
-		idb_name(r, b->body + 8, b->body_len - 8, f[r->nifaces].name,
-		         sizeof(f[r->nifaces].name));
+		struct iface *nf = &f[r->nifaces];
+		nf->linktype = rd16(r, b->body);
+		nf->snaplen = rd32(r, b->body + 4);
+		nf->name[0] = '\0';
+		struct name_ctx nc = {nf->name, sizeof(nf->name)};
+		walk_options(r, b->body + 8, b->body_len - 8, idb_option, &nc);
 		r->nifaces++;
 		return 2;
 	}
+	if (b->type == PCAPNG_ISB && r->want_stats)
+		return stats_block(r, b, rec, err, errlen);
 	if (b->type != PCAPNG_EPB)
 		return 2; /* skip what we do not use */
 	if (b->body_len < 20) {
@@ -262,22 +413,16 @@ static enum vup_read_status block(struct vup_reader *r,
 		         rec->ifid, r->nifaces, rec->caplen);
 		return VUP_READ_CORRUPT;
 	}
-	rec->linktype = r->ifaces[rec->ifid].linktype;
-	rec->ifname = r->ifaces[rec->ifid].name;
+	rec->kind = VUP_REC_PACKET;
+	set_iface(r, rec);
 	rec->data = b->body + 20;
 	rec->epb_flags = 0;
-	const uint8_t *opt = rec->data + ((rec->caplen + 3u) & ~3u);
-	size_t left = b->body_len - 20 - ((rec->caplen + 3u) & ~3u);
-	while (left >= 4) {
-		uint16_t code = rd16(r, opt), olen = rd16(r, opt + 2);
-		size_t padded = (olen + 3u) & ~3u;
-		if (code == 0 || 4 + padded > left)
-			break;
-		if (code == 2 && olen == 4)
-			rec->epb_flags = rd32(r, opt + 4);
-		opt += 4 + padded;
-		left -= 4 + padded;
-	}
+	rec->isb = (struct vup_isb_stats){0};
+	rec->comment = NULL;
+	size_t padded = ((size_t)rec->caplen + 3u) & ~(size_t)3;
+	if (padded < b->body_len - 20)
+		walk_options(r, rec->data + padded, b->body_len - 20 - padded,
+		             epb_option, &rec->epb_flags);
 	return VUP_READ_RECORD;
 }
 

@@ -13,11 +13,21 @@
 #include "vuproxy/proto.h"
 #include "vuproxy/trace.h"
 
+/* A live interface: a session's control channel (LINKTYPE_USER0) or one
+ * of its tap interfaces.  handle names it for the caller; ifid is its
+ * number in the open file, which a new file renumbers. */
 struct iface {
-	uint32_t session;
-	uint32_t ifid; /* its interface id in the open file */
+	uint32_t session, handle;
+	uint16_t linktype;
+	uint32_t snaplen;
+	uint32_t ifid;
 	char *name, *description;
 };
+
+/* Tap packets are not flushed one by one: they are compressed once this
+ * many bytes of blocks wait, and flushed by vup_trace_flush (once per tap
+ * poll) or by the next control message. */
+#define TAP_BATCH_BYTES 65536
 
 struct vup_trace {
 	struct vup_trace_config cfg;
@@ -32,7 +42,9 @@ struct vup_trace {
 	struct iface *ifaces; /* live sessions */
 	size_t nifaces, cap_ifaces;
 	uint32_t next_ifid; /* ids count IDBs in the open file */
-	uint64_t count;
+	uint32_t next_handle;
+	uint64_t count, packets;
+	bool unflushed; /* blocks given to zlib without a sync flush */
 };
 
 int vup_trace_file_name(const char *path, unsigned k, char *out, size_t len)
@@ -105,14 +117,16 @@ static int emit(struct vup_trace *t, int flush)
 			return -EIO;
 	} while (t->z.avail_out == 0 || t->z.avail_in);
 	t->block.len = 0;
+	t->unflushed = flush == Z_NO_FLUSH;
 	return 0;
 }
 
 static int declare(struct vup_trace *t, size_t i)
 {
-	t->ifaces[i].ifid = t->next_ifid++;
-	return pcapng_idb(&t->block, LINKTYPE_USER0, 0, t->ifaces[i].name,
-	                  t->ifaces[i].description);
+	struct iface *f = &t->ifaces[i];
+	f->ifid = t->next_ifid++;
+	return pcapng_idb(&t->block, f->linktype, f->snaplen, f->name,
+	                  f->description);
 }
 
 static int open_file(struct vup_trace *t, char *err, size_t errlen)
@@ -228,16 +242,26 @@ int vup_trace_open(const struct vup_trace_config *cfg, struct vup_trace **out,
 	return 0;
 }
 
-static ssize_t find(struct vup_trace *t, uint32_t session)
+static ssize_t find_control(struct vup_trace *t, uint32_t session)
 {
 	for (size_t i = 0; i < t->nifaces; i++)
-		if (t->ifaces[i].session == session)
+		if (t->ifaces[i].session == session &&
+		    t->ifaces[i].linktype == LINKTYPE_USER0)
 			return (ssize_t)i;
 	return -1;
 }
 
-int vup_trace_add_session(struct vup_trace *t, uint32_t session,
-                          const char *name, const char *description)
+static ssize_t find_handle(struct vup_trace *t, uint32_t handle)
+{
+	for (size_t i = 0; i < t->nifaces; i++)
+		if (t->ifaces[i].handle == handle)
+			return (ssize_t)i;
+	return -1;
+}
+
+static int add_iface(struct vup_trace *t, uint32_t session, uint16_t linktype,
+                     uint32_t snaplen, const char *name,
+                     const char *description, uint32_t *handle)
 {
 	if (t->nifaces == t->cap_ifaces) {
 		size_t cap = t->cap_ifaces ? t->cap_ifaces * 2 : 16;
@@ -249,6 +273,9 @@ int vup_trace_add_session(struct vup_trace *t, uint32_t session,
 	}
 	struct iface *f = &t->ifaces[t->nifaces];
 	f->session = session;
+	f->handle = t->next_handle++;
+	f->linktype = linktype;
+	f->snaplen = snaplen;
 	f->name = strdup(name);
 	f->description = strdup(description ? description : "");
 	if (!f->name || !f->description) {
@@ -257,20 +284,38 @@ int vup_trace_add_session(struct vup_trace *t, uint32_t session,
 		return -ENOMEM;
 	}
 	t->nifaces++;
+	if (handle)
+		*handle = f->handle;
 	if (t->broken)
 		return 0;
 	int rc = declare(t, t->nifaces - 1);
 	return rc ? rc : emit(t, Z_SYNC_FLUSH);
 }
 
+int vup_trace_add_session(struct vup_trace *t, uint32_t session,
+                          const char *name, const char *description)
+{
+	return add_iface(t, session, LINKTYPE_USER0, 0, name, description,
+	                 NULL);
+}
+
+int vup_trace_add_iface(struct vup_trace *t, uint32_t session,
+                        uint16_t linktype, uint32_t snaplen, const char *name,
+                        const char *description, uint32_t *handle)
+{
+	return add_iface(t, session, linktype, snaplen, name, description,
+	                 handle);
+}
+
 void vup_trace_end_session(struct vup_trace *t, uint32_t session)
 {
-	ssize_t i = find(t, session);
-	if (i < 0)
-		return;
-	free(t->ifaces[i].name);
-	free(t->ifaces[i].description);
-	t->ifaces[i] = t->ifaces[--t->nifaces];
+	for (size_t i = t->nifaces; i-- > 0;) {
+		if (t->ifaces[i].session != session)
+			continue;
+		free(t->ifaces[i].name);
+		free(t->ifaces[i].description);
+		t->ifaces[i] = t->ifaces[--t->nifaces];
+	}
 }
 
 int vup_trace_message(struct vup_trace *t, uint64_t ts_ns,
@@ -279,12 +324,13 @@ int vup_trace_message(struct vup_trace *t, uint64_t ts_ns,
 {
 	if (t->broken)
 		return -EIO;
-	ssize_t i = find(t, h->session);
+	ssize_t i = find_control(t, h->session);
 	if (i < 0)
 		return -ENOENT;
 	if (t->cfg.rotate_bytes && t->file_size >= t->cfg.rotate_bytes &&
 	    rotate(t))
 		return -EIO;
+	i = find_control(t, h->session);
 	uint8_t pkt[VUP_TRACE_FIXED + VUP_TRACE_MAX_FDS * VUP_TRACE_FD_SIZE +
 	            256 + VUP_HDR_SIZE + VUP_MAX_PAYLOAD];
 	size_t hl = vup_trace_hdr_size(h);
@@ -309,9 +355,63 @@ int vup_trace_message(struct vup_trace *t, uint64_t ts_ns,
 	return rc;
 }
 
+int vup_trace_packet(struct vup_trace *t, uint32_t handle, uint64_t ts_ns,
+                     uint32_t flags, const void *data, uint32_t caplen,
+                     uint32_t origlen)
+{
+	return vup_trace_packet_note(t, handle, ts_ns, flags, data, caplen,
+	                             origlen, NULL);
+}
+
+int vup_trace_packet_note(struct vup_trace *t, uint32_t handle, uint64_t ts_ns,
+                          uint32_t flags, const void *data, uint32_t caplen,
+                          uint32_t origlen, const char *comment)
+{
+	if (t->broken)
+		return -EIO;
+	if (t->cfg.rotate_bytes && t->file_size >= t->cfg.rotate_bytes &&
+	    rotate(t))
+		return -EIO;
+	ssize_t i = find_handle(t, handle);
+	if (i < 0)
+		return -ENOENT;
+	int rc = pcapng_epb(&t->block, t->ifaces[i].ifid, ts_ns, data, caplen,
+	                    origlen, flags, comment);
+	if (rc)
+		return rc;
+	t->packets++;
+	return t->block.len >= TAP_BATCH_BYTES ? emit(t, Z_NO_FLUSH) : 0;
+}
+
+int vup_trace_stats(struct vup_trace *t, uint32_t handle, uint64_t ts_ns,
+                    const struct pcapng_isb *st, const char *comment)
+{
+	if (t->broken)
+		return -EIO;
+	ssize_t i = find_handle(t, handle);
+	if (i < 0)
+		return -ENOENT;
+	int rc = pcapng_isb(&t->block, t->ifaces[i].ifid, ts_ns, st, comment);
+	return rc ? rc : emit(t, Z_SYNC_FLUSH);
+}
+
+int vup_trace_flush(struct vup_trace *t)
+{
+	if (t->broken)
+		return -EIO;
+	if (!t->block.len && !t->unflushed)
+		return 0;
+	return emit(t, Z_SYNC_FLUSH);
+}
+
 uint64_t vup_trace_count(const struct vup_trace *t)
 {
 	return t->count;
+}
+
+uint64_t vup_trace_packets(const struct vup_trace *t)
+{
+	return t->packets;
 }
 
 int vup_trace_close(struct vup_trace *t)

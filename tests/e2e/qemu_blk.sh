@@ -28,7 +28,7 @@ SECTOR=12345 # where the guest writes the pattern (inside the disk)
 
 qe_init qemu-blk
 qe_need_vuproxy
-qe_need_cmd qemu-system-x86_64 qemu-storage-daemon timeout awk md5sum head dd
+qe_need_cmd qemu-system-x86_64 qemu-storage-daemon timeout awk md5sum head dd jq tshark
 find_kernel
 T_START=$(now)
 build_initramfs "$W/initramfs.cpio.gz"
@@ -54,6 +54,8 @@ until [ -S "$BE" ]; do
 done
 
 # 2. vuproxy between them.
+TRACE=$W/trace.pcapng.gz
+VUP_EXTRA=(-w "$TRACE" --tap blk -s 4096 --tap-unverified --tap-interval 100)
 start_vuproxy "listen:$FE" "connect:$BE"
 
 # 3. front-end: QEMU connects to vuproxy.
@@ -111,6 +113,49 @@ for m in SET_VRING_ADDR SET_VRING_KICK; do
 done
 [ "$VUP_SESSIONS" -ge 1 ] || qe_fail "vuproxy counted no session ($VUP_SUMMARY)"
 [ "$VUP_FAILED" = 0 ] || qe_fail "vuproxy ended with $VUP_FAILED failed session(s) ($VUP_SUMMARY)"
+
+# --- verdict: the tap (--tap blk) ---
+# Every request the device completed is captured or counted; the captured
+# ones are the guest's reads of its disk, with sectors inside it, and the
+# pattern write where it went.  (A passive tap cannot promise every one:
+# the guest reuses a request's memory quickly; see README, "The tap".)
+"$VUPROXY" dump --json "$TRACE" >"$W/dump.json" 2>"$W/dump.err" ||
+	qe_fail "vuproxy dump could not read the trace: $(cat "$W/dump.err")"
+TAPLINE=$(grep ' s1 tap q0: consumed ' "$VUP_LOG" | tail -1)
+echo "tap: ${TAPLINE#* s1 }"
+read -r C K M T B < <(echo "$TAPLINE" | sed -E \
+	's/.*consumed ([0-9]+), captured ([0-9]+)( \([0-9]+ unverified\))?, missed ([0-9]+), torn ([0-9]+), malformed ([0-9]+).*/\1 \2 \4 \5 \6/')
+[ -n "${B:-}" ] || qe_fail "vuproxy printed no tap counts for queue 0"
+[ $((K + M + T + B)) = "$C" ] || qe_fail "captured + missed + torn + malformed != consumed ($TAPLINE)"
+[ "$B" = 0 ] || qe_fail "$B requests of a real guest counted malformed"
+NBLK=$(jq -s '[.[] | select(.type == "blk")] | length' "$W/dump.json")
+NIN=$(jq -s '[.[] | select(.type == "blk" and .op == "IN" and .status == "OK")] | length' "$W/dump.json")
+OUTSIDE=$(jq -s --argjson n "$SECTORS" '[.[] | select(.type == "blk" and (.op == "IN" or .op == "OUT")
+	and (.sector + (.len / 512)) > $n)] | length' "$W/dump.json")
+# The page cache writes the page holding $SECTOR: an OUT request covering it.
+COVER='select(.type == "blk" and .op == "OUT" and .sector <= $s and $s < .sector + .len / 512)'
+NOUT=$(jq -s --argjson s "$SECTOR" "[.[] | $COVER] | length" "$W/dump.json")
+echo "tap: $NBLK blk records in the trace, $NIN successful reads, $NOUT writes covering sector $SECTOR"
+[ "$NBLK" = "$K" ] || qe_fail "the trace holds $NBLK blk records, the tap says it captured $K"
+[ "$NIN" -ge $((C / 2)) ] || qe_fail "only $NIN of $C requests are successful reads in the trace"
+[ "$OUTSIDE" = 0 ] || qe_fail "$OUTSIDE captured requests lie outside the $SECTORS-sector disk"
+if [ "$NOUT" -ge 1 ]; then
+	# The write's data as the guest offered it holds the pattern at
+	# $SECTOR's offset in the request (the Lua dissector gives the data).
+	WSEC=$(jq -s --argjson s "$SECTOR" "[.[] | $COVER][0].sector" "$W/dump.json")
+	tshark -X "lua_script:$(dirname "$0")/../../tools/wireshark/vuproxy.lua" -r "$TRACE" \
+		-Y "vuproxy.blk.type == 1 && vuproxy.blk.sector == $WSEC" -T fields -e vuproxy.blk.data \
+		>"$W/wdata.txt" 2>"$W/tshark.err" || qe_fail "tshark: $(cat "$W/tshark.err")"
+	WHEX=$(head -1 "$W/wdata.txt" | tr -d ':' | cut -c $(((SECTOR - WSEC) * 1024 + 1))- |
+		head -c $((${#PATTERN} * 2)))
+	# shellcheck disable=SC2059 # the format is the decoded bytes
+	WDATA=$(printf "$(sed 's/../\\x&/g' <<<"$WHEX")")
+	[ "$WDATA" = "$PATTERN" ] ||
+		qe_fail "the captured write of sector $WSEC holds '$WDATA' at sector $SECTOR, not $PATTERN"
+else
+	[ $((M + T)) -ge 1 ] || qe_fail "the pattern write is neither in the trace nor counted missed or torn"
+	echo "note: the pattern write was not captured (counted missed or torn)"
+fi
 
 NADD=$(grep -cE "$MSG front-end>back-end ADD_MEM_REG " "$VUP_LOG")
 echo "timeline (host wall clock from QEMU start):"

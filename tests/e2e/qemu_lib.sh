@@ -179,11 +179,14 @@ qe_milestone() {
 }
 
 # start_vuproxy FE BE: vuproxy -v (bounded by $LIMIT s) with its log in
-# $W/vuproxy.log; waits for the listening socket of a listen: side.
+# $W/vuproxy.log, and the options in the array VUP_EXTRA; waits for the
+# listening socket of a listen: side.
+VUP_EXTRA=()
 start_vuproxy() {
 	VUP_LOG=$W/vuproxy.log
 	qe_log vuproxy "$VUP_LOG"
-	spawn VUP_PID "${LIMIT:?}" INT "$VUP_LOG" "$VUPROXY" --frontend "$1" --backend "$2" -v
+	spawn VUP_PID "${LIMIT:?}" INT "$VUP_LOG" "$VUPROXY" --frontend "$1" --backend "$2" -v \
+		"${VUP_EXTRA[@]}"
 	local ep
 	for ep in "$1" "$2"; do
 		case $ep in

@@ -25,7 +25,7 @@ MEM=256M
 
 qe_init qemu-net
 qe_need_vuproxy
-qe_need_cmd qemu-system-x86_64 dpdk-testpmd timeout awk
+qe_need_cmd qemu-system-x86_64 dpdk-testpmd timeout awk tshark
 find_kernel
 T_START=$(now)
 build_initramfs "$W/initramfs.cpio.gz"
@@ -48,7 +48,9 @@ case $? in
 esac
 [ -S "$BE" ] || qe_fail "dpdk-testpmd says it bound $BE but there is no socket"
 
-# 2. vuproxy between them.
+# 2. vuproxy between them, tapping the queues into a trace.
+TRACE=$W/trace.pcapng.gz
+VUP_EXTRA=(-w "$TRACE" --tap net -s 256 --tap-unverified)
 start_vuproxy "listen:$FE" "connect:$BE"
 
 # 3. front-end: QEMU connects to vuproxy.
@@ -91,6 +93,42 @@ done
 vup_saw 'back-end>front-end GET_FEATURES reply' || qe_fail "vuproxy's -v log shows no GET_FEATURES reply"
 [ "$VUP_SESSIONS" -ge 1 ] || qe_fail "vuproxy counted no session ($VUP_SUMMARY)"
 [ "$VUP_FAILED" = 0 ] || qe_fail "vuproxy ended with $VUP_FAILED failed session(s) ($VUP_SUMMARY)"
+
+# The tap: tshark finds the guest's pings in the trace as Ethernet frames,
+# requests from the guest on the TX queue, replies on the RX queue.
+tshark -r "$TRACE" -Y 'icmp' -T fields -e frame.interface_name -e ip.src -e ip.dst \
+	-e icmp.type >"$W/icmp.txt" 2>"$W/tshark.err" ||
+	{ cat "$W/tshark.err"; qe_fail "tshark could not read the trace"; }
+echo "tshark -Y icmp on the trace:"
+sed 's/^/  /' "$W/icmp.txt"
+NREQ=$(grep -c '^s1 net q1 tx	10\.0\.0\.2	10\.0\.0\.1	8$' "$W/icmp.txt")
+NREP=$(grep -c '^s1 net q0 rx	10\.0\.0\.1	10\.0\.0\.2	0$' "$W/icmp.txt")
+grep ' s1 tap q[01]: consumed ' "$VUP_LOG" | sed 's/^/  /'
+# "s1 tap qN: consumed C, captured K[ (U unverified)], missed M, torn T,
+# malformed B" -> "C K M T B"
+tap_counts() {
+	grep " s1 tap q$1: consumed " "$VUP_LOG" | tail -n 1 |
+		sed -E 's/.*consumed ([0-9]+), captured ([0-9]+)( \([0-9]+ unverified\))?, missed ([0-9]+), torn ([0-9]+), malformed ([0-9]+).*/\1 \2 \4 \5 \6/'
+}
+read -r RXC RXK RXM RXT RXB <<<"$(tap_counts 0)"
+read -r TXC TXK TXM TXT TXB <<<"$(tap_counts 1)"
+[ -n "${TXB:-}" ] && [ -n "${RXB:-}" ] || qe_fail "vuproxy printed no tap counts for queues 0 and 1"
+# The guest's own counters: every buffer its driver got back was counted.
+read -r G_RX G_TX < <(grep -o 'LAB: eth0 counters rx_packets=[0-9]* tx_packets=[0-9]*' "$GUEST" |
+	tail -1 | sed -E 's/.*rx_packets=([0-9]+) tx_packets=([0-9]+)/\1 \2/')
+[ "$RXC" = "$G_RX" ] || qe_fail "the tap counted $RXC RX buffers consumed, the guest received $G_RX packets"
+[ "$TXC" = "$G_TX" ] || qe_fail "the tap counted $TXC TX buffers consumed, the guest sent $G_TX packets"
+[ $((RXK + RXM + RXT + RXB)) = "$RXC" ] && [ $((TXK + TXM + TXT + TXB)) = "$TXC" ] ||
+	qe_fail "captured + missed + torn + malformed != consumed"
+# Replies are written by the device: captured when used, all of them.
+[ "$NREP" = "$PINGS" ] || qe_fail "the trace holds $NREP echo replies on s1 net q0 rx, expected $PINGS"
+# Requests: testpmd polls and uses a TX buffer within microseconds, so
+# the tap sees most already used (--tap-unverified keeps those, marked);
+# one it never saw in time is counted missed or torn, never lost.
+[ "$NREQ" -ge 1 ] || qe_fail "no echo request from the guest in the trace"
+[ $((NREQ + TXM + TXT + TXB)) -ge "$PINGS" ] ||
+	qe_fail "$NREQ echo requests in the trace and $((TXM + TXT + TXB)) TX buffers not captured: some of $PINGS are unaccounted for"
+echo "tap: $NREP/$PINGS echo replies and $NREQ/$PINGS echo requests in the trace; consumed = the guest's counters (rx $G_RX, tx $G_TX)"
 
 echo "timeline (host wall clock from QEMU start):"
 # shellcheck disable=SC2154 # T_* are set by qe_milestone

@@ -28,6 +28,7 @@ struct cap {
 	uint16_t id, avail_idx;
 	uint32_t flags, rd_len, wr_len, used_len, rd_caplen, wr_caplen;
 	uint8_t rd[256], wr[256];
+	uint8_t wr_last;
 };
 
 static struct fake_mem f;
@@ -51,6 +52,7 @@ static void on_buf(void *ctx, const struct vup_ring_buf *b)
 	c->used_len = b->used_len;
 	c->rd_caplen = b->rd_caplen;
 	c->wr_caplen = b->wr_caplen;
+	c->wr_last = b->wr_last;
 	assert_true(b->rd_caplen <= 256 && b->wr_caplen <= 256);
 	memcpy(c->rd, b->rd, b->rd_caplen);
 	memcpy(c->wr, b->wr, b->wr_caplen);
@@ -204,7 +206,7 @@ static void test_blk_chain(void **state)
 	offer(0);
 	poll_ok();
 	memset(f.buf + DATA + 0x100, 0xab, 512);
-	f.buf[DATA + 0x400] = 0; /* status OK */
+	f.buf[DATA + 0x400] = 2; /* status UNSUPP */
 	use(0, 513);
 	poll_ok();
 	assert_int_equal(ncaps, 1);
@@ -215,8 +217,55 @@ static void test_blk_chain(void **state)
 	assert_memory_equal(caps[0].rd, hdr, 16);
 	assert_int_equal(caps[0].wr_caplen, 256); /* snap length */
 	assert_int_equal(caps[0].wr[0], 0xab);
-	assert_int_equal(caps[0].flags,
-	                 VUP_RING_BUF_READABLE | VUP_RING_BUF_WRITABLE);
+	assert_int_equal(caps[0].flags, VUP_RING_BUF_READABLE |
+	                                        VUP_RING_BUF_WRITABLE |
+	                                        VUP_RING_BUF_HAS_LAST);
+	/* The status byte, past the snap length, as the device wrote it. */
+	assert_int_equal(caps[0].wr_last, 2);
+}
+
+/* A device that polls uses a buffer before the reader's re-check: its
+ * readable copy is torn, or kept flagged with keep_unverified; a chain
+ * with only a writable part is captured either way. */
+static void used_before_check(bool keep)
+{
+	ring_setup(256, 0, 0);
+	q.cfg.keep_unverified = keep;
+	memcpy(f.buf + DATA, "frame", 5);
+	desc(0, DATA, 5, 0, 0);
+	desc(1, DATA + 0x100, 64, 2, 0);
+	offer(0);
+	offer(1);
+	use(0, 0);
+	memset(f.buf + DATA + 0x100, 0x77, 64);
+	use(1, 64);
+	poll_ok();
+	assert_int_equal(st()->consumed, 2);
+	if (keep) {
+		assert_int_equal(ncaps, 2);
+		assert_int_equal(st()->captured, 2);
+		assert_int_equal(st()->unverified, 1);
+		assert_true(caps[0].flags & VUP_RING_BUF_UNVERIFIED);
+		assert_memory_equal(caps[0].rd, "frame", 5);
+		assert_false(caps[1].flags & VUP_RING_BUF_UNVERIFIED);
+	} else {
+		assert_int_equal(ncaps, 1);
+		assert_int_equal(st()->torn, 1);
+		assert_int_equal(st()->captured, 1);
+		assert_int_equal(caps[0].wr[0], 0x77);
+	}
+}
+
+static void test_used_before_check_torn(void **state)
+{
+	(void)state;
+	used_before_check(false);
+}
+
+static void test_used_before_check_kept(void **state)
+{
+	(void)state;
+	used_before_check(true);
 }
 
 /* net RX: written part limited by used.len. */
@@ -835,6 +884,8 @@ int main(void)
 	        cmocka_unit_test(test_config_refused),
 	        cmocka_unit_test(test_tx_single),
 	        cmocka_unit_test(test_blk_chain),
+	        cmocka_unit_test(test_used_before_check_torn),
+	        cmocka_unit_test(test_used_before_check_kept),
 	        cmocka_unit_test(test_rx_used_len),
 	        cmocka_unit_test(test_indirect),
 	        cmocka_unit_test(test_event_idx_layout),

@@ -252,6 +252,37 @@ static void names_of_enums(void **state)
 			                        vup_layout_name(j));
 }
 
+/* The codes vuproxy's logic names (enum vup_req) are the catalogue's. */
+static void request_enum_matches_catalogue(void **state)
+{
+	(void)state;
+	static const struct {
+		enum vup_req code;
+		const char *name;
+	} rows[] = {
+	        {VUP_REQ_SET_FEATURES, "SET_FEATURES"},
+	        {VUP_REQ_RESET_OWNER, "RESET_OWNER"},
+	        {VUP_REQ_SET_MEM_TABLE, "SET_MEM_TABLE"},
+	        {VUP_REQ_SET_VRING_NUM, "SET_VRING_NUM"},
+	        {VUP_REQ_SET_VRING_ADDR, "SET_VRING_ADDR"},
+	        {VUP_REQ_SET_VRING_BASE, "SET_VRING_BASE"},
+	        {VUP_REQ_GET_VRING_BASE, "GET_VRING_BASE"},
+	        {VUP_REQ_SET_VRING_KICK, "SET_VRING_KICK"},
+	        {VUP_REQ_SET_PROTOCOL_FEATURES, "SET_PROTOCOL_FEATURES"},
+	        {VUP_REQ_SET_VRING_ENABLE, "SET_VRING_ENABLE"},
+	        {VUP_REQ_SET_BACKEND_REQ_FD, "SET_BACKEND_REQ_FD"},
+	        {VUP_REQ_RESET_DEVICE, "RESET_DEVICE"},
+	        {VUP_REQ_ADD_MEM_REG, "ADD_MEM_REG"},
+	        {VUP_REQ_REM_MEM_REG, "REM_MEM_REG"},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct vup_msg_type *t =
+		        vup_proto_lookup(VUP_CHAN_MAIN, rows[i].code);
+		assert_non_null(t);
+		assert_string_equal(t->name, rows[i].name);
+	}
+}
+
 static void feature_names(void **state)
 {
 	(void)state;
@@ -331,6 +362,7 @@ int main(void)
 	        cmocka_unit_test(catalogue_by_name),
 	        cmocka_unit_test(catalogue_unknown_codes),
 	        cmocka_unit_test(names_of_enums),
+	        cmocka_unit_test(request_enum_matches_catalogue),
 	        cmocka_unit_test(feature_names),
 	        cmocka_unit_test(feature_names_legacy_prefixed),
 	};

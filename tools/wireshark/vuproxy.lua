@@ -11,6 +11,12 @@
 -- Folders), e.g. ~/.local/lib/wireshark/plugins/.  It takes over USER0 from
 -- the user_dlts table.
 --
+-- The tap's records: Ethernet interfaces ("s1 net q1 tx") are Wireshark's own;
+-- blk requests ("s1 blk", link type USER1, 148) are decoded here as
+-- vuproxy.blk.* (vuproxy.blk.type, .type_name, .sector, .len, .status,
+-- .status_name, .latency in ns, .queue, .id, .used_len, .data), e.g.
+--   tshark ... -Y 'vuproxy.blk.status != 0' -T fields -e vuproxy.blk.sector
+--
 -- Fields: vuproxy.* for the pseudo-header (vuproxy.session, vuproxy.channel,
 -- vuproxy.direction, vuproxy.fd.kind, vuproxy.action, vuproxy.rule, ...),
 -- vhostuser.* for the message: vhostuser.request (code), vhostuser.request_name,
@@ -522,6 +528,34 @@ local REQUEST = {
 			reply = "ack", rep = "ack", rep_min = 0, rep_max = 8, rep_fds = "none",
 			gate = "SHMEM" },
 	},
+}
+
+-- The tap's blk record (include/vuproxy/tapfmt.h), little-endian, on
+-- LINKTYPE_USER1 interfaces named "s<session> blk".
+local BLK_MAGIC = "VB"
+local BLK_VERSION = 1
+local BLK_REC_SIZE = 40
+local BLK_F_STATUS = 0x1
+local BLK_F_LATENCY = 0x2
+local BLK_F_RESERVED = 0xfc
+
+-- virtio-blk request types.
+local BLK_TYPE = {
+	[0] = "IN",
+	[1] = "OUT",
+	[4] = "FLUSH",
+	[8] = "GET_ID",
+	[10] = "GET_LIFETIME",
+	[11] = "DISCARD",
+	[13] = "WRITE_ZEROES",
+	[14] = "SECURE_ERASE",
+}
+
+-- virtio-blk request status.
+local BLK_STATUS = {
+	[0] = "OK",
+	[1] = "IOERR",
+	[2] = "UNSUPP",
 }
 
 -- The dissector.  Everything above this line is data from the catalogue;
@@ -1161,3 +1195,125 @@ end
 
 message = Dissector.get("vhostuser")
 DissectorTable.get("wtap_encap"):add(wtap_encaps.USER0, vuproxy)
+
+-- The tap's blk records (USER1): one completed virtio-blk request each.
+local vuproxy_blk = Proto("vuproxy.blk", "vuproxy virtio-blk tap record")
+local bf = {
+	magic = ProtoField.string("vuproxy.blk.magic", "Magic"),
+	version = ProtoField.uint8("vuproxy.blk.version", "Version"),
+	flags = ProtoField.uint8("vuproxy.blk.flags", "Flags", base.HEX),
+	status_known = ProtoField.bool("vuproxy.blk.flags.status_known",
+		"Status known", 8, nil, BLK_F_STATUS),
+	latency_known = ProtoField.bool("vuproxy.blk.flags.latency_known",
+		"Latency known", 8, nil, BLK_F_LATENCY),
+	flags_reserved = ProtoField.uint8("vuproxy.blk.flags.reserved",
+		"Reserved", base.HEX, nil, BLK_F_RESERVED),
+	queue = ProtoField.uint16("vuproxy.blk.queue", "Virtqueue"),
+	id = ProtoField.uint16("vuproxy.blk.id", "Descriptor id"),
+	type = ProtoField.uint32("vuproxy.blk.type", "Type", base.DEC,
+		BLK_TYPE),
+	type_name = ProtoField.string("vuproxy.blk.type_name", "Type name"),
+	len = ProtoField.uint32("vuproxy.blk.len", "Data length"),
+	sector = ProtoField.uint64("vuproxy.blk.sector", "Sector"),
+	status = ProtoField.uint8("vuproxy.blk.status", "Status", base.DEC,
+		BLK_STATUS),
+	status_name = ProtoField.string("vuproxy.blk.status_name",
+		"Status name"),
+	reserved = ProtoField.bytes("vuproxy.blk.reserved", "Reserved"),
+	used_len = ProtoField.uint32("vuproxy.blk.used_len", "Used length"),
+	latency = ProtoField.uint64("vuproxy.blk.latency", "Latency (ns)"),
+	data = ProtoField.bytes("vuproxy.blk.data", "Data"),
+}
+local bx = {
+	bad = ProtoExpert.new("vuproxy.blk.bad",
+		"Not a vuproxy blk record",
+		expert.group.MALFORMED, expert.severity.ERROR),
+	version = ProtoExpert.new("vuproxy.blk.version.unsupported",
+		"blk record version not supported",
+		expert.group.UNDECODED, expert.severity.WARN),
+	failed = ProtoExpert.new("vuproxy.blk.failed",
+		"Request failed",
+		expert.group.RESPONSE_CODE, expert.severity.NOTE),
+}
+all = {}
+for _, field in pairs(bf) do all[#all + 1] = field end
+vuproxy_blk.fields = all
+vuproxy_blk.experts = {bx.bad, bx.version, bx.failed}
+
+-- The session, from the interface name "s<session> blk".
+local f_ifname = Field.new("frame.interface_name")
+
+function vuproxy_blk.dissector(tvb, pinfo, tree)
+	local len = tvb:len()
+	pinfo.cols.protocol:set("VUPROXY-BLK")
+	local t = tree:add(vuproxy_blk, tvb())
+	if len < 3 or tvb(0, 2):string() ~= BLK_MAGIC then
+		t:add_proto_expert_info(bx.bad)
+		pinfo.cols.info:set("not a vuproxy blk record")
+		return len
+	end
+	t:add(bf.magic, tvb(0, 2))
+	local version = tvb(2, 1):uint()
+	local vi = t:add(bf.version, tvb(2, 1))
+	if version ~= BLK_VERSION or len < BLK_REC_SIZE then
+		vi:add_proto_expert_info(bx.version, string.format(
+			"blk record version %d in %d bytes; this dissector " ..
+			"reads version %d of %d bytes", version, len,
+			BLK_VERSION, BLK_REC_SIZE))
+		pinfo.cols.info:set("vuproxy blk record version " .. version)
+		return len
+	end
+	local flags = tvb(3, 1):uint()
+	local fi = t:add(bf.flags, tvb(3, 1))
+	fi:add(bf.status_known, tvb(3, 1))
+	fi:add(bf.latency_known, tvb(3, 1))
+	fi:add(bf.flags_reserved, tvb(3, 1))
+	t:add_le(bf.queue, tvb(4, 2))
+	t:add_le(bf.id, tvb(6, 2))
+	local typ = tvb(8, 4):le_uint()
+	local tname = BLK_TYPE[typ] or ("type " .. typ)
+	t:add_le(bf.type, tvb(8, 4))
+	t:add(bf.type_name, tvb(8, 4), tname):set_generated()
+	t:add_le(bf.len, tvb(12, 4))
+	t:add_le(bf.sector, tvb(16, 8))
+	local words = {"q" .. tvb(4, 2):le_uint(), tname,
+		"id=" .. tvb(6, 2):le_uint(),
+		"sector=" .. tostring(tvb(16, 8):le_uint64()),
+		"len=" .. tvb(12, 4):le_uint()}
+	local status = tvb(24, 1):uint()
+	if bit32.band(flags, BLK_F_STATUS) ~= 0 then
+		local si = t:add(bf.status, tvb(24, 1))
+		local sname = BLK_STATUS[status] or tostring(status)
+		t:add(bf.status_name, tvb(24, 1), sname):set_generated()
+		if status ~= 0 then
+			si:add_proto_expert_info(bx.failed, "Request failed: " ..
+				sname)
+		end
+		words[#words + 1] = "status=" .. sname
+	else
+		words[#words + 1] = "status=?"
+	end
+	t:add(bf.reserved, tvb(25, 3))
+	t:add_le(bf.used_len, tvb(28, 4))
+	if bit32.band(flags, BLK_F_LATENCY) ~= 0 then
+		t:add_le(bf.latency, tvb(32, 8))
+		local ns = tvb(32, 8):le_uint64()
+		words[#words + 1] = "latency=" ..
+			tostring((ns + 500) / 1000) .. "us"
+	else
+		words[#words + 1] = "latency=?"
+	end
+	if len > BLK_REC_SIZE then
+		t:add(bf.data, tvb(BLK_REC_SIZE, len - BLK_REC_SIZE))
+	end
+	t:append_text(": " .. table.concat(words, " "))
+	local ifname = f_ifname()
+	local session = ifname and tostring(ifname.value):match("^(s%d+) ")
+	if session then
+		table.insert(words, 1, session .. " blk")
+	end
+	pinfo.cols.info:set(table.concat(words, " "))
+	return len
+end
+
+DissectorTable.get("wtap_encap"):add(wtap_encaps.USER1, vuproxy_blk)

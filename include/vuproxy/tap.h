@@ -1,0 +1,73 @@
+/* tap: follows one session's virtqueues from the messages that set them
+ * up, reads them passively and records what the guest and the device
+ * exchange (see tapfmt.h for the records, ring.h for the readers).
+ *
+ * The session shows the tap every message as it is sent to its receiver
+ * (after the rules: what the back-end sees is what counts), with its fds
+ * still open: SET_MEM_TABLE / ADD_MEM_REG / REM_MEM_REG are mirrored
+ * read-only, SET_FEATURES gives the ring format and the net header size,
+ * SET_VRING_NUM / ADDR / BASE configure a queue, SET_VRING_ENABLE (or the
+ * kick, without VHOST_USER_F_PROTOCOL_FEATURES) starts it; it is read
+ * until the back-end answers GET_VRING_BASE (the device may use buffers
+ * until it handles that request, or a disable), then a last read.  The tap
+ * never reads or writes the kick and call eventfds: the caller polls it on a
+ * timer.
+ *
+ * With VIRTIO_F_ACCESS_PLATFORM ring and buffer addresses are I/O virtual
+ * addresses that only the IOTLB messages translate: the tap says it cannot
+ * follow them and stays off for the session.
+ */
+#ifndef VUPROXY_TAP_H
+#define VUPROXY_TAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vuproxy/proto.h"
+
+enum vup_tap_kind { VUP_TAP_OFF, VUP_TAP_NET, VUP_TAP_BLK };
+
+/* Queues the tap follows per session (vring index below this). */
+#define VUP_TAP_MAX_QUEUES 256
+
+struct vup_tap_config {
+	enum vup_tap_kind kind;
+	uint32_t snaplen; /* -s: bytes kept per frame / request data */
+	/* --tap-unverified: keep readable copies the device used before
+	 * the re-check, with a packet comment (see ring.h) */
+	bool keep_unverified;
+};
+
+/* Totals over a session's queues (what the summary prints). */
+struct vup_tap_totals {
+	uint64_t consumed, captured, missed, torn, malformed;
+	uint64_t unverified; /* of captured */
+	unsigned queues;
+};
+
+struct vup_trace;
+struct vup_tap;
+
+/* A tap for session `session`; records go to trace (NULL: count only).
+ * NULL when out of memory. */
+struct vup_tap *vup_tap_new(const struct vup_tap_config *cfg, uint32_t session,
+                            struct vup_trace *trace);
+
+/* A message on its way to its receiver; fds are still open. */
+void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
+                     const struct vup_hdr *h, const uint8_t *payload,
+                     const int *fds, unsigned nfds, uint64_t now_ns);
+
+/* Read every running queue once.  True while some queue runs. */
+bool vup_tap_poll(struct vup_tap *t, uint64_t now_ns);
+
+/* The session ends: a last read, statistics recorded and logged. */
+void vup_tap_end(struct vup_tap *t, uint64_t now_ns);
+/* Add the session's counts to sum (a proxy's totals). */
+void vup_tap_add_totals(const struct vup_tap *t, struct vup_tap_totals *sum);
+void vup_tap_free(struct vup_tap *t);
+
+/* Parse "net" / "blk" (--tap). */
+int vup_tap_kind_parse(const char *s, enum vup_tap_kind *out);
+
+#endif

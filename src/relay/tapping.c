@@ -1,0 +1,105 @@
+/* tapping: the tap in the relay.  Each session gets a tap (--tap); one
+ * timer for the whole proxy reads every session's running queues, then
+ * flushes the trace once.  The timer is a timerfd so that the interval
+ * can be below libuv's millisecond timers. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "relay.h"
+#include "vuproxy/log.h"
+
+uint64_t vup__wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void on_tap_timer(uv_poll_t *h, int status, int events)
+{
+	(void)status;
+	(void)events;
+	struct vup_proxy *p = h->data;
+	uint64_t expirations;
+	if (read(p->tap_timer_fd, &expirations, sizeof(expirations)) < 0)
+		return; /* EAGAIN: nothing expired */
+	uint64_t now = vup__wall_ns();
+	for (struct vup_session *s = p->sessions; s; s = s->next)
+		if (s->tap && !s->closing)
+			vup_tap_poll(s->tap, now);
+	if (p->cfg.trace)
+		vup_trace_flush(p->cfg.trace);
+}
+
+int vup__tap_timer_start(struct vup_proxy *p)
+{
+	p->tap_timer_fd = -1;
+	if (p->cfg.tap.kind == VUP_TAP_OFF)
+		return 0;
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0) {
+		vup_log(VUP_LOG_ERROR, "--tap: timerfd_create: %s",
+		        strerror(errno));
+		return -errno;
+	}
+	uint64_t us = p->cfg.tap_interval_us ? p->cfg.tap_interval_us : 1000;
+	struct itimerspec its = {
+	        .it_interval = {(time_t)(us / 1000000),
+	                        (long)(us % 1000000) * 1000},
+	        .it_value = {(time_t)(us / 1000000),
+	                     (long)(us % 1000000) * 1000},
+	};
+	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
+		int e = errno;
+		close(fd);
+		vup_log(VUP_LOG_ERROR, "--tap: timerfd_settime: %s",
+		        strerror(e));
+		return -e;
+	}
+	p->tap_timer_fd = fd;
+	uv_poll_init(p->loop, &p->tap_poll, fd);
+	p->tap_poll.data = p;
+	uv_poll_start(&p->tap_poll, UV_READABLE, on_tap_timer);
+	return 0;
+}
+
+static void on_tap_poll_closed(uv_handle_t *h)
+{
+	struct vup_proxy *p = h->data;
+	close(p->tap_timer_fd);
+	p->tap_timer_fd = -1;
+}
+
+void vup__tap_timer_stop(struct vup_proxy *p)
+{
+	if (p->tap_timer_fd < 0 || uv_is_closing((uv_handle_t *)&p->tap_poll))
+		return;
+	uv_close((uv_handle_t *)&p->tap_poll, on_tap_poll_closed);
+}
+
+void vup__tap_session_open(struct vup_session *s)
+{
+	struct vup_proxy *p = s->proxy;
+	if (p->cfg.tap.kind == VUP_TAP_OFF)
+		return;
+	s->tap = vup_tap_new(&p->cfg.tap, s->id, p->cfg.trace);
+	if (!s->tap)
+		vup_log(VUP_LOG_WARN,
+		        "s%u tap: out of memory; no tap for "
+		        "this session",
+		        s->id);
+}
+
+void vup__tap_session_close(struct vup_session *s)
+{
+	if (!s->tap)
+		return;
+	vup_tap_end(s->tap, vup__wall_ns());
+	vup_tap_add_totals(s->tap, &s->proxy->stats.tap);
+	vup_tap_free(s->tap);
+	s->tap = NULL;
+}

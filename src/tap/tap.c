@@ -1,0 +1,557 @@
+/* tap: one session's queues, followed from its messages; see
+ * include/vuproxy/tap.h.  Device decoding (net frames, blk requests) is
+ * in tap_decode.c. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap_internal.h"
+#include "vuproxy/log.h"
+#include "vuproxy/trace.h"
+
+int vup_tap_kind_parse(const char *s, enum vup_tap_kind *out)
+{
+	if (strcmp(s, "net") == 0)
+		*out = VUP_TAP_NET;
+	else if (strcmp(s, "blk") == 0)
+		*out = VUP_TAP_BLK;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+struct vup_tap *vup_tap_new(const struct vup_tap_config *cfg, uint32_t session,
+                            struct vup_trace *trace)
+{
+	struct vup_tap *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->cfg = *cfg;
+	if (!t->cfg.snaplen)
+		t->cfg.snaplen = 256;
+	t->session = session;
+	t->trace = trace;
+	return t;
+}
+
+static bool has(uint64_t bits, unsigned bit)
+{
+	return bits >> bit & 1;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* Counts of a queue: what earlier runs left plus the running reader. */
+static struct vup_ring_stats queue_counts(const struct tap_queue *q)
+{
+	struct vup_ring_stats s = q->done;
+	if (q->running) {
+		const struct vup_ring_stats *r = vup_ring_stats(&q->ring);
+		s.consumed += r->consumed;
+		s.captured += r->captured;
+		s.missed += r->missed;
+		s.torn += r->torn;
+		s.malformed += r->malformed;
+		s.unverified += r->unverified;
+		s.unreadable += r->unreadable;
+		s.bad_index += r->bad_index;
+		if (r->last_malformed)
+			s.last_malformed = r->last_malformed;
+	}
+	return s;
+}
+
+static void add_counts(struct vup_ring_stats *a, const struct vup_ring_stats *b)
+{
+	a->consumed += b->consumed;
+	a->captured += b->captured;
+	a->missed += b->missed;
+	a->torn += b->torn;
+	a->malformed += b->malformed;
+}
+
+/* Statistics of interface `handle` into the trace: a queue's counts, or
+ * for blk the sum over the session's queues. */
+static void record_stats(struct vup_tap *t, struct tap_queue *q, uint64_t now)
+{
+	if (!t->trace)
+		return;
+	struct vup_ring_stats s = {0};
+	uint32_t handle;
+	uint64_t start;
+	if (t->cfg.kind == VUP_TAP_BLK) {
+		if (!t->blk_declared)
+			return;
+		for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++)
+			if (t->q[i]) {
+				struct vup_ring_stats c = queue_counts(t->q[i]);
+				add_counts(&s, &c);
+			}
+		handle = t->blk_handle;
+		start = t->blk_start_ns;
+	} else {
+		if (!q->declared)
+			return;
+		s = queue_counts(q);
+		handle = q->handle;
+		start = q->start_ns;
+	}
+	struct pcapng_isb isb = {
+	        .start_ns = start,
+	        .ifrecv = s.consumed,
+	        .usrdeliv = s.captured,
+	        .ifdrop = s.missed,
+	        .osdrop = s.torn + s.malformed,
+	};
+	char comment[200];
+	snprintf(comment, sizeof(comment),
+	         "consumed=%" PRIu64 " captured=%" PRIu64 " missed=%" PRIu64
+	         " torn=%" PRIu64 " malformed=%" PRIu64,
+	         s.consumed, s.captured, s.missed, s.torn, s.malformed);
+	vup_trace_stats(t->trace, handle, now, &isb, comment);
+}
+
+/* Declare the trace interface the queue's records go to. */
+static void declare(struct vup_tap *t, struct tap_queue *q, uint64_t now)
+{
+	if (!t->trace)
+		return;
+	char name[64], desc[160];
+	if (t->cfg.kind == VUP_TAP_BLK) {
+		if (t->blk_declared)
+			return;
+		snprintf(name, sizeof(name), "s%u blk", t->session);
+		snprintf(desc, sizeof(desc),
+		         "vuproxy session %u: virtio-blk requests (tap)",
+		         t->session);
+		t->blk_start_ns = now;
+		t->blk_declared = vup_trace_add_iface(
+		                          t->trace, t->session, LINKTYPE_USER1,
+		                          VUP_BLK_REC_SIZE + t->cfg.snaplen,
+		                          name, desc, &t->blk_handle) == 0;
+		return;
+	}
+	if (q->declared)
+		return;
+	bool rx = q->index % 2 == 0;
+	snprintf(name, sizeof(name), "s%u net q%u %s", t->session, q->index,
+	         rx ? "rx" : "tx");
+	snprintf(desc, sizeof(desc),
+	         "vuproxy session %u: virtqueue %u, %s (tap)", t->session,
+	         q->index,
+	         rx ? "frames to the guest" : "frames from the guest");
+	q->start_ns = now;
+	q->declared = vup_trace_add_iface(t->trace, t->session,
+	                                  LINKTYPE_ETHERNET, t->cfg.snaplen,
+	                                  name, desc, &q->handle) == 0;
+}
+
+static struct tap_queue *queue(struct vup_tap *t, uint32_t index)
+{
+	if (index >= VUP_TAP_MAX_QUEUES) {
+		if (!t->warned_index)
+			vup_log(VUP_LOG_WARN,
+			        "s%u tap: vring index %u: the tap follows "
+			        "queues 0..%u only",
+			        t->session, index, VUP_TAP_MAX_QUEUES - 1);
+		t->warned_index = true;
+		return NULL;
+	}
+	if (!t->q[index]) {
+		t->q[index] = calloc(1, sizeof(*t->q[index]));
+		if (t->q[index]) {
+			t->q[index]->index = index;
+			t->q[index]->tap = t;
+		}
+	}
+	return t->q[index];
+}
+
+/* Read what is left, then stop reading the queue. */
+static void stop_queue(struct vup_tap *t, struct tap_queue *q, uint64_t now,
+                       const char *why)
+{
+	if (!q->running)
+		return;
+	if (t->mem) {
+		struct vup_guest_mem g = vup_memmap_guest(t->mem);
+		vup_ring_poll(&q->ring, &g, now, vup__tap_emit, q);
+	}
+	q->done = queue_counts(q);
+	q->running = false;
+	vup_ring_free(&q->ring);
+	record_stats(t, q, now);
+	vup_log(VUP_LOG_DEBUG, "s%u tap q%u: stopped (%s)", t->session,
+	        q->index, why);
+}
+
+static void stop_all(struct vup_tap *t, uint64_t now, const char *why)
+{
+	for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++)
+		if (t->q[i])
+			stop_queue(t, t->q[i], now, why);
+}
+
+static uint32_t header_room(const struct vup_tap *t)
+{
+	if (t->cfg.kind == VUP_TAP_BLK)
+		return 16; /* the request header in front of write data */
+	return vup__net_hdr_len(t->features);
+}
+
+/* Where the device starts: the base the front-end gave, or for a split
+ * ring restarted without one, the used index in guest memory. */
+static bool start_index(struct vup_tap *t, struct tap_queue *q, uint16_t *base)
+{
+	if (q->have_base) {
+		*base = (uint16_t)q->base;
+		return true;
+	}
+	if (has(t->features, VUP_F_RING_PACKED))
+		return false;
+	return vup_memmap_read(t->mem, VUP_AS_UADDR, q->used + 2, base, 2);
+}
+
+/* Start reading a queue once it is fully described and running. */
+static void try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now)
+{
+	if (t->off || q->running || q->failed || !t->mem || !q->have_num ||
+	    !q->have_addr || !q->kicked)
+		return;
+	if (has(t->features, VUP_F_PROTOCOL_FEATURES) && !q->enabled)
+		return;
+	uint16_t base;
+	if (!start_index(t, q, &base)) {
+		vup_log(VUP_LOG_WARN,
+		        "s%u tap q%u: restarted without SET_VRING_BASE; the "
+		        "tap cannot find its place in a packed ring and "
+		        "stops following it",
+		        t->session, q->index);
+		q->failed = true;
+		return;
+	}
+	uint32_t snap = t->cfg.snaplen + header_room(t);
+	struct vup_ring_config rc = {
+	        .size = q->num,
+	        .desc = q->desc,
+	        .avail = q->avail,
+	        .used = q->used,
+	        .avail_base = base,
+	        .used_base = base,
+	        .features = t->features,
+	        .keep_unverified = t->cfg.keep_unverified,
+	        .snaplen = snap > VUP_RING_MAX_SNAPLEN ? VUP_RING_MAX_SNAPLEN
+	                                               : snap,
+	};
+	const char *reason = "?";
+	if (vup_ring_init(&q->ring, &rc, &reason)) {
+		vup_log(VUP_LOG_WARN, "s%u tap q%u: not following it: %s",
+		        t->session, q->index, reason);
+		q->failed = true;
+		return;
+	}
+	q->running = true;
+	q->have_base = false; /* a restart needs a new one */
+	q->cont = 0;
+	declare(t, q, now);
+	vup_log(VUP_LOG_DEBUG,
+	        "s%u tap q%u: following a %s ring of %u at desc=0x%" PRIx64
+	        ", base %u",
+	        t->session, q->index,
+	        has(t->features, VUP_F_RING_PACKED) ? "packed" : "split",
+	        q->num, q->desc, base);
+}
+
+static void try_start_all(struct vup_tap *t, uint64_t now)
+{
+	for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++)
+		if (t->q[i])
+			try_start(t, t->q[i], now);
+}
+
+/* A new memory table snapshot (NULL: none usable). */
+static void set_mem(struct vup_tap *t, struct vup_memmap *m, uint64_t now)
+{
+	vup_memmap_put(t->mem);
+	t->mem = m;
+	if (m)
+		try_start_all(t, now);
+}
+
+static void mem_message(struct vup_tap *t, const struct vup_hdr *h,
+                        const uint8_t *payload, const int *fds, unsigned nfds,
+                        uint64_t now)
+{
+	bool xen = has(t->protocol_features, VUP_PF_XEN_MMAP);
+	struct vup_memmap *m = NULL;
+	char err[256] = "";
+	int rc;
+	const char *what;
+	switch (h->request) {
+	case VUP_REQ_SET_MEM_TABLE:
+		what = "SET_MEM_TABLE";
+		rc = vup_memmap_set_table(&m, payload, h->size, fds, nfds, xen,
+		                          err, sizeof(err));
+		break;
+	case VUP_REQ_ADD_MEM_REG:
+		what = "ADD_MEM_REG";
+		rc = nfds == 1
+		             ? vup_memmap_add(t->mem, payload, h->size, fds[0],
+		                              xen, &m, err, sizeof(err))
+		             : -EBADF;
+		if (nfds != 1)
+			snprintf(err, sizeof(err), "no region fd");
+		break;
+	default:
+		what = "REM_MEM_REG";
+		rc = vup_memmap_remove(t->mem, payload, h->size, xen, &m, err,
+		                       sizeof(err));
+		break;
+	}
+	if (rc) {
+		/* The back-end judges the message; the tap only stops reading
+		 * memory it can no longer trust. */
+		vup_log(VUP_LOG_WARN,
+		        "s%u tap: %s: %s; the tap reads no guest memory until "
+		        "the next memory table",
+		        t->session, what, err);
+		stop_all(t, now, "memory table refused");
+		set_mem(t, NULL, now);
+		return;
+	}
+	set_mem(t, m, now);
+}
+
+static void features_message(struct vup_tap *t, const uint8_t *payload,
+                             uint32_t size, uint64_t now)
+{
+	if (size < 8)
+		return;
+	t->features = le64(payload);
+	if (has(t->features, VUP_F_ACCESS_PLATFORM) && !t->off) {
+		vup_log(VUP_LOG_WARN,
+		        "s%u tap: VIRTIO_F_ACCESS_PLATFORM negotiated: ring "
+		        "and buffer addresses are I/O virtual addresses that "
+		        "only the IOTLB translates; the tap does not follow "
+		        "them and is off for this session",
+		        t->session);
+		stop_all(t, now, "ACCESS_PLATFORM");
+		t->off = true;
+	}
+}
+
+static void vring_message(struct vup_tap *t, const struct vup_hdr *h,
+                          const uint8_t *p, uint64_t now)
+{
+	if (h->size < 8)
+		return;
+	uint32_t index = le32(p);
+	if (h->request == VUP_REQ_SET_VRING_KICK)
+		index = (uint32_t)(le64(p) & 0xff);
+	struct tap_queue *q = queue(t, index);
+	if (!q)
+		return;
+	switch (h->request) {
+	case VUP_REQ_SET_VRING_NUM:
+	case VUP_REQ_SET_VRING_ADDR:
+	case VUP_REQ_SET_VRING_BASE:
+		/* A queue set up again while read: what follows is a new
+		 * ring. */
+		stop_queue(t, q, now, "set up again");
+		q->failed = false;
+		break;
+	default: break;
+	}
+	switch (h->request) {
+	case VUP_REQ_SET_VRING_NUM:
+		q->num = le32(p + 4);
+		q->have_num = true;
+		break;
+	case VUP_REQ_SET_VRING_ADDR:
+		if (h->size < 40)
+			return;
+		q->desc = le64(p + 8);
+		q->used = le64(p + 16);
+		q->avail = le64(p + 24);
+		q->have_addr = true;
+		break;
+	case VUP_REQ_SET_VRING_BASE:
+		q->base = le32(p + 4);
+		q->have_base = true;
+		break;
+	case VUP_REQ_GET_VRING_BASE:
+		/* The device stops when it handles this, not when it is sent:
+		 * read on until the back-end's reply. */
+		q->kicked = false;
+		return;
+	case VUP_REQ_SET_VRING_KICK: q->kicked = true; break;
+	case VUP_REQ_SET_VRING_ENABLE:
+		/* Likewise the device may still use buffers after a disable
+		 * is sent; the queue is read until it is stopped. */
+		q->enabled = le32(p + 4) != 0;
+		break;
+	default: return;
+	}
+	try_start(t, q, now);
+}
+
+void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
+                     const struct vup_hdr *h, const uint8_t *payload,
+                     const int *fds, unsigned nfds, uint64_t now_ns)
+{
+	if (!t || chan != VUP_CHAN_MAIN)
+		return;
+	/* The back-end's GET_VRING_BASE reply: the device has stopped the
+	 * queue; a last read gets what it used until then. */
+	if (from == VUP_BACKEND) {
+		if ((h->flags & VUP_FLAG_REPLY) &&
+		    h->request == VUP_REQ_GET_VRING_BASE && h->size >= 8 &&
+		    le32(payload) < VUP_TAP_MAX_QUEUES && t->q[le32(payload)])
+			stop_queue(t, t->q[le32(payload)], now_ns,
+			           "GET_VRING_BASE answered");
+		return;
+	}
+	/* Front-end requests set queues up; replies (the postcopy
+	 * SET_MEM_TABLE reply among them) do not. */
+	if (h->flags & VUP_FLAG_REPLY)
+		return;
+	switch (h->request) {
+	case VUP_REQ_SET_FEATURES:
+		features_message(t, payload, h->size, now_ns);
+		break;
+	case VUP_REQ_SET_PROTOCOL_FEATURES:
+		if (h->size >= 8)
+			t->protocol_features = le64(payload);
+		break;
+	case VUP_REQ_SET_MEM_TABLE:
+	case VUP_REQ_ADD_MEM_REG:
+	case VUP_REQ_REM_MEM_REG:
+		if (!t->off)
+			mem_message(t, h, payload, fds, nfds, now_ns);
+		break;
+	case VUP_REQ_RESET_OWNER:
+	case VUP_REQ_RESET_DEVICE:
+		stop_all(t, now_ns, "reset");
+		set_mem(t, NULL, now_ns);
+		for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++)
+			if (t->q[i]) {
+				struct vup_ring_stats keep = t->q[i]->done;
+				struct tap_queue *q = t->q[i];
+				bool declared = q->declared;
+				uint32_t handle = q->handle;
+				uint64_t start = q->start_ns;
+				memset(q, 0, sizeof(*q));
+				q->index = i;
+				q->tap = t;
+				q->done = keep;
+				q->declared = declared;
+				q->handle = handle;
+				q->start_ns = start;
+			}
+		break;
+	case VUP_REQ_SET_VRING_NUM:
+	case VUP_REQ_SET_VRING_ADDR:
+	case VUP_REQ_SET_VRING_BASE:
+	case VUP_REQ_GET_VRING_BASE:
+	case VUP_REQ_SET_VRING_KICK:
+	case VUP_REQ_SET_VRING_ENABLE:
+		vring_message(t, h, payload, now_ns);
+		break;
+	default: break;
+	}
+}
+
+bool vup_tap_poll(struct vup_tap *t, uint64_t now_ns)
+{
+	if (!t || !t->mem)
+		return false;
+	bool any = false;
+	struct vup_guest_mem g = vup_memmap_guest(t->mem);
+	for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++) {
+		struct tap_queue *q = t->q[i];
+		if (!q || !q->running)
+			continue;
+		vup_ring_poll(&q->ring, &g, now_ns, vup__tap_emit, q);
+		any = true;
+	}
+	return any;
+}
+
+void vup_tap_add_totals(const struct vup_tap *t, struct vup_tap_totals *sum)
+{
+	for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++) {
+		if (!t->q[i])
+			continue;
+		struct vup_ring_stats s = queue_counts(t->q[i]);
+		if (!s.consumed && !t->q[i]->declared)
+			continue;
+		sum->queues++;
+		sum->consumed += s.consumed;
+		sum->captured += s.captured;
+		sum->missed += s.missed;
+		sum->torn += s.torn;
+		sum->malformed += s.malformed;
+		sum->unverified += s.unverified;
+	}
+}
+
+void vup_tap_end(struct vup_tap *t, uint64_t now_ns)
+{
+	if (!t)
+		return;
+	stop_all(t, now_ns, "end of session");
+	for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++) {
+		struct tap_queue *q = t->q[i];
+		if (!q || (!q->declared && !q->done.consumed))
+			continue;
+		char last[160] = "", unv[64] = "";
+		if (q->done.last_malformed)
+			snprintf(last, sizeof(last), " (last malformed: %s)",
+			         q->done.last_malformed);
+		if (q->done.unverified)
+			snprintf(unv, sizeof(unv), " (%" PRIu64 " unverified)",
+			         q->done.unverified);
+		vup_log(VUP_LOG_INFO,
+		        "s%u tap q%u: consumed %" PRIu64 ", captured %" PRIu64
+		        "%s, missed %" PRIu64 ", torn %" PRIu64
+		        ", malformed %" PRIu64 "%s",
+		        t->session, i, q->done.consumed, q->done.captured, unv,
+		        q->done.missed, q->done.torn, q->done.malformed, last);
+		/* Most buffers torn: the device uses them faster than the
+		 * tap polls.  Say what would help. */
+		if (!t->cfg.keep_unverified &&
+		    q->done.torn > q->done.captured && q->done.torn > 8)
+			vup_log(VUP_LOG_INFO,
+			        "s%u tap q%u: the device used most buffers "
+			        "before the tap could check its copy; "
+			        "--tap-unverified keeps such copies, marked",
+			        t->session, i);
+	}
+	set_mem(t, NULL, now_ns);
+	if (t->trace)
+		vup_trace_flush(t->trace);
+}
+
+void vup_tap_free(struct vup_tap *t)
+{
+	if (!t)
+		return;
+	for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++) {
+		if (t->q[i] && t->q[i]->running)
+			vup_ring_free(&t->q[i]->ring);
+		free(t->q[i]);
+	}
+	vup_memmap_put(t->mem);
+	free(t);
+}

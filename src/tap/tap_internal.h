@@ -1,0 +1,53 @@
+/* Internals of the tap (tap.c: following the session, tap_decode.c:
+ * turning consumed buffers into trace records). */
+#ifndef VUP_TAP_INTERNAL_H
+#define VUP_TAP_INTERNAL_H
+
+#include "vuproxy/memmap.h"
+#include "vuproxy/pcapng.h"
+#include "vuproxy/ring.h"
+#include "vuproxy/tap.h"
+#include "vuproxy/tapfmt.h"
+
+struct vup_tap;
+
+/* One virtqueue as the front-end set it up. */
+struct tap_queue {
+	struct vup_tap *tap;
+	uint32_t index;
+	uint32_t num, base;
+	uint64_t desc, avail, used;
+	bool have_num, have_addr, have_base, kicked, enabled;
+	bool running; /* ring is initialised and read */
+	bool failed;  /* refused until reconfigured */
+	struct vup_ring ring;
+	struct vup_ring_stats done; /* counts of earlier runs */
+	bool declared;              /* net: its trace interface exists */
+	uint32_t handle;
+	uint64_t start_ns;
+	uint32_t cont;   /* net rx: continuation buffers of a merged frame */
+	uint64_t frames; /* records written */
+};
+
+struct vup_tap {
+	struct vup_tap_config cfg;
+	uint32_t session;
+	struct vup_trace *trace;
+	struct vup_memmap *mem;
+	uint64_t features, protocol_features;
+	bool off; /* ACCESS_PLATFORM: not following this session */
+	bool warned_index;
+	bool blk_declared;
+	uint32_t blk_handle;
+	uint64_t blk_start_ns;
+	struct tap_queue *q[VUP_TAP_MAX_QUEUES];
+};
+
+/* Bytes of virtio-net header in front of each frame. */
+uint32_t vup__net_hdr_len(uint64_t features);
+/* The packet comment of an unverified copy, else NULL. */
+const char *vup__unverified_note(const struct vup_ring_buf *b);
+/* The ring readers' emit callback; ctx is the tap_queue. */
+void vup__tap_emit(void *ctx, const struct vup_ring_buf *b);
+
+#endif
