@@ -14,6 +14,7 @@
 #include "vuproxy/log.h"
 #include "vuproxy/proto.h"
 #include "vuproxy/proxy.h"
+#include "vuproxy/replay.h"
 #include "vuproxy/rules.h"
 #include "vuproxy/trace.h"
 #include "vuproxy/wireshark_lua.h"
@@ -30,6 +31,8 @@ static const struct subcommand {
 } subcommands[] = {
         {"dump", vup_dump_main,
          "print a trace: a timeline, or --json; --session, --request"},
+        {"replay", vup_replay_main,
+         "replay FILE --as front-end|back-end: play a session, diff the peer"},
         {"wireshark-lua", vup_wireshark_lua_main,
          "print the Wireshark Lua dissector for traces (from the catalogue)"},
         {"rules", vup_rules_check_main,

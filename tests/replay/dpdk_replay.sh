@@ -1,0 +1,208 @@
+#!/bin/bash
+# dpdk_replay.sh record RING | captures FILE - `vuproxy replay` against
+# real peers: DPDK testpmd net_vhost (back-end) and net_virtio_user
+# (front-end), --no-huge, each pinned to one core.
+#
+#   record RING   (RING: split | packed) records a session of a testpmd
+#                 pair through `vuproxy -w` (both sides rxonly, so that no
+#                 traffic moves ring indices: GET_VRING_BASE answers 0 as
+#                 it will in a replay, where guest memory is all zeros);
+#                 the front-end is stopped first, so the record holds the
+#                 whole session, teardown included.  Then:
+#                 1. replay --as front-end against a fresh testpmd
+#                    back-end: exit 0, "identical", and the back-end
+#                    logs "virtio is now ready for processing" (it took
+#                    the replayed memory table and vrings);
+#                 2. against a back-end with other options (tso=1,
+#                    postcopy-support=1, queues=2): exit 1, and the
+#                    differences named: +VIRTIO_NET_F_HOST_TSO4
+#                    +VIRTIO_NET_F_HOST_TSO6 in GET_FEATURES, +PAGEFAULT in
+#                    GET_PROTOCOL_FEATURES;
+#                 3. replay --as back-end for a fresh testpmd virtio-user:
+#                    its port says "Link status: up", replay exits 0.
+#                 With REPLAY_SAVE=PATH the recorded trace is copied there
+#                 (how captures/dpdk-*.pcapng.gz were made).
+#   captures FILE replays a committed capture: steps 1 and 3 (the ring
+#                 layout is the capture's: the front-end is started with
+#                 packed_vq=1 when its SET_FEATURES has RING_PACKED).
+#
+# Environment: VUPROXY (the binary under test), E2E_TESTPMD (default
+# dpdk-testpmd), E2E_BE_CPU / E2E_FE_CPU (default 0 / 1), E2E_KEEP=1.
+# A missing testpmd fails; nothing is skipped.
+set -eu
+
+# shellcheck source=../e2e/lib.sh
+. "$(dirname "$0")/../e2e/lib.sh"
+
+usage() {
+	echo "usage: VUPROXY=path/to/vuproxy $0 record split|packed | captures FILE" >&2
+	exit 2
+}
+[ $# = 2 ] || usage
+MODE=$1
+case $MODE in
+record)
+	RING=$2
+	case $RING in split | packed) ;; *) usage ;; esac
+	;;
+captures)
+	CAPTURE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+	;;
+*) usage ;;
+esac
+
+TESTPMD=${E2E_TESTPMD:-dpdk-testpmd}
+BE_CPU=${E2E_BE_CPU:-0}
+FE_CPU=${E2E_FE_CPU:-1}
+LIMIT=120
+READY_MSG="virtio is now ready for processing"
+
+e2e_init "replay_dpdk_${MODE}_$(basename "$2" .pcapng.gz)"
+e2e_need_cmd "$TESTPMD" timeout awk grep stdbuf mkfifo
+[ -n "${VUPROXY:-}" ] || e2e_fail "VUPROXY is not set (path of the vuproxy binary under test)"
+[ -x "$VUPROXY" ] || e2e_fail "VUPROXY=$VUPROXY is not an executable file"
+e2e_check_sun_path "$E2E_DIR/be-xx.sock"
+
+PREFIX="vupreplay-${E2E_DIR##*.}-$$"
+if [ "$(id -u)" = 0 ]; then
+	DPDK_RUNDIR=/var/run/dpdk
+else
+	DPDK_RUNDIR=${XDG_RUNTIME_DIR:-/tmp}/dpdk
+fi
+EAL=(--no-pci --no-huge -m 512)
+TP=(--nb-cores=1 --total-num-mbufs=16384 --forward-mode=rxonly)
+
+# start_be NAME SOCKET [VDEV OPTIONS]
+start_be() {
+	local name=$1 sock=$2 opts=${3:-queues=1}
+	e2e_on_exit rm -rf -- "$DPDK_RUNDIR/$PREFIX-$name"
+	e2e_start "$name" "$LIMIT" "$TESTPMD" --lcores "0@$BE_CPU,1@$BE_CPU" \
+		"${EAL[@]}" --file-prefix="$PREFIX-$name" \
+		--vdev "net_vhost0,iface=$sock,$opts" \
+		--log-level=lib.vhost.config:debug -- --stats-period=1 "${TP[@]}"
+	e2e_wait 30 "$name to listen on $sock" e2e_unix_listening "$sock"
+}
+
+# start_fe NAME SOCKET PACKED(0|1): non-interactive (stopped by SIGINT)
+start_fe() {
+	e2e_on_exit rm -rf -- "$DPDK_RUNDIR/$PREFIX-$1"
+	e2e_start "$1" "$LIMIT" "$TESTPMD" --lcores "0@$FE_CPU,1@$FE_CPU" \
+		"${EAL[@]}" --file-prefix="$PREFIX-$1" \
+		--vdev "net_virtio_user0,path=$2,queues=1,packed_vq=$3,mrg_rxbuf=1,in_order=1" \
+		-- --stats-period=1 "${TP[@]}"
+}
+
+# Wait until NAME has exited by itself (bounded), then reap it.
+wait_exit() {
+	local name=$1 secs=$2 end
+	end=$(($(date +%s) + secs))
+	while e2e_alive "$name"; do
+		[ "$(date +%s)" -lt "$end" ] || e2e_fail "$name did not exit within ${secs}s"
+		sleep 0.05
+	done
+	e2e_stop "$name"
+}
+
+# replay_fe TRACE NAME VDEV_OPTS: --as front-end against a fresh testpmd
+# back-end; sets RP_RC, output in $E2E_DIR/NAME.out / NAME.err.
+replay_fe() {
+	local trace=$1 name=$2 opts=$3 sock="$E2E_DIR/$2.sock"
+	start_be "$name-be" "$sock" "$opts"
+	RP_RC=0
+	timeout -k 5 60 "$VUPROXY" replay "$trace" --as front-end \
+		--backend "connect:$sock" >"$E2E_DIR/$name.out" 2>"$E2E_DIR/$name.err" || RP_RC=$?
+	e2e_log "$name: replay --as front-end exited $RP_RC: $(tail -n 1 "$E2E_DIR/$name.out")"
+	e2e_stop "$name-be" 20
+}
+
+# replay_be TRACE NAME PACKED: --as back-end, a fresh interactive testpmd
+# virtio-user front-end asked for its port's link status, then quit.
+replay_be() {
+	local trace=$1 name=$2 packed=$3 sock="$E2E_DIR/$2.sock" fifo="$E2E_DIR/$2.fifo"
+	e2e_start "$name-rp" 60 "$VUPROXY" replay "$trace" --as back-end \
+		--frontend "listen:$sock"
+	e2e_wait 10 "replay to listen on $sock" e2e_unix_listening "$sock"
+	mkfifo "$fifo"
+	e2e_on_exit rm -rf -- "$DPDK_RUNDIR/$PREFIX-$name-fe"
+	# stdin from a fifo we write commands to; stdout line-buffered, so
+	# that the answer is in the log when it is printed.
+	e2e_start "$name-fe" "$LIMIT" sh -c 'f=$1; shift; exec "$@" <"$f"' sh "$fifo" \
+		stdbuf -oL "$TESTPMD" --lcores "0@$FE_CPU,1@$FE_CPU" "${EAL[@]}" \
+		--file-prefix="$PREFIX-$name-fe" \
+		--vdev "net_virtio_user0,path=$sock,queues=1,packed_vq=$packed,mrg_rxbuf=1,in_order=1" \
+		-- -i "${TP[@]}"
+	exec 3>"$fifo"
+	# The port is started (and its link checked) before the prompt.
+	e2e_wait 30 "the front-end's prompt" e2e_log_has "$name-fe" "testpmd>"
+	echo "show port info 0" >&3
+	e2e_wait 10 "the front-end's port info" e2e_log_has "$name-fe" "Link status:"
+	LINK=$(grep -o 'Link status: [a-z]*' "$E2E_DIR/$name-fe.log" | head -n 1)
+	echo "quit" >&3
+	exec 3>&-
+	wait_exit "$name-fe" 30
+	wait_exit "$name-rp" 30
+	RP_RC=${E2E_RC[$name-rp]}
+	e2e_log "$name: front-end says '$LINK'; replay --as back-end exited $RP_RC: $(tail -n 1 "$E2E_DIR/$name-rp.log")"
+}
+
+expect_identical_fe() { # TRACE NAME
+	replay_fe "$1" "$2" queues=1
+	[ "$RP_RC" = 0 ] || e2e_fail "replay --as front-end against a fresh back-end exited $RP_RC, want 0: $(cat "$E2E_DIR/$2.out" "$E2E_DIR/$2.err")"
+	grep -q ' 0 differences: identical$' "$E2E_DIR/$2.out" ||
+		e2e_fail "no 'identical' summary: $(cat "$E2E_DIR/$2.out")"
+	e2e_log_has "$2-be" "$READY_MSG" ||
+		e2e_fail "the replayed session did not make the back-end ready ('$READY_MSG' not in its log)"
+}
+
+expect_link_up_be() { # TRACE NAME PACKED
+	replay_be "$1" "$2" "$3"
+	[ "$LINK" = "Link status: up" ] || e2e_fail "the front-end's link is not up: '$LINK'"
+	[ "$RP_RC" = 0 ] || e2e_fail "replay --as back-end exited $RP_RC, want 0: $(cat "$E2E_DIR/$2-rp.log")"
+	grep -q ' 0 differences: identical$' "$E2E_DIR/$2-rp.log" ||
+		e2e_fail "no 'identical' summary: $(cat "$E2E_DIR/$2-rp.log")"
+}
+
+if [ "$MODE" = record ]; then
+	PACKED=0
+	[ "$RING" = split ] || PACKED=1
+	TRACE=$E2E_DIR/rec.pcapng.gz
+	start_be be "$E2E_DIR/be.sock"
+	e2e_start vp "$LIMIT" "$VUPROXY" --frontend "listen:$E2E_DIR/fe.sock" \
+		--backend "connect:$E2E_DIR/be.sock" -w "$TRACE"
+	e2e_wait 10 "vuproxy to listen" e2e_unix_listening "$E2E_DIR/fe.sock"
+	start_fe fe "$E2E_DIR/fe.sock" "$PACKED"
+	e2e_wait 30 "'$READY_MSG' in the back-end's log" e2e_log_has be "$READY_MSG"
+	sleep 1
+	# Front-end first: its teardown (GET_VRING_BASE...) is recorded.
+	e2e_stop fe 20
+	e2e_stop be 20
+	e2e_stop vp 10
+	[ "${E2E_RC[vp]}" = 0 ] || e2e_fail "vuproxy exited ${E2E_RC[vp]}"
+	nreq=$("$VUPROXY" dump "$TRACE" | grep -c 'front-end>back-end') ||
+		e2e_fail "vuproxy dump failed on the recorded trace"
+	e2e_log "recorded $nreq front-end requests ($(stat -c %s "$TRACE") bytes)"
+	[ "$nreq" -ge 20 ] || e2e_fail "only $nreq requests recorded"
+	if [ -n "${REPLAY_SAVE:-}" ]; then
+		cp -- "$TRACE" "$REPLAY_SAVE"
+		e2e_log "saved the recorded trace as $REPLAY_SAVE"
+	fi
+
+	expect_identical_fe "$TRACE" same
+
+	replay_fe "$TRACE" other "queues=2,tso=1,postcopy-support=1"
+	[ "$RP_RC" = 1 ] || e2e_fail "replay against a back-end with other options exited $RP_RC, want 1: $(cat "$E2E_DIR/other.out" "$E2E_DIR/other.err")"
+	grep -q '^#[0-9]* GET_FEATURES reply: +VIRTIO_NET_F_HOST_TSO4 +VIRTIO_NET_F_HOST_TSO6$' "$E2E_DIR/other.out" ||
+		e2e_fail "the GET_FEATURES difference is not named: $(cat "$E2E_DIR/other.out")"
+	grep -q '^#[0-9]* GET_PROTOCOL_FEATURES reply: +PAGEFAULT$' "$E2E_DIR/other.out" ||
+		e2e_fail "the GET_PROTOCOL_FEATURES difference is not named: $(cat "$E2E_DIR/other.out")"
+	e2e_log "differences named: $(grep '^#' "$E2E_DIR/other.out" | tr '\n' ';')"
+
+	expect_link_up_be "$TRACE" asbe "$PACKED"
+else
+	[ -r "$CAPTURE" ] || e2e_fail "no capture $CAPTURE"
+	PACKED=0
+	"$VUPROXY" dump "$CAPTURE" | grep -q 'SET_FEATURES features=.*VIRTIO_F_RING_PACKED' && PACKED=1
+	expect_identical_fe "$CAPTURE" cap
+	expect_link_up_be "$CAPTURE" capbe "$PACKED"
+fi
+e2e_log PASS

@@ -1,0 +1,52 @@
+/* rtrace: small traces built in memory for the replay tests, written
+ * through the real trace writer (gzip) or as plain pcapng with a chosen
+ * pseudo-header version. */
+#ifndef VUP_TESTS_RTRACE_H
+#define VUP_TESTS_RTRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vuproxy/pcapng.h"
+#include "vuproxy/proto.h"
+
+#define RT_MAX 64
+
+struct rt_msg {
+	uint32_t session;
+	uint8_t tflags; /* VUP_TRACE_F_* */
+	uint8_t action;
+	uint64_t ts_ns;
+	struct vup_hdr h;
+	uint8_t payload[512];
+	unsigned nfds;
+	struct vup_fd_info fds[4];
+	uint32_t lie_size; /* rt_write_plain: header size field, if set */
+};
+
+struct rt {
+	struct rt_msg m[RT_MAX];
+	size_t n;
+	uint64_t ts;
+};
+
+/* Append a message (ts advances 1 ms each); returns it for tweaks. */
+struct rt_msg *rt_add(struct rt *t, uint32_t session, enum vup_chan chan,
+                      enum vup_side from, uint32_t req, uint32_t flags,
+                      const void *payload, uint32_t size);
+/* Attach an fd description to a message. */
+void rt_fd(struct rt_msg *m, unsigned kind, uint64_t size);
+/* Append a u64-payload message. */
+struct rt_msg *rt_u64(struct rt *t, uint32_t session, enum vup_chan chan,
+                      enum vup_side from, uint32_t req, uint32_t flags,
+                      uint64_t v);
+/* Write with vup_trace_* (gzip).  0 or -1. */
+int rt_write_gz(const struct rt *t, const char *path);
+/* Write plain pcapng, pseudo-header version forced to `version`. */
+int rt_write_plain(const struct rt *t, const char *path, unsigned version);
+
+/* A typical DPDK virtio-user session with one 1 MiB memory region and
+ * one vring, replies as a DPDK back-end gives them (session 1). */
+void rt_session(struct rt *t, uint32_t session);
+
+#endif

@@ -1,0 +1,611 @@
+/* `vuproxy replay` against a scripted peer in this process.
+ *
+ * The replay runs in a child process (vup_replay_main, stdout and stderr
+ * to files); this process is the live peer and plays the recorded other
+ * side from the same script, checking every message it gets byte for
+ * byte and every fd's kind (vup_fd_describe, as the trace does).  Cases:
+ * identical sessions (exit 0), differences named per field (exit 1), a
+ * back-end that closes early or is not there (exit 2, naming the
+ * request), the back-end channel answered as recorded, recorded pacing,
+ * and the same as the back-end for a live front-end. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "rtrace.h"
+#include "vuproxy/channel.h"
+#include "vuproxy/endpoint.h"
+#include "vuproxy/replay.h"
+
+#define M  VUP_CHAN_MAIN
+#define B  VUP_CHAN_BACKEND
+#define FE VUP_FRONTEND
+#define BE VUP_BACKEND
+#define RQ VUP_FLAG_VERSION
+#define RP (VUP_FLAG_VERSION | VUP_FLAG_REPLY)
+
+static char dir[64], trace[100], sock[100], out[100], errf[100];
+static struct rt t;
+
+static int setup(void **state)
+{
+	(void)state;
+	/* Short: the socket path must fit a sockaddr_un. */
+	snprintf(dir, sizeof(dir), "/tmp/vup-replay-peers.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(trace, sizeof(trace), "%s/t.pcapng.gz", dir);
+	snprintf(sock, sizeof(sock), "%s/peer.sock", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	snprintf(errf, sizeof(errf), "%s/err", dir);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static char *slurp(const char *p)
+{
+	static char buf[65536];
+	FILE *f = fopen(p, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	buf[n] = '\0';
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+#define assert_contains(hay, needle)                                           \
+	do {                                                                   \
+		if (!strstr((hay), (needle)))                                  \
+			fail_msg("\"%s\" lacks \"%s\"", (hay), (needle));      \
+	} while (0)
+
+/* Run `vuproxy replay ARGS...` in a child. */
+static pid_t start_replay(const char *first, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	argv[argc++] = "replay";
+	argv[argc++] = trace;
+	va_list ap;
+	va_start(ap, first);
+	for (const char *a = first; a && argc < 30;
+	     a = va_arg(ap, const char *))
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int e = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(o, 1);
+		dup2(e, 2);
+		alarm(60);
+		int rc = vup_replay_main(argc, argv);
+		fflush(NULL);
+		_exit(rc);
+	}
+	return pid;
+}
+
+static int finish(pid_t pid)
+{
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st))
+		fail_msg("replay died with status 0x%x; stderr: %s", st,
+		         slurp(errf));
+	return WEXITSTATUS(st);
+}
+
+/* Read one message within timeout_ms: VUP_CH_MSG, VUP_CH_EOF,
+ * -ETIMEDOUT or -errno. */
+static int recv_msg(struct vup_channel *ch, int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	for (;;) {
+		int rc = vup_channel_read(ch);
+		if (rc != VUP_CH_AGAIN)
+			return rc;
+		uint64_t now = now_ms();
+		if (now >= end)
+			return -ETIMEDOUT;
+		struct pollfd p = {.fd = ch->fd, .events = POLLIN};
+		poll(&p, 1, (int)(end - now));
+	}
+}
+
+static void send_msg(struct vup_channel *ch, const struct vup_hdr *h,
+                     const uint8_t *payload, int *fds, unsigned nfds)
+{
+	assert_int_equal(vup_channel_send(ch, h, payload, fds, nfds), 0);
+	while (vup_channel_pending(ch)) {
+		struct pollfd p = {.fd = ch->fd, .events = POLLOUT};
+		poll(&p, 1, 1000);
+		assert_true(vup_channel_flush(ch) >= 0);
+	}
+}
+
+/* A received message is the recorded one: header, payload, fd kinds
+ * (memory fds at least as big as recorded). */
+static void check_same(struct vup_channel *ch, const struct rt_msg *m, size_t i)
+{
+	struct vup_msg *in = &ch->in;
+	if (in->hdr.request != m->h.request || in->hdr.flags != m->h.flags ||
+	    in->hdr.size != m->h.size)
+		fail_msg("message %zu: got request %u flags 0x%x size %u, "
+		         "recorded %u 0x%x %u",
+		         i, in->hdr.request, in->hdr.flags, in->hdr.size,
+		         m->h.request, m->h.flags, m->h.size);
+	assert_memory_equal(in->payload, m->payload, m->h.size);
+	if (in->nfds != m->nfds)
+		fail_msg("message %zu: %u fds, recorded %u", i, in->nfds,
+		         m->nfds);
+	for (unsigned k = 0; k < in->nfds; k++) {
+		struct vup_fd_info d;
+		vup_fd_describe(in->fds[k], &d);
+		if (d.kind != m->fds[k].kind)
+			fail_msg("message %zu fd %u: a %s, recorded a %s", i, k,
+			         vup_fd_kind_name(d.kind),
+			         vup_fd_kind_name(m->fds[k].kind));
+		if (d.kind == VUP_FDK_MEMFD)
+			assert_true(d.size >= m->fds[k].size);
+	}
+}
+
+static int fresh_fd(const struct vup_fd_info *f)
+{
+	if (f->kind == VUP_FDK_EVENTFD)
+		return eventfd(0, EFD_CLOEXEC);
+	if (f->kind == VUP_FDK_SOCKET) {
+		int sv[2];
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		return sv[1]; /* sv[0] leaks into the peer side: unused */
+	}
+	int fd = memfd_create("test", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(fd, (off_t)f->size), 0);
+	return fd;
+}
+
+/* What the scripted peer does differently at message i. */
+struct twist {
+	long index; /* -1: none */
+	enum { TW_VALUE, TW_CLOSE, TW_SKIP, TW_SILENT } what;
+	uint64_t value; /* TW_VALUE: the u64 sent instead */
+};
+
+static bool twisted(const struct twist *tw, size_t n, size_t i,
+                    const struct twist **found)
+{
+	for (size_t k = 0; k < n; k++)
+		if (tw[k].index == (long)i) {
+			*found = &tw[k];
+			return true;
+		}
+	return false;
+}
+
+/* Send recorded message i of the script, as given or twisted. */
+static void send_recorded(struct vup_channel *ch, size_t i,
+                          const struct twist *tw)
+{
+	const struct rt_msg *m = &t.m[i];
+	uint8_t payload[512];
+	memcpy(payload, m->payload, m->h.size);
+	if (tw && tw->what == TW_VALUE)
+		memcpy(payload, &tw->value, 8);
+	int fds[4];
+	for (unsigned k = 0; k < m->nfds; k++)
+		fds[k] = fresh_fd(&m->fds[k]);
+	send_msg(ch, &m->h, payload, fds, m->nfds);
+}
+
+/* Be the recorded back-end (peer of --as front-end).  Returns false if
+ * a twist closed the connection. */
+static void be_backend(struct vup_channel *ch, const struct twist *tw,
+                       size_t ntw)
+{
+	struct vup_channel bch;
+	vup_channel_init(&bch, -1);
+	for (size_t i = 0; i < t.n; i++) {
+		const struct rt_msg *m = &t.m[i];
+		bool on_bch = m->tflags & VUP_TRACE_F_BACKEND_CHAN;
+		bool from_be = m->tflags & VUP_TRACE_F_FROM_BACKEND;
+		const struct twist *w = NULL;
+		bool tw_i = twisted(tw, ntw, i, &w);
+		if (from_be) {
+			if (tw_i && w->what == TW_SILENT)
+				continue;
+			send_recorded(on_bch ? &bch : ch, i, tw_i ? w : NULL);
+			continue;
+		}
+		struct vup_channel *c = on_bch ? &bch : ch;
+		int rc = recv_msg(c, 5000);
+		if (rc != VUP_CH_MSG)
+			fail_msg("message %zu: %d instead of a message; "
+			         "stderr: %s",
+			         i, rc, slurp(errf));
+		check_same(c, m, i);
+		if (!on_bch && m->h.request == 21) { /* SET_BACKEND_REQ_FD */
+			vup_channel_init(&bch, c->in.fds[0]);
+			c->in.fds[0] = -1;
+			fcntl(bch.fd, F_SETFL, O_NONBLOCK);
+		}
+		vup_close_fds(c->in.fds, c->in.nfds);
+		vup_channel_consume(c);
+		if (tw_i && w->what == TW_CLOSE)
+			break;
+	}
+	vup_channel_close(&bch);
+}
+
+static struct vup_channel accept_one(int lfd)
+{
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	int fd = vup_endpoint_accept(lfd);
+	assert_true(fd >= 0);
+	struct vup_channel ch;
+	vup_channel_init(&ch, fd);
+	return ch;
+}
+
+static int listen_sock(void)
+{
+	struct vup_endpoint ep = {.role = VUP_ROLE_LISTEN};
+	snprintf(ep.path, sizeof(ep.path), "%s", sock);
+	char err[256];
+	int fd = vup_endpoint_listen(&ep, 0600, err, sizeof(err));
+	if (fd < 0)
+		fail_msg("listen: %s", err);
+	return fd;
+}
+
+/* Replay --as front-end against be_backend with twists; exit status. */
+static int against_backend(const struct twist *tw, size_t ntw,
+                           const char *extra1, const char *extra2)
+{
+	assert_int_equal(rt_write_gz(&t, trace), 0);
+	int lfd = listen_sock();
+	char spec[400];
+	snprintf(spec, sizeof(spec), "connect:%s", sock);
+	pid_t pid =
+	        start_replay("--as", "front-end", "--backend", spec,
+	                     "--reply-timeout", "1000", extra1, extra2, NULL);
+	struct vup_channel ch = accept_one(lfd);
+	be_backend(&ch, tw, ntw);
+	vup_channel_close(&ch);
+	int rc = finish(pid);
+	close(lfd);
+	return rc;
+}
+
+static void reset_script(void)
+{
+	memset(&t, 0, sizeof(t));
+	rt_session(&t, 1);
+}
+
+static void fe_identical(void **state)
+{
+	(void)state;
+	reset_script();
+	assert_int_equal(against_backend(NULL, 0, NULL, NULL), 0);
+	assert_contains(slurp(out),
+	                "11 messages sent, 4 received, 4 compared, 0 "
+	                "differences: identical");
+	assert_string_equal(slurp(errf), "");
+}
+
+static void fe_differences_named(void **state)
+{
+	(void)state;
+	reset_script();
+	/* GET_FEATURES reply: IN_ORDER instead of RING_PACKED; the last
+	 * GET_VRING_BASE reply: num 5. */
+	struct twist tw[] = {
+	        {2, TW_VALUE, (1ull << 32) | (1ull << 35) | (1ull << 30)},
+	        {14, TW_VALUE, 5ull << 32},
+	};
+	assert_int_equal(against_backend(tw, 2, NULL, NULL), 1);
+	const char *o = slurp(out);
+	assert_contains(o, "#3 GET_FEATURES reply: -VIRTIO_F_RING_PACKED "
+	                   "+VIRTIO_F_IN_ORDER\n");
+	assert_contains(o, "#15 GET_VRING_BASE reply: num 0 -> 5\n");
+	assert_contains(o, "2 differences: different");
+	/* --ignore takes them away, one by one. */
+	assert_int_equal(against_backend(tw, 2, "--ignore", "num"), 1);
+	o = slurp(out);
+	assert_contains(o, "1 differences: different");
+	assert_int_equal(against_backend(tw, 2, "--ignore",
+	                                 "GET_VRING_BASE.num,GET_FEATURES."
+	                                 "features"),
+	                 0);
+}
+
+static void fe_missing_reply(void **state)
+{
+	(void)state;
+	reset_script();
+	/* The back-end does not acknowledge SET_MEM_TABLE. */
+	struct twist tw[] = {{8, TW_SILENT, 0}};
+	assert_int_equal(against_backend(tw, 1, NULL, NULL), 1);
+	assert_contains(slurp(out), "#9 SET_MEM_TABLE reply: no reply within "
+	                            "1000 ms (recorded: ack=0, 8 bytes)");
+}
+
+static void fe_backend_closes_early(void **state)
+{
+	(void)state;
+	reset_script();
+	struct twist tw[] = {{7, TW_CLOSE, 0}};
+	assert_int_equal(against_backend(tw, 1, NULL, NULL), 2);
+	assert_contains(slurp(errf), "the back-end closed the connection while "
+	                             "vuproxy waited for the reply to #8 "
+	                             "SET_MEM_TABLE");
+	/* Closed after a request that has no reply: vuproxy finds out on
+	 * one of the next (which one depends on timing). */
+	struct twist tw2[] = {{9, TW_CLOSE, 0}};
+	assert_int_equal(against_backend(tw2, 1, NULL, NULL), 2);
+	assert_contains(slurp(errf), "the back-end closed the connection");
+}
+
+static void fe_no_backend(void **state)
+{
+	(void)state;
+	reset_script();
+	assert_int_equal(rt_write_gz(&t, trace), 0);
+	unlink(sock);
+	char spec[400];
+	snprintf(spec, sizeof(spec), "connect:%s", sock);
+	pid_t pid = start_replay("--as", "front-end", "--backend", spec, NULL);
+	assert_int_equal(finish(pid), 2);
+	assert_contains(slurp(errf), "cannot connect to the back-end at");
+}
+
+/* The back-end channel: vuproxy gives the back-end a socket, and answers
+ * its request there as the recorded front-end did (with an fd of the
+ * recorded kind). */
+static void fe_backend_channel(void **state)
+{
+	(void)state;
+	reset_script();
+	t.n -= 2; /* GET_VRING_BASE last, after the back-end channel */
+	struct rt_msg *m = rt_add(&t, 1, M, FE, 21, RQ, NULL, 0);
+	rt_fd(m, VUP_FDK_SOCKET, 0);
+	uint8_t uuid[16] = {1, 2, 3, 4};
+	rt_add(&t, 1, B, BE, 8, RQ, uuid, 16); /* SHARED_OBJECT_LOOKUP */
+	m = rt_u64(&t, 1, B, FE, 8, RP, 0);
+	rt_fd(m, VUP_FDK_MEMFD, 4096);
+	uint64_t vs = 0;
+	rt_add(&t, 1, M, FE, 11, RQ, &vs, 8);
+	rt_u64(&t, 1, M, BE, 11, RP, 0);
+	assert_int_equal(against_backend(NULL, 0, NULL, NULL), 0);
+	assert_contains(slurp(out), "0 differences: identical");
+	/* The back-end asks for another object: a difference. */
+	struct twist tw[] = {{(long)t.n - 4, TW_VALUE, 9}};
+	assert_int_equal(against_backend(tw, 1, NULL, NULL), 1);
+	assert_contains(slurp(out), "BACKEND_SHARED_OBJECT_LOOKUP (back-end "
+	                            "channel): uuid differs");
+}
+
+static void fe_paced(void **state)
+{
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	rt_add(&t, 1, M, FE, 3, RQ, NULL, 0);
+	rt_add(&t, 1, M, FE, 1, RQ, NULL, 0);
+	rt_u64(&t, 1, M, BE, 1, RP, 1);
+	rt_u64(&t, 1, M, FE, 2, RQ, 1);
+	/* 0, 150, 151, 300 ms. */
+	uint64_t t0 = t.m[0].ts_ns;
+	t.m[1].ts_ns = t0 + 150000000;
+	t.m[2].ts_ns = t0 + 151000000;
+	t.m[3].ts_ns = t0 + 300000000;
+	assert_int_equal(rt_write_gz(&t, trace), 0);
+	int lfd = listen_sock();
+	char spec[400];
+	snprintf(spec, sizeof(spec), "connect:%s", sock);
+	pid_t pid = start_replay("--as", "front-end", "--backend", spec,
+	                         "--pace", "recorded", NULL);
+	struct vup_channel ch = accept_one(lfd);
+	uint64_t at[3];
+	size_t k = 0;
+	for (size_t i = 0; i < t.n; i++) {
+		if (t.m[i].tflags & VUP_TRACE_F_FROM_BACKEND) {
+			send_recorded(&ch, i, NULL);
+			continue;
+		}
+		assert_int_equal(recv_msg(&ch, 5000), VUP_CH_MSG);
+		at[k++] = now_ms();
+		vup_channel_consume(&ch);
+	}
+	assert_int_equal(finish(pid), 0);
+	vup_channel_close(&ch);
+	close(lfd);
+	/* 150 and 300 ms after the first, within scheduling noise. */
+	assert_true(at[1] - at[0] >= 145 && at[1] - at[0] < 400);
+	assert_true(at[2] - at[0] >= 295 && at[2] - at[0] < 550);
+}
+
+/* Be the recorded front-end (peer of --as back-end). */
+static void be_frontend(struct vup_channel *ch, const struct twist *tw,
+                        size_t ntw)
+{
+	for (size_t i = 0; i < t.n; i++) {
+		const struct rt_msg *m = &t.m[i];
+		const struct twist *w = NULL;
+		bool tw_i = twisted(tw, ntw, i, &w);
+		if (!(m->tflags & VUP_TRACE_F_FROM_BACKEND)) {
+			if (tw_i && w->what == TW_SKIP)
+				continue;
+			send_recorded(ch, i, tw_i ? w : NULL);
+			continue;
+		}
+		if (i > 0 && twisted(tw, ntw, i - 1, &w) && w->what == TW_SKIP)
+			continue; /* no request, no reply */
+		int rc = recv_msg(ch, 5000);
+		if (rc != VUP_CH_MSG)
+			fail_msg("reply %zu: %d; stderr: %s", i, rc,
+			         slurp(errf));
+		check_same(ch, m, i);
+		vup_close_fds(ch->in.fds, ch->in.nfds);
+		vup_channel_consume(ch);
+	}
+}
+
+static int against_frontend(const struct twist *tw, size_t ntw, bool write)
+{
+	if (write)
+		assert_int_equal(rt_write_gz(&t, trace), 0);
+	unlink(sock);
+	char spec[400];
+	snprintf(spec, sizeof(spec), "listen:%s", sock);
+	pid_t pid = start_replay("--as", "back-end", "--frontend", spec, NULL);
+	struct vup_endpoint ep = {.role = VUP_ROLE_CONNECT};
+	snprintf(ep.path, sizeof(ep.path), "%s", sock);
+	int fd = -1;
+	for (int k = 0; k < 200 && fd < 0; k++) {
+		fd = vup_endpoint_connect(&ep);
+		if (fd < 0)
+			usleep(10000);
+	}
+	assert_true(fd >= 0);
+	struct vup_channel ch;
+	vup_channel_init(&ch, fd);
+	be_frontend(&ch, tw, ntw);
+	vup_channel_close(&ch);
+	return finish(pid);
+}
+
+static void be_identical(void **state)
+{
+	(void)state;
+	reset_script();
+	assert_int_equal(against_frontend(NULL, 0, true), 0);
+	assert_contains(slurp(out), "session 1 as back-end");
+	assert_contains(slurp(out), "0 differences: identical");
+}
+
+static void be_differences(void **state)
+{
+	(void)state;
+	reset_script();
+	/* SET_FEATURES with IN_ORDER too; no GET_VRING_BASE at the end. */
+	struct twist tw[] = {
+	        {6, TW_VALUE, (1ull << 32) | (1ull << 30) | (1ull << 35)},
+	        {13, TW_SKIP, 0},
+	};
+	assert_int_equal(against_frontend(tw, 2, true), 1);
+	const char *o = slurp(out);
+	assert_contains(o, "#7 SET_FEATURES: +VIRTIO_F_IN_ORDER\n");
+	assert_contains(o, "#14 GET_VRING_BASE: recorded, never sent by the "
+	                   "live front-end\n");
+	/* Requests out of the recorded order are still answered by type,
+	 * and the first change of order is named. */
+	reset_script();
+	assert_int_equal(rt_write_gz(&t, trace), 0);
+	struct rt_msg tmp = t.m[9];
+	t.m[9] = t.m[10];
+	t.m[10] = tmp; /* live: SET_VRING_ADDR before SET_VRING_NUM */
+	assert_int_equal(against_frontend(NULL, 0, false), 1);
+	assert_contains(slurp(out), "#10 SET_VRING_NUM: the live front-end "
+	                            "sent SET_VRING_ADDR(9) here instead");
+	assert_contains(slurp(out), "1 differences");
+}
+
+/* Bad captures end with exit 2 and one clear line, before any
+ * connection is tried. */
+static void bad_captures(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *what, *says;
+	} cases[] = {
+	        {"cut", "cut short"},
+	        {"foreign", "not a readable trace"},
+	        {"newer", "written by a newer vuproxy"},
+	        {"nosetup", "has no setup"},
+	        {"nosession", "no session 4"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *w = cases[i].what;
+		reset_script();
+		if (strcmp(w, "cut") == 0) {
+			assert_int_equal(rt_write_gz(&t, trace), 0);
+			assert_int_equal(truncate(trace, 300), 0);
+		} else if (strcmp(w, "foreign") == 0) {
+			FILE *f = fopen(trace, "w");
+			fputs("GIF89a, not a trace\n", f);
+			fclose(f);
+		} else if (strcmp(w, "newer") == 0) {
+			assert_int_equal(rt_write_plain(&t, trace, 9), 0);
+		} else if (strcmp(w, "nosetup") == 0) {
+			memmove(&t.m[0], &t.m[9], 2 * sizeof(t.m[0]));
+			t.n = 2; /* SET_VRING_NUM, SET_VRING_ADDR */
+			assert_int_equal(rt_write_gz(&t, trace), 0);
+		} else {
+			assert_int_equal(rt_write_gz(&t, trace), 0);
+		}
+		char spec[400];
+		snprintf(spec, sizeof(spec), "connect:%s", sock);
+		pid_t pid = start_replay(
+		        "--as", "front-end", "--backend", spec, "--session",
+		        strcmp(w, "nosession") ? "1" : "4", NULL);
+		int rc = finish(pid);
+		if (rc != 2)
+			fail_msg("%s: exit %d, want 2", w, rc);
+		const char *e = slurp(errf);
+		assert_contains(e, cases[i].says);
+		assert_contains(e, "vuproxy replay: ");
+		assert_string_equal(slurp(out), "");
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(fe_identical),
+	        cmocka_unit_test(fe_differences_named),
+	        cmocka_unit_test(fe_missing_reply),
+	        cmocka_unit_test(fe_backend_closes_early),
+	        cmocka_unit_test(fe_no_backend),
+	        cmocka_unit_test(fe_backend_channel),
+	        cmocka_unit_test(fe_paced),
+	        cmocka_unit_test(be_identical),
+	        cmocka_unit_test(be_differences),
+	        cmocka_unit_test(bad_captures),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
