@@ -369,6 +369,10 @@ void vup__relay(struct vup_link *l)
 	                     warn, sizeof(warn))) {
 		record(s, l->chan, l->side, &m->hdr, m->payload, m->fds,
 		       m->nfds, VUP_ACT_REFUSED, NULL, false);
+		/* Ours, and going nowhere: consuming the message would
+		 * forget them open. */
+		vup_close_fds(m->fds, m->nfds);
+		m->nfds = 0;
 		vup__session_fail(s, "%s%s %s: %s", vup__direction(l->side),
 		                  vup__bch_tag(l), name, why);
 		return;
