@@ -8,8 +8,8 @@
  *   queues: the guest's frames, outbound).  A packet is the Ethernet frame
  *   without the virtio-net header, cut to the snap length; origlen is the
  *   frame's length (with MRG_RXBUF, a received frame spanning several
- *   buffers is recorded from its first buffer, origlen that buffer's
- *   part).
+ *   buffers is assembled from them; should one of them not be captured,
+ *   it is recorded as far as it got).
  *
  * --tap blk: one LINKTYPE_USER1 interface per session, named
  *   "s<session> blk", one packet per completed request: the record below,

@@ -188,6 +188,7 @@ static void stop_queue(struct vup_tap *t, struct tap_queue *q, uint64_t now,
 		struct vup_guest_mem g = vup_memmap_guest(t->mem);
 		vup_ring_poll(&q->ring, &g, now, vup__tap_emit, q);
 	}
+	vup__tap_flush_pending(q);
 	q->done = queue_counts(q);
 	q->running = false;
 	vup_ring_free(&q->ring);
@@ -264,6 +265,7 @@ static void try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now)
 	q->running = true;
 	q->have_base = false; /* a restart needs a new one */
 	q->cont = 0;
+	q->pend_active = false;
 	declare(t, q, now);
 	vup_log(VUP_LOG_DEBUG,
 	        "s%u tap q%u: following a %s ring of %u at desc=0x%" PRIx64
@@ -444,20 +446,14 @@ void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
 	case VUP_REQ_RESET_DEVICE:
 		stop_all(t, now_ns, "reset");
 		set_mem(t, NULL, now_ns);
+		/* The queues must be set up again; their counts and trace
+		 * interfaces stay. */
 		for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++)
 			if (t->q[i]) {
-				struct vup_ring_stats keep = t->q[i]->done;
 				struct tap_queue *q = t->q[i];
-				bool declared = q->declared;
-				uint32_t handle = q->handle;
-				uint64_t start = q->start_ns;
-				memset(q, 0, sizeof(*q));
-				q->index = i;
-				q->tap = t;
-				q->done = keep;
-				q->declared = declared;
-				q->handle = handle;
-				q->start_ns = start;
+				q->have_num = q->have_addr = q->have_base =
+				        false;
+				q->kicked = q->enabled = q->failed = false;
 			}
 		break;
 	case VUP_REQ_SET_VRING_NUM:
@@ -550,6 +546,8 @@ void vup_tap_free(struct vup_tap *t)
 	for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++) {
 		if (t->q[i] && t->q[i]->running)
 			vup_ring_free(&t->q[i]->ring);
+		if (t->q[i])
+			free(t->q[i]->pend);
 		free(t->q[i]);
 	}
 	vup_memmap_put(t->mem);

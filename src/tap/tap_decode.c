@@ -3,13 +3,15 @@
  * net: the frame after the virtio-net header; TX (odd queues) from what
  * the guest offered, RX (even queues) from what the device wrote.  With
  * VIRTIO_NET_F_MRG_RXBUF a received frame may span several buffers
- * (num_buffers in its header): the record holds the first buffer's part
- * and the continuation buffers make no record of their own.
+ * (num_buffers in its header): it is assembled from the buffers used
+ * after it and recorded once they are (or, should one of them not be
+ * captured, as far as it got).
  *
  * blk: the request header (type, sector) from the readable part, the
  * status from the last written byte, data from the write data or the
  * read data, latency from the poll times that saw it available and used.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "tap_internal.h"
@@ -32,7 +34,7 @@ uint32_t vup__net_hdr_len(uint64_t features)
 
 const char *vup__unverified_note(const struct vup_ring_buf *b)
 {
-	return (b->flags & VUP_RING_BUF_UNVERIFIED)
+	return (!b || (b->flags & VUP_RING_BUF_UNVERIFIED))
 	               ? "unverified: the device had used this buffer "
 	                 "before vuproxy re-checked its copy; the guest may "
 	                 "have reused the memory (--tap-unverified)"
@@ -44,40 +46,95 @@ static uint32_t min32(uint32_t a, uint32_t b)
 	return a < b ? a : b;
 }
 
+/* Write the received frame assembled from merged buffers. */
+void vup__tap_flush_pending(struct tap_queue *q)
+{
+	struct vup_tap *t = q->tap;
+	if (!q->pend_active)
+		return;
+	q->pend_active = false;
+	q->cont = 0;
+	if (t->trace && q->declared)
+		vup_trace_packet_note(
+		        t->trace, q->handle, q->pend_ts, PCAPNG_DIR_INBOUND,
+		        q->pend, q->pend_cap, q->pend_orig,
+		        q->pend_unverified ? vup__unverified_note(NULL) : NULL);
+	q->frames++;
+}
+
+/* Bytes of the frame in a buffer: readable (TX) or written (RX). */
+static uint32_t frame_bytes(const struct vup_ring_buf *b, bool rx)
+{
+	if (!rx)
+		return b->readable_len;
+	if (b->flags & VUP_RING_BUF_LEN_UNKNOWN)
+		return b->writable_len;
+	return min32(b->used_len, b->writable_len);
+}
+
+/* A continuation buffer of a merged received frame: appended.  False if
+ * it is not the next buffer used (one in between was not captured): the
+ * frame is written as it stands and b starts a new one. */
+static bool continue_frame(struct tap_queue *q, const struct vup_ring_buf *b)
+{
+	struct vup_tap *t = q->tap;
+	bool packed = t->features >> VUP_F_RING_PACKED & 1;
+	if (!packed && b->used_idx != q->pend_next_used) {
+		vup__tap_flush_pending(q);
+		return false;
+	}
+	uint32_t len = frame_bytes(b, true);
+	uint32_t n =
+	        min32(min32(b->wr_caplen, len), t->cfg.snaplen - q->pend_cap);
+	memcpy(q->pend + q->pend_cap, b->wr, n);
+	q->pend_cap += n;
+	q->pend_orig = len > UINT32_MAX - q->pend_orig ? UINT32_MAX
+	                                               : q->pend_orig + len;
+	q->pend_unverified |= (b->flags & VUP_RING_BUF_UNVERIFIED) != 0;
+	q->pend_next_used = (uint16_t)(b->used_idx + 1);
+	if (--q->cont == 0)
+		vup__tap_flush_pending(q);
+	return true;
+}
+
 static void emit_net(struct tap_queue *q, const struct vup_ring_buf *b)
 {
 	struct vup_tap *t = q->tap;
 	uint32_t hl = vup__net_hdr_len(t->features);
 	bool rx = q->index % 2 == 0;
-	if (rx && q->cont) {
-		q->cont--;
+	if (rx && q->pend_active && continue_frame(q, b))
 		return;
-	}
 	const uint8_t *p = rx ? b->wr : b->rd;
 	uint32_t cap = rx ? b->wr_caplen : b->rd_caplen;
-	uint32_t len;
-	if (!rx)
-		len = b->readable_len;
-	else if (b->flags & VUP_RING_BUF_LEN_UNKNOWN)
-		len = b->writable_len;
-	else
-		len = min32(b->used_len, b->writable_len);
+	uint32_t len = frame_bytes(b, rx);
 	if (cap < hl || len < hl)
 		return; /* no frame behind the header */
-	if (rx && (t->features >> VIRTIO_NET_F_MRG_RXBUF & 1)) {
-		uint16_t nb = (uint16_t)(p[NET_HDR_NUM_BUFFERS] |
-		                         p[NET_HDR_NUM_BUFFERS + 1] << 8);
-		if (nb > 1)
-			q->cont = nb - 1u;
-	}
 	uint32_t caplen = min32(cap - hl, t->cfg.snaplen);
-	if (t->trace && q->declared) {
-		uint64_t ts = rx ? b->t_used_ns : b->t_avail_ns;
+	uint64_t ts = rx ? b->t_used_ns : b->t_avail_ns;
+	uint16_t nb = 1;
+	if (rx && (t->features >> VIRTIO_NET_F_MRG_RXBUF & 1))
+		nb = (uint16_t)(p[NET_HDR_NUM_BUFFERS] |
+		                p[NET_HDR_NUM_BUFFERS + 1] << 8);
+	if (nb > 1) {
+		/* The frame goes on in the next nb - 1 buffers used: keep it
+		 * until they are. */
+		if (!q->pend && !(q->pend = malloc(t->cfg.snaplen)))
+			return;
+		memcpy(q->pend, p + hl, caplen);
+		q->pend_cap = caplen;
+		q->pend_orig = len - hl;
+		q->pend_ts = ts;
+		q->pend_unverified = (b->flags & VUP_RING_BUF_UNVERIFIED) != 0;
+		q->pend_next_used = (uint16_t)(b->used_idx + 1);
+		q->pend_active = true;
+		q->cont = nb - 1u;
+		return;
+	}
+	if (t->trace && q->declared)
 		vup_trace_packet_note(
 		        t->trace, q->handle, ts,
 		        rx ? PCAPNG_DIR_INBOUND : PCAPNG_DIR_OUTBOUND, p + hl,
 		        caplen, len - hl, vup__unverified_note(b));
-	}
 	q->frames++;
 }
 

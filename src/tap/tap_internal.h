@@ -25,8 +25,14 @@ struct tap_queue {
 	bool declared;              /* net: its trace interface exists */
 	uint32_t handle;
 	uint64_t start_ns;
-	uint32_t cont;   /* net rx: continuation buffers of a merged frame */
-	uint64_t frames; /* records written */
+	/* net rx: a frame merged over several buffers, being assembled */
+	bool pend_active, pend_unverified;
+	uint8_t *pend; /* snap length bytes */
+	uint32_t pend_cap, pend_orig;
+	uint64_t pend_ts;
+	uint16_t pend_next_used; /* split: used index of the next part */
+	uint32_t cont;           /* parts still to come */
+	uint64_t frames;         /* records written */
 };
 
 struct vup_tap {
@@ -45,7 +51,9 @@ struct vup_tap {
 
 /* Bytes of virtio-net header in front of each frame. */
 uint32_t vup__net_hdr_len(uint64_t features);
-/* The packet comment of an unverified copy, else NULL. */
+/* Record the merged frame being assembled, as far as it got. */
+void vup__tap_flush_pending(struct tap_queue *q);
+/* The packet comment of an unverified copy (b NULL: always), else NULL. */
 const char *vup__unverified_note(const struct vup_ring_buf *b);
 /* The ring readers' emit callback; ctx is the tap_queue. */
 void vup__tap_emit(void *ctx, const struct vup_ring_buf *b);

@@ -929,11 +929,11 @@ static void test_restart(void **state)
 }
 
 /* MRG_RXBUF: a 1500-byte frame merged over two 1 KiB RX buffers
- * (num_buffers 2) makes one record from the first buffer; both buffers
- * count captured. */
-static void test_merged_rx(void **state)
+ * (num_buffers 2) makes one record of the whole frame; both buffers count
+ * captured. */
+static void merged_rx(void **state, const char *snap)
 {
-	struct tt *t = start(state, "net", "128", NET_FEATURES);
+	struct tt *t = start(state, "net", snap, NET_FEATURES);
 	guest_one(t, REG_SIZE);
 	set_mem_table(t, true);
 	struct vq *rx = setup_queue(t, 0);
@@ -959,13 +959,25 @@ static void test_merged_rx(void **state)
 	struct trace *tr = read_trace(t);
 	struct rec *p[8];
 	assert_int_equal(on_iface(tr, RX, p, 8), 2);
-	/* origlen: tapfmt.h says the frame's length (1500); tap_decode.c
-	 * records the first buffer's part (1012).  Which one is meant is
-	 * not settled yet, so only the range both allow is checked. */
-	assert_in_range(p[0]->origlen, first, 1500);
-	p[0]->origlen = 1500;
-	expect_frame(p[0], RX, PCAPNG_DIR_INBOUND, f, 1500);
+	/* One record for the merged frame: its whole length, its bytes
+	 * from both buffers up to the snap length. */
+	uint32_t snaplen = (uint32_t)atoi(snap);
+	assert_int_equal(p[0]->origlen, 1500);
+	assert_int_equal(p[0]->caplen, min32(1500, snaplen));
+	assert_memory_equal(p[0]->data, f, p[0]->caplen);
 	expect_frame(p[1], RX, PCAPNG_DIR_INBOUND, g, 60);
+}
+
+static void test_merged_rx(void **state)
+{
+	merged_rx(state, "128");
+}
+
+/* The same with a snap length past the first buffer: the record holds
+ * the bytes of both. */
+static void test_merged_rx_whole(void **state)
+{
+	merged_rx(state, "2048");
 }
 
 /* A buffer the device used before the tap saw it available counts torn
@@ -1399,6 +1411,7 @@ int main(void)
 	        TAP_TEST(test_split_net),
 	        TAP_TEST(test_packed_net),
 	        TAP_TEST(test_merged_rx),
+	        TAP_TEST(test_merged_rx_whole),
 	        TAP_TEST(test_restart),
 	        TAP_TEST(test_torn),
 	        TAP_TEST(test_malformed_outside),
