@@ -129,11 +129,13 @@ struct vup_ring_rec;
 struct vup_ring {
 	struct vup_ring_config cfg;
 	bool packed, indirect, in_order, stopped;
-	bool avail_lost;  /* packed: avail position lost, looking for one */
-	uint32_t suspect; /* packed: descriptors to use before trusting
-	                     captures again after a desync */
-	uint32_t budget;  /* guest reads left in this poll */
-	bool halt;        /* this poll stops: budget spent or desync */
+	bool avail_lost;    /* packed: avail position lost, looking for one */
+	uint32_t suspect;   /* packed: descriptors to use before trusting
+	                       captures again after a desync */
+	uint32_t budget;    /* guest reads left in this poll */
+	uint64_t stuck_use; /* packed: the unmatched used descriptor already
+	                       counted (id << 16 | position) + 1, or 0 */
+	bool halt;          /* this poll stops: budget spent or desync */
 	uint32_t snaplen;
 	/* split: next avail/used index; packed: position and wrap */
 	uint16_t avail_cur, used_cur;

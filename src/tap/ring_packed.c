@@ -165,6 +165,21 @@ static void desync(struct vup_ring *q)
 	q->used_wrap = q->avail_wrap;
 }
 
+/* A used descriptor the reader has no offer for: a buffer offered and
+ * used between two reads, counted missed, and the place is lost.  After
+ * the desync the reader waits at the same slot until the driver offers
+ * it again; finding the same descriptor there on the next polls is the
+ * same buffer, not another one to count. */
+static void unmatched_use(struct vup_ring *q, uint16_t p, bool w, uint16_t id)
+{
+	uint64_t key = ((uint64_t)id << 16 | pos_of(p, w)) + 1;
+	if (q->stuck_use == key)
+		return;
+	vup__count_missed(q);
+	desync(q);
+	q->stuck_use = key;
+}
+
 static void fifo_push(struct vup_ring *q, uint16_t id)
 {
 	q->fifo[(q->fifo_head + q->fifo_len) % q->cfg.size] = id;
@@ -436,8 +451,7 @@ static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
 		if (q->in_order) {
 			int32_t at = fifo_find(q, 0, d.id);
 			if (at < 0) {
-				vup__count_missed(q);
-				desync(q);
+				unmatched_use(q, p, w, d.id);
 				break;
 			}
 			for (int32_t i = 0; i <= at; i++) {
@@ -456,8 +470,7 @@ static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
 		} else {
 			struct vup_ring_rec *r = &q->rec[d.id];
 			if (r->state == REC_NONE || r->state == REC_COPIED) {
-				vup__count_missed(q);
-				desync(q);
+				unmatched_use(q, p, w, d.id);
 				break;
 			}
 			skip = r->ndesc;
@@ -470,6 +483,7 @@ static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
 		}
 		if (skip == 0)
 			skip = 1;
+		q->stuck_use = 0;
 		q->suspect = q->suspect > skip ? q->suspect - skip : 0;
 		advance(q, &q->used_cur, &q->used_wrap, skip);
 	}
