@@ -159,4 +159,45 @@ uint64_t vup_pace_wait_ns(struct vup_pace *p, uint64_t ts_ns);
 int vup_replay_make_fd(const struct vup_replay_msg *m, unsigned i, int *keep,
                        char *err, size_t errlen);
 
+/* ---- data-plane replay (--frames) ---- */
+
+/* Bounds on the frames a capture may make us hold. */
+#define VUP_REPLAY_MAX_FRAME_LEN   (256u * 1024)
+#define VUP_REPLAY_MAX_FRAME_BYTES (UINT64_C(1) << 30)
+
+/* One TX frame the tap captured ("s<session> net q<odd> tx"): the
+ * Ethernet frame without its virtio-net header. */
+struct vup_replay_frame {
+	uint64_t frame;  /* packet number in the file, from 1 */
+	uint16_t queue;  /* virtqueue index (odd: a TX queue) */
+	uint32_t caplen; /* bytes the file holds */
+	uint32_t len;    /* bytes replayed: caplen, or origlen when padded */
+	uint8_t *data;   /* len bytes (zeros past caplen) */
+};
+
+struct vup_replay_frames {
+	struct vup_replay_frame *f;
+	size_t n;
+	size_t cut;  /* frames with caplen < origlen (padded) */
+	size_t left; /* frames of the session past the --frames=N cap */
+	uint32_t max_len;
+	uint64_t bytes;
+};
+
+/* Read the TX frames of session `session` (at most `max`, 0: all) in
+ * file order.  A frame cut to the snap length is refused (-EINVAL, with
+ * how many and how to record full frames) unless `pad`: then it is
+ * padded with zeros to its original length and counted in `cut`.  No TX
+ * frame at all is an error too (-ENOENT).  A file cut short ends the
+ * frames quietly when `partial`.  0 or -errno with err. */
+int vup_replay_load_frames(const char *path, uint32_t session, uint64_t max,
+                           bool pad, bool partial,
+                           struct vup_replay_frames *out, char *err,
+                           size_t errlen);
+void vup_replay_frames_free(struct vup_replay_frames *fr);
+/* The virtio-net header a driver puts before a TX frame: 20 bytes with
+ * VIRTIO_NET_F_HASH_REPORT, 12 with VIRTIO_F_VERSION_1 or
+ * VIRTIO_NET_F_MRG_RXBUF, else 10. */
+uint32_t vup_replay_net_hdr_len(uint64_t features);
+
 #endif

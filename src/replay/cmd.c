@@ -47,6 +47,15 @@ static void usage(FILE *f)
 	        "(default 10000)\n"
 	        "  --partial               replay a file that is cut short "
 	        "(what it holds)\n"
+	        "  --frames[=N]            --as front-end: offer the TX "
+	        "frames the tap captured\n"
+	        "                          (the first N) to the back-end "
+	        "through the session's\n"
+	        "                          split rings, in memory vuproxy "
+	        "owns\n"
+	        "  --frames-pad            pad frames cut to the snap length "
+	        "with zeros to their\n"
+	        "                          length (else they are refused)\n"
 	        "  -v                      log every message sent\n");
 }
 
@@ -83,7 +92,9 @@ static int parse_args(int argc, char **argv, struct vup_replay_opts *o)
 		O_IGNORE,
 		O_PACE,
 		O_TIMEOUT,
-		O_PARTIAL
+		O_PARTIAL,
+		O_FRAMES,
+		O_FRAMES_PAD
 	};
 	static const struct option opts[] = {
 	        {"as", required_argument, NULL, O_AS},
@@ -94,6 +105,8 @@ static int parse_args(int argc, char **argv, struct vup_replay_opts *o)
 	        {"pace", required_argument, NULL, O_PACE},
 	        {"reply-timeout", required_argument, NULL, O_TIMEOUT},
 	        {"partial", no_argument, NULL, O_PARTIAL},
+	        {"frames", optional_argument, NULL, O_FRAMES},
+	        {"frames-pad", no_argument, NULL, O_FRAMES_PAD},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
@@ -173,6 +186,22 @@ static int parse_args(int argc, char **argv, struct vup_replay_opts *o)
 			break;
 		}
 		case O_PARTIAL: o->partial = true; break;
+		case O_FRAMES:
+			o->frames = true;
+			if (!optarg)
+				break;
+			errno = 0;
+			o->frames_max = strtoull(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-' ||
+			    o->frames_max == 0) {
+				fprintf(stderr,
+				        "vuproxy replay: --frames=%s: a number "
+				        "of frames, 1 or more\n",
+				        optarg);
+				return -1;
+			}
+			break;
+		case O_FRAMES_PAD: o->frames_pad = true; break;
 		case 'v':
 			vup_log_level = vup_log_level < VUP_LOG_MSG
 			                        ? VUP_LOG_MSG
@@ -196,6 +225,16 @@ static int parse_args(int argc, char **argv, struct vup_replay_opts *o)
 		return -1;
 	}
 	bool fe = o->as == VUP_AS_FRONTEND;
+	if ((o->frames || o->frames_pad) && !fe) {
+		fprintf(stderr, "vuproxy replay: --frames replays frames to a "
+		                "back-end: it needs --as front-end\n");
+		return -1;
+	}
+	if (o->frames_pad && !o->frames) {
+		fprintf(stderr, "vuproxy replay: --frames-pad goes with "
+		                "--frames\n");
+		return -1;
+	}
 	if (fe ? !have_be || have_fe : !have_fe || have_be) {
 		fprintf(stderr,
 		        "vuproxy replay: --as %s takes --%s (the live %s), "
@@ -223,6 +262,54 @@ static void summary(const struct vup_replay_run *r, const char *result)
 	fflush(stdout);
 }
 
+/* --frames: the session's TX frames, refused for what cannot be
+ * replayed (packed rings, cut frames without --frames-pad, none). */
+static struct vup_replay_dp *load_frames(const struct vup_replay_opts *o,
+                                         const struct vup_replay_script *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct vup_replay_msg *m = &s->m[i];
+		uint64_t f = 0;
+		if (!m->in_view[VUP_AS_FRONTEND] || m->from != VUP_FRONTEND ||
+		    m->chan != VUP_CHAN_MAIN ||
+		    (m->hdr.flags & VUP_FLAG_REPLY) || m->hdr.request != 2 ||
+		    m->hdr.size < 8)
+			continue;
+		memcpy(&f, m->payload, 8);
+		if (f >> VUP_F_RING_PACKED & 1) {
+			fprintf(stderr,
+			        "vuproxy replay: %s: --frames: session %u "
+			        "negotiates packed rings "
+			        "(VIRTIO_F_RING_PACKED, "
+			        "frame %llu); data-plane replay supports split "
+			        "rings only\n",
+			        o->path, s->session,
+			        (unsigned long long)m->frame);
+			return NULL;
+		}
+	}
+	struct vup_replay_frames fr;
+	char err[768];
+	if (vup_replay_load_frames(o->path, s->session, o->frames_max,
+	                           o->frames_pad, o->partial, &fr, err,
+	                           sizeof(err))) {
+		fprintf(stderr, "vuproxy replay: --frames: %s\n", err);
+		return NULL;
+	}
+	if (fr.cut)
+		fprintf(stderr,
+		        "vuproxy replay: --frames-pad: %zu of the %zu frames "
+		        "were cut to the snap length; they are replayed "
+		        "padded with zeros to their original length\n",
+		        fr.cut, fr.n);
+	struct vup_replay_dp *dp = vup_replay__dp_new(&fr);
+	if (!dp) {
+		vup_replay_frames_free(&fr);
+		fprintf(stderr, "vuproxy replay: out of memory\n");
+	}
+	return dp;
+}
+
 int vup_replay_main(int argc, char **argv)
 {
 	struct vup_replay_opts o = {.session = -1, .reply_timeout_ms = 10000};
@@ -241,12 +328,17 @@ int vup_replay_main(int argc, char **argv)
 		vup_replay_free(s);
 		return VUP_REPLAY_ERROR;
 	}
+	struct vup_replay_dp *dp = NULL;
+	if (o.frames && !(dp = load_frames(&o, s))) {
+		vup_replay_free(s);
+		return VUP_REPLAY_ERROR;
+	}
 	if (s->truncated)
 		fprintf(stderr,
 		        "vuproxy replay: %s is cut short; replaying the %zu "
 		        "messages of session %u it holds\n",
 		        o.path, s->n, s->session);
-	struct vup_replay_run r = {.s = s, .opt = &o};
+	struct vup_replay_run r = {.s = s, .opt = &o, .dp = dp};
 	snprintf(r.peer_name, sizeof(r.peer_name), "%s",
 	         o.as == VUP_AS_FRONTEND ? "back-end" : "front-end");
 	vup_channel_init(&r.main, -1);
@@ -256,6 +348,7 @@ int vup_replay_main(int argc, char **argv)
 	r.used = calloc(s->n, sizeof(*r.used));
 	if (!r.used) {
 		fprintf(stderr, "vuproxy replay: out of memory\n");
+		vup_replay__dp_free(dp);
 		vup_replay_free(s);
 		return VUP_REPLAY_ERROR;
 	}
@@ -273,6 +366,7 @@ int vup_replay_main(int argc, char **argv)
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	sigaction(SIGPIPE, &old_pipe, NULL);
+	vup_replay__dp_finish(&r, rc == 0);
 	int status;
 	if (rc) {
 		fflush(stdout);
@@ -287,6 +381,7 @@ int vup_replay_main(int argc, char **argv)
 		status = VUP_REPLAY_SAME;
 	}
 	free(r.used);
+	vup_replay__dp_free(dp);
 	vup_replay_free(s);
 	return status;
 }

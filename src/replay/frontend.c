@@ -140,6 +140,33 @@ static void no_reply(struct vup_replay_run *r, const struct vup_replay_msg *rep)
 	                 fields[0] ? ", " : "", rep->hdr.size);
 }
 
+/* Compare the reply in r->main.in with the recorded one; after frames
+ * were replayed on a vring, its GET_VRING_BASE reply is expected to be
+ * where the replayed frames left the index, not where the record's
+ * traffic did. */
+static void expected_check(struct vup_replay_run *r,
+                           const struct vup_replay_msg *req,
+                           const struct vup_replay_msg *rep)
+{
+	uint32_t index, num;
+	if (req->hdr.request != 11 || req->chan != VUP_CHAN_MAIN ||
+	    req->hdr.size < 4 || rep->hdr.size < 8) {
+		vup_replay__check(r, &r->main, rep);
+		return;
+	}
+	memcpy(&index, req->payload, 4);
+	if (!vup_replay__dp_vring_base(r, index, &num)) {
+		vup_replay__check(r, &r->main, rep);
+		return;
+	}
+	struct vup_replay_msg want = *rep;
+	uint8_t payload[VUP_MAX_PAYLOAD];
+	memcpy(payload, rep->payload, rep->hdr.size);
+	memcpy(payload + 4, &num, 4);
+	want.payload = payload;
+	vup_replay__check(r, &r->main, &want);
+}
+
 static int await_reply(struct vup_replay_run *r,
                        const struct vup_replay_msg *req,
                        const struct vup_replay_msg *rep, char *err,
@@ -171,10 +198,26 @@ static int await_reply(struct vup_replay_run *r,
 			on_stray(r, chan, err, errlen);
 			continue;
 		}
-		vup_replay__check(r, &r->main, rep);
+		expected_check(r, req, rep);
 		vup_replay__drop_in(&r->main);
 		return 0;
 	}
+}
+
+/* Serve the channels while frames are replayed. */
+static int dp_idle(struct vup_replay_run *r, uint64_t deadline, char *err,
+                   size_t errlen)
+{
+	return idle_until(r, deadline, r->last, err, errlen);
+}
+
+static int replay_frames(struct vup_replay_run *r,
+                         const struct vup_replay_msg *before, char *err,
+                         size_t errlen)
+{
+	if (!vup_replay__dp_due(r, before))
+		return 0;
+	return vup_replay__dp_inject(r, dp_idle, err, errlen);
 }
 
 /* Back-end-channel requests in the record that have not come. */
@@ -201,6 +244,10 @@ int vup_replay__frontend(struct vup_replay_run *r, char *err, size_t errlen)
 		rc = idle_until(r, due, last, err, errlen);
 		if (rc)
 			return rc;
+		/* --frames: before the request that stops a running vring. */
+		rc = replay_frames(r, m, err, errlen);
+		if (rc)
+			return rc;
 		char why[256];
 		rc = vup_replay__send_recorded(r, &r->main, m, why,
 		                               sizeof(why));
@@ -215,7 +262,7 @@ int vup_replay__frontend(struct vup_replay_run *r, char *err, size_t errlen)
 			return rc;
 		}
 		r->used[i] = true;
-		last = m;
+		last = r->last = m;
 		if (m->pair[AS] < 0)
 			continue;
 		r->used[m->pair[AS]] = true;
@@ -223,6 +270,10 @@ int vup_replay__frontend(struct vup_replay_run *r, char *err, size_t errlen)
 		if (rc)
 			return rc;
 	}
+	/* --frames: a session recorded without its teardown. */
+	rc = replay_frames(r, NULL, err, errlen);
+	if (rc)
+		return rc;
 	/* Back-end-channel requests recorded after the last reply, then a
 	 * short look for stray messages. */
 	uint64_t deadline = vup_replay__now() +

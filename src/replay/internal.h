@@ -20,7 +20,12 @@ struct vup_replay_opts {
 	bool pace;
 	unsigned reply_timeout_ms;
 	struct vup_replay_ignore ignore;
+	bool frames;         /* --frames: replay the captured TX frames */
+	uint64_t frames_max; /* --frames=N: the first N (0: all) */
+	bool frames_pad;     /* --frames-pad: pad cut frames with zeros */
 };
+
+struct vup_replay_dp; /* the data plane of --frames (frames.c) */
 
 struct vup_replay_run {
 	const struct vup_replay_script *s;
@@ -29,8 +34,10 @@ struct vup_replay_run {
 	struct vup_channel bch;  /* the back-end channel, fd -1 if none */
 	struct vup_pace pace;
 	struct vup_negotiated neg; /* what the live session negotiated */
-	bool *used;                /* recorded messages matched already */
-	size_t first_unused;       /* used[] is true below this */
+	struct vup_replay_dp *dp;  /* --frames, else NULL */
+	const struct vup_replay_msg *last; /* the last request sent */
+	bool *used;          /* recorded messages matched already */
+	size_t first_unused; /* used[] is true below this */
 	uint64_t sent, received, compared, diffs;
 	char peer_name[16]; /* "back-end" / "front-end" */
 };
@@ -98,6 +105,39 @@ void vup_replay__drop_in(struct vup_channel *ch);
 /* Connect to, or listen for and accept, the live peer (opt->peer) into
  * r->main.  0 or -errno with err set. */
 int vup_replay__open_peer(struct vup_replay_run *r, char *err, size_t errlen);
+
+/* ---- --frames (frames.c) ---- */
+
+/* The data plane for these frames (taken: freed with the dp). */
+struct vup_replay_dp *vup_replay__dp_new(struct vup_replay_frames *fr);
+void vup_replay__dp_free(struct vup_replay_dp *dp);
+/* Follow request m, about to be sent with these fresh fds: map the memory
+ * regions, keep the kick eventfds, track vring and device state.  0 or
+ * -errno with err. */
+int vup_replay__dp_note(struct vup_replay_run *r,
+                        const struct vup_replay_msg *m, const int *fds,
+                        unsigned nfds, char *err, size_t errlen);
+/* Is it time to replay frames before request m (NULL: the end of the
+ * session)?  True when m stops a vring or the device, and a vring that
+ * runs now has frames left to replay. */
+bool vup_replay__dp_due(struct vup_replay_run *r,
+                        const struct vup_replay_msg *m);
+/* Serve the channels until deadline (CLOCK_MONOTONIC ns); 0 or -errno. */
+typedef int (*vup_replay_idle_fn)(struct vup_replay_run *r, uint64_t deadline,
+                                  char *err, size_t errlen);
+/* Replay the frames of every running vring that has some left, wait for
+ * the back-end to use them (no progress for reply_timeout_ms: a
+ * difference).  0, or -errno from idle. */
+int vup_replay__dp_inject(struct vup_replay_run *r, vup_replay_idle_fn idle,
+                          char *err, size_t errlen);
+/* The GET_VRING_BASE num expected for vring `index` when frames were
+ * replayed on it (the recorded one is not: traffic moved the index). */
+bool vup_replay__dp_vring_base(const struct vup_replay_run *r, uint32_t index,
+                               uint32_t *num);
+/* Prints the "replay: frames: ..." line; when the session was played to
+ * its end (complete), frames never replayed (their vring never ran)
+ * become differences first. */
+void vup_replay__dp_finish(struct vup_replay_run *r, bool complete);
 
 int vup_replay__frontend(struct vup_replay_run *r, char *err, size_t errlen);
 int vup_replay__backend(struct vup_replay_run *r, char *err, size_t errlen);

@@ -150,6 +150,10 @@ int vup_replay__send_recorded(struct vup_replay_run *r, struct vup_channel *ch,
 			goto fail;
 		}
 	}
+	/* --frames: map the memory, keep the kick eventfds. */
+	rc = vup_replay__dp_note(r, m, fds, n, err, errlen);
+	if (rc < 0)
+		goto fail;
 	if (vup_log_enabled(VUP_LOG_MSG)) {
 		char fields[1024], nb[32];
 		vup_render_text(fields, sizeof(fields), &m->hdr, m->payload,

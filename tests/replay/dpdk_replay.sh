@@ -25,6 +25,23 @@
 #   captures FILE replays a committed capture: steps 1 and 3 (the ring
 #                 layout is the capture's: the front-end is started with
 #                 packed_vq=1 when its SET_FEATURES has RING_PACKED).
+#   frames split  data-plane replay: records a testpmd pair (front-end
+#                 --tx-first --burst=E2E_BURST (default 64): one burst of
+#                 txonly frames, then rxonly; rxonly back-end; split
+#                 rings) through `vuproxy --tap net -s 0 --tap-unverified
+#                 -w` (the tap catches the whole burst: checked against
+#                 the back-end's RX-packets), then
+#                 replays it with --frames=N (N = E2E_FRAMES, default 48)
+#                 --as front-end against a fresh rxonly back-end.  With
+#                 M the TX frames in the trace (`vuproxy dump`) and
+#                 K = min(N, M): exit 0, "identical" (the TX vring's
+#                 GET_VRING_BASE is expected at K, not at the recorded
+#                 traffic's index), "K replayed ..., K used by the
+#                 back-end", and the back-end's RX-packets is K.  With
+#                 REPLAY_SAVE=PATH the recorded trace is copied there
+#                 (how captures/dpdk-split-frames.pcapng.gz was made).
+#   frames-capture FILE  the same check for a committed capture, all
+#                 its frames (--frames).
 #
 # Environment: VUPROXY (the binary under test), E2E_TESTPMD (default
 # dpdk-testpmd), E2E_BE_CPU / E2E_FE_CPU (default 0 / 1), E2E_KEEP=1.
@@ -35,7 +52,7 @@ set -eu
 . "$(dirname "$0")/../e2e/lib.sh"
 
 usage() {
-	echo "usage: VUPROXY=path/to/vuproxy $0 record split|packed | captures FILE" >&2
+	echo "usage: VUPROXY=path/to/vuproxy $0 record split|packed | captures FILE | frames split | frames-capture FILE" >&2
 	exit 2
 }
 [ $# = 2 ] || usage
@@ -46,6 +63,12 @@ record)
 	case $RING in split | packed) ;; *) usage ;; esac
 	;;
 captures)
+	CAPTURE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+	;;
+frames)
+	[ "$2" = split ] || usage
+	;;
+frames-capture)
 	CAPTURE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 	;;
 *) usage ;;
@@ -83,13 +106,24 @@ start_be() {
 	e2e_wait 30 "$name to listen on $sock" e2e_unix_listening "$sock"
 }
 
-# start_fe NAME SOCKET PACKED(0|1): non-interactive (stopped by SIGINT)
+# start_fe NAME SOCKET PACKED(0|1) [TESTPMD OPTIONS...]: non-interactive
+# (stopped by SIGINT)
 start_fe() {
-	e2e_on_exit rm -rf -- "$DPDK_RUNDIR/$PREFIX-$1"
-	e2e_start "$1" "$LIMIT" "$TESTPMD" --lcores "0@$FE_CPU,1@$FE_CPU" \
-		"${EAL[@]}" --file-prefix="$PREFIX-$1" \
-		--vdev "net_virtio_user0,path=$2,queues=1,packed_vq=$3,mrg_rxbuf=1,in_order=1" \
-		-- --stats-period=1 "${TP[@]}"
+	local name=$1 sock=$2 packed=$3
+	shift 3
+	e2e_on_exit rm -rf -- "$DPDK_RUNDIR/$PREFIX-$name"
+	e2e_start "$name" "$LIMIT" "$TESTPMD" --lcores "0@$FE_CPU,1@$FE_CPU" \
+		"${EAL[@]}" --file-prefix="$PREFIX-$name" \
+		--vdev "net_virtio_user0,path=$sock,queues=1,packed_vq=$packed,mrg_rxbuf=1,in_order=1" \
+		-- --stats-period=1 "${TP[@]}" "$@"
+}
+
+# RX-packets of testpmd NAME's "Accumulated forward statistics" (printed
+# when it stops).
+rx_packets() {
+	sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$E2E_DIR/$1.log" |
+		awk '/Accumulated forward statistics/ { a = 1; next }
+		     a && $1 == "RX-packets:" { n = $2; a = 0 } END { print n }'
 }
 
 # Wait until NAME has exited by itself (bounded), then reap it.
@@ -103,14 +137,16 @@ wait_exit() {
 	e2e_stop "$name"
 }
 
-# replay_fe TRACE NAME VDEV_OPTS: --as front-end against a fresh testpmd
-# back-end; sets RP_RC, output in $E2E_DIR/NAME.out / NAME.err.
+# replay_fe TRACE NAME VDEV_OPTS [REPLAY OPTIONS...]: --as front-end
+# against a fresh testpmd back-end; sets RP_RC, output in
+# $E2E_DIR/NAME.out / NAME.err.
 replay_fe() {
 	local trace=$1 name=$2 opts=$3 sock="$E2E_DIR/$2.sock"
+	shift 3
 	start_be "$name-be" "$sock" "$opts"
 	RP_RC=0
 	timeout -k 5 60 "$VUPROXY" replay "$trace" --as front-end \
-		--backend "connect:$sock" >"$E2E_DIR/$name.out" 2>"$E2E_DIR/$name.err" || RP_RC=$?
+		--backend "connect:$sock" "$@" >"$E2E_DIR/$name.out" 2>"$E2E_DIR/$name.err" || RP_RC=$?
 	e2e_log "$name: replay --as front-end exited $RP_RC: $(tail -n 1 "$E2E_DIR/$name.out")"
 	e2e_stop "$name-be" 20
 }
@@ -162,6 +198,34 @@ expect_link_up_be() { # TRACE NAME PACKED
 		e2e_fail "no 'identical' summary: $(cat "$E2E_DIR/$2-rp.log")"
 }
 
+# expect_frames TRACE NAME MAX: replay TRACE --frames[=MAX] (0: all)
+# against a fresh rxonly back-end: exit 0 and identical, as many frames
+# replayed as the trace holds TX frames (at most MAX), all used, and the
+# back-end's RX-packets the same number.
+expect_frames() {
+	local trace=$1 name=$2 max=$3 out="$E2E_DIR/$2.out" line captured want replayed used rx
+	captured=$("$VUPROXY" dump "$trace" | grep -c ' net q[0-9]* tx len=') ||
+		e2e_fail "no TX frames in $trace (vuproxy dump)"
+	want=$captured
+	[ "$max" = 0 ] || [ "$captured" -le "$max" ] || want=$max
+	if [ "$max" = 0 ]; then
+		replay_fe "$trace" "$name" queues=1 --frames
+	else
+		replay_fe "$trace" "$name" queues=1 "--frames=$max"
+	fi
+	[ "$RP_RC" = 0 ] || e2e_fail "replay --frames exited $RP_RC, want 0: $(cat "$out" "$E2E_DIR/$name.err")"
+	grep -q ' 0 differences: identical$' "$out" || e2e_fail "no 'identical' summary: $(cat "$out")"
+	line=$(grep '^replay: frames: ' "$out") || e2e_fail "no frames line: $(cat "$out")"
+	replayed=$(sed -E 's/^replay: frames: ([0-9]+) replayed of .*/\1/' <<<"$line")
+	used=$(sed -E 's/.* captured, ([0-9]+) used by .*/\1/' <<<"$line")
+	rx=$(rx_packets "$name-be")
+	e2e_log "$line"
+	e2e_log "$name: TX frames in the trace: $captured; replayed: $replayed (want $want); used by the back-end: $used; back-end RX-packets: ${rx:-?}"
+	[ "$replayed" = "$want" ] || e2e_fail "$replayed frames replayed, want $want"
+	[ "$used" = "$want" ] || e2e_fail "the back-end used $used of $want frames"
+	[ "$rx" = "$want" ] || e2e_fail "the back-end's RX-packets is '$rx', want $want"
+}
+
 if [ "$MODE" = record ]; then
 	PACKED=0
 	[ "$RING" = split ] || PACKED=1
@@ -198,6 +262,38 @@ if [ "$MODE" = record ]; then
 	e2e_log "differences named: $(grep '^#' "$E2E_DIR/other.out" | tr '\n' ';')"
 
 	expect_link_up_be "$TRACE" asbe "$PACKED"
+elif [ "$MODE" = frames ]; then
+	N=${E2E_FRAMES:-48}
+	BURST=${E2E_BURST:-64}
+	TRACE=$E2E_DIR/rec.pcapng.gz
+	start_be be "$E2E_DIR/be.sock"
+	e2e_start vp "$LIMIT" "$VUPROXY" --frontend "listen:$E2E_DIR/fe.sock" \
+		--backend "connect:$E2E_DIR/be.sock" -w "$TRACE" \
+		--tap net -s 0 --tap-unverified
+	e2e_wait 10 "vuproxy to listen" e2e_unix_listening "$E2E_DIR/fe.sock"
+	start_fe fe "$E2E_DIR/fe.sock" 0 --tx-first "--burst=$BURST"
+	e2e_wait 30 "'$READY_MSG' in the back-end's log" e2e_log_has be "$READY_MSG"
+	sleep 1
+	e2e_stop fe 20
+	e2e_stop be 20
+	e2e_stop vp 10
+	[ "${E2E_RC[vp]}" = 0 ] || e2e_fail "vuproxy exited ${E2E_RC[vp]}"
+	rec_rx=$(rx_packets be)
+	rec_tx=$("$VUPROXY" dump "$TRACE" | grep -c ' net q1 tx len=') || true
+	e2e_log "recorded: the back-end received ${rec_rx:-?} frames, the tap captured $rec_tx ($(stat -c %s "$TRACE") bytes of trace)"
+	# One burst (--tx-first), slow enough for the tap to see every frame.
+	if [ "$rec_tx" != "$rec_rx" ] || [ "$rec_tx" -le "$N" ]; then
+		e2e_fail "the capture holds $rec_tx TX frames, the back-end received '$rec_rx' (want the same, more than $N)"
+	fi
+	if [ -n "${REPLAY_SAVE:-}" ]; then
+		cp -- "$TRACE" "$REPLAY_SAVE"
+		e2e_log "saved the recorded trace as $REPLAY_SAVE"
+	fi
+
+	expect_frames "$TRACE" frames "$N"
+elif [ "$MODE" = frames-capture ]; then
+	[ -r "$CAPTURE" ] || e2e_fail "no capture $CAPTURE"
+	expect_frames "$CAPTURE" capframes 0
 else
 	[ -r "$CAPTURE" ] || e2e_fail "no capture $CAPTURE"
 	PACKED=0

@@ -41,6 +41,57 @@ struct rt_msg *rt_u64(struct rt *t, uint32_t session, enum vup_chan chan,
 	return rt_add(t, session, chan, from, req, flags, &v, 8);
 }
 
+struct rt_frame *rt_frame_add(struct rt *t, uint32_t session, uint16_t queue,
+                              const void *data, uint32_t caplen,
+                              uint32_t origlen)
+{
+	if (t->nf == RT_MAX_FRAMES || caplen > sizeof(t->f[0].data))
+		return NULL;
+	struct rt_frame *f = &t->f[t->nf++];
+	memset(f, 0, sizeof(*f));
+	f->session = session;
+	f->queue = queue;
+	f->after = t->n;
+	f->caplen = caplen;
+	f->origlen = origlen;
+	memcpy(f->data, data, caplen);
+	return f;
+}
+
+/* Write the frames that go after message `after`, declaring their
+ * interfaces on first use. */
+static int write_frames(const struct rt *t, struct vup_trace *tr, size_t after,
+                        uint32_t *handles, uint32_t *keys, size_t *nh)
+{
+	for (size_t i = 0; i < t->nf; i++) {
+		const struct rt_frame *f = &t->f[i];
+		if (f->after != after)
+			continue;
+		uint32_t key = f->session << 16 | f->queue;
+		size_t k = 0;
+		while (k < *nh && keys[k] != key)
+			k++;
+		if (k == *nh) {
+			char name[48];
+			snprintf(name, sizeof(name), "s%u net q%u tx",
+			         f->session, f->queue);
+			if (vup_trace_add_iface(tr, f->session,
+			                        LINKTYPE_ETHERNET,
+			                        t->snaplen ? t->snaplen : 65535,
+			                        name, "test", &handles[k]))
+				return -1;
+			keys[k] = key;
+			(*nh)++;
+		}
+		if (vup_trace_packet(tr, handles[k],
+		                     1700000000000000000ull + t->ts + i,
+		                     PCAPNG_DIR_OUTBOUND, f->data, f->caplen,
+		                     f->origlen))
+			return -1;
+	}
+	return 0;
+}
+
 static void trace_hdr(const struct rt_msg *m, struct vup_trace_hdr *h)
 {
 	memset(h, 0, sizeof(*h));
@@ -61,6 +112,8 @@ int rt_write_gz(const struct rt *t, const char *path)
 		return -1;
 	uint32_t declared[RT_MAX];
 	size_t nd = 0;
+	static uint32_t handles[RT_MAX_FRAMES], keys[RT_MAX_FRAMES];
+	size_t nh = 0;
 	static struct vup_trace_hdr h;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct rt_msg *m = &t->m[i];
@@ -75,6 +128,8 @@ int rt_write_gz(const struct rt *t, const char *path)
 		}
 		trace_hdr(m, &h);
 		if (vup_trace_message(tr, m->ts_ns, &h, &m->h, m->payload))
+			return -1;
+		if (write_frames(t, tr, i + 1, handles, keys, &nh))
 			return -1;
 	}
 	return vup_trace_close(tr) ? -1 : 0;

@@ -24,10 +24,24 @@ struct rt_msg {
 	uint32_t lie_size; /* rt_write_plain: header size field, if set */
 };
 
+/* A TX frame of the net tap ("s<session> net q<queue> tx"), written
+ * after the first `after` messages. */
+#define RT_MAX_FRAMES 512
+struct rt_frame {
+	uint32_t session;
+	uint16_t queue;
+	size_t after;
+	uint32_t caplen, origlen;
+	uint8_t data[256];
+};
+
 struct rt {
 	struct rt_msg m[RT_MAX];
 	size_t n;
 	uint64_t ts;
+	struct rt_frame f[RT_MAX_FRAMES];
+	size_t nf;
+	uint32_t snaplen; /* of the tap interfaces (0: 65535) */
 };
 
 /* Append a message (ts advances 1 ms each); returns it for tweaks. */
@@ -40,7 +54,11 @@ void rt_fd(struct rt_msg *m, unsigned kind, uint64_t size);
 struct rt_msg *rt_u64(struct rt *t, uint32_t session, enum vup_chan chan,
                       enum vup_side from, uint32_t req, uint32_t flags,
                       uint64_t v);
-/* Write with vup_trace_* (gzip).  0 or -1. */
+/* Append a tap TX frame after the messages added so far. */
+struct rt_frame *rt_frame_add(struct rt *t, uint32_t session, uint16_t queue,
+                              const void *data, uint32_t caplen,
+                              uint32_t origlen);
+/* Write with vup_trace_* (gzip), tap frames included.  0 or -1. */
 int rt_write_gz(const struct rt *t, const char *path);
 /* Write plain pcapng, pseudo-header version forced to `version`. */
 int rt_write_plain(const struct rt *t, const char *path, unsigned version);

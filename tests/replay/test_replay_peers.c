@@ -21,6 +21,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -593,6 +594,407 @@ static void bad_captures(void **state)
 	}
 }
 
+/* ---- --frames: a device back-end that maps the memfd and takes the
+ * buffers offered on vring 1 ---- */
+
+#define FR_GPA   0x100000ull
+#define FR_UADDR 0x7f0000100000ull
+#define FR_NUM   64u
+#define FR_DESC  (FR_UADDR + 0x1000)
+#define FR_AVAIL (FR_UADDR + 0x2000)
+#define FR_USED  (FR_UADDR + 0x3000)
+
+struct dev {
+	uint8_t *mem;
+	size_t memlen;
+	int kick;
+	uint32_t hl;         /* virtio-net header expected */
+	uint16_t last_avail; /* buffers taken */
+	size_t stall_after;  /* stop taking after this many (0: never) */
+	size_t got;
+	struct {
+		uint32_t len;
+		uint8_t data[300];
+	} rx[RT_MAX_FRAMES];
+	char bad[200]; /* the first thing wrong with what was offered */
+};
+
+static uint8_t frame_byte(size_t k, size_t j)
+{
+	return (uint8_t)(k * 7 + j * 13 + 1);
+}
+
+static uint32_t frame_len(size_t k)
+{
+	return 60 + (uint32_t)(k * 37 % 140);
+}
+
+/* A session that runs vring 1 (a TX queue) of FR_NUM entries, with
+ * `features`, and nframes TX frames captured on it. */
+static void frames_session(uint64_t features, size_t nframes)
+{
+	memset(&t, 0, sizeof(t));
+	const uint32_t NR = RQ | VUP_FLAG_NEED_REPLY;
+	rt_add(&t, 1, M, FE, 3, RQ, NULL, 0);
+	rt_add(&t, 1, M, FE, 1, RQ, NULL, 0);
+	rt_u64(&t, 1, M, BE, 1, RP, features);
+	rt_u64(&t, 1, M, FE, 2, RQ, features);
+	uint8_t mt[40] = {0};
+	uint32_t one = 1;
+	uint64_t gpa = FR_GPA, size = 0x100000, uaddr = FR_UADDR;
+	memcpy(mt, &one, 4);
+	memcpy(mt + 8, &gpa, 8);
+	memcpy(mt + 16, &size, 8);
+	memcpy(mt + 24, &uaddr, 8);
+	struct rt_msg *m = rt_add(&t, 1, M, FE, 5, NR, mt, 40);
+	rt_fd(m, VUP_FDK_MEMFD, 0x100000);
+	rt_u64(&t, 1, M, BE, 5, RP, 0);
+	rt_u64(&t, 1, M, FE, 8, RQ, 1 | (uint64_t)FR_NUM << 32);
+	rt_u64(&t, 1, M, FE, 10, RQ, 1);
+	uint8_t addr[40] = {1};
+	uint64_t a[3] = {FR_DESC, FR_USED, FR_AVAIL};
+	memcpy(addr + 8, a, 24);
+	rt_add(&t, 1, M, FE, 9, RQ, addr, 40);
+	m = rt_u64(&t, 1, M, FE, 12, RQ, 1);
+	rt_fd(m, VUP_FDK_EVENTFD, 0);
+	m = rt_u64(&t, 1, M, FE, 13, RQ, 1);
+	rt_fd(m, VUP_FDK_EVENTFD, 0);
+	for (size_t k = 0; k < nframes; k++) {
+		uint8_t d[256];
+		for (size_t j = 0; j < frame_len(k); j++)
+			d[j] = frame_byte(k, j);
+		rt_frame_add(&t, 1, 1, d, frame_len(k), frame_len(k));
+	}
+	if (features >> VUP_F_PROTOCOL_FEATURES & 1)
+		rt_u64(&t, 1, M, FE, 18, RQ, 1 | 1ull << 32);
+	/* Recorded after traffic: the index is elsewhere. */
+	rt_u64(&t, 1, M, FE, 11, RQ, 1);
+	rt_u64(&t, 1, M, BE, 11, RP, 1 | 999ull << 32);
+}
+
+static uint8_t *dev_at(struct dev *d, uint64_t a, uint64_t base, uint64_t len)
+{
+	if (!d->mem || a < base || a - base + len > d->memlen)
+		return NULL;
+	return d->mem + (a - base);
+}
+
+static void dev_fail(struct dev *d, const char *why, unsigned long v)
+{
+	if (!d->bad[0])
+		snprintf(d->bad, sizeof(d->bad), "%s (%lu)", why, v);
+}
+
+/* Take what is offered on vring 1, as a device does. */
+static void dev_poll(struct dev *d)
+{
+	uint8_t *desc = dev_at(d, FR_DESC, FR_UADDR, 16 * FR_NUM);
+	uint16_t *avail = (uint16_t *)(void *)dev_at(d, FR_AVAIL, FR_UADDR,
+	                                             4 + 2 * FR_NUM);
+	uint8_t *used = dev_at(d, FR_USED, FR_UADDR, 4 + 8 * FR_NUM);
+	if (!desc || !avail || !used)
+		return;
+	uint16_t aidx = __atomic_load_n(&avail[1], __ATOMIC_ACQUIRE);
+	while (d->last_avail != aidx && d->got < RT_MAX_FRAMES) {
+		if (d->stall_after && d->got >= d->stall_after)
+			return;
+		uint16_t head = avail[2 + d->last_avail % FR_NUM];
+		uint8_t buf[400];
+		uint32_t len = 0;
+		for (uint16_t i = head, n = 0;; n++) {
+			if (i >= FR_NUM || n > 2)
+				return dev_fail(d, "bad descriptor chain", i);
+			uint64_t da;
+			uint32_t dl;
+			uint16_t fl, next;
+			memcpy(&da, desc + 16 * i, 8);
+			memcpy(&dl, desc + 16 * i + 8, 4);
+			memcpy(&fl, desc + 16 * i + 12, 2);
+			memcpy(&next, desc + 16 * i + 14, 2);
+			const uint8_t *p = dev_at(d, da, FR_GPA, dl);
+			if (!p || len + dl > sizeof(buf))
+				return dev_fail(d, "buffer outside memory", da);
+			if (da < FR_GPA + 0x4000)
+				return dev_fail(d, "buffer on the rings", da);
+			memcpy(buf + len, p, dl);
+			len += dl;
+			if (!(fl & 1))
+				break;
+			i = next;
+		}
+		if (len < d->hl)
+			return dev_fail(d, "shorter than the header", len);
+		for (uint32_t j = 0; j < d->hl; j++)
+			if (buf[j])
+				return dev_fail(d, "header not zero", j);
+		d->rx[d->got].len = len - d->hl;
+		memcpy(d->rx[d->got].data, buf + d->hl, len - d->hl);
+		d->got++;
+		uint16_t uidx;
+		memcpy(&uidx, used + 2, 2);
+		uint32_t e[2] = {head, 0};
+		memcpy(used + 4 + 8 * (uidx % FR_NUM), e, 8);
+		__atomic_store_n((uint16_t *)(void *)(used + 2),
+		                 (uint16_t)(uidx + 1), __ATOMIC_RELEASE);
+		d->last_avail++;
+	}
+}
+
+/* Read a message, serving the ring meanwhile. */
+static int recv_serving(struct vup_channel *ch, struct dev *d, int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	for (;;) {
+		int rc = vup_channel_read(ch);
+		if (rc != VUP_CH_AGAIN)
+			return rc;
+		dev_poll(d);
+		if (now_ms() >= end)
+			return -ETIMEDOUT;
+		struct pollfd p = {.fd = ch->fd, .events = POLLIN};
+		poll(&p, 1, 1);
+	}
+}
+
+/* Be the recorded back-end as a device: map the memory, take the buffers,
+ * answer GET_VRING_BASE with the buffers taken. */
+static void be_device(struct vup_channel *ch, struct dev *d)
+{
+	for (size_t i = 0; i < t.n; i++) {
+		const struct rt_msg *m = &t.m[i];
+		if (m->tflags & VUP_TRACE_F_FROM_BACKEND) {
+			if (m->h.request == 11) {
+				uint64_t v = 1 | (uint64_t)d->last_avail << 32;
+				send_msg(ch, &m->h, (const uint8_t *)&v, NULL,
+				         0);
+			} else {
+				send_recorded(ch, i, NULL);
+			}
+			continue;
+		}
+		int rc = recv_serving(ch, d, 5000);
+		if (rc != VUP_CH_MSG)
+			fail_msg("message %zu: %d instead of a message; "
+			         "stderr: %s",
+			         i, rc, slurp(errf));
+		check_same(ch, m, i);
+		struct vup_msg *in = &ch->in;
+		if (m->h.request == 5) {
+			struct stat st;
+			assert_int_equal(fstat(in->fds[0], &st), 0);
+			d->memlen = (size_t)st.st_size;
+			d->mem = mmap(NULL, d->memlen, PROT_READ | PROT_WRITE,
+			              MAP_SHARED, in->fds[0], 0);
+			assert_true(d->mem != MAP_FAILED);
+		}
+		if (m->h.request == 12) {
+			d->kick = in->fds[0];
+			in->fds[0] = -1;
+		}
+		vup_close_fds(in->fds, in->nfds);
+		vup_channel_consume(ch);
+	}
+}
+
+static int against_device(struct dev *d, const char *a1, const char *a2,
+                          const char *a3)
+{
+	assert_int_equal(rt_write_gz(&t, trace), 0);
+	int lfd = listen_sock();
+	char spec[400];
+	snprintf(spec, sizeof(spec), "connect:%s", sock);
+	pid_t pid = start_replay("--as", "front-end", "--backend", spec,
+	                         "--reply-timeout", "500", a1, a2, a3, NULL);
+	struct vup_channel ch = accept_one(lfd);
+	d->kick = -1;
+	be_device(&ch, d);
+	vup_channel_close(&ch);
+	int rc = finish(pid);
+	close(lfd);
+	if (d->mem)
+		munmap(d->mem, d->memlen);
+	d->mem = NULL;
+	return rc;
+}
+
+/* The device got frames [0, n) of the capture, byte for byte (padded
+ * from `caplen` when that is not 0). */
+static void assert_frames(const struct dev *d, size_t n, uint32_t caplen)
+{
+	if (d->bad[0])
+		fail_msg("the device saw: %s", d->bad);
+	assert_int_equal(d->got, n);
+	for (size_t k = 0; k < n; k++) {
+		const struct rt_frame *f = &t.f[k];
+		if (d->rx[k].len != f->origlen)
+			fail_msg("frame %zu: %u bytes, want %u", k,
+			         d->rx[k].len, f->origlen);
+		uint32_t keep =
+		        caplen && caplen < f->origlen ? caplen : f->origlen;
+		assert_memory_equal(d->rx[k].data, f->data, keep);
+		for (uint32_t j = keep; j < f->origlen; j++)
+			assert_int_equal(d->rx[k].data[j], 0);
+	}
+}
+
+static uint64_t kicks(int fd)
+{
+	uint64_t v = 0;
+	if (fd >= 0 && read(fd, &v, 8) != 8)
+		v = 0;
+	if (fd >= 0)
+		close(fd);
+	return v;
+}
+
+#define F_V1_PF_INORDER                                                        \
+	(1ull << VUP_F_VERSION_1 | 1ull << VUP_F_PROTOCOL_FEATURES | 1ull << 35)
+
+static struct dev dv;
+
+/* 150 frames through a 64-entry ring (descriptors and buffers reused),
+ * one descriptor each behind a 12-byte header; GET_VRING_BASE expected
+ * where the frames left the index, not at the recorded 999. */
+static void frames_exact(void **state)
+{
+	(void)state;
+	frames_session(F_V1_PF_INORDER, 150);
+	memset(&dv, 0, sizeof(dv));
+	dv.hl = 12;
+	assert_int_equal(against_device(&dv, "--frames", NULL, NULL), 0);
+	assert_frames(&dv, 150, 0);
+	assert_true(kicks(dv.kick) > 0);
+	const char *o = slurp(out);
+	assert_contains(o, "replay: frames: 150 replayed of 150 captured, 150 "
+	                   "used by the back-end (q1 150/150)\n");
+	assert_contains(o, "0 differences: identical");
+}
+
+/* Legacy layout (no VERSION_1, no ANY_LAYOUT): a 10-byte header in its
+ * own descriptor, chained to the frame; no PROTOCOL_FEATURES, so the
+ * vring runs from its kick. */
+static void frames_legacy_chain(void **state)
+{
+	(void)state;
+	frames_session(0, 70);
+	memset(&dv, 0, sizeof(dv));
+	dv.hl = 10;
+	assert_int_equal(against_device(&dv, "--frames", NULL, NULL), 0);
+	assert_frames(&dv, 70, 0);
+	assert_contains(slurp(out), "70 replayed of 70 captured, 70 used");
+}
+
+static void frames_first_n(void **state)
+{
+	(void)state;
+	frames_session(F_V1_PF_INORDER, 150);
+	memset(&dv, 0, sizeof(dv));
+	dv.hl = 12;
+	assert_int_equal(against_device(&dv, "--frames=100", NULL, NULL), 0);
+	assert_frames(&dv, 100, 0);
+	assert_contains(slurp(out), "100 replayed of 150 captured, 100 used "
+	                            "by the back-end (q1 100/100)");
+}
+
+/* A back-end that stops taking buffers: a difference, then the session
+ * goes on (its GET_VRING_BASE differs too). */
+static void frames_stalled(void **state)
+{
+	(void)state;
+	frames_session(F_V1_PF_INORDER, 150);
+	memset(&dv, 0, sizeof(dv));
+	dv.hl = 12;
+	dv.stall_after = 20;
+	assert_int_equal(against_device(&dv, "--frames", NULL, NULL), 1);
+	assert_frames(&dv, 20, 0);
+	const char *o = slurp(out);
+	assert_contains(o, "frames: q1: the back-end used 20 of the 150 "
+	                   "frames (84 offered), then none for 500 ms\n");
+	assert_contains(o, "GET_VRING_BASE reply: num 84 -> 20\n");
+	assert_contains(o, "20 used by the back-end");
+}
+
+/* Frames cut to the snap length: refused, or padded with zeros. */
+static void frames_cut(void **state)
+{
+	(void)state;
+	frames_session(F_V1_PF_INORDER, 30);
+	t.snaplen = 64;
+	for (size_t k = 0; k < t.nf; k++)
+		if (t.f[k].caplen > 64)
+			t.f[k].caplen = 64;
+	memset(&dv, 0, sizeof(dv));
+	dv.hl = 12;
+	assert_int_equal(rt_write_gz(&t, trace), 0);
+	char spec[400];
+	snprintf(spec, sizeof(spec), "connect:%s", sock);
+	pid_t pid = start_replay("--as", "front-end", "--backend", spec,
+	                         "--frames", NULL);
+	assert_int_equal(finish(pid), 2);
+	assert_contains(slurp(errf), "28 of the TX frames of session 1 are "
+	                             "cut to the snap length (64 bytes");
+	assert_contains(slurp(errf), "-s 0");
+	assert_string_equal(slurp(out), "");
+	assert_int_equal(against_device(&dv, "--frames", "--frames-pad", NULL),
+	                 0);
+	assert_frames(&dv, 30, 64);
+	assert_contains(slurp(errf), "28 of the 30 frames were cut to the "
+	                             "snap length; they are replayed padded");
+	assert_contains(slurp(out), ", 28 padded with zeros to their length");
+}
+
+/* Frames of a vring the replayed session never runs (q3 here): a
+ * difference; those of q1 still go. */
+static void frames_vring_never_ran(void **state)
+{
+	(void)state;
+	frames_session(F_V1_PF_INORDER, 10);
+	uint8_t d[60] = {0x33};
+	for (int k = 0; k < 5; k++)
+		rt_frame_add(&t, 1, 3, d, sizeof(d), sizeof(d));
+	memset(&dv, 0, sizeof(dv));
+	dv.hl = 12;
+	assert_int_equal(against_device(&dv, "--frames", NULL, NULL), 1);
+	assert_frames(&dv, 10, 0);
+	const char *o = slurp(out);
+	assert_contains(o, "frames: q3: 5 frames not replayed: the vring never "
+	                   "ran in the replayed session\n");
+	assert_contains(o, "10 replayed of 15 captured, 10 used by the "
+	                   "back-end (q1 10/10, q3 0/5)");
+	assert_contains(o, "1 differences: different");
+}
+
+/* What --frames cannot replay: exit 2 before connecting. */
+static void frames_refused(void **state)
+{
+	(void)state;
+	char spec[400];
+	snprintf(spec, sizeof(spec), "connect:%s", sock);
+	static const struct {
+		uint64_t features;
+		size_t nframes;
+		const char *as, *says;
+	} cases[] = {
+	        {F_V1_PF_INORDER | 1ull << VUP_F_RING_PACKED, 5, "front-end",
+	         "negotiates packed rings (VIRTIO_F_RING_PACKED"},
+	        {F_V1_PF_INORDER, 0, "front-end",
+	         "no TX frames of session 1 (tap interfaces \"s1 net qN "
+	         "tx\"): record with vuproxy --tap net"},
+	        {F_V1_PF_INORDER, 5, "back-end", "it needs --as front-end"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		frames_session(cases[i].features, cases[i].nframes);
+		assert_int_equal(rt_write_gz(&t, trace), 0);
+		bool fe = strcmp(cases[i].as, "front-end") == 0;
+		pid_t pid = start_replay("--as", cases[i].as,
+		                         fe ? "--backend" : "--frontend", spec,
+		                         "--frames", NULL);
+		assert_int_equal(finish(pid), 2);
+		assert_contains(slurp(errf), cases[i].says);
+		assert_string_equal(slurp(out), "");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -606,6 +1008,13 @@ int main(void)
 	        cmocka_unit_test(be_identical),
 	        cmocka_unit_test(be_differences),
 	        cmocka_unit_test(bad_captures),
+	        cmocka_unit_test(frames_exact),
+	        cmocka_unit_test(frames_legacy_chain),
+	        cmocka_unit_test(frames_first_n),
+	        cmocka_unit_test(frames_stalled),
+	        cmocka_unit_test(frames_cut),
+	        cmocka_unit_test(frames_vring_never_ran),
+	        cmocka_unit_test(frames_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

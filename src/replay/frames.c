@@ -1,0 +1,856 @@
+/* frames: data-plane replay (`--frames`): the TX frames the tap captured
+ * are offered again to the back-end, through the split rings of the
+ * replayed session, in memory vuproxy owns.
+ *
+ * The replayed front-end hands the back-end zero-filled memfds laid out
+ * as the recorded regions; vuproxy maps them too.  It follows the
+ * recorded requests (vring size, addresses, base, kick eventfd, enable,
+ * device status) and, just before the first request that stops a vring or
+ * the device (SET_VRING_ENABLE 0, GET_VRING_BASE, a SET_STATUS without
+ * DRIVER_OK, a reset, a new memory table, ...; or the end of the session)
+ * while a vring runs that has frames left, it plays the driver of that
+ * vring: each frame behind a zeroed virtio-net header of the negotiated
+ * size, in buffers it places in guest memory no ring uses (the top of a
+ * region), one descriptor per frame (two, header and frame, when neither
+ * VERSION_1 nor ANY_LAYOUT allows them together), descriptors used in
+ * ring order (IN_ORDER-safe), the avail index published and the kick
+ * eventfd written; it polls the used ring and reuses what the back-end
+ * used, until every frame is used or nothing moves for --reply-timeout.
+ * Packed rings are refused before the replay starts (cmd.c).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "vuproxy/log.h"
+#include "vuproxy/reader.h"
+
+/* Feature bits read here. */
+#define F_ANY_LAYOUT  27
+#define F_MRG_RXBUF   15
+#define F_IN_ORDER    35
+#define F_HASH_REPORT 57
+
+#define STATUS_DRIVER_OK 0x4
+
+#define MAX_QUEUES  256
+#define MAX_REGIONS 64
+/* Buffers in flight per vring (also bounded by the ring size) and the
+ * guest memory they may take. */
+#define MAX_INFLIGHT 256
+#define MAX_AREA     (64u << 20)
+
+/* ---- reading the frames ---- */
+
+uint32_t vup_replay_net_hdr_len(uint64_t features)
+{
+	if (features >> F_HASH_REPORT & 1)
+		return 20;
+	if ((features >> F_MRG_RXBUF & 1) || (features >> VUP_F_VERSION_1 & 1))
+		return 12;
+	return 10;
+}
+
+void vup_replay_frames_free(struct vup_replay_frames *fr)
+{
+	if (!fr)
+		return;
+	for (size_t i = 0; i < fr->n; i++)
+		free(fr->f[i].data);
+	free(fr->f);
+	memset(fr, 0, sizeof(*fr));
+}
+
+/* "s<session> net q<odd> tx" of this session: its queue index. */
+static bool tx_iface(const char *name, uint32_t session, uint16_t *queue)
+{
+	unsigned s, q;
+	char dir[4];
+	int end = 0;
+	if (sscanf(name, "s%u net q%u %3s%n", &s, &q, dir, &end) != 3 ||
+	    name[end] != '\0')
+		return false;
+	if (s != session || strcmp(dir, "tx") != 0 || q >= MAX_QUEUES ||
+	    q % 2 == 0)
+		return false;
+	*queue = (uint16_t)q;
+	return true;
+}
+
+int vup_replay_load_frames(const char *path, uint32_t session, uint64_t max,
+                           bool pad, bool partial,
+                           struct vup_replay_frames *out, char *err,
+                           size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	struct vup_reader *rd;
+	int rc = vup_reader_open(path, &rd, err, errlen);
+	if (rc)
+		return rc;
+	struct vup_replay_frames fr = {0};
+	size_t cap = 0, cut = 0;
+	uint32_t snaplen = 0;
+	uint64_t packets = 0;
+	char rerr[384];
+	for (;;) {
+		struct vup_record rec;
+		enum vup_read_status st =
+		        vup_reader_next(rd, &rec, rerr, sizeof(rerr));
+		if (st == VUP_READ_END || (st == VUP_READ_TRUNCATED && partial))
+			break;
+		if (st != VUP_READ_RECORD) {
+			snprintf(err, errlen, "%s: %s", path, rerr);
+			rc = -EINVAL;
+			goto fail;
+		}
+		packets++;
+		uint16_t q;
+		if (rec.linktype != LINKTYPE_ETHERNET ||
+		    !tx_iface(rec.ifname, session, &q))
+			continue;
+		if (max && fr.n == max) {
+			fr.left++;
+			continue;
+		}
+		if (rec.caplen > rec.origlen ||
+		    rec.origlen > VUP_REPLAY_MAX_FRAME_LEN) {
+			snprintf(err, errlen,
+			         "%s: frame %llu: %u bytes of a %u-byte frame "
+			         "(at most %u bytes are replayed)",
+			         path, (unsigned long long)packets, rec.caplen,
+			         rec.origlen, VUP_REPLAY_MAX_FRAME_LEN);
+			rc = -EINVAL;
+			goto fail;
+		}
+		if (rec.caplen < rec.origlen) {
+			cut++;
+			snaplen = rec.snaplen;
+			if (!pad)
+				continue; /* counted, refused below */
+		}
+		if (fr.bytes + rec.origlen > VUP_REPLAY_MAX_FRAME_BYTES) {
+			snprintf(
+			        err, errlen,
+			        "%s: the TX frames of session %u take more "
+			        "than %llu bytes; replay the first N with "
+			        "--frames=N",
+			        path, session,
+			        (unsigned long long)VUP_REPLAY_MAX_FRAME_BYTES);
+			rc = -E2BIG;
+			goto fail;
+		}
+		if (fr.n == cap) {
+			cap = cap ? cap * 2 : 256;
+			struct vup_replay_frame *f =
+			        realloc(fr.f, cap * sizeof(*f));
+			if (!f) {
+				snprintf(err, errlen, "out of memory");
+				rc = -ENOMEM;
+				goto fail;
+			}
+			fr.f = f;
+		}
+		struct vup_replay_frame *f = &fr.f[fr.n];
+		f->data = calloc(1, rec.origlen ? rec.origlen : 1);
+		if (!f->data) {
+			snprintf(err, errlen, "out of memory");
+			rc = -ENOMEM;
+			goto fail;
+		}
+		memcpy(f->data, rec.data, rec.caplen);
+		f->frame = packets;
+		f->queue = q;
+		f->caplen = rec.caplen;
+		f->len = rec.origlen;
+		fr.n++;
+		fr.bytes += rec.origlen;
+		if (rec.origlen > fr.max_len)
+			fr.max_len = rec.origlen;
+	}
+	if (cut && !pad) {
+		snprintf(err, errlen,
+		         "%s: %zu of the TX frames of session %u are cut to "
+		         "the snap length (%u bytes; caplen < origlen): "
+		         "replaying them would send other frames than the "
+		         "guest did.  Record full frames (vuproxy --tap net "
+		         "-s 0), or pad them with zeros to their length "
+		         "with --frames-pad",
+		         path, cut, session, snaplen);
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (!fr.n) {
+		snprintf(err, errlen,
+		         "%s: no TX frames of session %u (tap interfaces "
+		         "\"s%u net qN tx\"): record with vuproxy --tap net",
+		         path, session, session);
+		rc = -ENOENT;
+		goto fail;
+	}
+	fr.cut = cut;
+	vup_reader_close(rd);
+	*out = fr;
+	return 0;
+fail:
+	vup_reader_close(rd);
+	vup_replay_frames_free(&fr);
+	return rc;
+}
+
+/* ---- the data plane ---- */
+
+struct region {
+	uint64_t gpa, size, uaddr, off;
+	uint8_t *map; /* the whole memfd */
+	size_t maplen;
+};
+
+struct vring {
+	bool have_num, have_addr, enabled, stopped, done;
+	uint32_t num;
+	uint16_t base;
+	uint64_t desc, avail, used;  /* front-end virtual addresses */
+	int kick;                    /* our dup of the kick eventfd, or -1 */
+	struct vup_replay_frame **f; /* its frames, in file order */
+	size_t nf;
+	uint64_t offered, completed; /* frames made available / used */
+	uint16_t avail_idx;          /* what we published last */
+};
+
+struct vup_replay_dp {
+	struct vup_replay_frames fr;
+	struct region reg[MAX_REGIONS];
+	unsigned nreg;
+	struct vring q[MAX_QUEUES];
+	bool status_seen;
+	uint8_t status;
+	/* Buffer areas given out (host addresses), not to be reused. */
+	struct {
+		uint8_t *lo, *hi;
+	} areas[MAX_QUEUES];
+	unsigned nareas;
+};
+
+static void unmap_all(struct vup_replay_dp *dp)
+{
+	for (unsigned i = 0; i < dp->nreg; i++)
+		munmap(dp->reg[i].map, dp->reg[i].maplen);
+	dp->nreg = 0;
+	dp->nareas = 0;
+}
+
+struct vup_replay_dp *vup_replay__dp_new(struct vup_replay_frames *fr)
+{
+	struct vup_replay_dp *dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return NULL;
+	for (unsigned i = 0; i < MAX_QUEUES; i++)
+		dp->q[i].kick = -1;
+	for (size_t i = 0; i < fr->n; i++)
+		dp->q[fr->f[i].queue].nf++;
+	for (unsigned i = 0; i < MAX_QUEUES; i++) {
+		struct vring *v = &dp->q[i];
+		if (!v->nf)
+			continue;
+		v->f = calloc(v->nf, sizeof(*v->f));
+		if (!v->f) {
+			for (unsigned k = 0; k < i; k++)
+				free(dp->q[k].f);
+			free(dp);
+			return NULL;
+		}
+		v->nf = 0;
+	}
+	for (size_t i = 0; i < fr->n; i++) {
+		struct vring *v = &dp->q[fr->f[i].queue];
+		v->f[v->nf++] = &fr->f[i];
+	}
+	dp->fr = *fr;
+	memset(fr, 0, sizeof(*fr));
+	return dp;
+}
+
+void vup_replay__dp_free(struct vup_replay_dp *dp)
+{
+	if (!dp)
+		return;
+	unmap_all(dp);
+	for (unsigned i = 0; i < MAX_QUEUES; i++) {
+		free(dp->q[i].f);
+		if (dp->q[i].kick >= 0)
+			close(dp->q[i].kick);
+	}
+	vup_replay_frames_free(&dp->fr);
+	free(dp);
+}
+
+static uint64_t rd64(const uint8_t *p, uint32_t size, uint32_t off)
+{
+	uint64_t v = 0;
+	if ((uint64_t)off + 8 <= size)
+		memcpy(&v, p + off, 8);
+	return v;
+}
+
+static uint32_t rd32(const uint8_t *p, uint32_t size, uint32_t off)
+{
+	uint32_t v = 0;
+	if ((uint64_t)off + 4 <= size)
+		memcpy(&v, p + off, 4);
+	return v;
+}
+
+static int map_region(struct vup_replay_dp *dp, int fd, uint64_t gpa,
+                      uint64_t size, uint64_t uaddr, uint64_t off, char *err,
+                      size_t errlen)
+{
+	if (dp->nreg == MAX_REGIONS) {
+		snprintf(err, errlen, "--frames: more than %d memory regions",
+		         MAX_REGIONS);
+		return -E2BIG;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
+	    off + size > (uint64_t)st.st_size || off + size < off) {
+		snprintf(err, errlen,
+		         "--frames: a memory region (offset %llu, %llu bytes) "
+		         "outside its fd",
+		         (unsigned long long)off, (unsigned long long)size);
+		return -EINVAL;
+	}
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+	               MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		int e = errno;
+		snprintf(err, errlen, "--frames: mmap of guest memory: %s",
+		         strerror(e));
+		return -e;
+	}
+	dp->reg[dp->nreg++] =
+	        (struct region){gpa, size, uaddr, off, p, (size_t)st.st_size};
+	return 0;
+}
+
+static struct vring *vring_of(struct vup_replay_dp *dp, uint32_t index)
+{
+	return index < MAX_QUEUES ? &dp->q[index] : NULL;
+}
+
+static void stop_all(struct vup_replay_dp *dp)
+{
+	for (unsigned i = 0; i < MAX_QUEUES; i++) {
+		dp->q[i].enabled = false;
+		dp->q[i].stopped = true;
+	}
+}
+
+int vup_replay__dp_note(struct vup_replay_run *r,
+                        const struct vup_replay_msg *m, const int *fds,
+                        unsigned nfds, char *err, size_t errlen)
+{
+	struct vup_replay_dp *dp = r->dp;
+	if (!dp || m->chan != VUP_CHAN_MAIN || m->from != VUP_FRONTEND ||
+	    (m->hdr.flags & VUP_FLAG_REPLY))
+		return 0;
+	const uint8_t *p = m->payload;
+	uint32_t n = m->hdr.size;
+	uint32_t index = rd32(p, n, 0);
+	struct vring *v = vring_of(dp, index);
+	switch (m->hdr.request) {
+	case 4:  /* RESET_OWNER */
+	case 34: /* RESET_DEVICE */
+		stop_all(dp);
+		dp->status = 0;
+		break;
+	case 5: { /* SET_MEM_TABLE */
+		unmap_all(dp);
+		uint32_t rsz = vup_mem_region_size(&r->neg);
+		uint32_t nr = rd32(p, n, 0);
+		for (uint32_t i = 0; i < nr && i < nfds; i++) {
+			uint32_t o = 8 + i * rsz;
+			if ((uint64_t)o + 32 > n)
+				break;
+			int rc = map_region(dp, fds[i], rd64(p, n, o),
+			                    rd64(p, n, o + 8),
+			                    rd64(p, n, o + 16),
+			                    rd64(p, n, o + 24), err, errlen);
+			if (rc)
+				return rc;
+		}
+		break;
+	}
+	case 37: /* ADD_MEM_REG */
+		if (nfds)
+			return map_region(dp, fds[0], rd64(p, n, 8),
+			                  rd64(p, n, 16), rd64(p, n, 24),
+			                  rd64(p, n, 32), err, errlen);
+		break;
+	case 38: /* REM_MEM_REG */
+		for (unsigned i = 0; i < dp->nreg; i++) {
+			struct region *g = &dp->reg[i];
+			if (g->gpa != rd64(p, n, 8) ||
+			    g->size != rd64(p, n, 16))
+				continue;
+			munmap(g->map, g->maplen);
+			dp->reg[i] = dp->reg[--dp->nreg];
+			dp->nareas = 0;
+			break;
+		}
+		break;
+	case 8: /* SET_VRING_NUM */
+		if (v) {
+			v->num = rd32(p, n, 4);
+			v->have_num = true;
+		}
+		break;
+	case 9: /* SET_VRING_ADDR */
+		if (v) {
+			v->desc = rd64(p, n, 8);
+			v->used = rd64(p, n, 16);
+			v->avail = rd64(p, n, 24);
+			v->have_addr = true;
+		}
+		break;
+	case 10: /* SET_VRING_BASE */
+		if (v)
+			v->base = (uint16_t)rd32(p, n, 4);
+		break;
+	case 11: /* GET_VRING_BASE */
+		if (v)
+			v->stopped = true;
+		break;
+	case 12: { /* SET_VRING_KICK: u64, index in bits 0-7, bit 8 no fd */
+		uint64_t u = rd64(p, n, 0);
+		v = vring_of(dp, (uint32_t)(u & 0xff));
+		if (!v)
+			break;
+		if (v->kick >= 0)
+			close(v->kick);
+		v->kick = -1;
+		if (!(u & 0x100) && nfds) {
+			v->kick = dup(fds[0]);
+			if (v->kick < 0) {
+				int e = errno;
+				snprintf(err, errlen, "--frames: dup: %s",
+				         strerror(e));
+				return -e;
+			}
+		}
+		v->stopped = false;
+		break;
+	}
+	case 18: /* SET_VRING_ENABLE */
+		if (v)
+			v->enabled = rd32(p, n, 4) != 0;
+		break;
+	case 39: /* SET_STATUS */
+		dp->status_seen = true;
+		dp->status = (uint8_t)rd64(p, n, 0);
+		break;
+	default: break;
+	}
+	return 0;
+}
+
+static bool running(const struct vup_replay_run *r, const struct vring *v)
+{
+	const struct vup_replay_dp *dp = r->dp;
+	if (!dp->nreg || !v->have_num || !v->have_addr || v->kick < 0 ||
+	    v->stopped || !v->num)
+		return false;
+	/* Without VHOST_USER_F_PROTOCOL_FEATURES a vring is enabled when it
+	 * is kicked; with it, by SET_VRING_ENABLE. */
+	if ((r->neg.features >> VUP_F_PROTOCOL_FEATURES & 1) && !v->enabled)
+		return false;
+	return !dp->status_seen || (dp->status & STATUS_DRIVER_OK);
+}
+
+/* Does request m stop a vring, the device or its memory? */
+static bool stops(const struct vup_replay_msg *m)
+{
+	if (m->chan != VUP_CHAN_MAIN || m->from != VUP_FRONTEND ||
+	    (m->hdr.flags & VUP_FLAG_REPLY))
+		return false;
+	const uint8_t *p = m->payload;
+	uint32_t n = m->hdr.size;
+	switch (m->hdr.request) {
+	case 2:  /* SET_FEATURES */
+	case 4:  /* RESET_OWNER */
+	case 5:  /* SET_MEM_TABLE */
+	case 8:  /* SET_VRING_NUM */
+	case 9:  /* SET_VRING_ADDR */
+	case 10: /* SET_VRING_BASE */
+	case 11: /* GET_VRING_BASE */
+	case 12: /* SET_VRING_KICK */
+	case 34: /* RESET_DEVICE */
+	case 38: /* REM_MEM_REG */ return true;
+	case 18: /* SET_VRING_ENABLE */ return rd32(p, n, 4) == 0;
+	case 39: /* SET_STATUS */ return !(rd64(p, n, 0) & STATUS_DRIVER_OK);
+	default: return false;
+	}
+}
+
+bool vup_replay__dp_due(struct vup_replay_run *r,
+                        const struct vup_replay_msg *m)
+{
+	struct vup_replay_dp *dp = r->dp;
+	if (!dp || (m && !stops(m)))
+		return false;
+	for (unsigned i = 1; i < MAX_QUEUES; i += 2) {
+		const struct vring *v = &dp->q[i];
+		if (v->nf && !v->done && running(r, v))
+			return true;
+	}
+	return false;
+}
+
+/* Host address of [uaddr, uaddr + len) (front-end virtual), or NULL. */
+static uint8_t *host_of_uaddr(struct vup_replay_dp *dp, uint64_t a,
+                              uint64_t len)
+{
+	for (unsigned i = 0; i < dp->nreg; i++) {
+		struct region *g = &dp->reg[i];
+		if (a >= g->uaddr && a - g->uaddr <= g->size &&
+		    len <= g->size - (a - g->uaddr))
+			return g->map + g->off + (a - g->uaddr);
+	}
+	return NULL;
+}
+
+static bool overlaps(const uint8_t *a, const uint8_t *b, const uint8_t *lo,
+                     const uint8_t *hi)
+{
+	return a < hi && lo < b;
+}
+
+/* The busy host ranges: every ring of the session and the areas given
+ * out already.  Returns the lowest start of those overlapping [a, b), or
+ * NULL if none does. */
+static const uint8_t *first_conflict(struct vup_replay_dp *dp, const uint8_t *a,
+                                     const uint8_t *b)
+{
+	const uint8_t *lowest = NULL;
+	for (unsigned i = 0; i < MAX_QUEUES; i++) {
+		const struct vring *v = &dp->q[i];
+		if (!v->have_addr || !v->have_num)
+			continue;
+		uint64_t addr[3] = {v->desc, v->avail, v->used};
+		uint64_t len[3] = {16ull * v->num, 6 + 2ull * v->num,
+		                   6 + 8ull * v->num};
+		for (int k = 0; k < 3; k++) {
+			const uint8_t *lo = host_of_uaddr(dp, addr[k], len[k]);
+			if (lo && overlaps(a, b, lo, lo + len[k]) &&
+			    (!lowest || lo < lowest))
+				lowest = lo;
+		}
+	}
+	for (unsigned i = 0; i < dp->nareas; i++)
+		if (overlaps(a, b, dp->areas[i].lo, dp->areas[i].hi) &&
+		    (!lowest || dp->areas[i].lo < lowest))
+			lowest = dp->areas[i].lo;
+	return lowest;
+}
+
+/* Buffer space of `size` bytes in guest memory no ring uses: the top of
+ * a region, moved down below whatever it would overlap.  Its host
+ * address, and its guest-physical one in *gpa; NULL if none fits. */
+static uint8_t *alloc_area(struct vup_replay_dp *dp, uint64_t size,
+                           uint64_t *gpa)
+{
+	if (dp->nareas == MAX_QUEUES)
+		return NULL;
+	for (unsigned i = 0; i < dp->nreg; i++) {
+		struct region *g = &dp->reg[i];
+		if (size > g->size)
+			continue;
+		uint8_t *base = g->map + g->off;
+		uint64_t top = g->size & ~UINT64_C(4095);
+		if (top < size)
+			continue;
+		uint64_t at = (top - size) & ~UINT64_C(63);
+		for (unsigned tries = 0; tries < 4 * MAX_QUEUES; tries++) {
+			const uint8_t *c =
+			        first_conflict(dp, base + at, base + at + size);
+			if (!c) {
+				dp->areas[dp->nareas].lo = base + at;
+				dp->areas[dp->nareas].hi = base + at + size;
+				dp->nareas++;
+				*gpa = g->gpa + at;
+				return base + at;
+			}
+			uint64_t below = (uint64_t)(c - base);
+			if (below < size)
+				break;
+			at = (below - size) & ~UINT64_C(63);
+		}
+	}
+	return NULL;
+}
+
+struct vring_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+#define VRING_DESC_F_NEXT          1
+#define VRING_AVAIL_F_NO_INTERRUPT 1
+
+/* Replay the frames of vring `index`. */
+static int inject_vring(struct vup_replay_run *r, unsigned index,
+                        vup_replay_idle_fn idle, char *err, size_t errlen)
+{
+	struct vup_replay_dp *dp = r->dp;
+	struct vring *v = &dp->q[index];
+	uint32_t num = v->num;
+	v->done = true;
+	struct vring_desc *desc = (struct vring_desc *)(void *)host_of_uaddr(
+	        dp, v->desc, 16ull * num);
+	uint8_t *avail = host_of_uaddr(dp, v->avail, 6 + 2ull * num);
+	uint8_t *used = host_of_uaddr(dp, v->used, 6 + 8ull * num);
+	if (!desc || !avail || !used || num > 32768 || (num & (num - 1))) {
+		vup_replay__diff(
+		        r, NULL, "frames",
+		        "q%u: %zu frames not replayed: the vring (size "
+		        "%u, desc 0x%" PRIx64 " avail 0x%" PRIx64
+		        " used 0x%" PRIx64
+		        ") is not a split ring inside the memory table",
+		        index, v->nf, num, v->desc, v->avail, v->used);
+		return 0;
+	}
+	uint64_t feat = r->neg.features;
+	uint32_t hl = vup_replay_net_hdr_len(feat);
+	bool in_order = feat >> F_IN_ORDER & 1;
+	/* Header and frame in one descriptor need VERSION_1 or ANY_LAYOUT;
+	 * else the header gets its own. */
+	uint32_t per =
+	        (feat >> VUP_F_VERSION_1 & 1) || (feat >> F_ANY_LAYOUT & 1) ? 1
+	                                                                    : 2;
+	uint32_t chains = num / per;
+	uint32_t maxlen = 0;
+	for (size_t i = 0; i < v->nf; i++)
+		if (v->f[i]->len > maxlen)
+			maxlen = v->f[i]->len;
+	uint64_t slot = ((uint64_t)hl + maxlen + 63) & ~UINT64_C(63);
+	uint64_t nbuf = chains < MAX_INFLIGHT ? chains : MAX_INFLIGHT;
+	if (nbuf > v->nf)
+		nbuf = v->nf;
+	while (nbuf > 1 && nbuf * slot > MAX_AREA)
+		nbuf /= 2;
+	uint64_t gpa;
+	uint8_t *area = chains ? alloc_area(dp, nbuf * slot, &gpa) : NULL;
+	if (!area) {
+		vup_replay__diff(
+		        r, NULL, "frames",
+		        "q%u: %zu frames not replayed: no room for "
+		        "%llu bytes of buffers in guest memory outside "
+		        "the rings",
+		        index, v->nf, (unsigned long long)(nbuf * slot));
+		return 0;
+	}
+	int64_t *owner = malloc(chains * sizeof(*owner));
+	int64_t *bowner = malloc(nbuf * sizeof(*bowner));
+	if (!owner || !bowner) {
+		free(owner);
+		free(bowner);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (uint32_t c = 0; c < chains; c++)
+		owner[c] = -1;
+	for (uint64_t b = 0; b < nbuf; b++)
+		bowner[b] = -1;
+	uint16_t *aflags = (uint16_t *)(void *)avail;
+	uint16_t *aidx = aflags + 1, *aring = aflags + 2;
+	uint16_t *uidx = (uint16_t *)(void *)(used + 2);
+	const uint8_t *uring = used + 4;
+	/* A vring resumed from a base: the indices start there. */
+	v->avail_idx = v->base;
+	uint16_t used_seen = v->base;
+	if (v->base) {
+		__atomic_store_n(uidx, v->base, __ATOMIC_RELEASE);
+		__atomic_store_n(aidx, v->base, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(aflags, VRING_AVAIL_F_NO_INTERRUPT, __ATOMIC_RELAXED);
+	uint64_t next = 0, oldest = 0;
+	uint64_t timeout_ns = (uint64_t)r->opt->reply_timeout_ms * 1000000u;
+	uint64_t last_progress = vup_replay__now();
+	int rc = 0;
+	vup_log(VUP_LOG_INFO,
+	        "replay: q%u: replaying %zu frames (%u-byte virtio-net "
+	        "header, %u descriptor%s each, %llu buffers at gpa 0x%" PRIx64
+	        ")",
+	        index, v->nf, hl, per, per > 1 ? "s" : "",
+	        (unsigned long long)nbuf, gpa);
+	while (v->completed < v->nf) {
+		/* Offer what the free descriptors and buffers allow. */
+		uint64_t added = 0;
+		while (next < v->nf) {
+			uint32_t c = (uint32_t)(next % chains);
+			uint64_t b = next % nbuf;
+			if (owner[c] >= 0 || bowner[b] >= 0)
+				break;
+			const struct vup_replay_frame *f = v->f[next];
+			uint8_t *buf = area + b * slot;
+			uint64_t bgpa = gpa + b * slot;
+			memset(buf, 0, hl);
+			memcpy(buf + hl, f->data, f->len);
+			uint16_t head = (uint16_t)(c * per);
+			if (per == 1) {
+				desc[head] = (struct vring_desc){
+				        bgpa, hl + f->len, 0, 0};
+			} else {
+				desc[head] = (struct vring_desc){
+				        bgpa, hl, VRING_DESC_F_NEXT,
+				        (uint16_t)(head + 1)};
+				desc[head + 1] = (struct vring_desc){
+				        bgpa + hl, f->len, 0, 0};
+			}
+			aring[v->avail_idx % num] = head;
+			v->avail_idx++;
+			owner[c] = (int64_t)next;
+			bowner[b] = (int64_t)next;
+			next++;
+			added++;
+		}
+		if (added) {
+			__atomic_store_n(aidx, v->avail_idx, __ATOMIC_RELEASE);
+			v->offered += added;
+			uint64_t one = 1;
+			if (write(v->kick, &one, 8) < 0 && errno != EAGAIN)
+				vup_log(VUP_LOG_WARN, "replay: q%u: kick: %s",
+				        index, strerror(errno));
+		}
+		/* Take back what the back-end used. */
+		bool progress = false, broken = false;
+		uint16_t ui = __atomic_load_n(uidx, __ATOMIC_ACQUIRE);
+		if ((uint16_t)(ui - used_seen) > num) {
+			vup_replay__diff(
+			        r, NULL, "frames",
+			        "q%u: the used index jumped from %u to "
+			        "%u (ring size %u)",
+			        index, used_seen, ui, num);
+			break;
+		}
+		while (used_seen != ui && !broken) {
+			uint32_t id;
+			memcpy(&id, uring + 8u * (used_seen % num), 4);
+			used_seen++;
+			if (id >= num || id % per || owner[id / per] < 0) {
+				vup_replay__diff(r, NULL, "frames",
+				                 "q%u: the back-end used "
+				                 "descriptor %u, not one in "
+				                 "flight",
+				                 index, id);
+				broken = true;
+				break;
+			}
+			uint64_t k = (uint64_t)owner[id / per];
+			/* In order, one used entry may stand for every
+			 * buffer offered before it. */
+			for (uint64_t j = in_order ? oldest : k; j <= k; j++) {
+				uint32_t c = (uint32_t)(j % chains);
+				if (owner[c] != (int64_t)j)
+					continue;
+				owner[c] = -1;
+				bowner[j % nbuf] = -1;
+				v->completed++;
+			}
+			while (oldest < next &&
+			       owner[oldest % chains] != (int64_t)oldest)
+				oldest++;
+			progress = true;
+		}
+		if (broken)
+			break;
+		uint64_t now = vup_replay__now();
+		if (progress || added) {
+			last_progress = now;
+			continue;
+		}
+		if (now - last_progress >= timeout_ns) {
+			vup_replay__diff(r, NULL, "frames",
+			                 "q%u: the back-end used %llu of the "
+			                 "%zu frames (%llu offered), then none "
+			                 "for %u ms",
+			                 index,
+			                 (unsigned long long)v->completed,
+			                 v->nf, (unsigned long long)v->offered,
+			                 r->opt->reply_timeout_ms);
+			break;
+		}
+		rc = idle(r, now + 1000000u, err, errlen);
+		if (rc)
+			break;
+	}
+	free(owner);
+	free(bowner);
+	return rc;
+}
+
+int vup_replay__dp_inject(struct vup_replay_run *r, vup_replay_idle_fn idle,
+                          char *err, size_t errlen)
+{
+	struct vup_replay_dp *dp = r->dp;
+	for (unsigned i = 1; dp && i < MAX_QUEUES; i += 2) {
+		struct vring *v = &dp->q[i];
+		if (!v->nf || v->done || !running(r, v))
+			continue;
+		int rc = inject_vring(r, i, idle, err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+bool vup_replay__dp_vring_base(const struct vup_replay_run *r, uint32_t index,
+                               uint32_t *num)
+{
+	const struct vup_replay_dp *dp = r->dp;
+	if (!dp || index >= MAX_QUEUES || !dp->q[index].offered)
+		return false;
+	*num = dp->q[index].avail_idx;
+	return true;
+}
+
+void vup_replay__dp_finish(struct vup_replay_run *r, bool complete)
+{
+	struct vup_replay_dp *dp = r->dp;
+	if (!dp)
+		return;
+	uint64_t offered = 0, completed = 0;
+	char per_q[256] = "";
+	size_t len = 0;
+	for (unsigned i = 1; i < MAX_QUEUES; i += 2) {
+		const struct vring *v = &dp->q[i];
+		if (!v->nf)
+			continue;
+		if (!v->done && complete)
+			vup_replay__diff(r, NULL, "frames",
+			                 "q%u: %zu frames not replayed: the "
+			                 "vring never ran in the replayed "
+			                 "session",
+			                 i, v->nf);
+		offered += v->offered;
+		completed += v->completed;
+		if (len < sizeof(per_q))
+			len += (size_t)snprintf(
+			        per_q + len, sizeof(per_q) - len,
+			        "%sq%u %llu/%zu", len ? ", " : "", i,
+			        (unsigned long long)v->completed, v->nf);
+	}
+	printf("replay: frames: %llu replayed of %zu captured, %llu used by "
+	       "the back-end (%s)",
+	       (unsigned long long)offered, dp->fr.n + dp->fr.left,
+	       (unsigned long long)completed, per_q);
+	if (dp->fr.cut)
+		printf(", %zu padded with zeros to their length", dp->fr.cut);
+	printf("\n");
+	fflush(stdout);
+}
