@@ -58,6 +58,9 @@ void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
                      const struct vup_hdr *h, const uint8_t *payload,
                      const int *fds, unsigned nfds, uint64_t now_ns);
 
+/* Whether some queue is being read. */
+bool vup_tap_running(const struct vup_tap *t);
+
 /* Read every running queue once.  True while some queue runs. */
 bool vup_tap_poll(struct vup_tap *t, uint64_t now_ns);
 

@@ -151,9 +151,12 @@ static void send_now(struct vup_link *from, const struct vup_hdr *hdr,
 		return;
 	}
 	/* The tap sees what the receiver gets, while the fds are open. */
-	if (s->tap)
+	if (s->tap) {
 		vup_tap_message(s->tap, from->chan, from->side, hdr, payload,
 		                fds, nfds, vup__wall_ns());
+		if (vup_tap_running(s->tap))
+			vup__tap_timer_arm(s->proxy);
+	}
 	int rc = vup_channel_send(&to->ch, hdr, payload, fds, nfds);
 	if (rc < 0) {
 		vup__send_failed(to, rc);

@@ -76,6 +76,7 @@ struct vup_proxy {
 	struct vup_rules *rules; /* -r, or NULL; replaced on SIGHUP */
 	bool stopping;
 	int tap_timer_fd; /* --tap: the poll period; -1 without */
+	bool tap_armed;   /* the timer runs (some queue is read) */
 	uv_poll_t tap_poll;
 };
 
@@ -83,6 +84,8 @@ struct vup_proxy {
 uint64_t vup__wall_ns(void);
 int vup__tap_timer_start(struct vup_proxy *p);
 void vup__tap_timer_stop(struct vup_proxy *p);
+/* A tap queue may have started: make sure the timer runs. */
+void vup__tap_timer_arm(struct vup_proxy *p);
 void vup__tap_session_open(struct vup_session *s);
 void vup__tap_session_close(struct vup_session *s);
 

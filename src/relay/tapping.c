@@ -19,6 +19,24 @@ uint64_t vup__wall_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Arm (interval > 0) or disarm the timer. */
+static int set_timer(struct vup_proxy *p, uint64_t us)
+{
+	struct itimerspec its = {
+	        .it_interval = {(time_t)(us / 1000000),
+	                        (long)(us % 1000000) * 1000},
+	        .it_value = {(time_t)(us / 1000000),
+	                     (long)(us % 1000000) * 1000},
+	};
+	if (timerfd_settime(p->tap_timer_fd, 0, &its, NULL) < 0)
+		return -errno;
+	p->tap_armed = us != 0;
+	return 0;
+}
+
+/* Read every running queue; with none left (no session, or none whose
+ * queues run) the timer stops until a queue starts: an idle proxy does
+ * not wake up. */
 static void on_tap_timer(uv_poll_t *h, int status, int events)
 {
 	(void)status;
@@ -28,11 +46,21 @@ static void on_tap_timer(uv_poll_t *h, int status, int events)
 	if (read(p->tap_timer_fd, &expirations, sizeof(expirations)) < 0)
 		return; /* EAGAIN: nothing expired */
 	uint64_t now = vup__wall_ns();
+	bool any = false;
 	for (struct vup_session *s = p->sessions; s; s = s->next)
-		if (s->tap && !s->closing)
-			vup_tap_poll(s->tap, now);
+		if (s->tap && !s->closing && vup_tap_poll(s->tap, now))
+			any = true;
 	if (p->cfg.trace)
 		vup_trace_flush(p->cfg.trace);
+	if (!any)
+		set_timer(p, 0);
+}
+
+void vup__tap_timer_arm(struct vup_proxy *p)
+{
+	if (p->tap_timer_fd >= 0 && !p->tap_armed && !p->stopping)
+		set_timer(p, p->cfg.tap_interval_us ? p->cfg.tap_interval_us
+		                                    : 1000);
 }
 
 int vup__tap_timer_start(struct vup_proxy *p)
@@ -46,21 +74,8 @@ int vup__tap_timer_start(struct vup_proxy *p)
 		        strerror(errno));
 		return -errno;
 	}
-	uint64_t us = p->cfg.tap_interval_us ? p->cfg.tap_interval_us : 1000;
-	struct itimerspec its = {
-	        .it_interval = {(time_t)(us / 1000000),
-	                        (long)(us % 1000000) * 1000},
-	        .it_value = {(time_t)(us / 1000000),
-	                     (long)(us % 1000000) * 1000},
-	};
-	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
-		int e = errno;
-		close(fd);
-		vup_log(VUP_LOG_ERROR, "--tap: timerfd_settime: %s",
-		        strerror(e));
-		return -e;
-	}
 	p->tap_timer_fd = fd;
+	p->tap_armed = false;
 	uv_poll_init(p->loop, &p->tap_poll, fd);
 	p->tap_poll.data = p;
 	uv_poll_start(&p->tap_poll, UV_READABLE, on_tap_timer);

@@ -191,6 +191,7 @@ static void stop_queue(struct vup_tap *t, struct tap_queue *q, uint64_t now,
 	vup__tap_flush_pending(q);
 	q->done = queue_counts(q);
 	q->running = false;
+	t->nrunning--;
 	vup_ring_free(&q->ring);
 	record_stats(t, q, now);
 	vup_log(VUP_LOG_DEBUG, "s%u tap q%u: stopped (%s)", t->session,
@@ -263,6 +264,7 @@ static void try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now)
 		return;
 	}
 	q->running = true;
+	t->nrunning++;
 	q->have_base = false; /* a restart needs a new one */
 	q->cont = 0;
 	q->pend_active = false;
@@ -482,6 +484,11 @@ bool vup_tap_poll(struct vup_tap *t, uint64_t now_ns)
 		any = true;
 	}
 	return any;
+}
+
+bool vup_tap_running(const struct vup_tap *t)
+{
+	return t && t->nrunning;
 }
 
 void vup_tap_add_totals(const struct vup_tap *t, struct vup_tap_totals *sum)

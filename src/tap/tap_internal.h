@@ -47,6 +47,7 @@ struct vup_tap {
 	uint32_t blk_handle;
 	uint64_t blk_start_ns;
 	struct tap_queue *q[VUP_TAP_MAX_QUEUES];
+	unsigned nrunning; /* queues being read */
 };
 
 /* Bytes of virtio-net header in front of each frame. */

@@ -9,8 +9,9 @@
 #   RX-packets (every packet is one buffer: 64-byte single-segment frames);
 #   packed: not more (README, "The tap": no used index to count from);
 # - captured + missed + torn + malformed == consumed (vuproxy's summary);
-# - something was captured, and tshark decodes every captured TX frame as
-#   the UDP/IPv4 packet txonly sends (198.18.0.1 -> 198.18.0.2, port 9);
+# - tshark decodes every captured TX frame as the UDP/IPv4 packet txonly
+#   sends (198.18.0.1 -> 198.18.0.2, port 9); one burst with unverified
+#   copies kept: all 64 captured;
 # - the trace's Interface Statistics Block holds the same counts;
 # - the RX queue (vring 0) carried nothing (rxonly sends nothing back).
 #
@@ -102,10 +103,17 @@ else
 fi
 [ $((captured + missed + torn + malformed)) = "$consumed" ] ||
 	e2e_fail "captured + missed + torn + malformed != consumed"
-# Split: buffers seen available before they are used are captured, at
-# any rate.  Packed at millions of packets a second: the ring laps
-# between reads and captures may all count torn or missed.
-[ "$RING" = packed ] || [ "$captured" -gt 0 ] || e2e_fail "the tap captured no frame"
+# At tens of millions of packets a second testpmd uses each TX buffer
+# microseconds after the offer: a strict tap may verify none (they count
+# torn or missed, as they should).  With --tap-unverified the copies of
+# the last ring's worth of offers are kept at every read.
+# With --tap-unverified the copies of offers the device had already used
+# are kept, unless the ring lapped them: one burst of 64 on a split ring
+# of 256 is captured whole.
+if [ ${#UNVERIFIED[@]} != 0 ] && [ "${4:-}" = burst ] && [ "$RING" = split ]; then
+	[ "$captured" = 64 ] && [ "$consumed" = 64 ] ||
+		e2e_fail "one burst of 64 with --tap-unverified: $captured of $consumed captured, expected 64 of 64"
+fi
 [ "$malformed" = 0 ] || e2e_fail "$malformed buffers of a real ring were counted malformed"
 read -r c0 _ <<<"$(counts 0)"
 [ "${c0:-0}" = 0 ] || e2e_fail "the RX queue consumed $c0 buffers; rxonly sends none"
