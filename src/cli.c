@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "vuproxy/cli.h"
 #include "vuproxy/dump.h"
 #include "vuproxy/log.h"
+#include "vuproxy/privdrop.h"
 #include "vuproxy/proto.h"
 #include "vuproxy/proxy.h"
 #include "vuproxy/replay.h"
@@ -95,6 +97,10 @@ static void usage(FILE *f)
 	        "buffers the device used\n"
 	        "                           before the tap could check them "
 	        "(marked in the trace)\n"
+	        "  --user NAME              once the listening sockets and -w "
+	        "are open, run as\n"
+	        "                           NAME for good (vuproxy started "
+	        "as root)\n"
 	        "  -h, --help               this text\n"
 	        "  -V, --version            print the version\n"
 	        "\n"
@@ -261,6 +267,65 @@ static int parse_uint(const char *opt, const char *s, int base,
 	return 0;
 }
 
+/* --user: who NAME is, and whether NAME will be able to do what vuproxy
+ * does after the drop: create the next trace files (-C), reload the rules
+ * (SIGHUP), connect to a peer's socket. */
+static int prepare_user(const char *name, struct vup_privdrop_user *u,
+                        const struct vup_proxy_config *cfg,
+                        const struct vup_trace_config *tcfg,
+                        const char *rules_path)
+{
+	char err[256], dir[4096];
+	if (vup_privdrop_lookup(name, u, err, sizeof(err))) {
+		fprintf(stderr, "vuproxy: --user %s: %s\n", name, err);
+		return -1;
+	}
+	struct vup_privdrop_need needs[4];
+	size_t n = 0;
+	if (tcfg->rotate_bytes) {
+		snprintf(dir, sizeof(dir), "%s", tcfg->path);
+		char *slash = strrchr(dir, '/');
+		if (!slash)
+			snprintf(dir, sizeof(dir), ".");
+		else
+			slash[slash == dir] = '\0';
+		needs[n++] = (struct vup_privdrop_need){
+		        dir, W_OK | X_OK,
+		        "-C creates the next trace files there", true};
+	}
+	if (rules_path)
+		needs[n++] = (struct vup_privdrop_need){
+		        rules_path, R_OK, "SIGHUP reloads -r from it", false};
+	const struct vup_endpoint *eps[] = {&cfg->frontend, &cfg->backend};
+	for (int i = 0; i < 2; i++)
+		if (eps[i]->role == VUP_ROLE_CONNECT)
+			needs[n++] = (struct vup_privdrop_need){
+			        eps[i]->path, W_OK,
+			        i ? "--backend connect: needs write permission"
+			          : "--frontend connect: needs write "
+			            "permission",
+			        false};
+	if (vup_privdrop_check(u, needs, n)) {
+		fprintf(stderr, "vuproxy: --user %s: refused\n", name);
+		return -1;
+	}
+	return 0;
+}
+
+/* Become the --user for good: after the listening sockets are open and
+ * before the first connection. */
+static int become_user(const struct vup_privdrop_user *u)
+{
+	char err[256];
+	if (vup_privdrop_apply(u, err, sizeof(err))) {
+		vup_log(VUP_LOG_ERROR, "--user %s: %s; stopping", u->name, err);
+		return -1;
+	}
+	vup_log(VUP_LOG_INFO, "running as %s (uid %u, gid %u) from now on",
+	        u->name, (unsigned)u->uid, (unsigned)u->gid);
+	return 0;
+}
+
 static int cmd_proxy(int argc, char **argv)
 {
 	enum {
@@ -270,7 +335,8 @@ static int cmd_proxy(int argc, char **argv)
 		OPT_MAX,
 		OPT_TAP,
 		OPT_TAP_INTERVAL,
-		OPT_TAP_UNVERIFIED
+		OPT_TAP_UNVERIFIED,
+		OPT_USER
 	};
 	static const struct option opts[] = {
 	        {"frontend", required_argument, NULL, OPT_FRONTEND},
@@ -280,6 +346,7 @@ static int cmd_proxy(int argc, char **argv)
 	        {"tap", required_argument, NULL, OPT_TAP},
 	        {"tap-interval", required_argument, NULL, OPT_TAP_INTERVAL},
 	        {"tap-unverified", no_argument, NULL, OPT_TAP_UNVERIFIED},
+	        {"user", required_argument, NULL, OPT_USER},
 	        {"snaplen", required_argument, NULL, 's'},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"quiet", no_argument, NULL, 'q'},
@@ -290,7 +357,8 @@ static int cmd_proxy(int argc, char **argv)
 	struct vup_proxy_config cfg = {.socket_mode = 0600,
 	                               .max_sessions = 1024};
 	struct vup_trace_config tcfg = {0};
-	const char *rules_path = NULL;
+	const char *rules_path = NULL, *user = NULL;
+	struct vup_privdrop_user run_as;
 	struct vup_rules *rules = NULL;
 	unsigned rotate_mb = 0;
 	bool have_fe = false, have_be = false;
@@ -341,6 +409,7 @@ static int cmd_proxy(int argc, char **argv)
 			}
 			break;
 		case OPT_TAP_UNVERIFIED: cfg.tap.keep_unverified = true; break;
+		case OPT_USER: user = optarg; break;
 		case OPT_TAP_INTERVAL:
 			if (parse_uint("--tap-interval", optarg, 10, 1000000,
 			               &tap_interval) ||
@@ -429,6 +498,8 @@ static int cmd_proxy(int argc, char **argv)
 	/* -s 0 means as much as a record can hold, as for tcpdump. */
 	cfg.tap.snaplen = !have_snaplen ? 256 : snaplen ? snaplen : 65535;
 	cfg.tap_interval_us = tap_interval ? tap_interval : 1000;
+	if (user && prepare_user(user, &run_as, &cfg, &tcfg, rules_path))
+		return 2;
 	if (rules_path && load_rules(rules_path, &rules)) {
 		fprintf(stderr, "vuproxy: -r %s: not loaded\n", rules_path);
 		return 2;
@@ -443,11 +514,24 @@ static int cmd_proxy(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
+	/* --user: without a listener, the drop comes first, so that even the
+	 * first connection is made as the user. */
+	bool listens = cfg.frontend.role == VUP_ROLE_LISTEN ||
+	               cfg.backend.role == VUP_ROLE_LISTEN;
+	if (user && !listens && become_user(&run_as)) {
+		vup_rules_free(rules);
+		vup_trace_close(cfg.trace);
+		return 1;
+	}
 	uv_loop_t *loop = uv_default_loop();
 	struct run_state st = {0};
 	int started = vup_proxy_start(loop, &cfg, &st.proxy);
 	vup_proxy_set_rules(st.proxy, rules);
 	st.rules_path = rules_path;
+	if (started >= 0 && user && listens && become_user(&run_as)) {
+		vup_proxy_stop(st.proxy);
+		started = -EPERM;
+	}
 	if (started < 0) {
 		uv_run(loop, UV_RUN_DEFAULT);
 		vup_rules_free(vup_proxy_set_rules(st.proxy, NULL));
