@@ -71,6 +71,9 @@ static void usage(FILE *f)
 	        "default 0600)\n"
 	        "  --max-sessions N         concurrent sessions (default "
 	        "1024); more are refused\n"
+	        "  --stall-timeout SECS     close a session whose peer stops "
+	        "mid-message for\n"
+	        "                           SECS (default 30; 0: never)\n"
 	        "  -r FILE                  apply the fault-injection rules "
 	        "in FILE (YAML);\n"
 	        "                           SIGHUP reloads it (a bad file "
@@ -336,7 +339,8 @@ static int cmd_proxy(int argc, char **argv)
 		OPT_TAP,
 		OPT_TAP_INTERVAL,
 		OPT_TAP_UNVERIFIED,
-		OPT_USER
+		OPT_USER,
+		OPT_STALL
 	};
 	static const struct option opts[] = {
 	        {"frontend", required_argument, NULL, OPT_FRONTEND},
@@ -347,6 +351,7 @@ static int cmd_proxy(int argc, char **argv)
 	        {"tap-interval", required_argument, NULL, OPT_TAP_INTERVAL},
 	        {"tap-unverified", no_argument, NULL, OPT_TAP_UNVERIFIED},
 	        {"user", required_argument, NULL, OPT_USER},
+	        {"stall-timeout", required_argument, NULL, OPT_STALL},
 	        {"snaplen", required_argument, NULL, 's'},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"quiet", no_argument, NULL, 'q'},
@@ -355,7 +360,8 @@ static int cmd_proxy(int argc, char **argv)
 	        {0},
 	};
 	struct vup_proxy_config cfg = {.socket_mode = 0600,
-	                               .max_sessions = 1024};
+	                               .max_sessions = 1024,
+	                               .stall_timeout_ms = 30000};
 	struct vup_trace_config tcfg = {0};
 	const char *rules_path = NULL, *user = NULL;
 	struct vup_privdrop_user run_as;
@@ -389,6 +395,14 @@ static int cmd_proxy(int argc, char **argv)
 			               &cfg.socket_mode))
 				return 2;
 			break;
+		case OPT_STALL: {
+			unsigned secs;
+			if (parse_uint("--stall-timeout", optarg, 10, 86400,
+			               &secs))
+				return 2;
+			cfg.stall_timeout_ms = secs * 1000;
+			break;
+		}
 		case OPT_MAX:
 			if (parse_uint("--max-sessions", optarg, 10, 1000000,
 			               &cfg.max_sessions) ||

@@ -16,6 +16,8 @@ struct vup_proxy_config {
 	struct vup_endpoint backend;
 	unsigned socket_mode;      /* listening sockets, default 0600 */
 	unsigned max_sessions;     /* concurrent; more are refused */
+	unsigned stall_timeout_ms; /* a peer mid-message this long is cut off;
+	                              0 never */
 	struct vup_trace *trace;   /* -w, or NULL */
 	struct vup_tap_config tap; /* --tap, -s */
 	uint32_t tap_interval_us;  /* --tap-interval: poll period */

@@ -41,8 +41,9 @@ struct vup_session {
 	struct vup_link *fe_bch, *be_bch; /* back-end channel, if interposed */
 	struct vup_flow flow;
 	struct vup_rules_session *rules_state;
-	struct vup_tap *tap;   /* --tap, or NULL */
-	uv_timer_t hold_timer; /* releases held messages */
+	struct vup_tap *tap;    /* --tap, or NULL */
+	uv_timer_t hold_timer;  /* releases held messages */
+	uv_timer_t stall_timer; /* a peer stopped mid-message */
 	uint64_t msgs;
 	bool closing;
 	bool failed;

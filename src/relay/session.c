@@ -299,6 +299,49 @@ static void on_socket_error(struct vup_link *l)
 	                  vup__bch_tag(l), strerror(err));
 }
 
+/* The link holding part of a message, if any. */
+static struct vup_link *mid_message(struct vup_session *s)
+{
+	struct vup_link *links[] = {s->fe, s->be, s->fe_bch, s->be_bch};
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if (links[i] && links[i]->ch.in_got)
+			return links[i];
+	return NULL;
+}
+
+static void on_stall(uv_timer_t *t)
+{
+	struct vup_session *s = t->data;
+	struct vup_link *l = mid_message(s);
+	if (!l || s->closing)
+		return;
+	char name[48] = "";
+	if (l->ch.in_got >= VUP_HDR_SIZE)
+		snprintf(name, sizeof(name), " %s",
+		         vup_proto_name(l->chan, l->ch.in.hdr.request));
+	vup__session_fail(s,
+	                  "%s%s%s: stopped mid-message after %zu bytes for "
+	                  "%u s (--stall-timeout)",
+	                  vup__direction(l->side), vup__bch_tag(l), name,
+	                  l->ch.in_got, s->proxy->cfg.stall_timeout_ms / 1000);
+}
+
+/* QEMU and DPDK send each message with one sendmsg: a peer that stops
+ * in the middle of one for --stall-timeout is broken (or hostile, holding
+ * a session and its fds).  The clock starts at the first byte of the
+ * message, so trickling does not restart it. */
+static void watch_stall(struct vup_session *s)
+{
+	unsigned ms = s->proxy->cfg.stall_timeout_ms;
+	if (!ms)
+		return;
+	bool mid = mid_message(s) != NULL;
+	if (mid && !uv_is_active((uv_handle_t *)&s->stall_timer))
+		uv_timer_start(&s->stall_timer, on_stall, ms, 0);
+	else if (!mid)
+		uv_timer_stop(&s->stall_timer);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct vup_link *l = h->data;
@@ -319,8 +362,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	}
 	if (events & UV_WRITABLE)
 		on_writable(l);
-	if (!s->closing && (events & UV_READABLE))
+	if (!s->closing && (events & UV_READABLE)) {
 		on_readable(l);
+		if (!s->closing)
+			watch_stall(s);
+	}
 }
 
 static void trace_session(struct vup_session *s)
@@ -363,7 +409,9 @@ struct vup_session *vup_session_new(struct vup_proxy *p)
 	s->retry.data = s;
 	uv_timer_init(p->loop, &s->hold_timer);
 	s->hold_timer.data = s;
-	s->open_timers = 2; /* retry and hold_timer, until closed */
+	uv_timer_init(p->loop, &s->stall_timer);
+	s->stall_timer.data = s;
+	s->open_timers = 3; /* retry, hold_timer, stall_timer, until closed */
 	return s;
 }
 
@@ -437,6 +485,7 @@ void vup_session_close(struct vup_session *s, const char *reason)
 	        reason, (unsigned long long)s->msgs);
 	uv_close((uv_handle_t *)&s->retry, on_timer_closed);
 	uv_close((uv_handle_t *)&s->hold_timer, on_timer_closed);
+	uv_close((uv_handle_t *)&s->stall_timer, on_timer_closed);
 	vup_rules_session_free(s->rules_state);
 	s->rules_state = NULL;
 	/* The tap's last records and statistics go before its interfaces

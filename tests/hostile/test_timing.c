@@ -228,6 +228,45 @@ static void slowloris_be(void **state)
 	slowloris(state, false);
 }
 
+/* With --stall-timeout 1, a front-end that stops inside a header is cut
+ * off after a second: an error naming session, direction and what it
+ * stopped in; the witness is served throughout. */
+static void slowloris_timeout(void **state)
+{
+	struct peer_fx *fx = *state;
+	static const char *const extra[] = {"--stall-timeout", "1", NULL};
+	PEER_OK(hx_start(fx, extra));
+	struct witness w;
+	struct hsess h;
+	memset(&w, 0, sizeof(w));
+	PEER_OK(hs_open(fx, &w.s));
+	int fds0 = hx_nfds(fx);
+	PEER_OK(fds0);
+	PEER_OK(hs_open(fx, &h));
+	uint8_t hdr[12];
+	hx_hdr(hdr, peer_code("SET_MEM_TABLE"), V, 40);
+	int fd = hx_memfd(4096);
+	PEER_OK(peer_send_raw(h.fe->ch.fd, hdr, 7, &fd, 1));
+	close(fd);
+	uint64_t t0 = peer_now_ms();
+	PEER_OK(peer_expect_eof(h.be, 5000));
+	uint64_t waited = peer_now_ms() - t0;
+	PEER_OK(peer_expect_eof(h.fe, PEER_TIMEOUT_MS));
+	PEER_OK(hx_wait_closed(fx, h.id));
+	/* Cut off after the timeout, not before. */
+	assert_true(waited >= 900);
+	if (!hx_error_line(fx, h.id, FE_DIR,
+	                   "stopped mid-message after 7 bytes for 1 s", NULL))
+		fail_msg("no stall error line for s%u:\n%s", h.id,
+		         vproc_log_tail(&fx->vp));
+	witness_for(&w, 200);
+	witness_done(fx, &w, "slowloris_timeout", 1000);
+	peer_free(h.fe);
+	peer_free(h.be);
+	h.fe = h.be = NULL;
+	finish(fx, &w, &h, fds0, "2 sessions (1 failed)");
+}
+
 #define NSTUCK 100
 
 /* 100 front-ends stop inside a SET_MEM_TABLE, each with 8 memfds on its
@@ -428,6 +467,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(slowloris_fe, hx_setup,
 	                                        hx_teardown),
 	        cmocka_unit_test_setup_teardown(slowloris_be, hx_setup,
+	                                        hx_teardown),
+	        cmocka_unit_test_setup_teardown(slowloris_timeout, hx_setup,
 	                                        hx_teardown),
 	        cmocka_unit_test_setup_teardown(slowloris_100, hx_setup,
 	                                        hx_teardown),
