@@ -35,6 +35,7 @@ struct vup_trace {
 	int fd;
 	unsigned file_no;   /* k of the open file */
 	uint64_t file_size; /* compressed bytes in the open file */
+	uint64_t synced;    /* of which end at a sync flush: whole messages */
 	z_stream z;
 	bool z_open;
 	bool broken;          /* a write failed: stop, keep what is on disk */
@@ -72,6 +73,10 @@ static void fail(struct vup_trace *t, const char *what, int err)
 	if (t->broken)
 		return;
 	t->broken = true;
+	/* Cut what a failed write left of the message it was writing: the
+	 * file ends after the last whole message, the one the log names. */
+	if (t->fd >= 0 && ftruncate(t->fd, (off_t)t->synced) == 0)
+		t->file_size = t->synced;
 	char name[4096];
 	vup_trace_file_name(t->path, t->file_no, name, sizeof(name));
 	vup_log(VUP_LOG_ERROR,
@@ -118,6 +123,8 @@ static int emit(struct vup_trace *t, int flush)
 	} while (t->z.avail_out == 0 || t->z.avail_in);
 	t->block.len = 0;
 	t->unflushed = flush == Z_NO_FLUSH;
+	if (!t->unflushed)
+		t->synced = t->file_size;
 	return 0;
 }
 
@@ -159,7 +166,7 @@ static int open_file(struct vup_trace *t, char *err, size_t errlen)
 		t->fd = -1;
 		return -e;
 	}
-	t->file_size = 0;
+	t->file_size = t->synced = 0;
 	memset(&t->z, 0, sizeof(t->z));
 	/* windowBits 15 + 16: a gzip wrapper, which zcat and Wireshark read */
 	if (deflateInit2(&t->z, 6, Z_DEFLATED, 15 + 16, 8,
