@@ -5,12 +5,15 @@
 #   3. DPDK set-up time    (dpdk.sh, same runs as 2)
 #   4. optional: QEMU VM start -> back-end ready (qemu.sh; ONLY=all or
 #      ONLY=...,qemu)
+#   5. optional: the tap's capture ratio at fixed packet rates
+#      (tap_capture.sh; ONLY=all or ONLY=...,tapcapture)
 # then print a summary table.  Benchmarks, not tests: the figures are
 # ratios measured within this one run; missing a target is reported, never
 # turned into a failing exit status (that is kept for runs that broke).
 #
 #   BUILD_DIR=/path/to/build bench/run.sh      (default: <repo>/build)
-#   ONLY=rt,dpdk (default) | rt | dpdk | qemu | all (= rt,dpdk,qemu)
+#   ONLY=rt,dpdk (default) | rt | dpdk | qemu | tapcapture | all
+#        (= rt,dpdk,qemu,tapcapture)
 #   KEEP=1                                      keep logs (kept anyway on error)
 #   CMAKE_ARGS="-DVUP_TESTS=OFF"                for a fresh build dir
 # Knobs of each benchmark: see rt.sh and dpdk.sh (RT_N, RT_ROUNDS,
@@ -21,7 +24,7 @@ REPO=$(cd "$HERE/.." && pwd)
 . "$HERE/lib.sh"
 BUILD_DIR=${BUILD_DIR:-$REPO/build}
 ONLY=${ONLY:-rt,dpdk}
-[ "$ONLY" = all ] && ONLY=rt,dpdk,qemu
+[ "$ONLY" = all ] && ONLY=rt,dpdk,qemu,tapcapture
 
 echo "== build: $BUILD_DIR"
 # Configure every time: a build dir made before bench/ existed must pick
@@ -51,6 +54,10 @@ esac
 case ",$ONLY," in *,qemu,*)
 	mkdir -p "$WORKDIR/qemu"
 	WORK=$WORKDIR/qemu "$HERE/qemu.sh" || rc=1 ;;
+esac
+case ",$ONLY," in *,tapcapture,*)
+	mkdir -p "$WORKDIR/tapcapture"
+	WORK=$WORKDIR/tapcapture "$HERE/tap_capture.sh" || rc=1 ;;
 esac
 
 get() { sed -n "s/^$1=//p" "$RESULTS" | tail -1; }

@@ -150,6 +150,31 @@ uint64_t vup_pace_deadline(struct vup_pace *p, uint64_t ts_ns);
 /* Nanoseconds until that deadline; 0 when it is due (or pacing is off). */
 uint64_t vup_pace_wait_ns(struct vup_pace *p, uint64_t ts_ns);
 
+/* A steady rate (`--frames-rate PPS`): item i (from 0) is due at
+ * start + i * 1e9 / pps ns, every deadline from the one start time (the
+ * pace above with ts = i / pps), never a sum of waits: a late item makes
+ * the ones after it due at once, the schedule catches up and the average
+ * rate stays pps.  pps 0: no rate, every item is due at once. */
+#define VUP_RATE_MAX_PPS UINT64_C(1000000000)
+/* Below this wait a caller busy-waits (a poll(2) or ppoll(2) sleep wakes
+ * up tens of microseconds late); at or above it, it sleeps. */
+#define VUP_RATE_SPIN_NS UINT64_C(50000)
+struct vup_rate {
+	struct vup_pace pace;
+	uint64_t pps;
+};
+void vup_rate_init(struct vup_rate *r, const struct vup_clock *clock,
+                   uint64_t pps);
+/* Anchor: item 0 is due now (else at the first deadline asked for). */
+void vup_rate_start(struct vup_rate *r);
+/* i * 1e9 / pps, rounded down, saturating (0 when pps is 0). */
+uint64_t vup_rate_offset_ns(uint64_t i, uint64_t pps);
+/* When item i is due, in clock time. */
+uint64_t vup_rate_deadline(struct vup_rate *r, uint64_t i);
+/* Nanoseconds until item i is due; 0 when it is (or pps is 0: the clock
+ * is not read). */
+uint64_t vup_rate_wait_ns(struct vup_rate *r, uint64_t i);
+
 /* ---- fresh fds ---- */
 
 /* A new fd of the kind recorded for fd i of message m: a memfd of the

@@ -56,6 +56,14 @@ static void usage(FILE *f)
 	        "  --frames-pad            pad frames cut to the snap length "
 	        "with zeros to their\n"
 	        "                          length (else they are refused)\n"
+	        "  --frames-rate PPS       offer the frames at PPS frames per "
+	        "second (frame i at\n"
+	        "                          start + i/PPS; default: as fast as "
+	        "the back-end takes\n"
+	        "                          them)\n"
+	        "  --frames-loop N         offer N frames per TX vring, its "
+	        "captured ones over\n"
+	        "                          and over\n"
 	        "  -v                      log every message sent\n");
 }
 
@@ -94,7 +102,9 @@ static int parse_args(int argc, char **argv, struct vup_replay_opts *o)
 		O_TIMEOUT,
 		O_PARTIAL,
 		O_FRAMES,
-		O_FRAMES_PAD
+		O_FRAMES_PAD,
+		O_FRAMES_RATE,
+		O_FRAMES_LOOP
 	};
 	static const struct option opts[] = {
 	        {"as", required_argument, NULL, O_AS},
@@ -107,6 +117,8 @@ static int parse_args(int argc, char **argv, struct vup_replay_opts *o)
 	        {"partial", no_argument, NULL, O_PARTIAL},
 	        {"frames", optional_argument, NULL, O_FRAMES},
 	        {"frames-pad", no_argument, NULL, O_FRAMES_PAD},
+	        {"frames-rate", required_argument, NULL, O_FRAMES_RATE},
+	        {"frames-loop", required_argument, NULL, O_FRAMES_LOOP},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
@@ -202,6 +214,25 @@ static int parse_args(int argc, char **argv, struct vup_replay_opts *o)
 			}
 			break;
 		case O_FRAMES_PAD: o->frames_pad = true; break;
+		case O_FRAMES_RATE:
+		case O_FRAMES_LOOP: {
+			bool is_rate = c == O_FRAMES_RATE;
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-' ||
+			    v == 0 || (is_rate && v > VUP_RATE_MAX_PPS)) {
+				fprintf(stderr,
+				        "vuproxy replay: --frames-%s %s: %s\n",
+				        is_rate ? "rate" : "loop", optarg,
+				        is_rate ? "frames per second, 1 to "
+				                  "1000000000"
+				                : "a number of frames, 1 or "
+				                  "more");
+				return -1;
+			}
+			*(is_rate ? &o->frames_rate : &o->frames_loop) = v;
+			break;
+		}
 		case 'v':
 			vup_log_level = vup_log_level < VUP_LOG_MSG
 			                        ? VUP_LOG_MSG
@@ -225,14 +256,19 @@ static int parse_args(int argc, char **argv, struct vup_replay_opts *o)
 		return -1;
 	}
 	bool fe = o->as == VUP_AS_FRONTEND;
-	if ((o->frames || o->frames_pad) && !fe) {
+	if ((o->frames || o->frames_pad || o->frames_rate || o->frames_loop) &&
+	    !fe) {
 		fprintf(stderr, "vuproxy replay: --frames replays frames to a "
 		                "back-end: it needs --as front-end\n");
 		return -1;
 	}
-	if (o->frames_pad && !o->frames) {
-		fprintf(stderr, "vuproxy replay: --frames-pad goes with "
-		                "--frames\n");
+	if ((o->frames_pad || o->frames_rate || o->frames_loop) && !o->frames) {
+		fprintf(stderr,
+		        "vuproxy replay: --frames-%s goes with "
+		        "--frames\n",
+		        o->frames_pad    ? "pad"
+		        : o->frames_rate ? "rate"
+		                         : "loop");
 		return -1;
 	}
 	if (fe ? !have_be || have_fe : !have_fe || have_be) {
@@ -302,7 +338,7 @@ static struct vup_replay_dp *load_frames(const struct vup_replay_opts *o,
 		        "were cut to the snap length; they are replayed "
 		        "padded with zeros to their original length\n",
 		        fr.cut, fr.n);
-	struct vup_replay_dp *dp = vup_replay__dp_new(&fr);
+	struct vup_replay_dp *dp = vup_replay__dp_new(&fr, o->frames_loop);
 	if (!dp) {
 		vup_replay_frames_free(&fr);
 		fprintf(stderr, "vuproxy replay: out of memory\n");

@@ -35,6 +35,7 @@
 #define F_ANY_LAYOUT  27
 #define F_MRG_RXBUF   15
 #define F_IN_ORDER    35
+#define F_EVENT_IDX   29
 #define F_HASH_REPORT 57
 
 #define STATUS_DRIVER_OK 0x4
@@ -219,7 +220,11 @@ struct vring {
 	int kick;                    /* our dup of the kick eventfd, or -1 */
 	struct vup_replay_frame **f; /* its frames, in file order */
 	size_t nf;
+	uint64_t total;              /* frames to offer (--frames-loop) */
 	uint64_t offered, completed; /* frames made available / used */
+	uint64_t kicks;              /* kick eventfd writes */
+	uint64_t t_first, t_last;    /* first and last offer (ns) */
+	uint64_t max_late;           /* --frames-rate: worst lateness (ns) */
 	uint16_t avail_idx;          /* what we published last */
 };
 
@@ -245,7 +250,8 @@ static void unmap_all(struct vup_replay_dp *dp)
 	dp->nareas = 0;
 }
 
-struct vup_replay_dp *vup_replay__dp_new(struct vup_replay_frames *fr)
+struct vup_replay_dp *vup_replay__dp_new(struct vup_replay_frames *fr,
+                                         uint64_t loop)
 {
 	struct vup_replay_dp *dp = calloc(1, sizeof(*dp));
 	if (!dp)
@@ -271,6 +277,8 @@ struct vup_replay_dp *vup_replay__dp_new(struct vup_replay_frames *fr)
 		struct vring *v = &dp->q[fr->f[i].queue];
 		v->f[v->nf++] = &fr->f[i];
 	}
+	for (unsigned i = 0; i < MAX_QUEUES; i++)
+		dp->q[i].total = dp->q[i].nf && loop ? loop : dp->q[i].nf;
 	dp->fr = *fr;
 	memset(fr, 0, sizeof(*fr));
 	return dp;
@@ -340,6 +348,27 @@ static int map_region(struct vup_replay_dp *dp, int fd, uint64_t gpa,
 static struct vring *vring_of(struct vup_replay_dp *dp, uint32_t index)
 {
 	return index < MAX_QUEUES ? &dp->q[index] : NULL;
+}
+
+static uint8_t *host_of_uaddr(struct vup_replay_dp *dp, uint64_t a,
+                              uint64_t len);
+
+/* Before a vring may start (its kick, SET_VRING_ENABLE 1): its avail and
+ * used indices in our memory at its base, as a driver leaves them, so
+ * that a back-end polling from SET_VRING_BASE sees no buffers until we
+ * offer some (zero-filled memory would read as 65536 - base of them). */
+static void prime_indices(struct vup_replay_dp *dp, struct vring *v)
+{
+	if (!v->have_addr || !v->have_num || !v->num)
+		return;
+	uint8_t *avail = host_of_uaddr(dp, v->avail, 4);
+	uint8_t *used = host_of_uaddr(dp, v->used, 4);
+	if (!avail || !used)
+		return;
+	__atomic_store_n((uint16_t *)(void *)(used + 2), v->base,
+	                 __ATOMIC_RELEASE);
+	__atomic_store_n((uint16_t *)(void *)(avail + 2), v->base,
+	                 __ATOMIC_RELEASE);
 }
 
 static void stop_all(struct vup_replay_dp *dp)
@@ -443,11 +472,15 @@ int vup_replay__dp_note(struct vup_replay_run *r,
 			}
 		}
 		v->stopped = false;
+		prime_indices(dp, v);
 		break;
 	}
 	case 18: /* SET_VRING_ENABLE */
-		if (v)
+		if (v) {
 			v->enabled = rd32(p, n, 4) != 0;
+			if (v->enabled)
+				prime_indices(dp, v);
+		}
 		break;
 	case 39: /* SET_STATUS */
 		dp->status_seen = true;
@@ -601,6 +634,33 @@ struct vring_desc {
 };
 #define VRING_DESC_F_NEXT          1
 #define VRING_AVAIL_F_NO_INTERRUPT 1
+#define VRING_USED_F_NO_NOTIFY     1
+
+/* Does the device want a kick after the avail index went from old to
+ * new?  As a driver decides: with EVENT_IDX by the avail_event the device
+ * wrote after the used ring, else unless it set NO_NOTIFY (a polling
+ * back-end such as DPDK does; a kick per frame would cost a system call
+ * per frame). */
+static bool want_kick(const uint8_t *used, uint32_t num, bool event_idx,
+                      uint16_t old, uint16_t new_idx)
+{
+	/* The avail index store before the flags/event load. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (event_idx) {
+		uint16_t ev = __atomic_load_n(
+		        (const uint16_t *)(const void *)(used + 4 + 8u * num),
+		        __ATOMIC_RELAXED);
+		return (uint16_t)(new_idx - ev - 1) < (uint16_t)(new_idx - old);
+	}
+	uint16_t fl = __atomic_load_n((const uint16_t *)(const void *)used,
+	                              __ATOMIC_RELAXED);
+	return !(fl & VRING_USED_F_NO_NOTIFY);
+}
+
+/* Serve the channels at least this often while the frames keep the loop
+ * busy (busy-waiting for a deadline, or a back-end that always has
+ * something used). */
+#define SERVE_NS UINT64_C(1000000)
 
 /* Replay the frames of vring `index`. */
 static int inject_vring(struct vup_replay_run *r, unsigned index,
@@ -639,8 +699,8 @@ static int inject_vring(struct vup_replay_run *r, unsigned index,
 			maxlen = v->f[i]->len;
 	uint64_t slot = ((uint64_t)hl + maxlen + 63) & ~UINT64_C(63);
 	uint64_t nbuf = chains < MAX_INFLIGHT ? chains : MAX_INFLIGHT;
-	if (nbuf > v->nf)
-		nbuf = v->nf;
+	if (nbuf > v->total)
+		nbuf = v->total;
 	while (nbuf > 1 && nbuf * slot > MAX_AREA)
 		nbuf /= 2;
 	uint64_t gpa;
@@ -678,25 +738,46 @@ static int inject_vring(struct vup_replay_run *r, unsigned index,
 		__atomic_store_n(aidx, v->base, __ATOMIC_RELEASE);
 	}
 	__atomic_store_n(aflags, VRING_AVAIL_F_NO_INTERRUPT, __ATOMIC_RELAXED);
-	uint64_t next = 0, oldest = 0;
+	uint64_t next = 0, oldest = 0, total = v->total;
 	uint64_t timeout_ns = (uint64_t)r->opt->reply_timeout_ms * 1000000u;
-	uint64_t last_progress = vup_replay__now();
+	bool event_idx = feat >> F_EVENT_IDX & 1;
+	/* --frames-rate: frame `next` is due at start + next / rate, from
+	 * this one start time. */
+	struct vup_clock clk = {vup_clock_monotonic, NULL};
+	struct vup_rate rate;
+	vup_rate_init(&rate, &clk, r->opt->frames_rate);
+	uint64_t last_progress = vup_replay__now(), last_serve = last_progress;
 	int rc = 0;
 	vup_log(VUP_LOG_INFO,
-	        "replay: q%u: replaying %zu frames (%u-byte virtio-net "
-	        "header, %u descriptor%s each, %llu buffers at gpa 0x%" PRIx64
-	        ")",
-	        index, v->nf, hl, per, per > 1 ? "s" : "",
-	        (unsigned long long)nbuf, gpa);
-	while (v->completed < v->nf) {
-		/* Offer what the free descriptors and buffers allow. */
-		uint64_t added = 0;
-		while (next < v->nf) {
+	        "replay: q%u: replaying %llu frames (%zu captured; %u-byte "
+	        "virtio-net header, %u descriptor%s each, %llu buffers at "
+	        "gpa 0x%" PRIx64 ")",
+	        index, (unsigned long long)total, v->nf, hl, per,
+	        per > 1 ? "s" : "", (unsigned long long)nbuf, gpa);
+	vup_rate_start(&rate);
+	while (v->completed < total) {
+		/* Offer what is due and the free descriptors and buffers
+		 * allow. */
+		uint64_t added = 0, wait = 0;
+		uint64_t now = vup_replay__now();
+		bool blocked = false;
+		while (next < total) {
 			uint32_t c = (uint32_t)(next % chains);
 			uint64_t b = next % nbuf;
-			if (owner[c] >= 0 || bowner[b] >= 0)
+			if (owner[c] >= 0 || bowner[b] >= 0) {
+				blocked = true;
 				break;
-			const struct vup_replay_frame *f = v->f[next];
+			}
+			if (rate.pps) {
+				uint64_t due = vup_rate_deadline(&rate, next);
+				if (due > now) {
+					wait = due - now;
+					break;
+				}
+				if (now - due > v->max_late)
+					v->max_late = now - due;
+			}
+			const struct vup_replay_frame *f = v->f[next % v->nf];
 			uint8_t *buf = area + b * slot;
 			uint64_t bgpa = gpa + b * slot;
 			memset(buf, 0, hl);
@@ -720,12 +801,22 @@ static int inject_vring(struct vup_replay_run *r, unsigned index,
 			added++;
 		}
 		if (added) {
+			uint16_t old = (uint16_t)(v->avail_idx - added);
 			__atomic_store_n(aidx, v->avail_idx, __ATOMIC_RELEASE);
+			if (!v->offered)
+				v->t_first = now;
+			v->t_last = now;
 			v->offered += added;
 			uint64_t one = 1;
-			if (write(v->kick, &one, 8) < 0 && errno != EAGAIN)
-				vup_log(VUP_LOG_WARN, "replay: q%u: kick: %s",
-				        index, strerror(errno));
+			if (want_kick(used, num, event_idx, old,
+			              v->avail_idx)) {
+				v->kicks++;
+				if (write(v->kick, &one, 8) < 0 &&
+				    errno != EAGAIN)
+					vup_log(VUP_LOG_WARN,
+					        "replay: q%u: kick: %s", index,
+					        strerror(errno));
+			}
 		}
 		/* Take back what the back-end used. */
 		bool progress = false, broken = false;
@@ -769,23 +860,59 @@ static int inject_vring(struct vup_replay_run *r, unsigned index,
 		}
 		if (broken)
 			break;
-		uint64_t now = vup_replay__now();
-		if (progress || added) {
+		now = vup_replay__now();
+		/* A stall is frames in flight that nothing uses; waiting
+		 * for the next deadline with none in flight is not. */
+		if (progress || added || v->offered == v->completed)
 			last_progress = now;
+		if (progress || added) {
+			/* Busy: still answer the peer now and then. */
+			if (now - last_serve >= SERVE_NS) {
+				last_serve = now;
+				rc = idle(r, 0, err, errlen);
+				if (rc)
+					break;
+			}
 			continue;
 		}
 		if (now - last_progress >= timeout_ns) {
-			vup_replay__diff(r, NULL, "frames",
-			                 "q%u: the back-end used %llu of the "
-			                 "%zu frames (%llu offered), then none "
-			                 "for %u ms",
-			                 index,
-			                 (unsigned long long)v->completed,
-			                 v->nf, (unsigned long long)v->offered,
-			                 r->opt->reply_timeout_ms);
+			vup_replay__diff(
+			        r, NULL, "frames",
+			        "q%u: the back-end used %llu of the "
+			        "%llu frames (%llu offered), then none "
+			        "for %u ms",
+			        index, (unsigned long long)v->completed,
+			        (unsigned long long)total,
+			        (unsigned long long)v->offered,
+			        r->opt->reply_timeout_ms);
 			break;
 		}
-		rc = idle(r, now + 1000000u, err, errlen);
+		/* Idle.  Without a rate, or the back-end not using what is
+		 * in flight for a while: sleep 1 ms at a time (in poll(2),
+		 * serving the channels).  With a rate: sleep until the next
+		 * deadline when it is at least VUP_RATE_SPIN_NS away, else
+		 * busy-wait for it (a sleep would wake up late: at 100 kpps
+		 * and more the replay takes a CPU). */
+		uint64_t until = now + 1000000u;
+		if (rate.pps && next < total) {
+			if (blocked && now - last_progress < 1000000u)
+				until = now; /* the back-end is busy: spin */
+			else if (!blocked && wait < VUP_RATE_SPIN_NS)
+				until = now;
+			else if (!blocked)
+				until = now + wait;
+		}
+		if (until == now) {
+			if (now - last_serve >= SERVE_NS) {
+				last_serve = now;
+				rc = idle(r, 0, err, errlen);
+				if (rc)
+					break;
+			}
+			continue;
+		}
+		last_serve = now;
+		rc = idle(r, until, err, errlen);
 		if (rc)
 			break;
 	}
@@ -842,8 +969,9 @@ void vup_replay__dp_finish(struct vup_replay_run *r, bool complete)
 		if (len < sizeof(per_q))
 			len += (size_t)snprintf(
 			        per_q + len, sizeof(per_q) - len,
-			        "%sq%u %llu/%zu", len ? ", " : "", i,
-			        (unsigned long long)v->completed, v->nf);
+			        "%sq%u %llu/%llu", len ? ", " : "", i,
+			        (unsigned long long)v->completed,
+			        (unsigned long long)v->total);
 	}
 	printf("replay: frames: %llu replayed of %zu captured, %llu used by "
 	       "the back-end (%s)",
@@ -852,5 +980,23 @@ void vup_replay__dp_finish(struct vup_replay_run *r, bool complete)
 	if (dp->fr.cut)
 		printf(", %zu padded with zeros to their length", dp->fr.cut);
 	printf("\n");
+	/* --frames-rate / --frames-loop: the rate achieved per vring, from
+	 * its first offer to its last. */
+	for (unsigned i = 1; i < MAX_QUEUES; i += 2) {
+		const struct vring *v = &dp->q[i];
+		if (!v->offered ||
+		    !(r->opt->frames_rate || r->opt->frames_loop))
+			continue;
+		double secs = (double)(v->t_last - v->t_first) / 1e9;
+		printf("replay: frames: q%u: %llu offered in %.6f s (first to "
+		       "last): %.0f pps",
+		       i, (unsigned long long)v->offered, secs,
+		       secs > 0 ? (double)(v->offered - 1) / secs : 0.0);
+		if (r->opt->frames_rate)
+			printf(" (--frames-rate %llu, at most %.1f us late)",
+			       (unsigned long long)r->opt->frames_rate,
+			       (double)v->max_late / 1e3);
+		printf(", %llu kicks\n", (unsigned long long)v->kicks);
+	}
 	fflush(stdout);
 }

@@ -20,9 +20,14 @@ struct vup_replay_opts {
 	bool pace;
 	unsigned reply_timeout_ms;
 	struct vup_replay_ignore ignore;
-	bool frames;         /* --frames: replay the captured TX frames */
-	uint64_t frames_max; /* --frames=N: the first N (0: all) */
-	bool frames_pad;     /* --frames-pad: pad cut frames with zeros */
+	bool frames;          /* --frames: replay the captured TX frames */
+	uint64_t frames_max;  /* --frames=N: the first N (0: all) */
+	bool frames_pad;      /* --frames-pad: pad cut frames with zeros */
+	uint64_t frames_rate; /* --frames-rate PPS: frame i at start + i/PPS
+	                         (0: as fast as the back-end takes them) */
+	uint64_t frames_loop; /* --frames-loop N: offer N frames per TX vring,
+	                         its captured ones over and over (0: each
+	                         once) */
 };
 
 struct vup_replay_dp; /* the data plane of --frames (frames.c) */
@@ -108,8 +113,11 @@ int vup_replay__open_peer(struct vup_replay_run *r, char *err, size_t errlen);
 
 /* ---- --frames (frames.c) ---- */
 
-/* The data plane for these frames (taken: freed with the dp). */
-struct vup_replay_dp *vup_replay__dp_new(struct vup_replay_frames *fr);
+/* The data plane for these frames (taken: freed with the dp); loop: the
+ * frames each TX vring offers (its captured ones over and over), 0: each
+ * once. */
+struct vup_replay_dp *vup_replay__dp_new(struct vup_replay_frames *fr,
+                                         uint64_t loop);
 void vup_replay__dp_free(struct vup_replay_dp *dp);
 /* Follow request m, about to be sent with these fresh fds: map the memory
  * regions, keep the kick eventfds, track vring and device state.  0 or

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -32,6 +33,22 @@ static int poll_ms(uint64_t deadline)
 		return 0;
 	uint64_t ms = (deadline - now + 999999) / 1000000;
 	return ms > 60000 ? 60000 : (int)ms;
+}
+
+/* The ppoll(2) timeout until deadline: NULL (none) for UINT64_MAX, zero
+ * when it has passed; nanoseconds, so that a --frames-rate sleep is not
+ * rounded up to a millisecond. */
+static const struct timespec *poll_ts(uint64_t deadline, struct timespec *ts)
+{
+	if (deadline == UINT64_MAX)
+		return NULL;
+	uint64_t now = vup_replay__now();
+	uint64_t ns = deadline > now ? deadline - now : 0;
+	if (ns > UINT64_C(60000000000))
+		ns = UINT64_C(60000000000);
+	ts->tv_sec = (time_t)(ns / 1000000000u);
+	ts->tv_nsec = (long)(ns % 1000000000u);
+	return ts;
 }
 
 enum rp_event vup_replay__wait(struct vup_replay_run *r, uint64_t deadline,
@@ -62,11 +79,12 @@ enum rp_event vup_replay__wait(struct vup_replay_run *r, uint64_t deadline,
 			                                   : 0))};
 			ch[n++] = &r->bch;
 		}
-		int rc = poll(p, n, poll_ms(deadline));
+		struct timespec ts;
+		int rc = ppoll(p, n, poll_ts(deadline, &ts), NULL);
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc < 0) {
-			snprintf(r->main.why, sizeof(r->main.why), "poll: %s",
+			snprintf(r->main.why, sizeof(r->main.why), "ppoll: %s",
 			         strerror(errno));
 			return RP_ERROR;
 		}

@@ -49,3 +49,45 @@ uint64_t vup_pace_wait_ns(struct vup_pace *p, uint64_t ts_ns)
 	uint64_t now = p->clock.now_ns(p->clock.ctx);
 	return due > now ? due - now : 0;
 }
+
+/* ---- --frames-rate: frame i is due at start + i / pps ---- */
+
+uint64_t vup_rate_offset_ns(uint64_t i, uint64_t pps)
+{
+	if (!pps)
+		return 0;
+	/* i * 1e9 / pps without overflow: whole seconds, then the rest
+	 * ((i % pps) * 1e9 < pps * 1e9 fits for pps <= VUP_RATE_MAX_PPS). */
+	uint64_t sec = i / pps;
+	if (sec > UINT64_MAX / 1000000000u)
+		return UINT64_MAX;
+	return sec * 1000000000u + (i % pps) * 1000000000u / pps;
+}
+
+void vup_rate_init(struct vup_rate *r, const struct vup_clock *clock,
+                   uint64_t pps)
+{
+	vup_pace_init(&r->pace, clock, pps != 0);
+	r->pps = pps;
+}
+
+void vup_rate_start(struct vup_rate *r)
+{
+	vup_pace_start(&r->pace, 0);
+}
+
+uint64_t vup_rate_deadline(struct vup_rate *r, uint64_t i)
+{
+	if (!r->pace.started)
+		vup_rate_start(r);
+	return vup_pace_deadline(&r->pace, vup_rate_offset_ns(i, r->pps));
+}
+
+uint64_t vup_rate_wait_ns(struct vup_rate *r, uint64_t i)
+{
+	if (!r->pps)
+		return 0;
+	if (!r->pace.started)
+		vup_rate_start(r);
+	return vup_pace_wait_ns(&r->pace, vup_rate_offset_ns(i, r->pps));
+}

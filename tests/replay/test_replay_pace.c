@@ -119,6 +119,92 @@ static void monotonic_clock_moves(void **state)
 	assert_true(b >= a);
 }
 
+/* --frames-rate: item i is due at start + i / pps, each deadline from
+ * the one start; exact for rates that do not divide a second. */
+static void rate_deadlines(void **state)
+{
+	(void)state;
+	struct fake f = {.now = 777};
+	struct vup_clock c = {fake_now, &f};
+	struct vup_rate r;
+	vup_rate_init(&r, &c, 3);
+	vup_rate_start(&r);
+	assert_int_equal(vup_rate_deadline(&r, 0), 777);
+	assert_int_equal(vup_rate_deadline(&r, 1), 777 + 333333333);
+	assert_int_equal(vup_rate_deadline(&r, 2), 777 + 666666666);
+	assert_int_equal(vup_rate_deadline(&r, 3), 777 + 1000000000);
+	/* Frame 3000000 of a 3 pps schedule: 1e6 s, no rounding error
+	 * added up over the frames before it. */
+	assert_int_equal(vup_rate_deadline(&r, 3000001),
+	                 777 + 1000000 * 1000 * MS + 333333333);
+	assert_int_equal(vup_rate_offset_ns(1000000, 1000000), 1000 * MS);
+	assert_int_equal(vup_rate_offset_ns(999999, 1000000), 999999000);
+	assert_int_equal(vup_rate_offset_ns(1, VUP_RATE_MAX_PPS), 1);
+	assert_int_equal(vup_rate_offset_ns(5, 0), 0);
+	/* Far past any clock: saturates. */
+	assert_int_equal(vup_rate_offset_ns(UINT64_MAX, 1), UINT64_MAX);
+	assert_int_equal(vup_rate_offset_ns(UINT64_MAX, VUP_RATE_MAX_PPS),
+	                 UINT64_MAX / VUP_RATE_MAX_PPS * 1000000000u +
+	                         UINT64_MAX % VUP_RATE_MAX_PPS);
+}
+
+/* A sender paced at 1 Mpps that takes 1.5 us per frame falls behind and
+ * then offers every due frame at once: frame i never goes before its
+ * deadline, and after N frames it is at most one frame's work late (not
+ * N * 0.5 us, as sleeping 1 us between frames would make it). */
+static void rate_catches_up(void **state)
+{
+	(void)state;
+	struct fake f = {.now = 1000};
+	struct vup_clock c = {fake_now, &f};
+	struct vup_rate r;
+	vup_rate_init(&r, &c, 1000000);
+	vup_rate_start(&r);
+	uint64_t i = 0, max_late = 0;
+	while (i < 100000) {
+		/* Offer every frame due now, as frames.c does. */
+		uint64_t now = f.now;
+		while (i < 100000 && vup_rate_deadline(&r, i) <= now) {
+			assert_true(vup_rate_deadline(&r, i) <= now);
+			if (now - vup_rate_deadline(&r, i) > max_late)
+				max_late = now - vup_rate_deadline(&r, i);
+			i++;
+		}
+		f.now += vup_rate_wait_ns(&r, i) + 1500; /* wait, work */
+	}
+	/* The last frame is due at 99999 us; the sender is done within a
+	 * few us of it. */
+	assert_true(f.now - 1000 <= 99999000 + 3000 + 1500);
+	assert_true(max_late <= 3000);
+}
+
+/* Waits until each deadline; no rate: never waits, never reads the
+ * clock. */
+static void rate_waits(void **state)
+{
+	(void)state;
+	struct fake f = {.now = 50 * MS};
+	struct vup_clock c = {fake_now, &f};
+	struct vup_rate r;
+	vup_rate_init(&r, &c, 10000);                 /* 100 us apart */
+	assert_int_equal(vup_rate_wait_ns(&r, 0), 0); /* starts here */
+	assert_int_equal(vup_rate_wait_ns(&r, 1), 100000);
+	assert_int_equal(vup_rate_wait_ns(&r, 10), 1 * MS);
+	f.now += 250000;
+	assert_int_equal(vup_rate_wait_ns(&r, 2), 0);
+	assert_int_equal(vup_rate_wait_ns(&r, 3), 50000);
+	/* Below the spin threshold: a caller busy-waits for frame 3. */
+	assert_true(vup_rate_wait_ns(&r, 3) < VUP_RATE_SPIN_NS + 1);
+	assert_true(vup_rate_wait_ns(&r, 4) >= VUP_RATE_SPIN_NS);
+
+	struct fake g = {.now = 9};
+	struct vup_clock d = {fake_now, &g};
+	vup_rate_init(&r, &d, 0);
+	assert_int_equal(vup_rate_wait_ns(&r, 0), 0);
+	assert_int_equal(vup_rate_wait_ns(&r, 1000000000), 0);
+	assert_int_equal(g.reads, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -127,6 +213,9 @@ int main(void)
 	        cmocka_unit_test(implicit_start_and_odd_times),
 	        cmocka_unit_test(off_never_waits),
 	        cmocka_unit_test(monotonic_clock_moves),
+	        cmocka_unit_test(rate_deadlines),
+	        cmocka_unit_test(rate_catches_up),
+	        cmocka_unit_test(rate_waits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -604,6 +604,9 @@ static void bad_captures(void **state)
 #define FR_AVAIL (FR_UADDR + 0x2000)
 #define FR_USED  (FR_UADDR + 0x3000)
 
+/* The SET_VRING_BASE num frames_session records. */
+static uint16_t fr_base;
+
 struct dev {
 	uint8_t *mem;
 	size_t memlen;
@@ -611,6 +614,12 @@ struct dev {
 	uint32_t hl;         /* virtio-net header expected */
 	uint16_t last_avail; /* buffers taken */
 	size_t stall_after;  /* stop taking after this many (0: never) */
+	uint16_t base;       /* the vring's SET_VRING_BASE */
+	bool no_notify;      /* set VRING_USED_F_NO_NOTIFY: no kicks wanted */
+	bool started;        /* the vring runs: enabled, or kicked (no
+	                        SET_VRING_ENABLE in the session) */
+	bool cyclic;         /* --frames-loop: frame k is capture frame
+	                        k % t.nf, checked as it comes */
 	size_t got;
 	struct {
 		uint32_t len;
@@ -650,7 +659,7 @@ static void frames_session(uint64_t features, size_t nframes)
 	rt_fd(m, VUP_FDK_MEMFD, 0x100000);
 	rt_u64(&t, 1, M, BE, 5, RP, 0);
 	rt_u64(&t, 1, M, FE, 8, RQ, 1 | (uint64_t)FR_NUM << 32);
-	rt_u64(&t, 1, M, FE, 10, RQ, 1);
+	rt_u64(&t, 1, M, FE, 10, RQ, 1 | (uint64_t)fr_base << 32);
 	uint8_t addr[40] = {1};
 	uint64_t a[3] = {FR_DESC, FR_USED, FR_AVAIL};
 	memcpy(addr + 8, a, 24);
@@ -692,10 +701,10 @@ static void dev_poll(struct dev *d)
 	uint16_t *avail = (uint16_t *)(void *)dev_at(d, FR_AVAIL, FR_UADDR,
 	                                             4 + 2 * FR_NUM);
 	uint8_t *used = dev_at(d, FR_USED, FR_UADDR, 4 + 8 * FR_NUM);
-	if (!desc || !avail || !used)
+	if (!desc || !avail || !used || !d->started)
 		return;
 	uint16_t aidx = __atomic_load_n(&avail[1], __ATOMIC_ACQUIRE);
-	while (d->last_avail != aidx && d->got < RT_MAX_FRAMES) {
+	while (d->last_avail != aidx && (d->cyclic || d->got < RT_MAX_FRAMES)) {
 		if (d->stall_after && d->got >= d->stall_after)
 			return;
 		uint16_t head = avail[2 + d->last_avail % FR_NUM];
@@ -727,8 +736,17 @@ static void dev_poll(struct dev *d)
 		for (uint32_t j = 0; j < d->hl; j++)
 			if (buf[j])
 				return dev_fail(d, "header not zero", j);
-		d->rx[d->got].len = len - d->hl;
-		memcpy(d->rx[d->got].data, buf + d->hl, len - d->hl);
+		if (d->cyclic) {
+			const struct rt_frame *f = &t.f[d->got % t.nf];
+			if (len - d->hl != f->origlen ||
+			    memcmp(buf + d->hl, f->data, f->origlen) != 0)
+				return dev_fail(d, "not the captured frame",
+				                d->got);
+		}
+		if (d->got < RT_MAX_FRAMES) {
+			d->rx[d->got].len = len - d->hl;
+			memcpy(d->rx[d->got].data, buf + d->hl, len - d->hl);
+		}
 		d->got++;
 		uint16_t uidx;
 		memcpy(&uidx, used + 2, 2);
@@ -786,25 +804,39 @@ static void be_device(struct vup_channel *ch, struct dev *d)
 			d->mem = mmap(NULL, d->memlen, PROT_READ | PROT_WRITE,
 			              MAP_SHARED, in->fds[0], 0);
 			assert_true(d->mem != MAP_FAILED);
+			d->last_avail = d->base;
+			if (d->no_notify) {
+				uint16_t fl = 1; /* VRING_USED_F_NO_NOTIFY */
+				memcpy(dev_at(d, FR_USED, FR_UADDR, 2), &fl, 2);
+			}
 		}
 		if (m->h.request == 12) {
 			d->kick = in->fds[0];
 			in->fds[0] = -1;
+			bool enable = false;
+			for (size_t k = 0; k < t.n; k++)
+				enable |= t.m[k].h.request == 18;
+			d->started = !enable;
 		}
+		if (m->h.request == 18 && m->payload[4])
+			d->started = true;
 		vup_close_fds(in->fds, in->nfds);
 		vup_channel_consume(ch);
 	}
 }
 
-static int against_device(struct dev *d, const char *a1, const char *a2,
-                          const char *a3)
+/* Run the replay with up to 6 options. */
+static int against_device6(struct dev *d, const char *a1, const char *a2,
+                           const char *a3, const char *a4, const char *a5,
+                           const char *a6)
 {
 	assert_int_equal(rt_write_gz(&t, trace), 0);
 	int lfd = listen_sock();
 	char spec[400];
 	snprintf(spec, sizeof(spec), "connect:%s", sock);
 	pid_t pid = start_replay("--as", "front-end", "--backend", spec,
-	                         "--reply-timeout", "500", a1, a2, a3, NULL);
+	                         "--reply-timeout", "500", a1, a2, a3, a4, a5,
+	                         a6, NULL);
 	struct vup_channel ch = accept_one(lfd);
 	d->kick = -1;
 	be_device(&ch, d);
@@ -815,6 +847,12 @@ static int against_device(struct dev *d, const char *a1, const char *a2,
 		munmap(d->mem, d->memlen);
 	d->mem = NULL;
 	return rc;
+}
+
+static int against_device(struct dev *d, const char *a1, const char *a2,
+                          const char *a3)
+{
+	return against_device6(d, a1, a2, a3, NULL, NULL, NULL);
 }
 
 /* The device got frames [0, n) of the capture, byte for byte (padded
@@ -964,6 +1002,139 @@ static void frames_vring_never_ran(void **state)
 	assert_contains(o, "1 differences: different");
 }
 
+/* --frames-loop: 150 captured frames offered over and over, 1000 in
+ * all, through a 64-entry ring resumed at base 65500: the device gets
+ * frame k % 150 as its k-th, exactly 1000, and GET_VRING_BASE is expected
+ * at (65500 + 1000) mod 65536 = 964 (the 16-bit index wrapped). */
+static void frames_loop_exact(void **state)
+{
+	(void)state;
+	fr_base = 65500;
+	frames_session(F_V1_PF_INORDER, 150);
+	fr_base = 0;
+	memset(&dv, 0, sizeof(dv));
+	dv.hl = 12;
+	dv.base = 65500;
+	dv.cyclic = true;
+	assert_int_equal(against_device6(&dv, "--frames", "--frames-loop",
+	                                 "1000", NULL, NULL, NULL),
+	                 0);
+	if (dv.bad[0])
+		fail_msg("the device saw: %s", dv.bad);
+	assert_int_equal(dv.got, 1000);
+	assert_int_equal(dv.last_avail, 964);
+	const char *o = slurp(out);
+	assert_contains(o, "replay: frames: 1000 replayed of 150 captured, "
+	                   "1000 used by the back-end (q1 1000/1000)\n");
+	assert_contains(o, "replay: frames: q1: 1000 offered in ");
+	assert_contains(o, "0 differences: identical");
+}
+
+/* A loop shorter than the capture offers its first N frames. */
+static void frames_loop_short(void **state)
+{
+	(void)state;
+	frames_session(F_V1_PF_INORDER, 150);
+	memset(&dv, 0, sizeof(dv));
+	dv.hl = 12;
+	assert_int_equal(against_device6(&dv, "--frames", "--frames-loop", "7",
+	                                 NULL, NULL, NULL),
+	                 0);
+	assert_frames(&dv, 7, 0);
+	assert_contains(slurp(out), "7 replayed of 150 captured, 7 used by "
+	                            "the back-end (q1 7/7)");
+}
+
+/* "offered in S s" of the rate line. */
+static double offered_secs(const char *o)
+{
+	const char *p = strstr(o, " offered in ");
+	if (!p)
+		fail_msg("no rate line in \"%s\"", o);
+	return strtod(p + strlen(" offered in "), NULL);
+}
+
+/* --frames-rate 2000 with 300 frames (50 captured, looped): frame i is
+ * not offered before start + i / 2000 s, so the last (i = 299) goes at
+ * least 149.5 ms after the first; a device that keeps up sees all 300,
+ * in order, and the rate line says so. */
+static void frames_rate_paced(void **state)
+{
+	(void)state;
+	frames_session(F_V1_PF_INORDER, 50);
+	memset(&dv, 0, sizeof(dv));
+	dv.hl = 12;
+	dv.cyclic = true;
+	uint64_t t0 = now_ms();
+	assert_int_equal(against_device6(&dv, "--frames", "--frames-rate",
+	                                 "2000", "--frames-loop", "300", NULL),
+	                 0);
+	uint64_t took = now_ms() - t0;
+	if (dv.bad[0])
+		fail_msg("the device saw: %s", dv.bad);
+	assert_int_equal(dv.got, 300);
+	const char *o = slurp(out);
+	assert_contains(o, "300 replayed of 50 captured, 300 used by the "
+	                   "back-end (q1 300/300)");
+	assert_contains(o, "replay: frames: q1: 300 offered in ");
+	assert_contains(o, "(--frames-rate 2000, at most ");
+	double secs = offered_secs(o);
+	if (secs < 0.1495 || secs > 5.0)
+		fail_msg("300 frames at 2000 pps offered in %.6f s", secs);
+	assert_true(took >= 149);
+}
+
+/* A back-end that sets VRING_USED_F_NO_NOTIFY (it polls, as DPDK does)
+ * gets no kick; the frames all go. */
+static void frames_no_notify(void **state)
+{
+	(void)state;
+	frames_session(F_V1_PF_INORDER, 100);
+	memset(&dv, 0, sizeof(dv));
+	dv.hl = 12;
+	dv.no_notify = true;
+	assert_int_equal(against_device6(&dv, "--frames", "--frames-loop",
+	                                 "100", NULL, NULL, NULL),
+	                 0);
+	assert_frames(&dv, 100, 0);
+	assert_int_equal(kicks(dv.kick), 0);
+	assert_contains(slurp(out), "q1: 100 offered in ");
+	assert_contains(slurp(out), ", 0 kicks\n");
+}
+
+/* Bad --frames-rate / --frames-loop: exit 2 before connecting. */
+static void frames_rate_loop_refused(void **state)
+{
+	(void)state;
+	frames_session(F_V1_PF_INORDER, 5);
+	assert_int_equal(rt_write_gz(&t, trace), 0);
+	char spec[400];
+	snprintf(spec, sizeof(spec), "connect:%s", sock);
+	static const struct {
+		const char *a1, *a2, *a3, *says;
+	} cases[] = {
+	        {"--frames", "--frames-rate", "0",
+	         "--frames-rate 0: frames per second, 1 to 1000000000"},
+	        {"--frames", "--frames-rate", "1000000001",
+	         "frames per second, 1 to 1000000000"},
+	        {"--frames", "--frames-loop", "-3",
+	         "--frames-loop -3: a number of frames, 1 or more"},
+	        {"--frames", "--frames-loop", "12x", "a number of frames"},
+	        {"--frames-rate", "1000", NULL,
+	         "--frames-rate goes with --frames"},
+	        {"--frames-loop", "10", NULL,
+	         "--frames-loop goes with --frames"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pid_t pid = start_replay("--as", "front-end", "--backend", spec,
+		                         cases[i].a1, cases[i].a2, cases[i].a3,
+		                         NULL);
+		assert_int_equal(finish(pid), 2);
+		assert_contains(slurp(errf), cases[i].says);
+		assert_string_equal(slurp(out), "");
+	}
+}
+
 /* What --frames cannot replay: exit 2 before connecting. */
 static void frames_refused(void **state)
 {
@@ -1015,6 +1186,11 @@ int main(void)
 	        cmocka_unit_test(frames_cut),
 	        cmocka_unit_test(frames_vring_never_ran),
 	        cmocka_unit_test(frames_refused),
+	        cmocka_unit_test(frames_loop_exact),
+	        cmocka_unit_test(frames_loop_short),
+	        cmocka_unit_test(frames_rate_paced),
+	        cmocka_unit_test(frames_no_notify),
+	        cmocka_unit_test(frames_rate_loop_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
