@@ -74,13 +74,16 @@ const struct vup_memmap_region *vup_memmap_at(const struct vup_memmap *m,
 struct vup_guest_mem vup_memmap_guest(const struct vup_memmap *m);
 
 /* Copy len bytes at addr (piecewise across adjacent regions); false if any
- * byte is outside every region or addr + len wraps. */
+ * byte is outside every region or addr + len wraps, or if the front-end
+ * cut the file under the mapping (SIGBUS is caught for this read only). */
 bool vup_memmap_read(const struct vup_memmap *m, enum vup_addr_space as,
                      uint64_t addr, void *dst, size_t len);
 
 /* A read-only pointer to [addr, addr + len) when the whole range lies in
- * one region (zero-copy reads), else NULL.  len 0 counts as 1.  Valid
- * while m is held; the guest may change the bytes at any time. */
+ * one region, else NULL.  Reads through it are not guarded: a file cut
+ * under the mapping makes them raise SIGBUS (use vup_memmap_read).  len 0
+ * counts as 1.  Valid while m is held; the guest may change the bytes at any
+ * time. */
 const uint8_t *vup_memmap_ptr(const struct vup_memmap *m,
                               enum vup_addr_space as, uint64_t addr,
                               size_t len);

@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "guard.h"
 #include "vuproxy/memmap.h"
 
 struct region {
@@ -161,6 +162,7 @@ static int region_map(const struct vup_memmap_region *d, int fd,
 	if (blk && (blk & (blk - 1)) == 0 && len <= SIZE_MAX - (blk - 1))
 		len = (len + blk - 1) & ~(blk - 1);
 
+	vup__guard_install();
 	void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		return fail(err, errlen, -errno,
@@ -516,7 +518,9 @@ bool vup_memmap_read(const struct vup_memmap *m, enum vup_addr_space as,
 		/* At most size (<= 2^64 - 1) bytes: no wrap. */
 		uint64_t avail = last_of(r, as) - addr + 1;
 		size_t k = (uint64_t)len < avail ? len : (size_t)avail;
-		memcpy(d, r->pub.base + (addr - start_of(r, as)), k);
+		if (!vup__guarded_copy(
+		            d, r->pub.base + (addr - start_of(r, as)), k))
+			return false;
 		d += k;
 		len -= k;
 		addr += k; /* wraps to 0 only when len is now 0 */

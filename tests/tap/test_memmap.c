@@ -737,10 +737,62 @@ static void test_write_faults(void **state)
 	close(fds[1]);
 }
 
+static void exit_42(int sig)
+{
+	(void)sig;
+	_exit(42);
+}
+
+/* The front-end truncates a region's file after vuproxy mapped it: a
+ * read of the lost pages fails instead of killing the process with
+ * SIGBUS; the other region and the pages still there read on; a SIGBUS
+ * outside a guarded read goes to the handler that was there before. */
+static void test_file_cut_under_mapping(void **state)
+{
+	(void)state;
+	int fds[2];
+	struct vup_memmap *m = map_two(fds);
+	assert_int_equal(ftruncate(fds[0], 0x4000), 0);
+	uint8_t b[16];
+	assert_false(vup_memmap_read(m, VUP_AS_GPA, 0x108000, b, sizeof(b)));
+	assert_false(vup_memmap_read(m, VUP_AS_GPA, 0x103ff8, b, sizeof(b)));
+	expect_bytes(m, VUP_AS_GPA, 0x100000, 16, 1, 0);
+	expect_bytes(m, VUP_AS_GPA, 0x200000, 16, 2, 0x1000);
+	/* Many times over: the guard is re-armed each time. */
+	for (int i = 0; i < 1000; i++)
+		assert_false(vup_memmap_read(m, VUP_AS_GPA, 0x10f000, b, 1));
+	/* A SIGBUS outside a guarded read goes to the handler that was
+	 * there before (here one that exits 42; by default, death). */
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGBUS, exit_42);
+		int f2[2];
+		struct vup_memmap *m2 = map_two(f2);
+		if (ftruncate(f2[0], 0x4000) == 0 &&
+		    !vup_memmap_read(m2, VUP_AS_GPA, 0x108000, b, 1)) {
+			const uint8_t *p =
+			        vup_memmap_ptr(m2, VUP_AS_GPA, 0x108000, 1);
+			volatile uint8_t x = *(volatile const uint8_t *)p;
+			(void)x;
+		}
+		_exit(0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 42);
+	vup_memmap_put(m);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_translate),
+	        cmocka_unit_test(test_file_cut_under_mapping),
 	        cmocka_unit_test(test_span_adjacent),
 	        cmocka_unit_test(test_outside),
 	        cmocka_unit_test(test_wrap),

@@ -1405,6 +1405,30 @@ static int tt_teardown(void **state)
 
 #define TAP_TEST(f) cmocka_unit_test_setup_teardown(f, peer_setup, tt_teardown)
 
+/* The front-end cuts its memory file after vuproxy mapped it, with a TX
+ * buffer offered: vuproxy's reads of the lost pages fail (no SIGBUS), it
+ * keeps relaying and exits cleanly. */
+static void test_file_cut(void **state)
+{
+	struct tt *t = start(state, "net", "128", NET_FEATURES);
+	guest_one(t, REG_SIZE);
+	set_mem_table(t, true);
+	struct vq *tx = setup_queue(t, 1);
+	PEER_OK(vproc_wait_line(&t->fx->vp, PEER_TIMEOUT_MS,
+	                        "s1 tap q1: following a split ring of 16",
+	                        NULL));
+	uint8_t f[60];
+	make_frame(f, 60, 9);
+	split_tx(t, tx, 0, f, 60, true);
+	split_offer(t, tx, (const uint16_t[]){0}, 1);
+	assert_int_equal(ftruncate(t->g.r[0].fd, 0), 0);
+	tap_sync(t);
+	tap_sync(t);
+	assert_true(alive(t));
+	stop(t);
+	expect_counts(t, 1, 0, 0, 0, 0, 0, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1421,6 +1445,7 @@ int main(void)
 	        TAP_TEST(test_mem_table_replaced),
 	        TAP_TEST(test_access_platform),
 	        TAP_TEST(test_short_memfd),
+	        TAP_TEST(test_file_cut),
 	        TAP_TEST(test_blk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
