@@ -299,18 +299,19 @@ static int avail_round(struct vup_ring *q, const struct vup_guest_mem *m,
 	return rc;
 }
 
+/* The used entries up to U, the used index read before the avail round:
+ * every buffer used by then was offered before that round read the avail
+ * index, so it has a record (copied, or flagged used before its check)
+ * unless the ring lapped it.  Reading the used index after the avail
+ * round instead let buffers offered and used while it ran (a 14 us round
+ * at 100 kpps: 7% of them) count missed. */
 static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
-                      uint64_t now, vup_ring_emit_fn emit, void *ctx)
+                      uint16_t U, uint64_t now, vup_ring_emit_fn emit,
+                      void *ctx)
 {
 	uint32_t n = q->cfg.size, nw = 0, nmiss = 0;
-	uint16_t U, U2, A2;
+	uint16_t U2, A2;
 
-	if (!vup__read16(m, q->cfg.used + 2, &U)) {
-		if (q->halt)
-			return 0;
-		q->st.unreadable++;
-		return -EFAULT;
-	}
 	uint16_t d = U - q->used_cur;
 	if (d == 0)
 		return 0;
@@ -433,17 +434,21 @@ int vup__poll_split(struct vup_ring *q, const struct vup_guest_mem *m,
                     uint64_t now, vup_ring_emit_fn emit, void *ctx)
 {
 	uint32_t conflict = 0;
-	int rc = avail_round(q, m, now, &conflict);
-	int rc2 = used_round(q, m, now, emit, ctx);
-	if (rc < 0 || rc2 < 0)
-		return -EFAULT;
-	for (int round = 0; rc == 1 && round < 8 && !q->halt; round++) {
-		if (round == 7) { /* still outstanding: offered twice */
+	int rc = 1;
+	for (int round = 0; rc == 1 && round < 9 && !q->halt; round++) {
+		if (round == 8) { /* still outstanding: offered twice */
 			q->rec[conflict].state = REC_NONE;
 			q->st.dropped++;
 		}
+		uint16_t U;
+		if (!vup__read16(m, q->cfg.used + 2, &U)) {
+			if (q->halt)
+				return 0;
+			q->st.unreadable++;
+			return -EFAULT;
+		}
 		rc = avail_round(q, m, now, &conflict);
-		if (rc < 0 || used_round(q, m, now, emit, ctx) < 0)
+		if (rc < 0 || used_round(q, m, U, now, emit, ctx) < 0)
 			return -EFAULT;
 	}
 	return 0;
