@@ -100,6 +100,10 @@ static void usage(FILE *f)
 	        "buffers the device used\n"
 	        "                           before the tap could check them "
 	        "(marked in the trace)\n"
+	        "  --tap-memory MB          with --tap: memory all ring "
+	        "readers may hold (default\n"
+	        "                           256); queues past it are not "
+	        "followed\n"
 	        "  --user NAME              once the listening sockets and -w "
 	        "are open, run as\n"
 	        "                           NAME for good (vuproxy started "
@@ -340,7 +344,8 @@ static int cmd_proxy(int argc, char **argv)
 		OPT_TAP_INTERVAL,
 		OPT_TAP_UNVERIFIED,
 		OPT_USER,
-		OPT_STALL
+		OPT_STALL,
+		OPT_TAP_MEMORY
 	};
 	static const struct option opts[] = {
 	        {"frontend", required_argument, NULL, OPT_FRONTEND},
@@ -352,6 +357,7 @@ static int cmd_proxy(int argc, char **argv)
 	        {"tap-unverified", no_argument, NULL, OPT_TAP_UNVERIFIED},
 	        {"user", required_argument, NULL, OPT_USER},
 	        {"stall-timeout", required_argument, NULL, OPT_STALL},
+	        {"tap-memory", required_argument, NULL, OPT_TAP_MEMORY},
 	        {"snaplen", required_argument, NULL, 's'},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"quiet", no_argument, NULL, 'q'},
@@ -395,6 +401,20 @@ static int cmd_proxy(int argc, char **argv)
 			               &cfg.socket_mode))
 				return 2;
 			break;
+		case OPT_TAP_MEMORY: {
+			unsigned mb;
+			if (parse_uint("--tap-memory", optarg, 10, 1048576,
+			               &mb) ||
+			    mb == 0) {
+				if (mb == 0)
+					fprintf(stderr,
+					        "vuproxy: --tap-memory "
+					        "must be at least 1 (MiB)\n");
+				return 2;
+			}
+			cfg.tap_mem_limit = (uint64_t)mb << 20;
+			break;
+		}
 		case OPT_STALL: {
 			unsigned secs;
 			if (parse_uint("--stall-timeout", optarg, 10, 86400,
@@ -503,10 +523,11 @@ static int cmd_proxy(int argc, char **argv)
 		fprintf(stderr, "vuproxy: -W needs -C SIZE\n");
 		return 2;
 	}
-	if ((have_snaplen || tap_interval || cfg.tap.keep_unverified) &&
+	if ((have_snaplen || tap_interval || cfg.tap.keep_unverified ||
+	     cfg.tap_mem_limit) &&
 	    cfg.tap.kind == VUP_TAP_OFF) {
-		fprintf(stderr, "vuproxy: -s, --tap-interval and "
-		                "--tap-unverified need --tap\n");
+		fprintf(stderr, "vuproxy: -s, --tap-interval, --tap-unverified "
+		                "and --tap-memory need --tap\n");
 		return 2;
 	}
 	/* -s 0 means as much as a record can hold, as for tcpdump. */

@@ -133,12 +133,16 @@ struct vup_ring {
 	uint32_t suspect;   /* packed: descriptors to use before trusting
 	                       captures again after a desync */
 	uint32_t budget;    /* guest reads left in this poll */
-	uint64_t stuck_use; /* packed: the unmatched used descriptor already
-	                       counted (id << 16 | position) + 1, or 0 */
-	bool halt;          /* this poll stops: budget spent or desync */
+	uint32_t max_reads; /* the caller's cap for the next poll (0: none
+	                       below VUP_RING_POLL_READS) */
+	uint32_t budget_start; /* budget at the start of the last poll */
+	uint64_t stuck_use;    /* packed: the unmatched used descriptor already
+	                          counted (id << 16 | position) + 1, or 0 */
+	bool halt;             /* this poll stops: budget spent or desync */
 	uint32_t snaplen;
 	/* split: next avail/used index; packed: position and wrap */
 	uint16_t avail_cur, used_cur;
+	uint16_t avail_seen; /* split: avail index the last round read */
 	bool avail_wrap, used_wrap;
 	struct vup_ring_rec *rec; /* cfg.size records + 1 scratch */
 	uint8_t *snap;            /* as many slots of 2 * snaplen bytes */
@@ -166,6 +170,12 @@ void vup_ring_free(struct vup_ring *q);
  * after vup_ring_stop. */
 int vup_ring_poll(struct vup_ring *q, const struct vup_guest_mem *mem,
                   uint64_t now_ns, vup_ring_emit_fn emit, void *ctx);
+
+/* Guest reads the last poll made. */
+uint32_t vup_ring_reads(const struct vup_ring *q);
+
+/* Bytes a reader of this size and snap length allocates. */
+uint64_t vup_ring_mem(uint32_t size, uint32_t snaplen);
 
 /* GET_VRING_BASE or disable: no more reads. */
 void vup_ring_stop(struct vup_ring *q);

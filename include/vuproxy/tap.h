@@ -30,7 +30,19 @@ enum vup_tap_kind { VUP_TAP_OFF, VUP_TAP_NET, VUP_TAP_BLK };
 /* Queues the tap follows per session (vring index below this). */
 #define VUP_TAP_MAX_QUEUES 256
 
+/* What all the taps of a proxy may use together: the memory of their
+ * ring readers (a front-end chooses how many queues and how large) and
+ * the guest reads of one timer tick (a hostile ring must not hold up the
+ * loop that relays every session). */
+struct vup_tap_budget {
+	uint64_t mem_limit, mem_used; /* bytes */
+};
+
+/* Guest reads all taps together make per tick (see vup_tap_poll). */
+#define VUP_TAP_TICK_READS 65536u
+
 struct vup_tap_config {
+	struct vup_tap_budget *budget; /* shared; NULL: no limit */
 	enum vup_tap_kind kind;
 	uint32_t snaplen; /* -s: bytes kept per frame / request data */
 	/* --tap-unverified: keep readable copies the device used before
@@ -61,8 +73,12 @@ void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
 /* Whether some queue is being read. */
 bool vup_tap_running(const struct vup_tap *t);
 
-/* Read every running queue once.  True while some queue runs. */
-bool vup_tap_poll(struct vup_tap *t, uint64_t now_ns);
+/* Read every running queue once, with at most *reads guest reads in all
+ * (NULL: each queue its own default); *reads is decreased by what was
+ * used, and the queue to start with rotates so that a cut-short tick
+ * does not always leave out the same ones.  True while some queue
+ * runs. */
+bool vup_tap_poll(struct vup_tap *t, uint64_t now_ns, uint32_t *reads);
 
 /* The session ends: a last read, statistics recorded and logged. */
 void vup_tap_end(struct vup_tap *t, uint64_t now_ns);

@@ -78,6 +78,7 @@ struct vup_proxy {
 	bool stopping;
 	int tap_timer_fd; /* --tap: the poll period; -1 without */
 	bool tap_armed;   /* the timer runs (some queue is read) */
+	struct vup_tap_budget tap_budget;
 	uv_poll_t tap_poll;
 };
 

@@ -47,9 +47,18 @@ static void on_tap_timer(uv_poll_t *h, int status, int events)
 		return; /* EAGAIN: nothing expired */
 	uint64_t now = vup__wall_ns();
 	bool any = false;
+	unsigned n = 0;
 	for (struct vup_session *s = p->sessions; s; s = s->next)
-		if (s->tap && !s->closing && vup_tap_poll(s->tap, now))
+		if (s->tap && !s->closing && vup_tap_running(s->tap))
+			n++;
+	/* One tick reads at most VUP_TAP_TICK_READS in all (a few ms at
+	 * worst), shared out between the sessions: a hostile ring cannot
+	 * hold up the relay of every session. */
+	for (struct vup_session *s = p->sessions; s && n; s = s->next) {
+		uint32_t share = VUP_TAP_TICK_READS / n;
+		if (s->tap && !s->closing && vup_tap_poll(s->tap, now, &share))
 			any = true;
+	}
 	if (p->cfg.trace)
 		vup_trace_flush(p->cfg.trace);
 	if (!any)
@@ -101,7 +110,9 @@ void vup__tap_session_open(struct vup_session *s)
 	struct vup_proxy *p = s->proxy;
 	if (p->cfg.tap.kind == VUP_TAP_OFF)
 		return;
-	s->tap = vup_tap_new(&p->cfg.tap, s->id, p->cfg.trace);
+	struct vup_tap_config c = p->cfg.tap;
+	c.budget = &p->tap_budget;
+	s->tap = vup_tap_new(&c, s->id, p->cfg.trace);
 	if (!s->tap)
 		vup_log(VUP_LOG_WARN,
 		        "s%u tap: out of memory; no tap for "

@@ -161,10 +161,25 @@ int vup_ring_poll(struct vup_ring *q, const struct vup_guest_mem *mem,
 	struct budget_mem b = {mem, q};
 	struct vup_guest_mem m = {budget_read, &b};
 	q->budget = VUP_RING_POLL_READS(q->cfg.size);
+	if (q->max_reads && q->max_reads < q->budget)
+		q->budget = q->max_reads;
+	q->budget_start = q->budget;
 	q->halt = false;
 	if (q->packed)
 		return vup__poll_packed(q, &m, now_ns, emit, ctx);
 	return vup__poll_split(q, &m, now_ns, emit, ctx);
+}
+
+uint32_t vup_ring_reads(const struct vup_ring *q)
+{
+	return q->budget_start - q->budget;
+}
+
+uint64_t vup_ring_mem(uint32_t size, uint32_t snaplen)
+{
+	uint64_t n = size;
+	return (n + 1) * (sizeof(struct vup_ring_rec) + 2ull * snaplen) +
+	       n * (3 * sizeof(uint16_t) + 4 * sizeof(uint32_t));
 }
 
 uint32_t vup__next_gen(struct vup_ring *q)

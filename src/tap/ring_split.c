@@ -210,6 +210,9 @@ static void mark_stale(struct vup_ring *q, const struct vup_guest_mem *m,
 }
 
 /* 1 if it stopped at a head still outstanding (key in *conflict). */
+/* Reads a walk may take before the re-check's share is checked again. */
+#define RECHECK_MARGIN 8
+
 static int avail_round(struct vup_ring *q, const struct vup_guest_mem *m,
                        uint64_t now, uint32_t *conflict)
 {
@@ -224,6 +227,7 @@ static int avail_round(struct vup_ring *q, const struct vup_guest_mem *m,
 		q->st.unreadable++;
 		return -EFAULT;
 	}
+	q->avail_seen = A;
 	uint16_t behind = A - q->avail_cur;
 	if ((uint16_t)(A - Uc) > n || behind > 32768) {
 		q->st.bad_index++; /* more than a ring outstanding */
@@ -231,8 +235,15 @@ static int avail_round(struct vup_ring *q, const struct vup_guest_mem *m,
 	}
 	if (behind > n) /* lapped: their used entries will count missed */
 		q->avail_cur = A - n;
+	/* Reads the re-check will need: the two indices, and per walked
+	 * chain its avail slot and descriptors again.  A poll with a capped
+	 * budget stops walking while the re-check still fits, instead of
+	 * running dry in it and calling every copy of the round torn. */
+	uint32_t recheck = 2;
 	while (q->avail_cur != A) {
 		uint16_t t = q->avail_cur, head;
+		if (q->budget < recheck + RECHECK_MARGIN)
+			break; /* the rest next poll */
 		if (!vup__read16(m, avail_slot(q, t), &head)) {
 			if (!q->halt)
 				q->st.unreadable++;
@@ -272,6 +283,7 @@ static int avail_round(struct vup_ring *q, const struct vup_guest_mem *m,
 		q->stamp[key] = gen;
 		q->work[nw++] = key;
 		q->avail_cur++;
+		recheck += 1 + w.nseen + (w.indirect ? 1 : 0);
 	}
 	if (!nw)
 		return rc;
@@ -324,9 +336,16 @@ static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
 		q->used_cur++;
 	}
 	uint16_t u;
+	/* As in the avail round, keep what the re-check needs: the indices,
+	 * the avail slots offered since (their number is not known yet: a
+	 * ring's worth at most, the walk's last look as a guess), and a
+	 * used entry per copy. */
+	uint32_t recheck = 2 + (uint16_t)(q->avail_seen - q->avail_cur);
 	for (u = q->used_cur; u != U; u++) {
 		uint32_t id, len, key;
 		struct vup_ring_rec *r;
+		if (q->budget < recheck + RECHECK_MARGIN)
+			break; /* the rest next poll */
 		if (!read_used(q, m, u, &id, &len)) {
 			if (q->halt)
 				break; /* out of reads: the rest next poll */
@@ -381,6 +400,7 @@ static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
 		r->state = REC_COPIED;
 		r->used_idx = u;
 		q->work[nw++] = key;
+		recheck += 1;
 	}
 	q->used_cur = u;
 	if (nmiss)

@@ -184,15 +184,24 @@ static void stop_queue(struct vup_tap *t, struct tap_queue *q, uint64_t now,
 {
 	if (!q->running)
 		return;
+	/* A last read, to the end: it may take several polls' budgets (a
+	 * full ring of 32768), bounded. */
 	if (t->mem) {
 		struct vup_guest_mem g = vup_memmap_guest(t->mem);
-		vup_ring_poll(&q->ring, &g, now, vup__tap_emit, q);
+		for (int i = 0; i < 8; i++) {
+			vup_ring_poll(&q->ring, &g, now, vup__tap_emit, q);
+			if (!q->ring.halt)
+				break;
+		}
 	}
 	vup__tap_flush_pending(q);
 	q->done = queue_counts(q);
 	q->running = false;
 	t->nrunning--;
 	vup_ring_free(&q->ring);
+	if (t->cfg.budget)
+		t->cfg.budget->mem_used -= q->mem;
+	q->mem = 0;
 	record_stats(t, q, now);
 	vup_log(VUP_LOG_DEBUG, "s%u tap q%u: stopped (%s)", t->session,
 	        q->index, why);
@@ -256,6 +265,20 @@ static void try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now)
 	        .snaplen = snap > VUP_RING_MAX_SNAPLEN ? VUP_RING_MAX_SNAPLEN
 	                                               : snap,
 	};
+	uint64_t need = vup_ring_mem(rc.size, rc.snaplen);
+	struct vup_tap_budget *b = t->cfg.budget;
+	if (b && b->mem_used + need > b->mem_limit) {
+		if (!t->warned_mem)
+			vup_log(VUP_LOG_WARN,
+			        "s%u tap q%u: not following it: a ring of %u "
+			        "needs %" PRIu64 " KiB, the tap's memory "
+			        "(--tap-memory) has %" PRIu64 " KiB left",
+			        t->session, q->index, q->num, need >> 10,
+			        (b->mem_limit - b->mem_used) >> 10);
+		t->warned_mem = true;
+		q->failed = true;
+		return;
+	}
 	const char *reason = "?";
 	if (vup_ring_init(&q->ring, &rc, &reason)) {
 		vup_log(VUP_LOG_WARN, "s%u tap q%u: not following it: %s",
@@ -265,8 +288,12 @@ static void try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now)
 	}
 	q->running = true;
 	t->nrunning++;
+	q->mem = need;
+	if (b)
+		b->mem_used += need;
 	q->have_base = false; /* a restart needs a new one */
 	q->cont = 0;
+	q->skip = 0;
 	q->pend_active = false;
 	declare(t, q, now);
 	vup_log(VUP_LOG_DEBUG,
@@ -470,20 +497,27 @@ void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
 	}
 }
 
-bool vup_tap_poll(struct vup_tap *t, uint64_t now_ns)
+bool vup_tap_poll(struct vup_tap *t, uint64_t now_ns, uint32_t *reads)
 {
-	if (!t || !t->mem)
+	if (!t || !t->mem || !t->nrunning)
 		return false;
-	bool any = false;
 	struct vup_guest_mem g = vup_memmap_guest(t->mem);
-	for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++) {
-		struct tap_queue *q = t->q[i];
+	unsigned start = t->next_q;
+	t->next_q = (t->next_q + 1) % VUP_TAP_MAX_QUEUES;
+	for (unsigned k = 0; k < VUP_TAP_MAX_QUEUES; k++) {
+		struct tap_queue *q = t->q[(start + k) % VUP_TAP_MAX_QUEUES];
 		if (!q || !q->running)
 			continue;
+		if (reads && *reads == 0)
+			break; /* the tick's reads are spent: next tick */
+		q->ring.max_reads = reads ? *reads : 0;
 		vup_ring_poll(&q->ring, &g, now_ns, vup__tap_emit, q);
-		any = true;
+		if (reads) {
+			uint32_t used = vup_ring_reads(&q->ring);
+			*reads -= used < *reads ? used : *reads;
+		}
 	}
-	return any;
+	return true;
 }
 
 bool vup_tap_running(const struct vup_tap *t)

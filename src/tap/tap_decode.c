@@ -72,16 +72,27 @@ static uint32_t frame_bytes(const struct vup_ring_buf *b, bool rx)
 	return min32(b->used_len, b->writable_len);
 }
 
-/* A continuation buffer of a merged received frame: appended.  False if
- * it is not the next buffer used (one in between was not captured): the
- * frame is written as it stands and b starts a new one. */
+/* A continuation buffer of a merged received frame: appended.  On a
+ * split ring the buffers of a frame are used one after another; a gap in
+ * the used indices means some were not captured (missed or torn).  If
+ * the frame ended within the gap, it is written as it got and b is the
+ * start of another; if b still belongs to it, the frame is written as it
+ * got (its bytes after the hole are unknown) and its remaining buffers
+ * are dropped.  False when b starts a frame. */
 static bool continue_frame(struct tap_queue *q, const struct vup_ring_buf *b)
 {
 	struct vup_tap *t = q->tap;
 	bool packed = t->features >> VUP_F_RING_PACKED & 1;
-	if (!packed && b->used_idx != q->pend_next_used) {
-		vup__tap_flush_pending(q);
+	uint16_t gap = packed ? 0 : (uint16_t)(b->used_idx - q->pend_next_used);
+	if (gap >= q->cont) {
+		vup__tap_flush_pending(q); /* ended in the gap */
 		return false;
+	}
+	if (gap) {
+		vup__tap_flush_pending(q);
+		q->skip = q->cont - gap - 1; /* the rest of it, after b */
+		q->pend_next_used = (uint16_t)(b->used_idx + 1);
+		return true;
 	}
 	uint32_t len = frame_bytes(b, true);
 	uint32_t n =
@@ -97,12 +108,28 @@ static bool continue_frame(struct tap_queue *q, const struct vup_ring_buf *b)
 	return true;
 }
 
+/* Buffers left of a frame cut by a hole: dropped while they follow on. */
+static bool skip_rest(struct tap_queue *q, const struct vup_ring_buf *b)
+{
+	bool packed = q->tap->features >> VUP_F_RING_PACKED & 1;
+	uint16_t gap = packed ? 0 : (uint16_t)(b->used_idx - q->pend_next_used);
+	if (gap >= q->skip) {
+		q->skip = 0;
+		return false;
+	}
+	q->skip -= gap + 1u;
+	q->pend_next_used = (uint16_t)(b->used_idx + 1);
+	return true;
+}
+
 static void emit_net(struct tap_queue *q, const struct vup_ring_buf *b)
 {
 	struct vup_tap *t = q->tap;
 	uint32_t hl = vup__net_hdr_len(t->features);
 	bool rx = q->index % 2 == 0;
 	if (rx && q->pend_active && continue_frame(q, b))
+		return;
+	if (rx && q->skip && skip_rest(q, b))
 		return;
 	const uint8_t *p = rx ? b->wr : b->rd;
 	uint32_t cap = rx ? b->wr_caplen : b->rd_caplen;
@@ -115,6 +142,13 @@ static void emit_net(struct tap_queue *q, const struct vup_ring_buf *b)
 	if (rx && (t->features >> VIRTIO_NET_F_MRG_RXBUF & 1))
 		nb = (uint16_t)(p[NET_HDR_NUM_BUFFERS] |
 		                p[NET_HDR_NUM_BUFFERS + 1] << 8);
+	/* A frame spans at most the ring: a larger count (or 0) is not a
+	 * header the device wrote (a continuation buffer taken for a frame's
+	 * start after a gap, or a hostile device): no frame here. */
+	if (nb == 0 || nb > q->num) {
+		q->frames_dropped++;
+		return;
+	}
 	if (nb > 1) {
 		/* The frame goes on in the next nb - 1 buffers used: keep it
 		 * until they are. */

@@ -32,7 +32,10 @@ struct tap_queue {
 	uint64_t pend_ts;
 	uint16_t pend_next_used; /* split: used index of the next part */
 	uint32_t cont;           /* parts still to come */
+	uint32_t skip;           /* parts of a frame cut by a hole, to drop */
+	uint64_t frames_dropped; /* buffers whose header made no sense */
 	uint64_t frames;         /* records written */
+	uint64_t mem;            /* bytes its reader holds (budget share) */
 };
 
 struct vup_tap {
@@ -48,6 +51,8 @@ struct vup_tap {
 	uint64_t blk_start_ns;
 	struct tap_queue *q[VUP_TAP_MAX_QUEUES];
 	unsigned nrunning; /* queues being read */
+	unsigned next_q;   /* vup_tap_poll starts there */
+	bool warned_mem;
 };
 
 /* Bytes of virtio-net header in front of each frame. */

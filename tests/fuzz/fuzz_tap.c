@@ -324,7 +324,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < MAX_OPS && in.left; i++) {
 		op(t, &in, &base);
 		now += 1000;
-		vup_tap_poll(t, now);
+		vup_tap_poll(t, now, NULL);
 	}
 	vup_tap_end(t, now);
 	struct vup_tap_totals sum = {0};
