@@ -27,6 +27,8 @@ struct vup_link {
 	bool paused;  /* not reading: the peer's queue is full */
 	bool dead;    /* the peer closed it: nothing more can be written */
 	int events;
+	uint64_t mid_since; /* loop time (ms, odd) its incomplete message
+	                       began; 0 between messages */
 	enum vup_side side;
 	enum vup_chan chan;
 	struct vup_link *peer; /* where its messages go */

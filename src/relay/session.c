@@ -236,6 +236,8 @@ static void on_readable(struct vup_link *l)
 		if (rc == VUP_CH_AGAIN)
 			return;
 		if (rc == VUP_CH_MSG) {
+			l->mid_since =
+			        0; /* the next message has its own clock */
 			vup__relay(l);
 			vup_channel_consume(&l->ch);
 			continue;
@@ -299,22 +301,35 @@ static void on_socket_error(struct vup_link *l)
 	                  vup__bch_tag(l), strerror(err));
 }
 
-/* The link holding part of a message, if any. */
-static struct vup_link *mid_message(struct vup_session *s)
+/* The link whose message has been incomplete the longest, if any: a
+ * link vuproxy does not read (paused, back-pressure) is not stalled by
+ * its peer. */
+static struct vup_link *oldest_partial(struct vup_session *s)
 {
 	struct vup_link *links[] = {s->fe, s->be, s->fe_bch, s->be_bch};
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
-		if (links[i] && links[i]->ch.in_got)
-			return links[i];
-	return NULL;
+	struct vup_link *old = NULL;
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		struct vup_link *l = links[i];
+		if (l && l->mid_since && !l->paused &&
+		    (!old || l->mid_since < old->mid_since))
+			old = l;
+	}
+	return old;
 }
+
+static void watch_stall(struct vup_session *s);
 
 static void on_stall(uv_timer_t *t)
 {
 	struct vup_session *s = t->data;
-	struct vup_link *l = mid_message(s);
+	struct vup_link *l = oldest_partial(s);
 	if (!l || s->closing)
 		return;
+	uint64_t ms = s->proxy->cfg.stall_timeout_ms;
+	if (uv_now(s->proxy->loop) - l->mid_since < ms) {
+		watch_stall(s); /* that message completed; a later one runs */
+		return;
+	}
 	char name[48] = "";
 	if (l->ch.in_got >= VUP_HDR_SIZE)
 		snprintf(name, sizeof(name), " %s",
@@ -323,23 +338,36 @@ static void on_stall(uv_timer_t *t)
 	                  "%s%s%s: stopped mid-message after %zu bytes for "
 	                  "%u s (--stall-timeout)",
 	                  vup__direction(l->side), vup__bch_tag(l), name,
-	                  l->ch.in_got, s->proxy->cfg.stall_timeout_ms / 1000);
+	                  l->ch.in_got, (unsigned)(ms / 1000));
 }
 
 /* QEMU and DPDK send each message with one sendmsg: a peer that stops
  * in the middle of one for --stall-timeout is broken (or hostile, holding
- * a session and its fds).  The clock starts at the first byte of the
- * message, so trickling does not restart it. */
+ * a session and its fds).  Each link's clock starts at its message's
+ * first byte, so trickling does not restart it; the timer is set for
+ * the oldest incomplete message. */
 static void watch_stall(struct vup_session *s)
 {
-	unsigned ms = s->proxy->cfg.stall_timeout_ms;
+	uint64_t ms = s->proxy->cfg.stall_timeout_ms;
 	if (!ms)
 		return;
-	bool mid = mid_message(s) != NULL;
-	if (mid && !uv_is_active((uv_handle_t *)&s->stall_timer))
-		uv_timer_start(&s->stall_timer, on_stall, ms, 0);
-	else if (!mid)
+	struct vup_link *l = oldest_partial(s);
+	if (!l) {
 		uv_timer_stop(&s->stall_timer);
+		return;
+	}
+	uint64_t now = uv_now(s->proxy->loop);
+	uint64_t due = l->mid_since + ms;
+	uv_timer_start(&s->stall_timer, on_stall, due > now ? due - now : 0, 0);
+}
+
+/* After reading l: when its current message began, if one is under way. */
+static void note_partial(struct vup_link *l)
+{
+	if (!l->ch.in_got)
+		l->mid_since = 0;
+	else if (!l->mid_since)
+		l->mid_since = uv_now(l->s->proxy->loop) | 1;
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -364,8 +392,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		on_writable(l);
 	if (!s->closing && (events & UV_READABLE)) {
 		on_readable(l);
-		if (!s->closing)
+		if (!s->closing) {
+			note_partial(l);
 			watch_stall(s);
+		}
 	}
 }
 

@@ -83,9 +83,15 @@ int vup__tap_timer_start(struct vup_proxy *p)
 		        strerror(errno));
 		return -errno;
 	}
+	int rc = uv_poll_init(p->loop, &p->tap_poll, fd);
+	if (rc < 0) {
+		close(fd);
+		vup_log(VUP_LOG_ERROR, "--tap: cannot poll the timer: %s",
+		        uv_strerror(rc));
+		return rc;
+	}
 	p->tap_timer_fd = fd;
 	p->tap_armed = false;
-	uv_poll_init(p->loop, &p->tap_poll, fd);
 	p->tap_poll.data = p;
 	uv_poll_start(&p->tap_poll, UV_READABLE, on_tap_timer);
 	return 0;

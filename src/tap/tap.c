@@ -425,6 +425,8 @@ static void vring_message(struct vup_tap *t, const struct vup_hdr *h,
 		/* The device stops when it handles this, not when it is sent:
 		 * read on until the back-end's reply. */
 		q->kicked = false;
+		if (t->ngvb < sizeof(t->gvb) / sizeof(t->gvb[0]))
+			t->gvb[t->ngvb++] = index;
 		return;
 	case VUP_REQ_SET_VRING_KICK: q->kicked = true; break;
 	case VUP_REQ_SET_VRING_ENABLE:
@@ -446,11 +448,19 @@ void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
 	/* The back-end's GET_VRING_BASE reply: the device has stopped the
 	 * queue; a last read gets what it used until then. */
 	if (from == VUP_BACKEND) {
+		/* The queue is the one the oldest request asked for, not the
+		 * index the reply claims; a reply with no request behind it
+		 * (one vuproxy made for a rule's fail, or a lying back-end)
+		 * stops nothing. */
 		if ((h->flags & VUP_FLAG_REPLY) &&
-		    h->request == VUP_REQ_GET_VRING_BASE && h->size >= 8 &&
-		    le32(payload) < VUP_TAP_MAX_QUEUES && t->q[le32(payload)])
-			stop_queue(t, t->q[le32(payload)], now_ns,
-			           "GET_VRING_BASE answered");
+		    h->request == VUP_REQ_GET_VRING_BASE && t->ngvb) {
+			uint32_t index = t->gvb[0];
+			memmove(t->gvb, t->gvb + 1,
+			        --t->ngvb * sizeof(t->gvb[0]));
+			if (t->q[index])
+				stop_queue(t, t->q[index], now_ns,
+				           "GET_VRING_BASE answered");
+		}
 		return;
 	}
 	/* Front-end requests set queues up; replies (the postcopy

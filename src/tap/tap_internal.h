@@ -52,6 +52,9 @@ struct vup_tap {
 	struct tap_queue *q[VUP_TAP_MAX_QUEUES];
 	unsigned nrunning; /* queues being read */
 	unsigned next_q;   /* vup_tap_poll starts there */
+	/* GET_VRING_BASE requests sent and not answered yet, oldest first */
+	uint32_t gvb[VUP_TAP_MAX_QUEUES];
+	unsigned ngvb;
 	bool warned_mem;
 };
 

@@ -267,6 +267,44 @@ static void slowloris_timeout(void **state)
 	finish(fx, &w, &h, fds0, "2 sessions (1 failed)");
 }
 
+/* --stall-timeout counts from each message's first byte: a peer whose
+ * messages arrive in pieces, each whole within the timeout, is never cut
+ * off, even when one write ends a message and begins the next. */
+static void stall_per_message(void **state)
+{
+	struct peer_fx *fx = *state;
+	static const char *const extra[] = {"--stall-timeout", "1", NULL};
+	PEER_OK(hx_start(fx, extra));
+	struct hsess h;
+	PEER_OK(hs_open(fx, &h));
+	uint32_t code = peer_code("SET_FEATURES");
+	uint8_t two[40];
+	uint64_t fa = 1ull << 32, fb = 3ull << 32;
+	hx_hdr(two, code, V, 8);
+	memcpy(two + 12, &fa, 8);
+	hx_hdr(two + 20, code, V, 8);
+	memcpy(two + 32, &fb, 8);
+	PEER_OK(peer_send_raw(h.fe->ch.fd, two, 7, NULL, 0));
+	peer_sleep_ms(700);
+	/* The rest of the first, and 7 bytes of the second: its clock. */
+	PEER_OK(peer_send_raw(h.fe->ch.fd, two + 7, 20, NULL, 0));
+	peer_sleep_ms(700); /* 1.4 s after the first byte of all */
+	PEER_OK(peer_send_raw(h.fe->ch.fd, two + 27, 13, NULL, 0));
+	struct vup_msg m;
+	PEER_OK(peer_recv(h.be, &m, PEER_TIMEOUT_MS));
+	PEER_OK(peer_msg_equal(&m, code, V, &fa, 8, 0));
+	peer_msg_close(&m);
+	PEER_OK(peer_recv(h.be, &m, PEER_TIMEOUT_MS));
+	PEER_OK(peer_msg_equal(&m, code, V, &fb, 8, 0));
+	peer_msg_close(&m);
+	char needle[32];
+	snprintf(needle, sizeof(needle), " s%u closed", h.id);
+	assert_int_equal(vproc_count(&fx->vp, needle), 0);
+	PEER_OK(hs_close_clean(fx, &h));
+	hs_free(&h);
+	PEER_OK(hx_stop(fx, "1 sessions (0 failed)"));
+}
+
 #define NSTUCK 100
 
 /* 100 front-ends stop inside a SET_MEM_TABLE, each with 8 memfds on its
@@ -469,6 +507,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(slowloris_be, hx_setup,
 	                                        hx_teardown),
 	        cmocka_unit_test_setup_teardown(slowloris_timeout, hx_setup,
+	                                        hx_teardown),
+	        cmocka_unit_test_setup_teardown(stall_per_message, hx_setup,
 	                                        hx_teardown),
 	        cmocka_unit_test_setup_teardown(slowloris_100, hx_setup,
 	                                        hx_teardown),
