@@ -41,9 +41,26 @@ int vup_privdrop_lookup(const char *name, struct vup_privdrop_user *u,
 		return fail(err, errlen, errno ? -errno : -ENOENT,
 		            "no such user%s%s", errno ? ": " : "",
 		            errno ? strerror(errno) : "");
+	return vup_privdrop_from_passwd(pw, u, err, errlen);
+}
+
+int vup_privdrop_from_passwd(const struct passwd *pw,
+                             struct vup_privdrop_user *u, char *err,
+                             size_t errlen)
+{
+	const char *name = pw->pw_name;
+	if (strlen(name) >= sizeof(u->name))
+		return fail(err, errlen, -ENAMETOOLONG, "user name too long");
 	if (pw->pw_uid == 0)
 		return fail(err, errlen, -EINVAL,
 		            "%s has uid 0: that drops no privilege", name);
+	/* Group 0 owns much of what root owns (files 0640 root:root, /etc,
+	 * devices): running with it as primary group keeps that access. */
+	if (pw->pw_gid == 0)
+		return fail(err, errlen, -EINVAL,
+		            "%s has gid 0 (root's group) as primary group: "
+		            "that keeps root's group privilege",
+		            name);
 	snprintf(u->name, sizeof(u->name), "%s", name);
 	u->uid = pw->pw_uid;
 	u->gid = pw->pw_gid;

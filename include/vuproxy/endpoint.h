@@ -20,6 +20,13 @@ int vup_endpoint_parse(const char *spec, struct vup_endpoint *ep, char *err,
  * is not a socket).  Returns the fd or -errno with err set. */
 int vup_endpoint_listen(const struct vup_endpoint *ep, unsigned mode, char *err,
                         size_t errlen);
+/* After bind: check that PATH is still the socket file just created (not
+ * followed if a symbolic link, refused if not a socket owned by the
+ * effective uid) and that its mode is MODE, setting it on that very inode
+ * (never by path) when the umask did not apply.  0, or -errno with err
+ * set (-ELOOP or -EEXIST: PATH was replaced). */
+int vup_endpoint_check_mode(const char *path, unsigned mode, char *err,
+                            size_t errlen);
 /* One non-blocking connect attempt.  Returns the fd or -errno. */
 int vup_endpoint_connect(const struct vup_endpoint *ep);
 /* Accept one connection as a non-blocking, close-on-exec fd, or -errno. */

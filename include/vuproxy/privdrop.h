@@ -31,9 +31,17 @@ struct vup_privdrop_need {
 
 /* Resolve NAME (getpwnam).  Refused (-EPERM, -ENOENT, -EINVAL, with a
  * reason in err) unless vuproxy runs as root and NAME is a user other
- * than root. */
+ * than root whose primary group is not 0. */
 int vup_privdrop_lookup(const char *name, struct vup_privdrop_user *u,
                         char *err, size_t errlen);
+
+/* The checks of vup_privdrop_lookup on a passwd entry already found
+ * (uid 0 or gid 0 refused with -EINVAL, a name too long with
+ * -ENAMETOOLONG), filling u.  No root needed. */
+struct passwd;
+int vup_privdrop_from_passwd(const struct passwd *pw,
+                             struct vup_privdrop_user *u, char *err,
+                             size_t errlen);
 
 /* Check each need as NAME would meet it, in a child process that drops
  * privileges first.  Logs one line per unmet need (an error if required,

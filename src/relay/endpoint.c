@@ -96,6 +96,54 @@ static int remove_stale(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+int vup_endpoint_check_mode(const char *path, unsigned mode, char *err,
+                            size_t errlen)
+{
+	/* Pin what is at PATH now, without following a link (O_PATH with
+	 * O_NOFOLLOW opens a link itself): everything below acts on that
+	 * inode, never on the path again. */
+	int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "open %s: %s", path, strerror(e));
+		return -e;
+	}
+	struct stat st;
+	int rc = 0;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "stat %s: %s", path, strerror(-rc));
+	} else if (S_ISLNK(st.st_mode)) {
+		snprintf(err, errlen,
+		         "%s was replaced by a symbolic link after bind; not "
+		         "following it",
+		         path);
+		rc = -ELOOP;
+	} else if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
+		snprintf(err, errlen,
+		         "%s was replaced after bind (not a socket of ours); "
+		         "not changing its mode",
+		         path);
+		rc = -EEXIST;
+	} else if ((st.st_mode & 07777) != (mode & 07777)) {
+		/* Narrower than asked: a default ACL on the directory masks
+		 * what bind gives (never widens it: bind applies the umask
+		 * to sockets itself).  Set the mode of the pinned inode
+		 * through its descriptor's /proc link, which names that
+		 * inode, not a path a link could be swapped into (fchmod on
+		 * an O_PATH descriptor fails with EBADF). */
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if (chmod(proc, mode & 07777) < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "chmod %s to %04o: %s", path,
+			         mode & 07777, strerror(-rc));
+		}
+	}
+	close(fd);
+	return rc;
+}
+
 int vup_endpoint_listen(const struct vup_endpoint *ep, unsigned mode, char *err,
                         size_t errlen)
 {
@@ -113,7 +161,11 @@ int vup_endpoint_listen(const struct vup_endpoint *ep, unsigned mode, char *err,
 	}
 	struct sockaddr_un sa;
 	fill_addr(&sa, ep->path);
-	/* Never let the socket exist with looser permissions than asked. */
+	/* The mode comes from the umask: bind creates the socket file with
+	 * 0777 & ~umask, so it never exists with looser permissions than
+	 * asked, and no chmod by path follows (as root, in a directory
+	 * others may write to, chmod would follow a link swapped in after
+	 * bind and change the mode of any file). */
 	mode_t old = umask(0777 & ~mode);
 	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	int e = errno;
@@ -123,7 +175,17 @@ int vup_endpoint_listen(const struct vup_endpoint *ep, unsigned mode, char *err,
 		close(fd);
 		return -e;
 	}
-	if (chmod(ep->path, mode) < 0 || listen(fd, 128) < 0) {
+	/* Before anyone can connect: the file must be our socket, with the
+	 * mode asked (checked and, under a default ACL, set on the inode). */
+	rc = vup_endpoint_check_mode(ep->path, mode, err, errlen);
+	if (rc) {
+		close(fd);
+		/* A file swapped in is not ours to remove. */
+		if (rc != -ELOOP && rc != -EEXIST)
+			unlink(ep->path);
+		return rc;
+	}
+	if (listen(fd, 128) < 0) {
 		e = errno;
 		snprintf(err, errlen, "listen %s: %s", ep->path, strerror(e));
 		close(fd);

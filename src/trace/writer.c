@@ -136,6 +136,14 @@ static int declare(struct vup_trace *t, size_t i)
 	                  f->description);
 }
 
+/* Writes to the trace block, as they always did: O_NONBLOCK was for the
+ * open only. */
+static int clear_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
 static int open_file(struct vup_trace *t, char *err, size_t errlen)
 {
 	char name[4096];
@@ -144,22 +152,34 @@ static int open_file(struct vup_trace *t, char *err, size_t errlen)
 		return -ENAMETOOLONG;
 	}
 	/* Trace files hold guest data: 0600 whatever the umask. */
-	/* Never follow a link or truncate a device: -w names a file of ours. */
-	t->fd = open(name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* Never follow a link or truncate a device: -w names a file of ours.
+	 * O_NONBLOCK: a FIFO planted there must not hang start-up (open
+	 * would wait for a reader); it is refused below as not a regular
+	 * file.  A hard link to another file (st_nlink > 1) is refused
+	 * before the truncation would destroy that file's content. */
+	t->fd = open(name,
+	             O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+	             0600);
 	struct stat st;
 	int e = 0;
+	const char *why = NULL;
 	if (t->fd < 0)
 		e = errno;
 	else if (fstat(t->fd, &st) < 0)
 		e = errno;
 	else if (!S_ISREG(st.st_mode))
-		e = EINVAL;
-	else if (ftruncate(t->fd, 0) < 0 || fchmod(t->fd, 0600) < 0)
+		e = EINVAL, why = "not a regular file";
+	else if (st.st_nlink > 1)
+		e = EMLINK, why = "has other hard links (another name for "
+		                  "another file); not truncating it";
+	else if (clear_nonblock(t->fd) < 0 || ftruncate(t->fd, 0) < 0 ||
+	         fchmod(t->fd, 0600) < 0)
 		e = errno;
 	if (e) {
 		snprintf(err, errlen, "%s: %s", name,
-		         e == EINVAL  ? "not a regular file"
+		         why          ? why
 		         : e == ELOOP ? "is a symbolic link; not following it"
+		         : e == ENXIO ? "not a regular file"
 		                      : strerror(e));
 		if (t->fd >= 0)
 			close(t->fd);
@@ -178,13 +198,19 @@ static int open_file(struct vup_trace *t, char *err, size_t errlen)
 	}
 	t->z_open = true;
 	t->next_ifid = 0;
+	/* The file starts with its SHB: nothing left of the previous one. */
+	t->block.len = 0;
+	t->unflushed = false;
 	if (pcapng_shb(&t->block, "vuproxy"))
 		return -ENOMEM;
 	/* A new file stands alone: it re-declares every live session. */
 	for (size_t i = 0; i < t->nifaces; i++)
 		if (declare(t, i))
 			return -ENOMEM;
-	return emit(t, Z_SYNC_FLUSH);
+	int rc = emit(t, Z_SYNC_FLUSH);
+	if (rc)
+		snprintf(err, errlen, "%s: %s", name, strerror(-rc));
+	return rc;
 }
 
 static int close_file(struct vup_trace *t)
@@ -197,8 +223,10 @@ static int close_file(struct vup_trace *t)
 		t->z_open = false;
 	}
 	if (t->fd >= 0) {
-		if (!t->broken && fsync(t->fd) < 0 && errno != EINVAL)
+		if (!t->broken && fsync(t->fd) < 0 && errno != EINVAL) {
 			rc = -errno;
+			fail(t, "fsync", -rc);
+		}
 		close(t->fd);
 		t->fd = -1;
 	}
@@ -207,21 +235,29 @@ static int close_file(struct vup_trace *t)
 
 static int rotate(struct vup_trace *t)
 {
-	close_file(t);
+	/* A file that could not be finished stops the recording (fail()
+	 * logged it once): no next file, and -W removes nothing, so that
+	 * the files on disk are the ones the log names. */
+	if (close_file(t) || t->broken)
+		return -EIO;
 	t->file_no++;
+	char err[256] = "";
+	int rc = open_file(t, err, sizeof(err));
+	if (rc) {
+		if (!t->broken)
+			vup_log(VUP_LOG_ERROR, "trace rotation: %s",
+			        err[0] ? err : strerror(-rc));
+		t->broken = true;
+		return rc;
+	}
+	/* -W: the oldest file goes once the next one is open. */
 	if (t->cfg.max_files && t->file_no >= t->cfg.max_files) {
 		char old[4096];
 		if (!vup_trace_file_name(t->path, t->file_no - t->cfg.max_files,
 		                         old, sizeof(old)))
 			unlink(old);
 	}
-	char err[256];
-	int rc = open_file(t, err, sizeof(err));
-	if (rc) {
-		vup_log(VUP_LOG_ERROR, "trace rotation: %s", err);
-		t->broken = true;
-	}
-	return rc;
+	return 0;
 }
 
 int vup_trace_open(const struct vup_trace_config *cfg, struct vup_trace **out,

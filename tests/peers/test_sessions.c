@@ -164,6 +164,36 @@ static void socket_mode_option(void **state)
 	PEER_OK(peer_fx_stop(fx));
 }
 
+/* --socket-mode comes out exact whatever vuproxy's umask: the mode is made
+ * by the umask vuproxy sets around bind, with no chmod by path after it
+ * (tests/unit/test_endpoint.c: a link swapped in is not followed). */
+struct umask_case {
+	mode_t umask;
+	const char *mode;
+	unsigned want;
+};
+
+static void socket_mode_under_umask(void **state)
+{
+	struct peer_fx *fx = *state;
+	const struct umask_case *c = fx->arg;
+	const char *extra[] = {"--socket-mode", c->mode, NULL};
+	mode_t old = umask(c->umask); /* inherited by vuproxy */
+	int rc = peer_fx_start(fx, "listen", "listen", extra);
+	umask(old);
+	PEER_OK(rc);
+	if (mode_of(fx->fe_path) != c->want || mode_of(fx->be_path) != c->want)
+		fail_msg("umask %03o, --socket-mode %s: sockets %04o and %04o",
+		         (unsigned)c->umask, c->mode, mode_of(fx->fe_path),
+		         mode_of(fx->be_path));
+	PEER_OK(peer_fx_stop(fx));
+}
+
+static const struct umask_case umask_cases[] = {
+        {000, "0600", 0600}, {000, "0660", 0660}, {000, "0666", 0666},
+        {077, "0600", 0600}, {077, "0660", 0660}, {077, "0666", 0666},
+};
+
 /* A socket file nobody listens on (a crashed proxy's) is replaced. */
 static void stale_socket_replaced(void **state)
 {
@@ -256,6 +286,18 @@ int main(void)
 	        PEER_TEST(sigint_with_live_session),
 	        PEER_TEST(socket_mode_default),
 	        PEER_TEST(socket_mode_option),
+	        PEER_TEST_ARG("socket_mode umask 000 0600",
+	                      socket_mode_under_umask, &umask_cases[0]),
+	        PEER_TEST_ARG("socket_mode umask 000 0660",
+	                      socket_mode_under_umask, &umask_cases[1]),
+	        PEER_TEST_ARG("socket_mode umask 000 0666",
+	                      socket_mode_under_umask, &umask_cases[2]),
+	        PEER_TEST_ARG("socket_mode umask 077 0600",
+	                      socket_mode_under_umask, &umask_cases[3]),
+	        PEER_TEST_ARG("socket_mode umask 077 0660",
+	                      socket_mode_under_umask, &umask_cases[4]),
+	        PEER_TEST_ARG("socket_mode umask 077 0666",
+	                      socket_mode_under_umask, &umask_cases[5]),
 	        PEER_TEST(stale_socket_replaced),
 	        PEER_TEST(regular_file_refused),
 	        PEER_TEST(live_socket_not_replaced),

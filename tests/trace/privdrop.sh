@@ -7,6 +7,9 @@
 # Refusals, each exit 2 with one clear line, before anything is created (no
 # socket, no trace file):
 #   - an unknown user ("no such user"); --user root ("uid 0");
+#   - a user whose primary group is 0 ("gid 0"): none exists on Debian, so
+#     vuproxy runs in a mount namespace of its own where a private copy of
+#     /etc/passwd adds one (no user is created on the system);
 #   - --user when not root (run as nobody through setpriv: "only root");
 #   - -C with a trace directory NAME cannot write to (rotation creates the
 #     next files there as NAME): the line names the directory.
@@ -41,7 +44,7 @@ READY_MSG="virtio is now ready for processing"
 USER_NAME=nobody
 
 t_init privdrop_user
-t_need_cmd "$TESTPMD" setpriv getent stat jq gzip timeout awk sed
+t_need_cmd "$TESTPMD" setpriv getent stat jq gzip timeout awk sed unshare mount
 t_need_exe VUPROXY TRACE_PEER
 [ "$(id -u)" = 0 ] || t_fail "this test needs root (vuproxy --user drops root)"
 NUID=$(getent passwd "$USER_NAME" | cut -d: -f3)
@@ -72,6 +75,17 @@ refused() {
 VP=("$VUPROXY" --frontend "listen:$FE_SOCK" --backend "connect:$BE_SOCK" -w "$T_DIR/t.pcapng.gz")
 refused unknown "--user vup-no-such-user-$$: no such user" "${VP[@]}" --user "vup-no-such-user-$$"
 refused root "--user root: root has uid 0" "${VP[@]}" --user root
+GID0_USER=vup-gid0-$$
+! getent passwd "$GID0_USER" >/dev/null || t_fail "a user $GID0_USER exists already"
+{
+	cat /etc/passwd
+	echo "$GID0_USER:x:64999:0:vuproxy test:/nonexistent:/usr/sbin/nologin"
+} >"$T_DIR/passwd"
+chmod 0644 "$T_DIR/passwd"
+refused gid0 "--user $GID0_USER: $GID0_USER has gid 0 (root's group)" \
+	unshare --mount --propagation private sh -c 'mount --bind "$1" /etc/passwd && shift && exec "$@"' \
+	sh "$T_DIR/passwd" "${VP[@]}" --user "$GID0_USER"
+! getent passwd "$GID0_USER" >/dev/null || t_fail "$GID0_USER is visible outside vuproxy's mount namespace"
 refused not_root "only root can change to another user; vuproxy runs as uid $NUID" \
 	setpriv --reuid="$NUID" --regid="$NGID" --clear-groups "${VP[@]}" --user "$USER_NAME"
 mkdir -m 0700 "$T_DIR/rootonly"

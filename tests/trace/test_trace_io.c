@@ -10,16 +10,21 @@
  * - rotation: at most max_files files, each a complete gzip stream, each
  *   declaring exactly the sessions live when it was opened, every packet on
  *   its session's interface, no message lost or repeated;
- * - files are created 0600 whatever the umask.
+ * - files are created 0600 whatever the umask;
+ * - a rotation whose file cannot be finished (a write fails) stops the
+ *   recording: no next file, -W removes nothing, the file ends after its
+ *   last whole message.
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -564,6 +569,86 @@ static void test_rotation(void **state)
 	assert_int_equal(expect_next, NROT);
 }
 
+/* ---- rotation when the file being closed cannot be finished ---- */
+
+/* The file size limit makes every write past the current end fail with
+ * EFBIG (SIGXFSZ ignored): the Z_FINISH of the rotation fails.  Recording
+ * stops there: no next file is opened, -W removes nothing (the oldest file
+ * stays), the failed file ends after its last whole message and reads
+ * back in order, and nothing more is recorded. */
+#define WF_BYTES 1024
+
+static void test_rotation_close_fails(void **state)
+{
+	(void)state;
+	char path[512], f0[600], f1[600], f2[600], err[256];
+	path_in(path, sizeof(path), "wfail.pcapng.gz");
+	vup_trace_file_name(path, 0, f0, sizeof(f0));
+	vup_trace_file_name(path, 1, f1, sizeof(f1));
+	vup_trace_file_name(path, 2, f2, sizeof(f2));
+	struct vup_trace_config cfg = {
+	        .path = path, .rotate_bytes = WF_BYTES, .max_files = 2};
+	struct vup_trace *t;
+	if (vup_trace_open(&cfg, &t, err, sizeof(err)))
+		fail_msg("vup_trace_open: %s", err);
+	assert_int_equal(vup_trace_add_session(t, 1, "s1 x>y", "d"), 0);
+	/* Fill file 0, rotate to file 1, fill it up to the size at which
+	 * the next message rotates again. */
+	static struct sent sent[NROT];
+	uint32_t k = 0;
+	struct stat st;
+	for (;; k++) {
+		assert_true(k < NROT);
+		make_msg(&sent[k], 1, k);
+		assert_int_equal(write_msg(t, &sent[k]), 0);
+		if (stat(f1, &st) == 0 && st.st_size >= WF_BYTES)
+			break;
+	}
+	k++;
+	uint64_t count = vup_trace_count(t);
+	assert_int_equal(count, k);
+	off_t size1 = st.st_size;
+
+	struct rlimit old, lim;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)size1;
+	void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	struct sent next;
+	make_msg(&next, 1, k);
+	int rc = write_msg(t, &next);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, prev);
+	assert_int_not_equal(rc, 0);
+
+	/* Stopped: no file 2, file 0 kept, nothing more recorded. */
+	if (exists(f2))
+		fail_msg("%s was opened although %s could not be finished", f2,
+		         f1);
+	if (!exists(f0))
+		fail_msg("-W removed %s although the rotation failed", f0);
+	assert_int_not_equal(write_msg(t, &next), 0);
+	assert_int_equal(vup_trace_count(t), count);
+	assert_int_equal(vup_trace_close(t), 0);
+	assert_false(exists(f2));
+
+	/* File 1: its messages in order, without its gzip trailer. */
+	assert_int_equal(stat(f1, &st), 0);
+	assert_int_equal(st.st_size, size1);
+	static uint32_t counters[NROT];
+	size_t n0, n1;
+	enum vup_read_status rs =
+	        read_all(f0, counters, NROT, &n0, sent, err, sizeof(err));
+	if (rs != VUP_READ_END)
+		fail_msg("%s: %s (%s)", f0, status_name(rs), err);
+	rs = read_all(f1, counters, NROT, &n1, sent + n0, err, sizeof(err));
+	if (rs != VUP_READ_TRUNCATED)
+		fail_msg("%s: %s (%s), want TRUNCATED", f1, status_name(rs),
+		         err);
+	assert_int_equal(n0 + n1, count);
+}
+
 /* A trace with no session and no message is a valid, empty trace. */
 static void test_empty_trace(void **state)
 {
@@ -591,6 +676,7 @@ int main(void)
 	        cmocka_unit_test(test_every_message_on_disk),
 	        cmocka_unit_test(test_cut_anywhere),
 	        cmocka_unit_test(test_rotation),
+	        cmocka_unit_test(test_rotation_close_fails),
 	        cmocka_unit_test(test_empty_trace),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
