@@ -331,9 +331,12 @@ static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
 		q->st.bad_index++;
 		return 0;
 	}
-	for (; d > n; d--) { /* overwritten before we saw them */
-		vup__count_missed(q);
-		q->used_cur++;
+	if (d > n) { /* overwritten before we saw them: counted at once (at
+		        25 Mpps a 1 ms poll finds 25000 of them) */
+		uint16_t k = (uint16_t)(d - n);
+		q->st.consumed += k;
+		q->st.missed += k;
+		q->used_cur += k;
 	}
 	uint16_t u;
 	/* As in the avail round, keep what the re-check needs: the indices,
