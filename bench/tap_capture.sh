@@ -24,7 +24,7 @@
 #
 # Needs VUPROXY.  Knobs: CAPTURE_RATES="10000 100000 1000000" CAPTURE_SECS=5
 #   TAP_INTERVAL=200 CAPTURE_MODES="strict unverified" BE_CPU=0 FE_CPU=1
-#   VUPROXY_CPUS=0,1 VUPROXY_PRIO="" CAPTURE=captures/dpdk-split-frames.pcapng.gz
+#   VUPROXY_CPUS=0,1 VUPROXY_PRIO="" CAPTURE=captures/dpdk-split-frames-1024.pcapng.gz
 #   TESTPMD=dpdk-testpmd  WORK=dir  RESULTS=file (key=value lines)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -36,7 +36,7 @@ CAPTURE_MODES=${CAPTURE_MODES:-strict unverified}
 TAP_INTERVAL=${TAP_INTERVAL:-200}
 BE_CPU=${BE_CPU:-0}; FE_CPU=${FE_CPU:-1}; VUPROXY_CPUS=${VUPROXY_CPUS:-0,1}
 VUPROXY_PRIO=${VUPROXY_PRIO:-}
-CAPTURE=${CAPTURE:-$HERE/../captures/dpdk-split-frames.pcapng.gz}
+CAPTURE=${CAPTURE:-$HERE/../captures/dpdk-split-frames-1024.pcapng.gz}
 TESTPMD=${TESTPMD:-dpdk-testpmd}
 HZ=$(getconf CLK_TCK)
 OWN_WORK=0
