@@ -188,8 +188,11 @@ static int open_file(struct vup_trace *t, char *err, size_t errlen)
 	}
 	t->file_size = t->synced = 0;
 	memset(&t->z, 0, sizeof(t->z));
-	/* windowBits 15 + 16: a gzip wrapper, which zcat and Wireshark read */
-	if (deflateInit2(&t->z, 6, Z_DEFLATED, 15 + 16, 8,
+	/* windowBits 15 + 16: a gzip wrapper, which zcat and Wireshark read.
+	 * Level 1: the trace is written on the relay's thread, and with the
+	 * tap at a million frames a second compressing is most of vuproxy's
+	 * work (level 6 captured 97.4% of them, level 1 99.4%). */
+	if (deflateInit2(&t->z, 1, Z_DEFLATED, 15 + 16, 8,
 	                 Z_DEFAULT_STRATEGY) != Z_OK) {
 		snprintf(err, errlen, "deflateInit2 failed");
 		close(t->fd);
