@@ -139,6 +139,8 @@ enum vup_req {
 	VUP_REQ_RESET_DEVICE = 34,
 	VUP_REQ_ADD_MEM_REG = 37,
 	VUP_REQ_REM_MEM_REG = 38,
+	VUP_REQ_SET_STATUS = 39,
+	VUP_REQ_SET_DEVICE_STATE_FD = 42,
 };
 
 /* Catalogue. */
@@ -193,6 +195,11 @@ uint32_t vup_mem_region_size(const struct vup_negotiated *neg);
 /* Read a field of a payload; false if it lies beyond size. */
 bool vup_field_get(const struct vup_field *f, const uint8_t *p, uint32_t size,
                    uint64_t *out);
+/* Read the field called name of layout l: what vuproxy's own logic (the
+ * tap, replay) reads from a payload, by the catalogue's offsets.  False
+ * if the layout has no such field or it lies beyond size. */
+bool vup_layout_get(enum vup_layout l, const char *name, const uint8_t *p,
+                    uint32_t size, uint64_t *out);
 /* Write a field (rules rewrite); false if it lies beyond size. */
 bool vup_field_set(const struct vup_field *f, uint8_t *p, uint32_t size,
                    uint64_t value);

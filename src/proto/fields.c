@@ -126,6 +126,17 @@ const struct vup_field *vup_layout_fields(enum vup_layout l, size_t *n)
 	return layouts[l].f;
 }
 
+bool vup_layout_get(enum vup_layout l, const char *name, const uint8_t *p,
+                    uint32_t size, uint64_t *out)
+{
+	size_t n;
+	const struct vup_field *f = vup_layout_fields(l, &n);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(f[i].name, name) == 0)
+			return vup_field_get(&f[i], p, size, out);
+	return false;
+}
+
 static bool integer_field(const struct vup_field *f)
 {
 	return f->size == 1 || f->size == 2 || f->size == 4 || f->size == 8 ||
@@ -222,9 +233,9 @@ void vup_proto_note(struct vup_negotiated *neg, enum vup_chan chan,
 	if (chan != VUP_CHAN_MAIN || (h->flags & VUP_FLAG_REPLY) || h->size < 8)
 		return;
 	memcpy(&v, payload, 8);
-	if (h->request == 2) /* SET_FEATURES */
+	if (h->request == VUP_REQ_SET_FEATURES)
 		neg->features = v;
-	else if (h->request == 16) /* SET_PROTOCOL_FEATURES */
+	else if (h->request == VUP_REQ_SET_PROTOCOL_FEATURES)
 		neg->protocol_features = v;
 }
 

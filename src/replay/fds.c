@@ -20,14 +20,6 @@
  * rather than handed to ftruncate. */
 #define MAX_MEMFD_SIZE (UINT64_C(1) << 44)
 
-static uint64_t rd64(const uint8_t *p, uint32_t size, uint32_t off)
-{
-	uint64_t v = 0;
-	if ((uint64_t)off + 8 <= size)
-		memcpy(&v, p + off, 8);
-	return v;
-}
-
 /* The bytes the payload maps from fd i: mmap_offset + size of its region
  * (SET_MEM_TABLE region i, ADD_MEM_REG), else 0. */
 static uint64_t payload_needs(const struct vup_replay_msg *m, unsigned i)
@@ -38,13 +30,21 @@ static uint64_t payload_needs(const struct vup_replay_msg *m, unsigned i)
 		return 0;
 	uint64_t size, off;
 	switch (m->hdr.request) {
-	case 5: /* SET_MEM_TABLE: {gpa, size, uaddr, mmap_offset} x n */
-		size = rd64(p, n, 8 + i * 32 + 8);
-		off = rd64(p, n, 8 + i * 32 + 24);
+	case VUP_REQ_SET_MEM_TABLE: {
+		/* Regions of 32 bytes: the negotiated XEN_MMAP (40) is not
+		 * known here. */
+		uint32_t o = 8 + i * vup_mem_region_size(NULL);
+		if (o > n)
+			return 0;
+		size = off = 0;
+		vup_field_get(&vup_mem_region_fields[1], p + o, n - o, &size);
+		vup_field_get(&vup_mem_region_fields[3], p + o, n - o, &off);
 		break;
-	case 37: /* ADD_MEM_REG */
-		size = rd64(p, n, 16);
-		off = rd64(p, n, 32);
+	}
+	case VUP_REQ_ADD_MEM_REG:
+		size = off = 0;
+		vup_layout_get(VUP_L_MEM_REG, "size", p, n, &size);
+		vup_layout_get(VUP_L_MEM_REG, "mmap_offset", p, n, &off);
 		break;
 	default: return 0;
 	}
@@ -122,8 +122,9 @@ int vup_replay_make_fd(const struct vup_replay_msg *m, unsigned i, int *keep,
 		uint32_t dir = 1;
 		if (m->hdr.size >= 4)
 			memcpy(&dir, m->payload, 4);
-		bool peer_writes = m->hdr.request == 42 &&
-		                   m->chan == VUP_CHAN_MAIN && dir == 0;
+		bool peer_writes =
+		        m->hdr.request == VUP_REQ_SET_DEVICE_STATE_FD &&
+		        m->chan == VUP_CHAN_MAIN && dir == 0;
 		*keep = peer_writes ? sv[0] : sv[1];
 		return peer_writes ? sv[1] : sv[0];
 	}

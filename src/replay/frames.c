@@ -298,19 +298,20 @@ void vup_replay__dp_free(struct vup_replay_dp *dp)
 	free(dp);
 }
 
-static uint64_t rd64(const uint8_t *p, uint32_t size, uint32_t off)
+/* A payload field by the catalogue's layout and name; 0 when absent. */
+static uint64_t fld(enum vup_layout l, const char *name, const uint8_t *p,
+                    uint32_t size)
 {
 	uint64_t v = 0;
-	if ((uint64_t)off + 8 <= size)
-		memcpy(&v, p + off, 8);
+	vup_layout_get(l, name, p, size, &v);
 	return v;
 }
 
-static uint32_t rd32(const uint8_t *p, uint32_t size, uint32_t off)
+/* Field k (0 gpa, 1 size, 2 uaddr, 3 mmap_offset) of the region at p. */
+static uint64_t region_fld(const uint8_t *p, uint32_t size, unsigned k)
 {
-	uint32_t v = 0;
-	if ((uint64_t)off + 4 <= size)
-		memcpy(&v, p + off, 4);
+	uint64_t v = 0;
+	vup_field_get(&vup_mem_region_fields[k], p, size, &v);
 	return v;
 }
 
@@ -389,42 +390,46 @@ int vup_replay__dp_note(struct vup_replay_run *r,
 		return 0;
 	const uint8_t *p = m->payload;
 	uint32_t n = m->hdr.size;
-	uint32_t index = rd32(p, n, 0);
+	uint32_t index = (uint32_t)fld(VUP_L_VRING_STATE, "index", p, n);
 	struct vring *v = vring_of(dp, index);
 	switch (m->hdr.request) {
-	case 4:  /* RESET_OWNER */
-	case 34: /* RESET_DEVICE */
+	case VUP_REQ_RESET_OWNER:
+	case VUP_REQ_RESET_DEVICE:
 		stop_all(dp);
 		dp->status = 0;
 		break;
-	case 5: { /* SET_MEM_TABLE */
+	case VUP_REQ_SET_MEM_TABLE: {
 		unmap_all(dp);
 		uint32_t rsz = vup_mem_region_size(&r->neg);
-		uint32_t nr = rd32(p, n, 0);
+		uint32_t nr = (uint32_t)fld(VUP_L_MEM_TABLE, "nregions", p, n);
 		for (uint32_t i = 0; i < nr && i < nfds; i++) {
 			uint32_t o = 8 + i * rsz;
-			if ((uint64_t)o + 32 > n)
+			if ((uint64_t)o + rsz > n)
 				break;
-			int rc = map_region(dp, fds[i], rd64(p, n, o),
-			                    rd64(p, n, o + 8),
-			                    rd64(p, n, o + 16),
-			                    rd64(p, n, o + 24), err, errlen);
+			const uint8_t *g = p + o;
+			int rc = map_region(dp, fds[i], region_fld(g, rsz, 0),
+			                    region_fld(g, rsz, 1),
+			                    region_fld(g, rsz, 2),
+			                    region_fld(g, rsz, 3), err, errlen);
 			if (rc)
 				return rc;
 		}
 		break;
 	}
-	case 37: /* ADD_MEM_REG */
+	case VUP_REQ_ADD_MEM_REG:
 		if (nfds)
-			return map_region(dp, fds[0], rd64(p, n, 8),
-			                  rd64(p, n, 16), rd64(p, n, 24),
-			                  rd64(p, n, 32), err, errlen);
+			return map_region(
+			        dp, fds[0], fld(VUP_L_MEM_REG, "gpa", p, n),
+			        fld(VUP_L_MEM_REG, "size", p, n),
+			        fld(VUP_L_MEM_REG, "uaddr", p, n),
+			        fld(VUP_L_MEM_REG, "mmap_offset", p, n), err,
+			        errlen);
 		break;
-	case 38: /* REM_MEM_REG */
+	case VUP_REQ_REM_MEM_REG:
 		for (unsigned i = 0; i < dp->nreg; i++) {
 			struct region *g = &dp->reg[i];
-			if (g->gpa != rd64(p, n, 8) ||
-			    g->size != rd64(p, n, 16))
+			if (g->gpa != fld(VUP_L_MEM_REG, "gpa", p, n) ||
+			    g->size != fld(VUP_L_MEM_REG, "size", p, n))
 				continue;
 			munmap(g->map, g->maplen);
 			dp->reg[i] = dp->reg[--dp->nreg];
@@ -432,37 +437,36 @@ int vup_replay__dp_note(struct vup_replay_run *r,
 			break;
 		}
 		break;
-	case 8: /* SET_VRING_NUM */
+	case VUP_REQ_SET_VRING_NUM:
 		if (v) {
-			v->num = rd32(p, n, 4);
+			v->num = (uint32_t)fld(VUP_L_VRING_STATE, "num", p, n);
 			v->have_num = true;
 		}
 		break;
-	case 9: /* SET_VRING_ADDR */
+	case VUP_REQ_SET_VRING_ADDR:
 		if (v) {
-			v->desc = rd64(p, n, 8);
-			v->used = rd64(p, n, 16);
-			v->avail = rd64(p, n, 24);
+			v->desc = fld(VUP_L_VRING_ADDR, "desc", p, n);
+			v->used = fld(VUP_L_VRING_ADDR, "used", p, n);
+			v->avail = fld(VUP_L_VRING_ADDR, "avail", p, n);
 			v->have_addr = true;
 		}
 		break;
-	case 10: /* SET_VRING_BASE */
+	case VUP_REQ_SET_VRING_BASE:
 		if (v)
-			v->base = (uint16_t)rd32(p, n, 4);
+			v->base = (uint16_t)fld(VUP_L_VRING_BASE, "num", p, n);
 		break;
-	case 11: /* GET_VRING_BASE */
+	case VUP_REQ_GET_VRING_BASE:
 		if (v)
 			v->stopped = true;
 		break;
-	case 12: { /* SET_VRING_KICK: u64, index in bits 0-7, bit 8 no fd */
-		uint64_t u = rd64(p, n, 0);
-		v = vring_of(dp, (uint32_t)(u & 0xff));
+	case VUP_REQ_SET_VRING_KICK: {
+		v = vring_of(dp, (uint32_t)fld(VUP_L_VRING_FD, "index", p, n));
 		if (!v)
 			break;
 		if (v->kick >= 0)
 			close(v->kick);
 		v->kick = -1;
-		if (!(u & 0x100) && nfds) {
+		if (!fld(VUP_L_VRING_FD, "nofd", p, n) && nfds) {
 			v->kick = dup(fds[0]);
 			if (v->kick < 0) {
 				int e = errno;
@@ -475,16 +479,17 @@ int vup_replay__dp_note(struct vup_replay_run *r,
 		prime_indices(dp, v);
 		break;
 	}
-	case 18: /* SET_VRING_ENABLE */
+	case VUP_REQ_SET_VRING_ENABLE:
 		if (v) {
-			v->enabled = rd32(p, n, 4) != 0;
+			v->enabled =
+			        fld(VUP_L_VRING_ENABLE, "enable", p, n) != 0;
 			if (v->enabled)
 				prime_indices(dp, v);
 		}
 		break;
-	case 39: /* SET_STATUS */
+	case VUP_REQ_SET_STATUS:
 		dp->status_seen = true;
-		dp->status = (uint8_t)rd64(p, n, 0);
+		dp->status = (uint8_t)fld(VUP_L_STATUS, "status", p, n);
 		break;
 	default: break;
 	}
@@ -513,18 +518,20 @@ static bool stops(const struct vup_replay_msg *m)
 	const uint8_t *p = m->payload;
 	uint32_t n = m->hdr.size;
 	switch (m->hdr.request) {
-	case 2:  /* SET_FEATURES */
-	case 4:  /* RESET_OWNER */
-	case 5:  /* SET_MEM_TABLE */
-	case 8:  /* SET_VRING_NUM */
-	case 9:  /* SET_VRING_ADDR */
-	case 10: /* SET_VRING_BASE */
-	case 11: /* GET_VRING_BASE */
-	case 12: /* SET_VRING_KICK */
-	case 34: /* RESET_DEVICE */
-	case 38: /* REM_MEM_REG */ return true;
-	case 18: /* SET_VRING_ENABLE */ return rd32(p, n, 4) == 0;
-	case 39: /* SET_STATUS */ return !(rd64(p, n, 0) & STATUS_DRIVER_OK);
+	case VUP_REQ_SET_FEATURES:
+	case VUP_REQ_RESET_OWNER:
+	case VUP_REQ_SET_MEM_TABLE:
+	case VUP_REQ_SET_VRING_NUM:
+	case VUP_REQ_SET_VRING_ADDR:
+	case VUP_REQ_SET_VRING_BASE:
+	case VUP_REQ_GET_VRING_BASE:
+	case VUP_REQ_SET_VRING_KICK:
+	case VUP_REQ_RESET_DEVICE:
+	case VUP_REQ_REM_MEM_REG: return true;
+	case VUP_REQ_SET_VRING_ENABLE:
+		return fld(VUP_L_VRING_ENABLE, "enable", p, n) == 0;
+	case VUP_REQ_SET_STATUS:
+		return !(fld(VUP_L_STATUS, "status", p, n) & STATUS_DRIVER_OK);
 	default: return false;
 	}
 }

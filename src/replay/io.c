@@ -197,7 +197,8 @@ int vup_replay__send_recorded(struct vup_replay_run *r, struct vup_channel *ch,
 	for (unsigned i = 0; i < n; i++) {
 		if (keep[i] < 0)
 			continue;
-		if (m->chan == VUP_CHAN_MAIN && m->hdr.request == 21 &&
+		if (m->chan == VUP_CHAN_MAIN &&
+		    m->hdr.request == VUP_REQ_SET_BACKEND_REQ_FD &&
 		    !(m->hdr.flags & VUP_FLAG_REPLY)) {
 			if (r->bch.fd >= 0)
 				vup_channel_close(&r->bch);

@@ -303,13 +303,14 @@ static bool needs_memory(const struct vup_replay_msg *m)
 {
 	if (m->chan != VUP_CHAN_MAIN || is_reply(m))
 		return false;
-	return m->hdr.request == 9; /* SET_VRING_ADDR */
+	return m->hdr.request == VUP_REQ_SET_VRING_ADDR;
 }
 
 static bool is_memory_table(const struct vup_replay_msg *m)
 {
 	return m->chan == VUP_CHAN_MAIN && !is_reply(m) &&
-	       (m->hdr.request == 5 || m->hdr.request == 37);
+	       (m->hdr.request == VUP_REQ_SET_MEM_TABLE ||
+	        m->hdr.request == VUP_REQ_ADD_MEM_REG);
 }
 
 int vup_replay_check_setup(const struct vup_replay_script *s,

@@ -41,15 +41,11 @@ static bool has(uint64_t bits, unsigned bit)
 	return bits >> bit & 1;
 }
 
-static uint32_t le32(const uint8_t *p)
+/* A payload field, by the catalogue's layout and field name. */
+static bool field(enum vup_layout l, const char *name, const uint8_t *p,
+                  uint32_t size, uint64_t *v)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+	return vup_layout_get(l, name, p, size, v);
 }
 
 /* Counts of a queue: what earlier runs left plus the running reader. */
@@ -367,9 +363,8 @@ static void mem_message(struct vup_tap *t, const struct vup_hdr *h,
 static void features_message(struct vup_tap *t, const uint8_t *payload,
                              uint32_t size, uint64_t now)
 {
-	if (size < 8)
+	if (!field(VUP_L_FEATURES, "features", payload, size, &t->features))
 		return;
-	t->features = le64(payload);
 	if (has(t->features, VUP_F_ACCESS_PLATFORM) && !t->off) {
 		vup_log(VUP_LOG_WARN,
 		        "s%u tap: VIRTIO_F_ACCESS_PLATFORM negotiated: ring "
@@ -385,12 +380,14 @@ static void features_message(struct vup_tap *t, const uint8_t *payload,
 static void vring_message(struct vup_tap *t, const struct vup_hdr *h,
                           const uint8_t *p, uint64_t now)
 {
-	if (h->size < 8)
+	/* KICK carries the index in a u64 with flags; the others in a
+	 * vring_state-like payload. */
+	bool kick = h->request == VUP_REQ_SET_VRING_KICK;
+	uint64_t index, v;
+	if (!field(kick ? VUP_L_VRING_FD : VUP_L_VRING_STATE, "index", p,
+	           h->size, &index))
 		return;
-	uint32_t index = le32(p);
-	if (h->request == VUP_REQ_SET_VRING_KICK)
-		index = (uint32_t)(le64(p) & 0xff);
-	struct tap_queue *q = queue(t, index);
+	struct tap_queue *q = queue(t, (uint32_t)index);
 	if (!q)
 		return;
 	switch (h->request) {
@@ -406,19 +403,23 @@ static void vring_message(struct vup_tap *t, const struct vup_hdr *h,
 	}
 	switch (h->request) {
 	case VUP_REQ_SET_VRING_NUM:
-		q->num = le32(p + 4);
+		if (!field(VUP_L_VRING_STATE, "num", p, h->size, &v))
+			return;
+		q->num = (uint32_t)v;
 		q->have_num = true;
 		break;
 	case VUP_REQ_SET_VRING_ADDR:
-		if (h->size < 40)
+		if (!field(VUP_L_VRING_ADDR, "desc", p, h->size, &q->desc) ||
+		    !field(VUP_L_VRING_ADDR, "used", p, h->size, &q->used) ||
+		    !field(VUP_L_VRING_ADDR, "avail", p, h->size, &q->avail))
 			return;
-		q->desc = le64(p + 8);
-		q->used = le64(p + 16);
-		q->avail = le64(p + 24);
 		q->have_addr = true;
 		break;
 	case VUP_REQ_SET_VRING_BASE:
-		q->base = le32(p + 4);
+		/* The whole u32: try_start reads it as split or packed. */
+		if (!field(VUP_L_VRING_BASE, "num", p, h->size, &v))
+			return;
+		q->base = (uint32_t)v;
 		q->have_base = true;
 		break;
 	case VUP_REQ_GET_VRING_BASE:
@@ -426,13 +427,15 @@ static void vring_message(struct vup_tap *t, const struct vup_hdr *h,
 		 * read on until the back-end's reply. */
 		q->kicked = false;
 		if (t->ngvb < sizeof(t->gvb) / sizeof(t->gvb[0]))
-			t->gvb[t->ngvb++] = index;
+			t->gvb[t->ngvb++] = (uint32_t)index;
 		return;
 	case VUP_REQ_SET_VRING_KICK: q->kicked = true; break;
 	case VUP_REQ_SET_VRING_ENABLE:
 		/* Likewise the device may still use buffers after a disable
 		 * is sent; the queue is read until it is stopped. */
-		q->enabled = le32(p + 4) != 0;
+		if (!field(VUP_L_VRING_ENABLE, "enable", p, h->size, &v))
+			return;
+		q->enabled = v != 0;
 		break;
 	default: return;
 	}
@@ -472,8 +475,8 @@ void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
 		features_message(t, payload, h->size, now_ns);
 		break;
 	case VUP_REQ_SET_PROTOCOL_FEATURES:
-		if (h->size >= 8)
-			t->protocol_features = le64(payload);
+		field(VUP_L_PROTOCOL_FEATURES, "features", payload, h->size,
+		      &t->protocol_features);
 		break;
 	case VUP_REQ_SET_MEM_TABLE:
 	case VUP_REQ_ADD_MEM_REG:

@@ -274,6 +274,8 @@ static void request_enum_matches_catalogue(void **state)
 	        {VUP_REQ_RESET_DEVICE, "RESET_DEVICE"},
 	        {VUP_REQ_ADD_MEM_REG, "ADD_MEM_REG"},
 	        {VUP_REQ_REM_MEM_REG, "REM_MEM_REG"},
+	        {VUP_REQ_SET_STATUS, "SET_STATUS"},
+	        {VUP_REQ_SET_DEVICE_STATE_FD, "SET_DEVICE_STATE_FD"},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const struct vup_msg_type *t =
