@@ -38,6 +38,9 @@ struct vup_tap_budget {
 	uint64_t mem_limit, mem_used; /* bytes */
 };
 
+/* --tap-memory when not given: a few 1024-slot rings at -s 65536. */
+#define VUP_TAP_MEMORY_DEFAULT ((uint64_t)256 << 20)
+
 /* Guest reads all taps together make per tick (see vup_tap_poll). */
 #define VUP_TAP_TICK_READS 65536u
 

@@ -225,8 +225,8 @@ int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
 	p->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	uv_timer_init(loop, &p->restart);
 	p->restart.data = p;
-	p->tap_budget.mem_limit =
-	        cfg->tap_mem_limit ? cfg->tap_mem_limit : (uint64_t)256 << 20;
+	p->tap_budget.mem_limit = cfg->tap_mem_limit ? cfg->tap_mem_limit
+	                                             : VUP_TAP_MEMORY_DEFAULT;
 	*out = p;
 	if (vup__tap_timer_start(p) < 0) {
 		vup_proxy_stop(p);
