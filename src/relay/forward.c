@@ -6,7 +6,8 @@
  * The one switch on the rules' verdict is here: pass, drop, delay (the
  * direction's hold queue), rewrite, fail (an error reply from vuproxy),
  * disconnect, log.  Every message is recorded before it goes anywhere; a
- * rewritten one is recorded as received and as sent.  SET_BACKEND_REQ_FD
+ * rewritten one is recorded as received and as sent, a delayed one as
+ * received and again, as sent, when it leaves.  SET_BACKEND_REQ_FD
  * is interposed when it is finally forwarded.
  */
 #include <errno.h>
@@ -171,6 +172,17 @@ static void send_now(struct vup_link *from, const struct vup_hdr *hdr,
 	vup__link_update(from);
 }
 
+/* A held message leaves: one a rule delayed is recorded again, as sent,
+ * so the trace shows when the receiver got it.  Frees m. */
+static void send_held(struct vup_link *l, struct vup_held *m)
+{
+	if (m->rule)
+		record(l->s, l->chan, l->side, &m->hdr, m->payload, m->fds,
+		       m->nfds, VUP_ACT_DELAY, m->rule, true);
+	send_now(l, &m->hdr, m->payload, m->fds, m->nfds);
+	free(m);
+}
+
 static void arm_hold_timer(struct vup_session *s)
 {
 	struct vup_link *links[] = {s->fe, s->be, s->fe_bch, s->be_bch};
@@ -197,10 +209,8 @@ void vup__release_held(uv_timer_t *t)
 		struct vup_link *l = links[i];
 		struct vup_held *m;
 		while (l && !s->closing &&
-		       (m = vup_hold_pop_ready(&l->hold, now))) {
-			send_now(l, &m->hdr, m->payload, m->fds, m->nfds);
-			free(m);
-		}
+		       (m = vup_hold_pop_ready(&l->hold, now)))
+			send_held(l, m);
 		if (l && !s->closing && l->paused && !s->ending &&
 		    l->hold.count <= VUP_QUEUE_LOW_MSGS &&
 		    l->peer->ch.out_msgs <= VUP_QUEUE_LOW_MSGS) {
@@ -218,25 +228,23 @@ void vup__flush_held(struct vup_session *s)
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
 		struct vup_held *m;
 		while (links[i] && !s->closing &&
-		       (m = vup_hold_pop_ready(&links[i]->hold, UINT64_MAX))) {
-			send_now(links[i], &m->hdr, m->payload, m->fds,
-			         m->nfds);
-			free(m);
-		}
+		       (m = vup_hold_pop_ready(&links[i]->hold, UINT64_MAX)))
+			send_held(links[i], m);
 	}
 }
 
-/* Send, or hold behind what is already held in this direction. */
+/* Send, or hold behind what is already held in this direction.  rule:
+ * the rule that delays it (delay_ns), else NULL. */
 static void forward(struct vup_link *from, const struct vup_hdr *hdr,
                     const uint8_t *payload, int *fds, unsigned nfds,
-                    uint64_t delay_ns)
+                    uint64_t delay_ns, const char *rule)
 {
 	if (!delay_ns && vup_hold_empty(&from->hold)) {
 		send_now(from, hdr, payload, fds, nfds);
 		return;
 	}
-	if (vup_hold_push(&from->hold, uv_hrtime(), delay_ns, hdr, payload, fds,
-	                  nfds) < 0) {
+	if (vup_hold_push(&from->hold, uv_hrtime(), delay_ns, rule, hdr,
+	                  payload, fds, nfds) < 0) {
 		vup__session_fail(from->s, "out of memory holding a message");
 		return;
 	}
@@ -305,7 +313,7 @@ static void apply_fail(struct vup_link *l, const struct vup_hdr *hdr,
 			return;
 		record(s, l->chan, l->side, &rep, payload, NULL, 0,
 		       VUP_ACT_FAIL, v->rule, true);
-		forward(l, &rep, payload, NULL, 0, 0);
+		forward(l, &rep, payload, NULL, 0, 0, NULL);
 		return;
 	}
 	vup_flow_retract(&s->flow, l->chan, hdr->request);
@@ -319,7 +327,7 @@ static void apply_fail(struct vup_link *l, const struct vup_hdr *hdr,
 	       v->rule, true);
 	if (vup_log_enabled(VUP_LOG_MSG))
 		log_message(s, back, &rep, payload, 0, " [made by vuproxy]");
-	forward(back, &rep, payload, NULL, 0, 0);
+	forward(back, &rep, payload, NULL, 0, 0, NULL);
 }
 
 static void apply_disconnect(struct vup_session *s, const struct vup_verdict *v)
@@ -415,9 +423,12 @@ void vup__relay(struct vup_link *l)
 	       m->fds, m->nfds, v.rewritten ? VUP_ACT_REWRITE : act, rule,
 	       false);
 	if (v.rewritten) {
-		record(s, l->chan, l->side, &m->hdr, m->payload, m->fds,
-		       m->nfds, act == VUP_ACT_PASS ? VUP_ACT_REWRITE : act,
-		       rule, true);
+		/* A delayed one is recorded as sent when it leaves. */
+		if (act != VUP_ACT_DELAY)
+			record(s, l->chan, l->side, &m->hdr, m->payload, m->fds,
+			       m->nfds,
+			       act == VUP_ACT_PASS ? VUP_ACT_REWRITE : act,
+			       rule, true);
 		if (vup_log_enabled(VUP_LOG_MSG))
 			log_message(s, l, &m->hdr, m->payload, m->nfds, note);
 		/* What the receiver sees is what counts from now on. */
@@ -446,10 +457,10 @@ void vup__relay(struct vup_link *l)
 		apply_disconnect(s, &v);
 		break;
 	case VUP_ACT_DELAY:
-		forward(l, &m->hdr, m->payload, fds, nfds, v.delay_ns);
+		forward(l, &m->hdr, m->payload, fds, nfds, v.delay_ns, rule);
 		break;
 	default: /* PASS, LOG, REWRITE */
-		forward(l, &m->hdr, m->payload, fds, nfds, 0);
+		forward(l, &m->hdr, m->payload, fds, nfds, 0, NULL);
 		break;
 	}
 }

@@ -7,10 +7,13 @@
 #include "vuproxy/channel.h"
 
 int vup_hold_push(struct vup_hold *h, uint64_t now_ns, uint64_t delay_ns,
-                  const struct vup_hdr *hdr, const uint8_t *payload,
-                  const int *fds, unsigned nfds)
+                  const char *rule, const struct vup_hdr *hdr,
+                  const uint8_t *payload, const int *fds, unsigned nfds)
 {
-	struct vup_held *m = malloc(sizeof(*m) + hdr->size);
+	/* The rule's name is copied: a SIGHUP may free the rules before the
+	 * message leaves. */
+	size_t rule_len = rule ? strlen(rule) + 1 : 0;
+	struct vup_held *m = malloc(sizeof(*m) + hdr->size + rule_len);
 	if (!m) {
 		int copy[VUP_MAX_FDS];
 		if (nfds)
@@ -28,6 +31,12 @@ int vup_hold_push(struct vup_hold *h, uint64_t now_ns, uint64_t delay_ns,
 		memcpy(m->fds, fds, sizeof(int) * nfds);
 	if (hdr->size)
 		memcpy(m->payload, payload, hdr->size);
+	m->rule = NULL;
+	if (rule) {
+		char *copy = (char *)m->payload + hdr->size;
+		memcpy(copy, rule, rule_len);
+		m->rule = copy;
+	}
 	if (h->tail)
 		h->tail->next = m;
 	else

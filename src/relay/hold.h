@@ -18,7 +18,10 @@ struct vup_held {
 	struct vup_hdr hdr;
 	unsigned nfds;
 	int fds[VUP_MAX_FDS];
-	uint8_t payload[]; /* hdr.size bytes */
+	/* The rule that delayed this message: its copy as sent is recorded
+	 * when it leaves.  NULL for a message only waiting behind one. */
+	const char *rule;
+	uint8_t payload[]; /* hdr.size bytes, then the rule's name */
 };
 
 struct vup_hold {
@@ -32,10 +35,11 @@ static inline bool vup_hold_empty(const struct vup_hold *h)
 }
 
 /* Queue a message to leave at now + delay, but never before the one
- * ahead of it.  Takes the fds.  -ENOMEM (fds closed) on failure. */
+ * ahead of it.  rule: the name of the rule that delayed it (copied), or
+ * NULL.  Takes the fds.  -ENOMEM (fds closed) on failure. */
 int vup_hold_push(struct vup_hold *h, uint64_t now_ns, uint64_t delay_ns,
-                  const struct vup_hdr *hdr, const uint8_t *payload,
-                  const int *fds, unsigned nfds);
+                  const char *rule, const struct vup_hdr *hdr,
+                  const uint8_t *payload, const int *fds, unsigned nfds);
 /* The first message if its time has come (the caller frees it). */
 struct vup_held *vup_hold_pop_ready(struct vup_hold *h, uint64_t now_ns);
 /* When the first message is due; UINT64_MAX when empty. */

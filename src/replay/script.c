@@ -59,10 +59,9 @@ static void classify(struct vup_replay_msg *m)
 	if (copy)
 		m->delivered = m->action != VUP_ACT_DROP &&
 		               m->action != VUP_ACT_DISCONNECT;
-	else
-		m->delivered = m->action == VUP_ACT_PASS ||
-		               m->action == VUP_ACT_LOG ||
-		               m->action == VUP_ACT_DELAY;
+	else /* a delayed message is delivered as its copy, when it left */
+		m->delivered =
+		        m->action == VUP_ACT_PASS || m->action == VUP_ACT_LOG;
 	/* Played as front-end: the recorded back-end's view. */
 	m->in_view[VUP_AS_FRONTEND] =
 	        m->from == VUP_FRONTEND ? m->delivered : m->sent;

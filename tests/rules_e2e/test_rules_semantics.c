@@ -559,6 +559,7 @@ static void trace_marks_touched_messages(void **state)
 	        "GET_FEATURES true back-end rewrite hide-packed true\n"
 	        "SET_FEATURES false front-end pass null false\n"
 	        "SET_VRING_NUM false front-end delay slow-num false\n"
+	        "SET_VRING_NUM false front-end delay slow-num true\n"
 	        "SET_VRING_BASE false front-end drop lose-base false\n"
 	        "SET_VRING_ENABLE false front-end fail refuse-enable false\n"
 	        "SET_VRING_ENABLE true back-end fail refuse-enable true\n"
@@ -575,6 +576,16 @@ static void trace_marks_touched_messages(void **state)
 	         bin, fx->dir);
 	got = run(cmd);
 	assert_string_equal(got, "0x540000001\n0x140000001\n");
+	free(got);
+	/* The delayed request: recorded when it came and again when it
+	 * left, at least the rule's 100 ms later. */
+	snprintf(
+	        cmd, sizeof(cmd),
+	        "'%s' dump --json '%s/trace.pcapng.gz' --request SET_VRING_NUM "
+	        "| jq -s -r '(.[1].ts_ns - .[0].ts_ns) >= 100000000'",
+	        bin, fx->dir);
+	got = run(cmd);
+	assert_string_equal(got, "true\n");
 	free(got);
 	/* The text dump shows both, the second marked "(as sent)". */
 	snprintf(cmd, sizeof(cmd),
