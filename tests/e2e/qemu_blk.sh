@@ -15,7 +15,12 @@
 # modules), cpio, gzip, md5sum.
 # Env: VUPROXY (required) binary under test; KERNEL, KVER (guest kernel,
 # default newest /boot/vmlinuz-*); BOOT_TIMEOUT=120 (s until the guest's
-# /init runs); KEEP=1 keeps the scratch directory.
+# /init runs); KEEP=1 keeps the scratch directory.  For a small trace:
+# DISK_MB=32 (the image's size), SECTOR=12345 (inside the disk; a multiple
+# of 8 puts the pattern at the start of its 4 KiB write, so a small snap
+# length still holds it), SNAPLEN=4096 (-s of --tap blk); BLK_SAVE=PATH
+# copies the trace there once every check has passed (how
+# captures/qemu-blk.pcapng.gz was made).
 # Run by hand: VUPROXY=build/vuproxy tests/e2e/qemu_blk.sh
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/qemu_lib.sh"
@@ -23,10 +28,12 @@ set -u
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-120}
 LIMIT=240 # hard bound on every process we start (s)
 MEM=256M
-DISK_MB=32
-SECTOR=12345 # where the guest writes the pattern (inside the disk)
+DISK_MB=${DISK_MB:-32}
+SECTOR=${SECTOR:-12345} # where the guest writes the pattern (inside the disk)
+SNAPLEN=${SNAPLEN:-4096}
 
 qe_init qemu-blk
+[ "$SECTOR" -lt $((DISK_MB << 11)) ] || qe_fail "SECTOR=$SECTOR is outside the $DISK_MB MiB disk"
 qe_need_vuproxy
 qe_need_cmd qemu-system-x86_64 qemu-storage-daemon timeout awk md5sum head dd jq tshark
 find_kernel
@@ -55,7 +62,7 @@ done
 
 # 2. vuproxy between them.
 TRACE=$W/trace.pcapng.gz
-VUP_EXTRA=(-w "$TRACE" --tap blk -s 4096 --tap-unverified --tap-interval 100)
+VUP_EXTRA=(-w "$TRACE" --tap blk -s "$SNAPLEN" --tap-unverified --tap-interval 100)
 start_vuproxy "listen:$FE" "connect:$BE"
 
 # 3. front-end: QEMU connects to vuproxy.
@@ -99,7 +106,7 @@ line 'LAB: write rc=' | grep -q 'rc=0' || qe_fail "the guest's pattern write fai
 
 # --- verdict: the host's view ---
 [ "$(stat -c %s "$IMG")" = $((DISK_MB << 20)) ] || qe_fail "the image changed size"
-ONDISK=$(dd if="$IMG" bs=512 skip=$SECTOR count=1 status=none | head -c ${#PATTERN})
+ONDISK=$(dd if="$IMG" bs=512 skip="$SECTOR" count=1 status=none | head -c ${#PATTERN})
 [ "$ONDISK" = "$PATTERN" ] || qe_fail "the image holds '$ONDISK' at sector $SECTOR, not the guest's pattern $PATTERN"
 
 # --- verdict: vuproxy relayed what this pair needs ---
@@ -164,4 +171,8 @@ printf '  %-26s +%s s\n' "guest /init running" "$T_init" "guest sees /dev/vda" "
 	"whole-disk dd done" "$T_read" "md5+write+readback done" "$T_readback" "guest powered off" "$T_off"
 echo "guest: $READ"
 echo "relayed: ADD_MEM_REG x$NADD, GET_CONFIG reply, SET_BACKEND_REQ_FD; $VUP_SUMMARY"
+if [ -n "${BLK_SAVE:-}" ]; then
+	cp -- "$TRACE" "$BLK_SAVE" || qe_fail "cannot copy the trace to $BLK_SAVE"
+	echo "saved the recorded trace as $BLK_SAVE ($(stat -c %s "$BLK_SAVE") bytes)"
+fi
 echo "PASS: qemu_blk (${DISK_MB} MiB read with matching md5, pattern found at sector $SECTOR of the image, whole test $(since "$T_START") s)"
