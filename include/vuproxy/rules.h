@@ -80,11 +80,19 @@
 
 enum vup_cmp { VUP_CMP_EQ, VUP_CMP_NE, VUP_CMP_LT, VUP_CMP_GT, VUP_CMP_MASK };
 
+/* The field a name stands for in the layout last met (decide.c): a
+ * rule meets few layouts, so the lookup by name is made once. */
+struct vup_field_cache {
+	int layout; /* -1: none yet */
+	const struct vup_field *field;
+};
+
 struct vup_rule_field_match {
 	char *name; /* as written, for messages */
 	enum vup_cmp op;
 	uint64_t value; /* MASK: (field & mask) == value */
 	uint64_t mask;
+	struct vup_field_cache cache;
 };
 
 struct vup_rule_match {
@@ -99,6 +107,7 @@ struct vup_rule_match {
 	int64_t session;   /* -1 any */
 	char *socket_glob; /* NULL any; fnmatch on either socket path */
 	int64_t vring;     /* -1 any */
+	struct vup_field_cache vring_cache;
 	struct vup_rule_field_match *fields;
 	unsigned nfields;
 	uint64_t has_features;          /* virtio bits that must be set */
@@ -138,12 +147,31 @@ struct vup_rule {
 	bool cont;           /* continue to later rules */
 };
 
+/* Request codes below this are indexed per channel. */
+#define VUP_RULES_INDEXED 64
+
+/* What decide checks first, packed in the index so that the rules a
+ * message cannot meet cost a few loads from one small array rather than
+ * a walk over every (large) rule. */
+struct vup_rule_key {
+	uint32_t rule;   /* index in rules[] */
+	int8_t reply;    /* -1 any, 0 requests only, 1 replies only */
+	int8_t from;     /* -1 any, else enum vup_side */
+	int64_t session; /* -1 any */
+};
+
 struct vup_rules {
 	char *path;
 	struct vup_rule *rules;
 	unsigned n;
 	uint64_t *global_count; /* per rule, matches so far (global scope) */
 	unsigned generation;    /* unique to every load */
+	/* The rules that can meet a request code, in file order: for
+	 * channel c and code k, candidates[start[c][k] .. start[c][k+1]).
+	 * A message with a higher code is tried against every rule.  With
+	 * it, rules about other requests cost nothing. */
+	struct vup_rule_key *candidates;
+	unsigned start[2][VUP_RULES_INDEXED + 1];
 };
 
 /* Load and validate.  On error returns -EINVAL (or -errno) and writes

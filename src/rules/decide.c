@@ -3,6 +3,7 @@
  * `when` says whether it fires.  Randomness (probability, jitter) is a
  * hash of (seed, rule index, match count, purpose): the same seed gives
  * the same decisions whatever the timing, and no clock is read. */
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,11 +62,33 @@ static bool compare(const struct vup_rule_field_match *f, uint64_t v)
 	return false;
 }
 
-static bool read_field(enum vup_layout l, const char *name,
-                       const struct vup_rules_msg *m, uint64_t *v)
+/* The message being decided, and the field last read from it: rules
+ * about one request tend to read the same field (a feature word). */
+struct reading {
+	enum vup_layout l;
+	const struct vup_rules_msg *m;
+	const struct vup_field *last; /* NULL: none (or the payload changed) */
+	bool last_ok;
+	uint64_t last_v;
+};
+
+static bool read_field(struct reading *rd, const char *name,
+                       struct vup_field_cache *cache, uint64_t *v)
 {
-	const struct vup_field *f = vup__rules_layout_field(l, name);
-	return f && m->payload && vup_field_get(f, m->payload, m->hdr->size, v);
+	if (cache->layout != (int)rd->l) {
+		cache->field = vup__rules_layout_field(rd->l, name);
+		cache->layout = (int)rd->l;
+	}
+	const struct vup_field *f = cache->field;
+	if (!f || !rd->m->payload)
+		return false;
+	if (f != rd->last) {
+		rd->last_ok = vup_field_get(f, rd->m->payload, rd->m->hdr->size,
+		                            &rd->last_v);
+		rd->last = f;
+	}
+	*v = rd->last_v;
+	return rd->last_ok;
 }
 
 static bool glob_fits(const char *glob, const char *path)
@@ -73,8 +96,7 @@ static bool glob_fits(const char *glob, const char *path)
 	return path && fnmatch(glob, path, 0) == 0;
 }
 
-static bool has_bits(const struct vup_rule_match *mt, enum vup_layout l,
-                     const struct vup_rules_msg *m)
+static bool has_bits(const struct vup_rule_match *mt, struct reading *rd)
 {
 	uint64_t want = mt->has_features, word;
 	enum vup_layout need = VUP_L_FEATURES;
@@ -82,14 +104,18 @@ static bool has_bits(const struct vup_rule_match *mt, enum vup_layout l,
 		want = mt->has_protocol_features;
 		need = VUP_L_PROTOCOL_FEATURES;
 	}
-	return l == need && read_field(l, "features", m, &word) &&
+	/* Both layouts have one field, "features", of the same name. */
+	static struct vup_field_cache cache[2] = {{-1, NULL}, {-1, NULL}};
+	return rd->l == need &&
+	       read_field(rd, "features", &cache[need == VUP_L_FEATURES],
+	                  &word) &&
 	       (word & want) == want;
 }
 
-static bool matches(const struct vup_rule *r, enum vup_layout l,
-                    const struct vup_rules_msg *m)
+static bool matches(struct vup_rule *r, struct reading *rd)
 {
-	const struct vup_rule_match *mt = &r->match;
+	const struct vup_rules_msg *m = rd->m;
+	struct vup_rule_match *mt = &r->match;
 	bool is_reply = m->hdr->flags & VUP_FLAG_REPLY;
 	int reply = vup__rules_reply_filter(r);
 	uint64_t v;
@@ -113,15 +139,16 @@ static bool matches(const struct vup_rule *r, enum vup_layout l,
 	if (mt->socket_glob && !glob_fits(mt->socket_glob, m->frontend_path) &&
 	    !glob_fits(mt->socket_glob, m->backend_path))
 		return false;
-	if (mt->vring >= 0 &&
-	    (!read_field(l, "index", m, &v) || v != (uint64_t)mt->vring))
+	if (mt->vring >= 0 && (!read_field(rd, "index", &mt->vring_cache, &v) ||
+	                       v != (uint64_t)mt->vring))
 		return false;
 	for (unsigned i = 0; i < mt->nfields; i++)
-		if (!read_field(l, mt->fields[i].name, m, &v) ||
+		if (!read_field(rd, mt->fields[i].name, &mt->fields[i].cache,
+		                &v) ||
 		    !compare(&mt->fields[i], v))
 			return false;
 	if ((mt->has_features || mt->has_protocol_features) &&
-	    !has_bits(mt, l, m))
+	    !has_bits(mt, rd))
 		return false;
 	return true;
 }
@@ -212,9 +239,25 @@ void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
 	const struct vup_msg_type *t =
 	        vup_proto_lookup(m->chan, m->hdr->request);
 	enum vup_layout l = vup_msg_layout(t, m->hdr, m->neg);
-	for (unsigned i = 0; i < r->n; i++) {
-		const struct vup_rule *rule = &r->rules[i];
-		if (!matches(rule, l, m))
+	struct reading rd = {.l = l, .m = m};
+	uint32_t code = m->hdr->request;
+	bool indexed = code < VUP_RULES_INDEXED && m->chan < 2;
+	unsigned from = indexed ? r->start[m->chan][code] : 0,
+	         to = indexed ? r->start[m->chan][code + 1] : r->n;
+	bool is_reply = m->hdr->flags & VUP_FLAG_REPLY;
+	for (unsigned c = from; c < to; c++) {
+		unsigned i = c;
+		if (indexed) {
+			const struct vup_rule_key *key = &r->candidates[c];
+			if ((key->reply >= 0 && key->reply != is_reply) ||
+			    (key->from >= 0 && key->from != (int)m->from) ||
+			    (key->session >= 0 &&
+			     (uint64_t)key->session != m->session))
+				continue;
+			i = key->rule;
+		}
+		struct vup_rule *rule = &r->rules[i];
+		if (!matches(rule, &rd))
 			continue;
 		uint64_t scratch = 0; /* no session counters (out of memory) */
 		uint64_t *ctr = rule->when.global ? &r->global_count[i]
@@ -229,8 +272,10 @@ void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
 				v->logged[v->nlogged++] = rule->name;
 			continue;
 		case VUP_ACT_REWRITE:
-			if (rewrite(rule, l, m))
+			if (rewrite(rule, l, m)) {
 				v->rewritten = true;
+				rd.last = NULL; /* later rules read anew */
+			}
 			v->action = VUP_ACT_REWRITE;
 			break;
 		case VUP_ACT_DELAY:
@@ -252,4 +297,51 @@ void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
 		if (!rule->cont)
 			return;
 	}
+}
+
+/* Can rule r meet request code k of channel c? */
+static bool candidate(const struct vup_rule *r, unsigned c, uint32_t k)
+{
+	const struct vup_rule_match *mt = &r->match;
+	if (mt->chan >= 0 && mt->chan != (int)c)
+		return false;
+	if (!mt->nrequests)
+		return true;
+	for (unsigned i = 0; i < mt->nrequests; i++)
+		if (mt->requests[i].chan == c && mt->requests[i].code == k)
+			return true;
+	return false;
+}
+
+int vup__rules_index(struct vup_rules *r)
+{
+	size_t total = 0;
+	for (unsigned c = 0; c < 2; c++)
+		for (uint32_t k = 0; k < VUP_RULES_INDEXED; k++)
+			for (unsigned i = 0; i < r->n; i++)
+				total += candidate(&r->rules[i], c, k);
+	r->candidates = malloc((total ? total : 1) * sizeof(*r->candidates));
+	if (!r->candidates)
+		return -ENOMEM;
+	unsigned at = 0;
+	for (unsigned c = 0; c < 2; c++) {
+		for (uint32_t k = 0; k < VUP_RULES_INDEXED; k++) {
+			r->start[c][k] = at;
+			for (unsigned i = 0; i < r->n; i++) {
+				const struct vup_rule *rule = &r->rules[i];
+				if (!candidate(rule, c, k))
+					continue;
+				r->candidates[at++] = (struct vup_rule_key){
+				        .rule = i,
+				        .reply =
+				                (int8_t)vup__rules_reply_filter(
+				                        rule),
+				        .from = (int8_t)rule->match.from,
+				        .session = rule->match.session,
+				};
+			}
+		}
+		r->start[c][VUP_RULES_INDEXED] = at;
+	}
+	return 0;
 }

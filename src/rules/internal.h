@@ -130,6 +130,8 @@ int vup__rules_parse(const char *name, const char *text, size_t len,
 /* Read a whole file (at most VUP_RULES_MAX_FILE bytes), NUL-terminated. */
 int vup__rules_read(const char *path, char **text, size_t *len);
 
+/* Build r->candidates (decide.c); -ENOMEM. */
+int vup__rules_index(struct vup_rules *r);
 /* The field named name in layout l, or NULL. */
 const struct vup_field *vup__rules_layout_field(enum vup_layout l,
                                                 const char *name);

@@ -218,6 +218,7 @@ void vup_rules_free(struct vup_rules *r)
 		rule_clear(&r->rules[i]);
 	free(r->rules);
 	free(r->global_count);
+	free(r->candidates);
 	free(r->path);
 	free(r);
 }
@@ -282,6 +283,8 @@ int vup__rules_parse(const char *name, const char *text, size_t len,
 		rc = -EINVAL;
 	if (rc == 0 && !(r->path = strdup(c.name)))
 		rc = -ENOMEM;
+	if (rc == 0)
+		rc = vup__rules_index(r);
 	if (rc == -ENOMEM && err->count == 0)
 		vup__rdiag_add(&c, err, 0, 0, "out of memory");
 	vup__yfree(root);
@@ -376,8 +379,8 @@ int vup_rules_parse(const char *name, const char *text, size_t len,
 int vup_rules_load(const char *path, struct vup_rules **out, char *err,
                    size_t errlen, char *warn, size_t warnlen)
 {
-	char *text;
-	size_t len;
+	char *text = NULL;
+	size_t len = 0;
 	*out = NULL;
 	if (warn && warnlen)
 		warn[0] = '\0';

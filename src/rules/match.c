@@ -195,6 +195,7 @@ static bool add_field(struct vup_rule_match *m, const char *name,
 	f->op = op;
 	f->value = value;
 	f->mask = mask;
+	f->cache.layout = -1;
 	m->nfields++;
 	return true;
 }
@@ -441,6 +442,7 @@ bool vup__rules_match(struct vup_rctx *c, struct vup_rbuild *b,
 	uint64_t x;
 	m->from = m->reply = -1;
 	m->session = m->vring = -1;
+	m->vring_cache.layout = -1;
 	m->chan = -1;
 	b->chan = -1;
 	if (!vup__ymap(c, match, "match", match_keys, M_COUNT, k, v))

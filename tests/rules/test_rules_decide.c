@@ -792,6 +792,82 @@ static void continue_and_log(void **state)
 	vup_rules_free(r);
 }
 
+/* Rules are looked up through an index by request code (decide.c); the
+ * file's order still decides between rules that name the request and
+ * rules that do not, for indexed and unindexed codes alike. */
+static void index_keeps_file_order(void **state)
+{
+	(void)state;
+	struct vup_rules_session *ss = NULL;
+	struct vup_rules *r = load("rules:\n"
+	                           "  - name: any-from-backend\n"
+	                           "    match: {from: back-end}\n"
+	                           "    action: {delay: 1ms}\n"
+	                           "  - name: owner\n"
+	                           "    match: {request: SET_OWNER}\n"
+	                           "    action: drop\n"
+	                           "  - name: unknown\n"
+	                           "    match: {code: 99}\n"
+	                           "    action: {fail: 4}\n"
+	                           "  - name: requests\n"
+	                           "    match: {reply: false}\n"
+	                           "    action: {fail: 5}\n");
+	assert_int_equal(act(r, &ss, MAIN, BE, SET_OWNER, REQ, 0),
+	                 VUP_ACT_DELAY);
+	assert_int_equal(act(r, &ss, MAIN, FE, SET_OWNER, REQ, 0),
+	                 VUP_ACT_DROP);
+	assert_int_equal(act(r, &ss, MAIN, FE, GET_FEATURES, REQ, 0),
+	                 VUP_ACT_FAIL);
+	assert_int_equal(act(r, &ss, MAIN, FE, 99, REQ, 0), VUP_ACT_FAIL);
+	struct m x = {.chan = MAIN, .from = FE, .req = 99, .size = 8};
+	assert_int_equal(decide(r, &ss, &x).fail_value, 4);
+	x.req = 63; /* the last indexed code */
+	assert_int_equal(decide(r, &ss, &x).fail_value, 5);
+	x.req = 64; /* the first unindexed one */
+	assert_int_equal(decide(r, &ss, &x).fail_value, 5);
+	assert_int_equal(act(r, &ss, MAIN, FE, SET_OWNER, REPLY, 0),
+	                 VUP_ACT_DROP);
+	assert_int_equal(act(r, &ss, MAIN, FE, GET_FEATURES, REPLY, 0),
+	                 VUP_ACT_PASS);
+	assert_int_equal(act(r, &ss, BCH, BE, B_IOTLB, REQ, 0), VUP_ACT_DELAY);
+	vup_rules_session_free(ss);
+	vup_rules_free(r);
+}
+
+/* A field is read once per message for all the rules that test it; a
+ * rewrite (with continue) makes the later rules read it anew. */
+static void rewrite_then_match_reads_anew(void **state)
+{
+	(void)state;
+	struct vup_rules_session *ss = NULL;
+	struct vup_rules *r =
+	        load("rules:\n"
+	             "  - name: is-256\n"
+	             "    match: {request: SET_VRING_NUM, fields: {num: 256}}\n"
+	             "    action: log\n"
+	             "  - name: shrink\n"
+	             "    match: {request: SET_VRING_NUM, fields: {num: 256}}\n"
+	             "    action: {rewrite: {set: {num: 128}}}\n"
+	             "    continue: true\n"
+	             "  - name: was-256\n"
+	             "    match: {request: SET_VRING_NUM, fields: {num: 256}}\n"
+	             "    action: {fail: 8}\n"
+	             "  - name: is-128\n"
+	             "    match: {request: SET_VRING_NUM, fields: {num: 128}}\n"
+	             "    action: {fail: 9}\n");
+	struct m x = {
+	        .chan = MAIN, .from = FE, .req = SET_VRING_NUM, .size = 8};
+	put_u32(x.p, 4, 256);
+	struct vup_verdict v = decide(r, &ss, &x);
+	assert_int_equal(v.nlogged, 1);
+	assert_true(v.rewritten);
+	assert_int_equal(v.action, VUP_ACT_FAIL);
+	assert_int_equal(v.fail_value, 9);
+	assert_string_equal(v.rule, "is-128");
+	vup_rules_session_free(ss);
+	vup_rules_free(r);
+}
+
 static void log_is_capped(void **state)
 {
 	(void)state;
@@ -952,6 +1028,8 @@ int main(void)
 	        cmocka_unit_test(rewrite_field),
 	        cmocka_unit_test(rewrite_features),
 	        cmocka_unit_test(continue_and_log),
+	        cmocka_unit_test(index_keeps_file_order),
+	        cmocka_unit_test(rewrite_then_match_reads_anew),
 	        cmocka_unit_test(log_is_capped),
 	        cmocka_unit_test(disconnect_sides_and_fail),
 	        cmocka_unit_test(no_rules_pass),
