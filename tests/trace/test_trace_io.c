@@ -185,8 +185,32 @@ static uint32_t check_record(const struct vup_record *rec,
 	return st[1];
 }
 
+/* Tap frames between the messages (test_every_message_on_disk): frame
+ * k is k % 1500 + 14 bytes, byte i being (k * 31 + i * i) & 0xff, so that
+ * some compress and some do not. */
+static uint32_t frames_read;
+
+static uint32_t frame_make(uint32_t k, uint8_t *out)
+{
+	uint32_t len = k * 97 % 1500 + 14;
+	for (uint32_t i = 0; i < len; i++)
+		out[i] = (uint8_t)((k * 31 + i * i * (k & 1)) & 0xff);
+	return len;
+}
+
+static void check_frame(const struct vup_record *rec, uint32_t k)
+{
+	uint8_t want[1514];
+	uint32_t len = frame_make(k, want);
+	if (rec->caplen != len || memcmp(rec->data, want, len) != 0)
+		fail_msg("frame %u: %u bytes read, %u written, or other "
+		         "bytes",
+		         k, rec->caplen, len);
+}
+
 /* Read a whole file: the counters of its records (up to max), the final
- * status and its message. */
+ * status and its message; frames are checked and counted in
+ * frames_read. */
 static enum vup_read_status read_all(const char *path, uint32_t *counters,
                                      size_t max, size_t *n,
                                      const struct sent *sent, char *err,
@@ -199,8 +223,15 @@ static enum vup_read_status read_all(const char *path, uint32_t *counters,
 	enum vup_read_status st;
 	struct vup_record rec;
 	err[0] = '\0';
+	frames_read = 0;
 	while ((st = vup_reader_next(r, &rec, err, errlen)) ==
 	       VUP_READ_RECORD) {
+		if (rec.linktype == LINKTYPE_ETHERNET) {
+			if (sent) /* frame_make's frames */
+				check_frame(&rec, frames_read);
+			frames_read++;
+			continue;
+		}
 		assert_true(*n < max);
 		counters[*n] = check_record(&rec, sent ? &sent[*n] : NULL);
 		(*n)++;
@@ -279,8 +310,23 @@ static void test_every_message_on_disk(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 	assert_int_equal(vup_trace_add_session(t, 7, "s7 a>b", "session 7"), 0);
+	/* Tap frames between some messages: messages and frames go out at
+	 * different compression levels (writer.c, set_level), and a
+	 * message flushes the frames before it. */
+	uint32_t net, frames = 0;
+	assert_int_equal(vup_trace_add_iface(t, 7, LINKTYPE_ETHERNET, 1514,
+	                                     "s7 net q1 tx", "tx", &net),
+	                 0);
 	static uint32_t counters[NCRASH];
 	for (uint32_t k = 0; k < NCRASH; k++) {
+		for (uint32_t f = 0; f < k % 4; f++, frames++) {
+			uint8_t fr[1514];
+			uint32_t len = frame_make(frames, fr);
+			assert_int_equal(vup_trace_packet(t, net, 1000 + frames,
+			                                  PCAPNG_DIR_OUTBOUND,
+			                                  fr, len, len),
+			                 0);
+		}
 		make_msg(&crash_sent[k], 7, k);
 		assert_int_equal(write_msg(t, &crash_sent[k]), 0);
 		/* What a SIGKILL now would leave on disk. */
@@ -290,10 +336,12 @@ static void test_every_message_on_disk(void **state)
 		enum vup_read_status rs =
 		        read_all(path, counters, NCRASH, &n, crash_sent, err,
 		                 sizeof(err));
-		if (n != k + 1)
+		if (n != k + 1 || frames_read != frames)
 			fail_msg("after message %u returned, the file on disk "
-			         "reads %zu messages (%s: %s)",
-			         k, n, status_name(rs), err);
+			         "reads %zu messages and %u of %u frames (%s: "
+			         "%s)",
+			         k, n, frames_read, frames, status_name(rs),
+			         err);
 		if (rs != VUP_READ_TRUNCATED)
 			fail_msg("an open trace (no gzip trailer) after "
 			         "message %u reads as %s, not TRUNCATED: %s",
@@ -650,6 +698,51 @@ static void test_rotation_close_fails(void **state)
 }
 
 /* A trace with no session and no message is a valid, empty trace. */
+/* Control messages are stored, frames compressed (writer.c, set_level):
+ * frames waiting when a message comes are compressed before the switch,
+ * and a message between every frame does not leave the frames stored. */
+static void test_frames_stay_compressed(void **state)
+{
+	(void)state;
+	char path[512], err[256];
+	path_in(path, sizeof(path), "mixed.pcapng.gz");
+	struct vup_trace_config cfg = {.path = path};
+	struct vup_trace *t;
+	if (vup_trace_open(&cfg, &t, err, sizeof(err)))
+		fail_msg("vup_trace_open: %s", err);
+	assert_int_equal(vup_trace_add_session(t, 3, "s3 a>b", "session 3"), 0);
+	uint32_t net;
+	assert_int_equal(vup_trace_add_iface(t, 3, LINKTYPE_ETHERNET, 1514,
+	                                     "s3 net q1 tx", "tx", &net),
+	                 0);
+	static uint8_t zeros[1000];
+	enum { N = 200 };
+	for (uint32_t k = 0; k < N; k++) {
+		assert_int_equal(vup_trace_packet(t, net, 2000 + k,
+		                                  PCAPNG_DIR_OUTBOUND, zeros,
+		                                  sizeof(zeros), sizeof(zeros)),
+		                 0);
+		struct sent m;
+		make_msg(&m, 3, k);
+		assert_int_equal(write_msg(t, &m), 0);
+	}
+	assert_int_equal(vup_trace_close(t), 0);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	/* Stored, the frames alone would take 200 KB. */
+	if (st.st_size > N * (off_t)sizeof(zeros) / 4)
+		fail_msg("%d frames of 1000 zero bytes, each followed by a "
+		         "message, take %lld bytes: the frames were not "
+		         "compressed",
+		         N, (long long)st.st_size);
+	static uint32_t counters[N];
+	size_t n;
+	enum vup_read_status rs =
+	        read_all(path, counters, N, &n, NULL, err, sizeof(err));
+	if (rs != VUP_READ_END || n != N)
+		fail_msg("%s, %zu messages (%s)", status_name(rs), n, err);
+}
+
 static void test_empty_trace(void **state)
 {
 	(void)state;
@@ -677,6 +770,7 @@ int main(void)
 	        cmocka_unit_test(test_cut_anywhere),
 	        cmocka_unit_test(test_rotation),
 	        cmocka_unit_test(test_rotation_close_fails),
+	        cmocka_unit_test(test_frames_stay_compressed),
 	        cmocka_unit_test(test_empty_trace),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
