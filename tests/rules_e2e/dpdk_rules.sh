@@ -21,7 +21,8 @@
 #       invalid" (max_rx_queues 1).
 #   slow-mem-table             The back-end reads SET_MEM_TABLE at least
 #       2 s after vuproxy received it (vuproxy's trace time vs the moment
-#       the back-end's "read message" line appears), the link comes up,
+#       the back-end's "read message" line appears), the trace's copy as
+#       sent is at least 2 s after the request, the link comes up,
 #       traffic flows, and the back-end reads the same requests in the same
 #       order as in a direct run.
 #   backend-crash-after-start  SET_STATUS with DRIVER_OK: vuproxy shuts
@@ -31,6 +32,23 @@
 #       port 0 is down"), vuproxy logs the rule; a second front-end through
 #       the same vuproxy and back-end comes up and carries traffic (the
 #       rule fires once: nth 1, global scope).
+#   backend-crash-reconnect    The same cut, but the peers come back by
+#       themselves: virtio_user server=1 (vuproxy --frontend connect:),
+#       net_vhost client=1 (vuproxy --backend listen:).  The back-end logs
+#       "vhost peer closed", the front-end "Failed to set backend status"
+#       and "virtio-user port 0 is down"; the back-end reconnects, vuproxy
+#       starts session 2 and connects to the front-end again ("server mode
+#       virtio-user reconnection succeeds!"); session 2 sends SET_MEM_TABLE
+#       and SET_STATUS DRIVER_OK again, both acked, the back-end reports
+#       the device ready (only then: never in session 1) and receives
+#       packets; the same three processes throughout, vuproxy counts 2
+#       sessions, the rule touched session 1's SET_STATUS only (first 1).
+#   fail-driver-ok             SET_STATUS with DRIVER_OK is answered by
+#       vuproxy with an error ack (ack=1, "made by vuproxy"): the front-end
+#       logs the NACK and "Failed to set backend status"; the back-end
+#       reads one SET_STATUS only (0xb), never sees DRIVER_OK and never
+#       reports the device ready; the trace has the request with action
+#       fail and the ack=1 reply as sent by vuproxy.
 #   lose-one-vring-call        The back-end reads exactly the front-end's
 #       requests less the first SET_VRING_CALL; ring 0 has no call fd, so
 #       the back-end never reports the device ready; vuproxy holds no
@@ -52,7 +70,7 @@ set -eu
 SCENARIO=${1:-}
 case $SCENARIO in
 hide-packed-ring | hide-multiqueue | slow-mem-table | backend-crash-after-start | \
-	lose-one-vring-call | flaky-vring-enable) ;;
+	backend-crash-reconnect | lose-one-vring-call | flaky-vring-enable | fail-driver-ok) ;;
 *)
 	echo "usage: VUPROXY=path/to/vuproxy $0 SCENARIO (see the header)" >&2
 	exit 2
@@ -132,6 +150,28 @@ driver_ok_acked() {
 vp_rule_logged() { # RULE ACTION
 	grep -qF "[$2: rule $1]" "$E2E_DIR/vp.log" ||
 		e2e_fail "vuproxy -v did not log '[$2: rule $1]' for the message the rule touched"
+}
+
+# log_line NAME STRING: the number of the first line of NAME's log holding
+# STRING (fixed string), 0 if none.
+log_line() {
+	local n
+	n=$(grep -nF -m 1 -- "$2" "$E2E_DIR/$1.log" | cut -d: -f1 || true)
+	echo "${n:-0}"
+}
+
+# log_has_after NAME FIRST THEN: NAME's log holds THEN on a line after the
+# first line holding FIRST (fixed strings).
+log_has_after() {
+	awk -v a="$2" -v b="$3" '!fa && index($0, a) { fa = NR; next }
+	     fa && index($0, b) { found = 1; exit }
+	     END { exit !found }' "$E2E_DIR/$1.log"
+}
+
+# be_statuses NAME: the device statuses back-end NAME was set to, in
+# order ("new device status(0x0000000f):" lines), hex without 0x.
+be_statuses() {
+	sed -n 's/.*new device status(0x\([0-9a-fA-F]*\)).*/\1/p' "$E2E_DIR/$1.log" | tr '\n' ' '
 }
 
 case $SCENARIO in
@@ -222,6 +262,13 @@ slow-mem-table)
 	rep_ns=$(jqt 'select(.request == "SET_MEM_TABLE" and .reply) | .ts_ns' | head -n 1)
 	act=$(jqt 'select(.request == "SET_MEM_TABLE" and (.reply | not)) | "\(.action) \(.rule)"' | head -n 1)
 	[ "$act" = "delay slow-mem-table" ] || e2e_fail "SET_MEM_TABLE in the trace: '$act', expected 'delay slow-mem-table'"
+	# The trace also holds the copy vuproxy forwarded, recorded as it left.
+	sent_ns=$(jqt 'select(.request == "SET_MEM_TABLE" and (.reply | not) and .as_sent and .action == "delay") | .ts_ns' | head -n 1)
+	[ -n "$sent_ns" ] || e2e_fail "no as-sent copy of the delayed SET_MEM_TABLE in the trace"
+	sent_ms=$(((sent_ns - vp_ns) / 1000000))
+	e2e_log "the trace: SET_MEM_TABLE received, and its forwarded copy ${sent_ms} ms later"
+	[ "$sent_ms" -ge 2000 ] || e2e_fail "the forwarded copy of SET_MEM_TABLE is ${sent_ms} ms after the request in the trace, expected >= 2000"
+	[ "$((be_us * 1000))" -ge "$sent_ns" ] || e2e_fail "the back-end read SET_MEM_TABLE before vuproxy recorded sending it"
 	held_ms=$(((be_us * 1000 - vp_ns) / 1000000))
 	rep_ms=$(((rep_ns - vp_ns) / 1000000))
 	e2e_log "vuproxy received SET_MEM_TABLE; the back-end read it ${held_ms} ms later; its reply came ${rep_ms} ms after the request"
@@ -267,6 +314,100 @@ backend-crash-after-start)
 		e2e_fail "records carrying the rule: '$n', expected session 1's SET_STATUS 0xf with action disconnect only"
 	grep -q '^vuproxy: 2 sessions' "$E2E_DIR/vp.log" || e2e_fail "vuproxy did not count 2 sessions: $(grep '^vuproxy: ' "$E2E_DIR/vp.log")"
 	e2e_log "session 2 came up through the same vuproxy and back-end: $rx packets"
+	;;
+
+backend-crash-reconnect)
+	# virtio_user server=1 listens and waits for vuproxy before its port
+	# exists; vuproxy connects to it once the back-end (client=1) has
+	# connected to vuproxy.
+	rx_fe fe "$E2E_DIR/fe.sock" 1 0 1
+	e2e_wait "$READY_TIMEOUT" "fe to listen" e2e_unix_listening "$E2E_DIR/fe.sock"
+	RX_VP_FRONTEND=connect:$E2E_DIR/fe.sock RX_VP_BACKEND=listen:$E2E_DIR/vp-be.sock
+	rx_vuproxy vp "$RULES" "$TRACE"
+	unset RX_VP_FRONTEND RX_VP_BACKEND
+	rx_be be "$E2E_DIR/vp-be.sock" 1 1
+	pids0="fe $(rx_pid fe), vp $(rx_pid vp), be $(rx_pid be)"
+	# From here on no process may exit (e2e_wait fails if one does) and
+	# none is started: the peers reconnect by themselves.
+	e2e_wait "$READY_TIMEOUT" "vuproxy to apply the rule" \
+		e2e_log_has vp "rule backend-crash-reconnect disconnected the back-end"
+	e2e_wait 20 "vuproxy to end session 1" e2e_log_has vp "s1 closed: "
+	e2e_wait 20 "the back-end to see its connection close" e2e_log_has be "vhost peer closed"
+	e2e_wait 20 "the front-end to report the lost back-end" e2e_log_has fe "Failed to set backend status"
+	e2e_wait 20 "the front-end's port to go down" e2e_log_has fe "virtio-user port 0 is down"
+	e2e_wait 20 "the back-end to reconnect to vuproxy" \
+		e2e_log_has vp "s2 back-end accepted on $E2E_DIR/vp-be.sock"
+	e2e_wait 20 "vuproxy to connect to the front-end again" \
+		e2e_log_has vp "s2 front-end connected to $E2E_DIR/fe.sock"
+	e2e_wait "$READY_TIMEOUT" "the front-end to take the new connection" \
+		e2e_log_has fe "server mode virtio-user reconnection succeeds"
+	rx_wait_link be
+	e2e_wait 20 "the front-end's link state change after the reconnect" \
+		log_has_after fe "reconnection succeeds" "Port 0: link state change event"
+	sleep "$TRAFFIC_SECS"
+	pids1="fe $(rx_pid fe), vp $(rx_pid vp), be $(rx_pid be)"
+	[ "$pids1" = "$pids0" ] || e2e_fail "the processes changed: $pids0 at start, $pids1 after the reconnect"
+	e2e_log "session 1 cut at DRIVER_OK; session 2 up through the same processes ($pids1)"
+	# Stop vuproxy first: session 2 ends there, no third one starts.
+	rx_stop_vuproxy vp
+	rx_stop_testpmd be
+	rx_stop_testpmd fe
+	closed=$(log_line be "vhost peer closed")
+	ready=$(log_line be "$READY_MSG")
+	[ "$(grep -cF "$READY_MSG" "$E2E_DIR/be.log")" = 1 ] && [ "$ready" -gt "$closed" ] ||
+		e2e_fail "the back-end must report the device ready once, after session 1 closed (line $closed): ready at line $ready"
+	[ "$(log_line fe "virtio-user port 0 is down")" -lt "$(log_line fe "reconnection succeeds")" ] ||
+		e2e_fail "the front-end reconnected before its port went down?"
+	st=$(be_statuses be)
+	[ "$st" = "0000000b 0000000b 0000000f " ] ||
+		e2e_fail "device statuses the back-end was set to: '$st', expected 0xb (session 1), 0xb then 0xf (session 2)"
+	n=$(rx_be_requests be | grep -c '^SET_MEM_TABLE$' || true)
+	[ "$n" = 2 ] || e2e_fail "the back-end read SET_MEM_TABLE $n times, expected 2 (one per session)"
+	rx=$(rx_final be RX-packets:)
+	[ "${rx:-0}" -gt 0 ] || e2e_fail "after the reconnect the back-end received no packets (RX-packets: ${rx:-none})"
+	rx_dump "$JSON" "$TRACE"
+	n=$(jqt 'select(.rule == "backend-crash-reconnect") | "\(.session) \(.request) \(.payload.status) \(.action)"' | tr '\n' ',')
+	[ "$n" = "1 SET_STATUS 0xf disconnect," ] ||
+		e2e_fail "records carrying the rule: '$n', expected session 1's SET_STATUS 0xf with action disconnect only"
+	s2=$(jqt 'select(.session == 2 and (.request == "SET_MEM_TABLE" or .request == "SET_STATUS"))
+		| "\(.from) \(.request) \(.action) \(.payload.status // .payload.ack // "-")"' | tr '\n' ',')
+	[ "$s2" = "front-end SET_STATUS pass 0xb,back-end SET_STATUS pass 0,front-end SET_MEM_TABLE pass -,back-end SET_MEM_TABLE pass 0,front-end SET_STATUS pass 0xf,back-end SET_STATUS pass 0," ] ||
+		e2e_fail "session 2's SET_STATUS / SET_MEM_TABLE records: '$s2', expected the memory table and DRIVER_OK again, all acked 0"
+	grep -q '^vuproxy: 2 sessions' "$E2E_DIR/vp.log" ||
+		e2e_fail "vuproxy did not count 2 sessions: $(grep '^vuproxy: [0-9]* sessions' "$E2E_DIR/vp.log")"
+	vp_rule_logged backend-crash-reconnect disconnect
+	e2e_log "session 2 came back by itself: SET_MEM_TABLE and DRIVER_OK acked, device ready, $rx packets"
+	;;
+
+fail-driver-ok)
+	proxied_start 1 0
+	e2e_wait "$READY_TIMEOUT" "vuproxy to answer the DRIVER_OK SET_STATUS itself" \
+		e2e_log_has vp "back-end>front-end SET_STATUS reply ack=1 (8 B, 0 fds) [made by vuproxy]"
+	e2e_wait 20 "the front-end to log the failure" e2e_log_has fe "Failed to set backend status"
+	grep -qE "(Slave|Backend) replied NACK to request type \(39\)" "$E2E_DIR/fe.log" ||
+		e2e_fail "the front-end did not log the NACK to its SET_STATUS (39)"
+	! e2e_log_has fe "Failed to read reply-ack" ||
+		e2e_fail "the front-end lost its connection instead of reading an error ack"
+	sleep 0.5
+	e2e_alive fe || e2e_fail "the front-end exited after the failed SET_STATUS"
+	rx_stop_testpmd fe
+	e2e_wait 20 "vuproxy to close the session" e2e_log_has vp " closed: "
+	rx_stop_vuproxy vp
+	rx_stop_testpmd be
+	st=$(be_statuses be)
+	[ "$st" = "0000000b " ] ||
+		e2e_fail "device statuses the back-end was set to: '$st', expected 0xb only (DRIVER_OK must not reach it)"
+	n=$(rx_be_requests be | grep -c '^SET_STATUS$' || true)
+	[ "$n" = 1 ] || e2e_fail "the back-end read $n SET_STATUS, expected 1 (0xb; DRIVER_OK failed by vuproxy)"
+	! e2e_log_has be "$READY_MSG" || e2e_fail "the back-end reported the device ready although DRIVER_OK never reached it"
+	rx_dump "$JSON" "$TRACE"
+	n=$(jqt 'select(.rule == "fail-driver-ok") | "\(.from) \(.request) \(.reply) \(.action) \(.as_sent) \(.payload.status // .payload.ack)"' | tr '\n' ',')
+	[ "$n" = "front-end SET_STATUS false fail false 0xf,back-end SET_STATUS true fail true 1," ] ||
+		e2e_fail "records carrying the rule: '$n', expected the SET_STATUS 0xf request failed and its ack=1 reply as sent by vuproxy"
+	n=$(jqt 'select(.request == "SET_STATUS" and .reply and (.as_sent | not)) | .payload.ack' | tr '\n' ' ')
+	[ "$n" = "0 " ] || e2e_fail "SET_STATUS replies received from the back-end: '$n', expected one (ack 0, for 0xb)"
+	vp_rule_logged fail-driver-ok fail
+	e2e_log "DRIVER_OK failed by vuproxy: front-end got ack=1, back-end statuses: $st"
 	;;
 
 lose-one-vring-call)

@@ -76,11 +76,17 @@ rx_be() {
 		-- "${RX_TP[@]}" --nb-cores=1 --rxq="$q" --txq="$q" --forward-mode=rxonly
 }
 
-# rx_fe NAME SOCKET [QUEUES [PACKED]]: testpmd net_virtio_user (the
-# front-end, a vhost-user client), txonly.
+# rx_fe NAME SOCKET [QUEUES [PACKED [SERVER]]]: testpmd net_virtio_user
+# (the front-end), txonly; a vhost-user client, or with SERVER=1 a server
+# (server=1: it listens on SOCKET, waits for a connection before its port
+# exists, and accepts the next one after a disconnect).
 rx_fe() {
-	local name=$1 sock=$2 q=${3:-1} packed=${4:-0}
+	local name=$1 sock=$2 q=${3:-1} packed=${4:-0} server=${5:-0}
 	local vdev="net_virtio_user0,path=$sock,queues=$q,packed_vq=$packed,mrg_rxbuf=1,in_order=1"
+	[ "$server" = 0 ] || {
+		e2e_check_sun_path "$sock"
+		vdev="$vdev,server=1"
+	}
 	e2e_on_exit rm -rf -- "$RX_DPDK_RUNDIR/$RX_PREFIX-$name"
 	e2e_start "$name" "$LIMIT" "$TESTPMD" --lcores "0@$FE_CPU,1@$FE_CPU" \
 		"${RX_EAL[@]}" --file-prefix="$RX_PREFIX-$name" --vdev "$vdev" \
@@ -89,18 +95,26 @@ rx_fe() {
 }
 
 # rx_vuproxy NAME RULES TRACE [ARGS...]: vuproxy -v -r RULES -w TRACE,
-# front-end listen:$E2E_DIR/NAME-fe.sock, back-end connect:$RX_BE_SOCK
-# (default $E2E_DIR/be.sock); waits until it listens.  RULES may be "-":
-# no rules.
+# --frontend $RX_VP_FRONTEND (default listen:$E2E_DIR/NAME-fe.sock),
+# --backend $RX_VP_BACKEND (default connect:$RX_BE_SOCK, itself by default
+# $E2E_DIR/be.sock); waits until it listens on each listen: side.  RULES
+# may be "-": no rules.
 rx_vuproxy() {
-	local name=$1 rules=$2 trace=$3 r=()
+	local name=$1 rules=$2 trace=$3 r=() ep
+	local fe=${RX_VP_FRONTEND:-listen:$E2E_DIR/$name-fe.sock}
+	local be=${RX_VP_BACKEND:-connect:${RX_BE_SOCK:-$E2E_DIR/be.sock}}
 	shift 3
 	[ "$rules" = - ] || r=(-r "$rules")
-	e2e_check_sun_path "$E2E_DIR/$name-fe.sock"
+	for ep in "$fe" "$be"; do
+		e2e_check_sun_path "${ep#*:}"
+	done
 	e2e_start "$name" "$LIMIT" "$VUPROXY" -v "${r[@]}" -w "$trace" \
-		--frontend "listen:$E2E_DIR/$name-fe.sock" \
-		--backend "connect:${RX_BE_SOCK:-$E2E_DIR/be.sock}" "$@"
-	e2e_wait 20 "$name to listen" e2e_unix_listening "$E2E_DIR/$name-fe.sock"
+		--frontend "$fe" --backend "$be" "$@"
+	for ep in "$fe" "$be"; do
+		case $ep in
+		listen:*) e2e_wait 20 "$name to listen on ${ep#listen:}" e2e_unix_listening "${ep#listen:}" ;;
+		esac
+	done
 }
 
 # rx_pid NAME: the program's own pid (the child of its `timeout`).

@@ -1,10 +1,10 @@
 #!/bin/bash
 # rules_check.sh - the rules files of rules/ and `vuproxy rules check`:
 # - the examples exist (hide-packed-ring, hide-multiqueue, slow-mem-table,
-#   backend-crash-after-start, lose-one-vring-call, flaky-vring-enable,
-#   fail-get-config), each opens with a comment that names it, says what
-#   it reproduces and how to use it (a `vuproxy rules check` and a
-#   `vuproxy ... -r rules/NAME.yaml` line);
+#   backend-crash-after-start, backend-crash-reconnect, lose-one-vring-call,
+#   flaky-vring-enable, fail-get-config, fail-driver-ok), each opens with
+#   a comment that names it, says what it reproduces and how to use it (a
+#   `vuproxy rules check` and a `vuproxy ... -r rules/NAME.yaml` line);
 # - every rules/*.yaml is valid: exit 0, "N rules, valid" on stdout; the
 #   only warning is lose-one-vring-call's (a NEED_REPLY sender would wait
 #   for the ack);
@@ -33,7 +33,8 @@ check_file() {
 }
 
 EXAMPLES="hide-packed-ring hide-multiqueue slow-mem-table backend-crash-after-start
-	lose-one-vring-call flaky-vring-enable fail-get-config"
+	backend-crash-reconnect lose-one-vring-call flaky-vring-enable fail-get-config
+	fail-driver-ok"
 for name in $EXAMPLES; do
 	f=$RULES_DIR/$name.yaml
 	[ -r "$f" ] || e2e_fail "rules/$name.yaml is missing"
