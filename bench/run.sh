@@ -1,30 +1,34 @@
 #!/bin/bash
 # run.sh - build what the benchmarks need and run them all:
-#   1. control round trip  (rt.sh):   direct / floor relay / vuproxy
+#   1. control round trip  (rt.sh):   direct / floor relay / vuproxy, and
+#      vuproxy with a trace (-w) and with 100 rules that do not match (-r)
 #   2. DPDK throughput     (dpdk.sh): direct / through vuproxy
 #   3. DPDK set-up time    (dpdk.sh, same runs as 2)
 #   4. optional: QEMU VM start -> back-end ready (qemu.sh; ONLY=all or
 #      ONLY=...,qemu)
 #   5. optional: the tap's capture ratio at fixed packet rates
 #      (tap_capture.sh; ONLY=all or ONLY=...,tapcapture)
+#   6. the trace writer's MB/s against gzip -1 on the same bytes
+#      (trace.sh), control messages and tap frames
 # then print a summary table.  Benchmarks, not tests: the figures are
 # ratios measured within this one run; missing a target is reported, never
 # turned into a failing exit status (that is kept for runs that broke).
 #
 #   BUILD_DIR=/path/to/build bench/run.sh      (default: <repo>/build)
-#   ONLY=rt,dpdk (default) | rt | dpdk | qemu | tapcapture | all
-#        (= rt,dpdk,qemu,tapcapture)
+#   ONLY=rt,dpdk,trace (default) | rt | dpdk | trace | qemu | tapcapture
+#        | all (= rt,dpdk,trace,qemu,tapcapture)
 #   KEEP=1                                      keep logs (kept anyway on error)
 #   CMAKE_ARGS="-DVUP_TESTS=OFF"                for a fresh build dir
-# Knobs of each benchmark: see rt.sh and dpdk.sh (RT_N, RT_ROUNDS,
-# RT_LAYOUT, DPDK_ROUNDS, DPDK_SECS, BE_CPU, FE_CPU, ...).
+# Knobs of each benchmark: see rt.sh, dpdk.sh and trace.sh (RT_N,
+# RT_ROUNDS, RT_LAYOUT, RT_RULES, DPDK_ROUNDS, DPDK_SECS, BE_CPU, FE_CPU,
+# TRACE_N, TRACE_FRAMES, TRACE_ROUNDS, ...).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 . "$HERE/lib.sh"
 BUILD_DIR=${BUILD_DIR:-$REPO/build}
-ONLY=${ONLY:-rt,dpdk}
-[ "$ONLY" = all ] && ONLY=rt,dpdk,qemu,tapcapture
+ONLY=${ONLY:-rt,dpdk,trace}
+[ "$ONLY" = all ] && ONLY=rt,dpdk,trace,qemu,tapcapture
 
 echo "== build: $BUILD_DIR"
 # Configure every time: a build dir made before bench/ existed must pick
@@ -50,6 +54,10 @@ esac
 case ",$ONLY," in *,dpdk,*)
 	mkdir -p "$WORKDIR/dpdk"
 	WORK=$WORKDIR/dpdk "$HERE/dpdk.sh" || rc=1 ;;
+esac
+case ",$ONLY," in *,trace,*)
+	mkdir -p "$WORKDIR/trace"
+	WORK=$WORKDIR/trace "$HERE/trace.sh" || rc=1 ;;
 esac
 case ",$ONLY," in *,qemu,*)
 	mkdir -p "$WORKDIR/qemu"
@@ -87,6 +95,20 @@ if [ -n "$(get rt_vuproxy_floor)" ]; then
 	row "round trip, p50 (us)" "$(fmt "$(get rt_p50_direct_us)" %.2f)" \
 		"$(fmt "$(get rt_p50_floor_us)" %.2f)" "$(fmt "$(get rt_p50_vuproxy_us)" %.2f)" \
 		vuproxy/floor "$(get rt_p50_vuproxy_floor)" "<=" 1.2
+	row "round trip -w trace, mean (us)" - - "$(fmt "$(get rt_trace_us)" %.2f)" \
+		trace/plain "$(get rt_trace_vuproxy)" "<=" 1.15
+	row "round trip -w trace, p50 (us)" - - "$(fmt "$(get rt_p50_trace_us)" %.2f)" \
+		trace/plain "$(get rt_p50_trace_vuproxy)" "<=" 1.15
+	row "round trip $(get rt_rules_count) rules, mean (us)" - - "$(fmt "$(get rt_rules_us)" %.2f)" \
+		rules/plain "$(get rt_rules_vuproxy)" "<=" 1.05
+	row "round trip $(get rt_rules_count) rules, p50 (us)" - - "$(fmt "$(get rt_p50_rules_us)" %.2f)" \
+		rules/plain "$(get rt_p50_rules_vuproxy)" "<=" 1.05
+fi
+if [ -n "$(get trace_msg_ratio)" ]; then
+	row "trace write, messages (MB/s)" - "$(fmt "$(get trace_msg_gzip_mbps)" %.1f)" \
+		"$(fmt "$(get trace_msg_writer_mbps)" %.1f)" writer/gzip "$(get trace_msg_ratio)" ">=" 0.8
+	row "trace write, tap frames (MB/s)" - "$(fmt "$(get trace_tap_gzip_mbps)" %.1f)" \
+		"$(fmt "$(get trace_tap_writer_mbps)" %.1f)" writer/gzip "$(get trace_tap_ratio)" ">=" 0.8
 fi
 if [ -n "$(get dpdk_mpps_ratio)" ]; then
 	row "DPDK throughput, all (Mpps)" "$(fmt "$(get dpdk_direct_mpps)" %.2f)" - \
@@ -105,7 +127,11 @@ if [ -n "$(get qemu_ratio)" ]; then
 		"$(fmt "$(get qemu_best_proxied_s)" %.3f)" direct/proxied "$(get qemu_best_ratio)" ">=" 0.95
 fi
 echo "how measured:"
-[ -n "$(get rt_pinning)" ] && echo "  round trip: median over rounds of each run's mean (and p50) us per round trip; $(get rt_pinning)"
+[ -n "$(get rt_pinning)" ] && {
+	echo "  round trip: median over rounds of each run's mean (and p50) us per round trip; $(get rt_pinning)"
+	echo "  round trip -w / rules: vuproxy with -w FILE / -r FILE ($(get rt_rules_count) rules, none matches), against plain vuproxy (first row)"
+}
+[ -n "$(get trace_msg_ratio)" ] && echo "  trace write: MB/s of pcapng; floor column = zlib level 1 in one stream (gzip -1) on the same bytes; messages each sync-flushed, tap frames flushed once"
 [ -n "$(get dpdk_mpps_ratio)" ] && {
 	echo "  DPDK throughput: back-end Rx-pps averaged per run, median over runs; quiet = runs where both testpmd got >= 0.9 CPU ($(get dpdk_quiet_runs))"
 	echo "  DPDK set-up: front-end testpmd start -> back-end \"virtio is now ready for processing\"; median and best over runs"
