@@ -11,9 +11,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 // clang-format on
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "peer.h"
 
@@ -62,6 +66,55 @@ static inline int peer_teardown(void **state)
 		free(fx);
 	}
 	return rc;
+}
+
+/* Both ends of the relayed back-end channel, as the peers see them. */
+struct peer_bch {
+	struct peer *fe; /* the front-end's end of its socketpair */
+	struct peer *be; /* what the back-end received */
+};
+
+/* fe hands the back-end a channel through vuproxy (SET_BACKEND_REQ_FD,
+ * interposed); returns both ends, checked. */
+static inline struct peer_bch peer_open_bch(struct peer *fe, struct peer *be,
+                                            bool need_reply)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+	                 0);
+	uint32_t flags = VUP_FLAG_VERSION;
+	if (need_reply)
+		flags |= VUP_FLAG_NEED_REPLY;
+	uint32_t code = peer_code("SET_BACKEND_REQ_FD");
+	PEER_OK(peer_send(fe, code, flags, NULL, 0, &sv[1], 1));
+	struct vup_msg m;
+	PEER_OK(peer_recv(be, &m, PEER_TIMEOUT_MS));
+	PEER_OK(peer_msg_equal(&m, code, flags, NULL, 0, 1));
+	close(sv[1]); /* as QEMU does once sent */
+	struct stat st;
+	assert_int_equal(fstat(m.fds[0], &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	/* Interposed: not the front-end's socket, nor its peer. */
+	assert_false(peer_same_file(sv[0], m.fds[0]));
+	/* The back-end gets a blocking socket, as from a real front-end. */
+	assert_int_equal(fcntl(m.fds[0], F_GETFL) & O_NONBLOCK, 0);
+	if (need_reply) {
+		uint64_t ack = 0;
+		PEER_OK(peer_relay_check(be, fe, code,
+		                         VUP_FLAG_VERSION | VUP_FLAG_REPLY,
+		                         &ack, 8, NULL, 0));
+	}
+	struct peer_bch b = {peer_new(sv[0], "fe-bch"),
+	                     peer_new(m.fds[0], "be-bch")};
+	m.nfds = 0;
+	return b;
+}
+
+static inline void peer_close_bch(struct peer_bch *b)
+{
+	peer_free(b->fe);
+	peer_free(b->be);
+	b->fe = b->be = NULL;
 }
 
 #define PEER_TEST(f)                                                           \

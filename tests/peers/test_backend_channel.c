@@ -11,53 +11,6 @@
 
 #include "peer_test.h"
 
-/* Both ends of the relayed back-end channel, as the peers see them. */
-struct bch {
-	struct peer *fe; /* the front-end's end of its socketpair */
-	struct peer *be; /* what the back-end received */
-};
-
-/* fe hands the back-end a channel; returns both ends. */
-static struct bch open_bch(struct peer *fe, struct peer *be, bool need_reply)
-{
-	int sv[2];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-	                 0);
-	uint32_t flags = VUP_FLAG_VERSION;
-	if (need_reply)
-		flags |= VUP_FLAG_NEED_REPLY;
-	uint32_t code = peer_code("SET_BACKEND_REQ_FD");
-	PEER_OK(peer_send(fe, code, flags, NULL, 0, &sv[1], 1));
-	struct vup_msg m;
-	PEER_OK(peer_recv(be, &m, PEER_TIMEOUT_MS));
-	PEER_OK(peer_msg_equal(&m, code, flags, NULL, 0, 1));
-	close(sv[1]); /* as QEMU does once sent */
-	struct stat st;
-	assert_int_equal(fstat(m.fds[0], &st), 0);
-	assert_true(S_ISSOCK(st.st_mode));
-	/* Interposed: not the front-end's socket, nor its peer. */
-	assert_false(peer_same_file(sv[0], m.fds[0]));
-	/* The back-end gets a blocking socket, as from a real front-end. */
-	assert_int_equal(fcntl(m.fds[0], F_GETFL) & O_NONBLOCK, 0);
-	if (need_reply) {
-		uint64_t ack = 0;
-		PEER_OK(peer_relay_check(be, fe, code,
-		                         VUP_FLAG_VERSION | VUP_FLAG_REPLY,
-		                         &ack, 8, NULL, 0));
-	}
-	struct bch b = {peer_new(sv[0], "fe-bch"),
-	                peer_new(m.fds[0], "be-bch")};
-	m.nfds = 0;
-	return b;
-}
-
-static void close_bch(struct bch *b)
-{
-	peer_free(b->fe);
-	peer_free(b->be);
-	b->fe = b->be = NULL;
-}
-
 static void make_memfds(int *fds, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
@@ -87,7 +40,7 @@ static void every_backend_request(void **state)
 	uint32_t size = peer_plausible(spf, false, buf, sizeof(buf), &nfds);
 	PEER_OK(peer_relay_check(fe, be, spf->code, VUP_FLAG_VERSION, buf, size,
 	                         NULL, 0));
-	struct bch b = open_bch(fe, be, true);
+	struct peer_bch b = peer_open_bch(fe, be, true);
 
 	size_t n = vup_proto_count(VUP_CHAN_BACKEND);
 	assert_true(n >= 10);
@@ -123,7 +76,7 @@ static void every_backend_request(void **state)
 
 	/* The main channel is unaffected. */
 	PEER_OK(peer_get_features(fe, be, 0x140000000ull));
-	close_bch(&b);
+	peer_close_bch(&b);
 	peer_free(fe);
 	peer_free(be);
 	PEER_OK(peer_fx_stop(fx));
@@ -138,7 +91,7 @@ static void backend_request_during_main_request(void **state)
 	PEER_OK(peer_fx_start(fx, "listen", "connect", NULL));
 	struct peer *fe, *be;
 	PEER_OK(peer_fx_session(fx, &fe, &be));
-	struct bch b = open_bch(fe, be, false);
+	struct peer_bch b = peer_open_bch(fe, be, false);
 	uint32_t gvb = peer_code("GET_VRING_BASE");
 	uint32_t iotlb = peer_code("BACKEND_IOTLB_MSG");
 	uint32_t state_[2] = {0, 0};
@@ -159,7 +112,7 @@ static void backend_request_during_main_request(void **state)
 	state_[1] = 42;
 	PEER_OK(peer_relay_check(be, fe, gvb, VUP_FLAG_VERSION | VUP_FLAG_REPLY,
 	                         state_, 8, NULL, 0));
-	close_bch(&b);
+	peer_close_bch(&b);
 	peer_free(fe);
 	peer_free(be);
 	PEER_OK(peer_fx_stop(fx));
@@ -175,27 +128,27 @@ static void backend_channel_close(void **state)
 	struct peer *fe, *be;
 	PEER_OK(peer_fx_session(fx, &fe, &be));
 
-	struct bch b = open_bch(fe, be, false);
+	struct peer_bch b = peer_open_bch(fe, be, false);
 	peer_free(b.fe);
 	PEER_OK(peer_expect_eof(b.be, PEER_TIMEOUT_MS));
 	peer_free(b.be);
 	PEER_OK(peer_get_features(fe, be, 1));
 
-	b = open_bch(fe, be, false);
+	b = peer_open_bch(fe, be, false);
 	peer_free(b.be);
 	PEER_OK(peer_expect_eof(b.fe, PEER_TIMEOUT_MS));
 	peer_free(b.fe);
 	PEER_OK(peer_get_features(fe, be, 2));
 
 	/* A new SET_BACKEND_REQ_FD replaces the channel. */
-	struct bch old = open_bch(fe, be, true);
-	b = open_bch(fe, be, true);
+	struct peer_bch old = peer_open_bch(fe, be, true);
+	b = peer_open_bch(fe, be, true);
 	PEER_OK(peer_expect_eof(old.be, PEER_TIMEOUT_MS));
-	close_bch(&old);
+	peer_close_bch(&old);
 	uint32_t cc = peer_code("BACKEND_CONFIG_CHANGE_MSG");
 	PEER_OK(peer_relay_check(b.be, b.fe, cc, VUP_FLAG_VERSION, NULL, 0,
 	                         NULL, 0));
-	close_bch(&b);
+	peer_close_bch(&b);
 	PEER_OK(peer_get_features(fe, be, 3));
 	peer_free(fe);
 	peer_free(be);
@@ -219,22 +172,22 @@ static void owed_reply_forgotten(struct peer_fx *fx, bool replace)
 	uint32_t size = peer_plausible(spf, false, buf, sizeof(buf), &nfds);
 	PEER_OK(peer_relay_check(fe, be, spf->code, VUP_FLAG_VERSION, buf, size,
 	                         NULL, 0));
-	struct bch old = open_bch(fe, be, true);
+	struct peer_bch old = peer_open_bch(fe, be, true);
 	uint8_t miss[32] = {0};
 	miss[25] = 1;
 	PEER_OK(peer_relay_check(old.be, old.fe, peer_code("BACKEND_IOTLB_MSG"),
 	                         VUP_FLAG_VERSION | VUP_FLAG_NEED_REPLY, miss,
 	                         sizeof(miss), NULL, 0));
-	struct bch b;
+	struct peer_bch b;
 	if (replace) {
-		b = open_bch(fe, be, true);
+		b = peer_open_bch(fe, be, true);
 		PEER_OK(peer_expect_eof(old.be, PEER_TIMEOUT_MS));
-		close_bch(&old);
+		peer_close_bch(&old);
 	} else {
 		peer_free(old.fe);
 		PEER_OK(peer_expect_eof(old.be, PEER_TIMEOUT_MS));
 		peer_free(old.be);
-		b = open_bch(fe, be, true);
+		b = peer_open_bch(fe, be, true);
 	}
 	uint32_t cc = peer_code("BACKEND_CONFIG_CHANGE_MSG");
 	PEER_OK(peer_relay_check(b.be, b.fe, cc,
@@ -250,7 +203,7 @@ static void owed_reply_forgotten(struct peer_fx *fx, bool replace)
 		        "not relayed (%s)\n--- log ---\n%s",
 		        peer_error(), vproc_log_tail(&fx->vp));
 	PEER_OK(peer_get_features(fe, be, 1));
-	close_bch(&b);
+	peer_close_bch(&b);
 	peer_free(fe);
 	peer_free(be);
 	PEER_OK(peer_fx_stop(fx));

@@ -602,10 +602,69 @@ static void trace_marks_touched_messages(void **state)
 	free(got);
 }
 
+/* Rules meet the back-end channel through the same path: a back-end
+ * request failed by vuproxy (its own ack, the front-end sees nothing),
+ * one dropped, one passed; the trace names the rules. */
+static void backend_channel_rules(void **state)
+{
+	struct peer_fx *fx = *state;
+	start_with_rules(fx, "rules:\n"
+	                     "  - name: refuse-config-change\n"
+	                     "    match: {request: BACKEND_CONFIG_CHANGE_MSG}\n"
+	                     "    action: {fail: 3}\n"
+	                     "  - name: lose-vring-call\n"
+	                     "    match: {request: BACKEND_VRING_CALL}\n"
+	                     "    action: drop\n");
+	struct peer *fe, *be;
+	PEER_OK(peer_fx_session(fx, &fe, &be));
+	/* REPLY_ACK, BACKEND_REQ, CONFIG and INBAND_NOTIFICATIONS (14):
+	 * the requests below are all in place. */
+	uint64_t pf = 1ull << VUP_PF_REPLY_ACK | 1ull << VUP_PF_BACKEND_REQ |
+	              1ull << VUP_PF_CONFIG | 1ull << 14;
+	PEER_OK(peer_relay_check(fe, be, peer_code("SET_PROTOCOL_FEATURES"), V,
+	                         &pf, 8, NULL, 0));
+	struct peer_bch b = peer_open_bch(fe, be, false);
+	const uint32_t config = 2, call = 4, iotlb = 1;
+	uint64_t err = 3;
+	PEER_OK(peer_send(b.be, config, V | NR, NULL, 0, NULL, 0));
+	expect_msg(b.be, config, V | R, &err, 8, 0, PEER_TIMEOUT_MS);
+	uint32_t state_[2] = {0, 7};
+	PEER_OK(peer_send(b.be, call, V, state_, 8, NULL, 0));
+	PEER_OK(peer_expect_silence(b.fe, 200));
+	uint8_t iotlb_msg[32] = {0x11, 0x22};
+	PEER_OK(peer_relay_check(b.be, b.fe, iotlb, V, iotlb_msg, 32, NULL, 0));
+	peer_close_bch(&b);
+	peer_free(fe);
+	peer_free(be);
+	PEER_OK(peer_fx_stop(fx));
+
+	const char *bin = getenv("VUPROXY");
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+	         "'%s' dump --json '%s/trace.pcapng.gz' | jq -r "
+	         "'select(.channel == \"backend\") | \"\\(.request) "
+	         "\\(.reply) \\(.from) \\(.action) \\(.rule) "
+	         "\\(.as_sent)\"'",
+	         bin, fx->dir);
+	char *got = run(cmd);
+	const char *want =
+	        "BACKEND_CONFIG_CHANGE_MSG false back-end fail "
+	        "refuse-config-change false\n"
+	        "BACKEND_CONFIG_CHANGE_MSG true front-end fail "
+	        "refuse-config-change true\n"
+	        "BACKEND_VRING_CALL false back-end drop lose-vring-call false\n"
+	        "BACKEND_IOTLB_MSG false back-end pass null false\n";
+	if (strcmp(got, want) != 0)
+		fail_msg("the back-end channel's records:\n%s\nexpected:\n%s",
+		         got, want);
+	free(got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        PEER_TEST(delay_holds_its_direction_only),
+	        PEER_TEST(backend_channel_rules),
 	        PEER_TEST(drop_closes_fds),
 	        PEER_TEST(dropped_request_then_replies),
 	        PEER_TEST_ARG("dropped_request_while_same_kind_awaits_ack",
