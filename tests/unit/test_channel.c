@@ -572,8 +572,6 @@ int main(void)
 	        T(close_releases_queued_fds),
 	        T(send_to_gone_peer),
 	        T(flush_to_gone_peer),
-	        /* Last: these reach the UB reported for channel.c (NULL to
-	         * memcpy), which aborts sanitizer builds. */
 	        T(outgoing_queue),
 	        T(partial_send_queues_the_rest),
 	        T(send_with_null_fd_array),
