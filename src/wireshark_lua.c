@@ -607,7 +607,7 @@ static const char engine_lua[] =
 	"\tfrom_backend = ProtoField.bool(\"vuproxy.flags.from_backend\",\n"
 	"\t\t\"From the back-end\", 8, nil, TRACE_F_FROM_BACKEND),\n"
 	"\tas_sent = ProtoField.bool(\"vuproxy.flags.as_sent\",\n"
-	"\t\t\"Copy as sent (after a rewrite)\", 8, nil, TRACE_F_AS_SENT),\n"
+	"\t\t\"Copy as sent (rewrite, fail, release)\", 8, nil, TRACE_F_AS_SENT),\n"
 	"\tflags_reserved = ProtoField.uint8(\"vuproxy.flags.reserved\",\n"
 	"\t\t\"Reserved\", base.HEX, nil, TRACE_F_RESERVED),\n"
 	"\thdr_len = ProtoField.uint16(\"vuproxy.hdr_len\", \"Header length\"),\n"

@@ -71,7 +71,9 @@ int pcapng_next(const uint8_t *buf, size_t len, bool swapped,
  *   0  u8[2] magic "VU"
  *   2  u8    version (1)
  *   3  u8    flags: bit0 back-end channel, bit1 from the back-end,
- *                   bit2 this is the copy as sent (after a rewrite)
+ *                   bit2 this is the copy as sent (after a rewrite or a
+ *                   fail; action "released": the moment a delayed
+ *                   message was sent, a timing note)
  *   4  u16   header length in bytes (the message starts there)
  *   6  u8    action (enum vup_action)
  *   7  u8    number of fds
@@ -115,7 +117,8 @@ const char *vup_fd_kind_name(unsigned kind);
 	X(FAIL, "fail")                                                        \
 	X(DISCONNECT, "disconnect")                                            \
 	X(LOG, "log")                                                          \
-	X(REFUSED, "refused")
+	X(REFUSED, "refused")                                                  \
+	X(RELEASED, "released")
 enum vup_action {
 #define X(id, s) VUP_ACT_##id,
 	VUP_ACTIONS(X)

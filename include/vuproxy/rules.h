@@ -166,11 +166,13 @@ struct vup_rules {
 	unsigned n;
 	uint64_t *global_count; /* per rule, matches so far (global scope) */
 	unsigned generation;    /* unique to every load */
-	/* The rules that can meet a request code, in file order: for
-	 * channel c and code k, candidates[start[c][k] .. start[c][k+1]).
-	 * A message with a higher code is tried against every rule.  With
-	 * it, rules about other requests cost nothing. */
+	/* The rules that can meet a message, in file order (decide.c):
+	 * for channel c, those naming no request are candidates[any[c] ..
+	 * any[c+1]), those naming code k candidates[start[c][k] ..
+	 * start[c][k+1]).  A message with a higher code is tried against
+	 * every rule.  With it, rules about other requests cost nothing. */
 	struct vup_rule_key *candidates;
+	unsigned any[3];
 	unsigned start[2][VUP_RULES_INDEXED + 1];
 };
 

@@ -6,8 +6,8 @@
  * The one switch on the rules' verdict is here: pass, drop, delay (the
  * direction's hold queue), rewrite, fail (an error reply from vuproxy),
  * disconnect, log.  Every message is recorded before it goes anywhere; a
- * rewritten one is recorded as received and as sent, a delayed one as
- * received and again, as sent, when it leaves.  SET_BACKEND_REQ_FD
+ * rewritten one is recorded as received and as sent; a delayed one again
+ * when it leaves ("released").  SET_BACKEND_REQ_FD
  * is interposed when it is finally forwarded.
  */
 #include <errno.h>
@@ -172,13 +172,23 @@ static void send_now(struct vup_link *from, const struct vup_hdr *hdr,
 	vup__link_update(from);
 }
 
-/* A held message leaves: one a rule delayed is recorded again, as sent,
- * so the trace shows when the receiver got it.  Frees m. */
+/* A message a rule delayed leaves: recorded again, as sent, with the
+ * action "released", so that the trace shows when the receiver got it
+ * (a timing note: its arrival record stays the message of record). */
+static void record_release(struct vup_link *l, const struct vup_hdr *hdr,
+                           const uint8_t *payload, const int *fds,
+                           unsigned nfds, const char *rule)
+{
+	record(l->s, l->chan, l->side, hdr, payload, fds, nfds,
+	       VUP_ACT_RELEASED, rule, true);
+}
+
+/* A held message leaves.  Frees m. */
 static void send_held(struct vup_link *l, struct vup_held *m)
 {
 	if (m->rule)
-		record(l->s, l->chan, l->side, &m->hdr, m->payload, m->fds,
-		       m->nfds, VUP_ACT_DELAY, m->rule, true);
+		record_release(l, &m->hdr, m->payload, m->fds, m->nfds,
+		               m->rule);
 	send_now(l, &m->hdr, m->payload, m->fds, m->nfds);
 	free(m);
 }
@@ -240,6 +250,8 @@ static void forward(struct vup_link *from, const struct vup_hdr *hdr,
                     uint64_t delay_ns, const char *rule)
 {
 	if (!delay_ns && vup_hold_empty(&from->hold)) {
+		if (rule) /* a delay of 0 (or jitter below it) */
+			record_release(from, hdr, payload, fds, nfds, rule);
 		send_now(from, hdr, payload, fds, nfds);
 		return;
 	}
@@ -423,12 +435,9 @@ void vup__relay(struct vup_link *l)
 	       m->fds, m->nfds, v.rewritten ? VUP_ACT_REWRITE : act, rule,
 	       false);
 	if (v.rewritten) {
-		/* A delayed one is recorded as sent when it leaves. */
-		if (act != VUP_ACT_DELAY)
-			record(s, l->chan, l->side, &m->hdr, m->payload, m->fds,
-			       m->nfds,
-			       act == VUP_ACT_PASS ? VUP_ACT_REWRITE : act,
-			       rule, true);
+		record(s, l->chan, l->side, &m->hdr, m->payload, m->fds,
+		       m->nfds, act == VUP_ACT_PASS ? VUP_ACT_REWRITE : act,
+		       rule, true);
 		if (vup_log_enabled(VUP_LOG_MSG))
 			log_message(s, l, &m->hdr, m->payload, m->nfds, note);
 		/* What the receiver sees is what counts from now on. */

@@ -4,7 +4,10 @@
  * it: who sent it, on which channel, whether its sender emitted it (a
  * record that is not vuproxy's as-sent copy) and whether its receiver got
  * it (passed, delayed or logged as received; or the as-sent copy of a
- * rewrite or of an error answer made by a `fail` rule).  From those, two
+ * rewrite or of an error answer made by a `fail` rule).  The record of a
+ * delayed message leaving ("released") is a timing note, in no view: the
+ * message's place is where it came, since the hold queue keeps a
+ * direction's order.  From those, two
  * views: what the back-end received and sent (played --as front-end), and
  * what the front-end sent and received (played --as back-end); in each,
  * replies are paired with their requests in order.  A capture is
@@ -56,12 +59,15 @@ static void classify(struct vup_replay_msg *m)
 {
 	bool copy = m->trace_flags & VUP_TRACE_F_AS_SENT;
 	m->sent = !copy;
-	if (copy)
+	if (m->action == VUP_ACT_RELEASED)
+		m->sent = m->delivered = false;
+	else if (copy)
 		m->delivered = m->action != VUP_ACT_DROP &&
 		               m->action != VUP_ACT_DISCONNECT;
-	else /* a delayed message is delivered as its copy, when it left */
-		m->delivered =
-		        m->action == VUP_ACT_PASS || m->action == VUP_ACT_LOG;
+	else
+		m->delivered = m->action == VUP_ACT_PASS ||
+		               m->action == VUP_ACT_LOG ||
+		               m->action == VUP_ACT_DELAY;
 	/* Played as front-end: the recorded back-end's view. */
 	m->in_view[VUP_AS_FRONTEND] =
 	        m->from == VUP_FRONTEND ? m->delivered : m->sent;

@@ -242,19 +242,38 @@ void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
 	struct reading rd = {.l = l, .m = m};
 	uint32_t code = m->hdr->request;
 	bool indexed = code < VUP_RULES_INDEXED && m->chan < 2;
-	unsigned from = indexed ? r->start[m->chan][code] : 0,
-	         to = indexed ? r->start[m->chan][code + 1] : r->n;
 	bool is_reply = m->hdr->flags & VUP_FLAG_REPLY;
-	for (unsigned c = from; c < to; c++) {
-		unsigned i = c;
+	/* Indexed: the rules naming no request and those naming this one,
+	 * two lists in file order, merged; else every rule. */
+	const struct vup_rule_key *ka = NULL, *ea = NULL, *kb = NULL,
+	                          *eb = NULL;
+	if (indexed) {
+		ka = r->candidates + r->any[m->chan];
+		ea = r->candidates + r->any[m->chan + 1];
+		kb = r->candidates + r->start[m->chan][code];
+		eb = r->candidates + r->start[m->chan][code + 1];
+	}
+	unsigned next = 0;
+	for (;;) {
+		unsigned i;
 		if (indexed) {
-			const struct vup_rule_key *key = &r->candidates[c];
+			const struct vup_rule_key *key;
+			if (ka < ea && (kb >= eb || ka->rule < kb->rule))
+				key = ka++;
+			else if (kb < eb)
+				key = kb++;
+			else
+				break;
 			if ((key->reply >= 0 && key->reply != is_reply) ||
 			    (key->from >= 0 && key->from != (int)m->from) ||
 			    (key->session >= 0 &&
 			     (uint64_t)key->session != m->session))
 				continue;
 			i = key->rule;
+		} else if (next < r->n) {
+			i = next++;
+		} else {
+			break;
 		}
 		struct vup_rule *rule = &r->rules[i];
 		if (!matches(rule, &rd))
@@ -299,47 +318,60 @@ void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
 	}
 }
 
-/* Can rule r meet request code k of channel c? */
-static bool candidate(const struct vup_rule *r, unsigned c, uint32_t k)
+/* Does rule r name request code k of channel c? */
+static bool names(const struct vup_rule *r, unsigned c, uint32_t k)
 {
 	const struct vup_rule_match *mt = &r->match;
 	if (mt->chan >= 0 && mt->chan != (int)c)
 		return false;
-	if (!mt->nrequests)
-		return true;
 	for (unsigned i = 0; i < mt->nrequests; i++)
 		if (mt->requests[i].chan == c && mt->requests[i].code == k)
 			return true;
 	return false;
 }
 
+static bool any_request(const struct vup_rule *r, unsigned c)
+{
+	const struct vup_rule_match *mt = &r->match;
+	return !mt->nrequests && (mt->chan < 0 || mt->chan == (int)c);
+}
+
+static struct vup_rule_key key_of(const struct vup_rule *rule, unsigned i)
+{
+	return (struct vup_rule_key){
+	        .rule = i,
+	        .reply = (int8_t)vup__rules_reply_filter(rule),
+	        .from = (int8_t)rule->match.from,
+	        .session = rule->match.session,
+	};
+}
+
+/* The lists take at most 2 entries per rule naming no request and one
+ * per request a rule names: linear in the file, whatever its size. */
 int vup__rules_index(struct vup_rules *r)
 {
 	size_t total = 0;
-	for (unsigned c = 0; c < 2; c++)
-		for (uint32_t k = 0; k < VUP_RULES_INDEXED; k++)
-			for (unsigned i = 0; i < r->n; i++)
-				total += candidate(&r->rules[i], c, k);
-	r->candidates = malloc((total ? total : 1) * sizeof(*r->candidates));
+	for (unsigned i = 0; i < r->n; i++)
+		total += 2 + r->rules[i].match.nrequests;
+	r->candidates = malloc(total * sizeof(*r->candidates) + 1);
 	if (!r->candidates)
 		return -ENOMEM;
 	unsigned at = 0;
 	for (unsigned c = 0; c < 2; c++) {
+		r->any[c] = at;
+		for (unsigned i = 0; i < r->n; i++)
+			if (any_request(&r->rules[i], c))
+				r->candidates[at++] = key_of(&r->rules[i], i);
+	}
+	r->any[2] = at;
+	for (unsigned c = 0; c < 2; c++) {
 		for (uint32_t k = 0; k < VUP_RULES_INDEXED; k++) {
 			r->start[c][k] = at;
-			for (unsigned i = 0; i < r->n; i++) {
-				const struct vup_rule *rule = &r->rules[i];
-				if (!candidate(rule, c, k))
-					continue;
-				r->candidates[at++] = (struct vup_rule_key){
-				        .rule = i,
-				        .reply =
-				                (int8_t)vup__rules_reply_filter(
-				                        rule),
-				        .from = (int8_t)rule->match.from,
-				        .session = rule->match.session,
-				};
-			}
+			for (unsigned i = 0; i < r->n; i++)
+				if (r->rules[i].match.nrequests &&
+				    names(&r->rules[i], c, k))
+					r->candidates[at++] =
+					        key_of(&r->rules[i], i);
 		}
 		r->start[c][VUP_RULES_INDEXED] = at;
 	}

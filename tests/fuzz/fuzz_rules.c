@@ -31,7 +31,8 @@
 
 static void verdict_ok(const struct vup_verdict *v)
 {
-	CHECK(v->action < VUP_ACT_COUNT && v->action != VUP_ACT_REFUSED);
+	CHECK(v->action < VUP_ACT_COUNT && v->action != VUP_ACT_REFUSED &&
+	      v->action != VUP_ACT_RELEASED);
 	CHECK(v->nlogged <= VUP_VERDICT_MAX_LOGGED);
 	CHECK(v->action == VUP_ACT_PASS || v->action == VUP_ACT_LOG ||
 	      v->rule != NULL);

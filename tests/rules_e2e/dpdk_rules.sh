@@ -262,8 +262,8 @@ slow-mem-table)
 	rep_ns=$(jqt 'select(.request == "SET_MEM_TABLE" and .reply) | .ts_ns' | head -n 1)
 	act=$(jqt 'select(.request == "SET_MEM_TABLE" and (.reply | not)) | "\(.action) \(.rule)"' | head -n 1)
 	[ "$act" = "delay slow-mem-table" ] || e2e_fail "SET_MEM_TABLE in the trace: '$act', expected 'delay slow-mem-table'"
-	# The trace also holds the copy vuproxy forwarded, recorded as it left.
-	sent_ns=$(jqt 'select(.request == "SET_MEM_TABLE" and (.reply | not) and .as_sent and .action == "delay") | .ts_ns' | head -n 1)
+	# The trace also notes the copy vuproxy forwarded, as it left ("released").
+	sent_ns=$(jqt 'select(.request == "SET_MEM_TABLE" and (.reply | not) and .as_sent and .action == "released") | .ts_ns' | head -n 1)
 	[ -n "$sent_ns" ] || e2e_fail "no as-sent copy of the delayed SET_MEM_TABLE in the trace"
 	sent_ms=$(((sent_ns - vp_ns) / 1000000))
 	e2e_log "the trace: SET_MEM_TABLE received, and its forwarded copy ${sent_ms} ms later"

@@ -559,7 +559,7 @@ static void trace_marks_touched_messages(void **state)
 	        "GET_FEATURES true back-end rewrite hide-packed true\n"
 	        "SET_FEATURES false front-end pass null false\n"
 	        "SET_VRING_NUM false front-end delay slow-num false\n"
-	        "SET_VRING_NUM false front-end delay slow-num true\n"
+	        "SET_VRING_NUM false front-end released slow-num true\n"
 	        "SET_VRING_BASE false front-end drop lose-base false\n"
 	        "SET_VRING_ENABLE false front-end fail refuse-enable false\n"
 	        "SET_VRING_ENABLE true back-end fail refuse-enable true\n"
@@ -660,11 +660,42 @@ static void backend_channel_rules(void **state)
 	free(got);
 }
 
+/* A delay of 0 sends the message at once, and the trace still notes it
+ * leaving, as for any delay. */
+static void zero_delay_is_noted(void **state)
+{
+	struct peer_fx *fx = *state;
+	start_with_rules(fx,
+	                 "rules:\n"
+	                 "  - name: d0\n"
+	                 "    match: {request: GET_FEATURES, reply: false}\n"
+	                 "    action: {delay: 0ms}\n");
+	struct peer *fe, *be;
+	PEER_OK(peer_fx_session(fx, &fe, &be));
+	PEER_OK(peer_get_features(fe, be, 0x140000000ull));
+	peer_free(fe);
+	peer_free(be);
+	PEER_OK(peer_fx_stop(fx));
+	const char *bin = getenv("VUPROXY");
+	char cmd[1024];
+	snprintf(
+	        cmd, sizeof(cmd),
+	        "'%s' dump --json '%s/trace.pcapng.gz' | jq -r '\"\\(.request) "
+	        "\\(.reply) \\(.action) \\(.rule) \\(.as_sent)\"'",
+	        bin, fx->dir);
+	char *got = run(cmd);
+	assert_string_equal(got, "GET_FEATURES false delay d0 false\n"
+	                         "GET_FEATURES false released d0 true\n"
+	                         "GET_FEATURES true pass null false\n");
+	free(got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        PEER_TEST(delay_holds_its_direction_only),
 	        PEER_TEST(backend_channel_rules),
+	        PEER_TEST(zero_delay_is_noted),
 	        PEER_TEST(drop_closes_fds),
 	        PEER_TEST(dropped_request_then_replies),
 	        PEER_TEST_ARG("dropped_request_while_same_kind_awaits_ack",

@@ -61,6 +61,7 @@ local ACTION = {
 	[5] = "disconnect",
 	[6] = "log",
 	[7] = "refused",
+	[8] = "released",
 }
 
 -- The vhost-user header (include/vuproxy/proto.h).
@@ -574,7 +575,7 @@ local pf = {
 	from_backend = ProtoField.bool("vuproxy.flags.from_backend",
 		"From the back-end", 8, nil, TRACE_F_FROM_BACKEND),
 	as_sent = ProtoField.bool("vuproxy.flags.as_sent",
-		"Copy as sent (after a rewrite)", 8, nil, TRACE_F_AS_SENT),
+		"Copy as sent (rewrite, fail, release)", 8, nil, TRACE_F_AS_SENT),
 	flags_reserved = ProtoField.uint8("vuproxy.flags.reserved",
 		"Reserved", base.HEX, nil, TRACE_F_RESERVED),
 	hdr_len = ProtoField.uint16("vuproxy.hdr_len", "Header length"),
