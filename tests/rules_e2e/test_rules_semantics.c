@@ -468,6 +468,23 @@ static char *run(const char *cmd)
 	return buf;
 }
 
+/* What `vuproxy dump TRACE ARGS` prints of the fixture's trace, through
+ * `jq -r FILTER` when a filter is given. */
+static char *trace_query(const struct peer_fx *fx, const char *args,
+                         const char *filter)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "'%s' dump '%s/trace.pcapng.gz' %s%s%s%s",
+	         getenv("VUPROXY"), fx->dir, args, filter ? " | jq -r '" : "",
+	         filter ? filter : "", filter ? "'" : "");
+	return run(cmd);
+}
+
+/* One line per record: request reply from action rule as_sent. */
+#define RECORD_LINE                                                            \
+	"\"\\(.request) \\(.reply) \\(.from) \\(.action) \\(.rule) "           \
+	"\\(.as_sent)\""
+
 static void trace_marks_touched_messages(void **state)
 {
 	struct peer_fx *fx = *state;
@@ -541,15 +558,8 @@ static void trace_marks_touched_messages(void **state)
 	peer_free(be);
 	PEER_OK(peer_fx_stop(fx));
 
-	const char *bin = getenv("VUPROXY");
-	char cmd[1024];
 	/* Every record: request reply from action rule as_sent. */
-	snprintf(
-	        cmd, sizeof(cmd),
-	        "'%s' dump --json '%s/trace.pcapng.gz' | jq -r '\"\\(.request) "
-	        "\\(.reply) \\(.from) \\(.action) \\(.rule) \\(.as_sent)\"'",
-	        bin, fx->dir);
-	char *got = run(cmd);
+	char *got = trace_query(fx, "--json", RECORD_LINE);
 	const char *want =
 	        "GET_PROTOCOL_FEATURES false front-end log mark-proto false\n"
 	        "GET_PROTOCOL_FEATURES true back-end pass null false\n"
@@ -570,28 +580,19 @@ static void trace_marks_touched_messages(void **state)
 		         got, want);
 	free(got);
 	/* The rewritten reply: as received with bit 34, as sent without. */
-	snprintf(cmd, sizeof(cmd),
-	         "'%s' dump --json '%s/trace.pcapng.gz' --request GET_FEATURES "
-	         "| jq -r 'select(.reply) | .payload.features'",
-	         bin, fx->dir);
-	got = run(cmd);
+	got = trace_query(fx, "--json --request GET_FEATURES",
+	                  "select(.reply) | .payload.features");
 	assert_string_equal(got, "0x540000001\n0x140000001\n");
 	free(got);
 	/* The delayed request: recorded when it came and again when it
 	 * left, at least the rule's 100 ms later. */
-	snprintf(
-	        cmd, sizeof(cmd),
-	        "'%s' dump --json '%s/trace.pcapng.gz' --request SET_VRING_NUM "
-	        "| jq -s -r '(.[1].ts_ns - .[0].ts_ns) >= 100000000'",
-	        bin, fx->dir);
-	got = run(cmd);
+	got = trace_query(
+	        fx, "--json --request SET_VRING_NUM",
+	        "[., input] | (.[1].ts_ns - .[0].ts_ns) >= 100000000");
 	assert_string_equal(got, "true\n");
 	free(got);
 	/* The text dump shows both, the second marked "(as sent)". */
-	snprintf(cmd, sizeof(cmd),
-	         "'%s' dump '%s/trace.pcapng.gz' --request GET_FEATURES", bin,
-	         fx->dir);
-	got = run(cmd);
+	got = trace_query(fx, "--request GET_FEATURES", NULL);
 	const char *a = strstr(got, "GET_FEATURES reply features=0x540000001");
 	const char *b = strstr(got, "GET_FEATURES reply features=0x140000001");
 	if (!a || !b || b < a || !strstr(a, "rewrite rule=hide-packed\n") ||
@@ -638,15 +639,8 @@ static void backend_channel_rules(void **state)
 	peer_free(be);
 	PEER_OK(peer_fx_stop(fx));
 
-	const char *bin = getenv("VUPROXY");
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd),
-	         "'%s' dump --json '%s/trace.pcapng.gz' | jq -r "
-	         "'select(.channel == \"backend\") | \"\\(.request) "
-	         "\\(.reply) \\(.from) \\(.action) \\(.rule) "
-	         "\\(.as_sent)\"'",
-	         bin, fx->dir);
-	char *got = run(cmd);
+	char *got = trace_query(
+	        fx, "--json", "select(.channel == \"backend\") | " RECORD_LINE);
 	const char *want =
 	        "BACKEND_CONFIG_CHANGE_MSG false back-end fail "
 	        "refuse-config-change false\n"
@@ -676,17 +670,11 @@ static void zero_delay_is_noted(void **state)
 	peer_free(fe);
 	peer_free(be);
 	PEER_OK(peer_fx_stop(fx));
-	const char *bin = getenv("VUPROXY");
-	char cmd[1024];
-	snprintf(
-	        cmd, sizeof(cmd),
-	        "'%s' dump --json '%s/trace.pcapng.gz' | jq -r '\"\\(.request) "
-	        "\\(.reply) \\(.action) \\(.rule) \\(.as_sent)\"'",
-	        bin, fx->dir);
-	char *got = run(cmd);
-	assert_string_equal(got, "GET_FEATURES false delay d0 false\n"
-	                         "GET_FEATURES false released d0 true\n"
-	                         "GET_FEATURES true pass null false\n");
+	char *got = trace_query(fx, "--json", RECORD_LINE);
+	assert_string_equal(got,
+	                    "GET_FEATURES false front-end delay d0 false\n"
+	                    "GET_FEATURES false front-end released d0 true\n"
+	                    "GET_FEATURES true back-end pass null false\n");
 	free(got);
 }
 
