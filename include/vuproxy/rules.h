@@ -96,22 +96,24 @@ struct vup_rule_field_match {
 };
 
 struct vup_rule_match {
-	unsigned nrequests; /* 0: any request */
-	struct {
-		enum vup_chan chan;
-		uint32_t code;
-	} requests[VUP_RULE_MAX_REQUESTS];
-	int chan;          /* -1 any, else enum vup_chan (channel:) */
-	int from;          /* -1 any, else enum vup_side */
-	int reply;         /* -1 any, 0 requests only, 1 replies only */
-	int64_t session;   /* -1 any */
-	char *socket_glob; /* NULL any; fnmatch on either socket path */
-	int64_t vring;     /* -1 any */
+	unsigned nrequests; /* 0: any request (the list is at the end) */
+	int chan;           /* -1 any, else enum vup_chan (channel:) */
+	int from;           /* -1 any, else enum vup_side */
+	int reply;          /* -1 any, 0 requests only, 1 replies only */
+	int64_t session;    /* -1 any */
+	char *socket_glob;  /* NULL any; fnmatch on either socket path */
+	int64_t vring;      /* -1 any */
 	struct vup_field_cache vring_cache;
 	struct vup_rule_field_match *fields;
 	unsigned nfields;
 	uint64_t has_features;          /* virtio bits that must be set */
 	uint64_t has_protocol_features; /* protocol bits that must be set */
+	/* Last: decide reads it only for codes the index does not cover,
+	 * and the fields above stay on one or two cache lines. */
+	struct {
+		enum vup_chan chan;
+		uint32_t code;
+	} requests[VUP_RULE_MAX_REQUESTS];
 };
 
 struct vup_rule_when {
@@ -150,15 +152,18 @@ struct vup_rule {
 /* Request codes below this are indexed per channel. */
 #define VUP_RULES_INDEXED 64
 
-/* What decide checks first, packed in the index so that the rules a
- * message cannot meet cost a few loads from one small array rather than
- * a walk over every (large) rule. */
+/* A rule in the index (decide.c): what it is checked against first, so
+ * that the rules a message cannot meet cost one load each from a small
+ * array rather than a walk over every (large) rule. */
 struct vup_rule_key {
 	uint32_t rule;   /* index in rules[] */
-	int8_t reply;    /* -1 any, 0 requests only, 1 replies only */
-	int8_t from;     /* -1 any, else enum vup_side */
 	int64_t session; /* -1 any */
 };
+
+/* The index's lists: per channel and (reply, sender) the rules naming
+ * no request, then per channel, request code and (reply, sender) the
+ * rules naming that code. */
+#define VUP_RULES_LISTS (2 * 4 + 2 * VUP_RULES_INDEXED * 4)
 
 struct vup_rules {
 	char *path;
@@ -167,13 +172,12 @@ struct vup_rules {
 	uint64_t *global_count; /* per rule, matches so far (global scope) */
 	unsigned generation;    /* unique to every load */
 	/* The rules that can meet a message, in file order (decide.c):
-	 * for channel c, those naming no request are candidates[any[c] ..
-	 * any[c+1]), those naming code k candidates[start[c][k] ..
-	 * start[c][k+1]).  A message with a higher code is tried against
-	 * every rule.  With it, rules about other requests cost nothing. */
+	 * list j is candidates[start[j] .. start[j+1]).  A message with a
+	 * higher code is tried against every rule.  With it, rules about
+	 * other requests, the other direction or replies instead of
+	 * requests cost nothing. */
 	struct vup_rule_key *candidates;
-	unsigned any[3];
-	unsigned start[2][VUP_RULES_INDEXED + 1];
+	unsigned start[VUP_RULES_LISTS + 1];
 };
 
 /* Load and validate.  On error returns -EINVAL (or -errno) and writes

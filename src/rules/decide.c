@@ -112,13 +112,14 @@ static bool has_bits(const struct vup_rule_match *mt, struct reading *rd)
 	       (word & want) == want;
 }
 
-static bool matches(struct vup_rule *r, struct reading *rd)
+/* What the index's keys already tell (decide.c's index): the request,
+ * channel, reply, sender and session. */
+static bool matches_keyed(const struct vup_rule *r,
+                          const struct vup_rules_msg *m)
 {
-	const struct vup_rules_msg *m = rd->m;
-	struct vup_rule_match *mt = &r->match;
+	const struct vup_rule_match *mt = &r->match;
 	bool is_reply = m->hdr->flags & VUP_FLAG_REPLY;
 	int reply = vup__rules_reply_filter(r);
-	uint64_t v;
 	if (reply >= 0 && reply != is_reply)
 		return false;
 	if (mt->chan >= 0 && mt->chan != (int)m->chan)
@@ -134,8 +135,15 @@ static bool matches(struct vup_rule *r, struct reading *rd)
 		if (i == mt->nrequests)
 			return false;
 	}
-	if (mt->session >= 0 && (uint64_t)mt->session != m->session)
-		return false;
+	return mt->session < 0 || (uint64_t)mt->session == m->session;
+}
+
+/* The rest: socket paths and the payload. */
+static bool matches_rest(struct vup_rule *r, struct reading *rd)
+{
+	const struct vup_rules_msg *m = rd->m;
+	struct vup_rule_match *mt = &r->match;
+	uint64_t v;
 	if (mt->socket_glob && !glob_fits(mt->socket_glob, m->frontend_path) &&
 	    !glob_fits(mt->socket_glob, m->backend_path))
 		return false;
@@ -228,6 +236,9 @@ static struct vup_rules_session *session_of(const struct vup_rules *r,
 	return *ss;
 }
 
+static unsigned list_any(unsigned c, unsigned rf);
+static unsigned list_code(unsigned c, uint32_t k, unsigned rf);
+
 void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
                       const struct vup_rules_msg *m, struct vup_verdict *v)
 {
@@ -241,17 +252,20 @@ void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
 	enum vup_layout l = vup_msg_layout(t, m->hdr, m->neg);
 	struct reading rd = {.l = l, .m = m};
 	uint32_t code = m->hdr->request;
-	bool indexed = code < VUP_RULES_INDEXED && m->chan < 2;
 	bool is_reply = m->hdr->flags & VUP_FLAG_REPLY;
+	bool indexed = code < VUP_RULES_INDEXED && m->chan < 2 && m->from < 2;
 	/* Indexed: the rules naming no request and those naming this one,
 	 * two lists in file order, merged; else every rule. */
 	const struct vup_rule_key *ka = NULL, *ea = NULL, *kb = NULL,
 	                          *eb = NULL;
 	if (indexed) {
-		ka = r->candidates + r->any[m->chan];
-		ea = r->candidates + r->any[m->chan + 1];
-		kb = r->candidates + r->start[m->chan][code];
-		eb = r->candidates + r->start[m->chan][code + 1];
+		unsigned rf = (unsigned)is_reply * 2 + m->from;
+		unsigned a = list_any(m->chan, rf),
+		         b = list_code(m->chan, code, rf);
+		ka = r->candidates + r->start[a];
+		ea = r->candidates + r->start[a + 1];
+		kb = r->candidates + r->start[b];
+		eb = r->candidates + r->start[b + 1];
 	}
 	unsigned next = 0;
 	for (;;) {
@@ -264,10 +278,8 @@ void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
 				key = kb++;
 			else
 				break;
-			if ((key->reply >= 0 && key->reply != is_reply) ||
-			    (key->from >= 0 && key->from != (int)m->from) ||
-			    (key->session >= 0 &&
-			     (uint64_t)key->session != m->session))
+			if (key->session >= 0 &&
+			    (uint64_t)key->session != m->session)
 				continue;
 			i = key->rule;
 		} else if (next < r->n) {
@@ -276,7 +288,8 @@ void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
 			break;
 		}
 		struct vup_rule *rule = &r->rules[i];
-		if (!matches(rule, &rd))
+		if ((!indexed && !matches_keyed(rule, m)) ||
+		    !matches_rest(rule, &rd))
 			continue;
 		uint64_t scratch = 0; /* no session counters (out of memory) */
 		uint64_t *ctr = rule->when.global ? &r->global_count[i]
@@ -318,62 +331,68 @@ void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
 	}
 }
 
-/* Does rule r name request code k of channel c? */
-static bool names(const struct vup_rule *r, unsigned c, uint32_t k)
+/* The index's lists (rules.h): rf is reply * 2 + sender. */
+static unsigned list_any(unsigned c, unsigned rf)
+{
+	return c * 4 + rf;
+}
+
+static unsigned list_code(unsigned c, uint32_t k, unsigned rf)
+{
+	return 2 * 4 + (c * VUP_RULES_INDEXED + k) * 4 + rf;
+}
+
+/* Can rule r meet a message of channel c, code k (any code when
+ * any_code: the rule names none), reply and sender as rf says? */
+static bool in_list(const struct vup_rule *r, unsigned c, bool any_code,
+                    uint32_t k, unsigned rf)
 {
 	const struct vup_rule_match *mt = &r->match;
-	if (mt->chan >= 0 && mt->chan != (int)c)
+	int reply = vup__rules_reply_filter(r);
+	if ((mt->chan >= 0 && mt->chan != (int)c) ||
+	    (reply >= 0 && reply != (int)(rf / 2)) ||
+	    (mt->from >= 0 && mt->from != (int)(rf % 2)))
 		return false;
+	if (any_code)
+		return mt->nrequests == 0;
 	for (unsigned i = 0; i < mt->nrequests; i++)
 		if (mt->requests[i].chan == c && mt->requests[i].code == k)
 			return true;
 	return false;
 }
 
-static bool any_request(const struct vup_rule *r, unsigned c)
+/* Fill list j with the rules in_list admits, in file order. */
+static void fill(struct vup_rules *r, unsigned j, unsigned c, bool any_code,
+                 uint32_t k, unsigned rf, unsigned *at)
 {
-	const struct vup_rule_match *mt = &r->match;
-	return !mt->nrequests && (mt->chan < 0 || mt->chan == (int)c);
+	r->start[j] = *at;
+	for (unsigned i = 0; i < r->n; i++)
+		if (in_list(&r->rules[i], c, any_code, k, rf))
+			r->candidates[(*at)++] = (struct vup_rule_key){
+			        .rule = i,
+			        .session = r->rules[i].match.session,
+			};
 }
 
-static struct vup_rule_key key_of(const struct vup_rule *rule, unsigned i)
-{
-	return (struct vup_rule_key){
-	        .rule = i,
-	        .reply = (int8_t)vup__rules_reply_filter(rule),
-	        .from = (int8_t)rule->match.from,
-	        .session = rule->match.session,
-	};
-}
-
-/* The lists take at most 2 entries per rule naming no request and one
- * per request a rule names: linear in the file, whatever its size. */
+/* A rule is in at most 4 lists per channel for naming no request, and 4
+ * per request it names: linear in the file, whatever its size. */
 int vup__rules_index(struct vup_rules *r)
 {
 	size_t total = 0;
 	for (unsigned i = 0; i < r->n; i++)
-		total += 2 + r->rules[i].match.nrequests;
+		total += 4 * (2 + (size_t)r->rules[i].match.nrequests);
 	r->candidates = malloc(total * sizeof(*r->candidates) + 1);
 	if (!r->candidates)
 		return -ENOMEM;
 	unsigned at = 0;
-	for (unsigned c = 0; c < 2; c++) {
-		r->any[c] = at;
-		for (unsigned i = 0; i < r->n; i++)
-			if (any_request(&r->rules[i], c))
-				r->candidates[at++] = key_of(&r->rules[i], i);
-	}
-	r->any[2] = at;
-	for (unsigned c = 0; c < 2; c++) {
-		for (uint32_t k = 0; k < VUP_RULES_INDEXED; k++) {
-			r->start[c][k] = at;
-			for (unsigned i = 0; i < r->n; i++)
-				if (r->rules[i].match.nrequests &&
-				    names(&r->rules[i], c, k))
-					r->candidates[at++] =
-					        key_of(&r->rules[i], i);
-		}
-		r->start[c][VUP_RULES_INDEXED] = at;
-	}
+	for (unsigned c = 0; c < 2; c++)
+		for (unsigned rf = 0; rf < 4; rf++)
+			fill(r, list_any(c, rf), c, true, 0, rf, &at);
+	for (unsigned c = 0; c < 2; c++)
+		for (uint32_t k = 0; k < VUP_RULES_INDEXED; k++)
+			for (unsigned rf = 0; rf < 4; rf++)
+				fill(r, list_code(c, k, rf), c, false, k, rf,
+				     &at);
+	r->start[VUP_RULES_LISTS] = at;
 	return 0;
 }

@@ -3,6 +3,7 @@
  * waits for, a `fail` whose reply cannot say "error", a rule that an
  * earlier catch-all rule hides. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -161,8 +162,17 @@ static bool final(const struct vup_rule *a)
 	       !w->every && !w->after && w->probability_ppm >= VUP_RULES_PPM;
 }
 
+/* Pairs of rules compared for "never applies" at most: the check is
+ * quadratic, and a reload runs on the relay's thread. */
+#define LINT_PAIRS 2000000u
+
 void vup__rules_lint(struct vup_rctx *c, const struct vup_rbuild *b, unsigned n)
 {
+	/* The final rules so far: only they can hide a later one. */
+	unsigned *finals = malloc(sizeof(*finals) * (n ? n : 1));
+	unsigned nfinals = 0;
+	size_t pairs = 0;
+	bool capped = false;
 	for (unsigned i = 0; i < n; i++) {
 		const struct vup_rule *r = b[i].rule;
 		if (r->action == VUP_ACT_DROP)
@@ -181,16 +191,28 @@ void vup__rules_lint(struct vup_rctx *c, const struct vup_rbuild *b, unsigned n)
 			           "rule '%s': seed has no effect without "
 			           "probability or jitter",
 			           r->name);
-		for (unsigned j = 0; j < i; j++) {
-			if (final(b[j].rule) && covers(b[j].rule, r)) {
+		if (finals && !capped && pairs + nfinals > LINT_PAIRS) {
+			capped = true;
+			vup__rwarn(c, b[i].node,
+			           "rule '%s' and those after it were not "
+			           "checked for rules that never apply (more "
+			           "than %u pairs of rules)",
+			           r->name, LINT_PAIRS);
+		}
+		for (unsigned f = 0; finals && !capped && f < nfinals; f++) {
+			const struct vup_rule *a = b[finals[f]].rule;
+			if (covers(a, r)) {
 				vup__rwarn(c, b[i].node,
 				           "rule '%s' never applies: rule '%s' "
 				           "(line %u) takes every message it "
 				           "matches first",
-				           r->name, b[j].rule->name,
-				           b[j].rule->line);
+				           r->name, a->name, a->line);
 				break;
 			}
 		}
+		pairs += nfinals;
+		if (finals && final(r))
+			finals[nfinals++] = i;
 	}
+	free(finals);
 }

@@ -112,8 +112,39 @@ static const char *const rule_keys[] = {"name", "match", "when", "action",
                                         "continue"};
 enum { R_NAME, R_MATCH, R_WHEN, R_ACTION, R_CONTINUE, R_COUNT };
 
+/* The names given so far, hashed: a file of tens of thousands of rules
+ * (1 MiB) must not cost a comparison per pair, since a SIGHUP reload
+ * runs on the relay's thread. */
+struct names {
+	const struct vup_rule **slot; /* open addressing; NULL: free */
+	size_t mask;
+};
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* The rule already holding name s, else NULL after noting r as its
+ * holder. */
+static const struct vup_rule *names_claim(struct names *t, const char *s,
+                                          const struct vup_rule *r)
+{
+	size_t i = (size_t)name_hash(s) & t->mask;
+	while (t->slot[i]) {
+		if (strcmp(t->slot[i]->name, s) == 0)
+			return t->slot[i];
+		i = (i + 1) & t->mask;
+	}
+	t->slot[i] = r;
+	return NULL;
+}
+
 static bool parse_name(struct vup_rctx *c, struct vup_rbuild *b,
-                       const struct vup_ynode *n, const struct vup_rbuild *all)
+                       const struct vup_ynode *n, struct names *names)
 {
 	const char *s;
 	if (!vup__ystr(c, n, "name", &s))
@@ -131,20 +162,21 @@ static bool parse_name(struct vup_rctx *c, struct vup_rbuild *b,
 			return false;
 		}
 	}
-	for (unsigned i = 0; i < b->index; i++) {
-		if (all[i].rule->name && strcmp(all[i].rule->name, s) == 0) {
-			vup__rerr(c, n,
-			          "duplicate rule name '%s' (first at "
-			          "line %u)",
-			          s, all[i].rule->line);
-			return false;
-		}
+	if (!(b->rule->name = strdup(s)))
+		return false;
+	const struct vup_rule *first = names_claim(names, s, b->rule);
+	if (first) {
+		vup__rerr(c, n, "duplicate rule name '%s' (first at line %u)",
+		          s, first->line);
+		free(b->rule->name);
+		b->rule->name = NULL;
+		return false;
 	}
-	return (b->rule->name = strdup(s)) != NULL;
+	return true;
 }
 
 static bool parse_rule(struct vup_rctx *c, struct vup_rbuild *b,
-                       const struct vup_rbuild *all)
+                       struct names *names)
 {
 	const struct vup_ynode *k[R_COUNT], *v[R_COUNT], *rewrite = NULL;
 	struct vup_rule *r = b->rule;
@@ -161,7 +193,7 @@ static bool parse_rule(struct vup_rctx *c, struct vup_rbuild *b,
 	if (!v[R_NAME]) {
 		vup__rerr(c, b->node, "rule %u has no name", b->index + 1);
 		ok = false;
-	} else if (!parse_name(c, b, v[R_NAME], all)) {
+	} else if (!parse_name(c, b, v[R_NAME], names)) {
 		ok = false;
 	}
 	bool act =
@@ -249,8 +281,13 @@ static int build(struct vup_rctx *c, const struct vup_ynode *root,
 	out->rules = calloc(n ? n : 1, sizeof(*out->rules));
 	out->global_count = calloc(n ? n : 1, sizeof(*out->global_count));
 	struct vup_rbuild *b = calloc(n ? n : 1, sizeof(*b));
-	if (!out->rules || !out->global_count || !b) {
+	struct names names = {.mask = 15};
+	while (names.mask < 2 * (size_t)n)
+		names.mask = names.mask * 2 + 1;
+	names.slot = calloc(names.mask + 1, sizeof(*names.slot));
+	if (!out->rules || !out->global_count || !b || !names.slot) {
 		free(b);
+		free(names.slot);
 		return -ENOMEM;
 	}
 	out->n = n;
@@ -258,8 +295,9 @@ static int build(struct vup_rctx *c, const struct vup_ynode *root,
 		b[i].rule = &out->rules[i];
 		b[i].index = i;
 		b[i].node = list->kid[i];
-		parse_rule(c, &b[i], b);
+		parse_rule(c, &b[i], &names);
 	}
+	free(names.slot);
 	if (c->err->count == 0)
 		vup__rules_lint(c, b, n);
 	free(b);

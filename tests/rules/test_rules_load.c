@@ -810,6 +810,39 @@ static void warnings(void **state)
 	vup_rules_free(r);
 }
 
+/* Large files: names are checked through a hash, and the "never
+ * applies" check (quadratic) stops with a warning after 2M pairs, so that
+ * a 1 MiB file loads fast enough for a reload on the relay's thread. */
+static void large_files(void **state)
+{
+	(void)state;
+	enum { N = 3000 };
+	size_t cap = 80 * (size_t)N + 64, len = 0;
+	char *text = malloc(cap);
+	assert_non_null(text);
+	len += (size_t)snprintf(text, cap, "rules:\n");
+	for (unsigned i = 0; i < N; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+		                        "  - {name: r%u, match: {session: %u}, "
+		                        "action: {delay: 1ms}}\n",
+		                        i, i);
+	struct vup_rules *r = ok(text);
+	assert_int_equal(r->n, N);
+	/* Rule i is compared with the i final rules before it: with rule
+	 * 2000 (line 2002) the pairs would reach 2000 * 2001 / 2. */
+	assert_contains(warn, "t.yaml:2002:5: rule 'r2000' and those after "
+	                      "it were not checked for rules that never "
+	                      "apply (more than 2000000 pairs of rules)");
+	assert_int_equal(count(warn, "not checked"), 1);
+	vup_rules_free(r);
+	/* The last name repeats one near the start. */
+	len += (size_t)snprintf(text + len, cap - len,
+	                        "  - {name: r7, action: log}\n");
+	refused(text, "t.yaml:3002:12: duplicate rule name 'r7' (first at "
+	              "line 9)");
+	free(text);
+}
+
 /* ---- files ---- */
 
 static void load_files(void **state)
@@ -872,6 +905,7 @@ int main(void)
 	        cmocka_unit_test(actions),
 	        cmocka_unit_test(generations_differ),
 	        cmocka_unit_test(warnings),
+	        cmocka_unit_test(large_files),
 	        cmocka_unit_test(load_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
