@@ -669,6 +669,18 @@ static bool want_kick(const uint8_t *used, uint32_t num, bool event_idx,
  * something used). */
 #define SERVE_NS UINT64_C(1000000)
 
+/* While busy: serve the channels (without sleeping) if SERVE_NS have
+ * passed since *last; 0 or idle's error. */
+static int serve_now_and_then(struct vup_replay_run *r, uint64_t now,
+                              uint64_t *last, vup_replay_idle_fn idle,
+                              char *err, size_t errlen)
+{
+	if (now - *last < SERVE_NS)
+		return 0;
+	*last = now;
+	return idle(r, 0, err, errlen);
+}
+
 /* Replay the frames of vring `index`. */
 static int inject_vring(struct vup_replay_run *r, unsigned index,
                         vup_replay_idle_fn idle, char *err, size_t errlen)
@@ -874,12 +886,10 @@ static int inject_vring(struct vup_replay_run *r, unsigned index,
 			last_progress = now;
 		if (progress || added) {
 			/* Busy: still answer the peer now and then. */
-			if (now - last_serve >= SERVE_NS) {
-				last_serve = now;
-				rc = idle(r, 0, err, errlen);
-				if (rc)
-					break;
-			}
+			rc = serve_now_and_then(r, now, &last_serve, idle, err,
+			                        errlen);
+			if (rc)
+				break;
 			continue;
 		}
 		if (now - last_progress >= timeout_ns) {
@@ -910,12 +920,10 @@ static int inject_vring(struct vup_replay_run *r, unsigned index,
 				until = now + wait;
 		}
 		if (until == now) {
-			if (now - last_serve >= SERVE_NS) {
-				last_serve = now;
-				rc = idle(r, 0, err, errlen);
-				if (rc)
-					break;
-			}
+			rc = serve_now_and_then(r, now, &last_serve, idle, err,
+			                        errlen);
+			if (rc)
+				break;
 			continue;
 		}
 		last_serve = now;

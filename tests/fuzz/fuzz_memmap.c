@@ -36,6 +36,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_input.h"
 #include "vuproxy/memmap.h"
 
 #define CHECK(cond)                                                            \
@@ -94,41 +95,6 @@ struct model {
 };
 
 static struct model cur_m, held_m, tmp_m;
-
-struct in {
-	const uint8_t *p;
-	size_t left;
-};
-
-static void take(struct in *in, void *dst, size_t n)
-{
-	size_t k = n < in->left ? n : in->left;
-	memset(dst, 0, n);
-	memcpy(dst, in->p, k);
-	in->p += k;
-	in->left -= k;
-}
-
-static unsigned byte(struct in *in)
-{
-	uint8_t b;
-	take(in, &b, 1);
-	return b;
-}
-
-static unsigned u16(struct in *in)
-{
-	uint16_t v;
-	take(in, &v, 2);
-	return v;
-}
-
-static uint64_t u64(struct in *in)
-{
-	uint64_t v;
-	take(in, &v, 8);
-	return v;
-}
 
 static void parse(const uint8_t *p, struct mreg *r, int file)
 {
@@ -246,7 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				sel[i] = byte(&in) % (NMEMFD + 2);
 				fds[i] = fdsel[sel[i]];
 			}
-			uint32_t plen = u16(&in) % sizeof(pay);
+			uint32_t plen = (unsigned)le(&in, 2) % sizeof(pay);
 			take(&in, pay, plen);
 			rc = vup_memmap_set_table(&next, pay, plen, fds, nfds,
 			                          bit, err, sizeof(err));
@@ -312,8 +278,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		case 3:
 		case 4: {
-			uint64_t addr = u64(&in);
-			size_t len = u16(&in) % 600;
+			uint64_t addr = le(&in, 8);
+			size_t len = (unsigned)le(&in, 2) % 600;
 			if (c % 8 == 3)
 				check_read(cur, &cur_m, bit, addr, len);
 			else
@@ -332,8 +298,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 7: {
 			unsigned k = byte(&in);
-			int16_t delta = (int16_t)u16(&in);
-			size_t len = u16(&in) % 600;
+			int16_t delta = (int16_t)(unsigned)le(&in, 2);
+			size_t len = (unsigned)le(&in, 2) % 600;
 			if (!cur_m.n)
 				break;
 			const struct mreg *r = &cur_m.r[k % cur_m.n];

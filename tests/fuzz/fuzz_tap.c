@@ -51,6 +51,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_input.h"
 #include "vuproxy/log.h"
 #include "vuproxy/proto.h"
 #include "vuproxy/tap.h"
@@ -88,37 +89,6 @@ static void init(void)
 	verbose = getenv("FUZZ_TAP_VERBOSE") != NULL;
 	if (verbose)
 		devnull = stderr;
-}
-
-struct in {
-	const uint8_t *p;
-	size_t left;
-};
-
-static void take(struct in *in, void *dst, size_t n)
-{
-	size_t k = n < in->left ? n : in->left;
-	memset(dst, 0, n);
-	memcpy(dst, in->p, k);
-	in->p += k;
-	in->left -= k;
-}
-
-static unsigned byte(struct in *in)
-{
-	uint8_t b;
-	take(in, &b, 1);
-	return b;
-}
-
-static uint64_t le(struct in *in, int n)
-{
-	uint8_t b[8];
-	take(in, b, (size_t)n);
-	uint64_t v = 0;
-	for (int i = n - 1; i >= 0; i--)
-		v = v << 8 | b[i];
-	return v;
 }
 
 static void put64(uint8_t *p, uint64_t v)
