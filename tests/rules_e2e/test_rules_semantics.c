@@ -625,7 +625,9 @@ static void backend_channel_rules(void **state)
 	PEER_OK(peer_relay_check(fe, be, peer_code("SET_PROTOCOL_FEATURES"), V,
 	                         &pf, 8, NULL, 0));
 	struct peer_bch b = peer_open_bch(fe, be, false);
-	const uint32_t config = 2, call = 4, iotlb = 1;
+	const uint32_t config = peer_code("BACKEND_CONFIG_CHANGE_MSG"),
+	               call = peer_code("BACKEND_VRING_CALL"),
+	               iotlb = peer_code("BACKEND_IOTLB_MSG");
 	uint64_t err = 3;
 	PEER_OK(peer_send(b.be, config, V | NR, NULL, 0, NULL, 0));
 	expect_msg(b.be, config, V | R, &err, 8, 0, PEER_TIMEOUT_MS);
