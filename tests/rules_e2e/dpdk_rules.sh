@@ -41,7 +41,7 @@
 #       virtio-user reconnection succeeds!"); session 2 sends SET_MEM_TABLE
 #       and SET_STATUS DRIVER_OK again, both acked, the back-end reports
 #       the device ready (only then: never in session 1) and receives
-#       packets; the same three processes throughout, vuproxy counts 2
+#       packets; the same three processes throughout, vuproxy counts 2 or more
 #       sessions, the rule touched session 1's SET_STATUS only (first 1).
 #   fail-driver-ok             SET_STATUS with DRIVER_OK is answered by
 #       vuproxy with an error ack (ack=1, "made by vuproxy"): the front-end
@@ -361,15 +361,20 @@ backend-crash-reconnect)
 	rx_stop_testpmd fe
 	closed=$(log_line be "vhost peer closed")
 	ready=$(log_line be "$READY_MSG")
-	[ "$(grep -cF "$READY_MSG" "$E2E_DIR/be.log")" = 1 ] && [ "$ready" -gt "$closed" ] ||
-		e2e_fail "the back-end must report the device ready once, after session 1 closed (line $closed): ready at line $ready"
+	# virtio-user may drop a fresh session and connect once more (seen
+	# in 1 of 7 CI runs: session 3 came up the same way), so what counts
+	# is that the device was never ready before session 1 closed.
+	[ -n "$ready" ] && [ "$ready" -gt "$closed" ] ||
+		e2e_fail "the back-end must report the device ready only after session 1 closed (line $closed): first ready at line ${ready:-none}"
 	[ "$(log_line fe "virtio-user port 0 is down")" -lt "$(log_line fe "reconnection succeeds")" ] ||
 		e2e_fail "the front-end reconnected before its port went down?"
 	st=$(be_statuses be)
-	[ "$st" = "0000000b 0000000b 0000000f " ] ||
-		e2e_fail "device statuses the back-end was set to: '$st', expected 0xb (session 1), 0xb then 0xf (session 2)"
+	case $st in
+	"0000000b 0000000b 0000000f "*) ;;
+	*) e2e_fail "device statuses the back-end was set to: '$st', expected 0xb (session 1), 0xb then 0xf (session 2)" ;;
+	esac
 	n=$(rx_be_requests be | grep -c '^SET_MEM_TABLE$' || true)
-	[ "$n" = 2 ] || e2e_fail "the back-end read SET_MEM_TABLE $n times, expected 2 (one per session)"
+	[ "$n" -ge 2 ] || e2e_fail "the back-end read SET_MEM_TABLE $n times, expected one per session, at least 2"
 	rx=$(rx_final be RX-packets:)
 	[ "${rx:-0}" -gt 0 ] || e2e_fail "after the reconnect the back-end received no packets (RX-packets: ${rx:-none})"
 	rx_dump "$JSON" "$TRACE"
@@ -378,8 +383,8 @@ backend-crash-reconnect)
 		| "\(.from) \(.request) \(.action) \(.payload.status // .payload.ack // "-")"' | tr '\n' ',')
 	[ "$s2" = "front-end SET_STATUS pass 0xb,back-end SET_STATUS pass 0,front-end SET_MEM_TABLE pass -,back-end SET_MEM_TABLE pass 0,front-end SET_STATUS pass 0xf,back-end SET_STATUS pass 0," ] ||
 		e2e_fail "session 2's SET_STATUS / SET_MEM_TABLE records: '$s2', expected the memory table and DRIVER_OK again, all acked 0"
-	grep -q '^vuproxy: 2 sessions' "$E2E_DIR/vp.log" ||
-		e2e_fail "vuproxy did not count 2 sessions: $(grep '^vuproxy: [0-9]* sessions' "$E2E_DIR/vp.log")"
+	grep -qE '^vuproxy: ([2-9]|[1-9][0-9]+) sessions \(0 failed\)' "$E2E_DIR/vp.log" ||
+		e2e_fail "vuproxy did not count 2 sessions or more, none failed: $(grep '^vuproxy: [0-9]* sessions' "$E2E_DIR/vp.log")"
 	vp_rule_logged backend-crash-reconnect disconnect
 	e2e_log "session 2 came back by itself: SET_MEM_TABLE and DRIVER_OK acked, device ready, $rx packets"
 	;;
