@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install what is needed, build, and run the whole test suite (unit tests,
 # end-to-end tests against real DPDK/QEMU peers and our own test peers).
-# SANITIZE=1 builds in build-asan with ASan+UBSan and runs the suite there.
+# SANITIZE=1 builds in build-asan with ASan+UBSan and runs the suite there;
+# WERROR=1 (set by CI, not by default) makes compiler warnings errors.
 set -eu
 cd "$(dirname "$0")/.."
 [ "${SKIP_INSTALL:-0}" = 1 ] || ./scripts/install-deps.sh

@@ -443,13 +443,16 @@ static bool rec_equal(const struct hrec *want, const struct hrec *got)
 
 /* Run vuproxy dump --json on the trace (session 0: all of them); calls
  * each(line, arg) per control-message record.  Returns the records seen, with
- * dump's exit status in *code and its stderr in err. */
+ * dump's exit status in *code and its stderr in err; both are set on every
+ * path (-1 and "" when dump did not run or did not exit). */
 long hx_dump(const struct peer_fx *fx, unsigned id, const char *request,
              void (*each)(const char *line, void *arg), void *arg, int *code,
              char *err, size_t errlen)
 {
 	const char *bin = getenv("VUPROXY");
 	char cmd[1024], sess[32] = "", err_path[256];
+	*code = -1;
+	err[0] = '\0';
 	if (id)
 		snprintf(sess, sizeof(sess), "--session %u ", id);
 	snprintf(err_path, sizeof(err_path), "%s/dump.err", fx->dir);
@@ -471,7 +474,6 @@ long hx_dump(const struct peer_fx *fx, unsigned id, const char *request,
 	}
 	int st = pclose(p);
 	*code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	err[0] = '\0';
 	FILE *e = fopen(err_path, "r");
 	if (e) {
 		size_t k = fread(err, 1, errlen - 1, e);
