@@ -14,8 +14,8 @@
 #include "vuproxy/log.h"
 
 #define AS VUP_AS_FRONTEND
-/* Answered like GET_VRING_BASE (proto.h names the codes vuproxy's own
- * logic reads; this one only here). */
+/* Stops a vring and answers where, as GET_VRING_BASE does (proto.h has
+ * no name for it). */
 #define REQ_GET_VRING_BASE_SKIP_DRAIN 45
 
 static bool is_reply(const struct vup_hdr *h)
