@@ -156,7 +156,10 @@ wait_exit() {
 # e2e_stop in lib.sh for why that hangs an ASan build at exit).
 stop() {
 	local prog
-	prog=$(awk -v p="$1" '$4 == p { print $1; exit }' /proc/[0-9]*/stat 2>/dev/null)
+	# Not awk over /proc/*/stat: mawk gives up on the first process that
+	# exits meanwhile, and the signal would then hit the wrapper alone
+	# (SIGKILL: the program lives on, orphaned).
+	prog=$(pgrep -P "$1" | head -n 1)
 	ours "$1" && kill -"$2" "${prog:-$1}" 2>/dev/null
 	wait_exit "$1" "$3" && return 0
 	ours "$1" && kill -KILL "$1" 2>/dev/null
