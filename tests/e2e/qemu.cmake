@@ -6,7 +6,12 @@
 #   e2e_qemu_blk: QEMU vhost-user-blk-pci <-> vuproxy <-> qemu-storage-daemon;
 #                 whole-disk read, pattern write found in the image,
 #                 ADD_MEM_REG / GET_CONFIG / SET_BACKEND_REQ_FD relayed.
+#   e2e_qemu_backend_restart: as e2e_qemu_net, QEMU reconnect=1; testpmd is
+#                 killed and restarted 6 s later: the guest keeps running
+#                 (vuproxy closes each reconnecting QEMU at once) and pings
+#                 through the new testpmd.
 # Needs: qemu-system-x86, qemu-system-common, dpdk-dev, busybox-static,
 # linux-image-amd64, cpio, gzip.
 vup_e2e_test(e2e_qemu_net qemu_net.sh)
 vup_e2e_test(e2e_qemu_blk qemu_blk.sh)
+vup_e2e_test(e2e_qemu_backend_restart qemu_backend_restart.sh)
