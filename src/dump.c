@@ -110,11 +110,8 @@ static void show(struct dump *d, const struct vup_record *rec,
 	if (!neg)
 		neg = &none;
 	bool reply = h.flags & VUP_FLAG_REPLY;
-	/* Only the requester negotiates, whatever the flags say. */
-	bool negotiates = !vup_proto_is_responder(chan, from);
 	if (!wanted(d, th, chan, h.request)) {
-		if (negotiates)
-			vup_proto_note(neg, chan, &h, payload);
+		vup_proto_note(neg, chan, from, &h, payload);
 		return;
 	}
 	const char *name = vup_proto_name(chan, h.request);
@@ -173,12 +170,11 @@ static void show(struct dump *d, const struct vup_record *rec,
 			       len < VUP_HDR_SIZE ? len : len - VUP_HDR_SIZE,
 			       declared);
 		if (th->mark[0])
-			printf(" [relayed despite: %s]", th->mark);
+			printf(" [problem: %s]", th->mark);
 		putchar('\n');
 	}
 	d->shown++;
-	if (negotiates)
-		vup_proto_note(neg, chan, &h, payload);
+	vup_proto_note(neg, chan, from, &h, payload);
 }
 
 static int add_request_filter(struct dump *d, const char *list)

@@ -89,8 +89,11 @@ void vup_flow_inspect(struct vup_flow *f, enum vup_chan chan,
  * not logged since the last line.  False: counted. */
 bool vup_flow_warn_due(struct vup_flow *f, enum vup_problem kind,
                        uint64_t now_ns, uint32_t *held);
-/* Occurrences of a kind counted and not logged yet (the session ends);
- * resets the count. */
-uint32_t vup_flow_warn_take_held(struct vup_flow *f, enum vup_problem kind);
+/* Occurrences of a kind counted and not logged yet, to be told now: if
+ * the last line of that kind is a period old by now_ns (the proxy's
+ * periodic tick), or whatever its age with now_ns UINT64_MAX (the session
+ * ends).  Resets the count; a line told starts a new period. */
+uint32_t vup_flow_warn_take_held(struct vup_flow *f, enum vup_problem kind,
+                                 uint64_t now_ns);
 
 #endif

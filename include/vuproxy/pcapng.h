@@ -167,7 +167,12 @@ struct vup_trace_hdr {
 	char mark[256]; /* VUP_TRACE_EXT_MARK, "" when none */
 };
 
-/* Bytes the encoded pseudo-header takes. */
+/* The most an encoded pseudo-header takes: 255 fds, a 255-byte rule name
+ * and a 255-byte mark, each padded. */
+#define VUP_TRACE_HDR_MAX                                                      \
+	(VUP_TRACE_FIXED + VUP_TRACE_MAX_FDS * VUP_TRACE_FD_SIZE + 256 +       \
+	 VUP_TRACE_EXT_HDR + 256)
+/* Bytes the encoded pseudo-header takes (at most VUP_TRACE_HDR_MAX). */
 size_t vup_trace_hdr_size(const struct vup_trace_hdr *h);
 /* Encode into out (room for vup_trace_hdr_size bytes). */
 void vup_trace_hdr_encode(const struct vup_trace_hdr *h, uint8_t *out);

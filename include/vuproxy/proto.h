@@ -219,9 +219,12 @@ enum vup_layout vup_msg_layout(const struct vup_msg_type *t,
                                const struct vup_negotiated *neg);
 
 /* Remember what a request negotiates (SET_FEATURES,
- * SET_PROTOCOL_FEATURES): later payloads are read accordingly. */
+ * SET_PROTOCOL_FEATURES): later payloads are read accordingly.  Only the
+ * front-end's messages on the main channel negotiate, whatever their flags
+ * say (the receiver may take a request flagged as a reply). */
 void vup_proto_note(struct vup_negotiated *neg, enum vup_chan chan,
-                    const struct vup_hdr *h, const uint8_t *payload);
+                    enum vup_side from, const struct vup_hdr *h,
+                    const uint8_t *payload);
 
 /* What vuproxy can find wrong with a message, and what it does about it
  * (one row per kind: the name is the kind's word in logs, trace marks and

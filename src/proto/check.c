@@ -2,7 +2,7 @@
  *
  * Only the version bits and the 4 KiB payload limit make a message
  * impossible to relay (VUP_PC_REFUSE).  Everything else checked here (the
- * REPLY and NEED_REPLY flags against the sender's role, the payload size
+ * REPLY flag against the sender's role, the payload size
  * against the request's bounds, the inner sizes a payload declares, the
  * fd count) is the receiver's to judge: the caller relays it and reports
  * the problem, and refuses it only with --strict (see VUP_PROBLEMS).
@@ -95,10 +95,6 @@ enum vup_problem vup_proto_check_header(const struct vup_hdr *h,
 		               "REPLY flag set on a request from the %s "
 		               "(flags 0x%x)",
 		               sender, h->flags);
-	if (reply && (h->flags & VUP_FLAG_NEED_REPLY))
-		return problem(VUP_PROBLEM_NEED_REPLY_ON_REPLY, why, whylen,
-		               "NEED_REPLY set on a reply (flags 0x%x)",
-		               h->flags);
 	const struct vup_msg_type *t = vup_proto_lookup(chan, h->request);
 	if (t) {
 		unsigned max = responder ? t->rep_max : t->req_max;

@@ -227,10 +227,11 @@ enum vup_layout vup_msg_layout(const struct vup_msg_type *t,
 }
 
 void vup_proto_note(struct vup_negotiated *neg, enum vup_chan chan,
-                    const struct vup_hdr *h, const uint8_t *payload)
+                    enum vup_side from, const struct vup_hdr *h,
+                    const uint8_t *payload)
 {
 	uint64_t v;
-	if (chan != VUP_CHAN_MAIN || (h->flags & VUP_FLAG_REPLY) || h->size < 8)
+	if (chan != VUP_CHAN_MAIN || from != VUP_FRONTEND || h->size < 8)
 		return;
 	memcpy(&v, payload, 8);
 	if (h->request == VUP_REQ_SET_FEATURES)

@@ -43,6 +43,14 @@ static void pending_pop(struct vup_flow *f, enum vup_chan c)
 	f->pending[c].count--;
 }
 
+/* Take entry i out of the FIFO, keeping the others in order. */
+static void pending_remove(struct vup_flow *f, enum vup_chan c, unsigned i)
+{
+	for (unsigned k = i; k + 1 < f->pending[c].count; k++)
+		*pending_at(f, c, k) = *pending_at(f, c, k + 1);
+	f->pending[c].count--;
+}
+
 struct vup_finding *vup_findings_add(struct vup_findings *fs,
                                      enum vup_problem kind)
 {
@@ -125,10 +133,13 @@ static void match_reply(struct vup_flow *f, enum vup_chan c, uint32_t code,
 			return;
 		}
 		if (p->code == code) {
+			/* It answers that later request: the older ones stay
+			 * owed, in order. */
 			FINDING(out, VUP_PROBLEM_REPLY_ORDER,
 			        "reply to %s while a reply to %s is owed",
 			        vup_proto_name(c, code),
 			        vup_proto_name(c, owed->code));
+			pending_remove(f, c, i);
 			return;
 		}
 		if (!owed && p->expect != VUP_EXPECT_MAYBE)
@@ -154,6 +165,13 @@ void vup_flow_inspect(struct vup_flow *f, enum vup_chan chan,
 		if (vup_problem_class(p) == VUP_PC_REFUSE)
 			return; /* never relayed: nothing to account for */
 	}
+	/* Beside whatever else is wrong: libvhost-user echoes it on every
+	 * reply, which must not hide the checks of the payload. */
+	if ((m->hdr.flags & VUP_FLAG_REPLY) &&
+	    (m->hdr.flags & VUP_FLAG_NEED_REPLY) &&
+	    vup_proto_is_responder(chan, from))
+		FINDING(out, VUP_PROBLEM_NEED_REPLY_ON_REPLY,
+		        "NEED_REPLY set on a reply (flags 0x%x)", m->hdr.flags);
 	if (m->hdr.flags & ~VUP_FLAG_KNOWN)
 		FINDING(out, VUP_PROBLEM_RESERVED_FLAGS,
 		        "reserved flag bits 0x%x set",
@@ -172,7 +190,7 @@ void vup_flow_inspect(struct vup_flow *f, enum vup_chan chan,
 	expect_reply(f, chan, m->hdr.request, e, out);
 	/* Only this request's own entry may be retracted later. */
 	f->last_expects[chan] = e != VUP_EXPECT_NONE;
-	vup_proto_note(&f->neg, chan, &m->hdr, m->payload);
+	vup_proto_note(&f->neg, chan, from, &m->hdr, m->payload);
 }
 
 bool vup_flow_warn_due(struct vup_flow *f, enum vup_problem kind,
@@ -190,10 +208,16 @@ bool vup_flow_warn_due(struct vup_flow *f, enum vup_problem kind,
 	return true;
 }
 
-uint32_t vup_flow_warn_take_held(struct vup_flow *f, enum vup_problem kind)
+uint32_t vup_flow_warn_take_held(struct vup_flow *f, enum vup_problem kind,
+                                 uint64_t now_ns)
 {
 	struct vup_warn_limit *w = &f->warn[kind % VUP_PROBLEM_COUNT];
 	uint32_t n = w->held;
+	if (!n || (now_ns != UINT64_MAX &&
+	           now_ns - w->last_ns < VUP_FLOW_WARN_PERIOD_NS))
+		return 0;
 	w->held = 0;
+	if (now_ns != UINT64_MAX)
+		w->last_ns = now_ns;
 	return n;
 }

@@ -44,11 +44,10 @@ static void log_message(struct vup_session *s, const struct vup_link *l,
 /* Record a message in the trace before it goes anywhere, so that a crash
  * never loses a message a peer has received.  fds may be NULL for a
  * message vuproxy made (nfds 0). */
-static void record_marked(struct vup_session *s, enum vup_chan chan,
-                          enum vup_side from, const struct vup_hdr *hdr,
-                          const uint8_t *payload, const int *fds, unsigned nfds,
-                          enum vup_action action, const char *rule,
-                          bool as_sent, const char *mark)
+void vup__record(struct vup_session *s, enum vup_chan chan, enum vup_side from,
+                 const struct vup_hdr *hdr, const uint8_t *payload,
+                 const int *fds, unsigned nfds, enum vup_action action,
+                 const char *rule, bool as_sent, const char *mark)
 {
 	struct vup_trace *t = s->proxy->cfg.trace;
 	if (!t)
@@ -79,24 +78,8 @@ static void record(struct vup_session *s, enum vup_chan chan,
                    const uint8_t *payload, const int *fds, unsigned nfds,
                    enum vup_action action, const char *rule, bool as_sent)
 {
-	record_marked(s, chan, from, hdr, payload, fds, nfds, action, rule,
-	              as_sent, NULL);
-}
-
-static bool is_socket(int fd)
-{
-	struct stat st;
-	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-/* Does this message hand the back-end a back-end channel that vuproxy
- * interposes? */
-static bool opens_backend_channel(const struct vup_link *from,
-                                  const struct vup_hdr *hdr, unsigned nfds)
-{
-	return from->chan == VUP_CHAN_MAIN && from->side == VUP_FRONTEND &&
-	       hdr->request == VUP_REQ_SET_BACKEND_REQ_FD &&
-	       !(hdr->flags & VUP_FLAG_REPLY) && nfds == 1;
+	vup__record(s, chan, from, hdr, payload, fds, nfds, action, rule,
+	            as_sent, NULL);
 }
 
 /* SET_BACKEND_REQ_FD: keep the front-end's socket, give the back-end one
@@ -163,7 +146,7 @@ static void send_now(struct vup_link *from, const struct vup_hdr *hdr,
 	struct vup_session *s = from->s;
 	/* A channel that is no socket is the back-end's to refuse: it goes
 	 * through as it is (vup__relay reported it). */
-	if (opens_backend_channel(from, hdr, nfds) && is_socket(fds[0]) &&
+	if (vup__interposes_backend_channel(from, hdr, fds, nfds) &&
 	    interpose_backend_channel(s, &fds[0]) < 0) {
 		vup_close_fds(fds, nfds);
 		return;
@@ -302,12 +285,15 @@ static bool error_reply(const struct vup_hdr *req, const uint8_t *req_payload,
 {
 	const struct vup_msg_type *t = vup_proto_lookup(chan, req->request);
 	enum vup_expect e = vup_proto_reply_expected(req, chan, neg);
-	if (e == VUP_EXPECT_NONE)
+	bool need = req->flags & VUP_FLAG_NEED_REPLY;
+	/* An ack that may or may not come (IOTLB_MSG) is not waited for
+	 * unless asked for. */
+	if (e == VUP_EXPECT_NONE ||
+	    (t && t->reply == VUP_REPLY_ACK_ANY && !need))
 		return false;
-	bool body =
-	        t && (t->reply == VUP_REPLY_ALWAYS ||
-	              (t->reply == VUP_REPLY_FEATURE && e == VUP_EXPECT_YES &&
-	               !(req->flags & VUP_FLAG_NEED_REPLY)));
+	bool body = t && (t->reply == VUP_REPLY_ALWAYS ||
+	                  (t->reply == VUP_REPLY_FEATURE &&
+	                   e == VUP_EXPECT_YES && !need));
 	rep->request = req->request;
 	rep->flags = VUP_FLAG_VERSION | VUP_FLAG_REPLY;
 	if (!body) {
@@ -337,8 +323,7 @@ static void apply_fail(struct vup_link *l, const struct vup_hdr *hdr,
 	struct vup_session *s = l->s;
 	struct vup_hdr rep;
 	uint8_t payload[VUP_MAX_PAYLOAD];
-	bool is_reply = hdr->flags & VUP_FLAG_REPLY;
-	if (is_reply) {
+	if (vup_proto_is_responder(l->chan, l->side)) {
 		/* A failed reply: the requester gets the error form instead. */
 		struct vup_hdr req = *hdr;
 		req.flags = VUP_FLAG_VERSION | VUP_FLAG_NEED_REPLY;
@@ -404,85 +389,15 @@ static const char *rule_note(const struct vup_verdict *v, char *buf, size_t len)
 	return buf;
 }
 
-/* One warning line per session and kind, and how many were held back
- * (vup_flow_warn_due). */
-static void warn_relayed(struct vup_session *s, const struct vup_link *l,
-                         const struct vup_hdr *h, const char *name,
-                         const struct vup_finding *f, uint64_t now_ns)
-{
-	uint32_t held;
-	if (!vup_flow_warn_due(&s->flow, f->kind, now_ns, &held))
-		return;
-	char more[96] = "";
-	if (held)
-		snprintf(more, sizeof(more),
-		         " (%u more %s since the last such line)", held,
-		         vup_problem_name(f->kind));
-	vup_log(VUP_LOG_WARN, "s%u %s%s %s%s: %s; relayed%s", s->id,
-	        vup__direction(l->side), vup__bch_tag(l), name,
-	        (h->flags & VUP_FLAG_REPLY) ? " reply" : "", f->why, more);
-}
-
-void vup__warn_flush(struct vup_session *s)
-{
-	for (int k = 1; k < VUP_PROBLEM_COUNT; k++) {
-		uint32_t held = vup_flow_warn_take_held(&s->flow, k);
-		if (held)
-			vup_log(VUP_LOG_WARN,
-			        "s%u %u more %s not shown since the last such "
-			        "line; relayed",
-			        s->id, held, vup_problem_name(k));
-	}
-}
-
-/* Check a message before anything else happens to it.  Returns false if
- * it was refused (the session is failing); else *mark holds what the
- * trace notes about it ("" when nothing is wrong). */
-static bool inspect(struct vup_link *l, char *mark, size_t marklen)
-{
-	struct vup_session *s = l->s;
-	struct vup_msg *m = &l->ch.in;
-	const char *name = vup_proto_name(l->chan, m->hdr.request);
-	struct vup_findings fs;
-	vup_flow_inspect(&s->flow, l->chan, l->side, m, &fs);
-	struct vup_finding *f;
-	if (opens_backend_channel(l, &m->hdr, m->nfds) &&
-	    !is_socket(m->fds[0]) &&
-	    (f = vup_findings_add(&fs, VUP_PROBLEM_BACKEND_REQ_FD)))
-		snprintf(f->why, sizeof(f->why),
-		         "the fd is not a socket: passed on as it is, the "
-		         "back-end channel is not interposed");
-	const struct vup_finding *no =
-	        vup_findings_refusal(&fs, s->proxy->cfg.strict);
-	if (no) {
-		record(s, l->chan, l->side, &m->hdr, m->payload, m->fds,
-		       m->nfds, VUP_ACT_REFUSED, NULL, false);
-		/* Ours, and going nowhere: consuming the message would
-		 * forget them open. */
-		vup_close_fds(m->fds, m->nfds);
-		m->nfds = 0;
-		vup__session_fail(s, "%s%s %s%s: %s", vup__direction(l->side),
-		                  vup__bch_tag(l), name,
-		                  vup_problem_class(no->kind) == VUP_PC_STRICT
-		                          ? " (--strict)"
-		                          : "",
-		                  no->why);
-		return false;
-	}
-	uint64_t now = fs.n ? uv_hrtime() : 0;
-	for (unsigned i = 0; i < fs.n; i++)
-		warn_relayed(s, l, &m->hdr, name, &fs.f[i], now);
-	vup_findings_text(&fs, mark, marklen);
-	return true;
-}
-
 void vup__relay(struct vup_link *l)
 {
 	struct vup_session *s = l->s;
 	struct vup_msg *m = &l->ch.in;
-	char mark[256];
-	if (!inspect(l, mark, sizeof(mark)))
+	struct vup_findings fs;
+	if (!vup__inspect(l, &fs))
 		return;
+	char mark[256];
+	vup_findings_text(&fs, mark, sizeof(mark));
 
 	struct vup_verdict v = {.action = VUP_ACT_PASS};
 	struct vup_hdr orig_hdr = m->hdr;
@@ -511,9 +426,11 @@ void vup__relay(struct vup_link *l)
 	if (act == VUP_ACT_PASS && v.nlogged)
 		act = VUP_ACT_LOG;
 	const char *rule = v.rule ? v.rule : v.nlogged ? v.logged[0] : NULL;
-	record_marked(s, l->chan, l->side, &orig_hdr,
-	              v.rewritten ? orig : m->payload, m->fds, m->nfds,
-	              v.rewritten ? VUP_ACT_REWRITE : act, rule, false, mark);
+	vup__record(s, l->chan, l->side, &orig_hdr,
+	            v.rewritten ? orig : m->payload, m->fds, m->nfds,
+	            v.rewritten ? VUP_ACT_REWRITE : act, rule, false, mark);
+	if (fs.n)
+		vup__warn_findings(l, &orig_hdr, &fs, &v);
 	if (v.rewritten) {
 		record(s, l->chan, l->side, &m->hdr, m->payload, m->fds,
 		       m->nfds, act == VUP_ACT_PASS ? VUP_ACT_REWRITE : act,
@@ -521,9 +438,8 @@ void vup__relay(struct vup_link *l)
 		if (vup_log_enabled(VUP_LOG_MSG))
 			log_message(s, l, &m->hdr, m->payload, m->nfds, note);
 		/* What the receiver sees is what counts from now on. */
-		if (!vup_proto_is_responder(l->chan, l->side))
-			vup_proto_note(&s->flow.neg, l->chan, &m->hdr,
-			               m->payload);
+		vup_proto_note(&s->flow.neg, l->chan, l->side, &m->hdr,
+		               m->payload);
 	}
 
 	int fds[VUP_MAX_FDS];
@@ -536,7 +452,7 @@ void vup__relay(struct vup_link *l)
 		/* A dropped request's reply will never come: the flow stops
 		 * waiting for it.  Its fds are closed. */
 		vup_close_fds(fds, nfds);
-		if (!(m->hdr.flags & VUP_FLAG_REPLY))
+		if (!vup_proto_is_responder(l->chan, l->side))
 			vup_flow_retract(&s->flow, l->chan, m->hdr.request);
 		break;
 	case VUP_ACT_FAIL:

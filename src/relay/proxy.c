@@ -220,6 +220,16 @@ static int open_listener(struct vup_proxy *p, enum vup_side side)
 	return 0;
 }
 
+/* Every period: the warnings held back for longer than that are told,
+ * so that a burst that stops is counted within 10 s, not at the end of a
+ * session that may last for days. */
+static void on_warn_tick(uv_timer_t *t)
+{
+	struct vup_proxy *p = t->data;
+	for (struct vup_session *s = p->sessions; s; s = s->next)
+		vup__warn_flush(s, false);
+}
+
 int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
                     struct vup_proxy **out)
 {
@@ -236,6 +246,12 @@ int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
 	p->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	uv_timer_init(loop, &p->restart);
 	p->restart.data = p;
+	uv_timer_init(loop, &p->warn_tick);
+	p->warn_tick.data = p;
+	uv_timer_start(&p->warn_tick, on_warn_tick,
+	               VUP_FLOW_WARN_PERIOD_NS / 1000000,
+	               VUP_FLOW_WARN_PERIOD_NS / 1000000);
+	uv_unref((uv_handle_t *)&p->warn_tick); /* keeps no loop alive */
 	p->tap_budget.mem_limit = cfg->tap_mem_limit ? cfg->tap_mem_limit
 	                                             : VUP_TAP_MEMORY_DEFAULT;
 	*out = p;
@@ -266,6 +282,7 @@ void vup_proxy_stop(struct vup_proxy *p)
 		return;
 	p->stopping = true;
 	uv_close((uv_handle_t *)&p->restart, NULL);
+	uv_close((uv_handle_t *)&p->warn_tick, NULL);
 	vup__tap_timer_stop(p);
 	for (int side = 0; side < 2; side++) {
 		if (p->listen_fd[side] < 0)

@@ -78,7 +78,8 @@ struct vup_proxy {
 	 */
 	int spare_be[16];
 	unsigned nspare;
-	uv_timer_t restart; /* connect/connect: next session after a close */
+	uv_timer_t restart;   /* connect/connect: next session after a close */
+	uv_timer_t warn_tick; /* tells the warnings the rate limit held back */
 	struct vup_rules *rules; /* -r, or NULL; replaced on SIGHUP */
 	bool stopping;
 	int tap_timer_fd; /* --tap: the poll period; -1 without */
@@ -108,8 +109,27 @@ void vup__bch_close(struct vup_session *s);
 __attribute__((format(printf, 2, 3))) void
 vup__session_fail(struct vup_session *s, const char *fmt, ...);
 void vup__session_end(struct vup_session *s, bool failed, const char *reason);
-/* Log the warnings the rate limit held back (the session ends). */
-void vup__warn_flush(struct vup_session *s);
+/* inspect.c: problems found in a message, refused or warned about. */
+/* Check the message l has read (l->ch.in); false if it was refused (the
+ * session is failing), else *fs holds what is wrong with it. */
+bool vup__inspect(struct vup_link *l, struct vup_findings *fs);
+/* Does vuproxy put itself in the middle of this SET_BACKEND_REQ_FD? */
+bool vup__interposes_backend_channel(const struct vup_link *from,
+                                     const struct vup_hdr *hdr, const int *fds,
+                                     unsigned nfds);
+/* The warning lines for a message's problems, once its fate (v) is known;
+ * rate-limited per session and kind. */
+void vup__warn_findings(const struct vup_link *l, const struct vup_hdr *h,
+                        const struct vup_findings *fs,
+                        const struct vup_verdict *v);
+/* Tell the counts the rate limit held back: all of them (the session
+ * ends), or those whose last line is a period old (the periodic tick). */
+void vup__warn_flush(struct vup_session *s, bool all);
+/* forward.c: record a message in the trace (mark: its problems, or NULL). */
+void vup__record(struct vup_session *s, enum vup_chan chan, enum vup_side from,
+                 const struct vup_hdr *hdr, const uint8_t *payload,
+                 const int *fds, unsigned nfds, enum vup_action action,
+                 const char *rule, bool as_sent, const char *mark);
 void vup__peer_gone(struct vup_link *l, const char *how);
 void vup__send_failed(struct vup_link *to, int rc);
 

@@ -191,7 +191,7 @@ static int on_request(struct vup_replay_run *r, struct be_state *st)
 		        name, h.request, (unsigned long long)st->live_requests);
 	}
 	take_backend_channel(r);
-	vup_proto_note(&r->neg, VUP_CHAN_MAIN, &h, in->payload);
+	vup_proto_note(&r->neg, VUP_CHAN_MAIN, VUP_FRONTEND, &h, in->payload);
 	vup_replay__drop_in(&r->main);
 	long p = j >= 0 ? s->m[j].pair[AS] : last_reply_of(r, h.request);
 	if (j >= 0 && p >= 0)

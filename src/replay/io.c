@@ -210,8 +210,7 @@ int vup_replay__send_recorded(struct vup_replay_run *r, struct vup_channel *ch,
 			close(keep[i]);
 		}
 	}
-	if (!(m->hdr.flags & VUP_FLAG_REPLY))
-		vup_proto_note(&r->neg, m->chan, &m->hdr, m->payload);
+	vup_proto_note(&r->neg, m->chan, m->from, &m->hdr, m->payload);
 	return 0;
 fail:
 	vup_close_fds(fds, n);

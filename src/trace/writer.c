@@ -415,8 +415,7 @@ int vup_trace_message(struct vup_trace *t, uint64_t ts_ns,
 	i = find_control(t, h->session);
 	if (set_level(t, LEVEL_MESSAGES))
 		return -EIO;
-	uint8_t pkt[VUP_TRACE_FIXED + VUP_TRACE_MAX_FDS * VUP_TRACE_FD_SIZE +
-	            256 + VUP_HDR_SIZE + VUP_MAX_PAYLOAD];
+	uint8_t pkt[VUP_TRACE_HDR_MAX + VUP_HDR_SIZE + VUP_MAX_PAYLOAD];
 	size_t hl = vup_trace_hdr_size(h);
 	size_t plen = msg_hdr->size;
 	if (plen > VUP_MAX_PAYLOAD)

@@ -198,7 +198,10 @@ static void show_control(const struct vup_record *rec,
 	CHECK(strlen(out) == (n < sizeof(out) ? n : sizeof(out) - 1));
 	n = vup_render_json(out, sizeof(out), &h, payload, chan, neg);
 	CHECK(strlen(out) == (n < sizeof(out) ? n : sizeof(out) - 1));
-	vup_proto_note(neg, chan, &h, payload);
+	vup_proto_note(neg, chan,
+	               (th.flags & VUP_TRACE_F_FROM_BACKEND) ? VUP_BACKEND
+	                                                     : VUP_FRONTEND,
+	               &h, payload);
 	free(payload);
 }
 

@@ -10,7 +10,9 @@
 #   and the marks, skips the unknown extension by its length and the
 #   unknown record, exit 0; tshark with the dissector shows the same
 #   messages, the marks as vuproxy.mark with an expert info, the unknown
-#   extension as an extension of type 0x7f01, and no Lua error.
+#   extension as an extension of type 0x7f01, and no Lua error;
+# - an older reader, the dissector from before extensions, reads that file
+#   with the same messages and fields (it skips what it does not know).
 # Env: VUPROXY, EXT_TRACE_GEN, VUP_WIRESHARK_LUA (all required).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -52,7 +54,7 @@ $got
 want:
 $want"
 "$VUPROXY" dump "$TRACE" >"$T_DIR/dump.txt" 2>&1 || t_fail "dump (text) exit $?"
-grep -q 'GET_FEATURES reply need_reply .*\[relayed despite: need-reply-on-reply: NEED_REPLY set on a reply (flags 0xd)\]' "$T_DIR/dump.txt" ||
+grep -q 'GET_FEATURES reply need_reply .*\[problem: need-reply-on-reply: NEED_REPLY set on a reply (flags 0xd)\]' "$T_DIR/dump.txt" ||
 	t_fail "dump's text shows no mark on the reply: $(cat "$T_DIR/dump.txt")"
 t_log "dump: 3 messages, 2 marks, the unknown extension and record skipped"
 
@@ -76,4 +78,26 @@ tshark -X "lua_script:$LUA" -r "$TRACE" -V >"$T_DIR/tshark.V" 2>&1 || t_fail "ts
 grep -q 'Expert Info (Warning/Protocol): need-reply-on-reply' "$T_DIR/tshark.V" ||
 	t_fail "no expert info for the mark: $(grep -i expert "$T_DIR/tshark.V" | head)"
 t_log "tshark: the same messages, the marks as vuproxy.mark and expert infos, the unknown extension shown by type"
+
+# 3. An older reader: the dissector as it was before extensions existed
+# (vuproxy-before-extensions.lua, tools/wireshark/vuproxy.lua of ea1db77)
+# shows the same messages and fields, and neither the marks nor an error.
+OLD=$HERE/vuproxy-before-extensions.lua
+tshark -X "lua_script:$OLD" -r "$TRACE" -T fields -E separator='|' \
+	-e frame.number -e vhostuser.request_name -e vhostuser.flags \
+	-e vhostuser.vring_state.num >"$T_DIR/old.txt" 2>"$T_DIR/old.err" ||
+	t_fail "tshark with the old dissector: exit $?: $(cat "$T_DIR/old.err")"
+! grep -v '^Running as user "root"' "$T_DIR/old.err" || t_fail "the old dissector said the above"
+got=$(cat "$T_DIR/old.txt")
+want='1|GET_FEATURES|0x00000009|
+2|GET_FEATURES|0x0000000d|
+3|SET_VRING_NUM|0x00000001|256
+4|||'
+[ "$got" = "$want" ] || t_fail "the old dissector read:
+$got
+want:
+$want"
+tshark -X "lua_script:$OLD" -r "$TRACE" -V 2>&1 | grep -q "Lua Error" &&
+	t_fail "the old dissector raised a Lua error"
+t_log "the dissector from before extensions reads the file, without the marks"
 t_log "PASS"

@@ -294,10 +294,11 @@ static void negotiation_only_from_valid_requests(void **state)
 	assert_int_equal(feed(M, FE, 2, REQ, NULL, 8, 1), -EPROTO);
 	assert_true(found_kind(VUP_PROBLEM_FDS));
 	assert_int_equal(flow.neg.features, 0);
-	/* A SET_FEATURES flagged as a reply is nobody's negotiation. */
+	/* A front-end's SET_FEATURES flagged as a reply still negotiates:
+	 * the back-end may take it. */
 	assert_int_equal(feed64(M, FE, 2, REP, 1ull << 32, 0), -EPROTO);
 	assert_true(found_kind(VUP_PROBLEM_ROLE));
-	assert_int_equal(flow.neg.features, 0);
+	assert_int_equal(flow.neg.features, 1ull << 32);
 	/* Code 16 on the back-end channel is not SET_PROTOCOL_FEATURES. */
 	assert_int_equal(feed64(B, BE, 16, REQ, ~0ull, 0), 0);
 	assert_int_equal(flow.neg.protocol_features, PF_REPLY_ACK);
@@ -376,6 +377,12 @@ static void need_reply_echoed_on_reply(void **state)
 	assert_false(vup_findings_refusal(&found, false));
 	/* It answered GET_FEATURES: nothing is owed any more. */
 	assert_int_equal(flow.pending[M].count, 0);
+	/* The echo does not hide what else is wrong with a reply. */
+	assert_int_equal(ask(1, NR, 0), 0);
+	assert_int_equal(feed(M, BE, 1, REP | VUP_FLAG_NEED_REPLY, NULL, 4, 1),
+	                 -EPROTO);
+	assert_true(found_kind(VUP_PROBLEM_NEED_REPLY_ON_REPLY));
+	assert_true(found_kind(VUP_PROBLEM_SIZE));
 }
 
 static void unsolicited_reply_leaves_queue(void **state)
@@ -390,11 +397,20 @@ static void unsolicited_reply_leaves_queue(void **state)
 	assert_int_equal(answer(15, 8), -EPROTO);
 	assert_true(found_kind(VUP_PROBLEM_REPLY_ORDER));
 	assert_contains(why, "GET_FEATURES is owed");
-	/* Neither disturbed what is owed: the replies still pair. */
-	assert_int_equal(flow.pending[M].count, 3);
+	/* The out-of-order reply answered GET_PROTOCOL_FEATURES; what is
+	 * still owed is as it was, and the replies pair again. */
+	assert_int_equal(flow.pending[M].count, 2);
 	assert_int_equal(answer(1, 8), 0);
-	assert_int_equal(answer(15, 8), 0); /* the optional ack skipped */
+	assert_int_equal(found.n, 0);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(ask(1, REQ, 0), 0);
+		assert_int_equal(answer(1, 8),
+		                 0); /* the optional ack skipped */
+		assert_int_equal(found.n, 0);
+	}
 	assert_int_equal(flow.pending[M].count, 0);
+	assert_int_equal(answer(15, 8), -EPROTO);
+	assert_true(found_kind(VUP_PROBLEM_UNSOLICITED));
 }
 
 /* The spec says IOTLB_MSG is always acknowledged; DPDK acks it only on
@@ -446,10 +462,24 @@ static void warn_rate_limited(void **state)
 	assert_int_equal(held, 57);
 	assert_false(vup_flow_warn_due(&flow, VUP_PROBLEM_SIZE, 16 * s, &held));
 	assert_false(vup_flow_warn_due(&flow, VUP_PROBLEM_SIZE, 17 * s, &held));
-	/* The session ends: what was held back is told once. */
-	assert_int_equal(vup_flow_warn_take_held(&flow, VUP_PROBLEM_SIZE), 2);
-	assert_int_equal(vup_flow_warn_take_held(&flow, VUP_PROBLEM_SIZE), 0);
-	assert_int_equal(vup_flow_warn_take_held(&flow, VUP_PROBLEM_FDS), 0);
+	/* The periodic tick tells what was held back once the last line is
+	 * a period old, and a new period starts. */
+	assert_int_equal(
+	        vup_flow_warn_take_held(&flow, VUP_PROBLEM_SIZE, 24 * s), 0);
+	assert_int_equal(
+	        vup_flow_warn_take_held(&flow, VUP_PROBLEM_SIZE, 25 * s), 2);
+	assert_false(vup_flow_warn_due(&flow, VUP_PROBLEM_SIZE, 26 * s, &held));
+	assert_int_equal(
+	        vup_flow_warn_take_held(&flow, VUP_PROBLEM_SIZE, 30 * s), 0);
+	/* The session ends: what was held back is told, whatever its age. */
+	assert_int_equal(
+	        vup_flow_warn_take_held(&flow, VUP_PROBLEM_SIZE, UINT64_MAX),
+	        1);
+	assert_int_equal(
+	        vup_flow_warn_take_held(&flow, VUP_PROBLEM_SIZE, UINT64_MAX),
+	        0);
+	assert_int_equal(
+	        vup_flow_warn_take_held(&flow, VUP_PROBLEM_FDS, UINT64_MAX), 0);
 }
 
 static void findings_text(void **state)

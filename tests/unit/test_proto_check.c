@@ -74,18 +74,19 @@ static void check_header_direction(void **state)
 	        chk_hdr(1, REPLY, 32, VUP_CHAN_BACKEND, VUP_BACKEND, why),
 	        -EPROTO);
 	assert_contains(why, "REPLY flag");
-	/* NEED_REPLY is for requests only. */
+	/* NEED_REPLY echoed on a reply is reported by the flow beside the
+	 * payload's own problems (test_flow), not here, where the first
+	 * problem found would hide the rest. */
 	assert_int_equal(chk_hdr(2, REQ | VUP_FLAG_NEED_REPLY, 8, VUP_CHAN_MAIN,
 	                         VUP_FRONTEND, why),
 	                 0);
 	assert_int_equal(chk_hdr(2, REPLY | VUP_FLAG_NEED_REPLY, 8,
 	                         VUP_CHAN_MAIN, VUP_BACKEND, why),
+	                 0);
+	assert_int_equal(chk_hdr(1, REPLY | VUP_FLAG_NEED_REPLY, 20,
+	                         VUP_CHAN_MAIN, VUP_BACKEND, why),
 	                 -EPROTO);
-	assert_contains(why, "NEED_REPLY");
-	assert_int_equal(chk_hdr(1, REPLY | VUP_FLAG_NEED_REPLY, 8,
-	                         VUP_CHAN_BACKEND, VUP_FRONTEND, why),
-	                 -EPROTO);
-	assert_contains(why, "NEED_REPLY");
+	assert_int_equal(last_problem, VUP_PROBLEM_SIZE);
 	/* Reserved flag bits are not the validator's business. */
 	assert_int_equal(
 	        chk_hdr(1, REQ | 0x10, 0, VUP_CHAN_MAIN, VUP_FRONTEND, why), 0);

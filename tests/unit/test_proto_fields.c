@@ -294,29 +294,42 @@ static void note_negotiation(void **state)
 	uint8_t p[8];
 	put_u64(p, 0, 0x140000000ull);
 	struct vup_hdr h = hdr(2, REQ, 8);
-	vup_proto_note(&neg, VUP_CHAN_MAIN, &h, p);
+	vup_proto_note(&neg, VUP_CHAN_MAIN, VUP_FRONTEND, &h, p);
 	assert_int_equal(neg.features, 0x140000000ull);
 	assert_int_equal(neg.protocol_features, 0);
 	put_u64(p, 0, 0x8);
 	h = hdr(16, REQ | VUP_FLAG_NEED_REPLY, 8);
-	vup_proto_note(&neg, VUP_CHAN_MAIN, &h, p);
+	vup_proto_note(&neg, VUP_CHAN_MAIN, VUP_FRONTEND, &h, p);
 	assert_int_equal(neg.protocol_features, 0x8);
 	assert_int_equal(neg.features, 0x140000000ull);
-	/* Not from replies, short payloads, other requests or the back-end
-	 * channel (where 2 and 16 mean something else). */
+	/* Not from the back-end's replies (flagged or not), short payloads,
+	 * other requests or the back-end channel (where 2 and 16 mean
+	 * something else). */
 	put_u64(p, 0, ~0ull);
 	const struct vup_hdr ignored[] = {
 	        hdr(2, REPLY, 8), hdr(16, REPLY, 8), hdr(2, REQ, 4),
 	        hdr(16, REQ, 0),  hdr(1, REQ, 8),    hdr(15, REQ, 8),
 	};
-	for (size_t i = 0; i < COUNT(ignored); i++)
-		vup_proto_note(&neg, VUP_CHAN_MAIN, &ignored[i], p);
+	for (size_t i = 0; i < COUNT(ignored); i++) {
+		vup_proto_note(&neg, VUP_CHAN_MAIN, VUP_BACKEND, &ignored[i],
+		               p);
+		if (i >= 2)
+			vup_proto_note(&neg, VUP_CHAN_MAIN, VUP_FRONTEND,
+			               &ignored[i], p);
+	}
 	h = hdr(2, REQ, 8);
-	vup_proto_note(&neg, VUP_CHAN_BACKEND, &h, p);
+	vup_proto_note(&neg, VUP_CHAN_BACKEND, VUP_FRONTEND, &h, p);
+	vup_proto_note(&neg, VUP_CHAN_BACKEND, VUP_BACKEND, &h, p);
 	h = hdr(16, REQ, 8);
-	vup_proto_note(&neg, VUP_CHAN_BACKEND, &h, p);
+	vup_proto_note(&neg, VUP_CHAN_BACKEND, VUP_BACKEND, &h, p);
 	assert_int_equal(neg.features, 0x140000000ull);
 	assert_int_equal(neg.protocol_features, 0x8);
+	/* The front-end's request flagged as a reply still negotiates: the
+	 * back-end may well take it. */
+	put_u64(p, 0, 0x100000000ull);
+	h = hdr(2, REPLY, 8);
+	vup_proto_note(&neg, VUP_CHAN_MAIN, VUP_FRONTEND, &h, p);
+	assert_int_equal(neg.features, 0x100000000ull);
 }
 
 int main(void)

@@ -599,7 +599,7 @@ local pf = {
 	ext = ProtoField.bytes("vuproxy.ext", "Extension"),
 	ext_type = ProtoField.uint16("vuproxy.ext.type", "Type"),
 	ext_len = ProtoField.uint16("vuproxy.ext.len", "Length"),
-	mark = ProtoField.string("vuproxy.mark", "Relayed despite",
+	mark = ProtoField.string("vuproxy.mark", "Problem",
 		base.UNICODE),
 	channel = ProtoField.string("vuproxy.channel", "Channel"),
 	from = ProtoField.string("vuproxy.from", "From"),
@@ -1092,7 +1092,7 @@ local function dissect_message(tvb, pinfo, tree, c)
 		info[#info + 1] = "(as sent)"
 	end
 	if c and c.mark ~= "" then
-		info[#info + 1] = "[relayed despite: " .. c.mark .. "]"
+		info[#info + 1] = "[problem: " .. c.mark .. "]"
 	end
 	if size > len - HDR_SIZE then
 		info[#info + 1] = string.format(
