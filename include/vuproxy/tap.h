@@ -48,9 +48,12 @@ struct vup_tap_config {
 	struct vup_tap_budget *budget; /* shared; NULL: no limit */
 	enum vup_tap_kind kind;
 	uint32_t snaplen; /* -s: bytes kept per frame / request data */
-	/* --tap-unverified: keep readable copies the device used before
-	 * the re-check, with a packet comment (see ring.h) */
-	bool keep_unverified;
+	/* --tap-strict: record verified copies only.  By default a
+	 * readable copy the device used before the tap could re-check it
+	 * (a polling back-end uses a buffer within microseconds of its
+	 * offer) is kept with a packet comment (see ring.h); strict counts
+	 * it torn. */
+	bool strict;
 };
 
 /* Totals over a session's queues (what the summary prints). */

@@ -257,7 +257,7 @@ static void try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now)
 	        .avail_base = base,
 	        .used_base = base,
 	        .features = t->features,
-	        .keep_unverified = t->cfg.keep_unverified,
+	        .keep_unverified = !t->cfg.strict,
 	        .snaplen = snap > VUP_RING_MAX_SNAPLEN ? VUP_RING_MAX_SNAPLEN
 	                                               : snap,
 	};
@@ -580,12 +580,12 @@ void vup_tap_end(struct vup_tap *t, uint64_t now_ns)
 		        q->done.missed, q->done.torn, q->done.malformed, last);
 		/* Most buffers torn: the device uses them faster than the
 		 * tap polls.  Say what would help. */
-		if (!t->cfg.keep_unverified &&
-		    q->done.torn > q->done.captured && q->done.torn > 8)
+		if (t->cfg.strict && q->done.torn > q->done.captured &&
+		    q->done.torn > 8)
 			vup_log(VUP_LOG_INFO,
 			        "s%u tap q%u: the device used most buffers "
-			        "before the tap could check its copy; "
-			        "--tap-unverified keeps such copies, marked",
+			        "before the tap could check its copy; without "
+			        "--tap-strict such copies are kept, marked",
 			        t->session, i);
 	}
 	set_mem(t, NULL, now_ns);

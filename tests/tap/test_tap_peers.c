@@ -535,10 +535,10 @@ static void packed_use(struct tt *t, struct vq *q, uint16_t id, uint32_t len,
 
 /* ---- vuproxy, its log and its trace ---- */
 
-/* Start vuproxy with --tap kind, connect a session and send the
- * features. */
-static struct tt *start(void **state, const char *kind, const char *snap,
-                        uint64_t features)
+/* Start vuproxy with --tap kind (and option `opt` unless NULL), connect
+ * a session and send the features. */
+static struct tt *start_opt(void **state, const char *kind, const char *snap,
+                            uint64_t features, const char *opt)
 {
 	struct tt *t = &tt_state;
 	memset(t, 0, sizeof(*t));
@@ -546,11 +546,18 @@ static struct tt *start(void **state, const char *kind, const char *snap,
 	t->fx = *state;
 	snprintf(t->trace, sizeof(t->trace), "%s/trace.pcapng.gz", t->fx->dir);
 	const char *extra[] = {"--tap", kind, "-s",     snap,  "--tap-interval",
-	                       "200",   "-w", t->trace, "-vv", NULL};
+	                       "200",   "-w", t->trace, "-vv", opt,
+	                       NULL};
 	PEER_OK(peer_fx_start(t->fx, "listen", "connect", extra));
 	PEER_OK(peer_fx_session(t->fx, &t->fe, &t->be));
 	set_features(t, features);
 	return t;
+}
+
+static struct tt *start(void **state, const char *kind, const char *snap,
+                        uint64_t features)
+{
+	return start_opt(state, kind, snap, features, NULL);
 }
 
 /* One region of 256 KiB at gpa 0 (file_size: its memfd's length). */
@@ -579,18 +586,21 @@ static void stop(struct tt *t)
 }
 
 /* The per-queue line vuproxy logs at the end of the session, exactly:
- * "s1 tap qN: consumed N, captured N, missed N, torn N, malformed N"
- * and " (last malformed: WHY)" when why is set. */
-static void expect_counts(struct tt *t, unsigned q, unsigned consumed,
-                          unsigned captured, unsigned missed, unsigned torn,
-                          unsigned malformed, const char *why)
+ * "s1 tap qN: consumed N, captured N[ (N unverified)], missed N, torn N,
+ * malformed N" and " (last malformed: WHY)" when why is set. */
+static void expect_counts_unv(struct tt *t, unsigned q, unsigned consumed,
+                              unsigned captured, unsigned unverified,
+                              unsigned missed, unsigned torn,
+                              unsigned malformed, const char *why)
 {
-	char key[32], want[256];
+	char key[32], want[256], unv[32] = "";
 	snprintf(key, sizeof(key), "s1 tap q%u: consumed ", q);
+	if (unverified)
+		snprintf(unv, sizeof(unv), " (%u unverified)", unverified);
 	snprintf(want, sizeof(want),
-	         "s1 tap q%u: consumed %u, captured %u, missed %u, torn %u, "
+	         "s1 tap q%u: consumed %u, captured %u%s, missed %u, torn %u, "
 	         "malformed %u%s%s%s",
-	         q, consumed, captured, missed, torn, malformed,
+	         q, consumed, captured, unv, missed, torn, malformed,
 	         why ? " (last malformed: " : "", why ? why : "",
 	         why ? ")" : "");
 	char *log = vproc_log(&t->fx->vp);
@@ -610,6 +620,15 @@ static void expect_counts(struct tt *t, unsigned q, unsigned consumed,
 	assert_string_equal(got, want);
 	if (twice)
 		fail_msg("\"%s\" logged more than once", key);
+}
+
+/* The same with every capture verified. */
+static void expect_counts(struct tt *t, unsigned q, unsigned consumed,
+                          unsigned captured, unsigned missed, unsigned torn,
+                          unsigned malformed, const char *why)
+{
+	expect_counts_unv(t, q, consumed, captured, 0, missed, torn, malformed,
+	                  why);
 }
 
 /* The trace, read back. */
@@ -980,11 +999,15 @@ static void test_merged_rx_whole(void **state)
 	merged_rx(state, "2048");
 }
 
-/* A buffer the device used before the tap saw it available counts torn
- * and is not recorded; buffers before and after it are captured. */
-static void test_torn(void **state)
+/* A buffer the device used before the tap saw it available: with
+ * --tap-strict it counts torn and is not recorded; by default (and with
+ * --tap-unverified, which changes nothing) its copy is kept, counted
+ * unverified.  Buffers before and after it are captured verified either
+ * way. */
+static void torn_case(void **state, const char *opt)
 {
-	struct tt *t = start(state, "net", "128", NET_FEATURES);
+	bool strict = opt && strcmp(opt, "--tap-strict") == 0;
+	struct tt *t = start_opt(state, "net", "128", NET_FEATURES, opt);
 	guest_one(t, REG_SIZE);
 	set_mem_table(t, true);
 	struct vq *tx = setup_queue(t, 1);
@@ -1000,7 +1023,7 @@ static void test_torn(void **state)
 	/* Offered and used at once: the used entry first (unpublished),
 	 * then both indices back to back, nanoseconds apart.  (Only a whole
 	 * tap poll fitting between the two stores, i.e. this thread being
-	 * preempted right there, could make it captured.) */
+	 * preempted right there, could make it verified.) */
 	split_used_entry(t, tx, 1, 0);
 	split_offer(t, tx, (const uint16_t[]){1}, 1);
 	gstore16(&t->g, true, tx->used + 2, tx->used_idx);
@@ -1012,13 +1035,42 @@ static void test_torn(void **state)
 	get_vring_base(t, tx);
 	stop(t);
 
-	expect_counts(t, 1, 3, 2, 0, 1, 0, NULL);
-	struct trace *tr = read_trace(t);
+	struct trace *tr;
 	struct rec *p[8];
-	assert_int_equal(on_iface(tr, TX, p, 8), 2);
-	expect_frame(p[0], TX, PCAPNG_DIR_OUTBOUND, f[0], 100);
-	expect_frame(p[1], TX, PCAPNG_DIR_OUTBOUND, f[2], 100);
-	expect_isb(tr, TX, 3, 2, 0, 1, 0);
+	if (strict) {
+		expect_counts(t, 1, 3, 2, 0, 1, 0, NULL);
+		expect_summary(t, 1, 3, 2, 0, 1, 0);
+		PEER_LOG(t->fx, "vuproxy: tap: ", " captured (strict), ");
+		tr = read_trace(t);
+		assert_int_equal(on_iface(tr, TX, p, 8), 2);
+		expect_frame(p[0], TX, PCAPNG_DIR_OUTBOUND, f[0], 100);
+		expect_frame(p[1], TX, PCAPNG_DIR_OUTBOUND, f[2], 100);
+		expect_isb(tr, TX, 3, 2, 0, 1, 0);
+		return;
+	}
+	expect_counts_unv(t, 1, 3, 3, 1, 0, 0, 0, NULL);
+	expect_summary(t, 1, 3, 3, 0, 0, 0);
+	PEER_LOG(t->fx, "vuproxy: tap: ", " 3 captured (1 unverified), ");
+	tr = read_trace(t);
+	assert_int_equal(on_iface(tr, TX, p, 8), 3);
+	for (unsigned i = 0; i < 3; i++)
+		expect_frame(p[i], TX, PCAPNG_DIR_OUTBOUND, f[i], 100);
+	expect_isb(tr, TX, 3, 3, 0, 0, 0);
+}
+
+static void test_torn_strict(void **state)
+{
+	torn_case(state, "--tap-strict");
+}
+
+static void test_torn_kept(void **state)
+{
+	torn_case(state, NULL);
+}
+
+static void test_torn_kept_old_flag(void **state)
+{
+	torn_case(state, "--tap-unverified");
 }
 
 /* A malformed buffer (set up by `bad`) counts malformed with its reason;
@@ -1437,7 +1489,9 @@ int main(void)
 	        TAP_TEST(test_merged_rx),
 	        TAP_TEST(test_merged_rx_whole),
 	        TAP_TEST(test_restart),
-	        TAP_TEST(test_torn),
+	        TAP_TEST(test_torn_strict),
+	        TAP_TEST(test_torn_kept),
+	        TAP_TEST(test_torn_kept_old_flag),
 	        TAP_TEST(test_malformed_outside),
 	        TAP_TEST(test_malformed_loop),
 	        TAP_TEST(test_indirect),
