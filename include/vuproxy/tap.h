@@ -9,9 +9,14 @@
  * SET_VRING_NUM / ADDR / BASE configure a queue, SET_VRING_ENABLE (or the
  * kick, without VHOST_USER_F_PROTOCOL_FEATURES) starts it; it is read
  * until the back-end answers GET_VRING_BASE (the device may use buffers
- * until it handles that request, or a disable), then a last read.  The tap
+ * until it handles that request, or a disable), then a last read.  The
+ * kick is SET_VRING_KICK or, with in-band notifications, VRING_KICK;
+ * GET_VRING_BASE_SKIP_DRAIN stops a queue as GET_VRING_BASE does.  The tap
  * never reads or writes the kick and call eventfds: the caller polls it on a
  * timer.
+ *
+ * Migration: SET_VRING_ADDR for a queue being read, with the same rings
+ * (QEMU switching VHOST_VRING_F_LOG), leaves the reader alone.
  *
  * With VIRTIO_F_ACCESS_PLATFORM ring and buffer addresses are I/O virtual
  * addresses that only the IOTLB messages translate: the tap says it cannot

@@ -22,6 +22,13 @@ int vup_tap_kind_parse(const char *s, enum vup_tap_kind *out)
 	return 0;
 }
 
+/* A front-end request's code, by its catalogue name. */
+static uint32_t code_of(const char *name)
+{
+	const struct vup_msg_type *m = vup_proto_by_name(name);
+	return m ? m->code : UINT32_MAX;
+}
+
 struct vup_tap *vup_tap_new(const struct vup_tap_config *cfg, uint32_t session,
                             struct vup_trace *trace)
 {
@@ -33,6 +40,8 @@ struct vup_tap *vup_tap_new(const struct vup_tap_config *cfg, uint32_t session,
 		t->cfg.snaplen = 256;
 	t->session = session;
 	t->trace = trace;
+	t->req_vring_kick = code_of("VRING_KICK");
+	t->req_gvb_skip_drain = code_of("GET_VRING_BASE_SKIP_DRAIN");
 	return t;
 }
 
@@ -377,23 +386,48 @@ static void features_message(struct vup_tap *t, const uint8_t *payload,
 	}
 }
 
-static void vring_message(struct vup_tap *t, const struct vup_hdr *h,
-                          const uint8_t *p, uint64_t now)
+/* SET_VRING_ADDR for a queue being read, with the rings where they are:
+ * QEMU switching dirty logging (VHOST_VRING_F_LOG) on or off for a
+ * migration.  The ring goes on: the reader keeps its place. */
+static bool same_rings(const struct tap_queue *q, const uint8_t *p,
+                       uint32_t size)
 {
-	/* KICK carries the index in a u64 with flags; the others in a
-	 * vring_state-like payload. */
-	bool kick = h->request == VUP_REQ_SET_VRING_KICK;
+	uint64_t desc, used, avail;
+	return q->running && field(VUP_L_VRING_ADDR, "desc", p, size, &desc) &&
+	       field(VUP_L_VRING_ADDR, "used", p, size, &used) &&
+	       field(VUP_L_VRING_ADDR, "avail", p, size, &avail) &&
+	       desc == q->desc && used == q->used && avail == q->avail;
+}
+
+/* What a vring request does to the tap's queue.  VRING_KICK (in-band
+ * notifications) starts a queue as SET_VRING_KICK does;
+ * GET_VRING_BASE_SKIP_DRAIN stops one as GET_VRING_BASE does. */
+enum vring_op { OP_NUM, OP_ADDR, OP_BASE, OP_STOP, OP_KICK, OP_ENABLE };
+
+static void vring_message(struct vup_tap *t, const struct vup_hdr *h,
+                          enum vring_op op, const uint8_t *p, uint64_t now)
+{
+	const struct vup_msg_type *mt =
+	        vup_proto_lookup(VUP_CHAN_MAIN, h->request);
 	uint64_t index, v;
-	if (!field(kick ? VUP_L_VRING_FD : VUP_L_VRING_STATE, "index", p,
-	           h->size, &index))
+	if (!mt || !field(mt->req_layout, "index", p, h->size, &index))
 		return;
 	struct tap_queue *q = queue(t, (uint32_t)index);
 	if (!q)
 		return;
-	switch (h->request) {
-	case VUP_REQ_SET_VRING_NUM:
-	case VUP_REQ_SET_VRING_ADDR:
-	case VUP_REQ_SET_VRING_BASE:
+	if (op == OP_ADDR && same_rings(q, p, h->size)) {
+		uint64_t flags = 0;
+		field(VUP_L_VRING_ADDR, "flags", p, h->size, &flags);
+		vup_log(VUP_LOG_DEBUG,
+		        "s%u tap q%u: SET_VRING_ADDR with the same rings "
+		        "(logging %s): still following",
+		        t->session, q->index, flags & 1 ? "on" : "off");
+		return;
+	}
+	switch (op) {
+	case OP_NUM:
+	case OP_ADDR:
+	case OP_BASE:
 		/* A queue set up again while read: what follows is a new
 		 * ring. */
 		stop_queue(t, q, now, "set up again");
@@ -401,45 +435,88 @@ static void vring_message(struct vup_tap *t, const struct vup_hdr *h,
 		break;
 	default: break;
 	}
-	switch (h->request) {
-	case VUP_REQ_SET_VRING_NUM:
+	switch (op) {
+	case OP_NUM:
 		if (!field(VUP_L_VRING_STATE, "num", p, h->size, &v))
 			return;
 		q->num = (uint32_t)v;
 		q->have_num = true;
 		break;
-	case VUP_REQ_SET_VRING_ADDR:
+	case OP_ADDR:
 		if (!field(VUP_L_VRING_ADDR, "desc", p, h->size, &q->desc) ||
 		    !field(VUP_L_VRING_ADDR, "used", p, h->size, &q->used) ||
 		    !field(VUP_L_VRING_ADDR, "avail", p, h->size, &q->avail))
 			return;
 		q->have_addr = true;
 		break;
-	case VUP_REQ_SET_VRING_BASE:
+	case OP_BASE:
 		/* The whole u32: try_start reads it as split or packed. */
 		if (!field(VUP_L_VRING_BASE, "num", p, h->size, &v))
 			return;
 		q->base = (uint32_t)v;
 		q->have_base = true;
 		break;
-	case VUP_REQ_GET_VRING_BASE:
+	case OP_STOP:
 		/* The device stops when it handles this, not when it is sent:
 		 * read on until the back-end's reply. */
 		q->kicked = false;
 		if (t->ngvb < sizeof(t->gvb) / sizeof(t->gvb[0]))
 			t->gvb[t->ngvb++] = (uint32_t)index;
 		return;
-	case VUP_REQ_SET_VRING_KICK: q->kicked = true; break;
-	case VUP_REQ_SET_VRING_ENABLE:
+	case OP_KICK: q->kicked = true; break;
+	case OP_ENABLE:
 		/* Likewise the device may still use buffers after a disable
 		 * is sent; the queue is read until it is stopped. */
 		if (!field(VUP_L_VRING_ENABLE, "enable", p, h->size, &v))
 			return;
 		q->enabled = v != 0;
 		break;
-	default: return;
 	}
 	try_start(t, q, now);
+}
+
+/* The vring request a code is, for the tap; false for other codes. */
+static bool vring_op_of(const struct vup_tap *t, uint32_t code,
+                        enum vring_op *op)
+{
+	switch (code) {
+	case VUP_REQ_SET_VRING_NUM: *op = OP_NUM; return true;
+	case VUP_REQ_SET_VRING_ADDR: *op = OP_ADDR; return true;
+	case VUP_REQ_SET_VRING_BASE: *op = OP_BASE; return true;
+	case VUP_REQ_GET_VRING_BASE: *op = OP_STOP; return true;
+	case VUP_REQ_SET_VRING_KICK: *op = OP_KICK; return true;
+	case VUP_REQ_SET_VRING_ENABLE: *op = OP_ENABLE; return true;
+	default: break;
+	}
+	if (code == t->req_vring_kick)
+		*op = OP_KICK;
+	else if (code == t->req_gvb_skip_drain)
+		*op = OP_STOP;
+	else
+		return false;
+	return true;
+}
+
+static void backend_message(struct vup_tap *t, const struct vup_hdr *h,
+                            uint64_t now)
+{
+	if (!(h->flags & VUP_FLAG_REPLY))
+		return;
+	/* The GET_VRING_BASE reply: the device has stopped the queue; a last
+	 * read gets what it used until then.  The queue is the one the
+	 * oldest request asked for, not the index the reply claims; a reply
+	 * with no request behind it (one vuproxy made for a rule's fail, or
+	 * a lying back-end) stops nothing. */
+	enum vring_op op;
+	if (!vring_op_of(t, h->request, &op) || op != OP_STOP || !t->ngvb)
+		return;
+	uint32_t index = t->gvb[0];
+	memmove(t->gvb, t->gvb + 1, --t->ngvb * sizeof(t->gvb[0]));
+	char why[64];
+	snprintf(why, sizeof(why), "%s answered",
+	         vup_proto_name(VUP_CHAN_MAIN, h->request));
+	if (t->q[index])
+		stop_queue(t, t->q[index], now, why);
 }
 
 void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
@@ -448,28 +525,18 @@ void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
 {
 	if (!t || chan != VUP_CHAN_MAIN)
 		return;
-	/* The back-end's GET_VRING_BASE reply: the device has stopped the
-	 * queue; a last read gets what it used until then. */
 	if (from == VUP_BACKEND) {
-		/* The queue is the one the oldest request asked for, not the
-		 * index the reply claims; a reply with no request behind it
-		 * (one vuproxy made for a rule's fail, or a lying back-end)
-		 * stops nothing. */
-		if ((h->flags & VUP_FLAG_REPLY) &&
-		    h->request == VUP_REQ_GET_VRING_BASE && t->ngvb) {
-			uint32_t index = t->gvb[0];
-			memmove(t->gvb, t->gvb + 1,
-			        --t->ngvb * sizeof(t->gvb[0]));
-			if (t->q[index])
-				stop_queue(t, t->q[index], now_ns,
-				           "GET_VRING_BASE answered");
-		}
+		backend_message(t, h, now_ns);
 		return;
 	}
-	/* Front-end requests set queues up; replies (the postcopy
-	 * SET_MEM_TABLE reply among them) do not. */
+	/* Front-end requests set queues up; replies do not. */
 	if (h->flags & VUP_FLAG_REPLY)
 		return;
+	enum vring_op op;
+	if (vring_op_of(t, h->request, &op)) {
+		vring_message(t, h, op, payload, now_ns);
+		return;
+	}
 	switch (h->request) {
 	case VUP_REQ_SET_FEATURES:
 		features_message(t, payload, h->size, now_ns);
@@ -497,14 +564,6 @@ void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
 				        false;
 				q->kicked = q->enabled = q->failed = false;
 			}
-		break;
-	case VUP_REQ_SET_VRING_NUM:
-	case VUP_REQ_SET_VRING_ADDR:
-	case VUP_REQ_SET_VRING_BASE:
-	case VUP_REQ_GET_VRING_BASE:
-	case VUP_REQ_SET_VRING_KICK:
-	case VUP_REQ_SET_VRING_ENABLE:
-		vring_message(t, h, payload, now_ns);
 		break;
 	default: break;
 	}

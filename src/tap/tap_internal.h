@@ -52,10 +52,14 @@ struct vup_tap {
 	struct tap_queue *q[VUP_TAP_MAX_QUEUES];
 	unsigned nrunning; /* queues being read */
 	unsigned next_q;   /* vup_tap_poll starts there */
-	/* GET_VRING_BASE requests sent and not answered yet, oldest first */
+	/* GET_VRING_BASE (or _SKIP_DRAIN) requests sent and not answered
+	 * yet, oldest first */
 	uint32_t gvb[VUP_TAP_MAX_QUEUES];
 	unsigned ngvb;
 	bool warned_mem;
+	/* Codes of requests proto names no constant for, from the
+	 * catalogue */
+	uint32_t req_vring_kick, req_gvb_skip_drain;
 };
 
 /* Bytes of virtio-net header in front of each frame. */

@@ -228,19 +228,24 @@ void vring_fd(struct tt *t, const char *req, unsigned index, int fd)
 
 /* The set-up messages of a queue as QEMU sends them: NUM, BASE, ADDR,
  * KICK, CALL (, ENABLE); base is where the rings resume. */
+void vring_addr(struct tt *t, struct vq *q, uint32_t flags)
+{
+	uint8_t a[40];
+	put32(a, q->index);
+	put32(a + 4, flags);
+	put64(a + 8, UADDR0 + q->desc);
+	put64(a + 16, UADDR0 + q->used);
+	put64(a + 24, UADDR0 + q->avail);
+	put64(a + 32, flags & 1 ? q->used : 0); /* log: the used ring's gpa */
+	relay(t, "SET_VRING_ADDR", a, 40, NULL, 0);
+}
+
 void send_queue_setup(struct tt *t, struct vq *q, uint32_t base)
 {
 	unsigned index = q->index;
 	vring_state(t, "SET_VRING_NUM", index, QSZ);
 	vring_state(t, "SET_VRING_BASE", index, base);
-	uint8_t a[40];
-	put32(a, index);
-	put32(a + 4, 0);
-	put64(a + 8, UADDR0 + q->desc);
-	put64(a + 16, UADDR0 + q->used);
-	put64(a + 24, UADDR0 + q->avail);
-	put64(a + 32, 0);
-	relay(t, "SET_VRING_ADDR", a, 40, NULL, 0);
+	vring_addr(t, q, 0);
 	if (q->kick >= 0)
 		close(q->kick);
 	if (q->call >= 0)
@@ -254,9 +259,7 @@ void send_queue_setup(struct tt *t, struct vq *q, uint32_t base)
 		vring_state(t, "SET_VRING_ENABLE", index, 1);
 }
 
-/* Queue `index`: rings laid out (zeroed) in region 0 and set up through
- * vuproxy from the start. */
-struct vq *setup_queue(struct tt *t, unsigned index)
+struct vq *lay_out_queue(struct tt *t, unsigned index)
 {
 	struct vq *q = &t->q[index];
 	memset(q, 0, sizeof(*q));
@@ -269,6 +272,12 @@ struct vq *setup_queue(struct tt *t, unsigned index)
 	q->kick = q->call = -1;
 	static const uint8_t zero[0x1000];
 	gwrite(&t->g, false, RING_BASE(index), zero, sizeof(zero));
+	return q;
+}
+
+struct vq *setup_queue(struct tt *t, unsigned index)
+{
+	struct vq *q = lay_out_queue(t, index);
 	send_queue_setup(t, q, q->packed ? 0x8000u : 0);
 	return q;
 }

@@ -178,9 +178,16 @@ void vring_state(struct tt *t, const char *req, unsigned index, uint32_t num);
 
 void vring_fd(struct tt *t, const char *req, unsigned index, int fd);
 
+/* SET_VRING_ADDR of q with flags (bit 0, VHOST_VRING_F_LOG: the used
+ * ring's gpa as log address). */
+void vring_addr(struct tt *t, struct vq *q, uint32_t flags);
+
 /* The set-up messages of a queue as QEMU sends them: NUM, BASE, ADDR,
  * KICK, CALL (, ENABLE); base is where the rings resume. */
 void send_queue_setup(struct tt *t, struct vq *q, uint32_t base);
+
+/* Queue `index`: rings laid out (zeroed) in region 0, no message sent. */
+struct vq *lay_out_queue(struct tt *t, unsigned index);
 
 /* Queue `index`: rings laid out (zeroed) in region 0 and set up through
  * vuproxy from the start. */
