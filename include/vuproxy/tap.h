@@ -16,7 +16,12 @@
  * timer.
  *
  * Migration: SET_VRING_ADDR for a queue being read, with the same rings
- * (QEMU switching VHOST_VRING_F_LOG), leaves the reader alone.
+ * (QEMU switching VHOST_VRING_F_LOG), leaves the reader alone.  From
+ * POSTCOPY_LISTEN to POSTCOPY_END the tap reads no guest memory at all (a
+ * page not migrated yet would fault into vuproxy's mapping instead of the
+ * back-end's userfaultfd); the queues catch up afterwards.  The
+ * front-end's acknowledgement of the back-end's postcopy memory table
+ * echo (the same request with a u64 0) is no memory table.
  *
  * With VIRTIO_F_ACCESS_PLATFORM ring and buffer addresses are I/O virtual
  * addresses that only the IOTLB messages translate: the tap says it cannot

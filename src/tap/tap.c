@@ -42,6 +42,8 @@ struct vup_tap *vup_tap_new(const struct vup_tap_config *cfg, uint32_t session,
 	t->trace = trace;
 	t->req_vring_kick = code_of("VRING_KICK");
 	t->req_gvb_skip_drain = code_of("GET_VRING_BASE_SKIP_DRAIN");
+	t->req_postcopy_listen = code_of("POSTCOPY_LISTEN");
+	t->req_postcopy_end = code_of("POSTCOPY_END");
 	return t;
 }
 
@@ -190,8 +192,14 @@ static void stop_queue(struct vup_tap *t, struct tap_queue *q, uint64_t now,
 	if (!q->running)
 		return;
 	/* A last read, to the end: it may take several polls' budgets (a
-	 * full ring of 32768), bounded. */
-	if (t->mem) {
+	 * full ring of 32768), bounded.  Not in postcopy: what the device
+	 * used since POSTCOPY_LISTEN goes uncounted. */
+	if (t->postcopy)
+		vup_log(VUP_LOG_WARN,
+		        "s%u tap q%u: stopped in postcopy: the buffers the "
+		        "device used since POSTCOPY_LISTEN are not counted",
+		        t->session, q->index);
+	else if (t->mem) {
 		struct vup_guest_mem g = vup_memmap_guest(t->mem);
 		for (int i = 0; i < 8; i++) {
 			vup_ring_poll(&q->ring, &g, now, vup__tap_emit, q);
@@ -242,8 +250,8 @@ static bool start_index(struct vup_tap *t, struct tap_queue *q, uint16_t *base)
 /* Start reading a queue once it is fully described and running. */
 static void try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now)
 {
-	if (t->off || q->running || q->failed || !t->mem || !q->have_num ||
-	    !q->have_addr || !q->kicked)
+	if (t->off || t->postcopy || q->running || q->failed || !t->mem ||
+	    !q->have_num || !q->have_addr || !q->kicked)
 		return;
 	if (has(t->features, VUP_F_PROTOCOL_FEATURES) && !q->enabled)
 		return;
@@ -497,11 +505,60 @@ static bool vring_op_of(const struct vup_tap *t, uint32_t code,
 	return true;
 }
 
+/* POSTCOPY_LISTEN: the back-end registers guest memory with its
+ * userfaultfd and QEMU fills in each page as it arrives.  A read of a
+ * page not migrated yet through vuproxy's own mapping would put a page of
+ * zeros into the shared memory file, outside the back-end's
+ * userfaultfd: QEMU could no longer place the real page (UFFDIO_COPY
+ * fails with EEXIST).  So the tap reads nothing until POSTCOPY_END,
+ * when every page is there; its readers keep their place and catch up.
+ */
+static void set_postcopy(struct vup_tap *t, bool on, uint64_t now)
+{
+	if (t->postcopy == on)
+		return;
+	t->postcopy = on;
+	if (on) {
+		vup_log(VUP_LOG_INFO,
+		        "s%u tap: postcopy: the tap reads no guest memory "
+		        "until POSTCOPY_END (pages not migrated yet must fault "
+		        "into the back-end)",
+		        t->session);
+		return;
+	}
+	vup_log(VUP_LOG_INFO, "s%u tap: postcopy ended: reading again",
+	        t->session);
+	try_start_all(t, now);
+}
+
+/* The back-end's SET_MEM_TABLE / ADD_MEM_REG reply in postcopy echoes
+ * the table with its own addresses (not an 8-byte ack): the front-end
+ * answers it with the same request carrying a u64 0 and no fd, which is
+ * no memory table. */
+static bool is_echo_ack(struct vup_tap *t, const struct vup_hdr *h,
+                        unsigned nfds)
+{
+	if (!t->echo || h->request != t->echo || h->size != 8 || nfds)
+		return false;
+	t->echo = 0;
+	vup_log(VUP_LOG_DEBUG,
+	        "s%u tap: %s of 8 bytes after the back-end's postcopy echo: "
+	        "the front-end's acknowledgement, not a memory table",
+	        t->session, vup_proto_name(VUP_CHAN_MAIN, h->request));
+	return true;
+}
+
 static void backend_message(struct vup_tap *t, const struct vup_hdr *h,
                             uint64_t now)
 {
 	if (!(h->flags & VUP_FLAG_REPLY))
 		return;
+	if ((h->request == VUP_REQ_SET_MEM_TABLE ||
+	     h->request == VUP_REQ_ADD_MEM_REG) &&
+	    h->size > 8) {
+		t->echo = h->request;
+		return;
+	}
 	/* The GET_VRING_BASE reply: the device has stopped the queue; a last
 	 * read gets what it used until then.  The queue is the one the
 	 * oldest request asked for, not the index the reply claims; a reply
@@ -537,6 +594,11 @@ void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
 		vring_message(t, h, op, payload, now_ns);
 		return;
 	}
+	if (h->request == t->req_postcopy_listen ||
+	    h->request == t->req_postcopy_end) {
+		set_postcopy(t, h->request == t->req_postcopy_listen, now_ns);
+		return;
+	}
 	switch (h->request) {
 	case VUP_REQ_SET_FEATURES:
 		features_message(t, payload, h->size, now_ns);
@@ -548,7 +610,7 @@ void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
 	case VUP_REQ_SET_MEM_TABLE:
 	case VUP_REQ_ADD_MEM_REG:
 	case VUP_REQ_REM_MEM_REG:
-		if (!t->off)
+		if (!t->off && !is_echo_ack(t, h, nfds))
 			mem_message(t, h, payload, fds, nfds, now_ns);
 		break;
 	case VUP_REQ_RESET_OWNER:
@@ -571,7 +633,7 @@ void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
 
 bool vup_tap_poll(struct vup_tap *t, uint64_t now_ns, uint32_t *reads)
 {
-	if (!t || !t->mem || !t->nrunning)
+	if (!t || !t->mem || !t->nrunning || t->postcopy)
 		return false;
 	struct vup_guest_mem g = vup_memmap_guest(t->mem);
 	unsigned start = t->next_q;
@@ -594,7 +656,7 @@ bool vup_tap_poll(struct vup_tap *t, uint64_t now_ns, uint32_t *reads)
 
 bool vup_tap_running(const struct vup_tap *t)
 {
-	return t && t->nrunning;
+	return t && t->nrunning && !t->postcopy;
 }
 
 void vup_tap_add_totals(const struct vup_tap *t, struct vup_tap_totals *sum)

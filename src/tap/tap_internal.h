@@ -57,9 +57,18 @@ struct vup_tap {
 	uint32_t gvb[VUP_TAP_MAX_QUEUES];
 	unsigned ngvb;
 	bool warned_mem;
+	/* POSTCOPY_LISTEN until POSTCOPY_END: pages not migrated yet must
+	 * fault into the back-end's userfaultfd, so the tap reads no guest
+	 * memory (its queues wait, their readers keep their place) */
+	bool postcopy;
+	/* The back-end echoed SET_MEM_TABLE / ADD_MEM_REG (postcopy): the
+	 * request code whose acknowledgement from the front-end, the same
+	 * request with a u64 0 and no fd, is still to come; 0 none */
+	uint32_t echo;
 	/* Codes of requests proto names no constant for, from the
 	 * catalogue */
-	uint32_t req_vring_kick, req_gvb_skip_drain;
+	uint32_t req_vring_kick, req_gvb_skip_drain, req_postcopy_listen,
+	        req_postcopy_end;
 };
 
 /* Bytes of virtio-net header in front of each frame. */

@@ -5,17 +5,29 @@
  *     (VHOST_VRING_F_LOG) on and off, split and packed: the ring stays
  *     followed, each buffer recorded once;
  *   - VRING_KICK (in-band) starts a ring as SET_VRING_KICK does;
- *   - GET_VRING_BASE_SKIP_DRAIN stops one as GET_VRING_BASE does.
+ *   - GET_VRING_BASE_SKIP_DRAIN stops one as GET_VRING_BASE does;
+ *   - QEMU's postcopy sequence (PAGEFAULT, POSTCOPY_ADVISE with a
+ *     userfaultfd, POSTCOPY_LISTEN, the memory table echoed by the
+ *     back-end and acknowledged by QEMU's 8-byte SET_MEM_TABLE,
+ *     POSTCOPY_END) with traffic before, during and after: the
+ *     acknowledgement replaces no memory table, the tap reads no guest
+ *     memory during postcopy and the counts stay exact.
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "tap_world.h"
+
+#define NR VUP_FLAG_NEED_REPLY
 
 /* Virtio and protocol feature bits these tests negotiate. */
 #define F_LOG_ALL        26
 #define PF_REPLY_ACK     3
 #define PF_BACKEND_REQ   5
+#define PF_PAGEFAULT     8
 #define PF_INFLIGHT      12
 #define PF_INBAND        14
 #define PF_SKIP_DRAIN_20 20 /* GET_VRING_BASE_SKIP_DRAIN needs it */
@@ -38,6 +50,9 @@ static void round_trip(struct tt *t, const char *req, uint32_t flags,
 	PEER_OK(peer_relay_check(t->be, t->fe, code, V | R, rp, rsize, rfds,
 	                         nrfds));
 }
+
+/* The u64 0 of an ack. */
+static const uint8_t ack_ok[8];
 
 /* vuproxy with --tap net and a session: the features, protocol features
  * pf (none sent if 0), one region and its memory table; n frames of 100
@@ -280,12 +295,127 @@ static void test_skip_drain(void **state)
 	again_then_end(t, tx, f, 3);
 }
 
+/* ---- postcopy ---- */
+
+/* Whether the page of guest memory at gpa is in the memory file (a page
+ * nobody read or wrote is not). */
+static bool resident(struct tt *t, uint64_t gpa)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t room;
+	uint8_t *p = gpa_ptr(&t->g, false, gpa & ~(uint64_t)(pg - 1), &room);
+	unsigned char v = 0;
+	if (mincore(p, (size_t)pg, &v) < 0)
+		fail_msg("mincore: %s", strerror(errno));
+	return v & 1;
+}
+
+/* QEMU as the migration's destination with a net device on a polling
+ * back-end (hw/virtio/vhost-user.c, docs/interop/vhost-user.rst): the
+ * rings run before postcopy starts (here: traffic the tap must see as
+ * usual), then
+ *   POSTCOPY_ADVISE          the back-end answers with its userfaultfd
+ *   POSTCOPY_LISTEN          need_reply, acked
+ *   SET_MEM_TABLE            the same memory, no NEED_REPLY; the back-end
+ *                            echoes the table with its own addresses
+ *   SET_MEM_TABLE (8 bytes)  QEMU's acknowledgement: u64 0, no fd
+ *   ... the guest runs while pages arrive ...
+ *   POSTCOPY_END             need_reply, acked
+ * and traffic after.  Between LISTEN and END the tap reads no guest
+ * memory: an RX buffer in a page nobody touched stays out of the memory
+ * file until the device writes it, and a TX frame offered and sent in
+ * that time is found, after END, already used (kept, unverified).  After
+ * END the tap reads through the memory table the acknowledgement did not
+ * replace: TX consumed 3 captured 3 (1 unverified), RX consumed 2
+ * captured 2. */
+static void test_postcopy(void **state)
+{
+	uint8_t f[3][100], rxf[2][80];
+	struct tt *t = begin(state, NET_FEATURES,
+	                     BIT(PF_PAGEFAULT) | BIT(PF_REPLY_ACK), f, 3, 180);
+	struct vq *rx = setup_queue(t, 0);
+	struct vq *tx = setup_queue(t, 1);
+	for (unsigned i = 0; i < 2; i++)
+		make_frame(rxf[i], 80, 190 + i);
+
+	/* Before: one frame each way. */
+	tx_offer(t, tx, 0, f[0], 100);
+	sdesc(t, rx, 0, 0, BUF(0, 0), 2048, D_WRITE, 0);
+	split_offer(t, rx, (const uint16_t[]){0}, 1);
+	tap_sync(t);
+	tx_use(t, tx, 0);
+	device_rx(t, BUF(0, 0), rxf[0], 80, 1);
+	split_use(t, rx, 0, NETHDR + 80);
+	tap_sync(t);
+
+	int ufd = eventfd(0, EFD_CLOEXEC); /* stands for the userfaultfd */
+	assert_true(ufd >= 0);
+	round_trip(t, "POSTCOPY_ADVISE", V, NULL, 0, NULL, 0, &ufd, 1);
+	close(ufd);
+	round_trip(t, "POSTCOPY_LISTEN", V | NR, NULL, 0, ack_ok, 8, NULL, 0);
+	PEER_OK(vproc_wait_line(&t->fx->vp, PEER_TIMEOUT_MS,
+	                        "s1 tap: postcopy: the tap reads no guest "
+	                        "memory until POSTCOPY_END",
+	                        NULL));
+
+	set_mem_table(t, true);
+	uint8_t echo[8 + 32];
+	uint32_t size = mem_table_payload(&t->g, echo);
+	put64(echo + 8 + 16, (uint64_t)(uintptr_t)t->g.r[0].be);
+	PEER_OK(peer_relay_check(t->be, t->fe, peer_code("SET_MEM_TABLE"),
+	                         V | R, echo, size, NULL, 0));
+	relay(t, "SET_MEM_TABLE", ack_ok, 8, NULL, 0);
+
+	/* During: a TX frame offered and sent; an RX buffer in a fresh
+	 * page offered, then written and used by the device. */
+	uint64_t fresh = BUF(0, 9);
+	assert_false(resident(t, fresh));
+	tx_offer(t, tx, 1, f[1], 100);
+	sdesc(t, rx, 0, 1, fresh, 2048, D_WRITE, 0);
+	split_offer(t, rx, (const uint16_t[]){1}, 1);
+	tap_sync(t);
+	tap_sync(t);
+	if (resident(t, fresh))
+		fail_msg("vuproxy read guest memory during postcopy: the RX "
+		         "buffer's page is in the memory file\n%s",
+		         vproc_log_tail(&t->fx->vp));
+	tx_use(t, tx, 1);
+	device_rx(t, fresh, rxf[1], 80, 1);
+	split_use(t, rx, 1, NETHDR + 80);
+	tap_sync(t);
+
+	round_trip(t, "POSTCOPY_END", V | NR, NULL, 0, ack_ok, 8, NULL, 0);
+	PEER_OK(vproc_wait_line(&t->fx->vp, PEER_TIMEOUT_MS,
+	                        "s1 tap: postcopy ended", NULL));
+
+	/* After. */
+	tx_offer(t, tx, 2, f[2], 100);
+	tap_sync(t);
+	tx_use(t, tx, 2);
+	get_vring_base(t, tx);
+	get_vring_base(t, rx);
+	stop(t);
+
+	expect_counts_unv(t, 1, 3, 3, 1, 0, 0, 0, NULL);
+	expect_counts(t, 0, 2, 2, 0, 0, 0, NULL);
+	assert_int_equal(vproc_count(&t->fx->vp, "following"), 2);
+	assert_int_equal(vproc_count(&t->fx->vp, "tap reads no guest memory "
+	                                         "until the next memory table"),
+	                 0);
+	expect_tx_frames(t, f, 3);
+	struct trace *tr = read_trace(t);
+	struct rec *p[8];
+	assert_int_equal(on_iface(tr, RX, p, 8), 2);
+	for (unsigned i = 0; i < 2; i++)
+		expect_frame(p[i], RX, PCAPNG_DIR_INBOUND, rxf[i], 80);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        TAP_TEST(test_log_split),  TAP_TEST(test_log_packed),
 	        TAP_TEST(test_addr_moved), TAP_TEST(test_inband_kick),
-	        TAP_TEST(test_skip_drain),
+	        TAP_TEST(test_skip_drain), TAP_TEST(test_postcopy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
