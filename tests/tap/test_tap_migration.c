@@ -11,7 +11,8 @@
  *     back-end and acknowledged by QEMU's 8-byte SET_MEM_TABLE,
  *     POSTCOPY_END) with traffic before, during and after: the
  *     acknowledgement replaces no memory table, the tap reads no guest
- *     memory during postcopy and the counts stay exact.
+ *     memory during postcopy and the counts stay exact; the same with
+ *     ADD_MEM_REG (CONFIGURE_MEM_SLOTS) echoed and acknowledged.
  */
 #include <errno.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #define PF_PAGEFAULT     8
 #define PF_INFLIGHT      12
 #define PF_INBAND        14
+#define PF_MEM_SLOTS     15
 #define PF_SKIP_DRAIN_20 20 /* GET_VRING_BASE_SKIP_DRAIN needs it */
 #define PF_SKIP_DRAIN    23
 
@@ -310,6 +312,30 @@ static bool resident(struct tt *t, uint64_t gpa)
 	return v & 1;
 }
 
+/* QEMU entering postcopy: POSTCOPY_ADVISE (the back-end answers with its
+ * userfaultfd; an eventfd stands for it), POSTCOPY_LISTEN; the tap says
+ * it stops reading. */
+static void postcopy_listen(struct tt *t)
+{
+	int ufd = eventfd(0, EFD_CLOEXEC);
+	assert_true(ufd >= 0);
+	round_trip(t, "POSTCOPY_ADVISE", V, NULL, 0, NULL, 0, &ufd, 1);
+	close(ufd);
+	round_trip(t, "POSTCOPY_LISTEN", V | NR, NULL, 0, ack_ok, 8, NULL, 0);
+	PEER_OK(vproc_wait_line(&t->fx->vp, PEER_TIMEOUT_MS,
+	                        "s1 tap: postcopy: the tap reads no guest "
+	                        "memory until POSTCOPY_END",
+	                        NULL));
+}
+
+/* Every page has arrived: POSTCOPY_END; the tap reads again. */
+static void postcopy_end(struct tt *t)
+{
+	round_trip(t, "POSTCOPY_END", V | NR, NULL, 0, ack_ok, 8, NULL, 0);
+	PEER_OK(vproc_wait_line(&t->fx->vp, PEER_TIMEOUT_MS,
+	                        "s1 tap: postcopy ended", NULL));
+}
+
 /* QEMU as the migration's destination with a net device on a polling
  * back-end (hw/virtio/vhost-user.c, docs/interop/vhost-user.rst): the
  * rings run before postcopy starts (here: traffic the tap must see as
@@ -348,15 +374,7 @@ static void test_postcopy(void **state)
 	split_use(t, rx, 0, NETHDR + 80);
 	tap_sync(t);
 
-	int ufd = eventfd(0, EFD_CLOEXEC); /* stands for the userfaultfd */
-	assert_true(ufd >= 0);
-	round_trip(t, "POSTCOPY_ADVISE", V, NULL, 0, NULL, 0, &ufd, 1);
-	close(ufd);
-	round_trip(t, "POSTCOPY_LISTEN", V | NR, NULL, 0, ack_ok, 8, NULL, 0);
-	PEER_OK(vproc_wait_line(&t->fx->vp, PEER_TIMEOUT_MS,
-	                        "s1 tap: postcopy: the tap reads no guest "
-	                        "memory until POSTCOPY_END",
-	                        NULL));
+	postcopy_listen(t);
 
 	set_mem_table(t, true);
 	uint8_t echo[8 + 32];
@@ -384,9 +402,7 @@ static void test_postcopy(void **state)
 	split_use(t, rx, 1, NETHDR + 80);
 	tap_sync(t);
 
-	round_trip(t, "POSTCOPY_END", V | NR, NULL, 0, ack_ok, 8, NULL, 0);
-	PEER_OK(vproc_wait_line(&t->fx->vp, PEER_TIMEOUT_MS,
-	                        "s1 tap: postcopy ended", NULL));
+	postcopy_end(t);
 
 	/* After. */
 	tx_offer(t, tx, 2, f[2], 100);
@@ -410,12 +426,64 @@ static void test_postcopy(void **state)
 		expect_frame(p[i], RX, PCAPNG_DIR_INBOUND, rxf[i], 80);
 }
 
+/* The same with CONFIGURE_MEM_SLOTS, as QEMU's add-regions path does it
+ * in postcopy: the region comes with ADD_MEM_REG, the back-end echoes it
+ * with its own address, QEMU acknowledges with an ADD_MEM_REG of 8 bytes
+ * (u64 0) and no fd.  The device starts in postcopy, as on a
+ * destination: the tap starts reading at POSTCOPY_END, through the region
+ * the acknowledgement did not remove, and finds both frames (the first,
+ * sent in postcopy, unverified). */
+static void test_postcopy_mem_slots(void **state)
+{
+	struct tt *t = start(state, "net", "128", NET_FEATURES);
+	set_protocol_features(t, BIT(PF_PAGEFAULT) | BIT(PF_REPLY_ACK) |
+	                                 BIT(PF_MEM_SLOTS));
+	guest_one(t, REG_SIZE);
+	uint8_t f[2][100];
+	for (unsigned i = 0; i < 2; i++)
+		make_frame(f[i], 100, 200 + i);
+	postcopy_listen(t);
+
+	struct region *r = &t->g.r[0];
+	uint8_t reg[40] = {0};
+	put64(reg + 8, r->gpa);
+	put64(reg + 16, r->size);
+	put64(reg + 24, r->uaddr);
+	relay(t, "ADD_MEM_REG", reg, 40, &r->fd, 1);
+	r->be = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd,
+	             0);
+	assert_true(r->be != MAP_FAILED);
+	put64(reg + 24, (uint64_t)(uintptr_t)r->be);
+	PEER_OK(peer_relay_check(t->be, t->fe, peer_code("ADD_MEM_REG"), V | R,
+	                         reg, 40, NULL, 0));
+	relay(t, "ADD_MEM_REG", ack_ok, 8, NULL, 0);
+
+	struct vq *tx = setup_queue(t, 1);
+	tx_offer(t, tx, 0, f[0], 100);
+	tap_sync(t);
+	tx_use(t, tx, 0);
+	tap_sync(t);
+	assert_int_equal(vproc_count(&t->fx->vp, "s1 tap q1: following"), 0);
+	postcopy_end(t);
+	PEER_OK(vproc_wait_line(&t->fx->vp, PEER_TIMEOUT_MS,
+	                        "s1 tap q1: following a split ring", NULL));
+	tx_offer(t, tx, 1, f[1], 100);
+	tap_sync(t);
+	tx_use(t, tx, 1);
+	get_vring_base(t, tx);
+	stop(t);
+
+	expect_counts_unv(t, 1, 2, 2, 1, 0, 0, 0, NULL);
+	expect_tx_frames(t, f, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        TAP_TEST(test_log_split),  TAP_TEST(test_log_packed),
-	        TAP_TEST(test_addr_moved), TAP_TEST(test_inband_kick),
-	        TAP_TEST(test_skip_drain), TAP_TEST(test_postcopy),
+	        TAP_TEST(test_log_split),          TAP_TEST(test_log_packed),
+	        TAP_TEST(test_addr_moved),         TAP_TEST(test_inband_kick),
+	        TAP_TEST(test_skip_drain),         TAP_TEST(test_postcopy),
+	        TAP_TEST(test_postcopy_mem_slots),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
