@@ -1,13 +1,13 @@
 #!/bin/bash
 # tap_capture.sh - the tap's capture ratio (captured / consumed) at
 # controlled packet rates, which testpmd's txonly cannot give (it has no
-# rate limit).  For each rate in CAPTURE_RATES and each tap mode (strict,
-# --tap-unverified):
+# rate limit).  For each rate in CAPTURE_RATES and each tap mode (strict:
+# --tap-strict; unverified: the default, unverified copies kept):
 #
 #   back-end   dpdk-testpmd --vdev net_vhost0,iface=BE.sock rxonly, lcores
 #              on CPU BE_CPU (busy-polls it)
 #   vuproxy    --frontend listen:FE.sock --backend connect:BE.sock
-#              --tap net -s 128 --tap-interval $TAP_INTERVAL [--tap-unverified]
+#              --tap net -s 128 --tap-interval $TAP_INTERVAL [--tap-strict]
 #              -w TRACE, taskset -c $VUPROXY_CPUS (floats by default),
 #              $VUPROXY_PRIO in front (e.g. "chrt -f 1")
 #   front-end  vuproxy replay $CAPTURE --as front-end --backend connect:FE.sock
@@ -94,7 +94,7 @@ capture_once() {
 		--file-prefix="$tag" --vdev "net_vhost0,iface=$dir/be.sock,queues=1" -- "${TP[@]}"
 	be_pid=$STARTED_PID
 	wait_listen "$dir/be.sock" 30 || { tail -20 "$dir/be.log" >&2; return 1; }
-	[ "$mode" = unverified ] && tapargs=(--tap-unverified)
+	[ "$mode" = strict ] && tapargs=(--tap-strict)
 	start "$dir/vuproxy.log" "$limit" TERM "${PRIO[@]}" taskset -c "$VUPROXY_CPUS" \
 		"$VUPROXY" --frontend "listen:$dir/fe.sock" --backend "connect:$dir/be.sock" \
 		--tap net -s 128 --tap-interval "$TAP_INTERVAL" "${tapargs[@]}" -w "$dir/tap.pcapng.gz"

@@ -107,10 +107,15 @@ static void usage(FILE *f)
 	        "  --tap-interval USEC      with --tap: how often the rings "
 	        "are read (default\n"
 	        "                           1000 microseconds)\n"
-	        "  --tap-unverified         with --tap: keep copies of "
-	        "buffers the device used\n"
-	        "                           before the tap could check them "
-	        "(marked in the trace)\n"
+	        "  --tap-strict             with --tap: record only copies "
+	        "the tap verified; by\n"
+	        "                           default copies of buffers the "
+	        "device used before the\n"
+	        "                           tap could check them are kept, "
+	        "marked in the trace\n"
+	        "  --tap-unverified         accepted for old command lines; "
+	        "does nothing (that is\n"
+	        "                           the default now)\n"
 	        "  --tap-memory MB          with --tap: memory all ring "
 	        "readers may hold (default\n"
 	        "                           256); queues past it are not "
@@ -355,6 +360,7 @@ static int cmd_proxy(int argc, char **argv)
 		OPT_TAP,
 		OPT_TAP_INTERVAL,
 		OPT_TAP_UNVERIFIED,
+		OPT_TAP_STRICT,
 		OPT_USER,
 		OPT_STALL,
 		OPT_TAP_MEMORY,
@@ -369,6 +375,7 @@ static int cmd_proxy(int argc, char **argv)
 	        {"tap", required_argument, NULL, OPT_TAP},
 	        {"tap-interval", required_argument, NULL, OPT_TAP_INTERVAL},
 	        {"tap-unverified", no_argument, NULL, OPT_TAP_UNVERIFIED},
+	        {"tap-strict", no_argument, NULL, OPT_TAP_STRICT},
 	        {"user", required_argument, NULL, OPT_USER},
 	        {"stall-timeout", required_argument, NULL, OPT_STALL},
 	        {"tap-memory", required_argument, NULL, OPT_TAP_MEMORY},
@@ -394,7 +401,7 @@ static int cmd_proxy(int argc, char **argv)
 	char err[256];
 	int c;
 	unsigned snaplen = 0, tap_interval = 0;
-	bool have_snaplen = false;
+	bool have_snaplen = false, tap_unverified = false;
 	while ((c = getopt_long(argc, argv, "vqhVw:C:W:r:s:", opts, NULL)) !=
 	       -1) {
 		switch (c) {
@@ -467,7 +474,8 @@ static int cmd_proxy(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case OPT_TAP_UNVERIFIED: cfg.tap.keep_unverified = true; break;
+		case OPT_TAP_UNVERIFIED: tap_unverified = true; break;
+		case OPT_TAP_STRICT: cfg.tap.strict = true; break;
 		case OPT_USER: user = optarg; break;
 		case OPT_STRICT: cfg.strict = true; break;
 		case OPT_TAP_INTERVAL:
@@ -549,11 +557,12 @@ static int cmd_proxy(int argc, char **argv)
 		fprintf(stderr, "vuproxy: -W needs -C SIZE\n");
 		return 2;
 	}
-	if ((have_snaplen || tap_interval || cfg.tap.keep_unverified ||
+	if ((have_snaplen || tap_interval || tap_unverified || cfg.tap.strict ||
 	     cfg.tap_mem_limit) &&
 	    cfg.tap.kind == VUP_TAP_OFF) {
-		fprintf(stderr, "vuproxy: -s, --tap-interval, --tap-unverified "
-		                "and --tap-memory need --tap\n");
+		fprintf(stderr, "vuproxy: -s, --tap-interval, --tap-strict, "
+		                "--tap-unverified and --tap-memory need "
+		                "--tap\n");
 		return 2;
 	}
 	/* -s 0 means as much as a record can hold, as for tcpdump. */
@@ -643,17 +652,23 @@ static int cmd_proxy(int argc, char **argv)
 	        (unsigned long long)ps->sessions_failed,
 	        (unsigned long long)ps->messages,
 	        (unsigned long long)ps->refused);
-	if (cfg.tap.kind != VUP_TAP_OFF)
+	if (cfg.tap.kind != VUP_TAP_OFF) {
+		/* Strict: nothing unverified, what could not be verified is
+		 * in torn. */
+		char unv[48] = " (strict)";
+		if (!cfg.tap.strict)
+			snprintf(unv, sizeof(unv), " (%llu unverified)",
+			         (unsigned long long)ps->tap.unverified);
 		fprintf(stderr,
 		        "vuproxy: tap: %u queues, %llu buffers consumed: "
-		        "%llu captured (%llu unverified), %llu missed, %llu "
-		        "torn, %llu malformed\n",
+		        "%llu captured%s, %llu missed, %llu torn, %llu "
+		        "malformed\n",
 		        ps->tap.queues, (unsigned long long)ps->tap.consumed,
-		        (unsigned long long)ps->tap.captured,
-		        (unsigned long long)ps->tap.unverified,
+		        (unsigned long long)ps->tap.captured, unv,
 		        (unsigned long long)ps->tap.missed,
 		        (unsigned long long)ps->tap.torn,
 		        (unsigned long long)ps->tap.malformed);
+	}
 	vup_rules_free(vup_proxy_set_rules(st.proxy, NULL));
 	vup_proxy_free(st.proxy);
 	uv_loop_close(loop);

@@ -156,6 +156,9 @@ struct vup_ring {
 	uint32_t *stamp2; /* per id: generation of a re-offer */
 	uint32_t *work;   /* used entries awaiting their re-check */
 	uint32_t gen;
+	uint32_t losses; /* split: times uses went by unseen (used ring
+	                    lapped, used entry unreadable): records made
+	                    before may wait for a use already gone */
 	struct vup_ring_stats st;
 };
 

@@ -9,9 +9,19 @@
  * SET_VRING_NUM / ADDR / BASE configure a queue, SET_VRING_ENABLE (or the
  * kick, without VHOST_USER_F_PROTOCOL_FEATURES) starts it; it is read
  * until the back-end answers GET_VRING_BASE (the device may use buffers
- * until it handles that request, or a disable), then a last read.  The tap
+ * until it handles that request, or a disable), then a last read.  The
+ * kick is SET_VRING_KICK or, with in-band notifications, VRING_KICK;
+ * GET_VRING_BASE_SKIP_DRAIN stops a queue as GET_VRING_BASE does.  The tap
  * never reads or writes the kick and call eventfds: the caller polls it on a
  * timer.
+ *
+ * Migration: SET_VRING_ADDR for a queue being read, with the same rings
+ * (QEMU switching VHOST_VRING_F_LOG), leaves the reader alone.  From
+ * POSTCOPY_LISTEN to POSTCOPY_END the tap reads no guest memory at all (a
+ * page not migrated yet would fault into vuproxy's mapping instead of the
+ * back-end's userfaultfd); the queues catch up afterwards.  The
+ * front-end's acknowledgement of the back-end's postcopy memory table
+ * echo (the same request with a u64 0) is no memory table.
  *
  * With VIRTIO_F_ACCESS_PLATFORM ring and buffer addresses are I/O virtual
  * addresses that only the IOTLB messages translate: the tap says it cannot
@@ -48,9 +58,12 @@ struct vup_tap_config {
 	struct vup_tap_budget *budget; /* shared; NULL: no limit */
 	enum vup_tap_kind kind;
 	uint32_t snaplen; /* -s: bytes kept per frame / request data */
-	/* --tap-unverified: keep readable copies the device used before
-	 * the re-check, with a packet comment (see ring.h) */
-	bool keep_unverified;
+	/* --tap-strict: record verified copies only.  By default a
+	 * readable copy the device used before the tap could re-check it
+	 * (a polling back-end uses a buffer within microseconds of its
+	 * offer) is kept with a packet comment (see ring.h); strict counts
+	 * it torn. */
+	bool strict;
 };
 
 /* Totals over a session's queues (what the summary prints). */

@@ -23,6 +23,7 @@ struct vup_ring_rec {
 	uint8_t state, nwseg;
 	uint16_t head, avail_idx, ndesc;
 	uint16_t used_idx; /* REC_COPIED: where it was used */
+	uint32_t losses;   /* split: the ring's losses when it was walked */
 	bool used_wrap;
 	uint32_t flags, rd_len, wr_len, rd_cap, wr_cap, used_len, used_id;
 	uint64_t t_avail, t_used, hash;

@@ -6,8 +6,8 @@
  * copy: the avail slot, the descriptors (hash) and that the device has
  * not used the buffer meanwhile.  Used phase: each new used entry
  * classifies its record once; written bytes are copied, then the used
- * slot and index are re-read and the head must not have been offered
- * again.
+ * slot and index are re-read and, for a buffer with a written part (or
+ * after uses went by unseen), the head must not have been offered again.
  */
 #include <errno.h>
 #include <string.h>
@@ -277,6 +277,7 @@ static int avail_round(struct vup_ring *q, const struct vup_guest_mem *m,
 		r->why = w.why;
 		r->head = head;
 		r->avail_idx = t;
+		r->losses = q->losses;
 		r->t_avail = now;
 		if (head < n)
 			q->offered[head] = t;
@@ -311,6 +312,18 @@ static int avail_round(struct vup_ring *q, const struct vup_guest_mem *m,
 	return rc;
 }
 
+/* The driver offered the head of r again before the used round's
+ * re-check (it got the buffer back: a polling device and a quick
+ * driver).  That threatens only what was copied at the use, the written
+ * part; a buffer with nothing device-writable was copied, and re-checked
+ * or flagged, when it was offered.  Unless uses went by unseen since r
+ * was made: the use seen may then be the later offer's. */
+static bool reoffer_harmless(const struct vup_ring *q,
+                             const struct vup_ring_rec *r)
+{
+	return !r->wr_len && r->losses == q->losses;
+}
+
 /* The used entries up to U, the used index read before the avail round:
  * every buffer used by then was offered before that round read the avail
  * index, so it has a record (copied, or flagged used before its check)
@@ -337,6 +350,7 @@ static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
 		q->st.consumed += k;
 		q->st.missed += k;
 		q->used_cur += k;
+		q->losses++;
 	}
 	uint16_t u;
 	/* As in the avail round, keep what the re-check needs: the indices,
@@ -353,6 +367,7 @@ static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
 			if (q->halt)
 				break; /* out of reads: the rest next poll */
 			vup__count_malformed(q, "used ring outside memory");
+			q->losses++;
 			continue;
 		}
 		if (q->in_order) {
@@ -442,8 +457,9 @@ static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
 		        id == r->used_id &&
 		        (r->flags & VUP_RING_BUF_LEN_UNKNOWN ||
 		         len == r->used_len) &&
-		        !(r->head < n && (q->stamp2[r->head] == gen ||
-		                          q->offered[r->head] != r->avail_idx));
+		        !(r->head < n && (q->offered[r->head] != r->avail_idx ||
+		                          (q->stamp2[r->head] == gen &&
+		                           !reoffer_harmless(q, r))));
 		if (ok)
 			vup__emit(q, r, key, emit, ctx);
 		else

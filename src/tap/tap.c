@@ -1,6 +1,8 @@
-/* tap: one session's queues, followed from its messages; see
- * include/vuproxy/tap.h.  Device decoding (net frames, blk requests) is
- * in tap_decode.c. */
+/* tap: one session's queues: started once described, read on the
+ * caller's timer, stopped with their counts in the trace; see
+ * include/vuproxy/tap.h.  What each message does to them is in
+ * tap_follow.c, device decoding (net frames, blk requests) in
+ * tap_decode.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,6 +24,13 @@ int vup_tap_kind_parse(const char *s, enum vup_tap_kind *out)
 	return 0;
 }
 
+/* A front-end request's code, by its catalogue name. */
+static uint32_t code_of(const char *name)
+{
+	const struct vup_msg_type *m = vup_proto_by_name(name);
+	return m ? m->code : UINT32_MAX;
+}
+
 struct vup_tap *vup_tap_new(const struct vup_tap_config *cfg, uint32_t session,
                             struct vup_trace *trace)
 {
@@ -33,19 +42,11 @@ struct vup_tap *vup_tap_new(const struct vup_tap_config *cfg, uint32_t session,
 		t->cfg.snaplen = 256;
 	t->session = session;
 	t->trace = trace;
+	t->req_vring_kick = code_of("VRING_KICK");
+	t->req_gvb_skip_drain = code_of("GET_VRING_BASE_SKIP_DRAIN");
+	t->req_postcopy_listen = code_of("POSTCOPY_LISTEN");
+	t->req_postcopy_end = code_of("POSTCOPY_END");
 	return t;
-}
-
-static bool has(uint64_t bits, unsigned bit)
-{
-	return bits >> bit & 1;
-}
-
-/* A payload field, by the catalogue's layout and field name. */
-static bool field(enum vup_layout l, const char *name, const uint8_t *p,
-                  uint32_t size, uint64_t *v)
-{
-	return vup_layout_get(l, name, p, size, v);
 }
 
 /* Counts of a queue: what earlier runs left plus the running reader. */
@@ -153,7 +154,7 @@ static void declare(struct vup_tap *t, struct tap_queue *q, uint64_t now)
 	                                  name, desc, &q->handle) == 0;
 }
 
-static struct tap_queue *queue(struct vup_tap *t, uint32_t index)
+struct tap_queue *vup__tap_queue(struct vup_tap *t, uint32_t index)
 {
 	if (index >= VUP_TAP_MAX_QUEUES) {
 		if (!t->warned_index)
@@ -175,14 +176,20 @@ static struct tap_queue *queue(struct vup_tap *t, uint32_t index)
 }
 
 /* Read what is left, then stop reading the queue. */
-static void stop_queue(struct vup_tap *t, struct tap_queue *q, uint64_t now,
-                       const char *why)
+void vup__tap_stop_queue(struct vup_tap *t, struct tap_queue *q, uint64_t now,
+                         const char *why)
 {
 	if (!q->running)
 		return;
 	/* A last read, to the end: it may take several polls' budgets (a
-	 * full ring of 32768), bounded. */
-	if (t->mem) {
+	 * full ring of 32768), bounded.  Not in postcopy: what the device
+	 * used since POSTCOPY_LISTEN goes uncounted. */
+	if (t->postcopy)
+		vup_log(VUP_LOG_WARN,
+		        "s%u tap q%u: stopped in postcopy: the buffers the "
+		        "device used since POSTCOPY_LISTEN are not counted",
+		        t->session, q->index);
+	else if (t->mem) {
 		struct vup_guest_mem g = vup_memmap_guest(t->mem);
 		for (int i = 0; i < 8; i++) {
 			vup_ring_poll(&q->ring, &g, now, vup__tap_emit, q);
@@ -203,11 +210,11 @@ static void stop_queue(struct vup_tap *t, struct tap_queue *q, uint64_t now,
 	        q->index, why);
 }
 
-static void stop_all(struct vup_tap *t, uint64_t now, const char *why)
+void vup__tap_stop_all(struct vup_tap *t, uint64_t now, const char *why)
 {
 	for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++)
 		if (t->q[i])
-			stop_queue(t, t->q[i], now, why);
+			vup__tap_stop_queue(t, t->q[i], now, why);
 }
 
 static uint32_t header_room(const struct vup_tap *t)
@@ -225,18 +232,18 @@ static bool start_index(struct vup_tap *t, struct tap_queue *q, uint16_t *base)
 		*base = (uint16_t)q->base;
 		return true;
 	}
-	if (has(t->features, VUP_F_RING_PACKED))
+	if (vup__tap_has(t->features, VUP_F_RING_PACKED))
 		return false;
 	return vup_memmap_read(t->mem, VUP_AS_UADDR, q->used + 2, base, 2);
 }
 
 /* Start reading a queue once it is fully described and running. */
-static void try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now)
+void vup__tap_try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now)
 {
-	if (t->off || q->running || q->failed || !t->mem || !q->have_num ||
-	    !q->have_addr || !q->kicked)
+	if (t->off || t->postcopy || q->running || q->failed || !t->mem ||
+	    !q->have_num || !q->have_addr || !q->kicked)
 		return;
-	if (has(t->features, VUP_F_PROTOCOL_FEATURES) && !q->enabled)
+	if (vup__tap_has(t->features, VUP_F_PROTOCOL_FEATURES) && !q->enabled)
 		return;
 	uint16_t base;
 	if (!start_index(t, q, &base)) {
@@ -257,7 +264,7 @@ static void try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now)
 	        .avail_base = base,
 	        .used_base = base,
 	        .features = t->features,
-	        .keep_unverified = t->cfg.keep_unverified,
+	        .keep_unverified = !t->cfg.strict,
 	        .snaplen = snap > VUP_RING_MAX_SNAPLEN ? VUP_RING_MAX_SNAPLEN
 	                                               : snap,
 	};
@@ -296,223 +303,30 @@ static void try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now)
 	        "s%u tap q%u: following a %s ring of %u at desc=0x%" PRIx64
 	        ", base %u",
 	        t->session, q->index,
-	        has(t->features, VUP_F_RING_PACKED) ? "packed" : "split",
+	        vup__tap_has(t->features, VUP_F_RING_PACKED) ? "packed"
+	                                                     : "split",
 	        q->num, q->desc, base);
 }
 
-static void try_start_all(struct vup_tap *t, uint64_t now)
+void vup__tap_try_start_all(struct vup_tap *t, uint64_t now)
 {
 	for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++)
 		if (t->q[i])
-			try_start(t, t->q[i], now);
+			vup__tap_try_start(t, t->q[i], now);
 }
 
 /* A new memory table snapshot (NULL: none usable). */
-static void set_mem(struct vup_tap *t, struct vup_memmap *m, uint64_t now)
+void vup__tap_set_mem(struct vup_tap *t, struct vup_memmap *m, uint64_t now)
 {
 	vup_memmap_put(t->mem);
 	t->mem = m;
 	if (m)
-		try_start_all(t, now);
-}
-
-static void mem_message(struct vup_tap *t, const struct vup_hdr *h,
-                        const uint8_t *payload, const int *fds, unsigned nfds,
-                        uint64_t now)
-{
-	bool xen = has(t->protocol_features, VUP_PF_XEN_MMAP);
-	struct vup_memmap *m = NULL;
-	char err[256] = "";
-	int rc;
-	const char *what;
-	switch (h->request) {
-	case VUP_REQ_SET_MEM_TABLE:
-		what = "SET_MEM_TABLE";
-		rc = vup_memmap_set_table(&m, payload, h->size, fds, nfds, xen,
-		                          err, sizeof(err));
-		break;
-	case VUP_REQ_ADD_MEM_REG:
-		what = "ADD_MEM_REG";
-		rc = nfds == 1
-		             ? vup_memmap_add(t->mem, payload, h->size, fds[0],
-		                              xen, &m, err, sizeof(err))
-		             : -EBADF;
-		if (nfds != 1)
-			snprintf(err, sizeof(err), "no region fd");
-		break;
-	default:
-		what = "REM_MEM_REG";
-		rc = vup_memmap_remove(t->mem, payload, h->size, xen, &m, err,
-		                       sizeof(err));
-		break;
-	}
-	if (rc) {
-		/* The back-end judges the message; the tap only stops reading
-		 * memory it can no longer trust. */
-		vup_log(VUP_LOG_WARN,
-		        "s%u tap: %s: %s; the tap reads no guest memory until "
-		        "the next memory table",
-		        t->session, what, err);
-		stop_all(t, now, "memory table refused");
-		set_mem(t, NULL, now);
-		return;
-	}
-	set_mem(t, m, now);
-}
-
-static void features_message(struct vup_tap *t, const uint8_t *payload,
-                             uint32_t size, uint64_t now)
-{
-	if (!field(VUP_L_FEATURES, "features", payload, size, &t->features))
-		return;
-	if (has(t->features, VUP_F_ACCESS_PLATFORM) && !t->off) {
-		vup_log(VUP_LOG_WARN,
-		        "s%u tap: VIRTIO_F_ACCESS_PLATFORM negotiated: ring "
-		        "and buffer addresses are I/O virtual addresses that "
-		        "only the IOTLB translates; the tap does not follow "
-		        "them and is off for this session",
-		        t->session);
-		stop_all(t, now, "ACCESS_PLATFORM");
-		t->off = true;
-	}
-}
-
-static void vring_message(struct vup_tap *t, const struct vup_hdr *h,
-                          const uint8_t *p, uint64_t now)
-{
-	/* KICK carries the index in a u64 with flags; the others in a
-	 * vring_state-like payload. */
-	bool kick = h->request == VUP_REQ_SET_VRING_KICK;
-	uint64_t index, v;
-	if (!field(kick ? VUP_L_VRING_FD : VUP_L_VRING_STATE, "index", p,
-	           h->size, &index))
-		return;
-	struct tap_queue *q = queue(t, (uint32_t)index);
-	if (!q)
-		return;
-	switch (h->request) {
-	case VUP_REQ_SET_VRING_NUM:
-	case VUP_REQ_SET_VRING_ADDR:
-	case VUP_REQ_SET_VRING_BASE:
-		/* A queue set up again while read: what follows is a new
-		 * ring. */
-		stop_queue(t, q, now, "set up again");
-		q->failed = false;
-		break;
-	default: break;
-	}
-	switch (h->request) {
-	case VUP_REQ_SET_VRING_NUM:
-		if (!field(VUP_L_VRING_STATE, "num", p, h->size, &v))
-			return;
-		q->num = (uint32_t)v;
-		q->have_num = true;
-		break;
-	case VUP_REQ_SET_VRING_ADDR:
-		if (!field(VUP_L_VRING_ADDR, "desc", p, h->size, &q->desc) ||
-		    !field(VUP_L_VRING_ADDR, "used", p, h->size, &q->used) ||
-		    !field(VUP_L_VRING_ADDR, "avail", p, h->size, &q->avail))
-			return;
-		q->have_addr = true;
-		break;
-	case VUP_REQ_SET_VRING_BASE:
-		/* The whole u32: try_start reads it as split or packed. */
-		if (!field(VUP_L_VRING_BASE, "num", p, h->size, &v))
-			return;
-		q->base = (uint32_t)v;
-		q->have_base = true;
-		break;
-	case VUP_REQ_GET_VRING_BASE:
-		/* The device stops when it handles this, not when it is sent:
-		 * read on until the back-end's reply. */
-		q->kicked = false;
-		if (t->ngvb < sizeof(t->gvb) / sizeof(t->gvb[0]))
-			t->gvb[t->ngvb++] = (uint32_t)index;
-		return;
-	case VUP_REQ_SET_VRING_KICK: q->kicked = true; break;
-	case VUP_REQ_SET_VRING_ENABLE:
-		/* Likewise the device may still use buffers after a disable
-		 * is sent; the queue is read until it is stopped. */
-		if (!field(VUP_L_VRING_ENABLE, "enable", p, h->size, &v))
-			return;
-		q->enabled = v != 0;
-		break;
-	default: return;
-	}
-	try_start(t, q, now);
-}
-
-void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
-                     const struct vup_hdr *h, const uint8_t *payload,
-                     const int *fds, unsigned nfds, uint64_t now_ns)
-{
-	if (!t || chan != VUP_CHAN_MAIN)
-		return;
-	/* The back-end's GET_VRING_BASE reply: the device has stopped the
-	 * queue; a last read gets what it used until then. */
-	if (from == VUP_BACKEND) {
-		/* The queue is the one the oldest request asked for, not the
-		 * index the reply claims; a reply with no request behind it
-		 * (one vuproxy made for a rule's fail, or a lying back-end)
-		 * stops nothing. */
-		if ((h->flags & VUP_FLAG_REPLY) &&
-		    h->request == VUP_REQ_GET_VRING_BASE && t->ngvb) {
-			uint32_t index = t->gvb[0];
-			memmove(t->gvb, t->gvb + 1,
-			        --t->ngvb * sizeof(t->gvb[0]));
-			if (t->q[index])
-				stop_queue(t, t->q[index], now_ns,
-				           "GET_VRING_BASE answered");
-		}
-		return;
-	}
-	/* Front-end requests set queues up; replies (the postcopy
-	 * SET_MEM_TABLE reply among them) do not. */
-	if (h->flags & VUP_FLAG_REPLY)
-		return;
-	switch (h->request) {
-	case VUP_REQ_SET_FEATURES:
-		features_message(t, payload, h->size, now_ns);
-		break;
-	case VUP_REQ_SET_PROTOCOL_FEATURES:
-		field(VUP_L_PROTOCOL_FEATURES, "features", payload, h->size,
-		      &t->protocol_features);
-		break;
-	case VUP_REQ_SET_MEM_TABLE:
-	case VUP_REQ_ADD_MEM_REG:
-	case VUP_REQ_REM_MEM_REG:
-		if (!t->off)
-			mem_message(t, h, payload, fds, nfds, now_ns);
-		break;
-	case VUP_REQ_RESET_OWNER:
-	case VUP_REQ_RESET_DEVICE:
-		stop_all(t, now_ns, "reset");
-		set_mem(t, NULL, now_ns);
-		/* The queues must be set up again; their counts and trace
-		 * interfaces stay. */
-		for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++)
-			if (t->q[i]) {
-				struct tap_queue *q = t->q[i];
-				q->have_num = q->have_addr = q->have_base =
-				        false;
-				q->kicked = q->enabled = q->failed = false;
-			}
-		break;
-	case VUP_REQ_SET_VRING_NUM:
-	case VUP_REQ_SET_VRING_ADDR:
-	case VUP_REQ_SET_VRING_BASE:
-	case VUP_REQ_GET_VRING_BASE:
-	case VUP_REQ_SET_VRING_KICK:
-	case VUP_REQ_SET_VRING_ENABLE:
-		vring_message(t, h, payload, now_ns);
-		break;
-	default: break;
-	}
+		vup__tap_try_start_all(t, now);
 }
 
 bool vup_tap_poll(struct vup_tap *t, uint64_t now_ns, uint32_t *reads)
 {
-	if (!t || !t->mem || !t->nrunning)
+	if (!t || !t->mem || !t->nrunning || t->postcopy)
 		return false;
 	struct vup_guest_mem g = vup_memmap_guest(t->mem);
 	unsigned start = t->next_q;
@@ -535,7 +349,7 @@ bool vup_tap_poll(struct vup_tap *t, uint64_t now_ns, uint32_t *reads)
 
 bool vup_tap_running(const struct vup_tap *t)
 {
-	return t && t->nrunning;
+	return t && t->nrunning && !t->postcopy;
 }
 
 void vup_tap_add_totals(const struct vup_tap *t, struct vup_tap_totals *sum)
@@ -560,7 +374,7 @@ void vup_tap_end(struct vup_tap *t, uint64_t now_ns)
 {
 	if (!t)
 		return;
-	stop_all(t, now_ns, "end of session");
+	vup__tap_stop_all(t, now_ns, "end of session");
 	for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++) {
 		struct tap_queue *q = t->q[i];
 		if (!q || (!q->declared && !q->done.consumed))
@@ -580,15 +394,15 @@ void vup_tap_end(struct vup_tap *t, uint64_t now_ns)
 		        q->done.missed, q->done.torn, q->done.malformed, last);
 		/* Most buffers torn: the device uses them faster than the
 		 * tap polls.  Say what would help. */
-		if (!t->cfg.keep_unverified &&
-		    q->done.torn > q->done.captured && q->done.torn > 8)
+		if (t->cfg.strict && q->done.torn > q->done.captured &&
+		    q->done.torn > 8)
 			vup_log(VUP_LOG_INFO,
 			        "s%u tap q%u: the device used most buffers "
-			        "before the tap could check its copy; "
-			        "--tap-unverified keeps such copies, marked",
+			        "before the tap could check its copy; without "
+			        "--tap-strict such copies are kept, marked",
 			        t->session, i);
 	}
-	set_mem(t, NULL, now_ns);
+	vup__tap_set_mem(t, NULL, now_ns);
 	if (t->trace)
 		vup_trace_flush(t->trace);
 }

@@ -37,7 +37,8 @@ const char *vup__unverified_note(const struct vup_ring_buf *b)
 	return (!b || (b->flags & VUP_RING_BUF_UNVERIFIED))
 	               ? "unverified: the device had used this buffer "
 	                 "before vuproxy re-checked its copy; the guest may "
-	                 "have reused the memory (--tap-unverified)"
+	                 "have reused the memory (--tap-strict drops such "
+	                 "copies)"
 	               : NULL;
 }
 

@@ -1,5 +1,6 @@
-/* Internals of the tap (tap.c: following the session, tap_decode.c:
- * turning consumed buffers into trace records). */
+/* Internals of the tap (tap.c: its queues, started, read and stopped;
+ * tap_follow.c: what each message does to them; tap_decode.c: turning
+ * consumed buffers into trace records). */
 #ifndef VUP_TAP_INTERNAL_H
 #define VUP_TAP_INTERNAL_H
 
@@ -52,11 +53,49 @@ struct vup_tap {
 	struct tap_queue *q[VUP_TAP_MAX_QUEUES];
 	unsigned nrunning; /* queues being read */
 	unsigned next_q;   /* vup_tap_poll starts there */
-	/* GET_VRING_BASE requests sent and not answered yet, oldest first */
+	/* GET_VRING_BASE (or _SKIP_DRAIN) requests sent and not answered
+	 * yet, oldest first */
 	uint32_t gvb[VUP_TAP_MAX_QUEUES];
 	unsigned ngvb;
 	bool warned_mem;
+	/* POSTCOPY_LISTEN until POSTCOPY_END: pages not migrated yet must
+	 * fault into the back-end's userfaultfd, so the tap reads no guest
+	 * memory (its queues wait, their readers keep their place) */
+	bool postcopy;
+	/* The back-end echoed SET_MEM_TABLE / ADD_MEM_REG (postcopy): the
+	 * request code whose acknowledgement from the front-end, the same
+	 * request with a u64 0 and no fd, is still to come; 0 none */
+	uint32_t echo;
+	/* Codes of requests proto names no constant for, from the
+	 * catalogue */
+	uint32_t req_vring_kick, req_gvb_skip_drain, req_postcopy_listen,
+	        req_postcopy_end;
 };
+
+static inline bool vup__tap_has(uint64_t bits, unsigned bit)
+{
+	return bits >> bit & 1;
+}
+
+/* A payload field, by the catalogue's layout and field name. */
+static inline bool vup__tap_field(enum vup_layout l, const char *name,
+                                  const uint8_t *p, uint32_t size, uint64_t *v)
+{
+	return vup_layout_get(l, name, p, size, v);
+}
+
+/* tap.c: the queues.  The queue of a vring index, made on first use (NULL
+ * past VUP_TAP_MAX_QUEUES or out of memory). */
+struct tap_queue *vup__tap_queue(struct vup_tap *t, uint32_t index);
+/* Start reading a queue once it is fully described and running. */
+void vup__tap_try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now);
+void vup__tap_try_start_all(struct vup_tap *t, uint64_t now);
+/* Read what is left (not in postcopy), then stop reading the queue. */
+void vup__tap_stop_queue(struct vup_tap *t, struct tap_queue *q, uint64_t now,
+                         const char *why);
+void vup__tap_stop_all(struct vup_tap *t, uint64_t now, const char *why);
+/* A new memory table snapshot (NULL: none usable). */
+void vup__tap_set_mem(struct vup_tap *t, struct vup_memmap *m, uint64_t now);
 
 /* Bytes of virtio-net header in front of each frame. */
 uint32_t vup__net_hdr_len(uint64_t features);

@@ -3,7 +3,8 @@
 # kernel (package linux-image-amd64) that loads the virtio modules of kernel
 # KVER and then does what the kernel command line asks:
 #   lab.net=1          bring eth0 up as lab.ip (default 10.0.0.2/24) and ping
-#                      lab.peer (default 10.0.0.1) lab.pings times (default 5)
+#                      lab.peer (default 10.0.0.1) lab.pings times (default 5),
+#                      lab.interval seconds apart (default 1)
 #   lab.blk=1          read all of /dev/vda with dd, print its md5, write
 #                      lab.pattern at sector lab.sector (default 1), fsync, read
 #                      it back
@@ -91,7 +92,7 @@ if [ "$(arg lab.net 0)" = 1 ]; then
 			kill $p
 			echo "LAB: watch done at $(up)s"
 		else
-			ping -c "$(arg lab.pings 5)" -W 2 "$(arg lab.peer 10.0.0.1)"
+			ping -c "$(arg lab.pings 5)" -i "$(arg lab.interval 1)" -W 2 "$(arg lab.peer 10.0.0.1)"
 			echo "LAB: ping rc=$? at $(up)s"
 		fi
 		S=/sys/class/net/eth0/statistics

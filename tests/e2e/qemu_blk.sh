@@ -62,7 +62,7 @@ done
 
 # 2. vuproxy between them.
 TRACE=$W/trace.pcapng.gz
-VUP_EXTRA=(-w "$TRACE" --tap blk -s "$SNAPLEN" --tap-unverified --tap-interval 100)
+VUP_EXTRA=(-w "$TRACE" --tap blk -s "$SNAPLEN" --tap-interval 100)
 start_vuproxy "listen:$FE" "connect:$BE"
 
 # 3. front-end: QEMU connects to vuproxy.

@@ -7,7 +7,8 @@
  * tap decodes and counts only.
  *
  * Input:
- *   1 byte config: bit 0 blk (else net), bit 1 keep_unverified,
+ *   1 byte config: bit 0 blk (else net), bit 1 keep unverified copies
+ *     (clear: --tap-strict),
  *     bits 2-4 snaplen: 0 (the default, 256), 1, 14, 64, 256, 1514,
  *     4096, 65536
  *   2 bytes le16 n (mod 4097), then n bytes: guest memory from offset 0
@@ -279,7 +280,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	        .budget = &budget,
 	        .kind = cfgb & 1 ? VUP_TAP_BLK : VUP_TAP_NET,
 	        .snaplen = snaps[cfgb >> 2 & 7],
-	        .keep_unverified = cfgb & 2,
+	        .strict = !(cfgb & 2),
 	};
 	/* Fresh guest memory: zeros, then the input's bytes. */
 	size_t n = le(&in, 2) % 4097;

@@ -1,6 +1,7 @@
 #!/bin/bash
-# dpdk_tap.sh RING [QUEUE_SIZE [unverified]] - the net tap between real
-# DPDK peers (with "unverified": vuproxy --tap-unverified):
+# dpdk_tap.sh RING [QUEUE_SIZE [default|strict [burst]]] - the net tap
+# between real DPDK peers (with "strict": vuproxy --tap-strict, verified
+# copies only):
 # testpmd net_virtio_user (txonly) -> vuproxy --tap net -s 128 -w TRACE ->
 # testpmd net_vhost (rxonly).
 #
@@ -10,8 +11,8 @@
 #   packed: not more (README, "The tap": no used index to count from);
 # - captured + missed + torn + malformed == consumed (vuproxy's summary);
 # - tshark decodes every captured TX frame as the UDP/IPv4 packet txonly
-#   sends (198.18.0.1 -> 198.18.0.2, port 9); one burst with unverified
-#   copies kept: all 64 captured;
+#   sends (198.18.0.1 -> 198.18.0.2, port 9); one burst with the
+#   default (unverified copies kept): all 64 captured;
 # - the trace's Interface Statistics Block holds the same counts;
 # - the RX queue (vring 0) carried nothing (rxonly sends nothing back).
 #
@@ -21,11 +22,12 @@
 set -eu
 . "$(dirname "$0")/../e2e/lib.sh"
 
-[ $# -ge 1 ] || { echo "usage: VUPROXY=... $0 split|packed [QUEUE_SIZE]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: VUPROXY=... $0 split|packed [QUEUE_SIZE [default|strict [burst]]]" >&2; exit 2; }
 RING=$1
 QSIZE=${2:-256}
-UNVERIFIED=()
-[ "${3:-}" = unverified ] && UNVERIFIED=(--tap-unverified)
+MODE=${3:-default}
+STRICT=()
+case $MODE in default) ;; strict) STRICT=(--tap-strict) ;; *) exit 2 ;; esac
 # burst: the front-end sends one burst of 64 packets (testpmd --tx-first)
 # instead of txonly's full rate, a load a timer-driven reader can follow.
 FE_FWD=(--forward-mode=txonly)
@@ -38,7 +40,7 @@ BE_CPU=${E2E_BE_CPU:-0}
 FE_CPU=${E2E_FE_CPU:-1}
 LIMIT=$((READY_TIMEOUT * 2 + TRAFFIC_SECS + 30))
 
-e2e_init "dpdk_tap_${RING}_q${QSIZE}${3:+_$3}${4:+_$4}"
+e2e_init "dpdk_tap_${RING}_q${QSIZE}_${MODE}${4:+_$4}"
 e2e_need_cmd "$TESTPMD" timeout awk tshark
 [ -x "${VUPROXY:-}" ] || e2e_fail "VUPROXY is not set to the vuproxy binary"
 
@@ -61,7 +63,7 @@ RT=()
 if chrt -f 1 true 2>/dev/null; then RT=(chrt -f 1); else e2e_log "chrt -f 1 is not permitted: vuproxy runs at normal priority"; fi
 e2e_start vuproxy "$LIMIT" "${RT[@]}" "$VUPROXY" --frontend "listen:$FESOCK" \
 	--backend "connect:$BESOCK" -w "$TRACE" --tap net -s 128 \
-	--tap-interval "${TAP_INTERVAL:-1000}" "${UNVERIFIED[@]}"
+	--tap-interval "${TAP_INTERVAL:-1000}" "${STRICT[@]}"
 e2e_wait "$READY_TIMEOUT" "vuproxy to listen" e2e_unix_listening "$FESOCK"
 e2e_start fe "$LIMIT" "$TESTPMD" --lcores "0@$FE_CPU,1@$FE_CPU" "${EAL[@]}" \
 	--file-prefix="$PREFIX-fe" \
@@ -105,14 +107,17 @@ fi
 	e2e_fail "captured + missed + torn + malformed != consumed"
 # At tens of millions of packets a second testpmd uses each TX buffer
 # microseconds after the offer: a strict tap may verify none (they count
-# torn or missed, as they should).  With --tap-unverified the copies of
-# the last ring's worth of offers are kept at every read.
-# With --tap-unverified the copies of offers the device had already used
-# are kept, unless the ring lapped them: one burst of 64 on a split ring
-# of 256 is captured whole.
-if [ ${#UNVERIFIED[@]} != 0 ] && [ "${4:-}" = burst ] && [ "$RING" = split ]; then
+# torn or missed, as they should), and keeps nothing unverified.  By
+# default the copies of offers the device had already used are kept,
+# unless the ring lapped them: one burst of 64 on a split ring of 256 is
+# captured whole.
+if [ "$MODE" = strict ]; then
+	[ "${unverified:-0}" = 0 ] ||
+		e2e_fail "--tap-strict kept $unverified unverified copies"
+fi
+if [ "$MODE" = default ] && [ "${4:-}" = burst ] && [ "$RING" = split ]; then
 	[ "$captured" = 64 ] && [ "$consumed" = 64 ] ||
-		e2e_fail "one burst of 64 with --tap-unverified: $captured of $consumed captured, expected 64 of 64"
+		e2e_fail "one burst of 64 (default: unverified copies kept): $captured of $consumed captured, expected 64 of 64"
 fi
 [ "$malformed" = 0 ] || e2e_fail "$malformed buffers of a real ring were counted malformed"
 read -r c0 _ <<<"$(counts 0)"
