@@ -3,7 +3,9 @@
 # kernel (package linux-image-amd64) that loads the virtio modules of kernel
 # KVER and then does what the kernel command line asks:
 #   lab.net=1          bring eth0 up as lab.ip (default 10.0.0.2/24) and ping
-#                      lab.peer (default 10.0.0.1) lab.pings times (default 5)
+#                      lab.peer (default 10.0.0.1) lab.pings times (default 5),
+#                      one every lab.interval s (default 1; busybox takes
+#                      fractions, e.g. 0.2)
 #   lab.blk=1          read all of /dev/vda with dd, print its md5, write
 #                      lab.pattern at sector lab.sector (default 1), fsync, read
 #                      it back
@@ -76,7 +78,7 @@ if [ "$(arg lab.net 0)" = 1 ]; then
 	if [ -e /sys/class/net/eth0 ]; then
 		ip link set lo up; ip link set eth0 up; ip addr add "$(arg lab.ip 10.0.0.2/24)" dev eth0
 		echo "LAB: NET-READY eth0 $(cat /sys/class/net/eth0/address) at $(up)s"
-		ping -c "$(arg lab.pings 5)" -W 2 "$(arg lab.peer 10.0.0.1)"
+		ping -c "$(arg lab.pings 5)" -i "$(arg lab.interval 1)" -W 2 "$(arg lab.peer 10.0.0.1)"
 		echo "LAB: ping rc=$? at $(up)s"
 		S=/sys/class/net/eth0/statistics
 		echo "LAB: eth0 counters rx_packets=$(cat $S/rx_packets) tx_packets=$(cat $S/tx_packets) rx_dropped=$(cat $S/rx_dropped) tx_dropped=$(cat $S/tx_dropped)"
