@@ -179,12 +179,13 @@ qe_milestone() {
 }
 
 # start_vuproxy FE BE: vuproxy -v (bounded by $LIMIT s) with its log in
-# $W/vuproxy.log, and the options in the array VUP_EXTRA; waits for the
-# listening socket of a listen: side.
+# $W/$VUP_NAME.log (default vuproxy.log), and the options in the array
+# VUP_EXTRA; waits for the listening socket of a listen: side.  A test with
+# several vuproxies sets VUP_NAME and keeps each one's VUP_PID and VUP_LOG.
 VUP_EXTRA=()
 start_vuproxy() {
-	VUP_LOG=$W/vuproxy.log
-	qe_log vuproxy "$VUP_LOG"
+	VUP_LOG=$W/${VUP_NAME:-vuproxy}.log
+	qe_log "${VUP_NAME:-vuproxy}" "$VUP_LOG"
 	spawn VUP_PID "${LIMIT:?}" INT "$VUP_LOG" "$VUPROXY" --frontend "$1" --backend "$2" -v \
 		"${VUP_EXTRA[@]}"
 	local ep
@@ -215,3 +216,59 @@ stop_vuproxy() {
 
 # vup_saw REGEX: vuproxy's -v log has a relayed-message line matching REGEX.
 vup_saw() { grep -qE -- "$1" "$VUP_LOG"; }
+
+# tap_counts Q [LOG]: "C K M T B" from the last "s1 tap qQ: consumed C,
+# captured K[ (U unverified)], missed M, torn T, malformed B" line of
+# vuproxy's log (default $VUP_LOG).
+tap_counts() {
+	grep " s1 tap q$1: consumed " "${2:-$VUP_LOG}" | tail -n 1 |
+		sed -E 's/.*consumed ([0-9]+), captured ([0-9]+)( \([0-9]+ unverified\))?, missed ([0-9]+), torn ([0-9]+), malformed ([0-9]+).*/\1 \2 \4 \5 \6/'
+}
+
+# QMP over a pair of FIFOs, so that no socket client (socat, python) is
+# needed.  QEMU opens NAME-qmp.in and NAME-qmp.out read-write, so neither
+# side blocks on open; we hold NAME-qmp.in read-write too (a write never
+# blocks on a QEMU that died) and a `cat` under timeout copies QEMU's
+# answers and events to $W/NAME-qmp.log.
+#   qe_qmp_prepare NAME          before QEMU starts: FIFOs; QMP_ARGS = its options
+#   qe_qmp_connect NAME          after: reader, greeting, qmp_capabilities
+#   qe_qmp NAME CMD [ARGS-JSON]  run CMD, wait for its answer (10 s), in $QMP_REPLY
+declare -A QMP_FD=()
+QMP_ID=0
+qe_qmp_prepare() {
+	rm -f "$W/$1-qmp.in" "$W/$1-qmp.out"
+	mkfifo "$W/$1-qmp.in" "$W/$1-qmp.out" || qe_fail "mkfifo for $1's QMP failed"
+	local fd
+	exec {fd}<>"$W/$1-qmp.in"
+	QMP_FD[$1]=$fd
+	# shellcheck disable=SC2034,SC2054 # for the test's QEMU command line (commas are QEMU's)
+	QMP_ARGS=(-chardev "pipe,id=qmp,path=$W/$1-qmp" -mon chardev=qmp,mode=control)
+}
+
+qe_qmp_connect() {
+	local pid
+	spawn pid "${LIMIT:?}" TERM "$W/$1-qmp.log" cat "$W/$1-qmp.out"
+	qe_log "$1 QMP" "$W/$1-qmp.log"
+	wait_log "$W/$1-qmp.log" '"QMP"' 30 "$pid" || qe_fail "$1: no QMP greeting within 30 s"
+	qe_qmp "$1" qmp_capabilities
+}
+
+qe_qmp() {
+	local name=$1 cmd=$2 args=${3:-} line i=0
+	QMP_ID=$((QMP_ID + 1))
+	if [ -n "$args" ]; then
+		line="{\"execute\":\"$cmd\",\"arguments\":$args,\"id\":$QMP_ID}"
+	else
+		line="{\"execute\":\"$cmd\",\"id\":$QMP_ID}"
+	fi
+	printf '%s\n' "$line" >&"${QMP_FD[$name]}"
+	while :; do
+		QMP_REPLY=$(grep -F "\"id\": $QMP_ID}" "$W/$name-qmp.log" 2>/dev/null | tail -1)
+		[ -n "$QMP_REPLY" ] && break
+		[ $i -ge 200 ] && qe_fail "$name: no QMP answer to $cmd within 10 s"
+		sleep 0.05; i=$((i + 1))
+	done
+	case $QMP_REPLY in
+	*'"error"'*) qe_fail "$name: QMP $cmd failed: $QMP_REPLY" ;;
+	esac
+}
