@@ -3,7 +3,8 @@
 # end-to-end tests against real DPDK/QEMU peers and our own test peers).
 # SANITIZE=1 builds in build-asan with ASan+UBSan and runs the suite there,
 # without the tests labelled slow (a live migration: two TCG guests that
-# the sanitizers would push past their time budget).
+# the sanitizers would push past their time budget); WERROR=1 (set by CI,
+# not by default) makes compiler warnings errors.
 set -eu
 cd "$(dirname "$0")/.."
 [ "${SKIP_INSTALL:-0}" = 1 ] || ./scripts/install-deps.sh

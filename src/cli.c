@@ -74,6 +74,10 @@ static void usage(FILE *f)
 	        "  --stall-timeout SECS     close a session whose peer stops "
 	        "mid-message for\n"
 	        "                           SECS (default 30; 0: never)\n"
+	        "  --strict                 refuse messages the spec leaves to "
+	        "the receiver to\n"
+	        "                           judge (default: relay them with a "
+	        "warning)\n"
 	        "  -r FILE                  apply the fault-injection rules "
 	        "in FILE (YAML);\n"
 	        "                           SIGHUP reloads it (a bad file "
@@ -138,6 +142,7 @@ static const char *reply_rule_name(enum vup_reply_rule r)
 	case VUP_REPLY_ALWAYS: return "always";
 	case VUP_REPLY_FEATURE: return "feature";
 	case VUP_REPLY_POSTCOPY: return "ack/postcopy";
+	case VUP_REPLY_ACK_ANY: return "ack/any";
 	default: return "ack";
 	}
 }
@@ -345,7 +350,8 @@ static int cmd_proxy(int argc, char **argv)
 		OPT_TAP_UNVERIFIED,
 		OPT_USER,
 		OPT_STALL,
-		OPT_TAP_MEMORY
+		OPT_TAP_MEMORY,
+		OPT_STRICT
 	};
 	static const struct option opts[] = {
 	        {"frontend", required_argument, NULL, OPT_FRONTEND},
@@ -358,6 +364,7 @@ static int cmd_proxy(int argc, char **argv)
 	        {"user", required_argument, NULL, OPT_USER},
 	        {"stall-timeout", required_argument, NULL, OPT_STALL},
 	        {"tap-memory", required_argument, NULL, OPT_TAP_MEMORY},
+	        {"strict", no_argument, NULL, OPT_STRICT},
 	        {"snaplen", required_argument, NULL, 's'},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"quiet", no_argument, NULL, 'q'},
@@ -444,6 +451,7 @@ static int cmd_proxy(int argc, char **argv)
 			break;
 		case OPT_TAP_UNVERIFIED: cfg.tap.keep_unverified = true; break;
 		case OPT_USER: user = optarg; break;
+		case OPT_STRICT: cfg.strict = true; break;
 		case OPT_TAP_INTERVAL:
 			if (parse_uint("--tap-interval", optarg, 10, 1000000,
 			               &tap_interval) ||

@@ -110,8 +110,11 @@ static void show(struct dump *d, const struct vup_record *rec,
 	if (!neg)
 		neg = &none;
 	bool reply = h.flags & VUP_FLAG_REPLY;
+	/* Only the requester negotiates, whatever the flags say. */
+	bool negotiates = !vup_proto_is_responder(chan, from);
 	if (!wanted(d, th, chan, h.request)) {
-		vup_proto_note(neg, chan, &h, payload);
+		if (negotiates)
+			vup_proto_note(neg, chan, &h, payload);
 		return;
 	}
 	const char *name = vup_proto_name(chan, h.request);
@@ -136,9 +139,16 @@ static void show(struct dump *d, const struct vup_record *rec,
 			vup_dump_json_str(th->rule);
 		else
 			printf("null");
-		printf(",\"as_sent\":%s,\"payload\":%s,\"type\":\"control\"}\n",
+		printf(",\"as_sent\":%s,\"payload\":%s,\"type\":\"control\"",
 		       (th->flags & VUP_TRACE_F_AS_SENT) ? "true" : "false",
 		       fields);
+		/* Only where there is one: a file without marks reads as it
+		 * always did. */
+		if (th->mark[0]) {
+			printf(",\"mark\":");
+			vup_dump_json_str(th->mark);
+		}
+		printf("}\n");
 	} else {
 		vup_render_text(fields, sizeof(fields), &h, payload, chan, neg);
 		printf("%4" PRIu64 ".%06" PRIu64 " s%u %s %s%s",
@@ -162,10 +172,13 @@ static void show(struct dump *d, const struct vup_record *rec,
 			printf(" [cut: %zu of %u bytes recorded]",
 			       len < VUP_HDR_SIZE ? len : len - VUP_HDR_SIZE,
 			       declared);
+		if (th->mark[0])
+			printf(" [relayed despite: %s]", th->mark);
 		putchar('\n');
 	}
 	d->shown++;
-	vup_proto_note(neg, chan, &h, payload);
+	if (negotiates)
+		vup_proto_note(neg, chan, &h, payload);
 }
 
 static int add_request_filter(struct dump *d, const char *list)

@@ -103,6 +103,7 @@ static const char *reply_rule_name(enum vup_reply_rule r)
 	case VUP_REPLY_ALWAYS: return "always";
 	case VUP_REPLY_FEATURE: return "feature";
 	case VUP_REPLY_POSTCOPY: return "postcopy";
+	case VUP_REPLY_ACK_ANY: return "ack_any";
 	}
 	return "ack";
 }
@@ -473,12 +474,15 @@ static int emit_data(FILE *f)
 	        "local TRACE_VERSION = %u\n"
 	        "local TRACE_FIXED = %u\n"
 	        "local TRACE_FD_SIZE = %u\n"
+	        "local TRACE_EXT_HDR = %u\n"
+	        "local TRACE_EXT_MARK = %u\n"
 	        "local TRACE_F_BACKEND_CHAN = 0x%x\n"
 	        "local TRACE_F_FROM_BACKEND = 0x%x\n"
 	        "local TRACE_F_AS_SENT = 0x%x\n"
 	        "local TRACE_F_RESERVED = 0x%x\n\n",
 	        VUP_TRACE_MAGIC0, VUP_TRACE_MAGIC1, VUP_TRACE_VERSION,
-	        VUP_TRACE_FIXED, VUP_TRACE_FD_SIZE, VUP_TRACE_F_BACKEND_CHAN,
+	        VUP_TRACE_FIXED, VUP_TRACE_FD_SIZE, VUP_TRACE_EXT_HDR,
+	        VUP_TRACE_EXT_MARK, VUP_TRACE_F_BACKEND_CHAN,
 	        VUP_TRACE_F_FROM_BACKEND, VUP_TRACE_F_AS_SENT,
 	        0xffu & ~(unsigned)(VUP_TRACE_F_BACKEND_CHAN |
 	                            VUP_TRACE_F_FROM_BACKEND |
@@ -626,6 +630,11 @@ static const char engine_lua[] =
 	"\tfd_size = ProtoField.uint64(\"vuproxy.fd.size\", \"Size\"),\n"
 	"\trule = ProtoField.string(\"vuproxy.rule\", \"Rule\", base.UNICODE),\n"
 	"\tpadding = ProtoField.bytes(\"vuproxy.padding\", \"Padding\"),\n"
+	"\text = ProtoField.bytes(\"vuproxy.ext\", \"Extension\"),\n"
+	"\text_type = ProtoField.uint16(\"vuproxy.ext.type\", \"Type\"),\n"
+	"\text_len = ProtoField.uint16(\"vuproxy.ext.len\", \"Length\"),\n"
+	"\tmark = ProtoField.string(\"vuproxy.mark\", \"Relayed despite\",\n"
+	"\t\tbase.UNICODE),\n"
 	"\tchannel = ProtoField.string(\"vuproxy.channel\", \"Channel\"),\n"
 	"\tfrom = ProtoField.string(\"vuproxy.from\", \"From\"),\n"
 	"\tdirection = ProtoField.string(\"vuproxy.direction\", \"Direction\"),\n"
@@ -637,6 +646,9 @@ static const char engine_lua[] =
 	"\thdr_len = ProtoExpert.new(\"vuproxy.hdr_len.bad\",\n"
 	"\t\t\"Pseudo-header length does not fit its fds and rule name\",\n"
 	"\t\texpert.group.MALFORMED, expert.severity.ERROR),\n"
+	"\tmark = ProtoExpert.new(\"vuproxy.mark.relayed\",\n"
+	"\t\t\"vuproxy relayed what the receiver judges\",\n"
+	"\t\texpert.group.PROTOCOL, expert.severity.WARN),\n"
 	"\tempty = ProtoExpert.new(\"vuproxy.empty\",\n"
 	"\t\t\"No message after the pseudo-header\",\n"
 	"\t\texpert.group.MALFORMED, expert.severity.ERROR),\n"
@@ -719,7 +731,7 @@ static const char engine_lua[] =
 	"local all = {}\n"
 	"for _, field in pairs(pf) do all[#all + 1] = field end\n"
 	"vuproxy.fields = all\n"
-	"vuproxy.experts = {pe.version, pe.hdr_len, pe.empty}\n"
+	"vuproxy.experts = {pe.version, pe.hdr_len, pe.mark, pe.empty}\n"
 	"\n"
 	"all = {}\n"
 	"for _, field in pairs(hf) do all[#all + 1] = field end\n"
@@ -1113,6 +1125,9 @@ static const char engine_lua[] =
 	"\tif c and c.as_sent then\n"
 	"\t\tinfo[#info + 1] = \"(as sent)\"\n"
 	"\tend\n"
+	"\tif c and c.mark ~= \"\" then\n"
+	"\t\tinfo[#info + 1] = \"[relayed despite: \" .. c.mark .. \"]\"\n"
+	"\tend\n"
 	"\tif size > len - HDR_SIZE then\n"
 	"\t\tinfo[#info + 1] = string.format(\n"
 	"\t\t\t\"[cut: %d of %d bytes recorded]\", len - HDR_SIZE, size)\n"
@@ -1210,8 +1225,30 @@ static const char engine_lua[] =
 	"\t\trule = tvb(roff, rl):string(ENC_UTF_8)\n"
 	"\t\tt:add(pf.rule, tvb(roff, rl), rule)\n"
 	"\tend\n"
-	"\tif hl > roff + rl then\n"
-	"\t\tt:add(pf.padding, tvb(roff + rl, hl - roff - rl))\n"
+	"\t-- Extensions: {u16 type, u16 length, value, padding to 4} up to\n"
+	"\t-- the header length; types this dissector does not know are shown\n"
+	"\t-- as bytes and skipped.\n"
+	"\tlocal eoff = roff + rl + (4 - (roff + rl) % 4) % 4\n"
+	"\tif eoff > roff + rl and eoff <= hl then\n"
+	"\t\tt:add(pf.padding, tvb(roff + rl, eoff - roff - rl))\n"
+	"\tend\n"
+	"\tlocal mark = \"\"\n"
+	"\twhile eoff + TRACE_EXT_HDR <= hl do\n"
+	"\t\tlocal etype = tvb(eoff, 2):le_uint()\n"
+	"\t\tlocal elen = tvb(eoff + 2, 2):le_uint()\n"
+	"\t\tif eoff + TRACE_EXT_HDR + elen > hl then\n"
+	"\t\t\tbreak\n"
+	"\t\tend\n"
+	"\t\tlocal whole = TRACE_EXT_HDR + elen + (4 - elen % 4) % 4\n"
+	"\t\tlocal et = t:add(pf.ext, tvb(eoff, math.min(whole, hl - eoff)))\n"
+	"\t\tet:add_le(pf.ext_type, tvb(eoff, 2))\n"
+	"\t\tet:add_le(pf.ext_len, tvb(eoff + 2, 2))\n"
+	"\t\tif etype == TRACE_EXT_MARK and elen > 0 then\n"
+	"\t\t\tmark = tvb(eoff + TRACE_EXT_HDR, elen):string(ENC_UTF_8)\n"
+	"\t\t\tet:add(pf.mark, tvb(eoff + TRACE_EXT_HDR, elen), mark)\n"
+	"\t\t\tet:add_proto_expert_info(pe.mark, mark)\n"
+	"\t\tend\n"
+	"\t\teoff = eoff + whole\n"
 	"\tend\n"
 	"\n"
 	"\tif hl == len then\n"
@@ -1220,7 +1257,7 @@ static const char engine_lua[] =
 	"\tend\n"
 	"\tctx = {\n"
 	"\t\tframe = pinfo.number, session = session, chan = chan, from = from, nfds = nfds,\n"
-	"\t\taction = action, rule = rule,\n"
+	"\t\taction = action, rule = rule, mark = mark,\n"
 	"\t\tas_sent = bit32.band(flags, TRACE_F_AS_SENT) ~= 0,\n"
 	"\t}\n"
 	"\treturn hl + message:call(tvb(hl):tvb(), pinfo, tree)\n"

@@ -19,10 +19,12 @@
 #include <stdint.h>
 
 #include "vuproxy/guestmem.h"
+#include "vuproxy/proto.h"
 
-/* At most this many regions in one SET_MEM_TABLE, and in all (with
- * ADD_MEM_REG; QEMU's VHOST_USER_MAX_RAM_SLOTS). */
-#define VUP_MEMMAP_TABLE_MAX 8
+/* At most this many regions in one SET_MEM_TABLE (the proto's bound,
+ * rust-vmm's 32), and in all (with ADD_MEM_REG; QEMU's
+ * VHOST_USER_MAX_RAM_SLOTS). */
+#define VUP_MEMMAP_TABLE_MAX VUP_MEM_TABLE_MAX_REGIONS
 #define VUP_MEMMAP_SLOTS_MAX 512
 
 struct vup_memmap;

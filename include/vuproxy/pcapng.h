@@ -82,12 +82,36 @@ int pcapng_next(const uint8_t *buf, size_t len, bool swapped,
  *  13  u8[3] reserved, 0
  *  16  nfds x {u8 kind, u8[3] reserved, u64 size}   (12 bytes each)
  *  ..  rule name (UTF-8), then zero padding to a multiple of 4
+ *  ..  extensions, up to the header length: each {u16 type, u16 length,
+ *      value[length], zero padding to a multiple of 4}
+ *
+ * Versioning (README, "What the trace gains"): the version byte changes
+ * only when a reader of the old version would misread a record.  What is
+ * added goes where older readers skip it:
+ *  - a new field of a message record is an extension: readers skip the
+ *    types they do not know by their length, and readers older than
+ *    extensions skip the whole area, since the message starts at the
+ *    header length (the first reader already did);
+ *  - a new kind of record is a new pcapng interface with a link type of
+ *    its own (the tap's blk records are LINKTYPE_USER1; the next free is
+ *    LINKTYPE_USER3, 150: Wireshark reads 149 as PKTAP): readers skip
+ *    interfaces whose link type they do not know;
+ *  - a new action or fd kind is a new value, which older readers show as
+ *    "unknown" or "other": add one only where that reading is harmless,
+ *    else use an extension.
+ * tests/trace/versioning.sh checks the rule on a file ext_trace_gen.c
+ * writes, and that every file in captures/ reads as it did.
  */
 #define VUP_TRACE_MAGIC0  'V'
 #define VUP_TRACE_MAGIC1  'U'
 #define VUP_TRACE_VERSION 1
 #define VUP_TRACE_FIXED   16
 #define VUP_TRACE_FD_SIZE 12
+#define VUP_TRACE_EXT_HDR 4
+/* Extension types. */
+#define VUP_TRACE_EXT_MARK                                                     \
+	1 /* UTF-8: what vuproxy found wrong with a                            \
+	     message it relayed ("kind: why; ...") */
 
 #define VUP_TRACE_F_BACKEND_CHAN 0x1
 #define VUP_TRACE_F_FROM_BACKEND 0x2
@@ -140,6 +164,7 @@ struct vup_trace_hdr {
 	uint8_t nfds;
 	struct vup_fd_info fds[VUP_TRACE_MAX_FDS];
 	char rule[256]; /* NUL-terminated, "" when none */
+	char mark[256]; /* VUP_TRACE_EXT_MARK, "" when none */
 };
 
 /* Bytes the encoded pseudo-header takes. */

@@ -16,6 +16,13 @@
 #define VUP_HDR_SIZE    12u
 #define VUP_MAX_PAYLOAD 4096u /* larger payloads are refused */
 #define VUP_MAX_FDS     32u   /* room for fds per message; more = MSG_CTRUNC */
+/* Regions in one SET_MEM_TABLE: the spec's baseline is 8 (QEMU, DPDK,
+ * libvhost-user), rust-vmm peers take 32 and Cloud Hypervisor sends every
+ * RAM region in one table.  One fd per region: VUP_MAX_FDS. */
+#define VUP_MEM_TABLE_MAX_REGIONS 32u
+/* Device config space (GET_CONFIG/SET_CONFIG offset + size): rust-vmm's
+ * bound; QEMU's devices use at most 256 bytes. */
+#define VUP_CONFIG_SPACE_MAX 4096u
 
 #define VUP_FLAG_VERSION_MASK 0x3u
 #define VUP_FLAG_VERSION      0x1u
@@ -85,6 +92,7 @@ enum vup_reply_rule {
 	VUP_REPLY_ALWAYS,   /* a reply body always follows */
 	VUP_REPLY_FEATURE,  /* always if reply_gate is negotiated, else ACK */
 	VUP_REPLY_POSTCOPY, /* ACK; a body echo may follow in postcopy mode */
+	VUP_REPLY_ACK_ANY,  /* ACK, and it may also come without NEED_REPLY */
 };
 
 struct vup_msg_type {
@@ -215,12 +223,57 @@ enum vup_layout vup_msg_layout(const struct vup_msg_type *t,
 void vup_proto_note(struct vup_negotiated *neg, enum vup_chan chan,
                     const struct vup_hdr *h, const uint8_t *payload);
 
-/* Validation.  0 if fine, else -EPROTO with a human reason in why. */
-int vup_proto_check_header(const struct vup_hdr *h, enum vup_chan chan,
-                           enum vup_side from, char *why, size_t whylen);
-int vup_proto_check(const struct vup_hdr *h, const uint8_t *payload,
-                    unsigned nfds, enum vup_chan chan, enum vup_side from,
-                    const struct vup_negotiated *neg, char *why, size_t whylen);
+/* What vuproxy can find wrong with a message, and what it does about it
+ * (one row per kind: the name is the kind's word in logs, trace marks and
+ * `dump`):
+ *   REFUSE  vuproxy cannot frame or relay the message safely: it closes
+ *           the session, whatever the mode;
+ *   STRICT  the spec leaves the judgement to the receiver: relayed
+ *           unchanged and reported; refused with --strict;
+ *   REPORT  relayed and reported, also with --strict. */
+#define VUP_PROBLEMS(X)                                                        \
+	X(VERSION, "version", REFUSE)                                          \
+	X(PAYLOAD_LIMIT, "payload-limit", REFUSE)                              \
+	X(ROLE, "role", STRICT)                                                \
+	X(NEED_REPLY_ON_REPLY, "need-reply-on-reply", STRICT)                  \
+	X(SIZE, "size", STRICT)                                                \
+	X(LAYOUT, "layout", STRICT)                                            \
+	X(FDS, "fds", STRICT)                                                  \
+	X(REPLY_ORDER, "reply-order", STRICT)                                  \
+	X(UNSOLICITED, "unsolicited-reply", STRICT)                            \
+	X(OWED_REPLIES, "owed-replies", STRICT)                                \
+	X(BACKEND_REQ_FD, "backend-req-fd", STRICT)                            \
+	X(RESERVED_FLAGS, "reserved-flags", REPORT)                            \
+	X(UNKNOWN_REQUEST, "unknown-request", REPORT)
+
+enum vup_problem {
+	VUP_PROBLEM_NONE = 0,
+#define X(id, str, cls) VUP_PROBLEM_##id,
+	VUP_PROBLEMS(X)
+#undef X
+	        VUP_PROBLEM_COUNT
+};
+enum vup_problem_class { VUP_PC_REFUSE, VUP_PC_STRICT, VUP_PC_REPORT };
+const char *vup_problem_name(enum vup_problem p); /* "size", "none" */
+enum vup_problem_class vup_problem_class(enum vup_problem p);
+/* Does vuproxy refuse a message with this problem? */
+bool vup_problem_refused(enum vup_problem p, bool strict);
+
+/* Validation against the catalogue.  The sender's role on the channel
+ * (requester or responder), not the REPLY flag, says whether a message
+ * is read as a request or a reply.  Returns the first problem found
+ * (VUP_PROBLEM_NONE if none), with a human reason in why. */
+enum vup_problem vup_proto_check_header(const struct vup_hdr *h,
+                                        enum vup_chan chan, enum vup_side from,
+                                        char *why, size_t whylen);
+enum vup_problem vup_proto_check(const struct vup_hdr *h,
+                                 const uint8_t *payload, unsigned nfds,
+                                 enum vup_chan chan, enum vup_side from,
+                                 const struct vup_negotiated *neg, char *why,
+                                 size_t whylen);
+/* Is `from` the side that answers on this channel (the back-end on the
+ * main channel, the front-end on the back-end channel)? */
+bool vup_proto_is_responder(enum vup_chan chan, enum vup_side from);
 
 /* Can a reply to this request say "failed"?  Acks are a u64 status;
  * of the requests always answered with a body, those whose body is a

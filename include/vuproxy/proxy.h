@@ -22,6 +22,7 @@ struct vup_proxy_config {
 	struct vup_tap_config tap; /* --tap, -s */
 	uint32_t tap_interval_us;  /* --tap-interval: poll period */
 	uint64_t tap_mem_limit;    /* --tap-memory: bytes; 0 = 256 MiB */
+	bool strict; /* --strict: refuse what the receiver would judge */
 };
 
 struct vup_proxy_stats {

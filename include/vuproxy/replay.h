@@ -123,6 +123,40 @@ unsigned vup_replay_compare(const struct vup_replay_ignore *ig,
                             const struct vup_replay_view *live, char *out,
                             size_t cap);
 
+/* ---- expected vring bases ---- */
+
+/* The recorded GET_VRING_BASE answer says where the recorded guest's
+ * traffic left a vring; a replay has no such traffic (guest memory is
+ * zeros), so a live back-end stops the vring where the replay put it:
+ * at the SET_VRING_BASE the replay sent on that vring.  These remember
+ * what was sent and derive the answer expected. */
+#define VUP_REPLAY_MAX_VRINGS 256
+struct vup_replay_bases {
+	struct {
+		bool set;       /* a SET_VRING_BASE was sent */
+		uint32_t num;   /* its num */
+		uint64_t frame; /* its frame in the capture */
+	} v[VUP_REPLAY_MAX_VRINGS];
+};
+
+/* Note a message the replay sent: a SET_VRING_BASE request on the main
+ * channel sets its vring's base; anything else is ignored. */
+void vup_replay_bases_note(struct vup_replay_bases *b,
+                           const struct vup_replay_msg *m);
+
+/* The num expected in the answer to GET_VRING_BASE (or its SKIP_DRAIN
+ * form) on vring `index`, whose recorded answer was `recorded`: the num
+ * the replay set.  Bits 0-15 (split: the next avail index; packed: the
+ * avail index and its wrap counter) as set; bits 16-31 (split: reserved;
+ * packed: the used index and its wrap counter) as set where the recorded
+ * back-end answered with any, else 0: a back-end that keeps only the
+ * avail half (DPDK with packed rings: last_avail_idx | wrap << 15) says
+ * so in the record, and answers the same way live.  *frame: the
+ * SET_VRING_BASE's frame in the capture.  False when the replay set no
+ * base on that vring (the recorded answer stands). */
+bool vup_replay_bases_expect(const struct vup_replay_bases *b, uint32_t index,
+                             uint32_t recorded, uint32_t *num, uint64_t *frame);
+
 /* ---- pacing ---- */
 
 /* A clock: nanoseconds from an arbitrary origin, never going back. */

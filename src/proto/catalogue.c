@@ -35,9 +35,11 @@ enum {
 	G_SKIP_DRAIN = 23,
 };
 
-/* Region descriptors are 32 bytes, 40 with XEN_MMAP; at most 8 in a table. */
-#define MEM_TABLE_MAX (8 + 8 * 40)
-#define CONFIG_MAX    (12 + 256)
+/* Region descriptors are 32 bytes, 40 with XEN_MMAP; at most 32 in a
+ * table.  A config message is 12 bytes and the config bytes, within the
+ * payload limit. */
+#define MEM_TABLE_MAX (8 + VUP_MEM_TABLE_MAX_REGIONS * 40)
+#define CONFIG_MAX    VUP_MAX_PAYLOAD
 
 #define ROW(c, ch, nm, al, rl, rmin, rmax, rf, rep, pl, pmin, pmax, pf, g, rg) \
 	{                                                                      \
@@ -65,9 +67,11 @@ static const struct vup_msg_type main_requests[] = {
         FE(5, "SET_MEM_TABLE", NULL, MEM_TABLE, 8, MEM_TABLE_MAX, PER_REGION,
            POSTCOPY, MEM_TABLE, 0, MEM_TABLE_MAX, NONE, G_NONE),
         /* The log fd comes with LOG_SHMFD, and then a reply always follows
-         * (DPDK answers with size 0, libvhost-user with a u64). */
-        ROW(6, VUP_CHAN_MAIN, "SET_LOG_BASE", NULL, LOG, 16, 16, OPTIONAL,
-            FEATURE, U64, 0, 8, NONE, G_NONE, G_LOG_SHMFD),
+         * (DPDK answers with size 0, libvhost-user with a u64, rust-vmm
+         * back-ends with the 16-byte log struct).  crosvm's front-end
+         * sends only the u64 the spec's text names. */
+        ROW(6, VUP_CHAN_MAIN, "SET_LOG_BASE", NULL, LOG, 8, 16, OPTIONAL,
+            FEATURE, U64, 0, 16, NONE, G_NONE, G_LOG_SHMFD),
         FE_ACK(7, "SET_LOG_FD", NULL, NONE, 0, 8, ONE, G_NONE),
         FE_ACK(8, "SET_VRING_NUM", NULL, VRING_STATE, 8, 8, NONE, G_NONE),
         FE_ACK(9, "SET_VRING_ADDR", NULL, VRING_ADDR, 40, 40, NONE, G_NONE),
@@ -88,7 +92,10 @@ static const struct vup_msg_type main_requests[] = {
         FE_ACK(20, "NET_SET_MTU", NULL, U64, 8, 8, NONE, G_MTU),
         FE_ACK(21, "SET_BACKEND_REQ_FD", "SET_SLAVE_REQ_FD", NONE, 0, 0, ONE,
                G_BACKEND_REQ),
-        FE_ACK(22, "IOTLB_MSG", NULL, IOTLB, 32, 32, NONE, G_NONE),
+        /* The spec says the back-end always acknowledges it; DPDK does
+         * only on NEED_REPLY. */
+        FE(22, "IOTLB_MSG", NULL, IOTLB, 32, 32, NONE, ACK_ANY, ACK, 0, 8, NONE,
+           G_NONE),
         FE_ACK(23, "SET_VRING_ENDIAN", NULL, VRING_STATE, 8, 8, NONE,
                G_CROSS_ENDIAN),
         /* A reply of size 0 reports an error (spec). */
@@ -124,7 +131,8 @@ static const struct vup_msg_type main_requests[] = {
         FE_ACK(39, "SET_STATUS", NULL, STATUS, 8, 8, NONE, G_STATUS),
         FE(40, "GET_STATUS", NULL, NONE, 0, 0, NONE, ALWAYS, STATUS, 8, 8, NONE,
            G_STATUS),
-        FE(41, "GET_SHARED_OBJECT", NULL, UUID, 16, 16, NONE, ALWAYS, U64, 0, 8,
+        /* QEMU sends it without the UUID (size 0). */
+        FE(41, "GET_SHARED_OBJECT", NULL, UUID, 0, 16, NONE, ALWAYS, U64, 0, 8,
            OPTIONAL, G_SHARED_OBJECT),
         FE(42, "SET_DEVICE_STATE_FD", NULL, DEVICE_STATE, 8, 8, ONE, ALWAYS,
            U64, 8, 8, OPTIONAL, G_DEVICE_STATE),

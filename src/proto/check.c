@@ -1,11 +1,13 @@
 /* Validation of messages against the catalogue, and the reply rule.
  *
- * What is checked, and why it is safe to refuse: the version bits, the
- * REPLY flag against the direction, the payload size against the bounds of
- * the request (every real peer drops the connection on these too), the fd
- * count the request carries, and the inner sizes a payload declares (memory
- * regions, config bytes).  Unknown request codes are not checked beyond the
- * header: a newer peer must pass through unchanged.
+ * Only the version bits and the 4 KiB payload limit make a message
+ * impossible to relay (VUP_PC_REFUSE).  Everything else checked here (the
+ * REPLY and NEED_REPLY flags against the sender's role, the payload size
+ * against the request's bounds, the inner sizes a payload declares, the
+ * fd count) is the receiver's to judge: the caller relays it and reports
+ * the problem, and refuses it only with --strict (see VUP_PROBLEMS).
+ * Unknown request codes are not checked beyond the header: a newer peer
+ * must pass through unchanged.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -14,12 +16,40 @@
 
 #include "vuproxy/proto.h"
 
+static const struct {
+	const char *name;
+	enum vup_problem_class cls;
+} problems[VUP_PROBLEM_COUNT] = {[VUP_PROBLEM_NONE] = {"none", VUP_PC_REPORT},
+#define X(id, str, c) [VUP_PROBLEM_##id] = {str, VUP_PC_##c},
+                                 VUP_PROBLEMS(X)
+#undef X
+};
+
+const char *vup_problem_name(enum vup_problem p)
+{
+	return (unsigned)p < VUP_PROBLEM_COUNT ? problems[p].name : "?";
+}
+
+enum vup_problem_class vup_problem_class(enum vup_problem p)
+{
+	return (unsigned)p < VUP_PROBLEM_COUNT ? problems[p].cls
+	                                       : VUP_PC_REFUSE;
+}
+
+bool vup_problem_refused(enum vup_problem p, bool strict)
+{
+	if (p == VUP_PROBLEM_NONE)
+		return false;
+	enum vup_problem_class c = vup_problem_class(p);
+	return c == VUP_PC_REFUSE || (strict && c == VUP_PC_STRICT);
+}
+
 static bool has_pf(const struct vup_negotiated *neg, int bit)
 {
 	return neg && bit >= 0 && (neg->protocol_features >> bit & 1);
 }
 
-static bool is_reply_side(enum vup_chan chan, enum vup_side from)
+bool vup_proto_is_responder(enum vup_chan chan, enum vup_side from)
 {
 	/* Main channel: the back-end answers; back-end channel: the
 	 * front-end answers. */
@@ -27,53 +57,59 @@ static bool is_reply_side(enum vup_chan chan, enum vup_side from)
 	                             : from == VUP_FRONTEND;
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char *why, size_t len,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static enum vup_problem
+problem(enum vup_problem p, char *why, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	if (why && len)
 		vsnprintf(why, len, fmt, ap);
 	va_end(ap);
-	return -EPROTO;
+	return p;
 }
 
-int vup_proto_check_header(const struct vup_hdr *h, enum vup_chan chan,
-                           enum vup_side from, char *why, size_t whylen)
+enum vup_problem vup_proto_check_header(const struct vup_hdr *h,
+                                        enum vup_chan chan, enum vup_side from,
+                                        char *why, size_t whylen)
 {
+	if (why && whylen)
+		why[0] = '\0';
 	const char *sender = vup_side_name(from);
 	if ((h->flags & VUP_FLAG_VERSION_MASK) != VUP_FLAG_VERSION)
-		return fail(why, whylen,
-		            "bad version %u in flags 0x%x (want 1)",
-		            h->flags & VUP_FLAG_VERSION_MASK, h->flags);
-	bool reply = h->flags & VUP_FLAG_REPLY;
-	if (is_reply_side(chan, from) && !reply)
-		return fail(why, whylen,
-		            "%s sent a request on the %s channel, where it may "
-		            "only reply (flags 0x%x)",
-		            sender, vup_chan_name(chan), h->flags);
-	if (!is_reply_side(chan, from) && reply)
-		return fail(
-		        why, whylen,
-		        "REPLY flag set on a request from the %s (flags 0x%x)",
-		        sender, h->flags);
-	if (reply && (h->flags & VUP_FLAG_NEED_REPLY))
-		return fail(why, whylen,
-		            "NEED_REPLY set on a reply (flags 0x%x)", h->flags);
+		return problem(VUP_PROBLEM_VERSION, why, whylen,
+		               "bad version %u in flags 0x%x (want 1)",
+		               h->flags & VUP_FLAG_VERSION_MASK, h->flags);
 	if (h->size > VUP_MAX_PAYLOAD)
-		return fail(why, whylen,
-		            "payload size %u over the %u-byte limit", h->size,
-		            VUP_MAX_PAYLOAD);
+		return problem(VUP_PROBLEM_PAYLOAD_LIMIT, why, whylen,
+		               "payload size %u over the %u-byte limit",
+		               h->size, VUP_MAX_PAYLOAD);
+	bool reply = h->flags & VUP_FLAG_REPLY;
+	bool responder = vup_proto_is_responder(chan, from);
+	if (responder && !reply)
+		return problem(VUP_PROBLEM_ROLE, why, whylen,
+		               "%s sent a request on the %s channel, where it "
+		               "may only reply (flags 0x%x)",
+		               sender, vup_chan_name(chan), h->flags);
+	if (!responder && reply)
+		return problem(VUP_PROBLEM_ROLE, why, whylen,
+		               "REPLY flag set on a request from the %s "
+		               "(flags 0x%x)",
+		               sender, h->flags);
+	if (reply && (h->flags & VUP_FLAG_NEED_REPLY))
+		return problem(VUP_PROBLEM_NEED_REPLY_ON_REPLY, why, whylen,
+		               "NEED_REPLY set on a reply (flags 0x%x)",
+		               h->flags);
 	const struct vup_msg_type *t = vup_proto_lookup(chan, h->request);
 	if (t) {
-		unsigned max = reply ? t->rep_max : t->req_max;
+		unsigned max = responder ? t->rep_max : t->req_max;
 		if (h->size > max)
-			return fail(
-			        why, whylen,
-			        "payload size %u over the bound %u for this %s",
-			        h->size, max, reply ? "reply" : "request");
+			return problem(VUP_PROBLEM_SIZE, why, whylen,
+			               "payload size %u over the bound %u for "
+			               "this %s",
+			               h->size, max,
+			               responder ? "reply" : "request");
 	}
-	return 0;
+	return VUP_PROBLEM_NONE;
 }
 
 static uint32_t get_u32(const uint8_t *p, uint32_t size, uint32_t off)
@@ -93,58 +129,69 @@ static uint64_t get_u64(const uint8_t *p, uint32_t size, uint32_t off)
 }
 
 /* Inner sizes a payload declares must agree with the message size. */
-static int check_layout(enum vup_layout l, const struct vup_hdr *h,
-                        const uint8_t *p, const struct vup_negotiated *neg,
-                        char *why, size_t whylen)
+static enum vup_problem check_layout(enum vup_layout l, const struct vup_hdr *h,
+                                     const uint8_t *p,
+                                     const struct vup_negotiated *neg,
+                                     char *why, size_t whylen)
 {
-	uint32_t rsz = has_pf(neg, VUP_PF_XEN_MMAP) ? 40 : 32;
+	uint32_t rsz = vup_mem_region_size(neg);
+	enum vup_problem bad = VUP_PROBLEM_LAYOUT;
 	switch (l) {
 	case VUP_L_MEM_TABLE: {
 		if (h->size == 0) /* empty echo/ack forms */
-			return 0;
+			return VUP_PROBLEM_NONE;
 		uint32_t n = get_u32(p, h->size, 0);
-		if (n > 8)
-			return fail(why, whylen,
-			            "declares %u memory regions, at most 8", n);
+		if (n > VUP_MEM_TABLE_MAX_REGIONS)
+			return problem(bad, why, whylen,
+			               "declares %u memory regions, at most %u",
+			               n, VUP_MEM_TABLE_MAX_REGIONS);
 		if (h->size != 8 + n * rsz)
-			return fail(why, whylen,
-			            "size %u does not fit %u regions of %u "
-			            "bytes (want %u)",
-			            h->size, n, rsz, 8 + n * rsz);
-		return 0;
+			return problem(bad, why, whylen,
+			               "size %u does not fit %u regions of %u "
+			               "bytes (want %u)",
+			               h->size, n, rsz, 8 + n * rsz);
+		return VUP_PROBLEM_NONE;
 	}
 	case VUP_L_MEM_REG:
 		if (h->size != 0 && h->size != 8 + rsz)
-			return fail(why, whylen,
-			            "size %u, want %u for one region", h->size,
-			            8 + rsz);
-		return 0;
+			return problem(bad, why, whylen,
+			               "size %u, want %u for one region",
+			               h->size, 8 + rsz);
+		return VUP_PROBLEM_NONE;
 	case VUP_L_CONFIG: {
 		if (h->size == 0)
-			return 0;
+			return VUP_PROBLEM_NONE;
+		uint32_t off = get_u32(p, h->size, 0);
 		uint32_t n = get_u32(p, h->size, 4);
-		if (n > 256 || h->size != 12 + n)
-			return fail(why, whylen,
-			            "declares %u config bytes in a %u-byte "
-			            "payload (want 12 + size, size <= 256)",
-			            n, h->size);
-		return 0;
+		if (h->size != 12 + (uint64_t)n)
+			return problem(bad, why, whylen,
+			               "declares %u config bytes in a %u-byte "
+			               "payload (want 12 + size)",
+			               n, h->size);
+		if ((uint64_t)off + n > VUP_CONFIG_SPACE_MAX)
+			return problem(bad, why, whylen,
+			               "config offset %u + size %u past the "
+			               "%u-byte config space",
+			               off, n, VUP_CONFIG_SPACE_MAX);
+		return VUP_PROBLEM_NONE;
 	}
 	case VUP_L_SHMEM_CONFIG: {
 		uint32_t n = get_u32(p, h->size, 0);
 		if (n > 256 || h->size < 8 + 8 * n)
-			return fail(why, whylen,
-			            "declares %u regions in a %u-byte payload",
-			            n, h->size);
-		return 0;
+			return problem(
+			        bad, why, whylen,
+			        "declares %u regions in a %u-byte payload", n,
+			        h->size);
+		return VUP_PROBLEM_NONE;
 	}
-	default: return 0;
+	default: return VUP_PROBLEM_NONE;
 	}
 }
 
-static int check_fds(enum vup_fd_rule rule, const struct vup_hdr *h,
-                     const uint8_t *p, unsigned nfds, bool reply, char *why,
-                     size_t whylen)
+static enum vup_problem check_fds(enum vup_fd_rule rule,
+                                  const struct vup_hdr *h, const uint8_t *p,
+                                  unsigned nfds, bool reply, char *why,
+                                  size_t whylen)
 {
 	unsigned want_min, want_max;
 	switch (rule) {
@@ -159,37 +206,42 @@ static int check_fds(enum vup_fd_rule rule, const struct vup_hdr *h,
 		if (h->size < 8)
 			want_min = want_max = 0;
 		break;
-	default: return 0;
+	default: return VUP_PROBLEM_NONE;
 	}
 	if (nfds >= want_min && nfds <= want_max)
-		return 0;
+		return VUP_PROBLEM_NONE;
 	if (want_min == want_max)
-		return fail(why, whylen, "%s carries %u fds, want %u",
-		            reply ? "reply" : "request", nfds, want_min);
-	return fail(why, whylen, "%s carries %u fds, want %u to %u",
-	            reply ? "reply" : "request", nfds, want_min, want_max);
+		return problem(VUP_PROBLEM_FDS, why, whylen,
+		               "%s carries %u fds, want %u",
+		               reply ? "reply" : "request", nfds, want_min);
+	return problem(VUP_PROBLEM_FDS, why, whylen,
+	               "%s carries %u fds, want %u to %u",
+	               reply ? "reply" : "request", nfds, want_min, want_max);
 }
 
-int vup_proto_check(const struct vup_hdr *h, const uint8_t *payload,
-                    unsigned nfds, enum vup_chan chan, enum vup_side from,
-                    const struct vup_negotiated *neg, char *why, size_t whylen)
+enum vup_problem vup_proto_check(const struct vup_hdr *h,
+                                 const uint8_t *payload, unsigned nfds,
+                                 enum vup_chan chan, enum vup_side from,
+                                 const struct vup_negotiated *neg, char *why,
+                                 size_t whylen)
 {
-	int rc = vup_proto_check_header(h, chan, from, why, whylen);
-	if (rc)
-		return rc;
+	enum vup_problem p = vup_proto_check_header(h, chan, from, why, whylen);
+	if (p)
+		return p;
 	const struct vup_msg_type *t = vup_proto_lookup(chan, h->request);
 	if (!t)
-		return 0;
-	bool reply = h->flags & VUP_FLAG_REPLY;
+		return VUP_PROBLEM_NONE;
+	bool reply = vup_proto_is_responder(chan, from);
 	unsigned min = reply ? t->rep_min : t->req_min;
 	if (h->size < min)
-		return fail(why, whylen,
-		            "payload size %u under the %u bytes this %s needs",
-		            h->size, min, reply ? "reply" : "request");
-	rc = check_layout(vup_msg_layout(t, h, neg), h, payload, neg, why,
-	                  whylen);
-	if (rc)
-		return rc;
+		return problem(VUP_PROBLEM_SIZE, why, whylen,
+		               "payload size %u under the %u bytes this %s "
+		               "needs",
+		               h->size, min, reply ? "reply" : "request");
+	p = check_layout(vup_msg_layout(t, h, neg), h, payload, neg, why,
+	                 whylen);
+	if (p)
+		return p;
 	return check_fds(reply ? t->rep_fds : t->req_fds, h, payload, nfds,
 	                 reply, why, whylen);
 }
@@ -217,6 +269,7 @@ enum vup_expect vup_proto_reply_expected(const struct vup_hdr *h,
 		if (need)
 			return on_need;
 		return has_pf(neg, 8) ? VUP_EXPECT_MAYBE : VUP_EXPECT_NONE;
+	case VUP_REPLY_ACK_ANY: return need ? on_need : VUP_EXPECT_MAYBE;
 	case VUP_REPLY_ACK:
 	default: return need ? on_need : VUP_EXPECT_NONE;
 	}

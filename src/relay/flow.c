@@ -1,4 +1,5 @@
-/* flow: validation, negotiated state and reply attribution for a session. */
+/* flow: validation, negotiated state and reply pairing for a session,
+ * and the rate limit of its warnings. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,92 +43,157 @@ static void pending_pop(struct vup_flow *f, enum vup_chan c)
 	f->pending[c].count--;
 }
 
-static int expect_reply(struct vup_flow *f, enum vup_chan c, uint32_t code,
-                        enum vup_expect e, char *why, size_t whylen)
+struct vup_finding *vup_findings_add(struct vup_findings *fs,
+                                     enum vup_problem kind)
+{
+	if (fs->n == VUP_FLOW_FINDINGS_MAX)
+		return NULL;
+	struct vup_finding *f = &fs->f[fs->n++];
+	f->kind = kind;
+	f->why[0] = '\0';
+	return f;
+}
+
+const struct vup_finding *vup_findings_refusal(const struct vup_findings *fs,
+                                               bool strict)
+{
+	for (unsigned i = 0; i < fs->n; i++)
+		if (vup_problem_refused(fs->f[i].kind, strict))
+			return &fs->f[i];
+	return NULL;
+}
+
+size_t vup_findings_text(const struct vup_findings *fs, char *buf, size_t cap)
+{
+	size_t n = 0;
+	if (cap)
+		buf[0] = '\0';
+	for (unsigned i = 0; i < fs->n; i++) {
+		int k = snprintf(n < cap ? buf + n : NULL,
+		                 n < cap ? cap - n : 0, "%s%s: %s",
+		                 i ? "; " : "", vup_problem_name(fs->f[i].kind),
+		                 fs->f[i].why);
+		if (k > 0)
+			n += (size_t)k;
+	}
+	return n;
+}
+
+#define FINDING(fs, kind, ...)                                                 \
+	do {                                                                   \
+		struct vup_finding *f_ = vup_findings_add(fs, kind);           \
+		if (f_)                                                        \
+			snprintf(f_->why, sizeof(f_->why), __VA_ARGS__);       \
+	} while (0)
+
+static void expect_reply(struct vup_flow *f, enum vup_chan c, uint32_t code,
+                         enum vup_expect e, struct vup_findings *out)
 {
 	if (e == VUP_EXPECT_NONE)
-		return 0;
+		return;
 	if (f->pending[c].count == VUP_FLOW_PENDING_MAX) {
-		/* Forget the oldest optional reply; a full FIFO of owed
-		 * replies means the requester never waits for them. */
-		if (pending_at(f, c, 0)->expect != VUP_EXPECT_MAYBE) {
-			snprintf(why, whylen,
-			         "%u requests on the %s channel are awaiting "
-			         "replies",
-			         VUP_FLOW_PENDING_MAX, vup_chan_name(c));
-			return -EPROTO;
-		}
+		/* A full FIFO of owed replies: the requester does not wait
+		 * for them.  The oldest is forgotten, so that a reply is
+		 * still paired with the newest requests. */
+		if (pending_at(f, c, 0)->expect != VUP_EXPECT_MAYBE)
+			FINDING(out, VUP_PROBLEM_OWED_REPLIES,
+			        "%u requests on the %s channel are awaiting "
+			        "replies; the oldest (%s) is no longer awaited",
+			        VUP_FLOW_PENDING_MAX, vup_chan_name(c),
+			        vup_proto_name(c, pending_at(f, c, 0)->code));
 		pending_pop(f, c);
 	}
 	struct vup_pending *p = pending_at(f, c, f->pending[c].count++);
 	p->code = code;
 	p->expect = (uint8_t)e;
-	return 0;
 }
 
 /* A reply must answer the oldest owed request; optional entries before
- * it are skipped (that responder chose not to answer them). */
-static int match_reply(struct vup_flow *f, enum vup_chan c, uint32_t code,
-                       char *why, size_t whylen)
+ * it are skipped (that responder chose not to answer them).  A reply
+ * that answers nothing owed, or not the oldest owed, is reported and
+ * leaves the queue as it was: the requester judges it, and the replies
+ * still owed are still paired. */
+static void match_reply(struct vup_flow *f, enum vup_chan c, uint32_t code,
+                        struct vup_findings *out)
 {
-	while (f->pending[c].count) {
-		struct vup_pending *p = pending_at(f, c, 0);
+	const struct vup_pending *owed = NULL; /* the first one not optional */
+	for (unsigned i = 0; i < f->pending[c].count; i++) {
+		const struct vup_pending *p = pending_at(f, c, i);
+		if (p->code == code && !owed) {
+			for (unsigned k = 0; k <= i; k++)
+				pending_pop(f, c);
+			return;
+		}
 		if (p->code == code) {
-			pending_pop(f, c);
-			return 0;
+			FINDING(out, VUP_PROBLEM_REPLY_ORDER,
+			        "reply to %s while a reply to %s is owed",
+			        vup_proto_name(c, code),
+			        vup_proto_name(c, owed->code));
+			return;
 		}
-		if (p->expect != VUP_EXPECT_MAYBE) {
-			snprintf(why, whylen,
-			         "reply to %s while a reply to %s is owed",
-			         vup_proto_name(c, code),
-			         vup_proto_name(c, p->code));
-			return -EPROTO;
-		}
-		pending_pop(f, c);
+		if (!owed && p->expect != VUP_EXPECT_MAYBE)
+			owed = p;
 	}
-	snprintf(why, whylen, "reply to %s (code %u) that nobody asked for",
-	         vup_proto_name(c, code), code);
-	return -EPROTO;
+	FINDING(out, VUP_PROBLEM_UNSOLICITED,
+	        "reply to %s (code %u) that nobody asked for%s%s%s",
+	        vup_proto_name(c, code), code, owed ? " (a reply to " : "",
+	        owed ? vup_proto_name(c, owed->code) : "",
+	        owed ? " is owed)" : "");
 }
 
-int vup_flow_inspect(struct vup_flow *f, enum vup_chan chan, enum vup_side from,
-                     const struct vup_msg *m, char *why, size_t whylen,
-                     char *warn, size_t warnlen)
+void vup_flow_inspect(struct vup_flow *f, enum vup_chan chan,
+                      enum vup_side from, const struct vup_msg *m,
+                      struct vup_findings *out)
 {
-	if (warn && warnlen)
-		warn[0] = '\0';
-	int rc = vup_proto_check(&m->hdr, m->payload, m->nfds, chan, from,
-	                         &f->neg, why, whylen);
-	if (rc)
-		return rc;
-	bool reply = m->hdr.flags & VUP_FLAG_REPLY;
-	if (reply) {
-		rc = match_reply(f, chan, m->hdr.request, why, whylen);
-		if (rc)
-			return rc;
-	} else {
-		enum vup_expect e =
-		        vup_proto_reply_expected(&m->hdr, chan, &f->neg);
-		rc = expect_reply(f, chan, m->hdr.request, e, why, whylen);
-		if (rc)
-			return rc;
-		/* Only this request's own entry may be retracted later. */
-		f->last_expects[chan] = e != VUP_EXPECT_NONE;
-		vup_proto_note(&f->neg, chan, &m->hdr, m->payload);
+	out->n = 0;
+	char why[sizeof(out->f[0].why)];
+	enum vup_problem p = vup_proto_check(&m->hdr, m->payload, m->nfds, chan,
+	                                     from, &f->neg, why, sizeof(why));
+	if (p) {
+		FINDING(out, p, "%s", why);
+		if (vup_problem_class(p) == VUP_PC_REFUSE)
+			return; /* never relayed: nothing to account for */
 	}
-	if (warn && (m->hdr.flags & ~VUP_FLAG_KNOWN) && !f->warned_reserved) {
-		f->warned_reserved = true;
-		snprintf(warn, warnlen,
-		         "reserved flag bits 0x%x set; relayed unchanged "
-		         "(the receiver judges)",
-		         m->hdr.flags & ~VUP_FLAG_KNOWN);
-	} else if (warn && !vup_proto_lookup(chan, m->hdr.request) &&
-	           !f->warned_unknown) {
-		f->warned_unknown = true;
-		snprintf(warn, warnlen,
-		         "unknown request code %u on the %s channel; relayed "
-		         "unchanged",
-		         m->hdr.request, vup_chan_name(chan));
+	if (m->hdr.flags & ~VUP_FLAG_KNOWN)
+		FINDING(out, VUP_PROBLEM_RESERVED_FLAGS,
+		        "reserved flag bits 0x%x set",
+		        m->hdr.flags & ~VUP_FLAG_KNOWN);
+	if (!vup_proto_lookup(chan, m->hdr.request))
+		FINDING(out, VUP_PROBLEM_UNKNOWN_REQUEST,
+		        "unknown request code %u on the %s channel",
+		        m->hdr.request, vup_chan_name(chan));
+	/* The sender's role says what the message is; its flags are the
+	 * receiver's to judge. */
+	if (vup_proto_is_responder(chan, from)) {
+		match_reply(f, chan, m->hdr.request, out);
+		return;
 	}
-	return 0;
+	enum vup_expect e = vup_proto_reply_expected(&m->hdr, chan, &f->neg);
+	expect_reply(f, chan, m->hdr.request, e, out);
+	/* Only this request's own entry may be retracted later. */
+	f->last_expects[chan] = e != VUP_EXPECT_NONE;
+	vup_proto_note(&f->neg, chan, &m->hdr, m->payload);
+}
+
+bool vup_flow_warn_due(struct vup_flow *f, enum vup_problem kind,
+                       uint64_t now_ns, uint32_t *held)
+{
+	struct vup_warn_limit *w = &f->warn[kind % VUP_PROBLEM_COUNT];
+	if (w->logged && now_ns - w->last_ns < VUP_FLOW_WARN_PERIOD_NS) {
+		w->held++;
+		return false;
+	}
+	*held = w->held;
+	w->held = 0;
+	w->logged = true;
+	w->last_ns = now_ns;
+	return true;
+}
+
+uint32_t vup_flow_warn_take_held(struct vup_flow *f, enum vup_problem kind)
+{
+	struct vup_warn_limit *w = &f->warn[kind % VUP_PROBLEM_COUNT];
+	uint32_t n = w->held;
+	w->held = 0;
+	return n;
 }

@@ -44,10 +44,11 @@ static void log_message(struct vup_session *s, const struct vup_link *l,
 /* Record a message in the trace before it goes anywhere, so that a crash
  * never loses a message a peer has received.  fds may be NULL for a
  * message vuproxy made (nfds 0). */
-static void record(struct vup_session *s, enum vup_chan chan,
-                   enum vup_side from, const struct vup_hdr *hdr,
-                   const uint8_t *payload, const int *fds, unsigned nfds,
-                   enum vup_action action, const char *rule, bool as_sent)
+static void record_marked(struct vup_session *s, enum vup_chan chan,
+                          enum vup_side from, const struct vup_hdr *hdr,
+                          const uint8_t *payload, const int *fds, unsigned nfds,
+                          enum vup_action action, const char *rule,
+                          bool as_sent, const char *mark)
 {
 	struct vup_trace *t = s->proxy->cfg.trace;
 	if (!t)
@@ -66,21 +67,42 @@ static void record(struct vup_session *s, enum vup_chan chan,
 	};
 	if (rule)
 		snprintf(h.rule, sizeof(h.rule), "%s", rule);
+	if (mark)
+		snprintf(h.mark, sizeof(h.mark), "%s", mark);
 	for (unsigned i = 0; i < nfds; i++)
 		vup_fd_describe(fds[i], &h.fds[i]);
 	vup_trace_message(t, vup__wall_ns(), &h, hdr, payload);
+}
+
+static void record(struct vup_session *s, enum vup_chan chan,
+                   enum vup_side from, const struct vup_hdr *hdr,
+                   const uint8_t *payload, const int *fds, unsigned nfds,
+                   enum vup_action action, const char *rule, bool as_sent)
+{
+	record_marked(s, chan, from, hdr, payload, fds, nfds, action, rule,
+	              as_sent, NULL);
+}
+
+static bool is_socket(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* Does this message hand the back-end a back-end channel that vuproxy
+ * interposes? */
+static bool opens_backend_channel(const struct vup_link *from,
+                                  const struct vup_hdr *hdr, unsigned nfds)
+{
+	return from->chan == VUP_CHAN_MAIN && from->side == VUP_FRONTEND &&
+	       hdr->request == VUP_REQ_SET_BACKEND_REQ_FD &&
+	       !(hdr->flags & VUP_FLAG_REPLY) && nfds == 1;
 }
 
 /* SET_BACKEND_REQ_FD: keep the front-end's socket, give the back-end one
  * end of our own socketpair instead.  *fd is replaced. */
 static int interpose_backend_channel(struct vup_session *s, int *fd)
 {
-	struct stat st;
-	if (fstat(*fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-		vup__session_fail(s, "front-end>back-end SET_BACKEND_REQ_FD: "
-		                     "the fd is not a socket");
-		return -EINVAL;
-	}
 	int sv[2];
 	/* The back-end's end stays blocking, as a front-end would give it. */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -139,9 +161,9 @@ static void send_now(struct vup_link *from, const struct vup_hdr *hdr,
                      const uint8_t *payload, int *fds, unsigned nfds)
 {
 	struct vup_session *s = from->s;
-	if (from->chan == VUP_CHAN_MAIN && from->side == VUP_FRONTEND &&
-	    hdr->request == VUP_REQ_SET_BACKEND_REQ_FD &&
-	    !(hdr->flags & VUP_FLAG_REPLY) && nfds == 1 &&
+	/* A channel that is no socket is the back-end's to refuse: it goes
+	 * through as it is (vup__relay reported it). */
+	if (opens_backend_channel(from, hdr, nfds) && is_socket(fds[0]) &&
 	    interpose_backend_channel(s, &fds[0]) < 0) {
 		vup_close_fds(fds, nfds);
 		return;
@@ -382,27 +404,85 @@ static const char *rule_note(const struct vup_verdict *v, char *buf, size_t len)
 	return buf;
 }
 
-void vup__relay(struct vup_link *l)
+/* One warning line per session and kind, and how many were held back
+ * (vup_flow_warn_due). */
+static void warn_relayed(struct vup_session *s, const struct vup_link *l,
+                         const struct vup_hdr *h, const char *name,
+                         const struct vup_finding *f, uint64_t now_ns)
+{
+	uint32_t held;
+	if (!vup_flow_warn_due(&s->flow, f->kind, now_ns, &held))
+		return;
+	char more[96] = "";
+	if (held)
+		snprintf(more, sizeof(more),
+		         " (%u more %s since the last such line)", held,
+		         vup_problem_name(f->kind));
+	vup_log(VUP_LOG_WARN, "s%u %s%s %s%s: %s; relayed%s", s->id,
+	        vup__direction(l->side), vup__bch_tag(l), name,
+	        (h->flags & VUP_FLAG_REPLY) ? " reply" : "", f->why, more);
+}
+
+void vup__warn_flush(struct vup_session *s)
+{
+	for (int k = 1; k < VUP_PROBLEM_COUNT; k++) {
+		uint32_t held = vup_flow_warn_take_held(&s->flow, k);
+		if (held)
+			vup_log(VUP_LOG_WARN,
+			        "s%u %u more %s not shown since the last such "
+			        "line; relayed",
+			        s->id, held, vup_problem_name(k));
+	}
+}
+
+/* Check a message before anything else happens to it.  Returns false if
+ * it was refused (the session is failing); else *mark holds what the
+ * trace notes about it ("" when nothing is wrong). */
+static bool inspect(struct vup_link *l, char *mark, size_t marklen)
 {
 	struct vup_session *s = l->s;
 	struct vup_msg *m = &l->ch.in;
-	char why[384], warn[192];
 	const char *name = vup_proto_name(l->chan, m->hdr.request);
-	if (vup_flow_inspect(&s->flow, l->chan, l->side, m, why, sizeof(why),
-	                     warn, sizeof(warn))) {
+	struct vup_findings fs;
+	vup_flow_inspect(&s->flow, l->chan, l->side, m, &fs);
+	struct vup_finding *f;
+	if (opens_backend_channel(l, &m->hdr, m->nfds) &&
+	    !is_socket(m->fds[0]) &&
+	    (f = vup_findings_add(&fs, VUP_PROBLEM_BACKEND_REQ_FD)))
+		snprintf(f->why, sizeof(f->why),
+		         "the fd is not a socket: passed on as it is, the "
+		         "back-end channel is not interposed");
+	const struct vup_finding *no =
+	        vup_findings_refusal(&fs, s->proxy->cfg.strict);
+	if (no) {
 		record(s, l->chan, l->side, &m->hdr, m->payload, m->fds,
 		       m->nfds, VUP_ACT_REFUSED, NULL, false);
 		/* Ours, and going nowhere: consuming the message would
 		 * forget them open. */
 		vup_close_fds(m->fds, m->nfds);
 		m->nfds = 0;
-		vup__session_fail(s, "%s%s %s: %s", vup__direction(l->side),
-		                  vup__bch_tag(l), name, why);
-		return;
+		vup__session_fail(s, "%s%s %s%s: %s", vup__direction(l->side),
+		                  vup__bch_tag(l), name,
+		                  vup_problem_class(no->kind) == VUP_PC_STRICT
+		                          ? " (--strict)"
+		                          : "",
+		                  no->why);
+		return false;
 	}
-	if (warn[0])
-		vup_log(VUP_LOG_WARN, "s%u %s %s: %s", s->id,
-		        vup__direction(l->side), name, warn);
+	uint64_t now = fs.n ? uv_hrtime() : 0;
+	for (unsigned i = 0; i < fs.n; i++)
+		warn_relayed(s, l, &m->hdr, name, &fs.f[i], now);
+	vup_findings_text(&fs, mark, marklen);
+	return true;
+}
+
+void vup__relay(struct vup_link *l)
+{
+	struct vup_session *s = l->s;
+	struct vup_msg *m = &l->ch.in;
+	char mark[256];
+	if (!inspect(l, mark, sizeof(mark)))
+		return;
 
 	struct vup_verdict v = {.action = VUP_ACT_PASS};
 	struct vup_hdr orig_hdr = m->hdr;
@@ -431,9 +511,9 @@ void vup__relay(struct vup_link *l)
 	if (act == VUP_ACT_PASS && v.nlogged)
 		act = VUP_ACT_LOG;
 	const char *rule = v.rule ? v.rule : v.nlogged ? v.logged[0] : NULL;
-	record(s, l->chan, l->side, &orig_hdr, v.rewritten ? orig : m->payload,
-	       m->fds, m->nfds, v.rewritten ? VUP_ACT_REWRITE : act, rule,
-	       false);
+	record_marked(s, l->chan, l->side, &orig_hdr,
+	              v.rewritten ? orig : m->payload, m->fds, m->nfds,
+	              v.rewritten ? VUP_ACT_REWRITE : act, rule, false, mark);
 	if (v.rewritten) {
 		record(s, l->chan, l->side, &m->hdr, m->payload, m->fds,
 		       m->nfds, act == VUP_ACT_PASS ? VUP_ACT_REWRITE : act,
@@ -441,7 +521,9 @@ void vup__relay(struct vup_link *l)
 		if (vup_log_enabled(VUP_LOG_MSG))
 			log_message(s, l, &m->hdr, m->payload, m->nfds, note);
 		/* What the receiver sees is what counts from now on. */
-		vup_proto_note(&s->flow.neg, l->chan, &m->hdr, m->payload);
+		if (!vup_proto_is_responder(l->chan, l->side))
+			vup_proto_note(&s->flow.neg, l->chan, &m->hdr,
+			               m->payload);
 	}
 
 	int fds[VUP_MAX_FDS];

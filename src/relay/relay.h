@@ -105,6 +105,8 @@ void vup__bch_close(struct vup_session *s);
 __attribute__((format(printf, 2, 3))) void
 vup__session_fail(struct vup_session *s, const char *fmt, ...);
 void vup__session_end(struct vup_session *s, bool failed, const char *reason);
+/* Log the warnings the rate limit held back (the session ends). */
+void vup__warn_flush(struct vup_session *s);
 void vup__peer_gone(struct vup_link *l, const char *how);
 void vup__send_failed(struct vup_link *to, int rc);
 

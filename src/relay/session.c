@@ -182,6 +182,7 @@ void vup__session_end(struct vup_session *s, bool failed, const char *reason)
 		return;
 	s->ending = true;
 	s->failed = failed;
+	vup__warn_flush(s);
 	/* Held (delayed) messages were accepted: they go now. */
 	vup__flush_held(s);
 	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);

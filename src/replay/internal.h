@@ -38,8 +38,9 @@ struct vup_replay_run {
 	struct vup_channel main; /* fd -1 until connected */
 	struct vup_channel bch;  /* the back-end channel, fd -1 if none */
 	struct vup_pace pace;
-	struct vup_negotiated neg; /* what the live session negotiated */
-	struct vup_replay_dp *dp;  /* --frames, else NULL */
+	struct vup_negotiated neg;     /* what the live session negotiated */
+	struct vup_replay_dp *dp;      /* --frames, else NULL */
+	struct vup_replay_bases bases; /* the SET_VRING_BASEs sent */
 	const struct vup_replay_msg *last; /* the last request sent */
 	bool *used;          /* recorded messages matched already */
 	size_t first_unused; /* used[] is true below this */
@@ -82,6 +83,12 @@ int vup_replay__send_recorded(struct vup_replay_run *r, struct vup_channel *ch,
  * many. */
 unsigned vup_replay__check(struct vup_replay_run *r, struct vup_channel *ch,
                            const struct vup_replay_msg *m);
+/* The same, the differences followed by " (NOTE)" when note is not
+ * NULL: where m is not what is expected, why. */
+unsigned vup_replay__check_note(struct vup_replay_run *r,
+                                struct vup_channel *ch,
+                                const struct vup_replay_msg *m,
+                                const char *note);
 /* Print one difference line: "#FRAME NAME[ reply][ (back-end channel)]:
  * TEXT" (m may be NULL: then what names the message). */
 void vup_replay__diff(struct vup_replay_run *r, const struct vup_replay_msg *m,

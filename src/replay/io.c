@@ -243,6 +243,14 @@ void vup_replay__diff(struct vup_replay_run *r, const struct vup_replay_msg *m,
 unsigned vup_replay__check(struct vup_replay_run *r, struct vup_channel *ch,
                            const struct vup_replay_msg *m)
 {
+	return vup_replay__check_note(r, ch, m, NULL);
+}
+
+unsigned vup_replay__check_note(struct vup_replay_run *r,
+                                struct vup_channel *ch,
+                                const struct vup_replay_msg *m,
+                                const char *note)
+{
 	struct vup_msg *in = &ch->in;
 	struct vup_fd_info live_fds[VUP_MAX_FDS];
 	for (unsigned i = 0; i < in->nfds; i++)
@@ -255,7 +263,8 @@ unsigned vup_replay__check(struct vup_replay_run *r, struct vup_channel *ch,
 	                                &live, text, sizeof(text));
 	r->compared++;
 	if (n) {
-		vup_replay__diff(r, m, NULL, "%s", text);
+		vup_replay__diff(r, m, NULL, "%s%s%s%s", text, note ? " (" : "",
+		                 note ? note : "", note ? ")" : "");
 		r->diffs += n - 1; /* one line, n differences */
 	}
 	return n;

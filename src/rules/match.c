@@ -59,7 +59,8 @@ static void add_type(struct vup_rbuild *b, const struct vup_msg_type *t)
 		add_layout(b, t->req_layout);
 	if (reply != 0) {
 		add_layout(b, t->rep_layout);
-		if (t->reply == VUP_REPLY_POSTCOPY || t->reply == VUP_REPLY_ACK)
+		if (t->reply == VUP_REPLY_POSTCOPY ||
+		    t->reply == VUP_REPLY_ACK || t->reply == VUP_REPLY_ACK_ANY)
 			add_layout(b, VUP_L_ACK);
 	}
 }

@@ -466,7 +466,10 @@ int vup_memmap_remove(const struct vup_memmap *old, const uint8_t *payload,
                       uint32_t size, bool xen_mmap, struct vup_memmap **out,
                       char *err, size_t errlen)
 {
-	struct vup_memmap_region d;
+	/* Zeroed: parse_one's failure return comes from fail(), which is
+	 * variadic and never inlined, so once gcc -O3 inlines parse_one it
+	 * cannot see that rc < 0 whenever d was left unwritten. */
+	struct vup_memmap_region d = {0};
 	int rc = parse_one("REM_MEM_REG", payload, size, xen_mmap, &d, err,
 	                   errlen);
 	if (rc < 0)

@@ -276,10 +276,22 @@ static size_t rule_len(const struct vup_trace_hdr *h)
 	return strnlen(h->rule, 255);
 }
 
-size_t vup_trace_hdr_size(const struct vup_trace_hdr *h)
+static size_t mark_len(const struct vup_trace_hdr *h)
+{
+	return strnlen(h->mark, sizeof(h->mark) - 1);
+}
+
+/* Where the extensions start: after the rule name's padding. */
+static size_t ext_start(const struct vup_trace_hdr *h)
 {
 	return pad4(VUP_TRACE_FIXED + (size_t)h->nfds * VUP_TRACE_FD_SIZE +
 	            rule_len(h));
+}
+
+size_t vup_trace_hdr_size(const struct vup_trace_hdr *h)
+{
+	size_t ml = mark_len(h);
+	return ext_start(h) + (ml ? pad4(VUP_TRACE_EXT_HDR + ml) : 0);
 }
 
 static void le16(uint8_t *p, uint16_t v)
@@ -328,6 +340,36 @@ void vup_trace_hdr_encode(const struct vup_trace_hdr *h, uint8_t *out)
 		le64(f + 4, h->fds[i].size);
 	}
 	memcpy(f, h->rule, rl);
+	size_t ml = mark_len(h);
+	if (ml) {
+		uint8_t *e = out + ext_start(h);
+		le16(e, VUP_TRACE_EXT_MARK);
+		le16(e + 2, (uint16_t)ml);
+		memcpy(e + VUP_TRACE_EXT_HDR, h->mark, ml);
+	}
+}
+
+/* Read the extensions in p[at..hlen): those this reader knows fill h,
+ * the others are skipped by their length.  An area that does not parse
+ * is ignored from there on: it is extra information, never the message. */
+static void decode_extensions(const uint8_t *p, size_t at, size_t hlen,
+                              struct vup_trace_hdr *h)
+{
+	while (at + VUP_TRACE_EXT_HDR <= hlen) {
+		unsigned type = (unsigned)get_le(p + at, 2);
+		size_t len = (size_t)get_le(p + at + 2, 2);
+		const uint8_t *v = p + at + VUP_TRACE_EXT_HDR;
+		if (len > hlen - at - VUP_TRACE_EXT_HDR)
+			return;
+		if (type == VUP_TRACE_EXT_MARK) {
+			size_t n = len < sizeof(h->mark) - 1
+			                   ? len
+			                   : sizeof(h->mark) - 1;
+			memcpy(h->mark, v, n);
+			h->mark[n] = '\0';
+		}
+		at += pad4(VUP_TRACE_EXT_HDR + len);
+	}
 }
 
 int vup_trace_hdr_decode(const uint8_t *p, size_t len, struct vup_trace_hdr *h,
@@ -368,6 +410,7 @@ int vup_trace_hdr_decode(const uint8_t *p, size_t len, struct vup_trace_hdr *h,
 	}
 	memcpy(h->rule, f, rl);
 	h->rule[rl] = '\0';
+	decode_extensions(p, pad4(need), hlen, h);
 	return (int)hlen;
 }
 

@@ -11,13 +11,16 @@
  * A header announcing more than VUP_MAX_PAYLOAD bytes is only given to
  * vup_proto_check_header (the channel refuses it before any payload).
  *
- * Every message goes through vup_flow_inspect (a failed session starts
- * over, as a new one would), then vup_render_text and vup_render_json with
- * the session's negotiated state and with everything negotiated, into an
- * exact-size heap buffer and into a small one.  Checked besides memory
- * safety: verdicts are 0 or -EPROTO with a reason, renderings are
- * NUL-terminated with the length they return, JSON is valid, and writing a
- * field's own value back leaves the payload unchanged.
+ * Every message goes through vup_flow_inspect (a session refused without
+ * --strict starts over, as a new one would; with --strict's refusals the
+ * state goes on, as for a relayed message), then vup_render_text and
+ * vup_render_json with the session's negotiated state and with everything
+ * negotiated, into an exact-size heap buffer and into a small one.
+ * Checked besides memory safety: findings are known kinds with a reason,
+ * their text is NUL-terminated with the length it returns, the replies
+ * owed stay within their FIFO, renderings are NUL-terminated with the
+ * length they return, JSON is valid, and writing a field's own value back
+ * leaves the payload unchanged.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -234,28 +237,35 @@ static void one_message(uint8_t ctl, const struct vup_hdr *h,
 	enum vup_chan chan = ctl & 1 ? VUP_CHAN_BACKEND : VUP_CHAN_MAIN;
 	enum vup_side from = ctl & 2 ? VUP_BACKEND : VUP_FRONTEND;
 	unsigned nfds = (ctl >> 2) % (VUP_MAX_FDS + 1);
-	char why[256], warn[192];
 
 	msg.hdr = *h;
 	memcpy(msg.payload, data, h->size);
 	msg.nfds = nfds;
 	for (unsigned i = 0; i < VUP_MAX_FDS; i++)
 		msg.fds[i] = i < nfds ? 1000 + (int)i : -1;
-	why[0] = '\0';
 	struct vup_negotiated before = flow.neg;
-	int rc = vup_flow_inspect(&flow, chan, from, &msg, why, sizeof(why),
-	                          warn, sizeof(warn));
-	CHECK(rc == 0 || rc == -EPROTO);
-	CHECK(memchr(why, '\0', sizeof(why)) &&
-	      memchr(warn, '\0', sizeof(warn)));
-	if (rc)
-		CHECK(why[0] != '\0');
-	/* What the validator refuses, the session refuses for the same
-	 * reason (the session refuses more: replies nobody asked for). */
+	struct vup_findings fs;
+	vup_flow_inspect(&flow, chan, from, &msg, &fs);
+	CHECK(fs.n <= VUP_FLOW_FINDINGS_MAX);
+	for (unsigned i = 0; i < fs.n; i++) {
+		CHECK(fs.f[i].kind > VUP_PROBLEM_NONE &&
+		      fs.f[i].kind < VUP_PROBLEM_COUNT);
+		CHECK(memchr(fs.f[i].why, '\0', sizeof(fs.f[i].why)) &&
+		      fs.f[i].why[0] != '\0');
+	}
+	for (int c = 0; c < 2; c++)
+		CHECK(flow.pending[c].count <= VUP_FLOW_PENDING_MAX);
+	char text[64];
+	size_t tl = vup_findings_text(&fs, text, sizeof(text));
+	CHECK(strlen(text) == (tl < sizeof(text) ? tl : sizeof(text) - 1));
+	/* The validator's first problem is the flow's first finding. */
 	char why2[256] = "";
-	int rc2 = vup_proto_check(h, msg.payload, nfds, chan, from, &before,
-	                          why2, sizeof(why2));
-	CHECK(rc2 == 0 || (rc == rc2 && strcmp(why, why2) == 0));
+	enum vup_problem p2 = vup_proto_check(h, msg.payload, nfds, chan, from,
+	                                      &before, why2, sizeof(why2));
+	CHECK(p2 == VUP_PROBLEM_NONE ||
+	      (fs.n && fs.f[0].kind == p2 &&
+	       strncmp(fs.f[0].why, why2, sizeof(fs.f[0].why) - 1) == 0));
+	bool refused = vup_findings_refusal(&fs, false) != NULL;
 
 	/* Rendering reads only the payload it is given. */
 	uint8_t *p = h->size ? malloc(h->size) : NULL;
@@ -275,7 +285,7 @@ static void one_message(uint8_t ctl, const struct vup_hdr *h,
 	}
 	(void)vup_proto_reply_expected(h, chan, &flow.neg);
 	free(p);
-	if (rc)
+	if (refused)
 		vup_flow_init(&flow); /* the session closes; a new one starts */
 }
 
@@ -295,7 +305,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			        ctl & 2 ? VUP_BACKEND : VUP_FRONTEND;
 			char why[64];
 			CHECK(vup_proto_check_header(&h, chan, from, why,
-			                             sizeof(why)) == -EPROTO);
+			                             sizeof(why)) ==
+			              VUP_PROBLEM_PAYLOAD_LIMIT ||
+			      (h.flags & VUP_FLAG_VERSION_MASK) !=
+			              VUP_FLAG_VERSION);
 			continue;
 		}
 		if (h.size > size - at)

@@ -15,7 +15,7 @@
  *   then ops, a byte c each, operands after it (past the end: zeros):
  *   c % 8 = 0  SET_FEATURES, 8 bytes (bit 3 of c: size 4)
  *           1  SET_PROTOCOL_FEATURES, 8 bytes
- *           2  SET_MEM_TABLE: byte nregions (mod 10), each region
+ *           2  SET_MEM_TABLE: byte nregions (mod 34), each region
  *              gpa le64, uaddr le64, size le32, mmap_offset le32, backed
  *              by the memfd (bit 3 of c: the last one by a pipe, bit 4:
  *              by no fd; bit 5: one fd fewer than regions); the uaddr of
@@ -53,6 +53,7 @@
 
 #include "fuzz_input.h"
 #include "vuproxy/log.h"
+#include "vuproxy/memmap.h"
 #include "vuproxy/proto.h"
 #include "vuproxy/tap.h"
 
@@ -147,8 +148,8 @@ static int mapped_memfds(void)
 
 static void op(struct vup_tap *t, struct in *in, uint64_t *base)
 {
-	uint8_t pl[8 + 32 * 10];
-	int fds[10];
+	uint8_t pl[8 + 32 * (VUP_MEMMAP_TABLE_MAX + 1)];
+	int fds[VUP_MEMMAP_TABLE_MAX + 1];
 	unsigned c = byte(in);
 	switch (c % 8) {
 	case 0:
@@ -162,7 +163,8 @@ static void op(struct vup_tap *t, struct in *in, uint64_t *base)
 		     VUP_REQ_SET_PROTOCOL_FEATURES, 1, pl, 8, NULL, 0);
 		break;
 	case 2: {
-		unsigned n = byte(in) % 10;
+		/* Up to one past the most a table may hold. */
+		unsigned n = byte(in) % (VUP_MEMMAP_TABLE_MAX + 2);
 		put32(pl, n);
 		put32(pl + 4, 0);
 		for (unsigned i = 0; i < n; i++) {

@@ -8,12 +8,14 @@
 # non-zero if any target crashes, leaks, times out or fails a check.
 # Crash inputs are kept in $BUILD_DIR/fuzz-artifacts.
 #   BUILD_DIR (default build-fuzz)  FUZZ_SECONDS  FUZZ_ARGS (extra options)
+#   WERROR=1 (warnings are errors, as in scripts/build.sh)
 set -eu
 cd "$(dirname "$0")/../.."
 BUILD_DIR=${BUILD_DIR:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 command -v clang >/dev/null || { echo "run.sh: clang missing" >&2; exit 1; }
-CC=clang cmake -S . -B "$BUILD_DIR" -DVUP_FUZZ=ON >/dev/null
+WERR=OFF; [ "${WERROR:-0}" = 1 ] && WERR=ON
+CC=clang cmake -S . -B "$BUILD_DIR" -DVUP_FUZZ=ON -DVUP_WERROR=$WERR >/dev/null
 targets=$(for f in tests/fuzz/fuzz_*.c; do basename "$f" .c; done)
 # shellcheck disable=SC2086
 cmake --build "$BUILD_DIR" -j"$(nproc)" --target $targets >/dev/null

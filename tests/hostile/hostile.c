@@ -28,12 +28,22 @@ void hx_args(const char *const *args, int n)
 	nmore = n;
 }
 
-bool hx_tap(void)
+static bool has_arg(const char *arg)
 {
 	for (int i = 0; i < nmore; i++)
-		if (strcmp(more_args[i], "--tap") == 0)
+		if (strcmp(more_args[i], arg) == 0)
 			return true;
 	return false;
+}
+
+bool hx_tap(void)
+{
+	return has_arg("--tap");
+}
+
+bool hx_strict(void)
+{
+	return has_arg("--strict");
 }
 
 static int read_env(void)
@@ -384,6 +394,7 @@ static bool parse_rec(const char *line, struct hrec *r)
 	r->from = strcmp(from, "front-end") == 0 ? VUP_FRONTEND : VUP_BACKEND;
 	r->code = (uint32_t)strtoul(code + 7, NULL, 10);
 	r->reply = strstr(line, "\"reply\":true") != NULL;
+	json_str(line, "mark", r->mark, sizeof(r->mark));
 	const char *end = strchr(fds, ']');
 	unsigned i = 0;
 	for (const char *k = fds;
@@ -403,10 +414,11 @@ static bool parse_rec(const char *line, struct hrec *r)
 
 static void rec_text(const struct hrec *r, char *out, size_t len)
 {
-	snprintf(out, len, "%s %s %s%s %s [%s]",
+	snprintf(out, len, "%s %s %s%s %s [%s]%s%s",
 	         r->chan == VUP_CHAN_MAIN ? "main" : "backend",
 	         vup_side_name(r->from), vup_proto_name(r->chan, r->code),
-	         r->reply ? " reply" : "", r->action, r->fdkinds);
+	         r->reply ? " reply" : "", r->action, r->fdkinds,
+	         r->mark[0] ? " mark: " : "", r->mark);
 }
 
 static bool rec_equal(const struct hrec *want, const struct hrec *got)
@@ -414,6 +426,10 @@ static bool rec_equal(const struct hrec *want, const struct hrec *got)
 	if (want->chan != got->chan || want->from != got->from ||
 	    want->code != got->code || want->reply != got->reply ||
 	    strcmp(want->action, got->action) != 0)
+		return false;
+	/* Marked where a problem was relayed, and nowhere else. */
+	if (strncmp(got->mark, want->mark, strlen(want->mark)) != 0 ||
+	    (!want->mark[0] && got->mark[0]))
 		return false;
 	if (!want->fdkinds[0])
 		return true;
@@ -427,13 +443,16 @@ static bool rec_equal(const struct hrec *want, const struct hrec *got)
 
 /* Run vuproxy dump --json on the trace (session 0: all of them); calls
  * each(line, arg) per control-message record.  Returns the records seen, with
- * dump's exit status in *code and its stderr in err. */
+ * dump's exit status in *code and its stderr in err; both are set on every
+ * path (-1 and "" when dump did not run or did not exit). */
 long hx_dump(const struct peer_fx *fx, unsigned id, const char *request,
              void (*each)(const char *line, void *arg), void *arg, int *code,
              char *err, size_t errlen)
 {
 	const char *bin = getenv("VUPROXY");
 	char cmd[1024], sess[32] = "", err_path[256];
+	*code = -1;
+	err[0] = '\0';
 	if (id)
 		snprintf(sess, sizeof(sess), "--session %u ", id);
 	snprintf(err_path, sizeof(err_path), "%s/dump.err", fx->dir);
@@ -455,7 +474,6 @@ long hx_dump(const struct peer_fx *fx, unsigned id, const char *request,
 	}
 	int st = pclose(p);
 	*code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	err[0] = '\0';
 	FILE *e = fopen(err_path, "r");
 	if (e) {
 		size_t k = fread(err, 1, errlen - 1, e);

@@ -32,11 +32,13 @@ struct hrec {
 	uint32_t code;
 	bool reply;
 	char action[16];    /* "pass", "refused", ... */
+	char mark[32];      /* the trace's mark starts with this kind ("fds");
+	                       "" = the record must carry no mark */
 	char fdkinds[64];   /* "memfd,eventfd" or "" when not checked */
 	uint64_t fdsize[4]; /* sizes of the first fds, when fdkinds set */
 };
 
-#define HS_MAX_REC 64
+#define HS_MAX_REC 1100 /* fe_reserved_flags_flood: 1000 and more */
 
 /* A scripted session through vuproxy. */
 struct hsess {
@@ -55,8 +57,9 @@ bool hx_external(void);
 
 /* Extra arguments for every vuproxy the tests start (from main's argv). */
 void hx_args(const char *const *args, int n);
-/* Was --tap among them? */
+/* Was --tap among them?  --strict? */
 bool hx_tap(void);
+bool hx_strict(void);
 /* Start vuproxy (own mode; extra args NULL-terminated, may be NULL) or
  * attach to the external one. */
 int hx_start(struct peer_fx *fx, const char *const *extra);

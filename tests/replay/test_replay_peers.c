@@ -355,6 +355,67 @@ static void fe_differences_named(void **state)
 	                 0);
 }
 
+/* rt_session with its GET_VRING_BASE after a SET_VRING_BASE of `set` on
+ * vring 0, recorded after traffic: the recorded back-end answered
+ * `recorded`.  The features (SET_FEATURES) get `more` bits too.  The
+ * index of the recorded answer, for twists. */
+static long vring_base_session(uint32_t set, uint32_t recorded, uint64_t more)
+{
+	reset_script();
+	t.n -= 2; /* GET_VRING_BASE and its answer */
+	uint64_t features;
+	memcpy(&features, t.m[6].payload, 8);
+	assert_int_equal(t.m[6].h.request, 2);
+	features |= more;
+	memcpy(t.m[6].payload, &features, 8);
+	rt_u64(&t, 1, M, FE, 10, RQ, (uint64_t)set << 32); /* #14 */
+	rt_u64(&t, 1, M, FE, 11, RQ, 0);
+	rt_u64(&t, 1, M, BE, 11, RP, (uint64_t)recorded << 32);
+	return (long)t.n - 1;
+}
+
+/* Split ring: a GET_VRING_BASE is expected at the base the replay set
+ * (7), not where the recorded traffic left it (40); a back-end that
+ * answers anything else, the recorded 40 included, differs. */
+static void fe_vring_base_split(void **state)
+{
+	(void)state;
+	long at = vring_base_session(7, 40, 0);
+	struct twist same[] = {{at, TW_VALUE, 7ull << 32}};
+	assert_int_equal(against_backend(same, 1, NULL, NULL), 0);
+	assert_contains(slurp(out), "0 differences: identical");
+	assert_int_equal(against_backend(NULL, 0, NULL, NULL), 1);
+	assert_contains(slurp(out), "#16 GET_VRING_BASE reply: num 7 -> 40 "
+	                            "(expected: the base #14 SET_VRING_BASE "
+	                            "set; recorded num=40)\n");
+	struct twist other[] = {{at, TW_VALUE, 8ull << 32}};
+	assert_int_equal(against_backend(other, 1, NULL, NULL), 1);
+	assert_contains(slurp(out), "GET_VRING_BASE reply: num 7 -> 8 ");
+	assert_contains(slurp(out), "1 differences: different");
+}
+
+/* Packed ring: the replay sets avail 0 wrap 1 and used 0 wrap 1
+ * (0x80008000, as QEMU does); the recorded DPDK back-end answered the
+ * avail half alone (avail 37 wrap 1: 0x8025), so the fresh one is
+ * expected to answer 0x8000.  Reporting the used half too, or the
+ * recorded index, is a difference named by field. */
+static void fe_vring_base_packed(void **state)
+{
+	(void)state;
+	long at = vring_base_session(0x80008000u, 0x8025, 1ull << 34);
+	struct twist dpdk[] = {{at, TW_VALUE, 0x8000ull << 32}};
+	assert_int_equal(against_backend(dpdk, 1, NULL, NULL), 0);
+	assert_contains(slurp(out), "0 differences: identical");
+	assert_int_equal(against_backend(NULL, 0, NULL, NULL), 1);
+	assert_contains(slurp(out),
+	                "#16 GET_VRING_BASE reply: avail_idx 0 -> 37 "
+	                "(expected: the base #14 SET_VRING_BASE set; recorded "
+	                "avail_idx=37 avail_wrap=1 used_idx=0 used_wrap=0)\n");
+	struct twist both[] = {{at, TW_VALUE, 0x80008000ull << 32}};
+	assert_int_equal(against_backend(both, 1, NULL, NULL), 1);
+	assert_contains(slurp(out), "GET_VRING_BASE reply: used_wrap 0 -> 1 ");
+}
+
 static void fe_missing_reply(void **state)
 {
 	(void)state;
@@ -948,7 +1009,9 @@ static void frames_stalled(void **state)
 	const char *o = slurp(out);
 	assert_contains(o, "frames: q1: the back-end used 20 of the 150 "
 	                   "frames (84 offered), then none for 500 ms\n");
-	assert_contains(o, "GET_VRING_BASE reply: num 84 -> 20\n");
+	assert_contains(o,
+	                "GET_VRING_BASE reply: num 84 -> 20 (expected: the "
+	                "base plus the frames replayed; recorded num=999)\n");
 	assert_contains(o, "20 used by the back-end");
 }
 
@@ -1171,6 +1234,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(fe_identical),
 	        cmocka_unit_test(fe_differences_named),
+	        cmocka_unit_test(fe_vring_base_split),
+	        cmocka_unit_test(fe_vring_base_packed),
 	        cmocka_unit_test(fe_missing_reply),
 	        cmocka_unit_test(fe_backend_closes_early),
 	        cmocka_unit_test(fe_no_backend),

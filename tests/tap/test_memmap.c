@@ -434,18 +434,21 @@ static void test_limits(void **state)
 {
 	(void)state;
 	int fd = memfd(0x1000, 1);
-	int fds[9];
-	struct reg r[9];
-	for (int i = 0; i < 9; i++) {
+	int fds[VUP_MEMMAP_TABLE_MAX + 1];
+	struct reg r[VUP_MEMMAP_TABLE_MAX + 1];
+	for (unsigned i = 0; i <= VUP_MEMMAP_TABLE_MAX; i++) {
 		fds[i] = fd;
 		r[i] = (struct reg){i * 0x1000ull, 0x1000, i * 0x1000ull, 0, 0};
 	}
-	uint8_t buf[8 + 9 * 40];
+	uint8_t buf[8 + (VUP_MEMMAP_TABLE_MAX + 1) * 40];
 	struct vup_memmap *m = NULL;
-	assert_int_equal(vup_memmap_set_table(&m, buf, table(buf, 9, r, false),
-	                                      fds, 9, false, err, sizeof(err)),
-	                 -EINVAL);
-	assert_string_equal(err, "SET_MEM_TABLE declares 9 regions, at most 8");
+	assert_int_equal(
+	        vup_memmap_set_table(
+	                &m, buf, table(buf, VUP_MEMMAP_TABLE_MAX + 1, r, false),
+	                fds, VUP_MEMMAP_TABLE_MAX + 1, false, err, sizeof(err)),
+	        -EINVAL);
+	assert_string_equal(err,
+	                    "SET_MEM_TABLE declares 33 regions, at most 32");
 	uint32_t size = table(buf, 8, r, false);
 	assert_int_equal(vup_memmap_set_table(&m, buf, size - 1, fds, 8, false,
 	                                      err, sizeof(err)),

@@ -1,6 +1,10 @@
 /* Unit tests for src/relay/flow.c: validation through the session's
- * negotiated state, negotiation tracking, and the per-channel FIFO that
- * attributes replies to requests. */
+ * negotiated state, negotiation tracking, the per-channel FIFO that
+ * attributes replies to requests, and the warnings' rate limit.
+ *
+ * feed() answers as --strict would (-EPROTO: refused, reason in why);
+ * without --strict only what vup_problem_refused(p, false) says is
+ * refused, and the tests under "relayed" check what then happens. */
 #include <errno.h>
 #include <stdio.h>
 
@@ -21,6 +25,7 @@
 static struct vup_flow flow;
 static struct vup_msg msg;
 static char why[256], warn[256];
+static struct vup_findings found;
 
 static int setup(void **state)
 {
@@ -42,16 +47,31 @@ static int feed(enum vup_chan chan, enum vup_side from, uint32_t req,
 	msg.nfds = nfds;
 	for (unsigned i = 0; i < VUP_MAX_FDS; i++)
 		msg.fds[i] = -1;
-	memset(why, 0, sizeof(why));
-	memset(warn, 'x', sizeof(warn) - 1);
-	warn[sizeof(warn) - 1] = '\0';
-	int rc = vup_flow_inspect(&flow, chan, from, &msg, why, sizeof(why),
-	                          warn, sizeof(warn));
-	if (rc == 0)
-		assert_string_equal(why, "");
-	else
-		assert_true(strlen(why) > 0);
-	return rc;
+	memset(&found, 0xa5, sizeof(found));
+	vup_flow_inspect(&flow, chan, from, &msg, &found);
+	assert_true(found.n <= VUP_FLOW_FINDINGS_MAX);
+	why[0] = warn[0] = '\0';
+	const struct vup_finding *no = vup_findings_refusal(&found, true);
+	if (no) {
+		assert_true(strlen(no->why) > 0);
+		snprintf(why, sizeof(why), "%s", no->why);
+	}
+	/* What even --strict relays: the remarks. */
+	for (unsigned i = 0; i < found.n; i++)
+		if (vup_problem_class(found.f[i].kind) == VUP_PC_REPORT)
+			snprintf(warn + strlen(warn),
+			         sizeof(warn) - strlen(warn), "%s;",
+			         found.f[i].why);
+	return no ? -EPROTO : 0;
+}
+
+/* Was a problem of this kind found in the last message fed? */
+static bool found_kind(enum vup_problem kind)
+{
+	for (unsigned i = 0; i < found.n; i++)
+		if (found.f[i].kind == kind)
+			return true;
+	return false;
 }
 
 /* A u64 payload. */
@@ -265,12 +285,19 @@ static void negotiation_only_from_valid_requests(void **state)
 	/* The ack's value is not a feature set. */
 	assert_int_equal(feed64(M, BE, 2, REP, 0x5, 0), 0);
 	assert_int_equal(flow.neg.features, 0x100000000ull);
-	/* A refused SET_FEATURES changes nothing. */
+	/* A SET_FEATURES too short to hold the word changes nothing. */
 	uint32_t half = 0xffffffff;
 	assert_int_equal(feed(M, FE, 2, REQ, &half, 4, 0), -EPROTO);
 	assert_int_equal(flow.neg.features, 0x100000000ull);
+	/* One with a stray fd is relayed by default, so the receiver may
+	 * take its word: vuproxy reads what follows accordingly. */
 	assert_int_equal(feed(M, FE, 2, REQ, NULL, 8, 1), -EPROTO);
-	assert_int_equal(flow.neg.features, 0x100000000ull);
+	assert_true(found_kind(VUP_PROBLEM_FDS));
+	assert_int_equal(flow.neg.features, 0);
+	/* A SET_FEATURES flagged as a reply is nobody's negotiation. */
+	assert_int_equal(feed64(M, FE, 2, REP, 1ull << 32, 0), -EPROTO);
+	assert_true(found_kind(VUP_PROBLEM_ROLE));
+	assert_int_equal(flow.neg.features, 0);
 	/* Code 16 on the back-end channel is not SET_PROTOCOL_FEATURES. */
 	assert_int_equal(feed64(B, BE, 16, REQ, ~0ull, 0), 0);
 	assert_int_equal(flow.neg.protocol_features, PF_REPLY_ACK);
@@ -287,11 +314,161 @@ static void invalid_messages_refused(void **state)
 	assert_contains(why, "fds");
 	assert_int_equal(feed(M, BE, 1, REQ, NULL, 8, 0), -EPROTO);
 	assert_contains(why, "may only reply");
+	assert_true(found_kind(VUP_PROBLEM_UNSOLICITED));
 	assert_int_equal(feed(M, FE, 1, REP, NULL, 0, 0), -EPROTO);
-	/* A refused request is not queued for a reply. */
+	assert_contains(why, "REPLY flag");
+	/* What is relayed by default is accounted for: the sender's role
+	 * makes these two requests, each owed a reply... */
 	assert_int_equal(feed(M, FE, 1, REQ, NULL, 4, 0), -EPROTO);
+	assert_true(found_kind(VUP_PROBLEM_SIZE));
+	assert_int_equal(answer(1, 8), 0);
+	assert_int_equal(answer(1, 8), 0);
+	/* ...and a version vuproxy cannot read is never relayed, so never
+	 * owed anything. */
 	assert_int_equal(answer(1, 8), -EPROTO);
 	assert_contains(why, "nobody asked for");
+}
+
+/* What each kind of problem makes vuproxy do, with and without
+ * --strict: framing problems are always refused, remarks never. */
+static void refusal_policy(void **state)
+{
+	(void)state;
+	assert_true(vup_problem_refused(VUP_PROBLEM_VERSION, false));
+	assert_true(vup_problem_refused(VUP_PROBLEM_PAYLOAD_LIMIT, false));
+	const enum vup_problem judged[] = {
+	        VUP_PROBLEM_ROLE,          VUP_PROBLEM_NEED_REPLY_ON_REPLY,
+	        VUP_PROBLEM_SIZE,          VUP_PROBLEM_LAYOUT,
+	        VUP_PROBLEM_FDS,           VUP_PROBLEM_REPLY_ORDER,
+	        VUP_PROBLEM_UNSOLICITED,   VUP_PROBLEM_OWED_REPLIES,
+	        VUP_PROBLEM_BACKEND_REQ_FD};
+	for (size_t i = 0; i < COUNT(judged); i++) {
+		assert_false(vup_problem_refused(judged[i], false));
+		assert_true(vup_problem_refused(judged[i], true));
+	}
+	for (int strict = 0; strict < 2; strict++) {
+		assert_false(vup_problem_refused(VUP_PROBLEM_RESERVED_FLAGS,
+		                                 strict));
+		assert_false(vup_problem_refused(VUP_PROBLEM_UNKNOWN_REQUEST,
+		                                 strict));
+		assert_false(vup_problem_refused(VUP_PROBLEM_NONE, strict));
+	}
+	/* Every kind has a name of its own. */
+	for (int a = 1; a < VUP_PROBLEM_COUNT; a++)
+		for (int b = a + 1; b < VUP_PROBLEM_COUNT; b++)
+			assert_string_not_equal(vup_problem_name(a),
+			                        vup_problem_name(b));
+}
+
+/* ---- relayed: a reply that answers nothing owed ---- */
+
+/* libvhost-user (qemu-storage-daemon) copies the request's flags into
+ * its reply: a rust-vmm front-end's NEED_REPLY comes back (flags 0xd). */
+static void need_reply_echoed_on_reply(void **state)
+{
+	(void)state;
+	negotiate(PF_REPLY_ACK);
+	assert_int_equal(ask(1, NR, 0), 0);
+	assert_int_equal(feed(M, BE, 1, REP | VUP_FLAG_NEED_REPLY, NULL, 8, 0),
+	                 -EPROTO);
+	assert_true(found_kind(VUP_PROBLEM_NEED_REPLY_ON_REPLY));
+	assert_int_equal(found.n, 1);
+	assert_false(vup_findings_refusal(&found, false));
+	/* It answered GET_FEATURES: nothing is owed any more. */
+	assert_int_equal(flow.pending[M].count, 0);
+}
+
+static void unsolicited_reply_leaves_queue(void **state)
+{
+	(void)state;
+	assert_int_equal(ask(1, REQ, 0), 0);
+	assert_int_equal(feed64(M, FE, 8, NR, 0, 0), 0); /* optional ack */
+	assert_int_equal(ask(15, REQ, 0), 0);
+	/* A reply to nothing owed, then one out of order. */
+	assert_int_equal(answer(40, 8), -EPROTO);
+	assert_true(found_kind(VUP_PROBLEM_UNSOLICITED));
+	assert_int_equal(answer(15, 8), -EPROTO);
+	assert_true(found_kind(VUP_PROBLEM_REPLY_ORDER));
+	assert_contains(why, "GET_FEATURES is owed");
+	/* Neither disturbed what is owed: the replies still pair. */
+	assert_int_equal(flow.pending[M].count, 3);
+	assert_int_equal(answer(1, 8), 0);
+	assert_int_equal(answer(15, 8), 0); /* the optional ack skipped */
+	assert_int_equal(flow.pending[M].count, 0);
+}
+
+/* The spec says IOTLB_MSG is always acknowledged; DPDK acks it only on
+ * NEED_REPLY.  Both are fine. */
+static void iotlb_ack_without_need_reply(void **state)
+{
+	(void)state;
+	uint8_t io[32] = {0};
+	assert_int_equal(feed(M, FE, 22, REQ, io, 32, 0), 0);
+	assert_int_equal(answer(22, 8), 0);
+	assert_int_equal(feed(M, FE, 22, REQ, io, 32, 0), 0);
+	assert_int_equal(ask(1, REQ, 0), 0);
+	assert_int_equal(answer(1, 8), 0); /* no ack this time */
+}
+
+/* A front-end that never reads its acks: the oldest is forgotten. */
+static void owed_replies_overflow_reported(void **state)
+{
+	(void)state;
+	for (int i = 0; i < VUP_FLOW_PENDING_MAX; i++)
+		assert_int_equal(ask(1, REQ, 0), 0);
+	assert_int_equal(ask(15, REQ, 0), -EPROTO);
+	assert_true(found_kind(VUP_PROBLEM_OWED_REPLIES));
+	assert_false(vup_findings_refusal(&found, false));
+	assert_int_equal(flow.pending[M].count, VUP_FLOW_PENDING_MAX);
+	for (int i = 1; i < VUP_FLOW_PENDING_MAX; i++)
+		assert_int_equal(answer(1, 8), 0);
+	assert_int_equal(answer(15, 8), 0);
+}
+
+/* ---- the warnings' rate limit ---- */
+
+static void warn_rate_limited(void **state)
+{
+	(void)state;
+	const uint64_t s = 1000000000ull;
+	uint32_t held = 99;
+	assert_true(vup_flow_warn_due(&flow, VUP_PROBLEM_SIZE, 5 * s, &held));
+	assert_int_equal(held, 0);
+	/* Within the period: counted, not logged; other kinds are not. */
+	for (int i = 0; i < 57; i++)
+		assert_false(vup_flow_warn_due(&flow, VUP_PROBLEM_SIZE,
+		                               5 * s + (uint64_t)i * s / 10,
+		                               &held));
+	assert_true(vup_flow_warn_due(&flow, VUP_PROBLEM_FDS, 6 * s, &held));
+	assert_int_equal(held, 0);
+	/* After it: logged, with the count held back. */
+	assert_true(vup_flow_warn_due(&flow, VUP_PROBLEM_SIZE, 15 * s, &held));
+	assert_int_equal(held, 57);
+	assert_false(vup_flow_warn_due(&flow, VUP_PROBLEM_SIZE, 16 * s, &held));
+	assert_false(vup_flow_warn_due(&flow, VUP_PROBLEM_SIZE, 17 * s, &held));
+	/* The session ends: what was held back is told once. */
+	assert_int_equal(vup_flow_warn_take_held(&flow, VUP_PROBLEM_SIZE), 2);
+	assert_int_equal(vup_flow_warn_take_held(&flow, VUP_PROBLEM_SIZE), 0);
+	assert_int_equal(vup_flow_warn_take_held(&flow, VUP_PROBLEM_FDS), 0);
+}
+
+static void findings_text(void **state)
+{
+	(void)state;
+	/* GET_FEATURES from the back-end, flagged as a request, with an fd
+	 * and reserved bits: every problem is named. */
+	assert_int_equal(feed(M, BE, 1, REQ | 0x40, NULL, 8, 1), -EPROTO);
+	assert_true(found.n >= 3);
+	char text[512];
+	size_t n = vup_findings_text(&found, text, sizeof(text));
+	assert_int_equal(n, strlen(text));
+	assert_contains(text, "role: ");
+	assert_contains(text, "reserved-flags: reserved flag bits 0x40");
+	assert_contains(text, "unsolicited-reply: ");
+	/* snprintf-style when the buffer is short. */
+	char small[8];
+	assert_int_equal(vup_findings_text(&found, small, sizeof(small)), n);
+	assert_int_equal(strlen(small), 7);
 }
 
 static void remarks(void **state)
@@ -299,28 +476,25 @@ static void remarks(void **state)
 	(void)state;
 	assert_int_equal(ask(1, REQ, 0), 0);
 	assert_string_equal(warn, "");
-	/* Reserved flag bits: relayed, remarked once. */
-	assert_int_equal(ask(1, REQ | 0x100, 0), 0);
-	assert_contains(warn, "reserved");
-	assert_contains(warn, "0x100");
-	assert_int_equal(ask(1, REQ | 0x100, 0), 0);
-	assert_string_equal(warn, "");
-	/* Unknown codes: relayed, remarked once. */
+	assert_int_equal(found.n, 0);
+	/* Reserved flag bits: relayed, remarked every time (the log line
+	 * is the rate limit's business). */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ask(1, REQ | 0x100, 0), 0);
+		assert_contains(warn, "reserved");
+		assert_contains(warn, "0x100");
+	}
+	/* Unknown codes: relayed, remarked. */
 	assert_int_equal(ask(99, REQ, 3), 0);
 	assert_contains(warn, "unknown request code 99");
 	assert_contains(warn, "main");
 	assert_int_equal(ask(98, REQ, 3), 0);
-	assert_string_equal(warn, "");
+	assert_contains(warn, "unknown request code 98");
 	/* and answered like any other. */
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(answer(1, 8), 0);
 	assert_int_equal(answer(98, 0), 0);
-	/* warn may be NULL. */
-	msg.hdr = (struct vup_hdr){1, REQ | 0x200, 0};
-	msg.nfds = 0;
-	assert_int_equal(
-	        vup_flow_inspect(&flow, M, FE, &msg, why, sizeof(why), NULL, 0),
-	        0);
+	assert_contains(warn, "unknown request code 98");
 }
 
 /* ---- the FIFO ---- */
@@ -352,6 +526,7 @@ static void fifo_full_of_mandatory(void **state)
 		assert_int_equal(ask(1, REQ, 0), 0);
 	assert_int_equal(ask(1, REQ, 0), -EPROTO);
 	assert_contains(why, "awaiting replies");
+	assert_contains(why, "the oldest (GET_FEATURES) is no longer awaited");
 	/* The other channel is not affected. */
 	uint8_t uuid[16] = {0};
 	assert_int_equal(feed(B, BE, 8, REQ, uuid, 16, 0), 0);
@@ -406,6 +581,13 @@ int main(void)
 	        T(negotiation_only_from_valid_requests),
 	        T(invalid_messages_refused),
 	        T(remarks),
+	        T(refusal_policy),
+	        T(need_reply_echoed_on_reply),
+	        T(unsolicited_reply_leaves_queue),
+	        T(iotlb_ack_without_need_reply),
+	        T(owed_replies_overflow_reported),
+	        T(warn_rate_limited),
+	        T(findings_text),
 	        T(fifo_full_of_optional_forgets_oldest),
 	        T(fifo_full_of_optional_oldest_gone),
 	        T(fifo_full_of_mandatory),

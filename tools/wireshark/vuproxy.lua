@@ -35,6 +35,8 @@ local TRACE_MAGIC = "VU"
 local TRACE_VERSION = 1
 local TRACE_FIXED = 16
 local TRACE_FD_SIZE = 12
+local TRACE_EXT_HDR = 4
+local TRACE_EXT_MARK = 1
 local TRACE_F_BACKEND_CHAN = 0x1
 local TRACE_F_FROM_BACKEND = 0x2
 local TRACE_F_AS_SENT = 0x4
@@ -339,11 +341,11 @@ local REQUEST = {
 			req = "none", req_min = 0, req_max = 0, req_fds = "none",
 			reply = "ack", rep = "ack", rep_min = 0, rep_max = 8, rep_fds = "none" },
 		[5] = { name = "SET_MEM_TABLE",
-			req = "mem_table", req_min = 8, req_max = 328, req_fds = "per_region",
-			reply = "postcopy", rep = "mem_table", rep_min = 0, rep_max = 328, rep_fds = "none" },
+			req = "mem_table", req_min = 8, req_max = 1288, req_fds = "per_region",
+			reply = "postcopy", rep = "mem_table", rep_min = 0, rep_max = 1288, rep_fds = "none" },
 		[6] = { name = "SET_LOG_BASE",
-			req = "log", req_min = 16, req_max = 16, req_fds = "optional",
-			reply = "feature", rep = "u64", rep_min = 0, rep_max = 8, rep_fds = "none" },
+			req = "log", req_min = 8, req_max = 16, req_fds = "optional",
+			reply = "feature", rep = "u64", rep_min = 0, rep_max = 16, rep_fds = "none" },
 		[7] = { name = "SET_LOG_FD",
 			req = "none", req_min = 0, req_max = 8, req_fds = "one",
 			reply = "ack", rep = "ack", rep_min = 0, rep_max = 8, rep_fds = "none" },
@@ -395,17 +397,17 @@ local REQUEST = {
 			gate = "BACKEND_REQ" },
 		[22] = { name = "IOTLB_MSG",
 			req = "iotlb", req_min = 32, req_max = 32, req_fds = "none",
-			reply = "ack", rep = "ack", rep_min = 0, rep_max = 8, rep_fds = "none" },
+			reply = "ack_any", rep = "ack", rep_min = 0, rep_max = 8, rep_fds = "none" },
 		[23] = { name = "SET_VRING_ENDIAN",
 			req = "vring_state", req_min = 8, req_max = 8, req_fds = "none",
 			reply = "ack", rep = "ack", rep_min = 0, rep_max = 8, rep_fds = "none",
 			gate = "CROSS_ENDIAN" },
 		[24] = { name = "GET_CONFIG",
-			req = "config", req_min = 12, req_max = 268, req_fds = "none",
-			reply = "always", rep = "config", rep_min = 0, rep_max = 268, rep_fds = "none",
+			req = "config", req_min = 12, req_max = 4096, req_fds = "none",
+			reply = "always", rep = "config", rep_min = 0, rep_max = 4096, rep_fds = "none",
 			gate = "CONFIG" },
 		[25] = { name = "SET_CONFIG",
-			req = "config", req_min = 12, req_max = 268, req_fds = "none",
+			req = "config", req_min = 12, req_max = 4096, req_fds = "none",
 			reply = "ack", rep = "ack", rep_min = 0, rep_max = 8, rep_fds = "none",
 			gate = "CONFIG" },
 		[26] = { name = "CREATE_CRYPTO_SESSION",
@@ -468,7 +470,7 @@ local REQUEST = {
 			reply = "always", rep = "status", rep_min = 8, rep_max = 8, rep_fds = "none",
 			gate = "STATUS" },
 		[41] = { name = "GET_SHARED_OBJECT",
-			req = "uuid", req_min = 16, req_max = 16, req_fds = "none",
+			req = "uuid", req_min = 0, req_max = 16, req_fds = "none",
 			reply = "always", rep = "u64", rep_min = 0, rep_max = 8, rep_fds = "optional",
 			gate = "SHARED_OBJECT" },
 		[42] = { name = "SET_DEVICE_STATE_FD",
@@ -594,6 +596,11 @@ local pf = {
 	fd_size = ProtoField.uint64("vuproxy.fd.size", "Size"),
 	rule = ProtoField.string("vuproxy.rule", "Rule", base.UNICODE),
 	padding = ProtoField.bytes("vuproxy.padding", "Padding"),
+	ext = ProtoField.bytes("vuproxy.ext", "Extension"),
+	ext_type = ProtoField.uint16("vuproxy.ext.type", "Type"),
+	ext_len = ProtoField.uint16("vuproxy.ext.len", "Length"),
+	mark = ProtoField.string("vuproxy.mark", "Relayed despite",
+		base.UNICODE),
 	channel = ProtoField.string("vuproxy.channel", "Channel"),
 	from = ProtoField.string("vuproxy.from", "From"),
 	direction = ProtoField.string("vuproxy.direction", "Direction"),
@@ -605,6 +612,9 @@ local pe = {
 	hdr_len = ProtoExpert.new("vuproxy.hdr_len.bad",
 		"Pseudo-header length does not fit its fds and rule name",
 		expert.group.MALFORMED, expert.severity.ERROR),
+	mark = ProtoExpert.new("vuproxy.mark.relayed",
+		"vuproxy relayed what the receiver judges",
+		expert.group.PROTOCOL, expert.severity.WARN),
 	empty = ProtoExpert.new("vuproxy.empty",
 		"No message after the pseudo-header",
 		expert.group.MALFORMED, expert.severity.ERROR),
@@ -687,7 +697,7 @@ end
 local all = {}
 for _, field in pairs(pf) do all[#all + 1] = field end
 vuproxy.fields = all
-vuproxy.experts = {pe.version, pe.hdr_len, pe.empty}
+vuproxy.experts = {pe.version, pe.hdr_len, pe.mark, pe.empty}
 
 all = {}
 for _, field in pairs(hf) do all[#all + 1] = field end
@@ -1081,6 +1091,9 @@ local function dissect_message(tvb, pinfo, tree, c)
 	if c and c.as_sent then
 		info[#info + 1] = "(as sent)"
 	end
+	if c and c.mark ~= "" then
+		info[#info + 1] = "[relayed despite: " .. c.mark .. "]"
+	end
 	if size > len - HDR_SIZE then
 		info[#info + 1] = string.format(
 			"[cut: %d of %d bytes recorded]", len - HDR_SIZE, size)
@@ -1178,8 +1191,30 @@ function vuproxy.dissector(tvb, pinfo, tree)
 		rule = tvb(roff, rl):string(ENC_UTF_8)
 		t:add(pf.rule, tvb(roff, rl), rule)
 	end
-	if hl > roff + rl then
-		t:add(pf.padding, tvb(roff + rl, hl - roff - rl))
+	-- Extensions: {u16 type, u16 length, value, padding to 4} up to
+	-- the header length; types this dissector does not know are shown
+	-- as bytes and skipped.
+	local eoff = roff + rl + (4 - (roff + rl) % 4) % 4
+	if eoff > roff + rl and eoff <= hl then
+		t:add(pf.padding, tvb(roff + rl, eoff - roff - rl))
+	end
+	local mark = ""
+	while eoff + TRACE_EXT_HDR <= hl do
+		local etype = tvb(eoff, 2):le_uint()
+		local elen = tvb(eoff + 2, 2):le_uint()
+		if eoff + TRACE_EXT_HDR + elen > hl then
+			break
+		end
+		local whole = TRACE_EXT_HDR + elen + (4 - elen % 4) % 4
+		local et = t:add(pf.ext, tvb(eoff, math.min(whole, hl - eoff)))
+		et:add_le(pf.ext_type, tvb(eoff, 2))
+		et:add_le(pf.ext_len, tvb(eoff + 2, 2))
+		if etype == TRACE_EXT_MARK and elen > 0 then
+			mark = tvb(eoff + TRACE_EXT_HDR, elen):string(ENC_UTF_8)
+			et:add(pf.mark, tvb(eoff + TRACE_EXT_HDR, elen), mark)
+			et:add_proto_expert_info(pe.mark, mark)
+		end
+		eoff = eoff + whole
 	end
 
 	if hl == len then
@@ -1188,7 +1223,7 @@ function vuproxy.dissector(tvb, pinfo, tree)
 	end
 	ctx = {
 		frame = pinfo.number, session = session, chan = chan, from = from, nfds = nfds,
-		action = action, rule = rule,
+		action = action, rule = rule, mark = mark,
 		as_sent = bit32.band(flags, TRACE_F_AS_SENT) ~= 0,
 	}
 	return hl + message:call(tvb(hl):tvb(), pinfo, tree)
