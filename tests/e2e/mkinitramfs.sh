@@ -4,8 +4,7 @@
 # KVER and then does what the kernel command line asks:
 #   lab.net=1          bring eth0 up as lab.ip (default 10.0.0.2/24) and ping
 #                      lab.peer (default 10.0.0.1) lab.pings times (default 5),
-#                      one every lab.interval s (default 1; busybox takes
-#                      fractions, e.g. 0.2)
+#                      lab.interval seconds apart (default 1)
 #   lab.blk=1          read all of /dev/vda with dd, print its md5, write
 #                      lab.pattern at sector lab.sector (default 1), fsync, read
 #                      it back
