@@ -217,12 +217,12 @@ stop_vuproxy() {
 # vup_saw REGEX: vuproxy's -v log has a relayed-message line matching REGEX.
 vup_saw() { grep -qE -- "$1" "$VUP_LOG"; }
 
-# tap_counts Q [LOG]: "C K M T B" from the last "s1 tap qQ: consumed C,
+# tap_counts Q [LOG]: "C K M T B U" from the last "s1 tap qQ: consumed C,
 # captured K[ (U unverified)], missed M, torn T, malformed B" line of
-# vuproxy's log (default $VUP_LOG).
+# vuproxy's log (default $VUP_LOG); U is 0-padded (read it as 10#$U).
 tap_counts() {
 	grep " s1 tap q$1: consumed " "${2:-$VUP_LOG}" | tail -n 1 |
-		sed -E 's/.*consumed ([0-9]+), captured ([0-9]+)( \([0-9]+ unverified\))?, missed ([0-9]+), torn ([0-9]+), malformed ([0-9]+).*/\1 \2 \4 \5 \6/'
+		sed -E 's/.*consumed ([0-9]+), captured ([0-9]+)( \(([0-9]+) unverified\))?, missed ([0-9]+), torn ([0-9]+), malformed ([0-9]+).*/\1 \2 \5 \6 \7 0\4/'
 }
 
 # QMP over a pair of FIFOs, so that no socket client (socat, python) is

@@ -307,7 +307,7 @@ if [[ " $RUNS " == *" proxied "* ]] && [ "$TAP" = 1 ]; then
 	declare -A C K M T B
 	for side in src dst; do
 		for q in 0 1; do
-			read -r "C[$side$q]" "K[$side$q]" "M[$side$q]" "T[$side$q]" "B[$side$q]" \
+			read -r "C[$side$q]" "K[$side$q]" "M[$side$q]" "T[$side$q]" "B[$side$q]" _ \
 				<<<"$(tap_counts $q "$W/vuproxy-$side.log")"
 			[ -n "${B[$side$q]:-}" ] || qe_fail "vuproxy-$side printed no tap counts for queue $q"
 			[ $((K[$side$q] + M[$side$q] + T[$side$q] + B[$side$q])) = "${C[$side$q]}" ] ||

@@ -104,6 +104,12 @@ sed 's/^/  /' "$W/icmp.txt"
 NREQ=$(grep -c '^s1 net q1 tx	10\.0\.0\.2	10\.0\.0\.1	8$' "$W/icmp.txt")
 NREP=$(grep -c '^s1 net q0 rx	10\.0\.0\.1	10\.0\.0\.2	0$' "$W/icmp.txt")
 grep ' s1 tap q[01]: consumed ' "$VUP_LOG" | sed 's/^/  /'
+# "s1 tap qN: consumed C, captured K[ (U unverified)], missed M, torn T,
+# malformed B" -> "C K M T B"
+tap_counts() {
+	grep " s1 tap q$1: consumed " "$VUP_LOG" | tail -n 1 |
+		sed -E 's/.*consumed ([0-9]+), captured ([0-9]+)( \([0-9]+ unverified\))?, missed ([0-9]+), torn ([0-9]+), malformed ([0-9]+).*/\1 \2 \4 \5 \6/'
+}
 read -r RXC RXK RXM RXT RXB <<<"$(tap_counts 0)"
 read -r TXC TXK TXM TXT TXB <<<"$(tap_counts 1)"
 [ -n "${TXB:-}" ] && [ -n "${RXB:-}" ] || qe_fail "vuproxy printed no tap counts for queues 0 and 1"
