@@ -2,6 +2,7 @@
  * the usage text; the default subcommand is the proxy itself. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -78,6 +79,12 @@ static void usage(FILE *f)
 	        "the receiver to\n"
 	        "                           judge (default: relay them with a "
 	        "warning)\n"
+	        "  --backend-wait MS        how long a front-end waits for "
+	        "its back-end before\n"
+	        "                           vuproxy closes it (default: 0, "
+	        "one attempt, with\n"
+	        "                           --backend connect; 2000 with "
+	        "--backend listen)\n"
 	        "  -r FILE                  apply the fault-injection rules "
 	        "in FILE (YAML);\n"
 	        "                           SIGHUP reloads it (a bad file "
@@ -351,7 +358,8 @@ static int cmd_proxy(int argc, char **argv)
 		OPT_USER,
 		OPT_STALL,
 		OPT_TAP_MEMORY,
-		OPT_STRICT
+		OPT_STRICT,
+		OPT_BACKEND_WAIT
 	};
 	static const struct option opts[] = {
 	        {"frontend", required_argument, NULL, OPT_FRONTEND},
@@ -365,6 +373,7 @@ static int cmd_proxy(int argc, char **argv)
 	        {"stall-timeout", required_argument, NULL, OPT_STALL},
 	        {"tap-memory", required_argument, NULL, OPT_TAP_MEMORY},
 	        {"strict", no_argument, NULL, OPT_STRICT},
+	        {"backend-wait", required_argument, NULL, OPT_BACKEND_WAIT},
 	        {"snaplen", required_argument, NULL, 's'},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"quiet", no_argument, NULL, 'q'},
@@ -374,7 +383,8 @@ static int cmd_proxy(int argc, char **argv)
 	};
 	struct vup_proxy_config cfg = {.socket_mode = 0600,
 	                               .max_sessions = 1024,
-	                               .stall_timeout_ms = 30000};
+	                               .stall_timeout_ms = 30000,
+	                               .backend_wait_ms = -1};
 	struct vup_trace_config tcfg = {0};
 	const char *rules_path = NULL, *user = NULL;
 	struct vup_privdrop_user run_as;
@@ -428,6 +438,14 @@ static int cmd_proxy(int argc, char **argv)
 			               &secs))
 				return 2;
 			cfg.stall_timeout_ms = secs * 1000;
+			break;
+		}
+		case OPT_BACKEND_WAIT: {
+			unsigned ms;
+			if (parse_uint("--backend-wait", optarg, 10, INT_MAX,
+			               &ms))
+				return 2;
+			cfg.backend_wait_ms = (int)ms;
 			break;
 		}
 		case OPT_MAX:

@@ -18,12 +18,23 @@ struct vup_proxy_config {
 	unsigned max_sessions;     /* concurrent; more are refused */
 	unsigned stall_timeout_ms; /* a peer mid-message this long is cut off;
 	                              0 never */
+	int backend_wait_ms;       /* --backend-wait: how long a session whose
+	                              front-end is there waits for its back-end;
+	                              -1: the default of the back-end's role */
 	struct vup_trace *trace;   /* -w, or NULL */
 	struct vup_tap_config tap; /* --tap, -s */
 	uint32_t tap_interval_us;  /* --tap-interval: poll period */
 	uint64_t tap_mem_limit;    /* --tap-memory: bytes; 0 = 256 MiB */
 	bool strict; /* --strict: refuse what the receiver would judge */
 };
+
+/* --backend-wait defaults.  connect: one attempt, as the front-end would
+ * get ECONNREFUSED at once without vuproxy (QEMU waits for its replies
+ * with its main loop stopped).  listen: the back-end connects by itself;
+ * DPDK's client=1 retries its connect once a second, and a front-end
+ * (QEMU reconnect=1) tries again a second after a close. */
+#define VUP_BACKEND_WAIT_CONNECT_MS 0
+#define VUP_BACKEND_WAIT_LISTEN_MS  2000
 
 struct vup_proxy_stats {
 	uint64_t sessions;         /* opened since start */

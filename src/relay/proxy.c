@@ -3,12 +3,19 @@
  *
  *   front-end  back-end   a session starts when...
  *   listen     connect    a front-end connects; we then connect the back-end
+ *                         (for --backend-wait, default one attempt)
  *   listen     listen     a front-end connects; it takes the next back-end
- *                         that connects (or one already waiting)
+ *                         that connects (or one already waiting) within
+ *                         --backend-wait (default 2 s)
  *   connect    listen     a back-end connects; we then connect the front-end
  *   connect    connect    at start, and again after each session ends; the
  *                         back-end is connected first so that the front-end
  *                         never waits on a proxy with nobody behind it
+ *
+ * A front-end whose back-end does not come within --backend-wait is
+ * closed: without vuproxy it would have been refused at once, and QEMU
+ * reads its replies with its main loop stopped.  Connecting to a
+ * front-end, and to a back-end no front-end waits for, goes on for ever.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,7 +82,7 @@ static struct vup_session *waiting_for_backend(struct vup_proxy *p)
 {
 	struct vup_session *found = NULL;
 	for (struct vup_session *s = p->sessions; s; s = s->next)
-		if (!vup_session_has(s, VUP_BACKEND))
+		if (!vup_session_has(s, VUP_BACKEND) && !s->ending)
 			found = s;
 	return found;
 }
@@ -221,6 +228,10 @@ int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
 		return -ENOMEM;
 	p->loop = loop;
 	p->cfg = *cfg;
+	if (cfg->backend_wait_ms < 0)
+		p->cfg.backend_wait_ms = cfg->backend.role == VUP_ROLE_LISTEN
+		                                 ? VUP_BACKEND_WAIT_LISTEN_MS
+		                                 : VUP_BACKEND_WAIT_CONNECT_MS;
 	p->listen_fd[0] = p->listen_fd[1] = -1;
 	p->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	uv_timer_init(loop, &p->restart);

@@ -50,11 +50,14 @@ struct vup_session {
 	bool closing;
 	bool failed;
 	unsigned open_links;
-	/* connecting side with retry; also times the end of a session */
+	/* connecting side with retry, the wait for a back-end; also times
+	 * the end of a session */
 	uv_timer_t retry;
 	unsigned open_timers; /* retry and hold_timer until closed */
 	enum vup_side connecting;
 	unsigned backoff_ms;
+	unsigned be_attempts; /* connects to the back-end so far */
+	uint64_t be_since;    /* loop time (ms) the front-end began waiting */
 	/* ending: no more reading; queued messages are being delivered */
 	bool ending;
 	char end_reason[512];
@@ -119,7 +122,8 @@ void vup__flush_held(struct vup_session *s); /* all of it, now */
 struct vup_session *vup_session_new(struct vup_proxy *p);
 /* Give the session the fd of one side (accepted or connected). */
 void vup_session_attach(struct vup_session *s, enum vup_side side, int fd);
-/* Start connecting one side, retrying with backoff. */
+/* Start connecting one side, retrying with backoff: for ever, or for a
+ * back-end whose front-end waits, until --backend-wait is over. */
 void vup_session_connect(struct vup_session *s, enum vup_side side);
 bool vup_session_has(const struct vup_session *s, enum vup_side side);
 void vup_session_close(struct vup_session *s, const char *reason);

@@ -5,7 +5,8 @@
  * the back-end gets one end of a socketpair of ours, so back-end requests
  * and front-end replies are relayed by this same code.  When either peer
  * closes or errs, the whole session closes so that the peers' reconnect
- * logic runs.
+ * logic runs.  A front-end waits for its back-end at most --backend-wait
+ * (then it is closed, as a refused connect would have left it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -457,6 +458,35 @@ bool vup_session_has(const struct vup_session *s, enum vup_side side)
 	return l && l->ch.fd >= 0;
 }
 
+/* --backend-wait with --backend listen: no back-end came in time.  The
+ * front-end gets the close it would get from an absent back-end. */
+static void on_backend_wait_over(uv_timer_t *t)
+{
+	struct vup_session *s = t->data;
+	if (s->closing || s->ending || vup_session_has(s, VUP_BACKEND))
+		return;
+	vup__session_fail(s,
+	                  "no back-end connected on %s within %d ms "
+	                  "(--backend-wait)",
+	                  s->proxy->cfg.backend.path,
+	                  s->proxy->cfg.backend_wait_ms);
+}
+
+/* The front-end is there and the back-end is not: the front-end (QEMU
+ * waits for its replies with its main loop stopped) waits at most
+ * --backend-wait, counted from now.  What it sends meanwhile is queued
+ * for the back-end. */
+static void await_backend(struct vup_session *s)
+{
+	s->be_since = uv_now(s->proxy->loop);
+	if (endpoint(s, VUP_BACKEND)->role == VUP_ROLE_CONNECT) {
+		vup_session_connect(s, VUP_BACKEND);
+		return;
+	}
+	uv_timer_start(&s->retry, on_backend_wait_over,
+	               (uint64_t)s->proxy->cfg.backend_wait_ms, 0);
+}
+
 void vup_session_attach(struct vup_session *s, enum vup_side side, int fd)
 {
 	struct vup_link *l = side == VUP_FRONTEND ? s->fe : s->be;
@@ -469,10 +499,15 @@ void vup_session_attach(struct vup_session *s, enum vup_side side, int fd)
 	vup_log(VUP_LOG_INFO, "s%u %s %s %s", s->id, vup_side_name(side),
 	        ep->role == VUP_ROLE_LISTEN ? "accepted on" : "connected to",
 	        ep->path);
+	if (side == VUP_BACKEND)
+		uv_timer_stop(&s->retry); /* the wait is over */
 	enum vup_side other = side == VUP_FRONTEND ? VUP_BACKEND : VUP_FRONTEND;
-	if (!vup_session_has(s, other) &&
-	    endpoint(s, other)->role == VUP_ROLE_CONNECT)
-		vup_session_connect(s, other);
+	if (vup_session_has(s, other))
+		return;
+	if (other == VUP_BACKEND)
+		await_backend(s);
+	else if (endpoint(s, other)->role == VUP_ROLE_CONNECT)
+		vup_session_connect(s, other); /* no one waits: for ever */
 }
 
 static void on_retry(uv_timer_t *t)
@@ -482,10 +517,23 @@ static void on_retry(uv_timer_t *t)
 		vup_session_connect(s, s->connecting);
 }
 
+/* A front-end waits for this back-end connect: ms left of --backend-wait
+ * (0: give up now); UINT64_MAX when no front-end waits. */
+static uint64_t wait_left(struct vup_session *s, enum vup_side side)
+{
+	if (side != VUP_BACKEND || !vup_session_has(s, VUP_FRONTEND))
+		return UINT64_MAX;
+	uint64_t waited = uv_now(s->proxy->loop) - s->be_since;
+	uint64_t wait = (uint64_t)s->proxy->cfg.backend_wait_ms;
+	return waited < wait ? wait - waited : 0;
+}
+
 void vup_session_connect(struct vup_session *s, enum vup_side side)
 {
 	const struct vup_endpoint *ep = endpoint(s, side);
 	int fd = vup_endpoint_connect(ep);
+	if (side == VUP_BACKEND)
+		s->be_attempts++;
 	if (fd >= 0) {
 		s->backoff_ms = 0;
 		vup_session_attach(s, side, fd);
@@ -496,13 +544,28 @@ void vup_session_connect(struct vup_session *s, enum vup_side side)
 		                  vup_side_name(side), ep->path);
 		return;
 	}
+	uint64_t left = wait_left(s, side);
+	if (left == 0) {
+		vup__session_fail(
+		        s,
+		        "back-end connect:%s: %s (%u attempt%s in %llu ms, "
+		        "--backend-wait %d)",
+		        ep->path, strerror(-fd), s->be_attempts,
+		        s->be_attempts == 1 ? "" : "s",
+		        (unsigned long long)(uv_now(s->proxy->loop) -
+		                             s->be_since),
+		        s->proxy->cfg.backend_wait_ms);
+		return;
+	}
 	s->connecting = side;
 	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
 	if (s->backoff_ms > BACKOFF_MAX_MS)
 		s->backoff_ms = BACKOFF_MAX_MS;
-	vup_log(VUP_LOG_INFO, "s%u %s connect:%s: %s; retrying in %u ms", s->id,
-	        vup_side_name(side), ep->path, strerror(-fd), s->backoff_ms);
-	uv_timer_start(&s->retry, on_retry, s->backoff_ms, 0);
+	uint64_t ms = s->backoff_ms < left ? s->backoff_ms : left;
+	vup_log(VUP_LOG_INFO, "s%u %s connect:%s: %s; retrying in %llu ms",
+	        s->id, vup_side_name(side), ep->path, strerror(-fd),
+	        (unsigned long long)ms);
+	uv_timer_start(&s->retry, on_retry, ms, 0);
 }
 
 static void on_timer_closed(uv_handle_t *h)

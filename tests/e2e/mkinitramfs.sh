@@ -8,6 +8,10 @@
 #   lab.blk=1          read all of /dev/vda with dd, print its md5, write
 #                      lab.pattern at sector lab.sector (default 1), fsync, read
 #                      it back
+#   lab.watch=N        with lab.net=1, instead of lab.pings: for N s, print
+#                      "LAB: tick K at Ts" every 0.5 s and ping lab.peer
+#                      every 0.5 s (a reply line per answer), so that the
+#                      host sees whether the guest runs and the device works
 #   lab.hold=N         sleep N s before powering off (default 0)
 # Every milestone is a console line starting with "LAB: "; the last one is
 # "LAB: DONE", then the guest powers off (run QEMU with -no-reboot).
@@ -77,8 +81,20 @@ if [ "$(arg lab.net 0)" = 1 ]; then
 	if [ -e /sys/class/net/eth0 ]; then
 		ip link set lo up; ip link set eth0 up; ip addr add "$(arg lab.ip 10.0.0.2/24)" dev eth0
 		echo "LAB: NET-READY eth0 $(cat /sys/class/net/eth0/address) at $(up)s"
-		ping -c "$(arg lab.pings 5)" -i "$(arg lab.interval 1)" -W 2 "$(arg lab.peer 10.0.0.1)"
-		echo "LAB: ping rc=$? at $(up)s"
+		watch=$(arg lab.watch 0)
+		if [ "$watch" -gt 0 ]; then
+			ping -i 0.5 "$(arg lab.peer 10.0.0.1)" &
+			p=$!
+			k=0
+			while [ $k -lt $((watch * 2)) ]; do
+				echo "LAB: tick $k at $(up)s"; k=$((k+1)); sleep 0.5
+			done
+			kill $p
+			echo "LAB: watch done at $(up)s"
+		else
+			ping -c "$(arg lab.pings 5)" -i "$(arg lab.interval 1)" -W 2 "$(arg lab.peer 10.0.0.1)"
+			echo "LAB: ping rc=$? at $(up)s"
+		fi
 		S=/sys/class/net/eth0/statistics
 		echo "LAB: eth0 counters rx_packets=$(cat $S/rx_packets) tx_packets=$(cat $S/tx_packets) rx_dropped=$(cat $S/rx_dropped) tx_dropped=$(cat $S/tx_dropped)"
 	else

@@ -66,16 +66,8 @@ VUP_EXTRA=(-w "$TRACE" --tap blk -s "$SNAPLEN" --tap-unverified --tap-interval 1
 start_vuproxy "listen:$FE" "connect:$BE"
 
 # 3. front-end: QEMU connects to vuproxy.
-GUEST=$W/guest.log
-qe_log "guest console + QEMU stderr" "$GUEST"
-T0=$(now)
-spawn Q_PID "$LIMIT" TERM "$GUEST" qemu-system-x86_64 -accel tcg -cpu max -M q35 -m $MEM -smp 1 \
-	-nodefaults -no-user-config -display none -serial stdio -no-reboot \
-	-object memory-backend-memfd,id=mem,size=$MEM,share=on -numa node,memdev=mem \
-	-chardev "socket,id=c1,path=$FE" \
-	-device vhost-user-blk-pci,chardev=c1,num-queues=1,vectors=0 \
-	-kernel "$KERNEL" -initrd "$W/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 quiet lab.blk=1 lab.sector=$SECTOR lab.pattern=$PATTERN"
+start_guest guest "lab.blk=1 lab.sector=$SECTOR lab.pattern=$PATTERN" \
+	-chardev "socket,id=c1,path=$FE" -device vhost-user-blk-pci,chardev=c1,num-queues=1,vectors=0
 
 qe_milestone init 'LAB: init started' "$BOOT_TIMEOUT" "the guest never came up"
 qe_milestone blk 'LAB: BLK-READY|LAB: BLK-FAIL' 60 "the guest's /dev/vda never showed up"

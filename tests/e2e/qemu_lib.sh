@@ -156,7 +156,10 @@ wait_exit() {
 # e2e_stop in lib.sh for why that hangs an ASan build at exit).
 stop() {
 	local prog
-	prog=$(awk -v p="$1" '$4 == p { print $1; exit }' /proc/[0-9]*/stat 2>/dev/null)
+	# Not awk over /proc/*/stat: mawk gives up on the first process that
+	# exits meanwhile, and the signal would then hit the wrapper alone
+	# (SIGKILL: the program lives on, orphaned).
+	prog=$(pgrep -P "$1" | head -n 1)
 	ours "$1" && kill -"$2" "${prog:-$1}" 2>/dev/null
 	wait_exit "$1" "$3" && return 0
 	ours "$1" && kill -KILL "$1" 2>/dev/null
@@ -176,6 +179,58 @@ qe_milestone() {
 	2) wait_exit "$Q_PID" 5
 	   qe_fail "$4: QEMU exited (status $WAIT_RC) before '$2' showed on the guest console" ;;
 	esac
+}
+
+# start_testpmd NAME SOCK: dpdk-testpmd as a vhost-user server on SOCK
+# (net_vhost, icmpecho: answers ARP and pings), logging every vhost-user
+# message it reads, in $W/NAME.log; DPDK's files under $PREFIX-NAME.
+# Waits until it has bound SOCK; its pid in TP_PID.
+start_testpmd() {
+	local log=$W/$1.log
+	qe_log "$1" "$log"
+	CLEANUP_EXTRA+=("/var/run/dpdk/$PREFIX-$1" "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk/$PREFIX-$1")
+	spawn TP_PID "$LIMIT" INT "$log" dpdk-testpmd --lcores 0@0,1@0 --no-pci --no-huge -m 256 \
+		--file-prefix="$PREFIX-$1" --vdev "net_vhost0,iface=$2,queues=1" \
+		--log-level=lib.vhost.config:debug \
+		-- --stats-period=1 --nb-cores=1 --total-num-mbufs=8192 --forward-mode=icmpecho
+	wait_log "$log" 'binding succeeded' 60 "$TP_PID"
+	case $? in
+	1) qe_fail "dpdk-testpmd $1 did not bind $2 within 60 s" ;;
+	2) qe_fail "dpdk-testpmd $1 exited before binding $2" ;;
+	esac
+	[ -S "$2" ] || qe_fail "dpdk-testpmd $1 says it bound $2 but there is no socket"
+}
+
+# start_guest NAME APPEND DEVICE-ARGS...: QEMU, a TCG guest with shareable
+# memory ($MEM, memfd) and the vhost-user device of DEVICE-ARGS (-chardev
+# ... -device ...), booting the initramfs with APPEND on its kernel command
+# line (see mkinitramfs.sh).  Console and QEMU's stderr in $W/NAME.log
+# ($GUEST), pid in Q_PID, T0 its start (for qe_milestone).
+start_guest() {
+	local name=$1 append=$2
+	shift 2
+	GUEST=$W/$name.log
+	qe_log "$name: guest console + QEMU stderr" "$GUEST"
+	T0=$(now)
+	spawn Q_PID "$LIMIT" TERM "$GUEST" qemu-system-x86_64 -accel tcg -cpu max -M q35 -m "$MEM" -smp 1 \
+		-nodefaults -no-user-config -display none -serial stdio -no-reboot \
+		-object memory-backend-memfd,id=mem,size="$MEM",share=on -numa node,memdev=mem \
+		"$@" -kernel "$KERNEL" -initrd "$W/initramfs.cpio.gz" \
+		-append "console=ttyS0 panic=-1 quiet $append"
+}
+
+# net_guest NAME CHARDEV APPEND: start_guest with a virtio-net-pci whose
+# vhost-user socket is `-chardev socket,id=c0,CHARDEV` (vectors=0: QEMU 7.2
+# with TCG crashes at DRIVER_OK without it), lab.net=1 APPEND; returns once
+# the guest's eth0 is up (T_init, T_net).
+net_guest() {
+	start_guest "$1" "lab.net=1 $3" -chardev "socket,id=c0,$2" -netdev vhost-user,id=n0,chardev=c0 \
+		-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,vectors=0
+	qe_milestone init 'LAB: init started' "$BOOT_TIMEOUT" "$1: the guest never came up"
+	qe_milestone net 'LAB: NET-READY|LAB: NET-FAIL' 60 "$1: the guest's eth0 never came up"
+	if grep -q 'LAB: NET-FAIL' "$GUEST"; then
+		qe_fail "$1: the guest has no eth0 (virtio-net over vhost-user did not probe)"
+	fi
 }
 
 # start_vuproxy FE BE: vuproxy -v (bounded by $LIMIT s) with its log in

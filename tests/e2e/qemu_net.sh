@@ -32,21 +32,9 @@ build_initramfs "$W/initramfs.cpio.gz"
 
 FE=$W/fe.sock BE=$W/be.sock
 PREFIX=vup-qnet-$$-$RANDOM
-CLEANUP_EXTRA+=("/var/run/dpdk/$PREFIX" "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk/$PREFIX")
 
 # 1. back-end: testpmd vhost-user server, answering pings.
-TP_LOG=$W/testpmd.log
-qe_log testpmd "$TP_LOG"
-spawn TP_PID "$LIMIT" INT "$TP_LOG" dpdk-testpmd --lcores 0@0,1@0 --no-pci --no-huge -m 256 \
-	--file-prefix="$PREFIX" --vdev "net_vhost0,iface=$BE,queues=1" \
-	--log-level=lib.vhost.config:debug \
-	-- --stats-period=1 --nb-cores=1 --total-num-mbufs=8192 --forward-mode=icmpecho
-wait_log "$TP_LOG" 'binding succeeded' 60 "$TP_PID"
-case $? in
-1) qe_fail "dpdk-testpmd did not bind $BE within 60 s" ;;
-2) qe_fail "dpdk-testpmd exited before binding $BE" ;;
-esac
-[ -S "$BE" ] || qe_fail "dpdk-testpmd says it bound $BE but there is no socket"
+start_testpmd testpmd "$BE"
 
 # 2. vuproxy between them, tapping the queues into a trace.
 TRACE=$W/trace.pcapng.gz
@@ -54,20 +42,7 @@ VUP_EXTRA=(-w "$TRACE" --tap net -s 256 --tap-unverified)
 start_vuproxy "listen:$FE" "connect:$BE"
 
 # 3. front-end: QEMU connects to vuproxy.
-GUEST=$W/guest.log
-qe_log "guest console + QEMU stderr" "$GUEST"
-T0=$(now)
-spawn Q_PID "$LIMIT" TERM "$GUEST" qemu-system-x86_64 -accel tcg -cpu max -M q35 -m $MEM -smp 1 \
-	-nodefaults -no-user-config -display none -serial stdio -no-reboot \
-	-object memory-backend-memfd,id=mem,size=$MEM,share=on -numa node,memdev=mem \
-	-chardev "socket,id=c0,path=$FE" -netdev vhost-user,id=n0,chardev=c0 \
-	-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,vectors=0 \
-	-kernel "$KERNEL" -initrd "$W/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 quiet lab.net=1 lab.pings=$PINGS"
-
-qe_milestone init 'LAB: init started' "$BOOT_TIMEOUT" "the guest never came up"
-qe_milestone net 'LAB: NET-READY|LAB: NET-FAIL' 60 "the guest's eth0 never came up"
-grep -q 'LAB: NET-FAIL' "$GUEST" && qe_fail "the guest has no eth0 (virtio-net over vhost-user did not probe)"
+net_guest guest "path=$FE" "lab.pings=$PINGS"
 qe_milestone ping 'LAB: ping rc=' $((PINGS * 3 + 30)) "the guest's ping never finished"
 qe_milestone off 'LAB: DONE' 30 "the guest did not finish"
 wait_exit "$Q_PID" 30 || qe_fail "QEMU did not exit within 30 s of the guest powering off"

@@ -1,5 +1,6 @@
 /* All four socket-role combinations, the pairing of front-ends with
- * back-ends when both sides connect to vuproxy, and connect retries. */
+ * back-ends when both sides connect to vuproxy, connect retries, and how
+ * long a front-end waits for its back-end (--backend-wait). */
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -37,6 +38,14 @@ static void exercise(struct peer *fe, struct peer *be, uint64_t tag)
 	expect_tag(be, (uint32_t)tag);
 }
 
+/* One peer hangs up: vuproxy must close the other; both are freed. */
+static void hang_up(struct peer *gone, struct peer *other)
+{
+	peer_free(gone);
+	PEER_OK(peer_expect_eof(other, PEER_TIMEOUT_MS));
+	peer_free(other);
+}
+
 static struct peer *connect_to(const char *path, const char *name)
 {
 	int fd = peer_connect(path, PEER_TIMEOUT_MS);
@@ -69,9 +78,7 @@ static void listen_connect(void **state)
 	struct peer *fe, *be;
 	PEER_OK(peer_fx_session(fx, &fe, &be));
 	exercise(fe, be, 1);
-	peer_free(fe);
-	PEER_OK(peer_expect_eof(be, PEER_TIMEOUT_MS));
-	peer_free(be);
+	hang_up(fe, be);
 	finish(fx, 1);
 }
 
@@ -82,9 +89,7 @@ static void connect_listen(void **state)
 	struct peer *be = connect_to(fx->be_path, "be");
 	struct peer *fe = accept_from(fx->fe_listen, "fe");
 	exercise(fe, be, 2);
-	peer_free(be);
-	PEER_OK(peer_expect_eof(fe, PEER_TIMEOUT_MS));
-	peer_free(fe);
+	hang_up(be, fe);
 	finish(fx, 1);
 }
 
@@ -96,18 +101,14 @@ static void connect_connect(void **state)
 	struct peer *be = accept_from(fx->be_listen, "be");
 	struct peer *fe = accept_from(fx->fe_listen, "fe");
 	exercise(fe, be, 3);
-	peer_free(fe);
-	PEER_OK(peer_expect_eof(be, PEER_TIMEOUT_MS));
-	peer_free(be);
+	hang_up(fe, be);
 	/* After a session ends, vuproxy connects both sides again. */
 	be = accept_from(fx->be_listen, "be2");
 	fe = accept_from(fx->fe_listen, "fe2");
 	exercise(fe, be, 4);
 	PEER_OK(vproc_wait_line(&fx->vp, PEER_TIMEOUT_MS,
 	                        "s2 front-end connected to", NULL));
-	peer_free(be);
-	PEER_OK(peer_expect_eof(fe, PEER_TIMEOUT_MS));
-	peer_free(fe);
+	hang_up(be, fe);
 	/* ...and a third one may be under way when we stop. */
 	PEER_OK(peer_fx_stop(fx));
 	PEER_LOG(fx, "sessions (0 failed)");
@@ -158,11 +159,8 @@ static void listen_listen(void **state)
 	exercise(d, q, 8);
 
 	struct peer *all[] = {a, b, c, d, x, y, p, q};
-	for (size_t i = 0; i < 4; i++) {
-		peer_free(all[i]);
-		PEER_OK(peer_expect_eof(all[i + 4], PEER_TIMEOUT_MS));
-		peer_free(all[i + 4]);
-	}
+	for (size_t i = 0; i < 4; i++)
+		hang_up(all[i], all[i + 4]);
 	finish(fx, 4);
 }
 
@@ -192,23 +190,116 @@ static void listen_listen_dead_waiting_backend(void **state)
 	uint32_t p[2] = {0, 0xfe};
 	PEER_OK(peer_msg_equal(&m, peer_code("SET_VRING_NUM"), V, p, 8, 0));
 	exercise(fe, live, 11);
-	peer_free(fe);
-	PEER_OK(peer_expect_eof(live, PEER_TIMEOUT_MS));
-	peer_free(live);
+	hang_up(fe, live);
 	finish(fx, 1);
 }
 
-/* Start vuproxy with --backend connect to a path nobody listens on; a
- * front-end connects and talks; the back-end appears 300 ms later. */
+/* vuproxy with these roles and extra args, and none of our listeners
+ * (peer_fx_start opens one for each side vuproxy connects to): a
+ * connect: side finds nobody until the test listens. */
+static void start_alone(struct peer_fx *fx, const char *fe_role,
+                        const char *be_role, const char *const *extra)
+{
+	char fe_arg[256], be_arg[256];
+	snprintf(fe_arg, sizeof(fe_arg), "%s:%s", fe_role, fx->fe_path);
+	snprintf(be_arg, sizeof(be_arg), "%s:%s", be_role, fx->be_path);
+	const char *args[16] = {"--frontend", fe_arg, "--backend", be_arg};
+	size_t n = 4;
+	for (size_t i = 0; extra && extra[i] && n < 15; i++)
+		args[n++] = extra[i];
+	args[n] = NULL;
+	PEER_OK(vproc_start(&fx->vp, fx->log_path, args));
+	fx->started = true;
+	if (strcmp(fe_role, "listen") == 0)
+		PEER_OK(vproc_wait_line(&fx->vp, PEER_TIMEOUT_MS,
+		                        "listening on", fx->fe_path, NULL));
+}
+
+/* A front-end connects and sends GET_FEATURES, as QEMU does first, while
+ * no back-end is there: vuproxy must close it (EOF, or a reset when it
+ * closed before reading) within [min_ms, max_ms] of the connect, without
+ * a reply.  Returns how long it took. */
+static uint64_t expect_refused(struct peer_fx *fx, unsigned min_ms,
+                               unsigned max_ms)
+{
+	struct peer *fe = connect_to(fx->fe_path, "fe");
+	uint64_t t0 = peer_now_ms();
+	/* May fail already (EPIPE): vuproxy may have closed it first. */
+	(void)peer_send(fe, peer_code("GET_FEATURES"), V, NULL, 0, NULL, 0);
+	if (peer_expect_eof(fe, (int)max_ms + 500) < 0)
+		fail_msg("the front-end was not closed: %s\n--- log ---\n%s",
+		         peer_error(), vproc_log_tail(&fx->vp));
+	uint64_t ms = peer_now_ms() - t0;
+	peer_free(fe);
+	print_message("front-end closed %llu ms after connecting\n",
+	              (unsigned long long)ms);
+	if (ms < min_ms || ms > max_ms)
+		fail_msg("the front-end was closed after %llu ms, expected "
+		         "%u to %u ms\n--- log ---\n%s",
+		         (unsigned long long)ms, min_ms, max_ms,
+		         vproc_log_tail(&fx->vp));
+	return ms;
+}
+
+/* listen/connect, no back-end (default --backend-wait 0): every
+ * front-end is closed at once, as the back-end's refusal would have
+ * closed it without vuproxy, with one error line naming the session and
+ * why; no retry.  First no socket file (ENOENT), then a file nobody
+ * listens on (ECONNREFUSED); then the back-end is back and the next
+ * front-end is served. */
+static void backend_absent_closes_frontend(void **state)
+{
+	struct peer_fx *fx = *state;
+	start_alone(fx, "listen", "connect", NULL);
+	expect_refused(fx, 0, 1000);
+	int dead = peer_listen(fx->be_path, 1);
+	PEER_OK(dead);
+	close(dead); /* the socket file stays, nobody listens */
+	expect_refused(fx, 0, 1000);
+	PEER_LOG(fx, "error: s1 back-end connect:", fx->be_path,
+	         ": No such file or directory (1 attempt in ",
+	         " ms, --backend-wait 0); closing session");
+	PEER_LOG(fx, "error: s2 back-end connect:", fx->be_path,
+	         ": Connection refused (1 attempt in ",
+	         " ms, --backend-wait 0); closing session");
+	assert_int_equal(vproc_count(&fx->vp, "error: "), 2);
+	assert_int_equal(vproc_count(&fx->vp, "retrying"), 0);
+	unlink(fx->be_path);
+	fx->be_listen = peer_listen(fx->be_path, 16);
+	PEER_OK(fx->be_listen);
+	struct peer *fe, *be;
+	PEER_OK(peer_fx_session(fx, &fe, &be));
+	exercise(fe, be, 12);
+	hang_up(fe, be);
+	PEER_OK(peer_fx_stop(fx));
+	PEER_LOG(fx, "vuproxy: 3 sessions (2 failed)");
+}
+
+/* listen/connect with --backend-wait 400 and no back-end: vuproxy
+ * retries with backoff, the last attempt when the wait is over, then
+ * closes the front-end. */
+static void backend_wait_expires(void **state)
+{
+	struct peer_fx *fx = *state;
+	const char *extra[] = {"--backend-wait", "400", NULL};
+	start_alone(fx, "listen", "connect", extra);
+	expect_refused(fx, 350, 1500);
+	PEER_LOG(fx, "s1 back-end connect:", fx->be_path, "retrying in 50 ms");
+	PEER_LOG(fx, "error: s1 back-end connect:", fx->be_path,
+	         " attempts in ", " ms, --backend-wait 400); closing session");
+	assert_int_equal(vproc_count(&fx->vp, "error: "), 1);
+	PEER_OK(peer_fx_stop(fx));
+	PEER_LOG(fx, "vuproxy: 1 sessions (1 failed)");
+}
+
+/* --backend connect with --backend-wait: a front-end connects and talks
+ * while nobody listens; the back-end appears 300 ms later, within the
+ * wait, and gets everything in order. */
 static void backend_connect_retry(void **state)
 {
 	struct peer_fx *fx = *state;
-	char fe_arg[256], be_arg[256];
-	snprintf(fe_arg, sizeof(fe_arg), "listen:%s", fx->fe_path);
-	snprintf(be_arg, sizeof(be_arg), "connect:%s", fx->be_path);
-	const char *args[] = {"--frontend", fe_arg, "--backend", be_arg, NULL};
-	PEER_OK(vproc_start(&fx->vp, fx->log_path, args));
-	fx->started = true;
+	const char *extra[] = {"--backend-wait", "5000", NULL};
+	start_alone(fx, "listen", "connect", extra);
 	struct peer *fe = connect_to(fx->fe_path, "fe");
 	/* Sent before any back-end exists: held, then delivered. */
 	PEER_OK(peer_send(fe, peer_code("GET_FEATURES"), V, NULL, 0, NULL, 0));
@@ -229,10 +320,91 @@ static void backend_connect_retry(void **state)
 	/* Backoff: the waits grow. */
 	PEER_LOG(fx, "retrying in 50 ms");
 	PEER_LOG(fx, "retrying in 100 ms");
-	peer_free(fe);
-	PEER_OK(peer_expect_eof(be, PEER_TIMEOUT_MS));
-	peer_free(be);
+	hang_up(fe, be);
 	finish(fx, 1);
+}
+
+/* listen/listen, default --backend-wait: a front-end that talks before
+ * any back-end connects; one connects 500 ms later and gets every
+ * message, in order. */
+static void listen_backend_within_wait(void **state)
+{
+	struct peer_fx *fx = *state;
+	PEER_OK(peer_fx_start(fx, "listen", "listen", NULL));
+	struct peer *fe = connect_to(fx->fe_path, "fe");
+	PEER_OK(peer_send(fe, peer_code("GET_FEATURES"), V, NULL, 0, NULL, 0));
+	send_tag(fe, 0x55);
+	PEER_OK(vproc_wait_line(&fx->vp, PEER_TIMEOUT_MS,
+	                        "s1 front-end accepted", NULL));
+	peer_sleep_ms(500);
+	struct peer *be = connect_to(fx->be_path, "be");
+	struct vup_msg m;
+	PEER_OK(peer_recv(be, &m, PEER_TIMEOUT_MS));
+	PEER_OK(peer_msg_equal(&m, peer_code("GET_FEATURES"), V, NULL, 0, 0));
+	expect_tag(be, 0x55);
+	uint64_t f = 0x140000000ull;
+	PEER_OK(peer_relay_check(be, fe, peer_code("GET_FEATURES"),
+	                         V | VUP_FLAG_REPLY, &f, 8, NULL, 0));
+	exercise(fe, be, 13);
+	hang_up(fe, be);
+	finish(fx, 1);
+}
+
+/* listen/listen, --backend-wait 300: no back-end in time, the front-end
+ * is closed; the back-end that comes later waits for the next front-end
+ * (it is not paired with the closed session). */
+static void listen_backend_too_late(void **state)
+{
+	struct peer_fx *fx = *state;
+	const char *extra[] = {"--backend-wait", "300", NULL};
+	PEER_OK(peer_fx_start(fx, "listen", "listen", extra));
+	expect_refused(fx, 250, 1500);
+	PEER_LOG(fx, "error: s1 no back-end connected on", fx->be_path,
+	         "within 300 ms (--backend-wait); closing session");
+	struct peer *be = connect_to(fx->be_path, "be");
+	PEER_OK(vproc_wait_line(&fx->vp, PEER_TIMEOUT_MS,
+	                        "waiting for a front-end", NULL));
+	struct peer *fe = connect_to(fx->fe_path, "fe2");
+	exercise(fe, be, 14);
+	PEER_LOG(fx, "s2 back-end accepted");
+	hang_up(fe, be);
+	PEER_OK(peer_fx_stop(fx));
+	PEER_LOG(fx, "vuproxy: 2 sessions (1 failed)");
+}
+
+/* --backend listen: the default wait is 2 s. */
+static void listen_default_wait(void **state)
+{
+	struct peer_fx *fx = *state;
+	PEER_OK(peer_fx_start(fx, "listen", "listen", NULL));
+	expect_refused(fx, 1900, 3500);
+	PEER_LOG(fx, "error: s1 no back-end connected on", fx->be_path,
+	         "within 2000 ms (--backend-wait)");
+	PEER_OK(peer_fx_stop(fx));
+}
+
+/* connect/connect: the back-end is connected first and, while it is
+ * absent, retried for ever (no front-end waits: vuproxy does not connect
+ * to it yet); --backend-wait does not apply. */
+static void connect_connect_backend_absent(void **state)
+{
+	struct peer_fx *fx = *state;
+	fx->fe_listen = peer_listen(fx->fe_path, 16);
+	PEER_OK(fx->fe_listen);
+	start_alone(fx, "connect", "connect", NULL);
+	int fd = peer_accept(fx->fe_listen, 1500);
+	if (fd >= 0)
+		fail_msg("vuproxy connected to the front-end with no back-end");
+	PEER_OK(vproc_wait_count(&fx->vp, "retrying in", 4, PEER_TIMEOUT_MS));
+	assert_int_equal(vproc_count(&fx->vp, "error: "), 0);
+	fx->be_listen = peer_listen(fx->be_path, 16);
+	PEER_OK(fx->be_listen);
+	struct peer *be = accept_from(fx->be_listen, "be");
+	struct peer *fe = accept_from(fx->fe_listen, "fe");
+	exercise(fe, be, 15);
+	hang_up(fe, be);
+	PEER_OK(peer_fx_stop(fx));
+	PEER_LOG(fx, "sessions (0 failed)");
 }
 
 /* The same for --frontend connect: a back-end connects, the front-end
@@ -240,12 +412,7 @@ static void backend_connect_retry(void **state)
 static void frontend_connect_retry(void **state)
 {
 	struct peer_fx *fx = *state;
-	char fe_arg[256], be_arg[256];
-	snprintf(fe_arg, sizeof(fe_arg), "connect:%s", fx->fe_path);
-	snprintf(be_arg, sizeof(be_arg), "listen:%s", fx->be_path);
-	const char *args[] = {"--frontend", fe_arg, "--backend", be_arg, NULL};
-	PEER_OK(vproc_start(&fx->vp, fx->log_path, args));
-	fx->started = true;
+	start_alone(fx, "connect", "listen", NULL);
 	struct peer *be = connect_to(fx->be_path, "be");
 	peer_sleep_ms(300);
 	fx->fe_listen = peer_listen(fx->fe_path, 16);
@@ -253,9 +420,7 @@ static void frontend_connect_retry(void **state)
 	struct peer *fe = accept_from(fx->fe_listen, "fe");
 	exercise(fe, be, 10);
 	PEER_LOG(fx, "s1 front-end connect:", fx->fe_path, "retrying in");
-	peer_free(fe);
-	PEER_OK(peer_expect_eof(be, PEER_TIMEOUT_MS));
-	peer_free(be);
+	hang_up(fe, be);
 	finish(fx, 1);
 }
 
@@ -267,7 +432,13 @@ int main(void)
 	        PEER_TEST(connect_connect),
 	        PEER_TEST(listen_listen),
 	        PEER_TEST(listen_listen_dead_waiting_backend),
+	        PEER_TEST(backend_absent_closes_frontend),
+	        PEER_TEST(backend_wait_expires),
 	        PEER_TEST(backend_connect_retry),
+	        PEER_TEST(listen_backend_within_wait),
+	        PEER_TEST(listen_backend_too_late),
+	        PEER_TEST(listen_default_wait),
+	        PEER_TEST(connect_connect_backend_absent),
 	        PEER_TEST(frontend_connect_retry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -88,23 +88,6 @@ T_START=$(now)
 build_initramfs "$W/initramfs.cpio.gz"
 PREFIX=vup-qrp-$$-$RANDOM
 
-# start_testpmd NAME SOCK: a net_vhost server answering ARP and pings;
-# its pid in TP_PID, log in $W/NAME.log.
-start_testpmd() {
-	local log=$W/$1.log
-	qe_log "$1" "$log"
-	CLEANUP_EXTRA+=("/var/run/dpdk/$PREFIX-$1" "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk/$PREFIX-$1")
-	spawn TP_PID "$LIMIT" INT "$log" dpdk-testpmd --lcores 0@0,1@0 --no-pci --no-huge -m 256 \
-		--file-prefix="$PREFIX-$1" --vdev "net_vhost0,iface=$2,queues=1" \
-		--log-level=lib.vhost.config:debug \
-		-- --stats-period=1 --nb-cores=1 --total-num-mbufs=8192 --forward-mode=icmpecho
-	wait_log "$log" 'binding succeeded' 60 "$TP_PID"
-	case $? in
-	1) qe_fail "dpdk-testpmd $1 did not bind $2 within 60 s" ;;
-	2) qe_fail "dpdk-testpmd $1 exited before binding $2" ;;
-	esac
-}
-
 # vhost_msgs LOG: the vhost-user messages testpmd read, in order, one line.
 vhost_msgs() { grep -o 'read message VHOST_USER_[A-Z_]*' "$1" | sed 's/read message VHOST_USER_//' | tr '\n' ' '; }
 
@@ -113,20 +96,7 @@ vhost_msgs() { grep -o 'read message VHOST_USER_[A-Z_]*' "$1" | sed 's/read mess
 # without an answer), powers off.  Waits until QEMU has exited (status 0);
 # console in $W/NAME.log ($GUEST), T_init / T_net / T_off.
 run_guest() {
-	GUEST=$W/$1.log
-	qe_log "$1: guest console + QEMU stderr" "$GUEST"
-	# shellcheck disable=SC2034 # T0: qe_milestone's start time
-	T0=$(now)
-	spawn Q_PID "$LIMIT" TERM "$GUEST" qemu-system-x86_64 -accel tcg -cpu max -M q35 -m $MEM -smp 1 \
-		-nodefaults -no-user-config -display none -serial stdio -no-reboot \
-		-object memory-backend-memfd,id=mem,size=$MEM,share=on -numa node,memdev=mem \
-		-chardev "socket,id=c0,path=$2" -netdev vhost-user,id=n0,chardev=c0 \
-		-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,vectors=0 \
-		-kernel "$KERNEL" -initrd "$W/initramfs.cpio.gz" \
-		-append "console=ttyS0 panic=-1 quiet lab.net=1 lab.pings=1"
-	qe_milestone init 'LAB: init started' "$BOOT_TIMEOUT" "$1: the guest never came up"
-	qe_milestone net 'LAB: NET-READY|LAB: NET-FAIL' 60 "$1: the guest's eth0 never came up"
-	grep -q 'LAB: NET-FAIL' "$GUEST" && qe_fail "$1: the guest has no eth0 (virtio-net over vhost-user did not probe)"
+	net_guest "$1" "path=$2" lab.pings=1
 	qe_milestone ping 'LAB: ping rc=' 30 "$1: the guest's ping never finished"
 	qe_milestone off 'LAB: DONE' 30 "$1: the guest did not finish"
 	wait_exit "$Q_PID" 30 || qe_fail "$1: QEMU did not exit within 30 s of the guest powering off"
