@@ -48,48 +48,10 @@ qe_need_cmd qemu-system-x86_64 dpdk-testpmd timeout awk tshark jq taskset mkfifo
 find_kernel
 T_START=$(now)
 build_initramfs "$W/initramfs.cpio.gz"
-APPEND="console=ttyS0 panic=-1 quiet lab.net=1 lab.pings=$PINGS lab.interval=$INTERVAL"
-
-# start_testpmd RUN: testpmd with two vhost-user server ports, $BE0 for the
-# source QEMU, $BE1 for the destination; each port answers on itself.
-start_testpmd() {
-	local prefix=vup-qmig-$$-$RANDOM-$1 s
-	CLEANUP_EXTRA+=("/var/run/dpdk/$prefix" "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk/$prefix")
-	TP_LOG=$W/$1-testpmd.log
-	qe_log "$1 testpmd" "$TP_LOG"
-	spawn TP_PID "$LIMIT" INT "$TP_LOG" dpdk-testpmd --lcores 0@1,1@1 --no-pci --no-huge -m 512 \
-		--file-prefix="$prefix" --log-level=lib.vhost.config:debug \
-		--vdev "net_vhost0,iface=$BE0,queues=1" --vdev "net_vhost1,iface=$BE1,queues=1" \
-		-- --stats-period=1 --nb-cores=1 --total-num-mbufs=16384 \
-		--port-topology=loop --forward-mode=icmpecho
-	for s in "$BE0" "$BE1"; do
-		wait_log "$TP_LOG" "$s\\) binding succeeded" 30 "$TP_PID"
-		case $? in
-		1) qe_fail "$1: dpdk-testpmd did not bind $s within 30 s" ;;
-		2) qe_fail "$1: dpdk-testpmd exited before binding $s" ;;
-		esac
-	done
-}
-
-# start_qemu NAME SOCKET [EXTRA...]: a guest on CPU 0, QMP on FIFOs, its
-# console in $W/NAME.log; pid in QPID[NAME].
-declare -A QPID=()
-start_qemu() {
-	local name=$1 sock=$2 pid
-	shift 2
-	qe_qmp_prepare "$name"
-	qe_log "$name console + QEMU stderr" "$W/$name.log"
-	spawn pid "$LIMIT" TERM "$W/$name.log" taskset -c 0 qemu-system-x86_64 \
-		-accel tcg -cpu max -M q35 -m $MEM -smp 1 \
-		-nodefaults -no-user-config -display none -serial stdio -no-reboot \
-		-object memory-backend-memfd,id=mem,size=$MEM,share=on -numa node,memdev=mem \
-		-chardev "socket,id=c0,path=$sock" -netdev vhost-user,id=n0,chardev=c0 \
-		-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,vectors=0 \
-		-kernel "$KERNEL" -initrd "$W/initramfs.cpio.gz" -append "$APPEND" \
-		"${QMP_ARGS[@]}" "$@"
-	QPID[$name]=$pid
-	qe_qmp_connect "$name"
-}
+APPEND="lab.pings=$PINGS lab.interval=$INTERVAL"
+PREFIX=vup-qmig-$$-$RANDOM
+TP_CPU=1 # testpmd's two lcores (start_testpmd)
+QE_CPU=0 # the QEMUs (start_guest)
 
 # replies FILE: the icmp_seq of each echo reply printed in FILE.
 replies() { tr -d '\r' <"$1" | sed -nE 's/.*[0-9]+ bytes from [0-9.]+: seq=([0-9]+) .*/\1/p'; }
@@ -112,7 +74,7 @@ run_migration() {
 	t_run=$(now)
 	echo "=== $run run ==="
 	BE0=$W/$run-be0.sock BE1=$W/$run-be1.sock
-	start_testpmd "$run"
+	start_testpmd "$run-testpmd" "$BE0" "$BE1"
 	if [ "$run" = direct ]; then
 		src_sock=$BE0 dst_sock=$BE1
 	else
@@ -129,22 +91,26 @@ run_migration() {
 		VUPB_PID=$VUP_PID VUPB_LOG=$VUP_LOG
 	fi
 
+	# The source boots the guest; the destination waits for its state.
 	local mig=$W/$run-mig.sock src=$run-src dst=$run-dst
 	T_PEERS=$(since "$t_run")
-	T0=$(now)
-	start_qemu "$src" "$src_sock"
-	start_qemu "$dst" "$dst_sock" -incoming "unix:$mig"
+	qe_qmp_prepare "$src"
+	net_guest "$src" "path=$src_sock" "$APPEND" "${QMP_ARGS[@]}"
+	qe_qmp_connect "$src"
+	local src_pid=$Q_PID src_log=$GUEST src_t0=$T0 dst_pid dst_log
+	qe_qmp_prepare "$dst"
+	net_args "path=$dst_sock"
+	start_guest "$dst" "lab.net=1 $APPEND" "${NET_ARGS[@]}" "${QMP_ARGS[@]}" -incoming "unix:$mig"
+	qe_qmp_connect "$dst"
+	dst_pid=$Q_PID dst_log=$GUEST
 	i=0
 	until [ -S "$mig" ]; do
 		[ $i -ge 200 ] && qe_fail "$run: the destination QEMU does not listen on $mig after 10 s"
 		sleep 0.05; i=$((i + 1))
 	done
 
-	# The guest boots on the source and pings; migrate after MIGRATE_AFTER replies.
-	GUEST=$W/$src.log Q_PID=${QPID[$src]}
-	qe_milestone init 'LAB: init started' "$BOOT_TIMEOUT" "$run: the guest never came up"
-	qe_milestone net 'LAB: NET-READY|LAB: NET-FAIL' 60 "$run: the guest's eth0 never came up"
-	grep -q 'LAB: NET-FAIL' "$GUEST" && qe_fail "$run: the guest has no eth0"
+	# Migrate after MIGRATE_AFTER replies.
+	GUEST=$src_log Q_PID=$src_pid T0=$src_t0
 	qe_milestone ping "seq=$((MIGRATE_AFTER - 1)) " 30 \
 		"$run: the guest did not get $MIGRATE_AFTER ping replies before the migration"
 	local nbefore
@@ -181,8 +147,8 @@ run_migration() {
 	# The source is paused for good: quit it; the guest carries on on the
 	# destination, finishes its pings and powers off.
 	qe_qmp "$src" quit
-	wait_exit "${QPID[$src]}" 20 || qe_fail "$run: the source QEMU did not exit within 20 s of quit"
-	GUEST=$W/$dst.log Q_PID=${QPID[$dst]}
+	wait_exit "$src_pid" 20 || qe_fail "$run: the source QEMU did not exit within 20 s of quit"
+	GUEST=$dst_log Q_PID=$dst_pid
 	qe_milestone off 'LAB: DONE' $((PINGS + 30)) "$run: the guest did not finish its pings on the destination"
 	wait_exit "$Q_PID" 30 || qe_fail "$run: the destination QEMU did not exit within 30 s of the guest powering off"
 	[ "$WAIT_RC" = 0 ] || qe_fail "$run: the destination QEMU exited with status $WAIT_RC"
