@@ -10,8 +10,17 @@
 #                 killed and restarted 6 s later: the guest keeps running
 #                 (vuproxy closes each reconnecting QEMU at once) and pings
 #                 through the new testpmd.
+#   e2e_qemu_migrate: a live migration of a pinging guest between two QEMUs,
+#                 each through its own vuproxy --tap net to one testpmd with
+#                 two ports, against the same migration done directly: at
+#                 most 4 pings lost, the source port reads the same requests
+#                 (SET_LOG_BASE with its fd), each tap counts exactly the
+#                 buffers its device used.  Labelled slow (two guest boots, 120 s at most);
+#                 the sanitizer pass leaves it out (scripts/test.sh).
 # Needs: qemu-system-x86, qemu-system-common, dpdk-dev, busybox-static,
-# linux-image-amd64, cpio, gzip.
+# linux-image-amd64, cpio, gzip (and jq, tshark).
 vup_e2e_test(e2e_qemu_net qemu_net.sh)
 vup_e2e_test(e2e_qemu_blk qemu_blk.sh)
 vup_e2e_test(e2e_qemu_backend_restart qemu_backend_restart.sh)
+vup_e2e_test(e2e_qemu_migrate qemu_migrate.sh)
+set_tests_properties(e2e_qemu_migrate PROPERTIES LABELS "e2e;slow" TIMEOUT 120)

@@ -181,65 +181,87 @@ qe_milestone() {
 	esac
 }
 
-# start_testpmd NAME SOCK: dpdk-testpmd as a vhost-user server on SOCK
-# (net_vhost, icmpecho: answers ARP and pings), logging every vhost-user
-# message it reads, in $W/NAME.log; DPDK's files under $PREFIX-NAME.
-# Waits until it has bound SOCK; its pid in TP_PID.
+# start_testpmd NAME SOCK [SOCK...]: dpdk-testpmd as a vhost-user server on
+# each SOCK (a net_vhost port each; icmpecho: answers ARP and pings, each
+# port on itself), logging every vhost-user message it reads, in
+# $W/NAME.log; DPDK's files under $PREFIX-NAME; its lcores on CPU $TP_CPU
+# (default 0).  Waits until it has bound every SOCK; its pid in TP_PID.
 start_testpmd() {
-	local log=$W/$1.log
-	qe_log "$1" "$log"
-	CLEANUP_EXTRA+=("/var/run/dpdk/$PREFIX-$1" "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk/$PREFIX-$1")
-	spawn TP_PID "$LIMIT" INT "$log" dpdk-testpmd --lcores 0@0,1@0 --no-pci --no-huge -m 256 \
-		--file-prefix="$PREFIX-$1" --vdev "net_vhost0,iface=$2,queues=1" \
+	local name=$1 log=$W/$1.log cpu=${TP_CPU:-0} vdevs=() s i=0
+	shift
+	for s in "$@"; do
+		vdevs+=(--vdev "net_vhost$i,iface=$s,queues=1")
+		i=$((i + 1))
+	done
+	qe_log "$name" "$log"
+	CLEANUP_EXTRA+=("/var/run/dpdk/$PREFIX-$name" "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk/$PREFIX-$name")
+	spawn TP_PID "$LIMIT" INT "$log" dpdk-testpmd --lcores "0@$cpu,1@$cpu" --no-pci --no-huge -m 256 \
+		--file-prefix="$PREFIX-$name" "${vdevs[@]}" \
 		--log-level=lib.vhost.config:debug \
-		-- --stats-period=1 --nb-cores=1 --total-num-mbufs=8192 --forward-mode=icmpecho
-	wait_log "$log" 'binding succeeded' 60 "$TP_PID"
-	case $? in
-	1) qe_fail "dpdk-testpmd $1 did not bind $2 within 60 s" ;;
-	2) qe_fail "dpdk-testpmd $1 exited before binding $2" ;;
-	esac
-	[ -S "$2" ] || qe_fail "dpdk-testpmd $1 says it bound $2 but there is no socket"
+		-- --stats-period=1 --nb-cores=1 --total-num-mbufs=8192 --port-topology=loop \
+		--forward-mode=icmpecho
+	for s in "$@"; do
+		wait_log "$log" "\\($s\\) binding succeeded" 60 "$TP_PID"
+		case $? in
+		1) qe_fail "dpdk-testpmd $name did not bind $s within 60 s" ;;
+		2) qe_fail "dpdk-testpmd $name exited before binding $s" ;;
+		esac
+		[ -S "$s" ] || qe_fail "dpdk-testpmd $name says it bound $s but there is no socket"
+	done
 }
 
 # start_guest NAME APPEND DEVICE-ARGS...: QEMU, a TCG guest with shareable
 # memory ($MEM, memfd) and the vhost-user device of DEVICE-ARGS (-chardev
-# ... -device ...), booting the initramfs with APPEND on its kernel command
-# line (see mkinitramfs.sh).  Console and QEMU's stderr in $W/NAME.log
-# ($GUEST), pid in Q_PID, T0 its start (for qe_milestone).
+# ... -device ..., and any other QEMU options), booting the initramfs with
+# APPEND on its kernel command line (see mkinitramfs.sh); on CPU $QE_CPU if
+# set (taskset).  Console and QEMU's stderr in $W/NAME.log ($GUEST), pid in
+# Q_PID, T0 its start (for qe_milestone).
 start_guest() {
-	local name=$1 append=$2
+	local name=$1 append=$2 pin=()
 	shift 2
+	[ -z "${QE_CPU:-}" ] || pin=(taskset -c "$QE_CPU")
 	GUEST=$W/$name.log
 	qe_log "$name: guest console + QEMU stderr" "$GUEST"
 	T0=$(now)
-	spawn Q_PID "$LIMIT" TERM "$GUEST" qemu-system-x86_64 -accel tcg -cpu max -M q35 -m "$MEM" -smp 1 \
+	spawn Q_PID "$LIMIT" TERM "$GUEST" "${pin[@]}" qemu-system-x86_64 -accel tcg -cpu max -M q35 -m "$MEM" -smp 1 \
 		-nodefaults -no-user-config -display none -serial stdio -no-reboot \
 		-object memory-backend-memfd,id=mem,size="$MEM",share=on -numa node,memdev=mem \
 		"$@" -kernel "$KERNEL" -initrd "$W/initramfs.cpio.gz" \
 		-append "console=ttyS0 panic=-1 quiet $append"
 }
 
-# net_guest NAME CHARDEV APPEND: start_guest with a virtio-net-pci whose
+# net_args CHARDEV: in NET_ARGS, the options of a virtio-net-pci whose
 # vhost-user socket is `-chardev socket,id=c0,CHARDEV` (vectors=0: QEMU 7.2
-# with TCG crashes at DRIVER_OK without it), lab.net=1 APPEND; returns once
-# the guest's eth0 is up (T_init, T_net).
+# with TCG crashes at DRIVER_OK without it).
+net_args() {
+	# shellcheck disable=SC2034,SC2054 # for the caller's QEMU command line (commas are QEMU's)
+	NET_ARGS=(-chardev "socket,id=c0,$1" -netdev vhost-user,id=n0,chardev=c0
+		-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,vectors=0)
+}
+
+# net_guest NAME CHARDEV APPEND [QEMU-ARGS...]: start_guest with net_args
+# CHARDEV, lab.net=1 APPEND; returns once the guest's eth0 is up (T_init,
+# T_net).
 net_guest() {
-	start_guest "$1" "lab.net=1 $3" -chardev "socket,id=c0,$2" -netdev vhost-user,id=n0,chardev=c0 \
-		-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,vectors=0
-	qe_milestone init 'LAB: init started' "$BOOT_TIMEOUT" "$1: the guest never came up"
-	qe_milestone net 'LAB: NET-READY|LAB: NET-FAIL' 60 "$1: the guest's eth0 never came up"
+	local name=$1 append=$3
+	net_args "$2"
+	shift 3
+	start_guest "$name" "lab.net=1 $append" "${NET_ARGS[@]}" "$@"
+	qe_milestone init 'LAB: init started' "$BOOT_TIMEOUT" "$name: the guest never came up"
+	qe_milestone net 'LAB: NET-READY|LAB: NET-FAIL' 60 "$name: the guest's eth0 never came up"
 	if grep -q 'LAB: NET-FAIL' "$GUEST"; then
-		qe_fail "$1: the guest has no eth0 (virtio-net over vhost-user did not probe)"
+		qe_fail "$name: the guest has no eth0 (virtio-net over vhost-user did not probe)"
 	fi
 }
 
 # start_vuproxy FE BE: vuproxy -v (bounded by $LIMIT s) with its log in
-# $W/vuproxy.log, and the options in the array VUP_EXTRA; waits for the
-# listening socket of a listen: side.
+# $W/$VUP_NAME.log (default vuproxy.log), and the options in the array
+# VUP_EXTRA; waits for the listening socket of a listen: side.  A test with
+# several vuproxies sets VUP_NAME and keeps each one's VUP_PID and VUP_LOG.
 VUP_EXTRA=()
 start_vuproxy() {
-	VUP_LOG=$W/vuproxy.log
-	qe_log vuproxy "$VUP_LOG"
+	VUP_LOG=$W/${VUP_NAME:-vuproxy}.log
+	qe_log "${VUP_NAME:-vuproxy}" "$VUP_LOG"
 	spawn VUP_PID "${LIMIT:?}" INT "$VUP_LOG" "$VUPROXY" --frontend "$1" --backend "$2" -v \
 		"${VUP_EXTRA[@]}"
 	local ep
@@ -270,3 +292,59 @@ stop_vuproxy() {
 
 # vup_saw REGEX: vuproxy's -v log has a relayed-message line matching REGEX.
 vup_saw() { grep -qE -- "$1" "$VUP_LOG"; }
+
+# tap_counts Q [LOG]: "C K M T B U" from the last "s1 tap qQ: consumed C,
+# captured K[ (U unverified)], missed M, torn T, malformed B" line of
+# vuproxy's log (default $VUP_LOG); U is 0-padded (read it as 10#$U).
+tap_counts() {
+	grep " s1 tap q$1: consumed " "${2:-$VUP_LOG}" | tail -n 1 |
+		sed -E 's/.*consumed ([0-9]+), captured ([0-9]+)( \(([0-9]+) unverified\))?, missed ([0-9]+), torn ([0-9]+), malformed ([0-9]+).*/\1 \2 \5 \6 \7 0\4/'
+}
+
+# QMP over a pair of FIFOs, so that no socket client (socat, python) is
+# needed.  QEMU opens NAME-qmp.in and NAME-qmp.out read-write, so neither
+# side blocks on open; we hold NAME-qmp.in read-write too (a write never
+# blocks on a QEMU that died) and a `cat` under timeout copies QEMU's
+# answers and events to $W/NAME-qmp.log.
+#   qe_qmp_prepare NAME          before QEMU starts: FIFOs; QMP_ARGS = its options
+#   qe_qmp_connect NAME          after: reader, greeting, qmp_capabilities
+#   qe_qmp NAME CMD [ARGS-JSON]  run CMD, wait for its answer (10 s), in $QMP_REPLY
+declare -A QMP_FD=()
+QMP_ID=0
+qe_qmp_prepare() {
+	rm -f "$W/$1-qmp.in" "$W/$1-qmp.out"
+	mkfifo "$W/$1-qmp.in" "$W/$1-qmp.out" || qe_fail "mkfifo for $1's QMP failed"
+	local fd
+	exec {fd}<>"$W/$1-qmp.in"
+	QMP_FD[$1]=$fd
+	# shellcheck disable=SC2034,SC2054 # for the test's QEMU command line (commas are QEMU's)
+	QMP_ARGS=(-chardev "pipe,id=qmp,path=$W/$1-qmp" -mon chardev=qmp,mode=control)
+}
+
+qe_qmp_connect() {
+	local pid
+	spawn pid "${LIMIT:?}" TERM "$W/$1-qmp.log" cat "$W/$1-qmp.out"
+	qe_log "$1 QMP" "$W/$1-qmp.log"
+	wait_log "$W/$1-qmp.log" '"QMP"' 30 "$pid" || qe_fail "$1: no QMP greeting within 30 s"
+	qe_qmp "$1" qmp_capabilities
+}
+
+qe_qmp() {
+	local name=$1 cmd=$2 args=${3:-} line i=0
+	QMP_ID=$((QMP_ID + 1))
+	if [ -n "$args" ]; then
+		line="{\"execute\":\"$cmd\",\"arguments\":$args,\"id\":$QMP_ID}"
+	else
+		line="{\"execute\":\"$cmd\",\"id\":$QMP_ID}"
+	fi
+	printf '%s\n' "$line" >&"${QMP_FD[$name]}"
+	while :; do
+		QMP_REPLY=$(grep -F "\"id\": $QMP_ID}" "$W/$name-qmp.log" 2>/dev/null | tail -1)
+		[ -n "$QMP_REPLY" ] && break
+		[ $i -ge 200 ] && qe_fail "$name: no QMP answer to $cmd within 10 s"
+		sleep 0.05; i=$((i + 1))
+	done
+	case $QMP_REPLY in
+	*'"error"'*) qe_fail "$name: QMP $cmd failed: $QMP_REPLY" ;;
+	esac
+}
