@@ -311,6 +311,10 @@ static int emit_regions(FILE *f, struct abbrs *a)
 	for (size_t i = 1; i < n; i++)
 		if (fl[i].off < pad)
 			pad = fl[i].off;
+	/* The region sizes the validator uses, with and without XEN_MMAP. */
+	const struct vup_negotiated with_xen = {0, 1ull << VUP_PF_XEN_MMAP};
+	unsigned plain = vup_mem_region_size(NULL);
+	unsigned xen = vup_mem_region_size(&with_xen);
 	const char *mt = vup_layout_name(VUP_L_MEM_TABLE);
 	char base[ABBR_MAX];
 	if (field_abbr(base, mt, "region") || note_abbr(a, base))
@@ -320,13 +324,12 @@ static int emit_regions(FILE *f, struct abbrs *a)
 	        "its\n"
 	        "-- leading %u bytes; %u bytes, or %u with XEN_MMAP.\n"
 	        "local MEM_REGION_ABBR = ",
-	        mt, vup_layout_name(VUP_L_MEM_REG), pad, add->req_min - pad,
-	        add->req_max - pad);
+	        mt, vup_layout_name(VUP_L_MEM_REG), pad, plain, xen);
 	lua_str(f, base);
 	fprintf(f,
 	        "\nlocal MEM_REGION_SIZE = %u\nlocal MEM_REGION_SIZE_XEN = "
 	        "%u\nlocal MEM_REGION = {\n",
-	        add->req_min - pad, add->req_max - pad);
+	        plain, xen);
 	for (size_t i = 0; i < n; i++) {
 		char abbr[ABBR_MAX];
 		if (abbr_join(abbr, base, fl[i].name) ||
@@ -925,13 +928,19 @@ static const char engine_lua[] =
 	"end\n"
 	"\n"
 	"-- The layout of a payload: the catalogue's request or reply layout (an\n"
-	"-- answer of at most 8 bytes to a postcopy-capable request is an ack), and\n"
-	"-- the packed-ring variant of vring_base once RING_PACKED is negotiated.\n"
+	"-- answer of at most 8 bytes to a postcopy-capable request is an ack, and\n"
+	"-- so is QEMU's 8-byte ADD_MEM_REG after the back-end's postcopy echo),\n"
+	"-- and the packed-ring variant of vring_base once RING_PACKED is\n"
+	"-- negotiated.\n"
 	"local function msg_layout(row, is_reply, psize, neg)\n"
 	"\tif not row then\n"
 	"\t\treturn L_OPAQUE\n"
 	"\tend\n"
 	"\tif is_reply and row.reply == \"postcopy\" and psize <= 8 then\n"
+	"\t\treturn L_ACK\n"
+	"\tend\n"
+	"\tif not is_reply and row.req == L_MEM_REG and\n"
+	"\t\t\trow.reply == \"postcopy\" and psize == 8 then\n"
 	"\t\treturn L_ACK\n"
 	"\tend\n"
 	"\tlocal l = is_reply and row.rep or row.req\n"
@@ -1087,8 +1096,10 @@ static const char engine_lua[] =
 	"\t\t\tlen - HDR_SIZE - size, HDR_SIZE + size))\n"
 	"\tend\n"
 	"\tif row and c then\n"
-	"\t\tlocal min, max = fds_wanted(is_reply and row.rep_fds or\n"
-	"\t\t\trow.req_fds, tvb, psize)\n"
+	"\t\t-- An ack in place of a request (postcopy) carries no fd.\n"
+	"\t\tlocal rule = is_reply and row.rep_fds or\n"
+	"\t\t\t(lname == L_ACK and \"none\" or row.req_fds)\n"
+	"\t\tlocal min, max = fds_wanted(rule, tvb, psize)\n"
 	"\t\tif min and (c.nfds < min or c.nfds > max) then\n"
 	"\t\t\troot:add_proto_expert_info(he.fds, string.format(\n"
 	"\t\t\t\t\"%d fds; the catalogue wants %s\", c.nfds,\n"

@@ -123,7 +123,8 @@ static const struct vup_msg_type main_requests[] = {
                G_INBAND_NOTIFICATIONS),
         FE(36, "GET_MAX_MEM_SLOTS", NULL, NONE, 0, 0, NONE, ALWAYS, U64, 8, 8,
            NONE, G_CONFIGURE_MEM_SLOTS),
-        FE(37, "ADD_MEM_REG", NULL, MEM_REG, 40, 48, ONE, POSTCOPY, MEM_REG, 0,
+        /* 8 bytes, no fd: QEMU's ack of the postcopy echo. */
+        FE(37, "ADD_MEM_REG", NULL, MEM_REG, 8, 48, ONE, POSTCOPY, MEM_REG, 0,
            48, NONE, G_CONFIGURE_MEM_SLOTS),
         /* The back-end may accept an fd here and must close it (spec). */
         FE_ACK(38, "REM_MEM_REG", NULL, MEM_REG, 40, 48, OPTIONAL,

@@ -234,12 +234,15 @@ enum vup_problem vup_proto_check(const struct vup_hdr *h,
 		               "payload size %u under the %u bytes this %s "
 		               "needs",
 		               h->size, min, reply ? "reply" : "request");
-	p = check_layout(vup_msg_layout(t, h, neg), h, payload, neg, why,
-	                 whylen);
+	enum vup_layout l = vup_msg_layout(t, h, neg);
+	p = check_layout(l, h, payload, neg, why, whylen);
 	if (p)
 		return p;
-	return check_fds(reply ? t->rep_fds : t->req_fds, h, payload, nfds,
-	                 reply, why, whylen);
+	/* An ack in place of a request (postcopy) carries no fd. */
+	enum vup_fd_rule fds = reply            ? t->rep_fds
+	                       : l == VUP_L_ACK ? VUP_FD_NONE
+	                                        : t->req_fds;
+	return check_fds(fds, h, payload, nfds, reply, why, whylen);
 }
 
 enum vup_expect vup_proto_reply_expected(const struct vup_hdr *h,

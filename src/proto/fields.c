@@ -219,6 +219,12 @@ enum vup_layout vup_msg_layout(const struct vup_msg_type *t,
 	bool is_reply = h->flags & VUP_FLAG_REPLY;
 	if (is_reply && t->reply == VUP_REPLY_POSTCOPY && h->size <= 8)
 		return VUP_L_ACK;
+	/* In postcopy QEMU acknowledges the back-end's echo of a region
+	 * with the request's header and a u64 0, no fd (SET_MEM_TABLE's
+	 * form of it reads as an empty table). */
+	if (!is_reply && t->req_layout == VUP_L_MEM_REG &&
+	    t->reply == VUP_REPLY_POSTCOPY && h->size == 8)
+		return VUP_L_ACK;
 	enum vup_layout l = is_reply ? t->rep_layout : t->req_layout;
 	if (l == VUP_L_VRING_BASE && neg &&
 	    (neg->features >> VUP_F_RING_PACKED & 1))

@@ -229,11 +229,12 @@ static bool is_echo_ack(struct vup_tap *t, const struct vup_hdr *h,
 	return true;
 }
 
+/* Whatever its flags say, the back-end only answers on the main channel
+ * (vuproxy relays a mis-flagged message and reports it; the receiver may
+ * take it as the reply it is). */
 static void backend_message(struct vup_tap *t, const struct vup_hdr *h,
                             uint64_t now)
 {
-	if (!(h->flags & VUP_FLAG_REPLY))
-		return;
 	if ((h->request == VUP_REQ_SET_MEM_TABLE ||
 	     h->request == VUP_REQ_ADD_MEM_REG) &&
 	    h->size > 8) {
@@ -267,9 +268,8 @@ void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
 		backend_message(t, h, now_ns);
 		return;
 	}
-	/* Front-end requests set queues up; replies do not. */
-	if (h->flags & VUP_FLAG_REPLY)
-		return;
+	/* Front-end requests set queues up, even one flagged as a reply: the
+	 * back-end may take it as the request it is. */
 	enum vring_op op;
 	if (vring_op_of(t, h->request, &op)) {
 		vring_message(t, h, op, payload, now_ns);

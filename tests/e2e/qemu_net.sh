@@ -92,12 +92,7 @@ NSEQ_REQ=$(awk -F'\t' '$1 == "s1 net q1 tx" && $4 == 8 { print $5 }' "$W/icmp.tx
 NSEQ_REP=$(awk -F'\t' '$1 == "s1 net q0 rx" && $4 == 0 { print $5 }' "$W/icmp.txt" | sort -un | wc -l)
 grep ' s1 tap q[01]: consumed ' "$VUP_LOG" | sed 's/^/  /'
 grep '^vuproxy: tap: ' "$VUP_LOG" | sed 's/^/  /'
-# "s1 tap qN: consumed C, captured K[ (U unverified)], missed M, torn T,
-# malformed B" -> "C K M T B U"
-tap_counts() {
-	grep " s1 tap q$1: consumed " "$VUP_LOG" | tail -n 1 |
-		sed -E 's/.*consumed ([0-9]+), captured ([0-9]+)( \(([0-9]+) unverified\))?, missed ([0-9]+), torn ([0-9]+), malformed ([0-9]+).*/\1 \2 \5 \6 \7 0\4/'
-}
+# "C K M T B U" of each queue (tap_counts, qemu_lib.sh).
 read -r RXC RXK RXM RXT RXB RXU <<<"$(tap_counts 0)"
 read -r TXC TXK TXM TXT TXB TXU <<<"$(tap_counts 1)"
 [ -n "${TXU:-}" ] && [ -n "${RXU:-}" ] || qe_fail "vuproxy printed no tap counts for queues 0 and 1"

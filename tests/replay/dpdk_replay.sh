@@ -35,8 +35,8 @@
 #   frames split  data-plane replay: records a testpmd pair (front-end
 #                 --tx-first --burst=E2E_BURST (default 64): one burst of
 #                 txonly frames, then rxonly; rxonly back-end; split
-#                 rings) through `vuproxy --tap net -s 0 --tap-unverified
-#                 -w` (the tap catches the whole burst: checked against
+#                 rings) through `vuproxy --tap net -s 0 -w` (the tap
+#                 catches the whole burst: checked against
 #                 the back-end's RX-packets), then
 #                 replays it with --frames=N (N = E2E_FRAMES, default 48)
 #                 --as front-end against a fresh rxonly back-end.  With
@@ -326,7 +326,7 @@ elif [ "$MODE" = frames ]; then
 	start_be be "$E2E_DIR/be.sock"
 	e2e_start vp "$LIMIT" "$VUPROXY" --frontend "listen:$E2E_DIR/fe.sock" \
 		--backend "connect:$E2E_DIR/be.sock" -w "$TRACE" \
-		--tap net -s 0 --tap-unverified
+		--tap net -s 0
 	e2e_wait 10 "vuproxy to listen" e2e_unix_listening "$E2E_DIR/fe.sock"
 	start_fe fe "$E2E_DIR/fe.sock" 0 --tx-first "--burst=$BURST"
 	e2e_wait 30 "'$READY_MSG' in the back-end's log" e2e_log_has be "$READY_MSG"

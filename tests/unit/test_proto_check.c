@@ -391,6 +391,13 @@ static void check_mem_reg(void **state)
 	assert_int_equal(fe(37, p, 40, 1, &xen, why), -EPROTO);
 	assert_int_equal(fe(38, p, 48, 0, &xen, why), 0);
 	assert_int_equal(fe(38, p, 44, 0, &xen, why), -EPROTO);
+	/* QEMU's postcopy ack of the back-end's echo: 8 bytes, no fd. */
+	assert_int_equal(fe(37, p, 8, 0, NULL, why), 0);
+	assert_int_equal(fe(37, p, 8, 1, NULL, why), -EPROTO);
+	assert_contains(why, "carries 1 fds, want 0");
+	assert_int_equal(fe(37, p, 16, 0, NULL, why), -EPROTO);
+	/* REM_MEM_REG has no such form. */
+	assert_int_equal(fe(38, p, 8, 0, NULL, why), -EPROTO);
 }
 
 static void check_config(void **state)

@@ -454,7 +454,7 @@ local REQUEST = {
 			reply = "always", rep = "u64", rep_min = 8, rep_max = 8, rep_fds = "none",
 			gate = "CONFIGURE_MEM_SLOTS" },
 		[37] = { name = "ADD_MEM_REG",
-			req = "mem_reg", req_min = 40, req_max = 48, req_fds = "one",
+			req = "mem_reg", req_min = 8, req_max = 48, req_fds = "one",
 			reply = "postcopy", rep = "mem_reg", rep_min = 0, rep_max = 48, rep_fds = "none",
 			gate = "CONFIGURE_MEM_SLOTS" },
 		[38] = { name = "REM_MEM_REG",
@@ -891,13 +891,19 @@ local function add_variable(tree, tvb, lname, psize, xen, words)
 end
 
 -- The layout of a payload: the catalogue's request or reply layout (an
--- answer of at most 8 bytes to a postcopy-capable request is an ack), and
--- the packed-ring variant of vring_base once RING_PACKED is negotiated.
+-- answer of at most 8 bytes to a postcopy-capable request is an ack, and
+-- so is QEMU's 8-byte ADD_MEM_REG after the back-end's postcopy echo),
+-- and the packed-ring variant of vring_base once RING_PACKED is
+-- negotiated.
 local function msg_layout(row, is_reply, psize, neg)
 	if not row then
 		return L_OPAQUE
 	end
 	if is_reply and row.reply == "postcopy" and psize <= 8 then
+		return L_ACK
+	end
+	if not is_reply and row.req == L_MEM_REG and
+			row.reply == "postcopy" and psize == 8 then
 		return L_ACK
 	end
 	local l = is_reply and row.rep or row.req
@@ -1053,8 +1059,10 @@ local function dissect_message(tvb, pinfo, tree, c)
 			len - HDR_SIZE - size, HDR_SIZE + size))
 	end
 	if row and c then
-		local min, max = fds_wanted(is_reply and row.rep_fds or
-			row.req_fds, tvb, psize)
+		-- An ack in place of a request (postcopy) carries no fd.
+		local rule = is_reply and row.rep_fds or
+			(lname == L_ACK and "none" or row.req_fds)
+		local min, max = fds_wanted(rule, tvb, psize)
 		if min and (c.nfds < min or c.nfds > max) then
 			root:add_proto_expert_info(he.fds, string.format(
 				"%d fds; the catalogue wants %s", c.nfds,
