@@ -10,8 +10,13 @@
 #   vuproxy_w      the same with -w t.pcapng.gz (every message recorded)
 #   vuproxy_rules  the same with -r rules100.yaml: RT_RULES rules, none of
 #                  which matches, so all are tried on every message
-# RT_ROUNDS rounds, each running the five once in a rotating order; the
-# median over rounds of each set-up's mean us/round trip is reported.
+#   vuproxy_base   plain vuproxy again, but the binary VUPROXY_BASE (only
+#                  when set: an older build, to weigh a change in one run)
+# RT_ROUNDS rounds, each running the set-ups once in a rotating order; the
+# median over rounds of each set-up's mean us/round trip is reported, and,
+# since a wake-up here costs ~45 us and round trips hide what the relay
+# itself spends, the relay's CPU time (utime+stime from /proc) per message
+# relayed (two per round trip).
 # The trace of every vuproxy_w run must dump to at least one line, and the
 # rules file must pass `vuproxy rules check`, or the benchmark fails.
 #
@@ -89,7 +94,17 @@ check_trace() {
 	return 0
 }
 
-# rt_once KIND ROUND: one measurement; sets RT_MEAN and RT_P50 (us).
+# relay_cpu_us PID: utime+stime of the relay started as PID (timeout's
+# child, the program taskset became), in microseconds.
+relay_cpu_us() {
+	local pid
+	pid=$(pgrep -P "$1" | head -n 1)
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000000 / hz }' \
+		"/proc/${pid:-$1}/stat"
+}
+
+# rt_once KIND ROUND: one measurement; sets RT_MEAN and RT_P50 (us) and
+# RT_CPU (the relay's CPU us per message; 0 for direct).
 # (Not run in $(...): the PIDs it starts must stay visible to stop_all.)
 rt_once() {
 	local kind=$1 r=$2 dir target relay_pid="" out be_pid
@@ -106,11 +121,12 @@ rt_once() {
 			"$BENCH_BIN/bench-floor-relay" "$dir/fe.sock" "$dir/be.sock"
 		relay_pid=$STARTED_PID; target=$dir/fe.sock ;;
 	vuproxy*)
-		local extra=()
+		local extra=() bin=$VUPROXY
 		[ "$kind" = vuproxy_w ] && extra=(-w "$dir/t.pcapng.gz")
 		[ "$kind" = vuproxy_rules ] && extra=(-r "$RULES")
+		[ "$kind" = vuproxy_base ] && bin=$VUPROXY_BASE
 		start "$dir/relay.log" "$RT_LIMIT" TERM taskset -c "$RELAY_CPUS" \
-			"$VUPROXY" -q --frontend "listen:$dir/fe.sock" \
+			"$bin" -q --frontend "listen:$dir/fe.sock" \
 			--backend "connect:$dir/be.sock" "${extra[@]}"
 		relay_pid=$STARTED_PID; target=$dir/fe.sock ;;
 	esac
@@ -118,6 +134,11 @@ rt_once() {
 	out=$(timeout -k 5 "$RT_LIMIT" taskset -c "$PEER_CPUS" \
 		"$BENCH_BIN/bench-rt-frontend" -n "$RT_N" -w "$RT_WARMUP" "$target" 2>"$dir/frontend.err")
 	local rc=$?
+	RT_CPU=0
+	if [ -n "$relay_pid" ]; then
+		RT_CPU=$(awk -v us="$(relay_cpu_us "$relay_pid")" -v n=$((2 * (RT_N + RT_WARMUP))) \
+			'BEGIN { printf "%.3f", us / n }')
+	fi
 	[ -n "$relay_pid" ] && stop "$relay_pid" TERM 5
 	stop "$be_pid" TERM 5
 	if [ $rc != 0 ] || [ -z "$out" ]; then
@@ -134,6 +155,7 @@ rt_once() {
 }
 
 KINDS=(direct floor vuproxy vuproxy_w vuproxy_rules)
+[ -n "${VUPROXY_BASE:-}" ] && KINDS+=(vuproxy_base)
 NK=${#KINDS[@]}
 RULES=$WORK/rules$RT_RULES.yaml
 make_rules "$RT_RULES" >"$RULES"
@@ -145,7 +167,7 @@ fi
 echo "== round trip: $RT_ROUNDS rounds x {${KINDS[*]}}, $RT_N GET_FEATURES round trips each"
 echo "   pinning: $PIN; load average at start: $(loadavg)"
 echo "   vuproxy_w: -w t.pcapng.gz; vuproxy_rules: -r $(basename "$RULES") ($RT_RULES rules, none matches)"
-declare -A MEANS P50S
+declare -A MEANS P50S CPUS
 for ((r = 1; r <= RT_ROUNDS; r++)); do
 	line="   round $r:"
 	# Rotating: over NK rounds every set-up runs once in every position.
@@ -153,15 +175,16 @@ for ((r = 1; r <= RT_ROUNDS; r++)); do
 		kind=${KINDS[$(((r - 1 + k) % NK))]}
 		rt_once "$kind" "$r" || exit 1
 		mean=$RT_MEAN p50=$RT_P50
-		MEANS[$kind]+="$mean "; P50S[$kind]+="$p50 "
+		MEANS[$kind]+="$mean "; P50S[$kind]+="$p50 "; CPUS[$kind]+="$RT_CPU "
 		line+=$(printf ' %s %.2f us (p50 %.2f)' "$kind" "$mean" "$p50")
 	done
 	echo "$line"
 done
-declare -A MED MEDP50
+declare -A MED MEDP50 MEDCPU
 for kind in "${KINDS[@]}"; do
 	MED[$kind]=$(tr ' ' '\n' <<<"${MEANS[$kind]}" | grep . | median)
 	MEDP50[$kind]=$(tr ' ' '\n' <<<"${P50S[$kind]}" | grep . | median)
+	MEDCPU[$kind]=$(tr ' ' '\n' <<<"${CPUS[$kind]}" | grep . | median)
 done
 VF=$(ratio "${MED[vuproxy]}" "${MED[floor]}")
 VD=$(ratio "${MED[vuproxy]}" "${MED[direct]}")
@@ -178,6 +201,16 @@ printf '   median of per-run p50: direct %.2f  floor %.2f  vuproxy %.2f  vuproxy
 echo "   vuproxy/floor = $VF (target <= 1.2; p50 $VF50)   vuproxy/direct = $VD"
 echo "   vuproxy_w/vuproxy = $TW (target <= 1.15; p50 $TW50)"
 echo "   vuproxy_rules/vuproxy = $RV (target <= 1.05; p50 $RV50)"
+printf '   relay CPU us/message: floor %.3f  vuproxy %.3f  vuproxy_w %.3f  vuproxy_rules %.3f\n' \
+	"${MEDCPU[floor]}" "${MEDCPU[vuproxy]}" "${MEDCPU[vuproxy_w]}" "${MEDCPU[vuproxy_rules]}"
+VFC=$(ratio "${MEDCPU[vuproxy]}" "${MEDCPU[floor]}")
+echo "   CPU: vuproxy/floor = $VFC  vuproxy_w/vuproxy = $(ratio "${MEDCPU[vuproxy_w]}" "${MEDCPU[vuproxy]}")  vuproxy_rules/vuproxy = $(ratio "${MEDCPU[vuproxy_rules]}" "${MEDCPU[vuproxy]}")"
+if [ -n "${VUPROXY_BASE:-}" ]; then
+	printf '   vuproxy_base (%s): %.2f us/round trip, CPU %.3f us/message; vuproxy/vuproxy_base = %s, CPU %s\n' \
+		"$VUPROXY_BASE" "${MED[vuproxy_base]}" "${MEDCPU[vuproxy_base]}" \
+		"$(ratio "${MED[vuproxy]}" "${MED[vuproxy_base]}")" \
+		"$(ratio "${MEDCPU[vuproxy]}" "${MEDCPU[vuproxy_base]}")"
+fi
 echo "   load average at end: $(loadavg)"
 if [ -n "${RESULTS:-}" ]; then
 	{
@@ -199,6 +232,9 @@ if [ -n "${RESULTS:-}" ]; then
 		echo "rt_p50_rules_us=${MEDP50[vuproxy_rules]}"
 		echo "rt_p50_rules_vuproxy=$RV50"
 		echo "rt_rules_count=$RT_RULES"
+		echo "rt_cpu_floor_us_msg=${MEDCPU[floor]}"
+		echo "rt_cpu_vuproxy_us_msg=${MEDCPU[vuproxy]}"
+		echo "rt_cpu_vuproxy_floor=$VFC"
 		echo "rt_pinning=$PIN"
 	} >>"$RESULTS"
 fi

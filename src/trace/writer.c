@@ -422,7 +422,8 @@ int vup_trace_message(struct vup_trace *t, uint64_t ts_ns,
 		plen = VUP_MAX_PAYLOAD; /* the channel refuses more anyway */
 	vup_trace_hdr_encode(h, pkt);
 	memcpy(pkt + hl, msg_hdr, VUP_HDR_SIZE);
-	memcpy(pkt + hl + VUP_HDR_SIZE, payload, plen);
+	if (plen) /* payload may be NULL for an empty one */
+		memcpy(pkt + hl + VUP_HDR_SIZE, payload, plen);
 	size_t len = VUP_HDR_SIZE + plen;
 	uint32_t dir = (h->flags & VUP_TRACE_F_FROM_BACKEND)
 	                       ? PCAPNG_DIR_INBOUND
