@@ -30,6 +30,9 @@
 #define READ_BURST_TRACED 1
 #define BACKOFF_MIN_MS    50
 #define BACKOFF_MAX_MS    2000
+/* How long a front-end waits for a back-end that is there but busy
+ * (connect: EAGAIN, its listen backlog full), even with --backend-wait 0. */
+#define BACKEND_BUSY_GRACE_MS 1000
 /* How long queued messages may take to reach a peer after the other hung up */
 #define DRAIN_TIMEOUT_MS 2000
 
@@ -545,6 +548,13 @@ void vup_session_connect(struct vup_session *s, enum vup_side side)
 		return;
 	}
 	uint64_t left = wait_left(s, side);
+	/* A back-end whose listen backlog is full (many VMs reconnecting
+	 * after it restarted) is there: QEMU's blocking connect would wait
+	 * for it, so the front-end does, a little, whatever --backend-wait
+	 * says. */
+	uint64_t waited = uv_now(s->proxy->loop) - s->be_since;
+	if (left == 0 && fd == -EAGAIN && waited < BACKEND_BUSY_GRACE_MS)
+		left = BACKEND_BUSY_GRACE_MS - waited;
 	if (left == 0) {
 		vup__session_fail(
 		        s,

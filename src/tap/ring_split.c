@@ -329,13 +329,23 @@ static bool reoffer_harmless(const struct vup_ring *q,
  * index, so it has a record (copied, or flagged used before its check)
  * unless the ring lapped it.  Reading the used index after the avail
  * round instead let buffers offered and used while it ran (a 14 us round
- * at 100 kpps: 7% of them) count missed. */
+ * at 100 kpps: 7% of them) count missed.
+ *
+ * A head used twice since the last poll (offered, used, offered again and
+ * used again: a polling device, a driver sending frames back to back)
+ * has one record, the first offer's: the round stops before the second
+ * use and returns 1, so that the next avail round records the second
+ * offer and the next used round takes its use. */
 static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
                       uint16_t U, uint64_t now, vup_ring_emit_fn emit,
                       void *ctx)
 {
 	uint32_t n = q->cfg.size, nw = 0, nmiss = 0;
 	uint16_t U2, A2;
+	int rc = 0;
+	/* Heads whose use this round took (stamp2 is free until the
+	 * re-check below takes a generation of its own). */
+	uint32_t seen = vup__next_gen(q);
 
 	uint16_t d = U - q->used_cur;
 	if (d == 0)
@@ -383,6 +393,12 @@ static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
 			key = id;
 			r = &q->rec[key];
 		}
+		if (!q->in_order && q->stamp2[key] == seen) {
+			rc = 1; /* its second use: after the re-check */
+			break;
+		}
+		if (!q->in_order)
+			q->stamp2[key] = seen;
 		if (!r || r->state == REC_NONE || r->state == REC_COPIED) {
 			vup__count_missed(q);
 			if (!q->in_order)
@@ -424,7 +440,7 @@ static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
 	if (nmiss)
 		mark_stale(q, m, nmiss);
 	if (!nw)
-		return 0;
+		return rc;
 
 	/* Re-check: used slot unchanged and not lapped, head not offered
 	 * again since (neither in what avail phases saw nor after). */
@@ -466,7 +482,7 @@ static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
 			vup__count_torn(q);
 		r->state = REC_NONE;
 	}
-	return 0;
+	return rc;
 }
 
 int vup__poll_split(struct vup_ring *q, const struct vup_guest_mem *m,
@@ -487,8 +503,13 @@ int vup__poll_split(struct vup_ring *q, const struct vup_guest_mem *m,
 			return -EFAULT;
 		}
 		rc = avail_round(q, m, now, &conflict);
-		if (rc < 0 || used_round(q, m, U, now, emit, ctx) < 0)
+		if (rc < 0)
 			return -EFAULT;
+		int urc = used_round(q, m, U, now, emit, ctx);
+		if (urc < 0)
+			return -EFAULT;
+		if (urc == 1)
+			rc = 1; /* a head used twice: another round */
 	}
 	return 0;
 }

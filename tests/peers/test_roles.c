@@ -1,8 +1,12 @@
 /* All four socket-role combinations, the pairing of front-ends with
  * back-ends when both sides connect to vuproxy, connect retries, and how
  * long a front-end waits for its back-end (--backend-wait). */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "peer_test.h"
@@ -324,6 +328,58 @@ static void backend_connect_retry(void **state)
 	finish(fx, 1);
 }
 
+/* A back-end that is there but busy: its listen backlog is full (a
+ * client it has not accepted yet), so vuproxy's connect gets EAGAIN.
+ * QEMU's own blocking connect would wait, so even with --backend-wait 0
+ * the front-end waits a little (up to 1 s) instead of being closed; the
+ * back-end accepts 300 ms later and gets everything in order. */
+static void backend_busy_is_waited_for(void **state)
+{
+	struct peer_fx *fx = *state;
+	start_alone(fx, "listen", "connect", NULL);
+	fx->be_listen = peer_listen(fx->be_path, 0);
+	PEER_OK(fx->be_listen);
+	/* Fill the backlog: connects until one would block. */
+	int early[4], nearly = 0;
+	for (; nearly < 4; nearly++) {
+		early[nearly] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		size_t len = strlen(fx->be_path);
+		assert_true(len < sizeof(a.sun_path));
+		memcpy(a.sun_path, fx->be_path, len + 1);
+		if (connect(early[nearly], (struct sockaddr *)&a, sizeof(a)) <
+		    0) {
+			assert_int_equal(errno, EAGAIN);
+			close(early[nearly]);
+			break;
+		}
+	}
+	assert_true(nearly >= 1 && nearly < 4);
+	struct peer *fe = connect_to(fx->fe_path, "fe");
+	PEER_OK(peer_send(fe, peer_code("GET_FEATURES"), V, NULL, 0, NULL, 0));
+	send_tag(fe, 0x55);
+	PEER_OK(vproc_wait_line(
+	        &fx->vp, PEER_TIMEOUT_MS, "s1 back-end connect:",
+	        "Resource temporarily unavailable; retrying", NULL));
+	peer_sleep_ms(300);
+	/* The back-end takes its early clients, then vuproxy's. */
+	for (int i = 0; i < nearly; i++) {
+		int c = peer_accept(fx->be_listen, PEER_TIMEOUT_MS);
+		PEER_OK(c);
+		close(c);
+		close(early[i]);
+	}
+	struct peer *be = accept_from(fx->be_listen, "be");
+	struct vup_msg m;
+	PEER_OK(peer_recv(be, &m, PEER_TIMEOUT_MS));
+	PEER_OK(peer_msg_equal(&m, peer_code("GET_FEATURES"), V, NULL, 0, 0));
+	expect_tag(be, 0x55);
+	exercise(fe, be, 7);
+	assert_int_equal(vproc_count(&fx->vp, "error: "), 0);
+	hang_up(fe, be);
+	finish(fx, 1);
+}
+
 /* listen/listen, default --backend-wait: a front-end that talks before
  * any back-end connects; one connects 500 ms later and gets every
  * message, in order. */
@@ -435,6 +491,7 @@ int main(void)
 	        PEER_TEST(backend_absent_closes_frontend),
 	        PEER_TEST(backend_wait_expires),
 	        PEER_TEST(backend_connect_retry),
+	        PEER_TEST(backend_busy_is_waited_for),
 	        PEER_TEST(listen_backend_within_wait),
 	        PEER_TEST(listen_backend_too_late),
 	        PEER_TEST(listen_default_wait),
