@@ -194,6 +194,47 @@ static bool vring_op_of(const struct vup_tap *t, uint32_t code,
  * fails with EEXIST).  So the tap reads nothing until POSTCOPY_END,
  * when every page is there; its readers keep their place and catch up.
  */
+/* The device went on while the tap did not look.  Within a ring of
+ * where the reader stopped (or, for a queue set up meanwhile, of its
+ * base) the reader catches up as after any long poll; further than that
+ * the 16-bit indices cannot say which uses it missed, and the queue
+ * starts again where the device is, a split ring at the used index in
+ * memory (the uses in between are not counted; a packed ring keeps no
+ * such index and is left).  Either way the ring counts a pause: a copy
+ * made before LISTEN is never taken for a use seen after END, which may
+ * be of a later offer once the indices wrapped. */
+static void resume_after_postcopy(struct vup_tap *t, struct tap_queue *q,
+                                  uint64_t now)
+{
+	uint16_t used, from;
+	bool split = !vup__tap_has(t->features, VUP_F_RING_PACKED);
+	if (q->running)
+		q->ring.losses++;
+	if (!split || !t->mem ||
+	    !vup_memmap_read(t->mem, VUP_AS_UADDR, q->used + 2, &used, 2))
+		return;
+	if (q->running)
+		from = q->ring.used_cur;
+	else if (q->have_base)
+		from = (uint16_t)q->base;
+	else
+		return;
+	uint16_t moved = (uint16_t)(used - from);
+	if (moved <= q->num)
+		return;
+	vup_log(VUP_LOG_WARN,
+	        "s%u tap q%u: the device used more than a ring (%u or more) "
+	        "while the tap did not read, in postcopy: following it again "
+	        "from used index %u, those uses not counted",
+	        t->session, q->index, (unsigned)moved, (unsigned)used);
+	if (q->running) {
+		t->postcopy = true; /* stopped without a read */
+		vup__tap_stop_queue(t, q, now, "postcopy: lost its place");
+		t->postcopy = false;
+	}
+	q->have_base = false; /* start at the used index in memory */
+}
+
 static void set_postcopy(struct vup_tap *t, bool on, uint64_t now)
 {
 	if (t->postcopy == on)
@@ -207,6 +248,9 @@ static void set_postcopy(struct vup_tap *t, bool on, uint64_t now)
 		        t->session);
 		return;
 	}
+	for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++)
+		if (t->q[i])
+			resume_after_postcopy(t, t->q[i], now);
 	vup_log(VUP_LOG_INFO, "s%u tap: postcopy ended: reading again",
 	        t->session);
 	vup__tap_try_start_all(t, now);
@@ -219,7 +263,13 @@ static void set_postcopy(struct vup_tap *t, bool on, uint64_t now)
 static bool is_echo_ack(struct vup_tap *t, const struct vup_hdr *h,
                         unsigned nfds)
 {
-	if (!t->echo || h->request != t->echo || h->size != 8 || nfds)
+	if (h->size != 8 || nfds)
+		return false;
+	/* In postcopy QEMU ends a change of regions with that ack under the
+	 * code of its last request, REM_MEM_REG when it only removed some,
+	 * with no echo before it. */
+	bool after_removal = t->postcopy && h->request == VUP_REQ_REM_MEM_REG;
+	if (!after_removal && (!t->echo || h->request != t->echo))
 		return false;
 	t->echo = 0;
 	vup_log(VUP_LOG_DEBUG,
@@ -298,6 +348,10 @@ void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
 	case VUP_REQ_RESET_DEVICE:
 		vup__tap_stop_all(t, now_ns, "reset");
 		vup__tap_set_mem(t, NULL, now_ns);
+		/* A migration that never ended ends here. */
+		t->postcopy = false;
+		t->echo = 0;
+		t->ngvb = 0;
 		/* The queues must be set up again; their counts and trace
 		 * interfaces stay. */
 		for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++)

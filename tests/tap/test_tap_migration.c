@@ -477,13 +477,107 @@ static void test_postcopy_mem_slots(void **state)
 	expect_tx_frames(t, f, 2);
 }
 
+/* The device runs on during postcopy while the tap does not look: a
+ * queue set up during postcopy (a destination) with SET_VRING_BASE 0 has
+ * used 40000 buffers by POSTCOPY_END.  The tap must start again where
+ * the device is, not at the stale base (40000 buffers on, its indices
+ * say nothing): the frame sent after END is captured.  (From a review,
+ * which found the queue dark after END.) */
+static void test_postcopy_device_moved_on(void **state)
+{
+	struct tt *t = start(state, "net", "128", NET_FEATURES);
+	set_protocol_features(t, BIT(PF_PAGEFAULT) | BIT(PF_REPLY_ACK));
+	guest_one(t, REG_SIZE);
+	uint8_t f[2][100];
+	for (unsigned i = 0; i < 2; i++)
+		make_frame(f[i], 100, 300 + i);
+	postcopy_listen(t);
+	set_mem_table(t, true);
+	struct vq *tx = setup_queue(t, 1);
+	for (uint16_t d = 0; d < QSZ; d++)
+		split_tx(t, tx, d, f[0], 100, false);
+	for (unsigned i = 0; i < 40000; i++) {
+		uint16_t d = (uint16_t)(i % QSZ);
+		uint8_t e[2];
+		put16(e, d);
+		gwrite(&t->g, false,
+		       tx->avail + 4 + 2ull * (tx->avail_idx % QSZ), e, 2);
+		tx->avail_idx++;
+		split_used_entry(t, tx, d, 0);
+	}
+	gstore16(&t->g, false, tx->avail + 2, tx->avail_idx);
+	gstore16(&t->g, true, tx->used + 2, tx->used_idx);
+	postcopy_end(t);
+	PEER_OK(vproc_wait_line(&t->fx->vp, PEER_TIMEOUT_MS,
+	                        "s1 tap q1: following a split ring", NULL));
+	split_tx(t, tx, 1, f[1], 100, false);
+	uint16_t d1 = 1;
+	split_offer(t, tx, &d1, 1);
+	tap_sync(t);
+	split_use(t, tx, 1, 0);
+	tap_sync(t);
+	get_vring_base(t, tx);
+	stop(t);
+	expect_tx_frames(t, f + 1, 1);
+}
+
+/* A running TX queue whose ring goes round 65536 times during postcopy:
+ * the 16-bit indices come back to where the reader left them.  The copy
+ * of the frame offered before POSTCOPY_LISTEN must not be taken for the
+ * buffer used last (it held another frame by then). */
+static void test_postcopy_ring_wrapped(void **state)
+{
+	uint8_t f[3][100];
+	struct tt *t = begin(state, NET_FEATURES,
+	                     BIT(PF_PAGEFAULT) | BIT(PF_REPLY_ACK), f, 3, 400);
+	struct vq *tx = setup_queue(t, 1);
+	PEER_OK(vproc_wait_line(&t->fx->vp, PEER_TIMEOUT_MS,
+	                        "s1 tap q1: following", NULL));
+	tx_offer(t, tx, 0, f[0], 100); /* avail 0: frame 0, copied */
+	tap_sync(t);
+	postcopy_listen(t);
+	split_tx(t, tx, 0, f[1], 100, false);
+	for (unsigned i = 0; i < 65536; i++) {
+		uint8_t e[2];
+		put16(e, 0);
+		gwrite(&t->g, false,
+		       tx->avail + 4 + 2ull * (tx->avail_idx % QSZ), e, 2);
+		tx->avail_idx++;
+	}
+	for (unsigned i = 0; i < 65537; i++)
+		split_used_entry(t, tx, 0, 0);
+	gstore16(&t->g, true, tx->used + 2, tx->used_idx);
+	split_tx(t, tx, 0, f[2], 100, false);
+	uint16_t d0 = 0;
+	split_offer(t, tx, &d0, 1);
+	postcopy_end(t);
+	tap_sync(t);
+	tap_sync(t);
+	get_vring_base(t, tx);
+	stop(t);
+	struct trace *tr = read_trace(t);
+	struct rec *p[8];
+	unsigned n = on_iface(tr, TX, p, 8);
+	for (unsigned i = 0; i < n; i++)
+		if (memcmp(p[i]->data, f[0], 100) == 0)
+			fail_msg("TX record %u holds the frame offered before "
+			         "POSTCOPY_LISTEN",
+			         i);
+	PEER_LOG(t->fx, "s1 tap: postcopy ended: reading again");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        TAP_TEST(test_log_split),          TAP_TEST(test_log_packed),
-	        TAP_TEST(test_addr_moved),         TAP_TEST(test_inband_kick),
-	        TAP_TEST(test_skip_drain),         TAP_TEST(test_postcopy),
+	        TAP_TEST(test_log_split),
+	        TAP_TEST(test_log_packed),
+	        TAP_TEST(test_addr_moved),
+	        TAP_TEST(test_inband_kick),
+	        TAP_TEST(test_skip_drain),
+	        TAP_TEST(test_postcopy),
 	        TAP_TEST(test_postcopy_mem_slots),
+	        TAP_TEST(test_postcopy_device_moved_on),
+	        TAP_TEST(test_postcopy_ring_wrapped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
