@@ -521,13 +521,18 @@ static void on_retry(uv_timer_t *t)
 }
 
 /* A front-end waits for this back-end connect: ms left of --backend-wait
- * (0: give up now); UINT64_MAX when no front-end waits. */
-static uint64_t wait_left(struct vup_session *s, enum vup_side side)
+ * (0: give up now); UINT64_MAX when no front-end waits.  A back-end whose
+ * listen backlog is full (busy: connect said EAGAIN, many VMs reconnecting
+ * after it restarted) is there, and QEMU's blocking connect would wait for
+ * it: the front-end does, BACKEND_BUSY_GRACE_MS at least. */
+static uint64_t wait_left(struct vup_session *s, enum vup_side side, bool busy)
 {
 	if (side != VUP_BACKEND || !vup_session_has(s, VUP_FRONTEND))
 		return UINT64_MAX;
 	uint64_t waited = uv_now(s->proxy->loop) - s->be_since;
 	uint64_t wait = (uint64_t)s->proxy->cfg.backend_wait_ms;
+	if (busy && wait < BACKEND_BUSY_GRACE_MS)
+		wait = BACKEND_BUSY_GRACE_MS;
 	return waited < wait ? wait - waited : 0;
 }
 
@@ -547,14 +552,7 @@ void vup_session_connect(struct vup_session *s, enum vup_side side)
 		                  vup_side_name(side), ep->path);
 		return;
 	}
-	uint64_t left = wait_left(s, side);
-	/* A back-end whose listen backlog is full (many VMs reconnecting
-	 * after it restarted) is there: QEMU's blocking connect would wait
-	 * for it, so the front-end does, a little, whatever --backend-wait
-	 * says. */
-	uint64_t waited = uv_now(s->proxy->loop) - s->be_since;
-	if (left == 0 && fd == -EAGAIN && waited < BACKEND_BUSY_GRACE_MS)
-		left = BACKEND_BUSY_GRACE_MS - waited;
+	uint64_t left = wait_left(s, side, fd == -EAGAIN);
 	if (left == 0) {
 		vup__session_fail(
 		        s,

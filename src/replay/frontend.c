@@ -14,9 +14,6 @@
 #include "vuproxy/log.h"
 
 #define AS VUP_AS_FRONTEND
-/* Stops a vring and answers where, as GET_VRING_BASE does (proto.h has
- * no name for it). */
-#define REQ_GET_VRING_BASE_SKIP_DRAIN 45
 
 static bool is_reply(const struct vup_hdr *h)
 {
@@ -167,7 +164,7 @@ static void expected_check(struct vup_replay_run *r,
 	uint64_t frame;
 	char note[256], rb[160];
 	if ((req->hdr.request != VUP_REQ_GET_VRING_BASE &&
-	     req->hdr.request != REQ_GET_VRING_BASE_SKIP_DRAIN) ||
+	     req->hdr.request != VUP_REQ_GET_VRING_BASE_SKIP_DRAIN) ||
 	    req->chan != VUP_CHAN_MAIN || req->hdr.size < 4 ||
 	    rep->hdr.size < 8) {
 		vup_replay__check(r, &r->main, rep);

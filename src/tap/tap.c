@@ -24,13 +24,6 @@ int vup_tap_kind_parse(const char *s, enum vup_tap_kind *out)
 	return 0;
 }
 
-/* A front-end request's code, by its catalogue name. */
-static uint32_t code_of(const char *name)
-{
-	const struct vup_msg_type *m = vup_proto_by_name(name);
-	return m ? m->code : UINT32_MAX;
-}
-
 struct vup_tap *vup_tap_new(const struct vup_tap_config *cfg, uint32_t session,
                             struct vup_trace *trace)
 {
@@ -42,10 +35,6 @@ struct vup_tap *vup_tap_new(const struct vup_tap_config *cfg, uint32_t session,
 		t->cfg.snaplen = 256;
 	t->session = session;
 	t->trace = trace;
-	t->req_vring_kick = code_of("VRING_KICK");
-	t->req_gvb_skip_drain = code_of("GET_VRING_BASE_SKIP_DRAIN");
-	t->req_postcopy_listen = code_of("POSTCOPY_LISTEN");
-	t->req_postcopy_end = code_of("POSTCOPY_END");
 	return t;
 }
 

@@ -70,18 +70,23 @@ static void features_message(struct vup_tap *t, const uint8_t *payload,
 	}
 }
 
+/* The three ring addresses of a SET_VRING_ADDR, if the payload has them. */
+static bool ring_addrs(const uint8_t *p, uint32_t size, uint64_t a[3])
+{
+	return vup__tap_field(VUP_L_VRING_ADDR, "desc", p, size, &a[0]) &&
+	       vup__tap_field(VUP_L_VRING_ADDR, "used", p, size, &a[1]) &&
+	       vup__tap_field(VUP_L_VRING_ADDR, "avail", p, size, &a[2]);
+}
+
 /* SET_VRING_ADDR for a queue being read, with the rings where they are:
  * QEMU switching dirty logging (VHOST_VRING_F_LOG) on or off for a
  * migration.  The ring goes on: the reader keeps its place. */
 static bool same_rings(const struct tap_queue *q, const uint8_t *p,
                        uint32_t size)
 {
-	uint64_t desc, used, avail;
-	return q->running &&
-	       vup__tap_field(VUP_L_VRING_ADDR, "desc", p, size, &desc) &&
-	       vup__tap_field(VUP_L_VRING_ADDR, "used", p, size, &used) &&
-	       vup__tap_field(VUP_L_VRING_ADDR, "avail", p, size, &avail) &&
-	       desc == q->desc && used == q->used && avail == q->avail;
+	uint64_t a[3];
+	return q->running && ring_addrs(p, size, a) && a[0] == q->desc &&
+	       a[1] == q->used && a[2] == q->avail;
 }
 
 /* What a vring request does to the tap's queue.  VRING_KICK (in-band
@@ -127,16 +132,16 @@ static void vring_message(struct vup_tap *t, const struct vup_hdr *h,
 		q->num = (uint32_t)v;
 		q->have_num = true;
 		break;
-	case OP_ADDR:
-		if (!vup__tap_field(VUP_L_VRING_ADDR, "desc", p, h->size,
-		                    &q->desc) ||
-		    !vup__tap_field(VUP_L_VRING_ADDR, "used", p, h->size,
-		                    &q->used) ||
-		    !vup__tap_field(VUP_L_VRING_ADDR, "avail", p, h->size,
-		                    &q->avail))
+	case OP_ADDR: {
+		uint64_t a[3];
+		if (!ring_addrs(p, h->size, a))
 			return;
+		q->desc = a[0];
+		q->used = a[1];
+		q->avail = a[2];
 		q->have_addr = true;
 		break;
+	}
 	case OP_BASE:
 		/* The whole u32: try_start reads it as split or packed. */
 		if (!vup__tap_field(VUP_L_VRING_BASE, "num", p, h->size, &v))
@@ -165,25 +170,19 @@ static void vring_message(struct vup_tap *t, const struct vup_hdr *h,
 }
 
 /* The vring request a code is, for the tap; false for other codes. */
-static bool vring_op_of(const struct vup_tap *t, uint32_t code,
-                        enum vring_op *op)
+static bool vring_op_of(uint32_t code, enum vring_op *op)
 {
 	switch (code) {
 	case VUP_REQ_SET_VRING_NUM: *op = OP_NUM; return true;
 	case VUP_REQ_SET_VRING_ADDR: *op = OP_ADDR; return true;
 	case VUP_REQ_SET_VRING_BASE: *op = OP_BASE; return true;
-	case VUP_REQ_GET_VRING_BASE: *op = OP_STOP; return true;
-	case VUP_REQ_SET_VRING_KICK: *op = OP_KICK; return true;
+	case VUP_REQ_GET_VRING_BASE:
+	case VUP_REQ_GET_VRING_BASE_SKIP_DRAIN: *op = OP_STOP; return true;
+	case VUP_REQ_SET_VRING_KICK:
+	case VUP_REQ_VRING_KICK: *op = OP_KICK; return true;
 	case VUP_REQ_SET_VRING_ENABLE: *op = OP_ENABLE; return true;
-	default: break;
+	default: return false;
 	}
-	if (code == t->req_vring_kick)
-		*op = OP_KICK;
-	else if (code == t->req_gvb_skip_drain)
-		*op = OP_STOP;
-	else
-		return false;
-	return true;
 }
 
 /* POSTCOPY_LISTEN: the back-end registers guest memory with its
@@ -297,7 +296,7 @@ static void backend_message(struct vup_tap *t, const struct vup_hdr *h,
 	 * with no request behind it (one vuproxy made for a rule's fail, or
 	 * a lying back-end) stops nothing. */
 	enum vring_op op;
-	if (!vring_op_of(t, h->request, &op) || op != OP_STOP || !t->ngvb)
+	if (!vring_op_of(h->request, &op) || op != OP_STOP || !t->ngvb)
 		return;
 	uint32_t index = t->gvb[0];
 	memmove(t->gvb, t->gvb + 1, --t->ngvb * sizeof(t->gvb[0]));
@@ -321,16 +320,15 @@ void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
 	/* Front-end requests set queues up, even one flagged as a reply: the
 	 * back-end may take it as the request it is. */
 	enum vring_op op;
-	if (vring_op_of(t, h->request, &op)) {
+	if (vring_op_of(h->request, &op)) {
 		vring_message(t, h, op, payload, now_ns);
 		return;
 	}
-	if (h->request == t->req_postcopy_listen ||
-	    h->request == t->req_postcopy_end) {
-		set_postcopy(t, h->request == t->req_postcopy_listen, now_ns);
-		return;
-	}
 	switch (h->request) {
+	case VUP_REQ_POSTCOPY_LISTEN:
+	case VUP_REQ_POSTCOPY_END:
+		set_postcopy(t, h->request == VUP_REQ_POSTCOPY_LISTEN, now_ns);
+		break;
 	case VUP_REQ_SET_FEATURES:
 		features_message(t, payload, h->size, now_ns);
 		break;

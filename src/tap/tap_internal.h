@@ -66,10 +66,6 @@ struct vup_tap {
 	 * request code whose acknowledgement from the front-end, the same
 	 * request with a u64 0 and no fd, is still to come; 0 none */
 	uint32_t echo;
-	/* Codes of requests proto names no constant for, from the
-	 * catalogue */
-	uint32_t req_vring_kick, req_gvb_skip_drain, req_postcopy_listen,
-	        req_postcopy_end;
 };
 
 static inline bool vup__tap_has(uint64_t bits, unsigned bit)

@@ -677,11 +677,16 @@ static void request_enum_matches_catalogue(void **state)
 	        {VUP_REQ_SET_PROTOCOL_FEATURES, "SET_PROTOCOL_FEATURES"},
 	        {VUP_REQ_SET_VRING_ENABLE, "SET_VRING_ENABLE"},
 	        {VUP_REQ_SET_BACKEND_REQ_FD, "SET_BACKEND_REQ_FD"},
+	        {VUP_REQ_POSTCOPY_LISTEN, "POSTCOPY_LISTEN"},
+	        {VUP_REQ_POSTCOPY_END, "POSTCOPY_END"},
 	        {VUP_REQ_RESET_DEVICE, "RESET_DEVICE"},
+	        {VUP_REQ_VRING_KICK, "VRING_KICK"},
 	        {VUP_REQ_ADD_MEM_REG, "ADD_MEM_REG"},
 	        {VUP_REQ_REM_MEM_REG, "REM_MEM_REG"},
 	        {VUP_REQ_SET_STATUS, "SET_STATUS"},
 	        {VUP_REQ_SET_DEVICE_STATE_FD, "SET_DEVICE_STATE_FD"},
+	        {VUP_REQ_GET_VRING_BASE_SKIP_DRAIN,
+	         "GET_VRING_BASE_SKIP_DRAIN"},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const struct vup_msg_type *t =
