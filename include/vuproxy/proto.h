@@ -76,6 +76,8 @@ enum vup_layout {
 	        VUP_L_COUNT
 };
 
+#include "vuproxy/fields.h"
+
 /* How many fds a message carries. */
 enum vup_fd_rule {
 	VUP_FD_NONE,     /* exactly 0 */
@@ -196,22 +198,23 @@ struct vup_field {
 	uint8_t bits;  /* 0 = whole integer */
 	enum vup_fmt fmt;
 };
+/* Every field of every layout, by id (fields.h). */
+extern const struct vup_field vup_fields[VUP_FLD_COUNT];
 /* The fixed fields of a layout; variable parts (memory regions, config
  * bytes) are rendered specially.  *n receives the count. */
 const struct vup_field *vup_layout_fields(enum vup_layout l, size_t *n);
 /* One memory region of SET_MEM_TABLE {gpa, size, uaddr, mmap_offset}:
  * its fields, and its size in the table (32 bytes, 40 with XEN_MMAP). */
 #define VUP_MEM_REGION_FIELDS 4
-extern const struct vup_field vup_mem_region_fields[VUP_MEM_REGION_FIELDS];
+#define vup_mem_region_fields (&vup_fields[VUP_FLD__FIRST_REGION])
 uint32_t vup_mem_region_size(const struct vup_negotiated *neg);
 /* Read a field of a payload; false if it lies beyond size. */
 bool vup_field_get(const struct vup_field *f, const uint8_t *p, uint32_t size,
                    uint64_t *out);
-/* Read the field called name of layout l: what vuproxy's own logic (the
- * tap, replay) reads from a payload, by the catalogue's offsets.  False
- * if the layout has no such field or it lies beyond size. */
-bool vup_layout_get(enum vup_layout l, const char *name, const uint8_t *p,
-                    uint32_t size, uint64_t *out);
+/* The same by id: what vuproxy's own logic reads from a payload whose
+ * layout it knows (a region at its offset in a table). */
+bool vup_field_read(enum vup_field_id id, const uint8_t *p, uint32_t size,
+                    uint64_t *out);
 /* Write a field (rules rewrite); false if it lies beyond size. */
 bool vup_field_set(const struct vup_field *f, uint8_t *p, uint32_t size,
                    uint64_t value);
@@ -221,6 +224,38 @@ bool vup_field_set(const struct vup_field *f, uint8_t *p, uint32_t size,
 enum vup_layout vup_msg_layout(const struct vup_msg_type *t,
                                const struct vup_hdr *h,
                                const struct vup_negotiated *neg);
+
+/* A decoded message: what everything downstream of the socket (the
+ * session model, the relay's decisions, the tap, replay, dump) reads.
+ * Decoded once, by vup_view_decode; it points into the message, which
+ * must outlive it.  Fields are read with vup_view_get, by id. */
+struct vup_fd_info;
+struct vup_view {
+	struct vup_hdr hdr;
+	const uint8_t *payload;          /* hdr.size bytes */
+	const struct vup_msg_type *type; /* its catalogue row; NULL unknown */
+	enum vup_chan chan;
+	enum vup_side from;
+	/* Sent by the channel's responder: a reply, whatever its flags say
+	 * (the receiver reads it by the sender's role). */
+	bool reply;
+	enum vup_layout layout; /* of the payload, as the receiver reads it */
+	bool fits;              /* the payload holds the layout's fields */
+	unsigned nfds;
+	const int *fds; /* NULL when only described (a trace) */
+	const struct vup_fd_info *fd_info; /* their kinds, or NULL */
+	uint64_t time_ns;
+};
+/* Decode a message (one catalogue lookup).  fds, fd_info: as the caller
+ * has them (either may be NULL). */
+void vup_view_decode(struct vup_view *v, enum vup_chan chan, enum vup_side from,
+                     const struct vup_hdr *h, const uint8_t *payload,
+                     const int *fds, unsigned nfds,
+                     const struct vup_negotiated *neg, uint64_t time_ns);
+/* Read a field of the view's payload: false when the field is not of the
+ * view's layout or lies beyond the payload. */
+bool vup_view_get(const struct vup_view *v, enum vup_field_id id,
+                  uint64_t *out);
 
 /* Remember what a request negotiates (SET_FEATURES,
  * SET_PROTOCOL_FEATURES): later payloads are read accordingly.  Only the

@@ -11,109 +11,35 @@
 
 #include "vuproxy/proto.h"
 
-#define F(n, o, s, fm)                                                         \
-	{                                                                      \
-		.name = n, .off = o, .size = s, .fmt = VUP_FMT_##fm            \
-	}
-#define B(n, o, s, sh, bt, fm)                                                 \
-	{                                                                      \
-		.name = n, .off = o, .size = s, .shift = sh, .bits = bt,       \
-		.fmt = VUP_FMT_##fm                                            \
-	}
-
-static const struct vup_field f_u64[] = {F("value", 0, 8, HEX)};
-static const struct vup_field f_ack[] = {F("ack", 0, 8, DEC)};
-static const struct vup_field f_features[] = {F("features", 0, 8, FEATURES)};
-static const struct vup_field f_pfeatures[] = {F("features", 0, 8, PFEATURES)};
-static const struct vup_field f_vring_state[] = {F("index", 0, 4, DEC),
-                                                 F("num", 4, 4, DEC)};
-/* Split ring: num is the next avail index (bits 0-15). */
-static const struct vup_field f_vring_base[] = {F("index", 0, 4, DEC),
-                                                F("num", 4, 4, DEC)};
-/* Packed ring: avail idx + wrap, used idx + wrap in one u32. */
-static const struct vup_field f_vring_base_packed[] = {
-        F("index", 0, 4, DEC),
-        B("avail_idx", 4, 4, 0, 15, DEC),
-        B("avail_wrap", 4, 4, 15, 1, DEC),
-        B("used_idx", 4, 4, 16, 15, DEC),
-        B("used_wrap", 4, 4, 31, 1, DEC),
-};
-static const struct vup_field f_vring_enable[] = {F("index", 0, 4, DEC),
-                                                  F("enable", 4, 4, DEC)};
-static const struct vup_field f_vring_addr[] = {
-        F("index", 0, 4, DEC), F("flags", 4, 4, HEX),  F("desc", 8, 8, HEX),
-        F("used", 16, 8, HEX), F("avail", 24, 8, HEX), F("log", 32, 8, HEX),
-};
-/* SET_VRING_KICK/CALL/ERR: bits 0-7 index, bit 8 NOFD. */
-static const struct vup_field f_vring_fd[] = {B("index", 0, 8, 0, 8, DEC),
-                                              B("nofd", 0, 8, 8, 1, BOOL)};
-static const struct vup_field f_mem_table[] = {F("nregions", 0, 4, DEC)};
-static const struct vup_field f_mem_reg[] = {
-        F("gpa", 8, 8, HEX),
-        F("size", 16, 8, HEX),
-        F("uaddr", 24, 8, HEX),
-        F("mmap_offset", 32, 8, HEX),
-};
-static const struct vup_field f_log[] = {F("mmap_size", 0, 8, HEX),
-                                         F("mmap_offset", 8, 8, HEX)};
-static const struct vup_field f_iotlb[] = {
-        F("iova", 0, 8, HEX),  F("size", 8, 8, HEX),  F("uaddr", 16, 8, HEX),
-        F("perm", 24, 1, DEC), F("type", 25, 1, DEC),
-};
-static const struct vup_field f_config[] = {
-        F("offset", 0, 4, DEC), F("size", 4, 4, DEC), F("flags", 8, 4, HEX)};
-static const struct vup_field f_inflight[] = {
-        F("mmap_size", 0, 8, HEX),
-        F("mmap_offset", 8, 8, HEX),
-        F("num_queues", 16, 2, DEC),
-        F("queue_size", 18, 2, DEC),
-};
-static const struct vup_field f_status[] = {F("status", 0, 8, STATUS)};
-static const struct vup_field f_mac[] = {F("mac", 0, 6, MAC)};
-static const struct vup_field f_uuid[] = {F("uuid", 0, 16, UUID)};
-static const struct vup_field f_device_state[] = {F("direction", 0, 4, DEC),
-                                                  F("phase", 4, 4, DEC)};
-static const struct vup_field f_shmem_config[] = {F("nregions", 0, 4, DEC)};
-static const struct vup_field f_host_notifier[] = {
-        B("index", 0, 8, 0, 8, DEC),
-        B("nofd", 0, 8, 8, 1, BOOL),
-        F("size", 8, 8, HEX),
-        F("offset", 16, 8, HEX),
-};
-static const struct vup_field f_shmem_map[] = {
-        F("shmid", 0, 1, DEC),       F("fd_offset", 8, 8, HEX),
-        F("shm_offset", 16, 8, HEX), F("len", 24, 8, HEX),
-        F("flags", 32, 8, HEX),
+const struct vup_field vup_fields[VUP_FLD_COUNT] = {
+#define FIELD(l, id, nm, o, sz, sh, bt, fm)                                    \
+	[VUP_FLD_##l##_##id] = {.name = nm,                                    \
+	                        .off = o,                                      \
+	                        .size = sz,                                    \
+	                        .shift = sh,                                   \
+	                        .bits = bt,                                    \
+	                        .fmt = VUP_FMT_##fm},
+#define LIST(l, ...) VUP_FIELDS_##l(FIELD)
+        VUP_LAYOUTS(LIST) LIST(REGION)
+#undef LIST
+#undef FIELD
 };
 
-#define LAYOUT(id, arr) [VUP_L_##id] = {arr, sizeof(arr) / sizeof(arr[0])}
-static const struct {
-	const struct vup_field *f;
-	size_t n;
-} layouts[VUP_L_COUNT] = {
-        LAYOUT(U64, f_u64),
-        LAYOUT(ACK, f_ack),
-        LAYOUT(FEATURES, f_features),
-        LAYOUT(PROTOCOL_FEATURES, f_pfeatures),
-        LAYOUT(VRING_STATE, f_vring_state),
-        LAYOUT(VRING_BASE, f_vring_base),
-        LAYOUT(VRING_BASE_PACKED, f_vring_base_packed),
-        LAYOUT(VRING_ENABLE, f_vring_enable),
-        LAYOUT(VRING_ADDR, f_vring_addr),
-        LAYOUT(VRING_FD, f_vring_fd),
-        LAYOUT(MEM_TABLE, f_mem_table),
-        LAYOUT(MEM_REG, f_mem_reg),
-        LAYOUT(LOG, f_log),
-        LAYOUT(IOTLB, f_iotlb),
-        LAYOUT(CONFIG, f_config),
-        LAYOUT(INFLIGHT, f_inflight),
-        LAYOUT(STATUS, f_status),
-        LAYOUT(MAC, f_mac),
-        LAYOUT(UUID, f_uuid),
-        LAYOUT(DEVICE_STATE, f_device_state),
-        LAYOUT(SHMEM_CONFIG, f_shmem_config),
-        LAYOUT(HOST_NOTIFIER, f_host_notifier),
-        LAYOUT(SHMEM_MAP, f_shmem_map),
+/* Which layout each field belongs to. */
+static const enum vup_layout field_layout[VUP_FLD_COUNT] = {
+#define FIELD(l, id, ...) [VUP_FLD_##l##_##id] = VUP_L_##l,
+#define LIST(l, ...)      VUP_FIELDS_##l(FIELD)
+        VUP_LAYOUTS(LIST)
+#undef LIST
+#undef FIELD
+};
+
+/* A layout's fields are the ids from its first to the next layout's. */
+static const uint16_t layout_first[VUP_L_COUNT + 1] = {
+#define FIRST(l, ...) [VUP_L_##l] = VUP_FLD__FIRST_##l,
+        VUP_LAYOUTS(FIRST)
+#undef FIRST
+                [VUP_L_COUNT] = VUP_FLD__FIRST_REGION,
 };
 
 const struct vup_field *vup_layout_fields(enum vup_layout l, size_t *n)
@@ -122,19 +48,25 @@ const struct vup_field *vup_layout_fields(enum vup_layout l, size_t *n)
 		*n = 0;
 		return NULL;
 	}
-	*n = layouts[l].n;
-	return layouts[l].f;
+	*n = (size_t)(layout_first[l + 1] - layout_first[l]);
+	return &vup_fields[layout_first[l]];
 }
 
-bool vup_layout_get(enum vup_layout l, const char *name, const uint8_t *p,
-                    uint32_t size, uint64_t *out)
+bool vup_field_read(enum vup_field_id id, const uint8_t *p, uint32_t size,
+                    uint64_t *out)
 {
-	size_t n;
-	const struct vup_field *f = vup_layout_fields(l, &n);
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(f[i].name, name) == 0)
-			return vup_field_get(&f[i], p, size, out);
-	return false;
+	if ((unsigned)id >= VUP_FLD_COUNT)
+		return false;
+	return vup_field_get(&vup_fields[id], p, size, out);
+}
+
+bool vup_view_get(const struct vup_view *v, enum vup_field_id id, uint64_t *out)
+{
+	/* A field of another layout is not in this payload. */
+	if ((unsigned)id >= VUP_FLD__FIRST_REGION ||
+	    field_layout[id] != v->layout)
+		return false;
+	return vup_field_get(&vup_fields[id], v->payload, v->hdr.size, out);
 }
 
 static bool integer_field(const struct vup_field *f)
@@ -397,13 +329,6 @@ int vup_feature_bit(const char *name, bool *protocol)
 		*protocol = true;
 	return bit;
 }
-
-const struct vup_field vup_mem_region_fields[VUP_MEM_REGION_FIELDS] = {
-        {"gpa", 0, 8, 0, 0, VUP_FMT_HEX},
-        {"size", 8, 8, 0, 0, VUP_FMT_HEX},
-        {"uaddr", 16, 8, 0, 0, VUP_FMT_HEX},
-        {"mmap_offset", 24, 8, 0, 0, VUP_FMT_HEX},
-};
 
 uint32_t vup_mem_region_size(const struct vup_negotiated *neg)
 {

@@ -43,8 +43,8 @@ static uint64_t payload_needs(const struct vup_replay_msg *m, unsigned i)
 	}
 	case VUP_REQ_ADD_MEM_REG:
 		size = off = 0;
-		vup_layout_get(VUP_L_MEM_REG, "size", p, n, &size);
-		vup_layout_get(VUP_L_MEM_REG, "mmap_offset", p, n, &off);
+		vup_field_read(VUP_FLD_MEM_REG_SIZE, p, n, &size);
+		vup_field_read(VUP_FLD_MEM_REG_MMAP_OFFSET, p, n, &off);
 		break;
 	default: return 0;
 	}

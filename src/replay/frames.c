@@ -298,12 +298,11 @@ void vup_replay__dp_free(struct vup_replay_dp *dp)
 	free(dp);
 }
 
-/* A payload field by the catalogue's layout and name; 0 when absent. */
-static uint64_t fld(enum vup_layout l, const char *name, const uint8_t *p,
-                    uint32_t size)
+/* A payload field by its id; 0 when absent. */
+static uint64_t fld(enum vup_field_id id, const uint8_t *p, uint32_t size)
 {
 	uint64_t v = 0;
-	vup_layout_get(l, name, p, size, &v);
+	vup_field_read(id, p, size, &v);
 	return v;
 }
 
@@ -390,7 +389,7 @@ int vup_replay__dp_note(struct vup_replay_run *r,
 		return 0;
 	const uint8_t *p = m->payload;
 	uint32_t n = m->hdr.size;
-	uint32_t index = (uint32_t)fld(VUP_L_VRING_STATE, "index", p, n);
+	uint32_t index = (uint32_t)fld(VUP_FLD_VRING_STATE_INDEX, p, n);
 	struct vring *v = vring_of(dp, index);
 	switch (m->hdr.request) {
 	case VUP_REQ_RESET_OWNER:
@@ -401,7 +400,7 @@ int vup_replay__dp_note(struct vup_replay_run *r,
 	case VUP_REQ_SET_MEM_TABLE: {
 		unmap_all(dp);
 		uint32_t rsz = vup_mem_region_size(&r->neg);
-		uint32_t nr = (uint32_t)fld(VUP_L_MEM_TABLE, "nregions", p, n);
+		uint32_t nr = (uint32_t)fld(VUP_FLD_MEM_TABLE_NREGIONS, p, n);
 		for (uint32_t i = 0; i < nr && i < nfds; i++) {
 			uint32_t o = 8 + i * rsz;
 			if ((uint64_t)o + rsz > n)
@@ -419,17 +418,17 @@ int vup_replay__dp_note(struct vup_replay_run *r,
 	case VUP_REQ_ADD_MEM_REG:
 		if (nfds)
 			return map_region(
-			        dp, fds[0], fld(VUP_L_MEM_REG, "gpa", p, n),
-			        fld(VUP_L_MEM_REG, "size", p, n),
-			        fld(VUP_L_MEM_REG, "uaddr", p, n),
-			        fld(VUP_L_MEM_REG, "mmap_offset", p, n), err,
+			        dp, fds[0], fld(VUP_FLD_MEM_REG_GPA, p, n),
+			        fld(VUP_FLD_MEM_REG_SIZE, p, n),
+			        fld(VUP_FLD_MEM_REG_UADDR, p, n),
+			        fld(VUP_FLD_MEM_REG_MMAP_OFFSET, p, n), err,
 			        errlen);
 		break;
 	case VUP_REQ_REM_MEM_REG:
 		for (unsigned i = 0; i < dp->nreg; i++) {
 			struct region *g = &dp->reg[i];
-			if (g->gpa != fld(VUP_L_MEM_REG, "gpa", p, n) ||
-			    g->size != fld(VUP_L_MEM_REG, "size", p, n))
+			if (g->gpa != fld(VUP_FLD_MEM_REG_GPA, p, n) ||
+			    g->size != fld(VUP_FLD_MEM_REG_SIZE, p, n))
 				continue;
 			munmap(g->map, g->maplen);
 			dp->reg[i] = dp->reg[--dp->nreg];
@@ -439,34 +438,34 @@ int vup_replay__dp_note(struct vup_replay_run *r,
 		break;
 	case VUP_REQ_SET_VRING_NUM:
 		if (v) {
-			v->num = (uint32_t)fld(VUP_L_VRING_STATE, "num", p, n);
+			v->num = (uint32_t)fld(VUP_FLD_VRING_STATE_NUM, p, n);
 			v->have_num = true;
 		}
 		break;
 	case VUP_REQ_SET_VRING_ADDR:
 		if (v) {
-			v->desc = fld(VUP_L_VRING_ADDR, "desc", p, n);
-			v->used = fld(VUP_L_VRING_ADDR, "used", p, n);
-			v->avail = fld(VUP_L_VRING_ADDR, "avail", p, n);
+			v->desc = fld(VUP_FLD_VRING_ADDR_DESC, p, n);
+			v->used = fld(VUP_FLD_VRING_ADDR_USED, p, n);
+			v->avail = fld(VUP_FLD_VRING_ADDR_AVAIL, p, n);
 			v->have_addr = true;
 		}
 		break;
 	case VUP_REQ_SET_VRING_BASE:
 		if (v)
-			v->base = (uint16_t)fld(VUP_L_VRING_BASE, "num", p, n);
+			v->base = (uint16_t)fld(VUP_FLD_VRING_BASE_NUM, p, n);
 		break;
 	case VUP_REQ_GET_VRING_BASE:
 		if (v)
 			v->stopped = true;
 		break;
 	case VUP_REQ_SET_VRING_KICK: {
-		v = vring_of(dp, (uint32_t)fld(VUP_L_VRING_FD, "index", p, n));
+		v = vring_of(dp, (uint32_t)fld(VUP_FLD_VRING_FD_INDEX, p, n));
 		if (!v)
 			break;
 		if (v->kick >= 0)
 			close(v->kick);
 		v->kick = -1;
-		if (!fld(VUP_L_VRING_FD, "nofd", p, n) && nfds) {
+		if (!fld(VUP_FLD_VRING_FD_NOFD, p, n) && nfds) {
 			v->kick = dup(fds[0]);
 			if (v->kick < 0) {
 				int e = errno;
@@ -482,14 +481,14 @@ int vup_replay__dp_note(struct vup_replay_run *r,
 	case VUP_REQ_SET_VRING_ENABLE:
 		if (v) {
 			v->enabled =
-			        fld(VUP_L_VRING_ENABLE, "enable", p, n) != 0;
+			        fld(VUP_FLD_VRING_ENABLE_ENABLE, p, n) != 0;
 			if (v->enabled)
 				prime_indices(dp, v);
 		}
 		break;
 	case VUP_REQ_SET_STATUS:
 		dp->status_seen = true;
-		dp->status = (uint8_t)fld(VUP_L_STATUS, "status", p, n);
+		dp->status = (uint8_t)fld(VUP_FLD_STATUS_STATUS, p, n);
 		break;
 	default: break;
 	}
@@ -529,9 +528,9 @@ static bool stops(const struct vup_replay_msg *m)
 	case VUP_REQ_RESET_DEVICE:
 	case VUP_REQ_REM_MEM_REG: return true;
 	case VUP_REQ_SET_VRING_ENABLE:
-		return fld(VUP_L_VRING_ENABLE, "enable", p, n) == 0;
+		return fld(VUP_FLD_VRING_ENABLE_ENABLE, p, n) == 0;
 	case VUP_REQ_SET_STATUS:
-		return !(fld(VUP_L_STATUS, "status", p, n) & STATUS_DRIVER_OK);
+		return !(fld(VUP_FLD_STATUS_STATUS, p, n) & STATUS_DRIVER_OK);
 	default: return false;
 	}
 }

@@ -55,7 +55,7 @@ static void mem_message(struct vup_tap *t, const struct vup_hdr *h,
 static void features_message(struct vup_tap *t, const uint8_t *payload,
                              uint32_t size, uint64_t now)
 {
-	if (!vup__tap_field(VUP_L_FEATURES, "features", payload, size,
+	if (!vup__tap_field(VUP_FLD_FEATURES_FEATURES, payload, size,
 	                    &t->features))
 		return;
 	if (vup__tap_has(t->features, VUP_F_ACCESS_PLATFORM) && !t->off) {
@@ -73,9 +73,9 @@ static void features_message(struct vup_tap *t, const uint8_t *payload,
 /* The three ring addresses of a SET_VRING_ADDR, if the payload has them. */
 static bool ring_addrs(const uint8_t *p, uint32_t size, uint64_t a[3])
 {
-	return vup__tap_field(VUP_L_VRING_ADDR, "desc", p, size, &a[0]) &&
-	       vup__tap_field(VUP_L_VRING_ADDR, "used", p, size, &a[1]) &&
-	       vup__tap_field(VUP_L_VRING_ADDR, "avail", p, size, &a[2]);
+	return vup__tap_field(VUP_FLD_VRING_ADDR_DESC, p, size, &a[0]) &&
+	       vup__tap_field(VUP_FLD_VRING_ADDR_USED, p, size, &a[1]) &&
+	       vup__tap_field(VUP_FLD_VRING_ADDR_AVAIL, p, size, &a[2]);
 }
 
 /* SET_VRING_ADDR for a queue being read, with the rings where they are:
@@ -100,14 +100,17 @@ static void vring_message(struct vup_tap *t, const struct vup_hdr *h,
 	const struct vup_msg_type *mt =
 	        vup_proto_lookup(VUP_CHAN_MAIN, h->request);
 	uint64_t index, v;
-	if (!mt || !vup__tap_field(mt->req_layout, "index", p, h->size, &index))
+	enum vup_field_id index_field = mt && mt->req_layout == VUP_L_VRING_FD
+	                                        ? VUP_FLD_VRING_FD_INDEX
+	                                        : VUP_FLD_VRING_STATE_INDEX;
+	if (!mt || !vup__tap_field(index_field, p, h->size, &index))
 		return;
 	struct tap_queue *q = vup__tap_queue(t, (uint32_t)index);
 	if (!q)
 		return;
 	if (op == OP_ADDR && same_rings(q, p, h->size)) {
 		uint64_t flags = 0;
-		vup__tap_field(VUP_L_VRING_ADDR, "flags", p, h->size, &flags);
+		vup__tap_field(VUP_FLD_VRING_ADDR_FLAGS, p, h->size, &flags);
 		vup_log(VUP_LOG_DEBUG,
 		        "s%u tap q%u: SET_VRING_ADDR with the same rings "
 		        "(logging %s): still following",
@@ -127,7 +130,7 @@ static void vring_message(struct vup_tap *t, const struct vup_hdr *h,
 	}
 	switch (op) {
 	case OP_NUM:
-		if (!vup__tap_field(VUP_L_VRING_STATE, "num", p, h->size, &v))
+		if (!vup__tap_field(VUP_FLD_VRING_STATE_NUM, p, h->size, &v))
 			return;
 		q->num = (uint32_t)v;
 		q->have_num = true;
@@ -144,7 +147,7 @@ static void vring_message(struct vup_tap *t, const struct vup_hdr *h,
 	}
 	case OP_BASE:
 		/* The whole u32: try_start reads it as split or packed. */
-		if (!vup__tap_field(VUP_L_VRING_BASE, "num", p, h->size, &v))
+		if (!vup__tap_field(VUP_FLD_VRING_BASE_NUM, p, h->size, &v))
 			return;
 		q->base = (uint32_t)v;
 		q->have_base = true;
@@ -160,7 +163,7 @@ static void vring_message(struct vup_tap *t, const struct vup_hdr *h,
 	case OP_ENABLE:
 		/* Likewise the device may still use buffers after a disable
 		 * is sent; the queue is read until it is stopped. */
-		if (!vup__tap_field(VUP_L_VRING_ENABLE, "enable", p, h->size,
+		if (!vup__tap_field(VUP_FLD_VRING_ENABLE_ENABLE, p, h->size,
 		                    &v))
 			return;
 		q->enabled = v != 0;
@@ -333,7 +336,7 @@ void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
 		features_message(t, payload, h->size, now_ns);
 		break;
 	case VUP_REQ_SET_PROTOCOL_FEATURES:
-		vup__tap_field(VUP_L_PROTOCOL_FEATURES, "features", payload,
+		vup__tap_field(VUP_FLD_PROTOCOL_FEATURES_FEATURES, payload,
 		               h->size, &t->protocol_features);
 		break;
 	case VUP_REQ_SET_MEM_TABLE:

@@ -73,11 +73,11 @@ static inline bool vup__tap_has(uint64_t bits, unsigned bit)
 	return bits >> bit & 1;
 }
 
-/* A payload field, by the catalogue's layout and field name. */
-static inline bool vup__tap_field(enum vup_layout l, const char *name,
-                                  const uint8_t *p, uint32_t size, uint64_t *v)
+/* A payload field, by its id. */
+static inline bool vup__tap_field(enum vup_field_id id, const uint8_t *p,
+                                  uint32_t size, uint64_t *v)
 {
-	return vup_layout_get(l, name, p, size, v);
+	return vup_field_read(id, p, size, v);
 }
 
 /* tap.c: the queues.  The queue of a vring index, made on first use (NULL
