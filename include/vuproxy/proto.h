@@ -135,14 +135,19 @@ struct vup_negotiated {
 /* Codes of the front-end requests that vuproxy's own logic acts on (the
  * catalogue has them all; a unit test checks these names against it). */
 enum vup_req {
+	VUP_REQ_GET_FEATURES = 1,
 	VUP_REQ_SET_FEATURES = 2,
 	VUP_REQ_RESET_OWNER = 4,
 	VUP_REQ_SET_MEM_TABLE = 5,
+	VUP_REQ_SET_LOG_BASE = 6,
 	VUP_REQ_SET_VRING_NUM = 8,
 	VUP_REQ_SET_VRING_ADDR = 9,
 	VUP_REQ_SET_VRING_BASE = 10,
 	VUP_REQ_GET_VRING_BASE = 11,
 	VUP_REQ_SET_VRING_KICK = 12,
+	VUP_REQ_SET_VRING_CALL = 13,
+	VUP_REQ_SET_VRING_ERR = 14,
+	VUP_REQ_GET_PROTOCOL_FEATURES = 15,
 	VUP_REQ_SET_PROTOCOL_FEATURES = 16,
 	VUP_REQ_SET_VRING_ENABLE = 18,
 	VUP_REQ_SET_BACKEND_REQ_FD = 21,

@@ -666,7 +666,12 @@ static void request_enum_matches_catalogue(void **state)
 		enum vup_req code;
 		const char *name;
 	} rows[] = {
+	        {VUP_REQ_GET_FEATURES, "GET_FEATURES"},
 	        {VUP_REQ_SET_FEATURES, "SET_FEATURES"},
+	        {VUP_REQ_SET_LOG_BASE, "SET_LOG_BASE"},
+	        {VUP_REQ_SET_VRING_CALL, "SET_VRING_CALL"},
+	        {VUP_REQ_SET_VRING_ERR, "SET_VRING_ERR"},
+	        {VUP_REQ_GET_PROTOCOL_FEATURES, "GET_PROTOCOL_FEATURES"},
 	        {VUP_REQ_RESET_OWNER, "RESET_OWNER"},
 	        {VUP_REQ_SET_MEM_TABLE, "SET_MEM_TABLE"},
 	        {VUP_REQ_SET_VRING_NUM, "SET_VRING_NUM"},
