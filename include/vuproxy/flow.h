@@ -1,10 +1,11 @@
-/* flow: the protocol state of one session, without any I/O.
+/* flow: what vuproxy finds wrong with each message of a session, without
+ * any I/O.
  *
- * Fed every message in the order it crosses the proxy, it validates it
- * against the catalogue, remembers what was negotiated (payload meaning
- * depends on it), and keeps, per channel, the FIFO of replies the
- * responder owes, so that a reply nobody asked for is noticed.  It finds
- * problems; the relay decides what to do about them.
+ * It validates a message against the catalogue and asks the session model
+ * (model.h: what was negotiated, the replies owed) how it pairs, before
+ * the message's fate is known; the relay then feeds the model what became
+ * of it.  It finds problems; the relay decides what to do about them, and
+ * rate-limits the warnings here.
  */
 #ifndef VUPROXY_FLOW_H
 #define VUPROXY_FLOW_H
@@ -14,14 +15,10 @@
 #include <stdint.h>
 
 #include "vuproxy/channel.h"
+#include "vuproxy/model.h"
 #include "vuproxy/proto.h"
 
-#define VUP_FLOW_PENDING_MAX 64
-
-struct vup_pending {
-	uint32_t code;
-	uint8_t expect; /* enum vup_expect */
-};
+#define VUP_FLOW_PENDING_MAX VUP_MODEL_OWED_MAX
 
 /* What is wrong with one message: up to VUP_FLOW_FINDINGS_MAX problems,
  * each with a human reason. */
@@ -55,31 +52,32 @@ struct vup_warn_limit {
 };
 
 struct vup_flow {
-	struct vup_negotiated neg;
-	struct {
-		struct vup_pending q[VUP_FLOW_PENDING_MAX];
-		unsigned head, count;
-	} pending[2];         /* by enum vup_chan */
-	bool last_expects[2]; /* the last request added a pending entry */
+	struct vup_model *model; /* the session's meaning */
 	struct vup_warn_limit warn[VUP_PROBLEM_COUNT];
 };
 
-void vup_flow_init(struct vup_flow *f);
+/* A new model for a session (f zeroed, or initialised before: its model
+ * is replaced).  -ENOMEM. */
+int vup_flow_init(struct vup_flow *f);
+void vup_flow_free(struct vup_flow *f);
+static inline const struct vup_negotiated *
+vup_flow_neg(const struct vup_flow *f)
+{
+	return vup_model_neg(f->model);
+}
 
 /* Forget the replies owed on a channel (it was closed or replaced). */
 void vup_flow_forget(struct vup_flow *f, enum vup_chan chan);
 
-/* The request just inspected was not forwarded (dropped, failed by a
- * rule): its reply, if one was expected, will not come from the receiver.
- * Must follow vup_flow_inspect of that request. */
-void vup_flow_retract(struct vup_flow *f, enum vup_chan chan, uint32_t code);
+/* What is wrong with a message about to be relayed: checked against the
+ * catalogue and the replies owed, nothing changed.  *out receives every
+ * problem found (n = 0: none).  Whether to relay is the caller's
+ * (vup_findings_refusal); what becomes of it is then fed to the model. */
+void vup_flow_check(const struct vup_flow *f, const struct vup_view *v,
+                    struct vup_findings *out);
 
-/* Inspect one message about to be relayed: check it against the
- * catalogue, pair a reply with the request it answers, remember what a
- * request negotiates.  *out receives every problem found (n = 0: none).
- * Whether to relay is the caller's (vup_findings_refusal): whatever is
- * relayed has been accounted for, and a reply that answers nothing owed,
- * or not the oldest, leaves the replies owed as they were. */
+/* Check a message and feed it to the model as delivered unless refused:
+ * for callers that relay whatever is not refused. */
 void vup_flow_inspect(struct vup_flow *f, enum vup_chan chan,
                       enum vup_side from, const struct vup_msg *m,
                       struct vup_findings *out);

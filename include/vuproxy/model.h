@@ -32,7 +32,7 @@
 /* Regions of the memory table (ADD_MEM_REG may go past a table's 32). */
 #define VUP_MODEL_REGIONS 512u
 /* Replies owed per channel; past this the oldest is no longer awaited. */
-#define VUP_MODEL_OWED_MAX 64u
+#define VUP_MODEL_OWED_MAX 64
 
 /* X(id, text): what a message did.  index: a vring, or a region slot;
  * value as noted. */

@@ -2,18 +2,17 @@
  * up, reads them passively and records what the guest and the device
  * exchange (see tapfmt.h for the records, ring.h for the readers).
  *
- * The session shows the tap every message as it is sent to its receiver
- * (after the rules: what the back-end sees is what counts), with its fds
- * still open: SET_MEM_TABLE / ADD_MEM_REG / REM_MEM_REG are mirrored
- * read-only, SET_FEATURES gives the ring format and the net header size,
- * SET_VRING_NUM / ADDR / BASE configure a queue, SET_VRING_ENABLE (or the
- * kick, without VHOST_USER_F_PROTOCOL_FEATURES) starts it; it is read
- * until the back-end answers GET_VRING_BASE (the device may use buffers
- * until it handles that request, or a disable), then a last read.  The
- * kick is SET_VRING_KICK or, with in-band notifications, VRING_KICK;
- * GET_VRING_BASE_SKIP_DRAIN stops a queue as GET_VRING_BASE does.  The tap
- * never reads or writes the kick and call eventfds: the caller polls it on a
- * timer.
+ * The session feeds every message to its model (model.h) once it knows
+ * what becomes of it, and shows the tap the model's events for a message
+ * that reaches its receiver (after the rules: what the back-end sees is
+ * what counts), with its fds still open: memory tables are mirrored
+ * read-only, the negotiated features give the ring format and the net
+ * header size, and a queue is read once the model has its size and
+ * addresses and has seen it start (its kick) and, with
+ * VHOST_USER_F_PROTOCOL_FEATURES, enabled; it is read until the back-end
+ * answers GET_VRING_BASE (the device may use buffers until it handles
+ * that request, or a disable), then a last read.  The tap never reads or
+ * writes the kick and call eventfds: the caller polls it on a timer.
  *
  * Migration: SET_VRING_ADDR for a queue being read, with the same rings
  * (QEMU switching VHOST_VRING_F_LOG), leaves the reader alone.  From
@@ -81,10 +80,13 @@ struct vup_tap;
 struct vup_tap *vup_tap_new(const struct vup_tap_config *cfg, uint32_t session,
                             struct vup_trace *trace);
 
-/* A message on its way to its receiver; fds are still open. */
-void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
-                     const struct vup_hdr *h, const uint8_t *payload,
-                     const int *fds, unsigned nfds, uint64_t now_ns);
+/* A message of the session, as its receiver gets it, fed to the session
+ * model m with these events; its fds (v->fds) are still open. */
+struct vup_model;
+struct vup_model_events;
+void vup_tap_message(struct vup_tap *t, const struct vup_model *m,
+                     const struct vup_view *v,
+                     const struct vup_model_events *ev, uint64_t now_ns);
 
 /* Whether some queue is being read. */
 bool vup_tap_running(const struct vup_tap *t);

@@ -6,49 +6,24 @@
 
 #include "vuproxy/flow.h"
 
-void vup_flow_init(struct vup_flow *f)
+int vup_flow_init(struct vup_flow *f)
 {
+	struct vup_model *old = f->model;
 	memset(f, 0, sizeof(*f));
+	vup_model_free(old);
+	f->model = vup_model_new();
+	return f->model ? 0 : -ENOMEM;
+}
+
+void vup_flow_free(struct vup_flow *f)
+{
+	vup_model_free(f->model);
+	f->model = NULL;
 }
 
 void vup_flow_forget(struct vup_flow *f, enum vup_chan chan)
 {
-	f->pending[chan].head = 0;
-	f->pending[chan].count = 0;
-}
-
-void vup_flow_retract(struct vup_flow *f, enum vup_chan chan, uint32_t code)
-{
-	unsigned n = f->pending[chan].count;
-	/* The last request inspected added no entry: an older request of
-	 * the same kind still owes its reply. */
-	if (!f->last_expects[chan] || !n)
-		return;
-	f->last_expects[chan] = false;
-	unsigned last = (f->pending[chan].head + n - 1) % VUP_FLOW_PENDING_MAX;
-	if (f->pending[chan].q[last].code == code)
-		f->pending[chan].count--;
-}
-
-static struct vup_pending *pending_at(struct vup_flow *f, enum vup_chan c,
-                                      unsigned i)
-{
-	return &f->pending[c]
-	                .q[(f->pending[c].head + i) % VUP_FLOW_PENDING_MAX];
-}
-
-static void pending_pop(struct vup_flow *f, enum vup_chan c)
-{
-	f->pending[c].head = (f->pending[c].head + 1) % VUP_FLOW_PENDING_MAX;
-	f->pending[c].count--;
-}
-
-/* Take entry i out of the FIFO, keeping the others in order. */
-static void pending_remove(struct vup_flow *f, enum vup_chan c, unsigned i)
-{
-	for (unsigned k = i; k + 1 < f->pending[c].count; k++)
-		*pending_at(f, c, k) = *pending_at(f, c, k + 1);
-	f->pending[c].count--;
+	vup_model_forget_owed(f->model, chan);
 }
 
 struct vup_finding *vup_findings_add(struct vup_findings *fs,
@@ -94,72 +69,15 @@ size_t vup_findings_text(const struct vup_findings *fs, char *buf, size_t cap)
 			snprintf(f_->why, sizeof(f_->why), __VA_ARGS__);       \
 	} while (0)
 
-static void expect_reply(struct vup_flow *f, enum vup_chan c, uint32_t code,
-                         enum vup_expect e, struct vup_findings *out)
-{
-	if (e == VUP_EXPECT_NONE)
-		return;
-	if (f->pending[c].count == VUP_FLOW_PENDING_MAX) {
-		/* A full FIFO of owed replies: the requester does not wait
-		 * for them.  The oldest is forgotten, so that a reply is
-		 * still paired with the newest requests. */
-		if (pending_at(f, c, 0)->expect != VUP_EXPECT_MAYBE)
-			FINDING(out, VUP_PROBLEM_OWED_REPLIES,
-			        "%u requests on the %s channel are awaiting "
-			        "replies; the oldest (%s) is no longer awaited",
-			        VUP_FLOW_PENDING_MAX, vup_chan_name(c),
-			        vup_proto_name(c, pending_at(f, c, 0)->code));
-		pending_pop(f, c);
-	}
-	struct vup_pending *p = pending_at(f, c, f->pending[c].count++);
-	p->code = code;
-	p->expect = (uint8_t)e;
-}
-
-/* A reply must answer the oldest owed request; optional entries before
- * it are skipped (that responder chose not to answer them).  A reply
- * that answers nothing owed, or not the oldest owed, is reported and
- * leaves the queue as it was: the requester judges it, and the replies
- * still owed are still paired. */
-static void match_reply(struct vup_flow *f, enum vup_chan c, uint32_t code,
-                        struct vup_findings *out)
-{
-	const struct vup_pending *owed = NULL; /* the first one not optional */
-	for (unsigned i = 0; i < f->pending[c].count; i++) {
-		const struct vup_pending *p = pending_at(f, c, i);
-		if (p->code == code && !owed) {
-			for (unsigned k = 0; k <= i; k++)
-				pending_pop(f, c);
-			return;
-		}
-		if (p->code == code) {
-			/* It answers that later request: the older ones stay
-			 * owed, in order. */
-			FINDING(out, VUP_PROBLEM_REPLY_ORDER,
-			        "reply to %s while a reply to %s is owed",
-			        vup_proto_name(c, code),
-			        vup_proto_name(c, owed->code));
-			pending_remove(f, c, i);
-			return;
-		}
-		if (!owed && p->expect != VUP_EXPECT_MAYBE)
-			owed = p;
-	}
-	FINDING(out, VUP_PROBLEM_UNSOLICITED,
-	        "reply to %s (code %u) that nobody asked for%s%s%s",
-	        vup_proto_name(c, code), code, owed ? " (a reply to " : "",
-	        owed ? vup_proto_name(c, owed->code) : "",
-	        owed ? " is owed)" : "");
-}
-
-void vup_flow_inspect(struct vup_flow *f, enum vup_chan chan,
-                      enum vup_side from, const struct vup_msg *m,
-                      struct vup_findings *out)
+void vup_flow_check(const struct vup_flow *f, const struct vup_view *v,
+                    struct vup_findings *out)
 {
 	out->n = 0;
 	char why[sizeof(out->f[0].why)];
-	enum vup_problem p = vup_proto_check(&m->hdr, m->payload, m->nfds, chan,
-	                                     from, &f->neg, why, sizeof(why));
+	const struct vup_hdr *h = &v->hdr;
+	enum vup_problem p =
+	        vup_proto_check(h, v->payload, v->nfds, v->chan, v->from,
+	                        vup_model_neg(f->model), why, sizeof(why));
 	if (p) {
 		FINDING(out, p, "%s", why);
 		if (vup_problem_class(p) == VUP_PC_REFUSE)
@@ -167,30 +85,35 @@ void vup_flow_inspect(struct vup_flow *f, enum vup_chan chan,
 	}
 	/* Beside whatever else is wrong: libvhost-user echoes it on every
 	 * reply, which must not hide the checks of the payload. */
-	if ((m->hdr.flags & VUP_FLAG_REPLY) &&
-	    (m->hdr.flags & VUP_FLAG_NEED_REPLY) &&
-	    vup_proto_is_responder(chan, from))
+	if ((h->flags & VUP_FLAG_REPLY) && (h->flags & VUP_FLAG_NEED_REPLY) &&
+	    v->reply)
 		FINDING(out, VUP_PROBLEM_NEED_REPLY_ON_REPLY,
-		        "NEED_REPLY set on a reply (flags 0x%x)", m->hdr.flags);
-	if (m->hdr.flags & ~VUP_FLAG_KNOWN)
+		        "NEED_REPLY set on a reply (flags 0x%x)", h->flags);
+	if (h->flags & ~VUP_FLAG_KNOWN)
 		FINDING(out, VUP_PROBLEM_RESERVED_FLAGS,
 		        "reserved flag bits 0x%x set",
-		        m->hdr.flags & ~VUP_FLAG_KNOWN);
-	if (!vup_proto_lookup(chan, m->hdr.request))
+		        h->flags & ~VUP_FLAG_KNOWN);
+	if (!v->type)
 		FINDING(out, VUP_PROBLEM_UNKNOWN_REQUEST,
-		        "unknown request code %u on the %s channel",
-		        m->hdr.request, vup_chan_name(chan));
+		        "unknown request code %u on the %s channel", h->request,
+		        vup_chan_name(v->chan));
 	/* The sender's role says what the message is; its flags are the
 	 * receiver's to judge. */
-	if (vup_proto_is_responder(chan, from)) {
-		match_reply(f, chan, m->hdr.request, out);
-		return;
-	}
-	enum vup_expect e = vup_proto_reply_expected(&m->hdr, chan, &f->neg);
-	expect_reply(f, chan, m->hdr.request, e, out);
-	/* Only this request's own entry may be retracted later. */
-	f->last_expects[chan] = e != VUP_EXPECT_NONE;
-	vup_proto_note(&f->neg, chan, from, &m->hdr, m->payload);
+	p = vup_model_pairing(f->model, v, why, sizeof(why));
+	if (p)
+		FINDING(out, p, "%s", why);
+}
+
+void vup_flow_inspect(struct vup_flow *f, enum vup_chan chan,
+                      enum vup_side from, const struct vup_msg *m,
+                      struct vup_findings *out)
+{
+	struct vup_view v;
+	vup_view_decode(&v, chan, from, &m->hdr, m->payload, m->fds, m->nfds,
+	                vup_model_neg(f->model), 0);
+	vup_flow_check(f, &v, out);
+	if (!vup_findings_refusal(out, false))
+		vup_model_feed(f->model, &v, true, NULL);
 }
 
 bool vup_flow_warn_due(struct vup_flow *f, enum vup_problem kind,

@@ -33,7 +33,7 @@ static void log_message(struct vup_session *s, const struct vup_link *l,
 	if (!vup_proto_lookup(l->chan, h->request))
 		snprintf(unknown, sizeof(unknown), "(%u)", h->request);
 	vup_render_text(fields, sizeof(fields), h, payload, l->chan,
-	                &s->flow.neg);
+	                vup_flow_neg(&s->flow));
 	vup_log(VUP_LOG_MSG, "s%u %s%s %s%s%s%s%s%s (%u B, %u fds)%s", s->id,
 	        vup__direction(l->side), vup__bch_tag(l), name, unknown,
 	        (h->flags & VUP_FLAG_REPLY) ? " reply" : "",
@@ -155,13 +155,6 @@ static void send_now(struct vup_link *from, const struct vup_hdr *hdr,
 	if (!to || to->dead) {
 		vup_close_fds(fds, nfds);
 		return;
-	}
-	/* The tap sees what the receiver gets, while the fds are open. */
-	if (s->tap) {
-		vup_tap_message(s->tap, from->chan, from->side, hdr, payload,
-		                fds, nfds, vup__wall_ns());
-		if (vup_tap_running(s->tap))
-			vup__tap_timer_arm(s->proxy);
 	}
 	int rc = vup_channel_send(&to->ch, hdr, payload, fds, nfds);
 	if (rc < 0) {
@@ -327,17 +320,16 @@ static void apply_fail(struct vup_link *l, const struct vup_hdr *hdr,
 		/* A failed reply: the requester gets the error form instead. */
 		struct vup_hdr req = *hdr;
 		req.flags = VUP_FLAG_VERSION | VUP_FLAG_NEED_REPLY;
-		if (!error_reply(&req, req_payload, l->chan, &s->flow.neg, v,
-		                 &rep, payload))
+		if (!error_reply(&req, req_payload, l->chan,
+		                 vup_flow_neg(&s->flow), v, &rep, payload))
 			return;
 		record(s, l->chan, l->side, &rep, payload, NULL, 0,
 		       VUP_ACT_FAIL, v->rule, true);
 		forward(l, &rep, payload, NULL, 0, 0, NULL);
 		return;
 	}
-	vup_flow_retract(&s->flow, l->chan, hdr->request);
-	if (!error_reply(hdr, req_payload, l->chan, &s->flow.neg, v, &rep,
-	                 payload))
+	if (!error_reply(hdr, req_payload, l->chan, vup_flow_neg(&s->flow), v,
+	                 &rep, payload))
 		return;
 	/* The answer travels back like the receiver's replies would, behind
 	 * anything the receiver already sent in that direction. */
@@ -389,12 +381,28 @@ static const char *rule_note(const struct vup_verdict *v, char *buf, size_t len)
 	return buf;
 }
 
+/* The model learns what became of a message: delivered (now or after a
+ * delay, as it is sent: rewritten or not), or not (dropped, failed,
+ * cut).  The tap follows what the model says, while the fds are open. */
+static void feed(struct vup_session *s, const struct vup_view *v,
+                 bool delivered)
+{
+	struct vup_model_events ev;
+	vup_model_feed(s->flow.model, v, delivered, &ev);
+	if (!s->tap || !delivered || !ev.n)
+		return;
+	vup_tap_message(s->tap, s->flow.model, v, &ev, v->time_ns);
+	if (vup_tap_running(s->tap))
+		vup__tap_timer_arm(s->proxy);
+}
+
 void vup__relay(struct vup_link *l)
 {
 	struct vup_session *s = l->s;
 	struct vup_msg *m = &l->ch.in;
 	struct vup_findings fs;
-	if (!vup__inspect(l, &fs))
+	struct vup_view view;
+	if (!vup__inspect(l, &view, &fs))
 		return;
 	char mark[256];
 	vup_findings_text(&fs, mark, sizeof(mark));
@@ -413,7 +421,7 @@ void vup__relay(struct vup_link *l)
 		        .from = l->side,
 		        .hdr = &m->hdr,
 		        .payload = m->payload,
-		        .neg = &s->flow.neg,
+		        .neg = vup_flow_neg(&s->flow),
 		};
 		vup_rules_decide(rules, &s->rules_state, &rm, &v);
 	}
@@ -438,9 +446,14 @@ void vup__relay(struct vup_link *l)
 		if (vup_log_enabled(VUP_LOG_MSG))
 			log_message(s, l, &m->hdr, m->payload, m->nfds, note);
 		/* What the receiver sees is what counts from now on. */
-		vup_proto_note(&s->flow.neg, l->chan, l->side, &m->hdr,
-		               m->payload);
+		vup_view_decode(&view, l->chan, l->side, &m->hdr, m->payload,
+		                m->fds, m->nfds, vup_flow_neg(&s->flow),
+		                view.time_ns);
 	}
+	/* Whatever is not sent on is not delivered. */
+	feed(s, &view,
+	     v.action != VUP_ACT_DROP && v.action != VUP_ACT_FAIL &&
+	             v.action != VUP_ACT_DISCONNECT);
 
 	int fds[VUP_MAX_FDS];
 	unsigned nfds = m->nfds;
@@ -449,11 +462,9 @@ void vup__relay(struct vup_link *l)
 	m->nfds = 0; /* ours now */
 	switch (v.action) {
 	case VUP_ACT_DROP:
-		/* A dropped request's reply will never come: the flow stops
-		 * waiting for it.  Its fds are closed. */
+		/* A dropped request's reply will never come: the model was
+		 * not told of it.  Its fds are closed. */
 		vup_close_fds(fds, nfds);
-		if (!vup_proto_is_responder(l->chan, l->side))
-			vup_flow_retract(&s->flow, l->chan, m->hdr.request);
 		break;
 	case VUP_ACT_FAIL:
 		vup_close_fds(fds, nfds);

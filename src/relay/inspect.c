@@ -38,11 +38,14 @@ bool vup__interposes_backend_channel(const struct vup_link *from,
 	       is_socket(fds[0]);
 }
 
-bool vup__inspect(struct vup_link *l, struct vup_findings *fs)
+bool vup__inspect(struct vup_link *l, struct vup_view *v,
+                  struct vup_findings *fs)
 {
 	struct vup_session *s = l->s;
 	struct vup_msg *m = &l->ch.in;
-	vup_flow_inspect(&s->flow, l->chan, l->side, m, fs);
+	vup_view_decode(v, l->chan, l->side, &m->hdr, m->payload, m->fds,
+	                m->nfds, vup_flow_neg(&s->flow), vup__wall_ns());
+	vup_flow_check(&s->flow, v, fs);
 	struct vup_finding *f;
 	if (opens_backend_channel(l, &m->hdr, m->nfds) &&
 	    !vup__interposes_backend_channel(l, &m->hdr, m->fds, m->nfds) &&

@@ -110,9 +110,11 @@ __attribute__((format(printf, 2, 3))) void
 vup__session_fail(struct vup_session *s, const char *fmt, ...);
 void vup__session_end(struct vup_session *s, bool failed, const char *reason);
 /* inspect.c: problems found in a message, refused or warned about. */
-/* Check the message l has read (l->ch.in); false if it was refused (the
- * session is failing), else *fs holds what is wrong with it. */
-bool vup__inspect(struct vup_link *l, struct vup_findings *fs);
+/* Decode the message l has read (l->ch.in) into *v and check it; false
+ * if it was refused (the session is failing), else *fs holds what is
+ * wrong with it. */
+bool vup__inspect(struct vup_link *l, struct vup_view *v,
+                  struct vup_findings *fs);
 /* Does vuproxy put itself in the middle of this SET_BACKEND_REQ_FD? */
 bool vup__interposes_backend_channel(const struct vup_link *from,
                                      const struct vup_hdr *hdr, const int *fds,

@@ -68,8 +68,10 @@ struct vup_link *vup__link_new(struct vup_session *s, enum vup_side side,
 
 static void free_session_if_done(struct vup_session *s)
 {
-	if (s->closing && s->open_links == 0 && s->open_timers == 0)
+	if (s->closing && s->open_links == 0 && s->open_timers == 0) {
+		vup_flow_free(&s->flow);
 		free(s);
+	}
 }
 
 static void on_link_closed(uv_handle_t *h)
@@ -431,12 +433,13 @@ struct vup_session *vup_session_new(struct vup_proxy *p)
 		return NULL;
 	s->proxy = p;
 	s->id = ++p->next_id;
-	vup_flow_init(&s->flow);
-	s->fe = vup__link_new(s, VUP_FRONTEND, VUP_CHAN_MAIN, -1);
-	s->be = vup__link_new(s, VUP_BACKEND, VUP_CHAN_MAIN, -1);
+	int rc = vup_flow_init(&s->flow);
+	s->fe = rc ? NULL : vup__link_new(s, VUP_FRONTEND, VUP_CHAN_MAIN, -1);
+	s->be = rc ? NULL : vup__link_new(s, VUP_BACKEND, VUP_CHAN_MAIN, -1);
 	if (!s->fe || !s->be) {
 		free(s->fe);
 		free(s->be);
+		vup_flow_free(&s->flow);
 		free(s);
 		return NULL;
 	}

@@ -210,32 +210,37 @@ static uint32_t header_room(const struct vup_tap *t)
 {
 	if (t->cfg.kind == VUP_TAP_BLK)
 		return 16; /* the request header in front of write data */
-	return vup__net_hdr_len(t->features);
+	return vup__net_hdr_len(vup__tap_neg(t)->features);
 }
 
 /* Where the device starts: the base the front-end gave, or for a split
  * ring restarted without one, the used index in guest memory. */
-static bool start_index(struct vup_tap *t, struct tap_queue *q, uint16_t *base)
+static bool start_index(struct vup_tap *t, struct tap_queue *q,
+                        const struct vup_model_vring *r, uint16_t *base)
 {
-	if (q->have_base) {
-		*base = (uint16_t)q->base;
+	if (q->base_pending) {
+		*base = (uint16_t)r->base;
 		return true;
 	}
-	if (vup__tap_has(t->features, VUP_F_RING_PACKED))
+	if (vup__tap_has(vup__tap_neg(t)->features, VUP_F_RING_PACKED))
 		return false;
-	return vup_memmap_read(t->mem, VUP_AS_UADDR, q->used + 2, base, 2);
+	return vup_memmap_read(t->mem, VUP_AS_UADDR, r->used + 2, base, 2);
 }
 
 /* Start reading a queue once it is fully described and running. */
 void vup__tap_try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now)
 {
-	if (t->off || t->postcopy || q->running || q->failed || !t->mem ||
-	    !q->have_num || !q->have_addr || !q->kicked)
+	const struct vup_model_vring *r = vup__tap_vring(q);
+	if (t->off || t->postcopy || q->running || q->failed || !t->mem || !r ||
+	    !r->have_num || !r->have_addr || r->run != VUP_VRING_STARTED)
 		return;
-	if (vup__tap_has(t->features, VUP_F_PROTOCOL_FEATURES) && !q->enabled)
+	uint64_t features = vup__tap_neg(t)->features;
+	/* Without VHOST_USER_F_PROTOCOL_FEATURES a ring is enabled when it
+	 * starts; with it, by SET_VRING_ENABLE. */
+	if (vup__tap_has(features, VUP_F_PROTOCOL_FEATURES) && !r->enabled)
 		return;
 	uint16_t base;
-	if (!start_index(t, q, &base)) {
+	if (!start_index(t, q, r, &base)) {
 		vup_log(VUP_LOG_WARN,
 		        "s%u tap q%u: restarted without SET_VRING_BASE; the "
 		        "tap cannot find its place in a packed ring and "
@@ -246,13 +251,13 @@ void vup__tap_try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now)
 	}
 	uint32_t snap = t->cfg.snaplen + header_room(t);
 	struct vup_ring_config rc = {
-	        .size = q->num,
-	        .desc = q->desc,
-	        .avail = q->avail,
-	        .used = q->used,
+	        .size = r->num,
+	        .desc = r->desc,
+	        .avail = r->avail,
+	        .used = r->used,
 	        .avail_base = base,
 	        .used_base = base,
-	        .features = t->features,
+	        .features = features,
 	        .keep_unverified = !t->cfg.strict,
 	        .snaplen = snap > VUP_RING_MAX_SNAPLEN ? VUP_RING_MAX_SNAPLEN
 	                                               : snap,
@@ -265,7 +270,7 @@ void vup__tap_try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now)
 			        "s%u tap q%u: not following it: a ring of %u "
 			        "needs %" PRIu64 " KiB, the tap's memory "
 			        "(--tap-memory) has %" PRIu64 " KiB left",
-			        t->session, q->index, q->num, need >> 10,
+			        t->session, q->index, r->num, need >> 10,
 			        (b->mem_limit - b->mem_used) >> 10);
 		t->warned_mem = true;
 		q->failed = true;
@@ -279,11 +284,15 @@ void vup__tap_try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now)
 		return;
 	}
 	q->running = true;
+	q->num = r->num;
+	q->desc = r->desc;
+	q->avail = r->avail;
+	q->used = r->used;
 	t->nrunning++;
 	q->mem = need;
 	if (b)
 		b->mem_used += need;
-	q->have_base = false; /* a restart needs a new one */
+	q->base_pending = false; /* a restart needs a new one */
 	q->cont = 0;
 	q->skip = 0;
 	q->pend_active = false;
@@ -292,8 +301,7 @@ void vup__tap_try_start(struct vup_tap *t, struct tap_queue *q, uint64_t now)
 	        "s%u tap q%u: following a %s ring of %u at desc=0x%" PRIx64
 	        ", base %u",
 	        t->session, q->index,
-	        vup__tap_has(t->features, VUP_F_RING_PACKED) ? "packed"
-	                                                     : "split",
+	        vup__tap_has(features, VUP_F_RING_PACKED) ? "packed" : "split",
 	        q->num, q->desc, base);
 }
 

@@ -83,7 +83,7 @@ static uint32_t frame_bytes(const struct vup_ring_buf *b, bool rx)
 static bool continue_frame(struct tap_queue *q, const struct vup_ring_buf *b)
 {
 	struct vup_tap *t = q->tap;
-	bool packed = t->features >> VUP_F_RING_PACKED & 1;
+	bool packed = vup__tap_neg(t)->features >> VUP_F_RING_PACKED & 1;
 	uint16_t gap = packed ? 0 : (uint16_t)(b->used_idx - q->pend_next_used);
 	if (gap >= q->cont) {
 		vup__tap_flush_pending(q); /* ended in the gap */
@@ -112,7 +112,7 @@ static bool continue_frame(struct tap_queue *q, const struct vup_ring_buf *b)
 /* Buffers left of a frame cut by a hole: dropped while they follow on. */
 static bool skip_rest(struct tap_queue *q, const struct vup_ring_buf *b)
 {
-	bool packed = q->tap->features >> VUP_F_RING_PACKED & 1;
+	bool packed = vup__tap_neg(q->tap)->features >> VUP_F_RING_PACKED & 1;
 	uint16_t gap = packed ? 0 : (uint16_t)(b->used_idx - q->pend_next_used);
 	if (gap >= q->skip) {
 		q->skip = 0;
@@ -126,7 +126,7 @@ static bool skip_rest(struct tap_queue *q, const struct vup_ring_buf *b)
 static void emit_net(struct tap_queue *q, const struct vup_ring_buf *b)
 {
 	struct vup_tap *t = q->tap;
-	uint32_t hl = vup__net_hdr_len(t->features);
+	uint32_t hl = vup__net_hdr_len(vup__tap_neg(t)->features);
 	bool rx = q->index % 2 == 0;
 	if (rx && q->pend_active && continue_frame(q, b))
 		return;
@@ -140,7 +140,7 @@ static void emit_net(struct tap_queue *q, const struct vup_ring_buf *b)
 	uint32_t caplen = min32(cap - hl, t->cfg.snaplen);
 	uint64_t ts = rx ? b->t_used_ns : b->t_avail_ns;
 	uint16_t nb = 1;
-	if (rx && (t->features >> VIRTIO_NET_F_MRG_RXBUF & 1))
+	if (rx && (vup__tap_neg(t)->features >> VIRTIO_NET_F_MRG_RXBUF & 1))
 		nb = (uint16_t)(p[NET_HDR_NUM_BUFFERS] |
 		                p[NET_HDR_NUM_BUFFERS + 1] << 8);
 	/* A frame spans at most the ring: a larger count (or 0) is not a

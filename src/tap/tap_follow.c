@@ -1,6 +1,7 @@
-/* tap_follow: what each message of a session does to its tap (memory
- * tables, features, vring requests, postcopy); see include/vuproxy/tap.h.
- * Starting, reading and stopping queues is in tap.c. */
+/* tap_follow: what the session model's events do to the tap (memory
+ * tables, features, vrings, postcopy); see include/vuproxy/tap.h.  The
+ * vrings' set-up is the model's; starting, reading and stopping queues is
+ * in tap.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,11 +9,15 @@
 #include "tap_internal.h"
 #include "vuproxy/log.h"
 
-static void mem_message(struct vup_tap *t, const struct vup_hdr *h,
-                        const uint8_t *payload, const int *fds, unsigned nfds,
+static void mem_message(struct vup_tap *t, const struct vup_view *v,
                         uint64_t now)
 {
-	bool xen = vup__tap_has(t->protocol_features, VUP_PF_XEN_MMAP);
+	const struct vup_hdr *h = &v->hdr;
+	const uint8_t *payload = v->payload;
+	const int *fds = v->fds;
+	unsigned nfds = v->fds ? v->nfds : 0;
+	bool xen = vup__tap_has(vup__tap_neg(t)->protocol_features,
+	                        VUP_PF_XEN_MMAP);
 	struct vup_memmap *m = NULL;
 	char err[256] = "";
 	int rc;
@@ -52,13 +57,10 @@ static void mem_message(struct vup_tap *t, const struct vup_hdr *h,
 	vup__tap_set_mem(t, m, now);
 }
 
-static void features_message(struct vup_tap *t, const uint8_t *payload,
-                             uint32_t size, uint64_t now)
+static void features_acked(struct vup_tap *t, uint64_t now)
 {
-	if (!vup__tap_field(VUP_FLD_FEATURES_FEATURES, payload, size,
-	                    &t->features))
-		return;
-	if (vup__tap_has(t->features, VUP_F_ACCESS_PLATFORM) && !t->off) {
+	if (vup__tap_has(vup__tap_neg(t)->features, VUP_F_ACCESS_PLATFORM) &&
+	    !t->off) {
 		vup_log(VUP_LOG_WARN,
 		        "s%u tap: VIRTIO_F_ACCESS_PLATFORM negotiated: ring "
 		        "and buffer addresses are I/O virtual addresses that "
@@ -70,122 +72,58 @@ static void features_message(struct vup_tap *t, const uint8_t *payload,
 	}
 }
 
-/* The three ring addresses of a SET_VRING_ADDR, if the payload has them. */
-static bool ring_addrs(const uint8_t *p, uint32_t size, uint64_t a[3])
+/* What a vring event does to the tap's queue. */
+static void vring_event(struct vup_tap *t, const struct vup_view *v,
+                        const struct vup_model_event *e, uint64_t now)
 {
-	return vup__tap_field(VUP_FLD_VRING_ADDR_DESC, p, size, &a[0]) &&
-	       vup__tap_field(VUP_FLD_VRING_ADDR_USED, p, size, &a[1]) &&
-	       vup__tap_field(VUP_FLD_VRING_ADDR_AVAIL, p, size, &a[2]);
-}
-
-/* SET_VRING_ADDR for a queue being read, with the rings where they are:
- * QEMU switching dirty logging (VHOST_VRING_F_LOG) on or off for a
- * migration.  The ring goes on: the reader keeps its place. */
-static bool same_rings(const struct tap_queue *q, const uint8_t *p,
-                       uint32_t size)
-{
-	uint64_t a[3];
-	return q->running && ring_addrs(p, size, a) && a[0] == q->desc &&
-	       a[1] == q->used && a[2] == q->avail;
-}
-
-/* What a vring request does to the tap's queue.  VRING_KICK (in-band
- * notifications) starts a queue as SET_VRING_KICK does;
- * GET_VRING_BASE_SKIP_DRAIN stops one as GET_VRING_BASE does. */
-enum vring_op { OP_NUM, OP_ADDR, OP_BASE, OP_STOP, OP_KICK, OP_ENABLE };
-
-static void vring_message(struct vup_tap *t, const struct vup_hdr *h,
-                          enum vring_op op, const uint8_t *p, uint64_t now)
-{
-	const struct vup_msg_type *mt =
-	        vup_proto_lookup(VUP_CHAN_MAIN, h->request);
-	uint64_t index, v;
-	enum vup_field_id index_field = mt && mt->req_layout == VUP_L_VRING_FD
-	                                        ? VUP_FLD_VRING_FD_INDEX
-	                                        : VUP_FLD_VRING_STATE_INDEX;
-	if (!mt || !vup__tap_field(index_field, p, h->size, &index))
-		return;
-	struct tap_queue *q = vup__tap_queue(t, (uint32_t)index);
+	switch (e->kind) {
+	case VUP_EV_VRING_ADDR:
+	case VUP_EV_VRING_NUM:
+	case VUP_EV_VRING_BASE:
+	case VUP_EV_VRING_STOPPED:
+	case VUP_EV_VRING_STARTED:
+	case VUP_EV_VRING_ENABLED: break;
+	default: return;
+	}
+	struct tap_queue *q = vup__tap_queue(t, e->index);
 	if (!q)
 		return;
-	if (op == OP_ADDR && same_rings(q, p, h->size)) {
-		uint64_t flags = 0;
-		vup__tap_field(VUP_FLD_VRING_ADDR_FLAGS, p, h->size, &flags);
-		vup_log(VUP_LOG_DEBUG,
-		        "s%u tap q%u: SET_VRING_ADDR with the same rings "
-		        "(logging %s): still following",
-		        t->session, q->index, flags & 1 ? "on" : "off");
-		return;
-	}
-	switch (op) {
-	case OP_NUM:
-	case OP_ADDR:
-	case OP_BASE:
+	switch (e->kind) {
+	case VUP_EV_VRING_ADDR:
+		if (q->running && !e->value) {
+			/* The same rings: QEMU switching dirty logging
+			 * (VHOST_VRING_F_LOG) for a migration.  The ring goes
+			 * on: the reader keeps its place. */
+			const struct vup_model_vring *r = vup__tap_vring(q);
+			vup_log(VUP_LOG_DEBUG,
+			        "s%u tap q%u: SET_VRING_ADDR with the same "
+			        "rings (logging %s): still following",
+			        t->session, q->index,
+			        r && (r->addr_flags & 1) ? "on" : "off");
+			return;
+		}
+		/* fall through */
+	case VUP_EV_VRING_NUM:
+	case VUP_EV_VRING_BASE:
 		/* A queue set up again while read: what follows is a new
 		 * ring. */
 		vup__tap_stop_queue(t, q, now, "set up again");
 		q->failed = false;
+		if (e->kind == VUP_EV_VRING_BASE)
+			q->base_pending = true;
 		break;
+	case VUP_EV_VRING_STOPPED: {
+		/* The device stopped the queue when it answered: a last read
+		 * gets what it used until then. */
+		char why[64];
+		snprintf(why, sizeof(why), "%s answered",
+		         vup_proto_name(VUP_CHAN_MAIN, v->hdr.request));
+		vup__tap_stop_queue(t, q, now, why);
+		return;
+	}
 	default: break;
 	}
-	switch (op) {
-	case OP_NUM:
-		if (!vup__tap_field(VUP_FLD_VRING_STATE_NUM, p, h->size, &v))
-			return;
-		q->num = (uint32_t)v;
-		q->have_num = true;
-		break;
-	case OP_ADDR: {
-		uint64_t a[3];
-		if (!ring_addrs(p, h->size, a))
-			return;
-		q->desc = a[0];
-		q->used = a[1];
-		q->avail = a[2];
-		q->have_addr = true;
-		break;
-	}
-	case OP_BASE:
-		/* The whole u32: try_start reads it as split or packed. */
-		if (!vup__tap_field(VUP_FLD_VRING_BASE_NUM, p, h->size, &v))
-			return;
-		q->base = (uint32_t)v;
-		q->have_base = true;
-		break;
-	case OP_STOP:
-		/* The device stops when it handles this, not when it is sent:
-		 * read on until the back-end's reply. */
-		q->kicked = false;
-		if (t->ngvb < sizeof(t->gvb) / sizeof(t->gvb[0]))
-			t->gvb[t->ngvb++] = (uint32_t)index;
-		return;
-	case OP_KICK: q->kicked = true; break;
-	case OP_ENABLE:
-		/* Likewise the device may still use buffers after a disable
-		 * is sent; the queue is read until it is stopped. */
-		if (!vup__tap_field(VUP_FLD_VRING_ENABLE_ENABLE, p, h->size,
-		                    &v))
-			return;
-		q->enabled = v != 0;
-		break;
-	}
 	vup__tap_try_start(t, q, now);
-}
-
-/* The vring request a code is, for the tap; false for other codes. */
-static bool vring_op_of(uint32_t code, enum vring_op *op)
-{
-	switch (code) {
-	case VUP_REQ_SET_VRING_NUM: *op = OP_NUM; return true;
-	case VUP_REQ_SET_VRING_ADDR: *op = OP_ADDR; return true;
-	case VUP_REQ_SET_VRING_BASE: *op = OP_BASE; return true;
-	case VUP_REQ_GET_VRING_BASE:
-	case VUP_REQ_GET_VRING_BASE_SKIP_DRAIN: *op = OP_STOP; return true;
-	case VUP_REQ_SET_VRING_KICK:
-	case VUP_REQ_VRING_KICK: *op = OP_KICK; return true;
-	case VUP_REQ_SET_VRING_ENABLE: *op = OP_ENABLE; return true;
-	default: return false;
-	}
 }
 
 /* POSTCOPY_LISTEN: the back-end registers guest memory with its
@@ -209,20 +147,26 @@ static void resume_after_postcopy(struct vup_tap *t, struct tap_queue *q,
                                   uint64_t now)
 {
 	uint16_t used, from;
-	bool split = !vup__tap_has(t->features, VUP_F_RING_PACKED);
+	bool split =
+	        !vup__tap_has(vup__tap_neg(t)->features, VUP_F_RING_PACKED);
+	const struct vup_model_vring *r = vup__tap_vring(q);
 	if (q->running)
 		q->ring.losses++;
-	if (!split || !t->mem ||
-	    !vup_memmap_read(t->mem, VUP_AS_UADDR, q->used + 2, &used, 2))
+	/* A queue read goes on with the rings it was read at; one set up
+	 * meanwhile has the model's. */
+	uint64_t used_ring = q->running ? q->used : r ? r->used : 0;
+	uint32_t num = q->running ? q->num : r ? r->num : 0;
+	if (!split || !t->mem || (!q->running && !r) ||
+	    !vup_memmap_read(t->mem, VUP_AS_UADDR, used_ring + 2, &used, 2))
 		return;
 	if (q->running)
 		from = q->ring.used_cur;
-	else if (q->have_base)
-		from = (uint16_t)q->base;
+	else if (q->base_pending)
+		from = (uint16_t)r->base;
 	else
 		return;
 	uint16_t moved = (uint16_t)(used - from);
-	if (moved <= q->num)
+	if (moved <= num)
 		return;
 	vup_log(VUP_LOG_WARN,
 	        "s%u tap q%u: the device used more than a ring (%u or more) "
@@ -234,7 +178,7 @@ static void resume_after_postcopy(struct vup_tap *t, struct tap_queue *q,
 		vup__tap_stop_queue(t, q, now, "postcopy: lost its place");
 		t->postcopy = false;
 	}
-	q->have_base = false; /* start at the used index in memory */
+	q->base_pending = false; /* start at the used index in memory */
 }
 
 static void set_postcopy(struct vup_tap *t, bool on, uint64_t now)
@@ -258,111 +202,44 @@ static void set_postcopy(struct vup_tap *t, bool on, uint64_t now)
 	vup__tap_try_start_all(t, now);
 }
 
-/* The back-end's SET_MEM_TABLE / ADD_MEM_REG reply in postcopy echoes
- * the table with its own addresses (not an 8-byte ack): the front-end
- * answers it with the same request carrying a u64 0 and no fd, which is
- * no memory table. */
-static bool is_echo_ack(struct vup_tap *t, const struct vup_hdr *h,
-                        unsigned nfds)
+static void reset(struct vup_tap *t, uint64_t now)
 {
-	if (h->size != 8 || nfds)
-		return false;
-	/* In postcopy QEMU ends a change of regions with that ack under the
-	 * code of its last request, REM_MEM_REG when it only removed some,
-	 * with no echo before it. */
-	bool after_removal = t->postcopy && h->request == VUP_REQ_REM_MEM_REG;
-	if (!after_removal && (!t->echo || h->request != t->echo))
-		return false;
-	t->echo = 0;
-	vup_log(VUP_LOG_DEBUG,
-	        "s%u tap: %s of 8 bytes after the back-end's postcopy echo: "
-	        "the front-end's acknowledgement, not a memory table",
-	        t->session, vup_proto_name(VUP_CHAN_MAIN, h->request));
-	return true;
+	vup__tap_stop_all(t, now, "reset");
+	vup__tap_set_mem(t, NULL, now);
+	/* A migration that never ended ends here. */
+	t->postcopy = false;
+	/* The queues must be set up again; their counts and trace
+	 * interfaces stay. */
+	for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++)
+		if (t->q[i])
+			t->q[i]->failed = t->q[i]->base_pending = false;
 }
 
-/* Whatever its flags say, the back-end only answers on the main channel
- * (vuproxy relays a mis-flagged message and reports it; the receiver may
- * take it as the reply it is). */
-static void backend_message(struct vup_tap *t, const struct vup_hdr *h,
-                            uint64_t now)
+void vup_tap_message(struct vup_tap *t, const struct vup_model *m,
+                     const struct vup_view *v,
+                     const struct vup_model_events *ev, uint64_t now_ns)
 {
-	if ((h->request == VUP_REQ_SET_MEM_TABLE ||
-	     h->request == VUP_REQ_ADD_MEM_REG) &&
-	    h->size > 8) {
-		t->echo = h->request;
+	if (!t || v->chan != VUP_CHAN_MAIN)
 		return;
-	}
-	/* The GET_VRING_BASE reply: the device has stopped the queue; a last
-	 * read gets what it used until then.  The queue is the one the
-	 * oldest request asked for, not the index the reply claims; a reply
-	 * with no request behind it (one vuproxy made for a rule's fail, or
-	 * a lying back-end) stops nothing. */
-	enum vring_op op;
-	if (!vring_op_of(h->request, &op) || op != OP_STOP || !t->ngvb)
-		return;
-	uint32_t index = t->gvb[0];
-	memmove(t->gvb, t->gvb + 1, --t->ngvb * sizeof(t->gvb[0]));
-	char why[64];
-	snprintf(why, sizeof(why), "%s answered",
-	         vup_proto_name(VUP_CHAN_MAIN, h->request));
-	if (t->q[index])
-		vup__tap_stop_queue(t, t->q[index], now, why);
-}
-
-void vup_tap_message(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
-                     const struct vup_hdr *h, const uint8_t *payload,
-                     const int *fds, unsigned nfds, uint64_t now_ns)
-{
-	if (!t || chan != VUP_CHAN_MAIN)
-		return;
-	if (from == VUP_BACKEND) {
-		backend_message(t, h, now_ns);
-		return;
-	}
-	/* Front-end requests set queues up, even one flagged as a reply: the
-	 * back-end may take it as the request it is. */
-	enum vring_op op;
-	if (vring_op_of(h->request, &op)) {
-		vring_message(t, h, op, payload, now_ns);
-		return;
-	}
-	switch (h->request) {
-	case VUP_REQ_POSTCOPY_LISTEN:
-	case VUP_REQ_POSTCOPY_END:
-		set_postcopy(t, h->request == VUP_REQ_POSTCOPY_LISTEN, now_ns);
-		break;
-	case VUP_REQ_SET_FEATURES:
-		features_message(t, payload, h->size, now_ns);
-		break;
-	case VUP_REQ_SET_PROTOCOL_FEATURES:
-		vup__tap_field(VUP_FLD_PROTOCOL_FEATURES_FEATURES, payload,
-		               h->size, &t->protocol_features);
-		break;
-	case VUP_REQ_SET_MEM_TABLE:
-	case VUP_REQ_ADD_MEM_REG:
-	case VUP_REQ_REM_MEM_REG:
-		if (!t->off && !is_echo_ack(t, h, nfds))
-			mem_message(t, h, payload, fds, nfds, now_ns);
-		break;
-	case VUP_REQ_RESET_OWNER:
-	case VUP_REQ_RESET_DEVICE:
-		vup__tap_stop_all(t, now_ns, "reset");
-		vup__tap_set_mem(t, NULL, now_ns);
-		/* A migration that never ended ends here. */
-		t->postcopy = false;
-		t->echo = 0;
-		t->ngvb = 0;
-		/* The queues must be set up again; their counts and trace
-		 * interfaces stay. */
-		for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++)
-			if (t->q[i]) {
-				struct tap_queue *q = t->q[i];
-				q->have_num = q->have_addr = q->have_base =
-				        false;
-				q->kicked = q->enabled = q->failed = false;
-			}
-		break;
-	default: break;
+	t->model = m;
+	for (unsigned i = 0; i < ev->n; i++) {
+		const struct vup_model_event *e = &ev->e[i];
+		switch (e->kind) {
+		case VUP_EV_MEM_TABLE:
+		case VUP_EV_MEM_ADDED:
+		case VUP_EV_MEM_REMOVED:
+		case VUP_EV_MEM_UNREADABLE:
+			if (!t->off)
+				mem_message(t, v, now_ns);
+			break;
+		case VUP_EV_FEATURES_ACKED: features_acked(t, now_ns); break;
+		case VUP_EV_POSTCOPY_LISTEN:
+		case VUP_EV_POSTCOPY_END:
+			set_postcopy(t, e->kind == VUP_EV_POSTCOPY_LISTEN,
+			             now_ns);
+			break;
+		case VUP_EV_RESET: reset(t, now_ns); break;
+		default: vring_event(t, v, e, now_ns); break;
+		}
 	}
 }

@@ -5,6 +5,7 @@
 #define VUP_TAP_INTERNAL_H
 
 #include "vuproxy/memmap.h"
+#include "vuproxy/model.h"
 #include "vuproxy/pcapng.h"
 #include "vuproxy/ring.h"
 #include "vuproxy/tap.h"
@@ -12,13 +13,16 @@
 
 struct vup_tap;
 
-/* One virtqueue as the front-end set it up. */
+/* One virtqueue the tap reads (its set-up is the session model's). */
 struct tap_queue {
 	struct vup_tap *tap;
 	uint32_t index;
-	uint32_t num, base;
+	/* The ring being read, as it was when the reader started. */
+	uint32_t num;
 	uint64_t desc, avail, used;
-	bool have_num, have_addr, have_base, kicked, enabled;
+	/* A SET_VRING_BASE no start has used yet: a restart without one
+	 * starts at the used index in memory. */
+	bool base_pending;
 	bool running; /* ring is initialised and read */
 	bool failed;  /* refused until reconfigured */
 	struct vup_ring ring;
@@ -44,7 +48,7 @@ struct vup_tap {
 	uint32_t session;
 	struct vup_trace *trace;
 	struct vup_memmap *mem;
-	uint64_t features, protocol_features;
+	const struct vup_model *model; /* the session's, from its messages */
 	bool off; /* ACCESS_PLATFORM: not following this session */
 	bool warned_index;
 	bool blk_declared;
@@ -53,19 +57,11 @@ struct vup_tap {
 	struct tap_queue *q[VUP_TAP_MAX_QUEUES];
 	unsigned nrunning; /* queues being read */
 	unsigned next_q;   /* vup_tap_poll starts there */
-	/* GET_VRING_BASE (or _SKIP_DRAIN) requests sent and not answered
-	 * yet, oldest first */
-	uint32_t gvb[VUP_TAP_MAX_QUEUES];
-	unsigned ngvb;
 	bool warned_mem;
 	/* POSTCOPY_LISTEN until POSTCOPY_END: pages not migrated yet must
 	 * fault into the back-end's userfaultfd, so the tap reads no guest
 	 * memory (its queues wait, their readers keep their place) */
 	bool postcopy;
-	/* The back-end echoed SET_MEM_TABLE / ADD_MEM_REG (postcopy): the
-	 * request code whose acknowledgement from the front-end, the same
-	 * request with a u64 0 and no fd, is still to come; 0 none */
-	uint32_t echo;
 };
 
 static inline bool vup__tap_has(uint64_t bits, unsigned bit)
@@ -73,11 +69,18 @@ static inline bool vup__tap_has(uint64_t bits, unsigned bit)
 	return bits >> bit & 1;
 }
 
-/* A payload field, by its id. */
-static inline bool vup__tap_field(enum vup_field_id id, const uint8_t *p,
-                                  uint32_t size, uint64_t *v)
+/* What the session negotiated (nothing before its first message). */
+static inline const struct vup_negotiated *vup__tap_neg(const struct vup_tap *t)
 {
-	return vup_field_read(id, p, size, v);
+	static const struct vup_negotiated none;
+	return t->model ? vup_model_neg(t->model) : &none;
+}
+
+/* The model's state of a queue's vring (NULL before any message). */
+static inline const struct vup_model_vring *
+vup__tap_vring(const struct tap_queue *q)
+{
+	return q->tap->model ? vup_model_vring(q->tap->model, q->index) : NULL;
 }
 
 /* tap.c: the queues.  The queue of a vring index, made on first use (NULL

@@ -243,7 +243,7 @@ static void one_message(uint8_t ctl, const struct vup_hdr *h,
 	msg.nfds = nfds;
 	for (unsigned i = 0; i < VUP_MAX_FDS; i++)
 		msg.fds[i] = i < nfds ? 1000 + (int)i : -1;
-	struct vup_negotiated before = flow.neg;
+	struct vup_negotiated before = *vup_flow_neg(&flow);
 	struct vup_findings fs;
 	vup_flow_inspect(&flow, chan, from, &msg, &fs);
 	CHECK(fs.n <= VUP_FLOW_FINDINGS_MAX);
@@ -254,7 +254,8 @@ static void one_message(uint8_t ctl, const struct vup_hdr *h,
 		      fs.f[i].why[0] != '\0');
 	}
 	for (int c = 0; c < 2; c++)
-		CHECK(flow.pending[c].count <= VUP_FLOW_PENDING_MAX);
+		CHECK(vup_model_owed_count(flow.model, c) <=
+		      VUP_FLOW_PENDING_MAX);
 	char text[64];
 	size_t tl = vup_findings_text(&fs, text, sizeof(text));
 	CHECK(strlen(text) == (tl < sizeof(text) ? tl : sizeof(text) - 1));
@@ -274,7 +275,7 @@ static void one_message(uint8_t ctl, const struct vup_hdr *h,
 		memcpy(p, data, h->size);
 	}
 	const struct vup_negotiated all = {~0ull, ~0ull};
-	const struct vup_negotiated *negs[] = {&flow.neg, &all};
+	const struct vup_negotiated *negs[] = {vup_flow_neg(&flow), &all};
 	size_t small = 1 + (ctl >> 2);
 	for (int k = 0; k < 2; k++) {
 		render_checked(vup_render_text, false, h, p, chan, negs[k],
@@ -283,7 +284,7 @@ static void one_message(uint8_t ctl, const struct vup_hdr *h,
 		               small);
 		fields_round_trip(h, p, chan, negs[k]);
 	}
-	(void)vup_proto_reply_expected(h, chan, &flow.neg);
+	(void)vup_proto_reply_expected(h, chan, vup_flow_neg(&flow));
 	free(p);
 	if (refused)
 		vup_flow_init(&flow); /* the session closes; a new one starts */

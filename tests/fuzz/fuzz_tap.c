@@ -52,6 +52,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../tap/tap_feed.h"
 #include "fuzz_input.h"
 #include "vuproxy/log.h"
 #include "vuproxy/memmap.h"
@@ -129,7 +130,7 @@ static void send(struct vup_tap *t, enum vup_chan chan, enum vup_side from,
 	if (!p)
 		abort();
 	memcpy(p, payload, size);
-	vup_tap_message(t, chan, from, &h, p, fds, nfds, now);
+	tap_feed(t, chan, from, &h, p, fds, nfds, now);
 	free(p);
 }
 
@@ -306,6 +307,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vup_tap_end(t, now);
 	struct vup_tap_totals sum = {0};
 	vup_tap_add_totals(t, &sum);
+	tap_model_forget(t);
 	vup_tap_free(t);
 	stderr = saved_stderr;
 	if (verbose)

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "tap_feed.h"
 #include "vuproxy/proto.h"
 #include "vuproxy/ring.h"
 #include "vuproxy/tap.h"
@@ -33,7 +34,7 @@ static void msg(struct vup_tap *t, uint32_t req, const uint8_t *p,
                 uint32_t size, const int *fds, unsigned nfds)
 {
 	struct vup_hdr h = {req, VUP_FLAG_VERSION, size};
-	vup_tap_message(t, VUP_CHAN_MAIN, VUP_FRONTEND, &h, p, fds, nfds, 1);
+	tap_feed(t, VUP_CHAN_MAIN, VUP_FRONTEND, &h, p, fds, nfds, 1);
 }
 
 /* A net session with one memfd region and queue 1 of `num` slots. */
@@ -80,6 +81,7 @@ static void budget(void **state)
 	assert_false(vup_tap_running(t));
 	assert_int_equal(b.mem_used, 0);
 	vup_tap_end(t, 2);
+	tap_model_forget(t);
 	vup_tap_free(t);
 	/* Enough: followed, its share taken while it runs, given back. */
 	b.mem_limit = need;
@@ -94,7 +96,9 @@ static void budget(void **state)
 	vup_tap_end(t, 3);
 	assert_int_equal(b.mem_used, 0);
 	vup_tap_end(t2, 3);
+	tap_model_forget(t2);
 	vup_tap_free(t2);
+	tap_model_forget(t);
 	vup_tap_free(t);
 	close(fd);
 }

@@ -95,7 +95,8 @@ static int answer(uint32_t req, uint32_t size)
 static void negotiate(uint64_t protocol_features)
 {
 	assert_int_equal(feed64(M, FE, 16, REQ, protocol_features, 0), 0);
-	assert_int_equal(flow.neg.protocol_features, protocol_features);
+	assert_int_equal(vup_flow_neg(&flow)->protocol_features,
+	                 protocol_features);
 }
 
 /* ---- attribution ---- */
@@ -252,16 +253,16 @@ static void backend_channel_ack(void **state)
 static void negotiation_tracked(void **state)
 {
 	(void)state;
-	assert_int_equal(flow.neg.features, 0);
-	assert_int_equal(flow.neg.protocol_features, 0);
+	assert_int_equal(vup_flow_neg(&flow)->features, 0);
+	assert_int_equal(vup_flow_neg(&flow)->protocol_features, 0);
 	uint64_t f = 1ull << 32 | 1ull << 30 | 1ull << VUP_F_RING_PACKED;
 	assert_int_equal(feed64(M, FE, 2, REQ, f, 0), 0);
-	assert_int_equal(flow.neg.features, f);
+	assert_int_equal(vup_flow_neg(&flow)->features, f);
 	negotiate(PF_REPLY_ACK | PF_XEN_MMAP);
 	/* Renegotiation replaces the value. */
 	assert_int_equal(feed64(M, FE, 2, REQ, 1ull << 32, 0), 0);
-	assert_int_equal(flow.neg.features, 1ull << 32);
-	assert_int_equal(flow.neg.protocol_features,
+	assert_int_equal(vup_flow_neg(&flow)->features, 1ull << 32);
+	assert_int_equal(vup_flow_neg(&flow)->protocol_features,
 	                 PF_REPLY_ACK | PF_XEN_MMAP);
 }
 
@@ -284,24 +285,24 @@ static void negotiation_only_from_valid_requests(void **state)
 	assert_int_equal(feed64(M, FE, 2, NR, 0x100000000ull, 0), 0);
 	/* The ack's value is not a feature set. */
 	assert_int_equal(feed64(M, BE, 2, REP, 0x5, 0), 0);
-	assert_int_equal(flow.neg.features, 0x100000000ull);
+	assert_int_equal(vup_flow_neg(&flow)->features, 0x100000000ull);
 	/* A SET_FEATURES too short to hold the word changes nothing. */
 	uint32_t half = 0xffffffff;
 	assert_int_equal(feed(M, FE, 2, REQ, &half, 4, 0), -EPROTO);
-	assert_int_equal(flow.neg.features, 0x100000000ull);
+	assert_int_equal(vup_flow_neg(&flow)->features, 0x100000000ull);
 	/* One with a stray fd is relayed by default, so the receiver may
 	 * take its word: vuproxy reads what follows accordingly. */
 	assert_int_equal(feed(M, FE, 2, REQ, NULL, 8, 1), -EPROTO);
 	assert_true(found_kind(VUP_PROBLEM_FDS));
-	assert_int_equal(flow.neg.features, 0);
+	assert_int_equal(vup_flow_neg(&flow)->features, 0);
 	/* A front-end's SET_FEATURES flagged as a reply still negotiates:
 	 * the back-end may take it. */
 	assert_int_equal(feed64(M, FE, 2, REP, 1ull << 32, 0), -EPROTO);
 	assert_true(found_kind(VUP_PROBLEM_ROLE));
-	assert_int_equal(flow.neg.features, 1ull << 32);
+	assert_int_equal(vup_flow_neg(&flow)->features, 1ull << 32);
 	/* Code 16 on the back-end channel is not SET_PROTOCOL_FEATURES. */
 	assert_int_equal(feed64(B, BE, 16, REQ, ~0ull, 0), 0);
-	assert_int_equal(flow.neg.protocol_features, PF_REPLY_ACK);
+	assert_int_equal(vup_flow_neg(&flow)->protocol_features, PF_REPLY_ACK);
 }
 
 /* ---- validation and remarks ---- */
@@ -376,7 +377,7 @@ static void need_reply_echoed_on_reply(void **state)
 	assert_int_equal(found.n, 1);
 	assert_false(vup_findings_refusal(&found, false));
 	/* It answered GET_FEATURES: nothing is owed any more. */
-	assert_int_equal(flow.pending[M].count, 0);
+	assert_int_equal(vup_model_owed_count(flow.model, M), 0);
 	/* The echo does not hide what else is wrong with a reply. */
 	assert_int_equal(ask(1, NR, 0), 0);
 	assert_int_equal(feed(M, BE, 1, REP | VUP_FLAG_NEED_REPLY, NULL, 4, 1),
@@ -399,7 +400,7 @@ static void unsolicited_reply_leaves_queue(void **state)
 	assert_contains(why, "GET_FEATURES is owed");
 	/* The out-of-order reply answered GET_PROTOCOL_FEATURES; what is
 	 * still owed is as it was, and the replies pair again. */
-	assert_int_equal(flow.pending[M].count, 2);
+	assert_int_equal(vup_model_owed_count(flow.model, M), 2);
 	assert_int_equal(answer(1, 8), 0);
 	assert_int_equal(found.n, 0);
 	for (int i = 0; i < 5; i++) {
@@ -408,7 +409,7 @@ static void unsolicited_reply_leaves_queue(void **state)
 		                 0); /* the optional ack skipped */
 		assert_int_equal(found.n, 0);
 	}
-	assert_int_equal(flow.pending[M].count, 0);
+	assert_int_equal(vup_model_owed_count(flow.model, M), 0);
 	assert_int_equal(answer(15, 8), -EPROTO);
 	assert_true(found_kind(VUP_PROBLEM_UNSOLICITED));
 }
@@ -435,7 +436,8 @@ static void owed_replies_overflow_reported(void **state)
 	assert_int_equal(ask(15, REQ, 0), -EPROTO);
 	assert_true(found_kind(VUP_PROBLEM_OWED_REPLIES));
 	assert_false(vup_findings_refusal(&found, false));
-	assert_int_equal(flow.pending[M].count, VUP_FLOW_PENDING_MAX);
+	assert_int_equal(vup_model_owed_count(flow.model, M),
+	                 VUP_FLOW_PENDING_MAX);
 	for (int i = 1; i < VUP_FLOW_PENDING_MAX; i++)
 		assert_int_equal(answer(1, 8), 0);
 	assert_int_equal(answer(15, 8), 0);
