@@ -19,6 +19,7 @@
 
 #include "guard.h"
 #include "vuproxy/memmap.h"
+#include "vuproxy/model.h"
 
 struct region {
 	atomic_uint refs;
@@ -67,25 +68,16 @@ static void region_put(struct region *r)
 
 /* Payload parsing and checks that need no fd. */
 
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static void parse_region(const uint8_t *p, bool xen_mmap,
-                         struct vup_memmap_region *d)
+static void from_model(const struct vup_model_region *r,
+                       struct vup_memmap_region *d)
 {
 	memset(d, 0, sizeof(*d));
-	d->gpa = get_u64(p);
-	d->size = get_u64(p + 8);
-	d->uaddr = get_u64(p + 16);
-	d->mmap_offset = get_u64(p + 24);
-	if (xen_mmap) {
-		memcpy(&d->xen_flags, p + 32, 4);
-		memcpy(&d->xen_data, p + 36, 4);
-	}
+	d->gpa = r->gpa;
+	d->size = r->size;
+	d->uaddr = r->uaddr;
+	d->mmap_offset = r->mmap_offset;
+	d->xen_flags = r->xen_flags;
+	d->xen_data = r->xen_data;
 }
 
 static int check_region(const struct vup_memmap_region *d, const char *what,
@@ -315,22 +307,14 @@ int vup_memmap_set_table(struct vup_memmap **out, const uint8_t *payload,
                          uint32_t size, const int *fds, unsigned nfds,
                          bool xen_mmap, char *err, size_t errlen)
 {
-	uint32_t rsz = xen_mmap ? 40 : 32, n;
-	if (size < 8)
-		return fail(
-		        err, errlen, -EINVAL,
-		        "SET_MEM_TABLE payload is %u bytes, want at least 8",
-		        size);
-	memcpy(&n, payload, 4);
-	if (n > VUP_MEMMAP_TABLE_MAX)
-		return fail(err, errlen, -EINVAL,
-		            "SET_MEM_TABLE declares %u regions, at most %u", n,
-		            VUP_MEMMAP_TABLE_MAX);
-	if (size != 8 + n * rsz)
-		return fail(err, errlen, -EINVAL,
-		            "SET_MEM_TABLE payload is %u bytes, %u region%s of "
-		            "%u bytes need %u",
-		            size, n, n == 1 ? "" : "s", rsz, 8 + n * rsz);
+	/* The session model's parser: one reading of a memory table. */
+	struct vup_model_region parsed[VUP_MEMMAP_TABLE_MAX];
+	unsigned n;
+	int rc = vup_model_parse_table(payload, size, xen_mmap,
+	                               VUP_MEMMAP_TABLE_MAX, parsed, &n, err,
+	                               errlen);
+	if (rc < 0)
+		return rc;
 	if (nfds != n)
 		return fail(err, errlen, -EINVAL,
 		            "SET_MEM_TABLE has %u regions but %u fds", n, nfds);
@@ -339,10 +323,9 @@ int vup_memmap_set_table(struct vup_memmap **out, const uint8_t *payload,
 	struct region tmp[VUP_MEMMAP_TABLE_MAX];
 	struct region *v[VUP_MEMMAP_TABLE_MAX];
 	char what[VUP_MEMMAP_TABLE_MAX][16];
-	int rc;
 	for (uint32_t i = 0; i < n; i++) {
 		snprintf(what[i], sizeof(what[i]), "region %u", i);
-		parse_region(payload + 8 + i * rsz, xen_mmap, &d[i]);
+		from_model(&parsed[i], &d[i]);
 		rc = check_region(&d[i], what[i], err, errlen);
 		if (rc < 0)
 			return rc;
@@ -388,12 +371,12 @@ static int parse_one(const char *msg, const uint8_t *payload, uint32_t size,
                      bool xen_mmap, struct vup_memmap_region *d, char *err,
                      size_t errlen)
 {
-	uint32_t want = 8 + (xen_mmap ? 40 : 32);
-	if (size != want)
-		return fail(err, errlen, -EINVAL,
-		            "%s payload is %u bytes, want %u", msg, size, want);
-	parse_region(payload + 8, xen_mmap, d);
-	return 0;
+	struct vup_model_region r;
+	int rc = vup_model_parse_mem_reg(msg, payload, size, xen_mmap, &r, err,
+	                                 errlen);
+	if (rc == 0)
+		from_model(&r, d);
+	return rc;
 }
 
 /* Copy v without index skip (n entries, skip == n keeps all), inserting
