@@ -67,7 +67,8 @@ static void reset(struct vup_model *m, struct vup_model_events *ev)
 {
 	memset(m->vrings, 0, sizeof(m->vrings));
 	m->nregions = 0;
-	m->have_status = false;
+	/* Status 0, as a reset device has; a front-end that sets the
+	 * status keeps doing so (DRIVER_OK is awaited again). */
 	m->status = 0;
 	m->postcopy = false;
 	m->echo = 0;

@@ -66,13 +66,13 @@ static void await_backend_reply(struct vup_replay_run *r,
 		struct vup_hdr *h = &r->bch.in.hdr;
 		if (is_reply(h) && h->request == rep->hdr.request) {
 			vup_replay__check(r, &r->bch, rep);
-			vup_replay__drop_in(&r->bch);
+			vup_replay__drop_in(r, &r->bch);
 			return;
 		}
 		vup_replay__diff(r, NULL, "back-end channel",
 		                 "unexpected %s from the front-end",
 		                 vup_proto_name(VUP_CHAN_BACKEND, h->request));
-		vup_replay__drop_in(&r->bch);
+		vup_replay__drop_in(r, &r->bch);
 	}
 }
 
@@ -137,7 +137,7 @@ static int reply(struct vup_replay_run *r, const struct vup_replay_msg *p)
 				vup_replay__diff(r, NULL, "back-end channel",
 				                 "unexpected message from the "
 				                 "front-end");
-				vup_replay__drop_in(&r->bch);
+				vup_replay__drop_in(r, &r->bch);
 			} else if (ev != RP_TIMEOUT) {
 				break;
 			}
@@ -162,7 +162,7 @@ static int on_request(struct vup_replay_run *r, struct be_state *st)
 		                 "a %s reply from the front-end, which only "
 		                 "sends requests there",
 		                 name);
-		vup_replay__drop_in(&r->main);
+		vup_replay__drop_in(r, &r->main);
 		return 0;
 	}
 	st->live_requests++;
@@ -191,8 +191,7 @@ static int on_request(struct vup_replay_run *r, struct be_state *st)
 		        name, h.request, (unsigned long long)st->live_requests);
 	}
 	take_backend_channel(r);
-	vup_proto_note(&r->neg, VUP_CHAN_MAIN, VUP_FRONTEND, &h, in->payload);
-	vup_replay__drop_in(&r->main);
+	vup_replay__drop_in(r, &r->main);
 	long p = j >= 0 ? s->m[j].pair[AS] : last_reply_of(r, h.request);
 	if (j >= 0 && p >= 0)
 		r->used[p] = true;
@@ -240,7 +239,7 @@ int vup_replay__backend(struct vup_replay_run *r, char *err, size_t errlen)
 			                 "unexpected %s from the front-end",
 			                 vup_proto_name(VUP_CHAN_BACKEND,
 			                                r->bch.in.hdr.request));
-			vup_replay__drop_in(&r->bch);
+			vup_replay__drop_in(r, &r->bch);
 			continue;
 		}
 		if (on_request(r, &st) < 0)

@@ -382,7 +382,10 @@ int vup_replay_main(int argc, char **argv)
 	struct vup_clock clock = {vup_clock_monotonic, NULL};
 	vup_pace_init(&r.pace, &clock, o.pace);
 	r.used = calloc(s->n, sizeof(*r.used));
-	if (!r.used) {
+	r.model = vup_model_new();
+	if (!r.used || !r.model) {
+		free(r.used);
+		vup_model_free(r.model);
 		fprintf(stderr, "vuproxy replay: out of memory\n");
 		vup_replay__dp_free(dp);
 		vup_replay_free(s);
@@ -417,6 +420,7 @@ int vup_replay_main(int argc, char **argv)
 		status = VUP_REPLAY_SAME;
 	}
 	free(r.used);
+	vup_model_free(r.model);
 	vup_replay__dp_free(dp);
 	vup_replay_free(s);
 	return status;

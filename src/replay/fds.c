@@ -37,8 +37,8 @@ static uint64_t payload_needs(const struct vup_replay_msg *m, unsigned i)
 		if (o > n)
 			return 0;
 		size = off = 0;
-		vup_field_get(&vup_mem_region_fields[1], p + o, n - o, &size);
-		vup_field_get(&vup_mem_region_fields[3], p + o, n - o, &off);
+		vup_field_read(VUP_FLD_REGION_SIZE, p + o, n - o, &size);
+		vup_field_read(VUP_FLD_REGION_MMAP_OFFSET, p + o, n - o, &off);
 		break;
 	}
 	case VUP_REQ_ADD_MEM_REG:

@@ -212,11 +212,10 @@ struct region {
 	size_t maplen;
 };
 
+/* A vring's set-up (size, addresses, base, started, enabled) is the
+ * session model's; here is what driving it takes. */
 struct vring {
-	bool have_num, have_addr, enabled, stopped, done;
-	uint32_t num;
-	uint16_t base;
-	uint64_t desc, avail, used;  /* front-end virtual addresses */
+	bool done;
 	int kick;                    /* our dup of the kick eventfd, or -1 */
 	struct vup_replay_frame **f; /* its frames, in file order */
 	size_t nf;
@@ -233,8 +232,7 @@ struct vup_replay_dp {
 	struct region reg[MAX_REGIONS];
 	unsigned nreg;
 	struct vring q[MAX_QUEUES];
-	bool status_seen;
-	uint8_t status;
+	const struct vup_model *model; /* the replayed session's */
 	/* Buffer areas given out (host addresses), not to be reused. */
 	struct {
 		uint8_t *lo, *hi;
@@ -306,14 +304,6 @@ static uint64_t fld(enum vup_field_id id, const uint8_t *p, uint32_t size)
 	return v;
 }
 
-/* Field k (0 gpa, 1 size, 2 uaddr, 3 mmap_offset) of the region at p. */
-static uint64_t region_fld(const uint8_t *p, uint32_t size, unsigned k)
-{
-	uint64_t v = 0;
-	vup_field_get(&vup_mem_region_fields[k], p, size, &v);
-	return v;
-}
-
 static int map_region(struct vup_replay_dp *dp, int fd, uint64_t gpa,
                       uint64_t size, uint64_t uaddr, uint64_t off, char *err,
                       size_t errlen)
@@ -350,6 +340,19 @@ static struct vring *vring_of(struct vup_replay_dp *dp, uint32_t index)
 	return index < MAX_QUEUES ? &dp->q[index] : NULL;
 }
 
+/* The model's state of vring i, or NULL before any message. */
+static const struct vup_model_vring *set_up(const struct vup_replay_dp *dp,
+                                            uint32_t i)
+{
+	return dp->model ? vup_model_vring(dp->model, i) : NULL;
+}
+
+/* The vring has a size and addresses. */
+static bool described(const struct vup_model_vring *m)
+{
+	return m && m->have_addr && m->have_num;
+}
+
 static uint8_t *host_of_uaddr(struct vup_replay_dp *dp, uint64_t a,
                               uint64_t len);
 
@@ -357,155 +360,121 @@ static uint8_t *host_of_uaddr(struct vup_replay_dp *dp, uint64_t a,
  * used indices in our memory at its base, as a driver leaves them, so
  * that a back-end polling from SET_VRING_BASE sees no buffers until we
  * offer some (zero-filled memory would read as 65536 - base of them). */
-static void prime_indices(struct vup_replay_dp *dp, struct vring *v)
+static void prime_indices(struct vup_replay_dp *dp, uint32_t index)
 {
-	if (!v->have_addr || !v->have_num || !v->num)
+	const struct vup_model_vring *m = set_up(dp, index);
+	if (!described(m) || !m->num)
 		return;
-	uint8_t *avail = host_of_uaddr(dp, v->avail, 4);
-	uint8_t *used = host_of_uaddr(dp, v->used, 4);
+	uint8_t *avail = host_of_uaddr(dp, m->avail, 4);
+	uint8_t *used = host_of_uaddr(dp, m->used, 4);
 	if (!avail || !used)
 		return;
-	__atomic_store_n((uint16_t *)(void *)(used + 2), v->base,
+	uint16_t base = (uint16_t)m->base;
+	__atomic_store_n((uint16_t *)(void *)(used + 2), base,
 	                 __ATOMIC_RELEASE);
-	__atomic_store_n((uint16_t *)(void *)(avail + 2), v->base,
+	__atomic_store_n((uint16_t *)(void *)(avail + 2), base,
 	                 __ATOMIC_RELEASE);
 }
 
-static void stop_all(struct vup_replay_dp *dp)
+static int map_model_region(struct vup_replay_dp *dp, unsigned i, int fd,
+                            char *err, size_t errlen)
 {
-	for (unsigned i = 0; i < MAX_QUEUES; i++) {
-		dp->q[i].enabled = false;
-		dp->q[i].stopped = true;
+	const struct vup_model_region *g;
+	unsigned n = vup_model_regions(dp->model, &g);
+	if (i >= n)
+		return 0;
+	return map_region(dp, fd, g[i].gpa, g[i].size, g[i].uaddr,
+	                  g[i].mmap_offset, err, errlen);
+}
+
+static void unmap_gpa(struct vup_replay_dp *dp, uint64_t gpa)
+{
+	for (unsigned i = 0; i < dp->nreg; i++) {
+		struct region *g = &dp->reg[i];
+		if (g->gpa != gpa)
+			continue;
+		munmap(g->map, g->maplen);
+		dp->reg[i] = dp->reg[--dp->nreg];
+		dp->nareas = 0;
+		return;
 	}
 }
 
-int vup_replay__dp_note(struct vup_replay_run *r,
-                        const struct vup_replay_msg *m, const int *fds,
-                        unsigned nfds, char *err, size_t errlen)
+/* SET_VRING_KICK: our own copy of the kick eventfd. */
+static int take_kick(struct vring *q, const struct vup_view *v, bool nofd,
+                     char *err, size_t errlen)
+{
+	if (q->kick >= 0)
+		close(q->kick);
+	q->kick = -1;
+	if (nofd || !v->nfds)
+		return 0;
+	q->kick = dup(v->fds[0]);
+	if (q->kick >= 0)
+		return 0;
+	int e = errno;
+	snprintf(err, errlen, "--frames: dup: %s", strerror(e));
+	return -e;
+}
+
+int vup_replay__dp_events(struct vup_replay_run *r, const struct vup_view *v,
+                          const struct vup_model_events *ev, char *err,
+                          size_t errlen)
 {
 	struct vup_replay_dp *dp = r->dp;
-	if (!dp || m->chan != VUP_CHAN_MAIN || m->from != VUP_FRONTEND ||
-	    (m->hdr.flags & VUP_FLAG_REPLY))
+	if (!dp)
 		return 0;
-	const uint8_t *p = m->payload;
-	uint32_t n = m->hdr.size;
-	uint32_t index = (uint32_t)fld(VUP_FLD_VRING_STATE_INDEX, p, n);
-	struct vring *v = vring_of(dp, index);
-	switch (m->hdr.request) {
-	case VUP_REQ_RESET_OWNER:
-	case VUP_REQ_RESET_DEVICE:
-		stop_all(dp);
-		dp->status = 0;
-		break;
-	case VUP_REQ_SET_MEM_TABLE: {
-		unmap_all(dp);
-		uint32_t rsz = vup_mem_region_size(&r->neg);
-		uint32_t nr = (uint32_t)fld(VUP_FLD_MEM_TABLE_NREGIONS, p, n);
-		for (uint32_t i = 0; i < nr && i < nfds; i++) {
-			uint32_t o = 8 + i * rsz;
-			if ((uint64_t)o + rsz > n)
+	dp->model = r->model;
+	int rc = 0;
+	for (unsigned k = 0; k < ev->n && rc == 0; k++) {
+		const struct vup_model_event *e = &ev->e[k];
+		struct vring *q = vring_of(dp, e->index);
+		switch (e->kind) {
+		case VUP_EV_MEM_TABLE:
+			unmap_all(dp);
+			for (unsigned i = 0; i < e->index && i < v->nfds && !rc;
+			     i++)
+				rc = map_model_region(dp, i, v->fds[i], err,
+				                      errlen);
+			break;
+		case VUP_EV_MEM_ADDED:
+			if (v->nfds)
+				rc = map_model_region(dp, e->index, v->fds[0],
+				                      err, errlen);
+			break;
+		case VUP_EV_MEM_REMOVED: unmap_gpa(dp, e->value); break;
+		case VUP_EV_VRING_KICK:
+			if (!q)
 				break;
-			const uint8_t *g = p + o;
-			int rc = map_region(dp, fds[i], region_fld(g, rsz, 0),
-			                    region_fld(g, rsz, 1),
-			                    region_fld(g, rsz, 2),
-			                    region_fld(g, rsz, 3), err, errlen);
-			if (rc)
-				return rc;
-		}
-		break;
-	}
-	case VUP_REQ_ADD_MEM_REG:
-		if (nfds)
-			return map_region(
-			        dp, fds[0], fld(VUP_FLD_MEM_REG_GPA, p, n),
-			        fld(VUP_FLD_MEM_REG_SIZE, p, n),
-			        fld(VUP_FLD_MEM_REG_UADDR, p, n),
-			        fld(VUP_FLD_MEM_REG_MMAP_OFFSET, p, n), err,
-			        errlen);
-		break;
-	case VUP_REQ_REM_MEM_REG:
-		for (unsigned i = 0; i < dp->nreg; i++) {
-			struct region *g = &dp->reg[i];
-			if (g->gpa != fld(VUP_FLD_MEM_REG_GPA, p, n) ||
-			    g->size != fld(VUP_FLD_MEM_REG_SIZE, p, n))
-				continue;
-			munmap(g->map, g->maplen);
-			dp->reg[i] = dp->reg[--dp->nreg];
-			dp->nareas = 0;
+			rc = take_kick(q, v, e->value, err, errlen);
+			prime_indices(dp, e->index);
 			break;
-		}
-		break;
-	case VUP_REQ_SET_VRING_NUM:
-		if (v) {
-			v->num = (uint32_t)fld(VUP_FLD_VRING_STATE_NUM, p, n);
-			v->have_num = true;
-		}
-		break;
-	case VUP_REQ_SET_VRING_ADDR:
-		if (v) {
-			v->desc = fld(VUP_FLD_VRING_ADDR_DESC, p, n);
-			v->used = fld(VUP_FLD_VRING_ADDR_USED, p, n);
-			v->avail = fld(VUP_FLD_VRING_ADDR_AVAIL, p, n);
-			v->have_addr = true;
-		}
-		break;
-	case VUP_REQ_SET_VRING_BASE:
-		if (v)
-			v->base = (uint16_t)fld(VUP_FLD_VRING_BASE_NUM, p, n);
-		break;
-	case VUP_REQ_GET_VRING_BASE:
-		if (v)
-			v->stopped = true;
-		break;
-	case VUP_REQ_SET_VRING_KICK: {
-		v = vring_of(dp, (uint32_t)fld(VUP_FLD_VRING_FD_INDEX, p, n));
-		if (!v)
+		case VUP_EV_VRING_ENABLED:
+			if (q && e->value)
+				prime_indices(dp, e->index);
 			break;
-		if (v->kick >= 0)
-			close(v->kick);
-		v->kick = -1;
-		if (!fld(VUP_FLD_VRING_FD_NOFD, p, n) && nfds) {
-			v->kick = dup(fds[0]);
-			if (v->kick < 0) {
-				int e = errno;
-				snprintf(err, errlen, "--frames: dup: %s",
-				         strerror(e));
-				return -e;
-			}
+		default: break;
 		}
-		v->stopped = false;
-		prime_indices(dp, v);
-		break;
 	}
-	case VUP_REQ_SET_VRING_ENABLE:
-		if (v) {
-			v->enabled =
-			        fld(VUP_FLD_VRING_ENABLE_ENABLE, p, n) != 0;
-			if (v->enabled)
-				prime_indices(dp, v);
-		}
-		break;
-	case VUP_REQ_SET_STATUS:
-		dp->status_seen = true;
-		dp->status = (uint8_t)fld(VUP_FLD_STATUS_STATUS, p, n);
-		break;
-	default: break;
-	}
-	return 0;
+	return rc;
 }
 
-static bool running(const struct vup_replay_run *r, const struct vring *v)
+static bool running(const struct vup_replay_run *r, unsigned index)
 {
 	const struct vup_replay_dp *dp = r->dp;
-	if (!dp->nreg || !v->have_num || !v->have_addr || v->kick < 0 ||
-	    v->stopped || !v->num)
+	const struct vup_model_vring *m = set_up(dp, index);
+	if (!dp->nreg || !described(m) || dp->q[index].kick < 0 ||
+	    m->run != VUP_VRING_STARTED || !m->num)
 		return false;
 	/* Without VHOST_USER_F_PROTOCOL_FEATURES a vring is enabled when it
 	 * is kicked; with it, by SET_VRING_ENABLE. */
-	if ((r->neg.features >> VUP_F_PROTOCOL_FEATURES & 1) && !v->enabled)
+	if ((vup_model_neg(r->model)->features >> VUP_F_PROTOCOL_FEATURES &
+	     1) &&
+	    !m->enabled)
 		return false;
-	return !dp->status_seen || (dp->status & STATUS_DRIVER_OK);
+	uint8_t status;
+	return !vup_model_status(r->model, &status) ||
+	       (status & STATUS_DRIVER_OK);
 }
 
 /* Does request m stop a vring, the device or its memory? */
@@ -543,7 +512,7 @@ bool vup_replay__dp_due(struct vup_replay_run *r,
 		return false;
 	for (unsigned i = 1; i < MAX_QUEUES; i += 2) {
 		const struct vring *v = &dp->q[i];
-		if (v->nf && !v->done && running(r, v))
+		if (v->nf && !v->done && running(r, i))
 			return true;
 	}
 	return false;
@@ -576,8 +545,8 @@ static const uint8_t *first_conflict(struct vup_replay_dp *dp, const uint8_t *a,
 {
 	const uint8_t *lowest = NULL;
 	for (unsigned i = 0; i < MAX_QUEUES; i++) {
-		const struct vring *v = &dp->q[i];
-		if (!v->have_addr || !v->have_num)
+		const struct vup_model_vring *v = set_up(dp, i);
+		if (!described(v))
 			continue;
 		uint64_t addr[3] = {v->desc, v->avail, v->used};
 		uint64_t len[3] = {16ull * v->num, 6 + 2ull * v->num,
@@ -686,12 +655,14 @@ static int inject_vring(struct vup_replay_run *r, unsigned index,
 {
 	struct vup_replay_dp *dp = r->dp;
 	struct vring *v = &dp->q[index];
-	uint32_t num = v->num;
+	const struct vup_model_vring *m = set_up(dp, index);
+	uint32_t num = m->num;
+	uint16_t base = (uint16_t)m->base;
 	v->done = true;
 	struct vring_desc *desc = (struct vring_desc *)(void *)host_of_uaddr(
-	        dp, v->desc, 16ull * num);
-	uint8_t *avail = host_of_uaddr(dp, v->avail, 6 + 2ull * num);
-	uint8_t *used = host_of_uaddr(dp, v->used, 6 + 8ull * num);
+	        dp, m->desc, 16ull * num);
+	uint8_t *avail = host_of_uaddr(dp, m->avail, 6 + 2ull * num);
+	uint8_t *used = host_of_uaddr(dp, m->used, 6 + 8ull * num);
 	if (!desc || !avail || !used || num > 32768 || (num & (num - 1))) {
 		vup_replay__diff(
 		        r, NULL, "frames",
@@ -699,10 +670,10 @@ static int inject_vring(struct vup_replay_run *r, unsigned index,
 		        "%u, desc 0x%" PRIx64 " avail 0x%" PRIx64
 		        " used 0x%" PRIx64
 		        ") is not a split ring inside the memory table",
-		        index, v->nf, num, v->desc, v->avail, v->used);
+		        index, v->nf, num, m->desc, m->avail, m->used);
 		return 0;
 	}
-	uint64_t feat = r->neg.features;
+	uint64_t feat = vup_model_neg(r->model)->features;
 	uint32_t hl = vup_replay_net_hdr_len(feat);
 	bool in_order = feat >> F_IN_ORDER & 1;
 	/* Header and frame in one descriptor need VERSION_1 or ANY_LAYOUT;
@@ -749,11 +720,11 @@ static int inject_vring(struct vup_replay_run *r, unsigned index,
 	uint16_t *uidx = (uint16_t *)(void *)(used + 2);
 	const uint8_t *uring = used + 4;
 	/* A vring resumed from a base: the indices start there. */
-	v->avail_idx = v->base;
-	uint16_t used_seen = v->base;
-	if (v->base) {
-		__atomic_store_n(uidx, v->base, __ATOMIC_RELEASE);
-		__atomic_store_n(aidx, v->base, __ATOMIC_RELEASE);
+	v->avail_idx = base;
+	uint16_t used_seen = base;
+	if (base) {
+		__atomic_store_n(uidx, base, __ATOMIC_RELEASE);
+		__atomic_store_n(aidx, base, __ATOMIC_RELEASE);
 	}
 	__atomic_store_n(aflags, VRING_AVAIL_F_NO_INTERRUPT, __ATOMIC_RELAXED);
 	uint64_t next = 0, oldest = 0, total = v->total;
@@ -941,7 +912,7 @@ int vup_replay__dp_inject(struct vup_replay_run *r, vup_replay_idle_fn idle,
 	struct vup_replay_dp *dp = r->dp;
 	for (unsigned i = 1; dp && i < MAX_QUEUES; i += 2) {
 		struct vring *v = &dp->q[i];
-		if (!v->nf || v->done || !running(r, v))
+		if (!v->nf || v->done || !running(r, i))
 			continue;
 		int rc = inject_vring(r, i, idle, err, errlen);
 		if (rc)

@@ -33,7 +33,7 @@ static int on_backend_request(struct vup_replay_run *r, char *err,
 		                 "a %s reply from the back-end, which only "
 		                 "sends requests there",
 		                 name);
-		vup_replay__drop_in(&r->bch);
+		vup_replay__drop_in(r, &r->bch);
 		return 0;
 	}
 	long j = vup_replay__find(r, AS, VUP_CHAN_BACKEND, VUP_BACKEND, false,
@@ -43,7 +43,7 @@ static int on_backend_request(struct vup_replay_run *r, char *err,
 		                 "unexpected %s(%u) from the back-end (not in "
 		                 "the record)",
 		                 name, h.request);
-		vup_replay__drop_in(&r->bch);
+		vup_replay__drop_in(r, &r->bch);
 		/* The back-end must not hang on it: a plain ack. */
 		if (vup_replay__wants_reply(&h, VUP_CHAN_BACKEND))
 			vup_replay__default_reply(r, &r->bch, &h);
@@ -51,7 +51,7 @@ static int on_backend_request(struct vup_replay_run *r, char *err,
 	}
 	r->used[j] = true;
 	vup_replay__check(r, &r->bch, &s->m[j]);
-	vup_replay__drop_in(&r->bch);
+	vup_replay__drop_in(r, &r->bch);
 	if (!vup_replay__wants_reply(&h, VUP_CHAN_BACKEND))
 		return 0;
 	int32_t p = s->m[j].pair[AS];
@@ -82,7 +82,7 @@ static int on_stray(struct vup_replay_run *r, enum vup_chan chan, char *err,
 	                 "none here)",
 	                 vup_proto_name(VUP_CHAN_MAIN, h.request),
 	                 is_reply(&h) ? " reply" : " request");
-	vup_replay__drop_in(&r->main);
+	vup_replay__drop_in(r, &r->main);
 	return 0;
 }
 
@@ -133,7 +133,7 @@ static void no_reply(struct vup_replay_run *r, const struct vup_replay_msg *rep)
 {
 	char fields[512];
 	vup_render_text(fields, sizeof(fields), &rep->hdr, rep->payload,
-	                rep->chan, &r->neg);
+	                rep->chan, vup_model_neg(r->model));
 	vup_replay__diff(r, rep, NULL,
 	                 "no reply within %u ms (recorded: %s%s%u bytes)",
 	                 r->opt->reply_timeout_ms, fields,
@@ -146,7 +146,8 @@ static const char *recorded_base(struct vup_replay_run *r,
                                  const struct vup_replay_msg *rep, char *buf,
                                  size_t len)
 {
-	vup_render_text(buf, len, &rep->hdr, rep->payload, rep->chan, &r->neg);
+	vup_render_text(buf, len, &rep->hdr, rep->payload, rep->chan,
+	                vup_model_neg(r->model));
 	const char *sp = strchr(buf, ' ');
 	return sp ? sp + 1 : buf;
 }
@@ -232,7 +233,7 @@ static int await_reply(struct vup_replay_run *r,
 			continue;
 		}
 		expected_check(r, req, rep);
-		vup_replay__drop_in(&r->main);
+		vup_replay__drop_in(r, &r->main);
 		return 0;
 	}
 }

@@ -9,6 +9,7 @@
 
 #include "vuproxy/channel.h"
 #include "vuproxy/endpoint.h"
+#include "vuproxy/model.h"
 #include "vuproxy/replay.h"
 
 struct vup_replay_opts {
@@ -38,9 +39,9 @@ struct vup_replay_run {
 	struct vup_channel main; /* fd -1 until connected */
 	struct vup_channel bch;  /* the back-end channel, fd -1 if none */
 	struct vup_pace pace;
-	struct vup_negotiated neg;     /* what the live session negotiated */
-	struct vup_replay_dp *dp;      /* --frames, else NULL */
-	struct vup_replay_bases bases; /* the SET_VRING_BASEs sent */
+	struct vup_model *model;           /* the live session, as it goes */
+	struct vup_replay_dp *dp;          /* --frames, else NULL */
+	struct vup_replay_bases bases;     /* the SET_VRING_BASEs sent */
 	const struct vup_replay_msg *last; /* the last request sent */
 	bool *used;          /* recorded messages matched already */
 	size_t first_unused; /* used[] is true below this */
@@ -113,7 +114,7 @@ long vup_replay__find(struct vup_replay_run *r, enum vup_replay_as as,
 long vup_replay__find_any(struct vup_replay_run *r, enum vup_replay_as as,
                           enum vup_chan chan, enum vup_side from);
 /* Close the fds of the message in ch->in and forget it. */
-void vup_replay__drop_in(struct vup_channel *ch);
+void vup_replay__drop_in(struct vup_replay_run *r, struct vup_channel *ch);
 /* Connect to, or listen for and accept, the live peer (opt->peer) into
  * r->main.  0 or -errno with err set. */
 int vup_replay__open_peer(struct vup_replay_run *r, char *err, size_t errlen);
@@ -126,12 +127,12 @@ int vup_replay__open_peer(struct vup_replay_run *r, char *err, size_t errlen);
 struct vup_replay_dp *vup_replay__dp_new(struct vup_replay_frames *fr,
                                          uint64_t loop);
 void vup_replay__dp_free(struct vup_replay_dp *dp);
-/* Follow request m, about to be sent with these fresh fds: map the memory
- * regions, keep the kick eventfds, track vring and device state.  0 or
- * -errno with err. */
-int vup_replay__dp_note(struct vup_replay_run *r,
-                        const struct vup_replay_msg *m, const int *fds,
-                        unsigned nfds, char *err, size_t errlen);
+/* Follow what the model made of message v, about to be sent with these
+ * fresh fds (v->fds): map the memory regions, keep the kick eventfds.
+ * 0 or -errno with err. */
+int vup_replay__dp_events(struct vup_replay_run *r, const struct vup_view *v,
+                          const struct vup_model_events *ev, char *err,
+                          size_t errlen);
 /* Is it time to replay frames before request m (NULL: the end of the
  * session)?  True when m stops a vring or the device, and a vring that
  * runs now has frames left to replay. */

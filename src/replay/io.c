@@ -168,14 +168,10 @@ int vup_replay__send_recorded(struct vup_replay_run *r, struct vup_channel *ch,
 			goto fail;
 		}
 	}
-	/* --frames: map the memory, keep the kick eventfds. */
-	rc = vup_replay__dp_note(r, m, fds, n, err, errlen);
-	if (rc < 0)
-		goto fail;
 	if (vup_log_enabled(VUP_LOG_MSG)) {
 		char fields[1024], nb[32];
 		vup_render_text(fields, sizeof(fields), &m->hdr, m->payload,
-		                m->chan, &r->neg);
+		                m->chan, vup_model_neg(r->model));
 		vup_log(VUP_LOG_MSG,
 		        "replay > #%llu %s%s%s%s %s (%u B, %u fds)",
 		        (unsigned long long)m->frame,
@@ -186,6 +182,16 @@ int vup_replay__send_recorded(struct vup_replay_run *r, struct vup_channel *ch,
 		                                             : "",
 		        fields, m->hdr.size, m->nfds);
 	}
+	/* The model learns it as sent; --frames maps the memory and keeps
+	 * the kick eventfds while the fds are ours. */
+	struct vup_view v;
+	struct vup_model_events ev;
+	vup_view_decode(&v, m->chan, m->from, &m->hdr, m->payload, fds, n,
+	                vup_model_neg(r->model), vup_replay__now());
+	vup_model_feed(r->model, &v, true, &ev);
+	rc = vup_replay__dp_events(r, &v, &ev, err, errlen);
+	if (rc < 0)
+		goto fail;
 	rc = vup_replay__send(r, ch, &m->hdr, m->payload, fds, n);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s", ch->why);
@@ -210,7 +216,6 @@ int vup_replay__send_recorded(struct vup_replay_run *r, struct vup_channel *ch,
 			close(keep[i]);
 		}
 	}
-	vup_proto_note(&r->neg, m->chan, m->from, &m->hdr, m->payload);
 	return 0;
 fail:
 	vup_close_fds(fds, n);
@@ -258,8 +263,9 @@ unsigned vup_replay__check_note(struct vup_replay_run *r,
 	struct vup_replay_view live = {&in->hdr, in->payload, live_fds,
 	                               in->nfds};
 	char text[2048];
-	unsigned n = vup_replay_compare(&r->opt->ignore, m->chan, &r->neg, &rec,
-	                                &live, text, sizeof(text));
+	unsigned n = vup_replay_compare(&r->opt->ignore, m->chan,
+	                                vup_model_neg(r->model), &rec, &live,
+	                                text, sizeof(text));
 	r->compared++;
 	if (n) {
 		vup_replay__diff(r, m, NULL, "%s%s%s%s", text, note ? " (" : "",
@@ -308,8 +314,16 @@ long vup_replay__find(struct vup_replay_run *r, enum vup_replay_as as,
 	return -1;
 }
 
-void vup_replay__drop_in(struct vup_channel *ch)
+void vup_replay__drop_in(struct vup_replay_run *r, struct vup_channel *ch)
 {
+	/* The live peer's message is part of the session too. */
+	struct vup_view v;
+	vup_view_decode(&v, ch == &r->bch ? VUP_CHAN_BACKEND : VUP_CHAN_MAIN,
+	                r->opt->as == VUP_AS_FRONTEND ? VUP_BACKEND
+	                                              : VUP_FRONTEND,
+	                &ch->in.hdr, ch->in.payload, ch->in.fds, ch->in.nfds,
+	                vup_model_neg(r->model), vup_replay__now());
+	vup_model_feed(r->model, &v, true, NULL);
 	vup_close_fds(ch->in.fds, ch->in.nfds);
 	vup_channel_consume(ch);
 }
