@@ -11,6 +11,7 @@
 
 #include "dump_tap.h"
 #include "vuproxy/dump.h"
+#include "vuproxy/model.h"
 #include "vuproxy/pcapng.h"
 #include "vuproxy/proto.h"
 #include "vuproxy/reader.h"
@@ -19,7 +20,7 @@
 
 struct session_state {
 	uint32_t id;
-	struct vup_negotiated neg;
+	struct vup_model *model; /* what the session means so far */
 };
 
 struct dump {
@@ -49,18 +50,50 @@ static uint64_t rel_time(struct dump *d, uint64_t ts_ns)
 	return ts_ns - d->t0;
 }
 
-static struct vup_negotiated *neg_of(struct dump *d, uint32_t id)
+static struct vup_model *model_of(struct dump *d, uint32_t id)
 {
 	for (size_t i = 0; i < d->nsessions; i++)
 		if (d->sessions[i].id == id)
-			return &d->sessions[i].neg;
+			return d->sessions[i].model;
 	struct session_state *s =
 	        realloc(d->sessions, (d->nsessions + 1) * sizeof(*s));
 	if (!s)
 		return NULL;
 	d->sessions = s;
-	s[d->nsessions] = (struct session_state){.id = id};
-	return &s[d->nsessions++].neg;
+	s[d->nsessions] =
+	        (struct session_state){.id = id, .model = vup_model_new()};
+	return s[d->nsessions++].model;
+}
+
+/* The model learns what the record says reached its receiver: a
+ * rewritten message as sent, nothing of a timing note (released), of a
+ * refused message or of a reply vuproxy made; a dropped or failed
+ * request never arrived. */
+static void learn(struct vup_model *m, const struct vup_trace_hdr *th,
+                  enum vup_chan chan, enum vup_side from,
+                  const struct vup_hdr *h, const uint8_t *payload)
+{
+	bool as_sent = th->flags & VUP_TRACE_F_AS_SENT;
+	switch (th->action) {
+	case VUP_ACT_RELEASED:
+	case VUP_ACT_REFUSED: return;
+	case VUP_ACT_REWRITE:
+		if (!as_sent)
+			return;
+		break;
+	case VUP_ACT_FAIL:
+		if (as_sent)
+			return;
+		break;
+	default: break;
+	}
+	bool delivered = th->action != VUP_ACT_DROP &&
+	                 th->action != VUP_ACT_FAIL &&
+	                 th->action != VUP_ACT_DISCONNECT;
+	struct vup_view v;
+	vup_view_decode(&v, chan, from, h, payload, NULL, th->nfds,
+	                vup_model_neg(m), 0);
+	vup_model_feed(m, &v, delivered, NULL);
 }
 
 static bool wanted(const struct dump *d, const struct vup_trace_hdr *th,
@@ -105,13 +138,13 @@ static void show(struct dump *d, const struct vup_record *rec,
 		h.size = (uint32_t)(len - VUP_HDR_SIZE);
 	const uint8_t *payload =
 	        msg + (len < VUP_HDR_SIZE ? len : VUP_HDR_SIZE);
-	struct vup_negotiated *neg = neg_of(d, th->session);
+	struct vup_model *model = model_of(d, th->session);
 	struct vup_negotiated none = {0};
-	if (!neg)
-		neg = &none;
+	const struct vup_negotiated *neg = model ? vup_model_neg(model) : &none;
 	bool reply = h.flags & VUP_FLAG_REPLY;
 	if (!wanted(d, th, chan, h.request)) {
-		vup_proto_note(neg, chan, from, &h, payload);
+		if (model)
+			learn(model, th, chan, from, &h, payload);
 		return;
 	}
 	const char *name = vup_proto_name(chan, h.request);
@@ -174,7 +207,8 @@ static void show(struct dump *d, const struct vup_record *rec,
 		putchar('\n');
 	}
 	d->shown++;
-	vup_proto_note(neg, chan, from, &h, payload);
+	if (model)
+		learn(model, th, chan, from, &h, payload);
 }
 
 static int add_request_filter(struct dump *d, const char *list)
@@ -369,6 +403,8 @@ int vup_dump_main(int argc, char **argv)
 	}
 	bool ours = vup_reader_vuproxy(r);
 	vup_reader_close(r);
+	for (size_t i = 0; i < d.nsessions; i++)
+		vup_model_free(d.sessions[i].model);
 	free(d.sessions);
 	/* A vuproxy trace: control records, or a section vuproxy wrote
 	 * that holds tap records or nothing at all. */
