@@ -351,4 +351,26 @@ size_t vup_render_json(char *buf, size_t cap, const struct vup_hdr *h,
 /* "0x140000000 <VHOST_USER_F_PROTOCOL_FEATURES|VIRTIO_F_VERSION_1>" */
 size_t vup_render_features(char *buf, size_t cap, uint64_t bits, bool protocol);
 
+/* Replies vuproxy makes itself, in place of the receiver: the rule
+ * `fail` (FAILED) and replay, for a request the record has no reply for
+ * (OK).  One builder, by the catalogue's reply rule. */
+enum vup_reply_status {
+	VUP_REPLY_OK,     /* what a receiver that succeeded sends */
+	VUP_REPLY_FAILED, /* the request's error form */
+};
+/* Build in rep and payload (VUP_MAX_PAYLOAD bytes) the reply to req
+ * (req_payload holds req->size bytes).  Where the answer is a u64 ack,
+ * the ack is *value, else 0 (OK) or 1 (FAILED).  A body (ALWAYS rows,
+ * FEATURE rows once reply_gate is negotiated and without NEED_REPLY) is
+ * zero with *value (else 0) in its first u64; a vring reply keeps the
+ * request's ring index, *value is its num.  FAILED bodies have the row's
+ * minimum size (GET_CONFIG: 0, its error form); OK bodies the size a
+ * succeeding receiver sends (GET_CONFIG: the request's, its offset, size
+ * and flags kept).  Returns false, building nothing, when the request
+ * expects no reply (an ACK_ANY ack is built only on NEED_REPLY). */
+bool vup_reply_build(const struct vup_hdr *req, const uint8_t *req_payload,
+                     enum vup_chan chan, const struct vup_negotiated *neg,
+                     enum vup_reply_status status, const uint64_t *value,
+                     struct vup_hdr *rep, uint8_t *payload);
+
 #endif

@@ -265,71 +265,30 @@ static void forward(struct vup_link *from, const struct vup_hdr *hdr,
 	arm_hold_timer(from->s);
 }
 
-/* The error answer vuproxy gives in place of the receiver (rule `fail`):
- * where the reply is an ack, a u64 of the rule's value (default 1); for
- * requests always answered with a body, GET_CONFIG's error form (size 0),
- * else the body's minimum size, zero (or the rule's value) in its first
- * u64, a vring reply keeping the request's index.  Returns false if the
- * request expects no reply (then fail is a drop). */
-static bool error_reply(const struct vup_hdr *req, const uint8_t *req_payload,
-                        enum vup_chan chan, const struct vup_negotiated *neg,
-                        const struct vup_verdict *v, struct vup_hdr *rep,
-                        uint8_t *payload)
-{
-	const struct vup_msg_type *t = vup_proto_lookup(chan, req->request);
-	enum vup_expect e = vup_proto_reply_expected(req, chan, neg);
-	bool need = req->flags & VUP_FLAG_NEED_REPLY;
-	/* An ack that may or may not come (IOTLB_MSG) is not waited for
-	 * unless asked for. */
-	if (e == VUP_EXPECT_NONE ||
-	    (t && t->reply == VUP_REPLY_ACK_ANY && !need))
-		return false;
-	bool body = t && (t->reply == VUP_REPLY_ALWAYS ||
-	                  (t->reply == VUP_REPLY_FEATURE &&
-	                   e == VUP_EXPECT_YES && !need));
-	rep->request = req->request;
-	rep->flags = VUP_FLAG_VERSION | VUP_FLAG_REPLY;
-	if (!body) {
-		uint64_t value = v->fail_has_value ? v->fail_value : 1;
-		rep->size = 8;
-		memcpy(payload, &value, 8);
-		return true;
-	}
-	rep->size = t->rep_layout == VUP_L_CONFIG ? 0 : t->rep_min;
-	memset(payload, 0, rep->size);
-	uint64_t value = v->fail_has_value ? v->fail_value : 0;
-	bool vring = t->rep_layout == VUP_L_VRING_BASE ||
-	             t->rep_layout == VUP_L_VRING_STATE;
-	if (vring && rep->size >= 8 && req->size >= 4) {
-		uint32_t num = (uint32_t)value;
-		memcpy(payload, req_payload, 4); /* the ring it asked about */
-		memcpy(payload + 4, &num, 4);
-	} else if (rep->size >= 8) {
-		memcpy(payload, &value, 8);
-	}
-	return true;
-}
-
+/* The error answer vuproxy gives in place of the receiver (vuproxy/proto.h,
+ * vup_reply_build); a request that expects no reply is dropped. */
 static void apply_fail(struct vup_link *l, const struct vup_hdr *hdr,
                        const uint8_t *req_payload, const struct vup_verdict *v)
 {
 	struct vup_session *s = l->s;
 	struct vup_hdr rep;
 	uint8_t payload[VUP_MAX_PAYLOAD];
+	const uint64_t *value = v->fail_has_value ? &v->fail_value : NULL;
 	if (vup_proto_is_responder(l->chan, l->side)) {
 		/* A failed reply: the requester gets the error form instead. */
 		struct vup_hdr req = *hdr;
 		req.flags = VUP_FLAG_VERSION | VUP_FLAG_NEED_REPLY;
-		if (!error_reply(&req, req_payload, l->chan,
-		                 vup_flow_neg(&s->flow), v, &rep, payload))
+		if (!vup_reply_build(&req, req_payload, l->chan,
+		                     vup_flow_neg(&s->flow), VUP_REPLY_FAILED,
+		                     value, &rep, payload))
 			return;
 		record(s, l->chan, l->side, &rep, payload, NULL, 0,
 		       VUP_ACT_FAIL, v->rule, true);
 		forward(l, &rep, payload, NULL, 0, 0, NULL);
 		return;
 	}
-	if (!error_reply(hdr, req_payload, l->chan, vup_flow_neg(&s->flow), v,
-	                 &rep, payload))
+	if (!vup_reply_build(hdr, req_payload, l->chan, vup_flow_neg(&s->flow),
+	                     VUP_REPLY_FAILED, value, &rep, payload))
 		return;
 	/* The answer travels back like the receiver's replies would, behind
 	 * anything the receiver already sent in that direction. */

@@ -156,6 +156,8 @@ static int on_request(struct vup_replay_run *r, struct be_state *st)
 	const struct vup_replay_script *s = r->s;
 	struct vup_msg *in = &r->main.in;
 	struct vup_hdr h = in->hdr;
+	uint8_t pl[VUP_MAX_PAYLOAD]; /* in is consumed before the answer */
+	memcpy(pl, in->payload, h.size);
 	const char *name = vup_proto_name(VUP_CHAN_MAIN, h.request);
 	if (is_reply(&h)) {
 		vup_replay__diff(r, NULL, "main channel",
@@ -196,10 +198,13 @@ static int on_request(struct vup_replay_run *r, struct be_state *st)
 	if (j >= 0 && p >= 0)
 		r->used[p] = true;
 	int rc = 0;
-	if (p >= 0 && (j >= 0 || vup_replay__wants_reply(&h, VUP_CHAN_MAIN)))
+	if (p >= 0 &&
+	    (j >= 0 || vup_replay__wants_reply(&h, VUP_CHAN_MAIN,
+	                                       vup_model_neg(r->model))))
 		rc = reply(r, &s->m[p]);
-	else if (vup_replay__wants_reply(&h, VUP_CHAN_MAIN))
-		rc = vup_replay__default_reply(r, &r->main, &h);
+	else if (vup_replay__wants_reply(&h, VUP_CHAN_MAIN,
+	                                 vup_model_neg(r->model)))
+		rc = vup_replay__default_reply(r, &r->main, &h, pl);
 	if (rc < 0)
 		return rc;
 	if (j >= 0)

@@ -27,6 +27,8 @@ static int on_backend_request(struct vup_replay_run *r, char *err,
 	const struct vup_replay_script *s = r->s;
 	struct vup_msg *in = &r->bch.in;
 	struct vup_hdr h = in->hdr;
+	uint8_t pl[VUP_MAX_PAYLOAD]; /* in is consumed before the answer */
+	memcpy(pl, in->payload, h.size);
 	const char *name = vup_proto_name(VUP_CHAN_BACKEND, h.request);
 	if (is_reply(&h)) {
 		vup_replay__diff(r, NULL, "back-end channel",
@@ -45,14 +47,16 @@ static int on_backend_request(struct vup_replay_run *r, char *err,
 		                 name, h.request);
 		vup_replay__drop_in(r, &r->bch);
 		/* The back-end must not hang on it: a plain ack. */
-		if (vup_replay__wants_reply(&h, VUP_CHAN_BACKEND))
-			vup_replay__default_reply(r, &r->bch, &h);
+		if (vup_replay__wants_reply(&h, VUP_CHAN_BACKEND,
+		                            vup_model_neg(r->model)))
+			vup_replay__default_reply(r, &r->bch, &h, pl);
 		return 0;
 	}
 	r->used[j] = true;
 	vup_replay__check(r, &r->bch, &s->m[j]);
 	vup_replay__drop_in(r, &r->bch);
-	if (!vup_replay__wants_reply(&h, VUP_CHAN_BACKEND))
+	if (!vup_replay__wants_reply(&h, VUP_CHAN_BACKEND,
+	                             vup_model_neg(r->model)))
 		return 0;
 	int32_t p = s->m[j].pair[AS];
 	int rc;
@@ -61,7 +65,7 @@ static int on_backend_request(struct vup_replay_run *r, char *err,
 		rc = vup_replay__send_recorded(r, &r->bch, &s->m[p], err,
 		                               errlen);
 	} else {
-		rc = vup_replay__default_reply(r, &r->bch, &h);
+		rc = vup_replay__default_reply(r, &r->bch, &h, pl);
 	}
 	if (rc < 0)
 		vup_log(VUP_LOG_WARN,

@@ -96,12 +96,15 @@ void vup_replay__diff(struct vup_replay_run *r, const struct vup_replay_msg *m,
                       const char *what, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 /* Does the receiver of this request answer it?  (NEED_REPLY, or a
- * request always answered.) */
-bool vup_replay__wants_reply(const struct vup_hdr *h, enum vup_chan chan);
-/* Answer a request nobody recorded an answer for: a u64 0 (success) or
- * the smallest body of its reply layout. */
+ * reply must come by the catalogue's rule, with what neg says.) */
+bool vup_replay__wants_reply(const struct vup_hdr *h, enum vup_chan chan,
+                             const struct vup_negotiated *neg);
+/* Answer a request nobody recorded an answer for as a receiver that
+ * succeeded would (vup_reply_build, VUP_REPLY_OK): an ack of 0 or the
+ * body of its reply layout.  Sends nothing when no reply is expected. */
 int vup_replay__default_reply(struct vup_replay_run *r, struct vup_channel *ch,
-                              const struct vup_hdr *req);
+                              const struct vup_hdr *req,
+                              const uint8_t *req_payload);
 uint64_t vup_replay__now(void);
 /* The first unmatched recorded message of view `as` on chan from `from`
  * with this request code that is a request (or a reply), or -1. */

@@ -275,24 +275,23 @@ unsigned vup_replay__check_note(struct vup_replay_run *r,
 	return n;
 }
 
-bool vup_replay__wants_reply(const struct vup_hdr *h, enum vup_chan chan)
+bool vup_replay__wants_reply(const struct vup_hdr *h, enum vup_chan chan,
+                             const struct vup_negotiated *neg)
 {
-	if (h->flags & VUP_FLAG_NEED_REPLY)
-		return true;
-	const struct vup_msg_type *t = vup_proto_lookup(chan, h->request);
-	return t && t->reply == VUP_REPLY_ALWAYS;
+	return (h->flags & VUP_FLAG_NEED_REPLY) ||
+	       vup_proto_reply_expected(h, chan, neg) == VUP_EXPECT_YES;
 }
 
 int vup_replay__default_reply(struct vup_replay_run *r, struct vup_channel *ch,
-                              const struct vup_hdr *req)
+                              const struct vup_hdr *req,
+                              const uint8_t *req_payload)
 {
-	const struct vup_msg_type *t = vup_proto_lookup(
-	        ch == &r->bch ? VUP_CHAN_BACKEND : VUP_CHAN_MAIN, req->request);
-	uint8_t payload[VUP_MAX_PAYLOAD] = {0};
-	struct vup_hdr h = {req->request, VUP_FLAG_VERSION | VUP_FLAG_REPLY, 8};
-	if (t && t->reply == VUP_REPLY_ALWAYS &&
-	    !(req->flags & VUP_FLAG_NEED_REPLY))
-		h.size = t->rep_min;
+	enum vup_chan chan = ch == &r->bch ? VUP_CHAN_BACKEND : VUP_CHAN_MAIN;
+	uint8_t payload[VUP_MAX_PAYLOAD];
+	struct vup_hdr h;
+	if (!vup_reply_build(req, req_payload, chan, vup_model_neg(r->model),
+	                     VUP_REPLY_OK, NULL, &h, payload))
+		return 0;
 	return vup_replay__send(r, ch, &h, payload, NULL, 0);
 }
 
