@@ -524,11 +524,11 @@ static int emit_data(FILE *f)
 	emit_names(f, "FEATURE_NAME",
 	           "Virtio feature bits (device-specific bits named after "
 	           "virtio-net).",
-	           vup_feature_name, 64);
+	           vup_feature_name, VUP_FEATURE_WORD_BITS);
 	emit_names(f, "PROTOCOL_FEATURE_NAME", "vhost-user protocol features.",
-	           vup_protocol_feature_name, 64);
+	           vup_protocol_feature_name, VUP_FEATURE_WORD_BITS);
 	emit_names(f, "STATUS_NAME", "Virtio device status bits.",
-	           vup_status_name, 8);
+	           vup_status_name, VUP_STATUS_WORD_BITS);
 	fputs("-- Bit names by field format.\n"
 	      "local BIT_NAMES = {\n"
 	      "\tfeatures = FEATURE_NAME,\n"

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vuproxy/bits.h" /* feature and status bits, their names */
+
 #define VUP_HDR_SIZE    12u
 #define VUP_MAX_PAYLOAD 4096u /* larger payloads are refused */
 #define VUP_MAX_FDS     32u   /* room for fds per message; more = MSG_CTRUNC */
@@ -119,19 +121,6 @@ struct vup_negotiated {
 	uint64_t protocol_features; /* SET_PROTOCOL_FEATURES */
 };
 
-#define VUP_PF_MQ                  0
-#define VUP_PF_LOG_SHMFD           1
-#define VUP_PF_REPLY_ACK           3
-#define VUP_PF_BACKEND_REQ         5
-#define VUP_PF_CONFIG              9
-#define VUP_PF_BACKEND_SEND_FD     10
-#define VUP_PF_CONFIGURE_MEM_SLOTS 15
-#define VUP_PF_XEN_MMAP            17
-#define VUP_F_PROTOCOL_FEATURES    30
-#define VUP_F_RING_PACKED          34
-#define VUP_F_VERSION_1            32
-#define VUP_F_ACCESS_PLATFORM      33
-
 /* Codes of the front-end requests that vuproxy's own logic acts on (the
  * catalogue has them all; a unit test checks these names against it). */
 enum vup_req {
@@ -173,16 +162,6 @@ const char *vup_proto_name(enum vup_chan chan, uint32_t code); /* "UNKNOWN" */
 const char *vup_layout_name(enum vup_layout l);
 const char *vup_chan_name(enum vup_chan c); /* "main" / "backend" */
 const char *vup_side_name(enum vup_side s); /* "front-end" / "back-end" */
-
-/* Feature-bit names (NULL when the bit has none).  Protocol names without
- * prefix ("REPLY_ACK"), virtio names in full ("VIRTIO_F_VERSION_1"). */
-const char *vup_feature_name(unsigned bit);
-const char *vup_protocol_feature_name(unsigned bit);
-/* Virtio device status bits (SET_STATUS/GET_STATUS), NULL when unnamed. */
-const char *vup_status_name(unsigned bit);
-/* Bit number for a name of either kind, -1 if unknown; *protocol tells which.
- */
-int vup_feature_bit(const char *name, bool *protocol);
 
 /* Payload fields, for rendering, rules and the dissector. */
 enum vup_fmt {

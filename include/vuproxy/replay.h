@@ -254,9 +254,5 @@ int vup_replay_load_frames(const char *path, uint32_t session, uint64_t max,
                            struct vup_replay_frames *out, char *err,
                            size_t errlen);
 void vup_replay_frames_free(struct vup_replay_frames *fr);
-/* The virtio-net header a driver puts before a TX frame: 20 bytes with
- * VIRTIO_NET_F_HASH_REPORT, 12 with VIRTIO_F_VERSION_1 or
- * VIRTIO_NET_F_MRG_RXBUF, else 10. */
-uint32_t vup_replay_net_hdr_len(uint64_t features);
 
 #endif

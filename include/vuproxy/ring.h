@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vuproxy/bits.h" /* VUP_F_RING_PACKED, ... in features */
 #include "vuproxy/guestmem.h"
 
 #define VUP_RING_MAX_SIZE 32768u
@@ -53,12 +54,6 @@
 #define VUP_RING_MAX_SNAPLEN 65536u
 /* Device-writable segments remembered per buffer (enough for snaplen). */
 #define VUP_RING_MAX_WSEG 8
-
-/* Virtio feature bits the reader looks at (SET_FEATURES). */
-#define VUP_RING_VF_INDIRECT_DESC 28
-#define VUP_RING_VF_EVENT_IDX     29
-#define VUP_RING_VF_RING_PACKED   34
-#define VUP_RING_VF_IN_ORDER      35
 
 struct vup_ring_config {
 	uint32_t size;       /* SET_VRING_NUM */

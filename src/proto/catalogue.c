@@ -11,29 +11,9 @@
 
 #include "vuproxy/proto.h"
 
-/* Protocol feature bits used as gates. */
-enum {
-	G_NONE = -1,
-	G_MQ = 0,
-	G_LOG_SHMFD = 1,
-	G_RARP = 2,
-	G_MTU = 4,
-	G_BACKEND_REQ = 5,
-	G_CROSS_ENDIAN = 6,
-	G_CRYPTO_SESSION = 7,
-	G_PAGEFAULT = 8,
-	G_CONFIG = 9,
-	G_HOST_NOTIFIER = 11,
-	G_INFLIGHT_SHMFD = 12,
-	G_RESET_DEVICE = 13,
-	G_INBAND_NOTIFICATIONS = 14,
-	G_CONFIGURE_MEM_SLOTS = 15,
-	G_STATUS = 16,
-	G_SHARED_OBJECT = 18,
-	G_DEVICE_STATE = 19,
-	G_SHMEM = 22,
-	G_SKIP_DRAIN = 23,
-};
+/* Gates: the protocol feature (bits.h) that enables a request. */
+#define G_NONE (-1)
+#define G(pf)  VUP_PF_##pf
 
 /* Region descriptors are 32 bytes, 40 with XEN_MMAP; at most 32 in a
  * table.  A config message is 12 bytes and the config bytes, within the
@@ -71,7 +51,7 @@ static const struct vup_msg_type main_requests[] = {
          * back-ends with the 16-byte log struct).  crosvm's front-end
          * sends only the u64 the spec's text names. */
         ROW(6, VUP_CHAN_MAIN, "SET_LOG_BASE", NULL, LOG, 8, 16, OPTIONAL,
-            FEATURE, U64, 0, 16, NONE, G_NONE, G_LOG_SHMFD),
+            FEATURE, U64, 0, 16, NONE, G_NONE, G(LOG_SHMFD)),
         FE_ACK(7, "SET_LOG_FD", NULL, NONE, 0, 8, ONE, G_NONE),
         FE_ACK(8, "SET_VRING_NUM", NULL, VRING_STATE, 8, 8, NONE, G_NONE),
         FE_ACK(9, "SET_VRING_ADDR", NULL, VRING_ADDR, 40, 40, NONE, G_NONE),
@@ -86,63 +66,63 @@ static const struct vup_msg_type main_requests[] = {
         FE_ACK(16, "SET_PROTOCOL_FEATURES", NULL, PROTOCOL_FEATURES, 8, 8, NONE,
                G_NONE),
         FE(17, "GET_QUEUE_NUM", NULL, NONE, 0, 0, NONE, ALWAYS, U64, 8, 8, NONE,
-           G_MQ),
+           G(MQ)),
         FE_ACK(18, "SET_VRING_ENABLE", NULL, VRING_ENABLE, 8, 8, NONE, G_NONE),
-        FE_ACK(19, "SEND_RARP", NULL, MAC, 8, 8, NONE, G_RARP),
-        FE_ACK(20, "NET_SET_MTU", NULL, U64, 8, 8, NONE, G_MTU),
+        FE_ACK(19, "SEND_RARP", NULL, MAC, 8, 8, NONE, G(RARP)),
+        FE_ACK(20, "NET_SET_MTU", NULL, U64, 8, 8, NONE, G(NET_MTU)),
         FE_ACK(21, "SET_BACKEND_REQ_FD", "SET_SLAVE_REQ_FD", NONE, 0, 0, ONE,
-               G_BACKEND_REQ),
+               G(BACKEND_REQ)),
         /* The spec says the back-end always acknowledges it; DPDK does
          * only on NEED_REPLY. */
         FE(22, "IOTLB_MSG", NULL, IOTLB, 32, 32, NONE, ACK_ANY, ACK, 0, 8, NONE,
            G_NONE),
         FE_ACK(23, "SET_VRING_ENDIAN", NULL, VRING_STATE, 8, 8, NONE,
-               G_CROSS_ENDIAN),
+               G(CROSS_ENDIAN)),
         /* A reply of size 0 reports an error (spec). */
         FE(24, "GET_CONFIG", NULL, CONFIG, 12, CONFIG_MAX, NONE, ALWAYS, CONFIG,
-           0, CONFIG_MAX, NONE, G_CONFIG),
-        FE_ACK(25, "SET_CONFIG", NULL, CONFIG, 12, CONFIG_MAX, NONE, G_CONFIG),
+           0, CONFIG_MAX, NONE, G(CONFIG)),
+        FE_ACK(25, "SET_CONFIG", NULL, CONFIG, 12, CONFIG_MAX, NONE, G(CONFIG)),
         /* The crypto session struct holds pointer-sized fields: opaque. */
         FE(26, "CREATE_CRYPTO_SESSION", NULL, OPAQUE, 0, VUP_MAX_PAYLOAD, NONE,
-           ALWAYS, OPAQUE, 0, VUP_MAX_PAYLOAD, NONE, G_CRYPTO_SESSION),
+           ALWAYS, OPAQUE, 0, VUP_MAX_PAYLOAD, NONE, G(CRYPTO_SESSION)),
         FE_ACK(27, "CLOSE_CRYPTO_SESSION", NULL, U64, 8, 8, NONE,
-               G_CRYPTO_SESSION),
+               G(CRYPTO_SESSION)),
         /* The reply carries the userfaultfd (none if the back-end failed). */
         FE(28, "POSTCOPY_ADVISE", NULL, NONE, 0, 0, NONE, ALWAYS, U64, 0, 8,
-           OPTIONAL, G_PAGEFAULT),
-        FE_ACK(29, "POSTCOPY_LISTEN", NULL, NONE, 0, 0, NONE, G_PAGEFAULT),
+           OPTIONAL, G(PAGEFAULT)),
+        FE_ACK(29, "POSTCOPY_LISTEN", NULL, NONE, 0, 0, NONE, G(PAGEFAULT)),
         FE(30, "POSTCOPY_END", NULL, NONE, 0, 0, NONE, ALWAYS, U64, 8, 8, NONE,
-           G_PAGEFAULT),
+           G(PAGEFAULT)),
         FE(31, "GET_INFLIGHT_FD", NULL, INFLIGHT, 24, 24, NONE, ALWAYS,
-           INFLIGHT, 24, 24, OPTIONAL, G_INFLIGHT_SHMFD),
+           INFLIGHT, 24, 24, OPTIONAL, G(INFLIGHT_SHMFD)),
         FE_ACK(32, "SET_INFLIGHT_FD", NULL, INFLIGHT, 24, 24, ONE,
-               G_INFLIGHT_SHMFD),
+               G(INFLIGHT_SHMFD)),
         FE_ACK(33, "GPU_SET_SOCKET", NULL, NONE, 0, 0, ONE, G_NONE),
-        FE_ACK(34, "RESET_DEVICE", NULL, NONE, 0, 0, NONE, G_RESET_DEVICE),
+        FE_ACK(34, "RESET_DEVICE", NULL, NONE, 0, 0, NONE, G(RESET_DEVICE)),
         FE_ACK(35, "VRING_KICK", NULL, VRING_STATE, 8, 8, NONE,
-               G_INBAND_NOTIFICATIONS),
+               G(INBAND_NOTIFICATIONS)),
         FE(36, "GET_MAX_MEM_SLOTS", NULL, NONE, 0, 0, NONE, ALWAYS, U64, 8, 8,
-           NONE, G_CONFIGURE_MEM_SLOTS),
+           NONE, G(CONFIGURE_MEM_SLOTS)),
         /* 8 bytes, no fd: QEMU's ack of the postcopy echo. */
         FE(37, "ADD_MEM_REG", NULL, MEM_REG, 8, 48, ONE, POSTCOPY, MEM_REG, 0,
-           48, NONE, G_CONFIGURE_MEM_SLOTS),
+           48, NONE, G(CONFIGURE_MEM_SLOTS)),
         /* The back-end may accept an fd here and must close it (spec). */
         FE_ACK(38, "REM_MEM_REG", NULL, MEM_REG, 40, 48, OPTIONAL,
-               G_CONFIGURE_MEM_SLOTS),
-        FE_ACK(39, "SET_STATUS", NULL, STATUS, 8, 8, NONE, G_STATUS),
+               G(CONFIGURE_MEM_SLOTS)),
+        FE_ACK(39, "SET_STATUS", NULL, STATUS, 8, 8, NONE, G(STATUS)),
         FE(40, "GET_STATUS", NULL, NONE, 0, 0, NONE, ALWAYS, STATUS, 8, 8, NONE,
-           G_STATUS),
+           G(STATUS)),
         /* QEMU sends it without the UUID (size 0). */
         FE(41, "GET_SHARED_OBJECT", NULL, UUID, 0, 16, NONE, ALWAYS, U64, 0, 8,
-           OPTIONAL, G_SHARED_OBJECT),
+           OPTIONAL, G(SHARED_OBJECT)),
         FE(42, "SET_DEVICE_STATE_FD", NULL, DEVICE_STATE, 8, 8, ONE, ALWAYS,
-           U64, 8, 8, OPTIONAL, G_DEVICE_STATE),
+           U64, 8, 8, OPTIONAL, G(DEVICE_STATE)),
         FE(43, "CHECK_DEVICE_STATE", NULL, NONE, 0, 0, NONE, ALWAYS, U64, 8, 8,
-           NONE, G_DEVICE_STATE),
+           NONE, G(DEVICE_STATE)),
         FE(44, "GET_SHMEM_CONFIG", NULL, NONE, 0, 0, NONE, ALWAYS, SHMEM_CONFIG,
-           8, 8 + 256 * 8, NONE, G_SHMEM),
+           8, 8 + 256 * 8, NONE, G(SHMEM)),
         FE(45, "GET_VRING_BASE_SKIP_DRAIN", NULL, VRING_STATE, 8, 8, NONE,
-           ALWAYS, VRING_BASE, 8, 8, NONE, G_SKIP_DRAIN),
+           ALWAYS, VRING_BASE, 8, 8, NONE, G(GET_VRING_BASE_SKIP_DRAIN)),
 };
 
 #define BE(c, nm, al, rl, rmin, rmax, rf, rep, pl, pmin, pmax, pf, g)          \
@@ -155,24 +135,24 @@ static const struct vup_msg_type backend_requests[] = {
         BE_ACK(1, "BACKEND_IOTLB_MSG", "SLAVE_IOTLB_MSG", IOTLB, 32, 32, NONE,
                G_NONE),
         BE_ACK(2, "BACKEND_CONFIG_CHANGE_MSG", "SLAVE_CONFIG_CHANGE_MSG", NONE,
-               0, 0, NONE, G_CONFIG),
+               0, 0, NONE, G(CONFIG)),
         BE_ACK(3, "BACKEND_VRING_HOST_NOTIFIER_MSG",
                "SLAVE_VRING_HOST_NOTIFIER_MSG", HOST_NOTIFIER, 24, 24, VRING,
-               G_HOST_NOTIFIER),
+               G(HOST_NOTIFIER)),
         BE_ACK(4, "BACKEND_VRING_CALL", "SLAVE_VRING_CALL", VRING_STATE, 8, 8,
-               NONE, G_INBAND_NOTIFICATIONS),
+               NONE, G(INBAND_NOTIFICATIONS)),
         BE_ACK(5, "BACKEND_VRING_ERR", "SLAVE_VRING_ERR", VRING_STATE, 8, 8,
-               NONE, G_INBAND_NOTIFICATIONS),
+               NONE, G(INBAND_NOTIFICATIONS)),
         BE_ACK(6, "BACKEND_SHARED_OBJECT_ADD", "SLAVE_SHARED_OBJECT_ADD", UUID,
-               16, 16, NONE, G_SHARED_OBJECT),
+               16, 16, NONE, G(SHARED_OBJECT)),
         BE_ACK(7, "BACKEND_SHARED_OBJECT_REMOVE", "SLAVE_SHARED_OBJECT_REMOVE",
-               UUID, 16, 16, NONE, G_SHARED_OBJECT),
+               UUID, 16, 16, NONE, G(SHARED_OBJECT)),
         /* On success the front-end answers with the dma-buf fd. */
         BE(8, "BACKEND_SHARED_OBJECT_LOOKUP", "SLAVE_SHARED_OBJECT_LOOKUP",
-           UUID, 16, 16, NONE, ALWAYS, U64, 8, 8, OPTIONAL, G_SHARED_OBJECT),
-        BE_ACK(9, "BACKEND_SHMEM_MAP", NULL, SHMEM_MAP, 40, 40, ONE, G_SHMEM),
+           UUID, 16, 16, NONE, ALWAYS, U64, 8, 8, OPTIONAL, G(SHARED_OBJECT)),
+        BE_ACK(9, "BACKEND_SHMEM_MAP", NULL, SHMEM_MAP, 40, 40, ONE, G(SHMEM)),
         BE_ACK(10, "BACKEND_SHMEM_UNMAP", NULL, SHMEM_MAP, 40, 40, NONE,
-               G_SHMEM),
+               G(SHMEM)),
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -31,15 +31,6 @@
 #include "vuproxy/log.h"
 #include "vuproxy/reader.h"
 
-/* Feature bits read here. */
-#define F_ANY_LAYOUT  27
-#define F_MRG_RXBUF   15
-#define F_IN_ORDER    35
-#define F_EVENT_IDX   29
-#define F_HASH_REPORT 57
-
-#define STATUS_DRIVER_OK 0x4
-
 #define MAX_QUEUES  256
 #define MAX_REGIONS 64
 /* Buffers in flight per vring (also bounded by the ring size) and the
@@ -48,15 +39,6 @@
 #define MAX_AREA     (64u << 20)
 
 /* ---- reading the frames ---- */
-
-uint32_t vup_replay_net_hdr_len(uint64_t features)
-{
-	if (features >> F_HASH_REPORT & 1)
-		return 20;
-	if ((features >> F_MRG_RXBUF & 1) || (features >> VUP_F_VERSION_1 & 1))
-		return 12;
-	return 10;
-}
 
 void vup_replay_frames_free(struct vup_replay_frames *fr)
 {
@@ -474,7 +456,7 @@ static bool running(const struct vup_replay_run *r, unsigned index)
 		return false;
 	uint8_t status;
 	return !vup_model_status(r->model, &status) ||
-	       (status & STATUS_DRIVER_OK);
+	       (status & VUP_STATUS_DRIVER_OK);
 }
 
 /* Does request m stop a vring, the device or its memory? */
@@ -499,7 +481,8 @@ static bool stops(const struct vup_replay_msg *m)
 	case VUP_REQ_SET_VRING_ENABLE:
 		return fld(VUP_FLD_VRING_ENABLE_ENABLE, p, n) == 0;
 	case VUP_REQ_SET_STATUS:
-		return !(fld(VUP_FLD_STATUS_STATUS, p, n) & STATUS_DRIVER_OK);
+		return !(fld(VUP_FLD_STATUS_STATUS, p, n) &
+		         VUP_STATUS_DRIVER_OK);
 	default: return false;
 	}
 }
@@ -674,13 +657,14 @@ static int inject_vring(struct vup_replay_run *r, unsigned index,
 		return 0;
 	}
 	uint64_t feat = vup_model_neg(r->model)->features;
-	uint32_t hl = vup_replay_net_hdr_len(feat);
-	bool in_order = feat >> F_IN_ORDER & 1;
+	uint32_t hl = vup_net_hdr_len(feat);
+	bool in_order = feat >> VUP_F_IN_ORDER & 1;
 	/* Header and frame in one descriptor need VERSION_1 or ANY_LAYOUT;
 	 * else the header gets its own. */
 	uint32_t per =
-	        (feat >> VUP_F_VERSION_1 & 1) || (feat >> F_ANY_LAYOUT & 1) ? 1
-	                                                                    : 2;
+	        (feat >> VUP_F_VERSION_1 & 1) || (feat >> VUP_F_ANY_LAYOUT & 1)
+	                ? 1
+	                : 2;
 	uint32_t chains = num / per;
 	uint32_t maxlen = 0;
 	for (size_t i = 0; i < v->nf; i++)
@@ -729,7 +713,7 @@ static int inject_vring(struct vup_replay_run *r, unsigned index,
 	__atomic_store_n(aflags, VRING_AVAIL_F_NO_INTERRUPT, __ATOMIC_RELAXED);
 	uint64_t next = 0, oldest = 0, total = v->total;
 	uint64_t timeout_ns = (uint64_t)r->opt->reply_timeout_ms * 1000000u;
-	bool event_idx = feat >> F_EVENT_IDX & 1;
+	bool event_idx = feat >> VUP_F_EVENT_IDX & 1;
 	/* --frames-rate: frame `next` is due at start + next / rate, from
 	 * this one start time. */
 	struct vup_clock clk = {vup_clock_monotonic, NULL};

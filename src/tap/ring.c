@@ -48,7 +48,7 @@ int vup_ring_init(struct vup_ring *q, const struct vup_ring_config *cfg,
 	if (!reason)
 		reason = &dummy;
 	memset(q, 0, sizeof(*q));
-	bool packed = has(cfg->features, VUP_RING_VF_RING_PACKED);
+	bool packed = has(cfg->features, VUP_F_RING_PACKED);
 	uint32_t n = cfg->size;
 	if (n == 0 || n > VUP_RING_MAX_SIZE) {
 		*reason = "queue size not in 1..32768";
@@ -75,8 +75,8 @@ int vup_ring_init(struct vup_ring *q, const struct vup_ring_config *cfg,
 	}
 	q->cfg = *cfg;
 	q->packed = packed;
-	q->indirect = has(cfg->features, VUP_RING_VF_INDIRECT_DESC);
-	q->in_order = has(cfg->features, VUP_RING_VF_IN_ORDER);
+	q->indirect = has(cfg->features, VUP_F_INDIRECT_DESC);
+	q->in_order = has(cfg->features, VUP_F_IN_ORDER);
 	q->snaplen = cfg->snaplen ? cfg->snaplen : 256;
 	if (packed) {
 		q->avail_cur = cfg->avail_base & 0x7fff;

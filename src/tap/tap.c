@@ -210,7 +210,7 @@ static uint32_t header_room(const struct vup_tap *t)
 {
 	if (t->cfg.kind == VUP_TAP_BLK)
 		return 16; /* the request header in front of write data */
-	return vup__net_hdr_len(vup__tap_neg(t)->features);
+	return vup_net_hdr_len(vup__tap_neg(t)->features);
 }
 
 /* Where the device starts: the base the front-end gave, or for a split

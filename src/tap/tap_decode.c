@@ -17,20 +17,8 @@
 #include "tap_internal.h"
 #include "vuproxy/trace.h"
 
-#define VIRTIO_NET_F_MRG_RXBUF   15
-#define VIRTIO_NET_F_HASH_REPORT 57
-#define NET_HDR_NUM_BUFFERS      10 /* offset of num_buffers */
-#define BLK_HDR_SIZE             16
-
-uint32_t vup__net_hdr_len(uint64_t features)
-{
-	if (features >> VIRTIO_NET_F_HASH_REPORT & 1)
-		return 20;
-	if ((features >> VIRTIO_NET_F_MRG_RXBUF & 1) ||
-	    (features >> VUP_F_VERSION_1 & 1))
-		return 12;
-	return 10;
-}
+#define NET_HDR_NUM_BUFFERS 10 /* offset of num_buffers */
+#define BLK_HDR_SIZE        16
 
 const char *vup__unverified_note(const struct vup_ring_buf *b)
 {
@@ -126,7 +114,7 @@ static bool skip_rest(struct tap_queue *q, const struct vup_ring_buf *b)
 static void emit_net(struct tap_queue *q, const struct vup_ring_buf *b)
 {
 	struct vup_tap *t = q->tap;
-	uint32_t hl = vup__net_hdr_len(vup__tap_neg(t)->features);
+	uint32_t hl = vup_net_hdr_len(vup__tap_neg(t)->features);
 	bool rx = q->index % 2 == 0;
 	if (rx && q->pend_active && continue_frame(q, b))
 		return;
@@ -140,7 +128,7 @@ static void emit_net(struct tap_queue *q, const struct vup_ring_buf *b)
 	uint32_t caplen = min32(cap - hl, t->cfg.snaplen);
 	uint64_t ts = rx ? b->t_used_ns : b->t_avail_ns;
 	uint16_t nb = 1;
-	if (rx && (vup__tap_neg(t)->features >> VIRTIO_NET_F_MRG_RXBUF & 1))
+	if (rx && (vup__tap_neg(t)->features >> VUP_F_NET_MRG_RXBUF & 1))
 		nb = (uint16_t)(p[NET_HDR_NUM_BUFFERS] |
 		                p[NET_HDR_NUM_BUFFERS + 1] << 8);
 	/* A frame spans at most the ring: a larger count (or 0) is not a

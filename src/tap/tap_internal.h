@@ -96,8 +96,6 @@ void vup__tap_stop_all(struct vup_tap *t, uint64_t now, const char *why);
 /* A new memory table snapshot (NULL: none usable). */
 void vup__tap_set_mem(struct vup_tap *t, struct vup_memmap *m, uint64_t now);
 
-/* Bytes of virtio-net header in front of each frame. */
-uint32_t vup__net_hdr_len(uint64_t features);
 /* Record the merged frame being assembled, as far as it got. */
 void vup__tap_flush_pending(struct tap_queue *q);
 /* The packet comment of an unverified copy (b NULL: always), else NULL. */

@@ -119,13 +119,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vup_ring_config cfg = {0};
 	cfg.size = u16(c) % 32769u;
 	if (c[2] & 1)
-		cfg.features |= 1ull << VUP_RING_VF_RING_PACKED;
+		cfg.features |= 1ull << VUP_F_RING_PACKED;
 	if (c[2] & 2)
-		cfg.features |= 1ull << VUP_RING_VF_INDIRECT_DESC;
+		cfg.features |= 1ull << VUP_F_INDIRECT_DESC;
 	if (c[2] & 4)
-		cfg.features |= 1ull << VUP_RING_VF_IN_ORDER;
+		cfg.features |= 1ull << VUP_F_IN_ORDER;
 	if (c[2] & 8)
-		cfg.features |= 1ull << VUP_RING_VF_EVENT_IDX;
+		cfg.features |= 1ull << VUP_F_EVENT_IDX;
 	cfg.snaplen = c[3] * 4u;
 	cfg.desc = FAKE_UBASE + u16(c + 4);
 	cfg.avail = FAKE_UBASE + u16(c + 6);
