@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "relay.h"
+#include "step.h"
 #include "vuproxy/log.h"
 
 static void log_message(struct vup_session *s, const struct vup_link *l,
@@ -141,13 +142,13 @@ static int interpose_backend_channel(struct vup_session *s, int *fd)
 /* Send a message that came from link `from` to its peer now.  Takes the
  * fds. */
 static void send_now(struct vup_link *from, const struct vup_hdr *hdr,
-                     const uint8_t *payload, int *fds, unsigned nfds)
+                     const uint8_t *payload, int *fds, unsigned nfds,
+                     bool interpose)
 {
 	struct vup_session *s = from->s;
 	/* A channel that is no socket is the back-end's to refuse: it goes
-	 * through as it is (vup__relay reported it). */
-	if (vup__interposes_backend_channel(from, hdr, fds, nfds) &&
-	    interpose_backend_channel(s, &fds[0]) < 0) {
+	 * through as it is (the step reported it). */
+	if (interpose && interpose_backend_channel(s, &fds[0]) < 0) {
 		vup_close_fds(fds, nfds);
 		return;
 	}
@@ -187,7 +188,7 @@ static void send_held(struct vup_link *l, struct vup_held *m)
 	if (m->rule)
 		record_release(l, &m->hdr, m->payload, m->fds, m->nfds,
 		               m->rule);
-	send_now(l, &m->hdr, m->payload, m->fds, m->nfds);
+	send_now(l, &m->hdr, m->payload, m->fds, m->nfds, m->interpose);
 	free(m);
 }
 
@@ -241,63 +242,24 @@ void vup__flush_held(struct vup_session *s)
 	}
 }
 
-/* Send, or hold behind what is already held in this direction.  rule:
- * the rule that delays it (delay_ns), else NULL. */
-static void forward(struct vup_link *from, const struct vup_hdr *hdr,
-                    const uint8_t *payload, int *fds, unsigned nfds,
-                    uint64_t delay_ns, const char *rule)
+/* Hold a message of this direction until release_ns (never before what
+ * is held ahead of it).  Takes the fds. */
+static void hold(struct vup_link *from, const struct vup_hdr *hdr,
+                 const uint8_t *payload, int *fds, unsigned nfds, uint64_t now,
+                 uint64_t release_ns, const char *rule, bool interpose)
 {
-	if (!delay_ns && vup_hold_empty(&from->hold)) {
-		if (rule) /* a delay of 0 (or jitter below it) */
-			record_release(from, hdr, payload, fds, nfds, rule);
-		send_now(from, hdr, payload, fds, nfds);
-		return;
-	}
-	if (vup_hold_push(&from->hold, uv_hrtime(), delay_ns, rule, hdr,
-	                  payload, fds, nfds) < 0) {
+	uint64_t delay = release_ns > now ? release_ns - now : 0;
+	if (vup_hold_push(&from->hold, now, delay, rule, hdr, payload, fds,
+	                  nfds) < 0) {
 		vup__session_fail(from->s, "out of memory holding a message");
 		return;
 	}
+	from->hold.tail->interpose = interpose;
 	if (from->hold.count >= VUP_QUEUE_HIGH_MSGS) {
 		from->paused = true;
 		vup__link_update(from);
 	}
 	arm_hold_timer(from->s);
-}
-
-/* The error answer vuproxy gives in place of the receiver (vuproxy/proto.h,
- * vup_reply_build); a request that expects no reply is dropped. */
-static void apply_fail(struct vup_link *l, const struct vup_hdr *hdr,
-                       const uint8_t *req_payload, const struct vup_verdict *v)
-{
-	struct vup_session *s = l->s;
-	struct vup_hdr rep;
-	uint8_t payload[VUP_MAX_PAYLOAD];
-	const uint64_t *value = v->fail_has_value ? &v->fail_value : NULL;
-	if (vup_proto_is_responder(l->chan, l->side)) {
-		/* A failed reply: the requester gets the error form instead. */
-		struct vup_hdr req = *hdr;
-		req.flags = VUP_FLAG_VERSION | VUP_FLAG_NEED_REPLY;
-		if (!vup_reply_build(&req, req_payload, l->chan,
-		                     vup_flow_neg(&s->flow), VUP_REPLY_FAILED,
-		                     value, &rep, payload))
-			return;
-		record(s, l->chan, l->side, &rep, payload, NULL, 0,
-		       VUP_ACT_FAIL, v->rule, true);
-		forward(l, &rep, payload, NULL, 0, 0, NULL);
-		return;
-	}
-	if (!vup_reply_build(hdr, req_payload, l->chan, vup_flow_neg(&s->flow),
-	                     VUP_REPLY_FAILED, value, &rep, payload))
-		return;
-	/* The answer travels back like the receiver's replies would, behind
-	 * anything the receiver already sent in that direction. */
-	struct vup_link *back = l->peer;
-	record(s, l->chan, back->side, &rep, payload, NULL, 0, VUP_ACT_FAIL,
-	       v->rule, true);
-	if (vup_log_enabled(VUP_LOG_MSG))
-		log_message(s, back, &rep, payload, 0, " [made by vuproxy]");
-	forward(back, &rep, payload, NULL, 0, 0, NULL);
 }
 
 static void apply_disconnect(struct vup_session *s, const struct vup_verdict *v)
@@ -340,104 +302,146 @@ static const char *rule_note(const struct vup_verdict *v, char *buf, size_t len)
 	return buf;
 }
 
-/* The model learns what became of a message: delivered (now or after a
- * delay, as it is sent: rewritten or not), or not (dropped, failed,
- * cut).  The tap follows what the model says, while the fds are open. */
-static void feed(struct vup_session *s, const struct vup_view *v,
-                 bool delivered)
+/* The bytes an action is about. */
+struct bytes {
+	const struct vup_hdr *hdr;
+	const uint8_t *payload;
+	const int *fds;
+	unsigned nfds;
+};
+
+static struct bytes bytes_of(const struct vup_msg *m, const struct vup_step *st,
+                             enum vup_step_msg which)
 {
-	struct vup_model_events ev;
-	vup_model_feed(s->flow.model, v, delivered, &ev);
-	if (!s->tap || !delivered || !ev.n)
+	switch (which) {
+	case VUP_STEP_MSG_ORIG:
+		return (struct bytes){&st->orig_hdr, st->orig, m->fds, m->nfds};
+	case VUP_STEP_MSG_ANSWER:
+		return (struct bytes){&st->answer_hdr, st->answer, NULL, 0};
+	default: return (struct bytes){&m->hdr, m->payload, m->fds, m->nfds};
+	}
+}
+
+/* Carry out one action of the step on the loop. */
+static void act(struct vup_link *l, struct vup_msg *m,
+                const struct vup_step *st, const struct vup_step_action *a,
+                uint64_t now)
+{
+	struct vup_session *s = l->s;
+	struct bytes b = bytes_of(m, st, a->msg);
+	int fds[VUP_MAX_FDS];
+	unsigned nfds = a->msg == VUP_STEP_MSG_ANSWER ? 0 : m->nfds;
+	switch (a->kind) {
+	case VUP_STEP_RECORD:
+		vup__record(s, l->chan, a->from, b.hdr, b.payload, b.fds,
+		            b.nfds, a->action, a->rule, a->as_sent,
+		            a->marked ? st->mark : NULL);
 		return;
-	vup_tap_message(s->tap, s->flow.model, v, &ev, v->time_ns);
+	case VUP_STEP_SEND:
+	case VUP_STEP_HOLD: {
+		struct vup_link *from = a->back ? l->peer : l;
+		if (a->msg != VUP_STEP_MSG_ANSWER) {
+			/* The fds are the receiver's, or the hold's, now. */
+			if (nfds)
+				memcpy(fds, m->fds, sizeof(int) * nfds);
+			m->nfds = 0;
+		}
+		if (a->back && vup_log_enabled(VUP_LOG_MSG))
+			log_message(s, from, b.hdr, b.payload, 0,
+			            " [made by vuproxy]");
+		if (a->kind == VUP_STEP_SEND)
+			send_now(from, b.hdr, b.payload, fds, nfds,
+			         a->interpose);
+		else
+			hold(from, b.hdr, b.payload, fds, nfds, now,
+			     a->release_ns, a->rule, a->interpose);
+		return;
+	}
+	case VUP_STEP_DISCARD:
+		vup_close_fds(m->fds, m->nfds);
+		m->nfds = 0;
+		return;
+	case VUP_STEP_CLOSE: apply_disconnect(s, &st->verdict); return;
+	case VUP_STEP_REFUSE: {
+		const struct vup_finding *no = st->refusal;
+		/* Ours, and going nowhere: consuming the message would
+		 * forget them open. */
+		vup_close_fds(m->fds, m->nfds);
+		m->nfds = 0;
+		vup__session_fail(s, "%s%s %s%s: %s", vup__direction(l->side),
+		                  vup__bch_tag(l),
+		                  vup_proto_name(l->chan, m->hdr.request),
+		                  vup_problem_class(no->kind) == VUP_PC_STRICT
+		                          ? " (--strict)"
+		                          : "",
+		                  no->why);
+		return;
+	}
+	}
+}
+
+/* The tap follows what the model made of a message that reaches its
+ * receiver, while the fds are open. */
+static void tap_follow(struct vup_session *s, const struct vup_view *v,
+                       const struct vup_step *st)
+{
+	if (!s->tap || !st->delivered || !st->events.n)
+		return;
+	vup_tap_message(s->tap, s->flow.model, v, &st->events, v->time_ns);
 	if (vup_tap_running(s->tap))
 		vup__tap_timer_arm(s->proxy);
+}
+
+static bool is_socket(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
 void vup__relay(struct vup_link *l)
 {
 	struct vup_session *s = l->s;
 	struct vup_msg *m = &l->ch.in;
-	struct vup_findings fs;
+	uint64_t now = uv_hrtime();
 	struct vup_view view;
-	if (!vup__inspect(l, &view, &fs))
-		return;
-	char mark[256];
-	vup_findings_text(&fs, mark, sizeof(mark));
-
-	struct vup_verdict v = {.action = VUP_ACT_PASS};
-	struct vup_hdr orig_hdr = m->hdr;
-	static uint8_t orig[VUP_MAX_PAYLOAD];
-	struct vup_rules *rules = s->proxy->rules;
-	if (rules) {
-		memcpy(orig, m->payload, m->hdr.size);
-		struct vup_rules_msg rm = {
-		        .session = s->id,
-		        .frontend_path = s->proxy->cfg.frontend.path,
-		        .backend_path = s->proxy->cfg.backend.path,
-		        .chan = l->chan,
-		        .from = l->side,
-		        .hdr = &m->hdr,
-		        .payload = m->payload,
-		        .neg = vup_flow_neg(&s->flow),
-		};
-		vup_rules_decide(rules, &s->rules_state, &rm, &v);
-	}
-	char note_buf[320];
-	const char *note = rule_note(&v, note_buf, sizeof(note_buf));
-	if (vup_log_enabled(VUP_LOG_MSG))
-		log_message(s, l, &orig_hdr, v.rewritten ? orig : m->payload,
-		            m->nfds, v.rewritten ? "" : note);
-	enum vup_action act = v.action;
-	if (act == VUP_ACT_PASS && v.nlogged)
-		act = VUP_ACT_LOG;
-	const char *rule = v.rule ? v.rule : v.nlogged ? v.logged[0] : NULL;
-	vup__record(s, l->chan, l->side, &orig_hdr,
-	            v.rewritten ? orig : m->payload, m->fds, m->nfds,
-	            v.rewritten ? VUP_ACT_REWRITE : act, rule, false, mark);
-	if (fs.n)
-		vup__warn_findings(l, &orig_hdr, &fs, &v);
-	if (v.rewritten) {
-		record(s, l->chan, l->side, &m->hdr, m->payload, m->fds,
-		       m->nfds, act == VUP_ACT_PASS ? VUP_ACT_REWRITE : act,
-		       rule, true);
-		if (vup_log_enabled(VUP_LOG_MSG))
+	/* The message's time is the trace's (wall clock); holds run on the
+	 * loop's monotonic one. */
+	vup_view_decode(&view, l->chan, l->side, &m->hdr, m->payload, m->fds,
+	                m->nfds, vup_flow_neg(&s->flow), vup__wall_ns());
+	struct vup_step_ctx c = {
+	        .flow = &s->flow,
+	        .rules = s->proxy->rules,
+	        .rules_state = &s->rules_state,
+	        .session = s->id,
+	        .frontend_path = s->proxy->cfg.frontend.path,
+	        .backend_path = s->proxy->cfg.backend.path,
+	        .strict = s->proxy->cfg.strict,
+	        .fd_is_socket = vup_step_opens_backend_channel(&view) &&
+	                        m->nfds == 1 && is_socket(m->fds[0]),
+	        .now_ns = now,
+	};
+	c.held[l->side] = !vup_hold_empty(&l->hold);
+	c.held[!l->side] = l->peer && !vup_hold_empty(&l->peer->hold);
+	/* One message at a time per proxy: the step's buffers are kept. */
+	static struct vup_step st;
+	vup_step(&c, m, &view, &st);
+	const struct vup_verdict *v = &st.verdict;
+	if (!st.refusal && vup_log_enabled(VUP_LOG_MSG)) {
+		char note_buf[320];
+		const char *note = rule_note(v, note_buf, sizeof(note_buf));
+		log_message(s, l, v->rewritten ? &st.orig_hdr : &m->hdr,
+		            v->rewritten ? st.orig : m->payload, m->nfds,
+		            v->rewritten ? "" : note);
+		if (v->rewritten)
 			log_message(s, l, &m->hdr, m->payload, m->nfds, note);
-		/* What the receiver sees is what counts from now on. */
-		vup_view_decode(&view, l->chan, l->side, &m->hdr, m->payload,
-		                m->fds, m->nfds, vup_flow_neg(&s->flow),
-		                view.time_ns);
 	}
-	/* Whatever is not sent on is not delivered. */
-	feed(s, &view,
-	     v.action != VUP_ACT_DROP && v.action != VUP_ACT_FAIL &&
-	             v.action != VUP_ACT_DISCONNECT);
-
-	int fds[VUP_MAX_FDS];
-	unsigned nfds = m->nfds;
-	if (nfds)
-		memcpy(fds, m->fds, sizeof(int) * nfds);
-	m->nfds = 0; /* ours now */
-	switch (v.action) {
-	case VUP_ACT_DROP:
-		/* A dropped request's reply will never come: the model was
-		 * not told of it.  Its fds are closed. */
-		vup_close_fds(fds, nfds);
-		break;
-	case VUP_ACT_FAIL:
-		vup_close_fds(fds, nfds);
-		apply_fail(l, &m->hdr, m->payload, &v);
-		break;
-	case VUP_ACT_DISCONNECT:
-		vup_close_fds(fds, nfds);
-		apply_disconnect(s, &v);
-		break;
-	case VUP_ACT_DELAY:
-		forward(l, &m->hdr, m->payload, fds, nfds, v.delay_ns, rule);
-		break;
-	default: /* PASS, LOG, REWRITE */
-		forward(l, &m->hdr, m->payload, fds, nfds, 0, NULL);
-		break;
-	}
+	if (!st.refusal && st.findings.n)
+		vup__warn_findings(l, v->rewritten ? &st.orig_hdr : &m->hdr,
+		                   &st.findings, v);
+	tap_follow(s, &view, &st);
+	for (unsigned i = 0; i < st.n && !s->closing; i++)
+		act(l, m, &st, &st.a[i], now);
+	/* The session failed midway: what was not passed on is closed. */
+	vup_close_fds(m->fds, m->nfds);
+	m->nfds = 0;
 }

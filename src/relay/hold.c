@@ -32,6 +32,7 @@ int vup_hold_push(struct vup_hold *h, uint64_t now_ns, uint64_t delay_ns,
 	if (hdr->size)
 		memcpy(m->payload, payload, hdr->size);
 	m->rule = NULL;
+	m->interpose = false;
 	if (rule) {
 		char *copy = (char *)m->payload + hdr->size;
 		memcpy(copy, rule, rule_len);

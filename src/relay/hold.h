@@ -21,6 +21,8 @@ struct vup_held {
 	/* The rule that delayed this message: its copy as sent is recorded
 	 * when it leaves.  NULL for a message only waiting behind one. */
 	const char *rule;
+	/* SET_BACKEND_REQ_FD whose back-end channel vuproxy stands in. */
+	bool interpose;
 	uint8_t payload[]; /* hdr.size bytes, then the rule's name */
 };
 
@@ -36,7 +38,8 @@ static inline bool vup_hold_empty(const struct vup_hold *h)
 
 /* Queue a message to leave at now + delay, but never before the one
  * ahead of it.  rule: the name of the rule that delayed it (copied), or
- * NULL.  Takes the fds.  -ENOMEM (fds closed) on failure. */
+ * NULL.  Takes the fds.  -ENOMEM (fds closed) on failure; else the
+ * caller may set the new tail's interpose. */
 int vup_hold_push(struct vup_hold *h, uint64_t now_ns, uint64_t delay_ns,
                   const char *rule, const struct vup_hdr *hdr,
                   const uint8_t *payload, const int *fds, unsigned nfds);

@@ -109,16 +109,7 @@ void vup__bch_close(struct vup_session *s);
 __attribute__((format(printf, 2, 3))) void
 vup__session_fail(struct vup_session *s, const char *fmt, ...);
 void vup__session_end(struct vup_session *s, bool failed, const char *reason);
-/* inspect.c: problems found in a message, refused or warned about. */
-/* Decode the message l has read (l->ch.in) into *v and check it; false
- * if it was refused (the session is failing), else *fs holds what is
- * wrong with it. */
-bool vup__inspect(struct vup_link *l, struct vup_view *v,
-                  struct vup_findings *fs);
-/* Does vuproxy put itself in the middle of this SET_BACKEND_REQ_FD? */
-bool vup__interposes_backend_channel(const struct vup_link *from,
-                                     const struct vup_hdr *hdr, const int *fds,
-                                     unsigned nfds);
+/* inspect.c: the warnings about problems found in a message. */
 /* The warning lines for a message's problems, once its fate (v) is known;
  * rate-limited per session and kind. */
 void vup__warn_findings(const struct vup_link *l, const struct vup_hdr *h,
