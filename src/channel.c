@@ -61,17 +61,16 @@ static void add_fds(struct vup_channel *ch, const int *fds, size_t n, bool lost)
  * of its data read, and then stops at the end of that data (or of the
  * buffer).  So the sendmsg that carried them is the last one the recvmsg
  * read from, its data runs to the recvmsg's last byte, and the fds belong
- * to the message holding that byte -- where a sender sends each message
- * with one sendmsg (partial writes continued without fds), as QEMU, DPDK,
- * libvhost-user and rust-vmm do.  The bytes alone cannot tell apart one
- * sender: one sendmsg carrying fds and the end of a message together with
- * the start of the next; reading messages exactly gave its fds to the
- * first, this gives them to the second.  Receivers that read messages
- * exactly (QEMU, DPDK) read the fds of such a sender with the wrong
- * message too.
+ * to the message holding that byte, when each message is sent with one
+ * sendmsg (partial writes continued without fds), as QEMU, DPDK,
+ * libvhost-user and rust-vmm do.  One sender differs: a single sendmsg
+ * with fds carrying the end of one message and the start of the next
+ * gives the same bytes as the two sent apart with fds on the second.
+ * Exact reads gave such fds to the first message, this gives them to the
+ * second (tests/unit/test_channel.c, one_sendmsg_two_messages).
  *
- * recvmsg appends to rbuf; fds go to the current message at once if it
- * holds the last byte, else wait in pend_fds until it is framed.
+ * recvmsg appends to rbuf; its fds wait in pend_fds until the message
+ * holding its last byte is framed (at once when that is the current one).
  * Returns bytes, 0 on EOF, or -errno; *fds_came when fds arrived. */
 static ssize_t recv_ahead(struct vup_channel *ch, bool *fds_came)
 {
