@@ -4,13 +4,16 @@
  * side hangs up: poll() on the two sockets; for a readable one, recvmsg the
  * 12-byte header with a cmsg buffer, read the payload exactly, and send
  * header + payload + fds to the other side with one sendmsg.  No
- * validation, no logging, no queueing (blocking sockets).
+ * validation, no logging, no queueing (blocking sockets).  On exit it
+ * prints its own CPU time (utime+stime, "cpu_us=N"): bench/syscalls.sh
+ * weighs vuproxy's against it.
  *
  *   bench-floor-relay FRONT_PATH BACK_PATH
  */
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "benchutil.h"
@@ -59,11 +62,18 @@ int main(int argc, char **argv)
 				continue;
 			int rc = relay_one(p[i].fd, p[1 - i].fd);
 			if (rc) {
+				struct rusage ru;
+				getrusage(RUSAGE_SELF, &ru);
 				fprintf(stderr,
 				        "bench-floor-relay: %s %s; %llu "
-				        "messages relayed\n",
+				        "messages relayed; cpu_us=%lld\n",
 				        i ? "back-end" : "front-end",
-				        rc == 1 ? "hung up" : "failed", msgs);
+				        rc == 1 ? "hung up" : "failed", msgs,
+				        (long long)(ru.ru_utime.tv_sec +
+				                    ru.ru_stime.tv_sec) *
+				                        1000000 +
+				                ru.ru_utime.tv_usec +
+				                ru.ru_stime.tv_usec);
 				return rc == 1 ? 0 : 1;
 			}
 			msgs++;

@@ -2,6 +2,7 @@
  * See include/vuproxy/channel.h for the contract. */
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,15 +40,46 @@ void vup_channel_init(struct vup_channel *ch, int fd)
 	ch->fd = fd;
 }
 
-/* recvmsg into dst, appending any SCM_RIGHTS fds to the message being
- * framed.  Returns bytes, 0 on EOF, or -errno. */
-static ssize_t recv_with_fds(struct vup_channel *ch, void *dst, size_t want)
+/* Give the fds of a message to append (up to VUP_MAX_FDS; any more are
+ * closed and the message is marked unusable). */
+static void add_fds(struct vup_channel *ch, const int *fds, size_t n, bool lost)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (ch->in.nfds < VUP_MAX_FDS)
+			ch->in.fds[ch->in.nfds++] = fds[i];
+		else {
+			close(fds[i]);
+			lost = true;
+		}
+	}
+	ch->fds_lost = ch->fds_lost || lost;
+}
+
+/* Which message the fds of one recvmsg belong to.  Linux
+ * (unix_stream_read_generic) joins in one recvmsg the data of sendmsg
+ * calls without fds, hands out the fds of a sendmsg with the first byte
+ * of its data read, and then stops at the end of that data (or of the
+ * buffer).  So the sendmsg that carried them is the last one the recvmsg
+ * read from, its data runs to the recvmsg's last byte, and the fds belong
+ * to the message holding that byte, when each message is sent with one
+ * sendmsg (partial writes continued without fds), as QEMU, DPDK,
+ * libvhost-user and rust-vmm do.  One sender differs: a single sendmsg
+ * with fds carrying the end of one message and the start of the next
+ * gives the same bytes as the two sent apart with fds on the second.
+ * Exact reads gave such fds to the first message, this gives them to the
+ * second (tests/unit/test_channel.c, one_sendmsg_two_messages).
+ *
+ * recvmsg appends to rbuf; its fds wait in pend_fds until the message
+ * holding its last byte is framed (at once when that is the current one).
+ * Returns bytes, 0 on EOF, or -errno; *fds_came when fds arrived. */
+static ssize_t recv_ahead(struct vup_channel *ch, bool *fds_came)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * VUP_MAX_FDS)];
 		struct cmsghdr align;
 	} cbuf;
-	struct iovec iov = {.iov_base = dst, .iov_len = want};
+	struct iovec iov = {.iov_base = ch->rbuf + ch->rend,
+	                    .iov_len = VUP_CH_RBUF - ch->rend};
 	struct msghdr mh = {
 	        .msg_iov = &iov,
 	        .msg_iovlen = 1,
@@ -60,7 +92,7 @@ static ssize_t recv_with_fds(struct vup_channel *ch, void *dst, size_t want)
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	bool overflow = false;
+	*fds_came = false;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
 	     c = CMSG_NXTHDR(&mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
@@ -69,22 +101,81 @@ static ssize_t recv_with_fds(struct vup_channel *ch, void *dst, size_t want)
 		for (size_t i = 0; i < cnt; i++) {
 			int fd;
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			if (ch->in.nfds < VUP_MAX_FDS)
-				ch->in.fds[ch->in.nfds++] = fd;
+			if (ch->pend_nfds < VUP_MAX_FDS)
+				ch->pend_fds[ch->pend_nfds++] = fd;
 			else {
 				close(fd);
-				overflow = true;
+				ch->pend_lost = true;
 			}
+			*fds_came = true;
 		}
 	}
-	if ((mh.msg_flags & MSG_CTRUNC) || overflow) {
+	if (mh.msg_flags & MSG_CTRUNC) {
+		ch->pend_lost = true;
+		*fds_came = true;
+	}
+	ch->drained = (size_t)n < iov.iov_len && !*fds_came;
+	ch->rend += (size_t)n;
+	return n;
+}
+
+/* Bytes the message at rstart has in all, or 0 while its header is not
+ * in. */
+static size_t current_len(const struct vup_channel *ch)
+{
+	if (ch->rend - ch->rstart < VUP_HDR_SIZE)
+		return 0;
+	uint32_t size;
+	memcpy(&size, ch->rbuf + ch->rstart + offsetof(struct vup_hdr, size),
+	       sizeof(size));
+	return VUP_HDR_SIZE + (size_t)size;
+}
+
+/* Frame the message at rstart: its header (as far as it came) into
+ * ch->in, ch->in_got, and the fds waiting for it.  VUP_CH_MSG when it is
+ * whole (payload not copied yet), VUP_CH_AGAIN when bytes are missing,
+ * or an error of the message. */
+static int frame(struct vup_channel *ch)
+{
+	size_t have = ch->rend - ch->rstart;
+	size_t len = current_len(ch);
+	memcpy(&ch->in.hdr, ch->rbuf + ch->rstart,
+	       have < VUP_HDR_SIZE ? have : VUP_HDR_SIZE);
+	ch->in_got = len && have > len ? len : have;
+	/* Waiting fds are the last byte's: this message's if it holds it. */
+	if ((ch->pend_nfds || ch->pend_lost) &&
+	    (!len || ch->rstart + len >= ch->rend)) {
+		add_fds(ch, ch->pend_fds, ch->pend_nfds, ch->pend_lost);
+		ch->pend_nfds = 0;
+		ch->pend_lost = false;
+	}
+	/* The bytes count, so the log can name the request. */
+	if (ch->fds_lost) {
 		snprintf(ch->why, sizeof(ch->why),
 		         "fds lost (MSG_CTRUNC): more than %u fds on one "
 		         "message, or vuproxy is out of file descriptors",
 		         VUP_MAX_FDS);
-		ch->fds_lost = true;
+		return -ENOBUFS;
 	}
-	return n;
+	if (len && ch->in.hdr.size > VUP_MAX_PAYLOAD) {
+		snprintf(ch->why, sizeof(ch->why),
+		         "header announces a %u-byte payload, over the "
+		         "%u-byte limit",
+		         ch->in.hdr.size, VUP_MAX_PAYLOAD);
+		return -EMSGSIZE;
+	}
+	return len && have >= len ? VUP_CH_MSG : VUP_CH_AGAIN;
+}
+
+bool vup_channel_buffered(const struct vup_channel *ch)
+{
+	if (ch->broken || ch->fds_lost)
+		return true;
+	if (ch->in_ready)
+		return false; /* out already; what follows is framed later */
+	size_t len = current_len(ch);
+	return len && (len > VUP_HDR_SIZE + VUP_MAX_PAYLOAD ||
+	               ch->rend - ch->rstart >= len);
 }
 
 int vup_channel_read(struct vup_channel *ch)
@@ -98,24 +189,36 @@ int vup_channel_read(struct vup_channel *ch)
 	return rc;
 }
 
+/* The current message is incomplete: move it to the front of rbuf, so
+ * that the rest of it fits (VUP_CH_RBUF holds the largest message). */
+static void make_room(struct vup_channel *ch)
+{
+	size_t have = ch->rend - ch->rstart;
+	if (ch->rstart && have)
+		memmove(ch->rbuf, ch->rbuf + ch->rstart, have);
+	ch->rstart = 0;
+	ch->rend = have;
+}
+
 static int read_message(struct vup_channel *ch)
 {
 	for (;;) {
-		uint8_t *dst;
-		size_t want;
-		if (ch->in_got < VUP_HDR_SIZE) {
-			dst = (uint8_t *)&ch->in.hdr + ch->in_got;
-			want = VUP_HDR_SIZE - ch->in_got;
-		} else {
-			size_t off = ch->in_got - VUP_HDR_SIZE;
-			dst = ch->in.payload + off;
-			want = ch->in.hdr.size - off;
-			if (want == 0)
-				return VUP_CH_MSG;
+		int rc = frame(ch);
+		if (rc == VUP_CH_MSG) {
+			memcpy(ch->in.payload,
+			       ch->rbuf + ch->rstart + VUP_HDR_SIZE,
+			       ch->in.hdr.size);
+			ch->in_ready = true;
 		}
-		ssize_t n = recv_with_fds(ch, dst, want);
-		if (n == -EAGAIN || n == -EWOULDBLOCK)
+		if (rc != VUP_CH_AGAIN)
+			return rc;
+		make_room(ch);
+		bool fds_came;
+		ssize_t n = recv_ahead(ch, &fds_came);
+		if (n == -EAGAIN || n == -EWOULDBLOCK) {
+			ch->drained = true;
 			return VUP_CH_AGAIN;
+		}
 		if (n < 0) {
 			snprintf(ch->why, sizeof(ch->why), "recvmsg: %s",
 			         strerror((int)-n));
@@ -135,29 +238,21 @@ static int read_message(struct vup_channel *ch)
 				snprintf(ch->why, sizeof(ch->why), "closed");
 			return VUP_CH_EOF;
 		}
-		ch->in_got += (size_t)n;
-		/* The bytes count, so the log can name the request. */
-		if (ch->fds_lost)
-			return -ENOBUFS;
-		if (ch->in_got == VUP_HDR_SIZE &&
-		    ch->in.hdr.size > VUP_MAX_PAYLOAD) {
-			snprintf(ch->why, sizeof(ch->why),
-			         "header announces a %u-byte payload, over the "
-			         "%u-byte limit",
-			         ch->in.hdr.size, VUP_MAX_PAYLOAD);
-			return -EMSGSIZE;
-		}
-		if (ch->in_got >= VUP_HDR_SIZE &&
-		    ch->in_got == VUP_HDR_SIZE + ch->in.hdr.size)
-			return VUP_CH_MSG;
 	}
 }
 
 void vup_channel_consume(struct vup_channel *ch)
 {
-	ch->in_got = 0;
+	if (ch->in_ready)
+		ch->rstart += VUP_HDR_SIZE + ch->in.hdr.size;
+	if (ch->rstart == ch->rend)
+		ch->rstart = ch->rend = 0;
+	ch->in_ready = false;
 	ch->fds_lost = false;
 	ch->in.nfds = 0;
+	/* in_got and the fds of what follows, already here. */
+	if (!ch->broken)
+		(void)frame(ch);
 }
 
 /* One sendmsg of data[off..len), with fds if any.  Returns bytes or -errno. */
@@ -298,6 +393,11 @@ void vup_channel_close(struct vup_channel *ch)
 	vup_close_fds(ch->in.fds, ch->in.nfds);
 	ch->in.nfds = 0;
 	ch->in_got = 0;
+	vup_close_fds(ch->pend_fds, ch->pend_nfds);
+	ch->pend_nfds = 0;
+	ch->pend_lost = false;
+	ch->rstart = ch->rend = 0;
+	ch->in_ready = false;
 	while (ch->head) {
 		struct vup_outq *q = ch->head;
 		ch->head = q->next;

@@ -1,12 +1,22 @@
 /* channel: message-framed I/O on a non-blocking AF_UNIX stream socket.
  *
  * A message is a 12-byte header, its payload and the fds that came with
- * it.  Reading: the header and payload are read exactly (never past the
- * message, so fds of the next message cannot be attributed to this one),
- * always with recvmsg so that no SCM_RIGHTS data is ever discarded.
- * Writing: one sendmsg with the fds on the first byte; what the peer cannot
- * take yet is queued.  The channel knows nothing of payload meanings and
- * nothing of the event loop: callers poll the fd and call read/flush.
+ * it.  Reading: one recvmsg (with room for fds) reads as much as the
+ * socket has, up to VUP_CH_RBUF bytes, into a read-ahead buffer; whole
+ * messages are then handed out one by one without further system calls.
+ * Which message the fds belong to follows from how Linux reads an
+ * AF_UNIX stream (unix_stream_read_generic): one recvmsg may join the
+ * data of several sendmsg calls without fds, but it stops right after
+ * the data of a sendmsg that carried fds, and those fds come with the
+ * recvmsg that reads its first byte.  So the fds of a recvmsg belong to
+ * the message holding the last byte it returned (see channel.c for the
+ * one sender for which that differs from reading messages exactly).
+ * Writing: one sendmsg with the fds on the first byte; what the peer
+ * cannot take yet is queued.  The channel knows nothing of payload
+ * meanings and nothing of the event loop: callers poll the fd and call
+ * read/flush; a caller that polls before reading asks
+ * vup_channel_buffered first, since a buffered message makes no poll
+ * event.
  */
 #ifndef VUPROXY_CHANNEL_H
 #define VUPROXY_CHANNEL_H
@@ -26,11 +36,25 @@ struct vup_msg {
 
 struct vup_outq; /* private queue node */
 
+/* Bytes read ahead: room for several whole messages of the largest size. */
+#define VUP_CH_RBUF (16u * 1024)
+
 struct vup_channel {
 	int fd;
 	/* inbound framing */
 	struct vup_msg in;
-	size_t in_got; /* bytes of header + payload read so far */
+	size_t in_got; /* bytes of the current message's header + payload
+	                  received so far (read ahead included) */
+	bool in_ready; /* ch->in was returned and not yet consumed */
+	bool drained;  /* the last recvmsg emptied the socket */
+	/* read-ahead: rbuf[rstart, rend) received, not yet consumed; the
+	 * current message starts at rstart */
+	size_t rstart, rend;
+	/* fds received for a message after the current one: the message
+	 * holding rbuf[rend - 1] */
+	unsigned pend_nfds;
+	bool pend_lost;
+	int pend_fds[VUP_MAX_FDS];
 	/* outbound queue, in order */
 	struct vup_outq *head, *tail;
 	size_t out_bytes; /* queued bytes not yet written */
@@ -38,6 +62,7 @@ struct vup_channel {
 	bool fds_lost;    /* MSG_CTRUNC seen: the message is unusable */
 	int broken;       /* a framing error, returned from then on */
 	char why[160];    /* detail of the last error, for the log */
+	uint8_t rbuf[VUP_CH_RBUF];
 };
 
 /* Results of vup_channel_read besides a message and -errno. */
@@ -47,14 +72,28 @@ struct vup_channel {
 
 void vup_channel_init(struct vup_channel *ch, int fd);
 
-/* Read towards one whole message.  VUP_CH_MSG: ch->in holds it and the
- * caller owns its fds (and must call vup_channel_consume before the next
- * read).  VUP_CH_AGAIN: would block.  VUP_CH_EOF: peer closed (ch->in_got
- * tells whether it was mid-message).  Other negative: -errno or -EPROTO /
- * -EMSGSIZE / -ENOBUFS (fds truncated), detail in ch->why. */
+/* Read towards one whole message: a buffered one without a system call,
+ * else recvmsg until it is whole (one call when it came whole) or the
+ * socket is empty.  VUP_CH_MSG: ch->in holds it and the caller owns its
+ * fds (and must call vup_channel_consume before the next read).
+ * VUP_CH_AGAIN: would block.
+ * VUP_CH_EOF: peer closed (ch->in_got tells whether it was mid-message).
+ * Other negative: -errno or -EPROTO / -EMSGSIZE / -ENOBUFS (fds
+ * truncated), detail in ch->why. */
 int vup_channel_read(struct vup_channel *ch);
 /* Forget the message in ch->in (its fds already taken or closed). */
 void vup_channel_consume(struct vup_channel *ch);
+/* A read would return a message (or an error) without a system call: the
+ * caller must read it even if the socket never becomes readable again. */
+bool vup_channel_buffered(const struct vup_channel *ch);
+/* A read may return a message without waiting for the next poll event:
+ * one is buffered, or the last recvmsg did not empty the socket.  A loop
+ * that reads on poll readiness stops when this is false rather than
+ * calling read until it says AGAIN. */
+static inline bool vup_channel_more(const struct vup_channel *ch)
+{
+	return !ch->drained || vup_channel_buffered(ch);
+}
 
 /* Send one message (fds may be NULL when nfds is 0).  The channel takes
  * ownership of the fds: they are

@@ -23,9 +23,10 @@ struct vup_session;
 struct vup_link {
 	struct vup_channel ch;
 	uv_poll_t poll;
-	bool polling; /* poll handle initialised (fd attached) */
-	bool paused;  /* not reading: the peer's queue is full */
-	bool dead;    /* the peer closed it: nothing more can be written */
+	bool polling;    /* poll handle initialised (fd attached) */
+	bool paused;     /* not reading: the peer's queue is full */
+	bool dead;       /* the peer closed it: nothing more can be written */
+	bool drain_turn; /* read from its read-ahead in this loop turn */
 	int events;
 	uint64_t mid_since; /* loop time (ms, odd) its incomplete message
 	                       began; 0 between messages */
@@ -46,6 +47,7 @@ struct vup_session {
 	struct vup_tap *tap;    /* --tap, or NULL */
 	uv_timer_t hold_timer;  /* releases held messages */
 	uv_timer_t stall_timer; /* a peer stopped mid-message */
+	uv_idle_t drain_idle;   /* delivers messages a channel read ahead */
 	uint64_t msgs;
 	bool closing;
 	bool failed;
@@ -53,7 +55,7 @@ struct vup_session {
 	/* connecting side with retry, the wait for a back-end; also times
 	 * the end of a session */
 	uv_timer_t retry;
-	unsigned open_timers; /* retry and hold_timer until closed */
+	unsigned open_timers; /* the timers above until closed */
 	enum vup_side connecting;
 	unsigned backoff_ms;
 	unsigned be_attempts; /* connects to the back-end so far */

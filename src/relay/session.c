@@ -37,6 +37,7 @@
 #define DRAIN_TIMEOUT_MS 2000
 
 static void on_poll(uv_poll_t *h, int status, int events);
+static void drain_later(struct vup_link *l);
 
 const char *vup__direction(enum vup_side from)
 {
@@ -103,6 +104,7 @@ void vup__link_update(struct vup_link *l)
 {
 	if (!l->polling || l->s->closing)
 		return;
+	drain_later(l); /* resumed with whole messages read ahead */
 	int ev = 0;
 	if (!l->paused)
 		ev |= UV_READABLE;
@@ -239,11 +241,16 @@ void vup__send_failed(struct vup_link *to, int rc)
 	                  vup__bch_tag(to), to->ch.why);
 }
 
-static void on_readable(struct vup_link *l)
+/* polled: the socket was reported readable (else the channel's
+ * read-ahead is drained).  Reads until a short read has emptied the
+ * socket, not until EAGAIN: poll reports what comes next. */
+static void on_readable(struct vup_link *l, bool polled)
 {
 	struct vup_session *s = l->s;
 	int burst = s->proxy->cfg.trace ? READ_BURST_TRACED : READ_BURST;
 	for (int i = 0; i < burst && !s->closing && !l->paused; i++) {
+		if ((i || !polled) && !vup_channel_more(&l->ch))
+			return;
 		int rc = vup_channel_read(&l->ch);
 		if (rc == VUP_CH_AGAIN)
 			return;
@@ -268,6 +275,7 @@ static void on_readable(struct vup_link *l)
 		                  vup__bch_tag(l), name, l->ch.why);
 		return;
 	}
+	drain_later(l); /* the burst ended with messages read ahead */
 }
 
 static void on_writable(struct vup_link *l)
@@ -382,6 +390,45 @@ static void note_partial(struct vup_link *l)
 		l->mid_since = uv_now(l->s->proxy->loop) | 1;
 }
 
+static struct vup_link *link_at(struct vup_session *s, int i)
+{
+	return i == 0 ? s->fe : i == 1 ? s->be : i == 2 ? s->fe_bch : s->be_bch;
+}
+
+/* Whole messages a channel read ahead make no poll event.  While a link
+ * has some, the session's idle handle gives it its turn of each loop
+ * iteration (and keeps the loop from blocking in poll); a link served so
+ * skips its poll event of the same iteration: one turn per link and
+ * iteration, as when the messages waited in the socket. */
+static void on_drain(uv_idle_t *h)
+{
+	struct vup_session *s = h->data;
+	bool served = false;
+	for (int i = 0; i < 4 && !s->closing; i++) {
+		struct vup_link *l = link_at(s, i);
+		if (!l)
+			continue;
+		l->drain_turn = !l->paused && vup_channel_buffered(&l->ch);
+		if (!l->drain_turn)
+			continue;
+		served = true;
+		on_readable(l, false);
+		if (!s->closing) {
+			note_partial(l);
+			watch_stall(s);
+		}
+	}
+	if (!served && !s->closing)
+		uv_idle_stop(h); /* after a turn that cleared every mark */
+}
+
+static void drain_later(struct vup_link *l)
+{
+	struct vup_session *s = l->s;
+	if (!l->paused && !s->closing && vup_channel_buffered(&l->ch))
+		uv_idle_start(&s->drain_idle, on_drain);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct vup_link *l = h->data;
@@ -402,8 +449,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	}
 	if (events & UV_WRITABLE)
 		on_writable(l);
-	if (!s->closing && (events & UV_READABLE)) {
-		on_readable(l);
+	if (!s->closing && (events & UV_READABLE) && !l->drain_turn) {
+		on_readable(l, true);
 		if (!s->closing) {
 			note_partial(l);
 			watch_stall(s);
@@ -454,7 +501,9 @@ struct vup_session *vup_session_new(struct vup_proxy *p)
 	s->hold_timer.data = s;
 	uv_timer_init(p->loop, &s->stall_timer);
 	s->stall_timer.data = s;
-	s->open_timers = 3; /* retry, hold_timer, stall_timer, until closed */
+	uv_idle_init(p->loop, &s->drain_idle);
+	s->drain_idle.data = s;
+	s->open_timers = 4; /* the timers and drain_idle, until closed */
 	return s;
 }
 
@@ -596,6 +645,7 @@ void vup_session_close(struct vup_session *s, const char *reason)
 	uv_close((uv_handle_t *)&s->retry, on_timer_closed);
 	uv_close((uv_handle_t *)&s->hold_timer, on_timer_closed);
 	uv_close((uv_handle_t *)&s->stall_timer, on_timer_closed);
+	uv_close((uv_handle_t *)&s->drain_idle, on_timer_closed);
 	vup_rules_session_free(s->rules_state);
 	s->rules_state = NULL;
 	/* The tap's last records and statistics go before its interfaces

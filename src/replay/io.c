@@ -79,8 +79,12 @@ enum rp_event vup_replay__wait(struct vup_replay_run *r, uint64_t deadline,
 			                                   : 0))};
 			ch[n++] = &r->bch;
 		}
-		struct timespec ts;
-		int rc = ppoll(p, n, poll_ts(deadline, &ts), NULL);
+		/* Messages read ahead make no poll event. */
+		bool ahead = (want_main && vup_channel_buffered(&r->main)) ||
+		             (want_bch && vup_channel_buffered(&r->bch));
+		struct timespec ts = {0, 0};
+		int rc =
+		        ppoll(p, n, ahead ? &ts : poll_ts(deadline, &ts), NULL);
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc < 0) {
@@ -88,7 +92,7 @@ enum rp_event vup_replay__wait(struct vup_replay_run *r, uint64_t deadline,
 			         strerror(errno));
 			return RP_ERROR;
 		}
-		if (rc == 0 && vup_replay__now() >= deadline)
+		if (rc == 0 && !ahead && vup_replay__now() >= deadline)
 			return RP_TIMEOUT;
 		for (nfds_t i = 0; i < n; i++) {
 			bool is_main = ch[i] == &r->main;
@@ -97,7 +101,8 @@ enum rp_event vup_replay__wait(struct vup_replay_run *r, uint64_t deadline,
 				if (f < 0 && is_main)
 					return RP_ERROR;
 			}
-			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)) ||
+			if ((!(p[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
+			     !vup_channel_buffered(ch[i])) ||
 			    !(is_main ? want_main : want_bch))
 				continue;
 			int got = vup_channel_read(ch[i]);

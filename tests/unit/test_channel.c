@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -112,6 +113,42 @@ static int read_msg(struct vup_channel *ch)
 	if (rc != VUP_CH_MSG)
 		fail_msg("vup_channel_read: %d (%s)", rc, ch->why);
 	return rc;
+}
+
+/* Message i of the read-ahead tests: request 100 + i, payload size (a
+ * pattern seeded by i) written to wire; returns its length. */
+static size_t wire_msg(uint8_t *wire, unsigned i, uint32_t size)
+{
+	struct vup_hdr h = {100 + i, 1, size};
+	memcpy(wire, &h, VUP_HDR_SIZE);
+	pattern(wire + VUP_HDR_SIZE, size, i);
+	return VUP_HDR_SIZE + size;
+}
+
+/* The next message is number i with size bytes and nfds fds, the same
+ * files as want[]; its fds are closed. */
+static void expect_msg(unsigned i, uint32_t size, const int *want,
+                       unsigned nfds)
+{
+	uint8_t p[VUP_MAX_PAYLOAD];
+	read_msg(&rx);
+	assert_int_equal(rx.in.hdr.request, 100 + i);
+	assert_int_equal(rx.in.hdr.size, size);
+	pattern(p, size, i);
+	assert_memory_equal(rx.in.payload, p, size);
+	if (rx.in.nfds != nfds)
+		fail_msg("message %u: %u fds, want %u", i, rx.in.nfds, nfds);
+	for (unsigned k = 0; k < nfds; k++)
+		assert_true(same_file(rx.in.fds[k], want[k]));
+	vup_close_fds(rx.in.fds, rx.in.nfds);
+	vup_channel_consume(&rx);
+}
+
+static int unread(int fd)
+{
+	int n = -1;
+	assert_int_equal(ioctl(fd, FIONREAD, &n), 0);
+	return n;
 }
 
 /* ---- tests ---- */
@@ -245,27 +282,39 @@ static void eof_mid_header(void **state)
 	assert_contains(rx.why, "5 of 12");
 }
 
-static void eof_mid_payload(void **state)
+/* 15 of a 20-byte message (an fd on its first byte), then EOF; with
+ * whole_first, a whole message read ahead with them is handed out first. */
+static void eof_after_part(bool whole_first)
 {
-	(void)state;
 	int efd = eventfd(0, EFD_CLOEXEC);
 	int base = fd_count();
-	uint8_t wire[12 + 8] = {0};
+	uint8_t wire[12 + 8] = {0}, w0[64];
 	struct vup_hdr h = {2, 1, 8};
 	memcpy(wire, &h, 12);
+	if (whole_first)
+		raw_send(tx.fd, w0, wire_msg(w0, 0, 8), NULL, 0);
 	int d = xdup(efd);
 	raw_send(tx.fd, wire, 15, &d, 1);
 	close(d);
 	close(tx.fd);
 	tx.fd = -1;
+	if (whole_first)
+		expect_msg(0, 8, NULL, 0);
 	assert_int_equal(vup_channel_read(&rx), VUP_CH_EOF);
 	assert_int_equal(rx.in_got, 15);
+	assert_int_equal(rx.in.nfds, 1);
 	assert_contains(rx.why, "closed mid-message");
 	assert_contains(rx.why, "15 of 20");
 	/* The half-received message's fd is released by close. */
 	vup_channel_close(&rx);
 	assert_int_equal(fd_count(), base - 2);
 	close(efd);
+}
+
+static void eof_mid_payload(void **state)
+{
+	(void)state;
+	eof_after_part(false);
 }
 
 static void payload_limit(void **state)
@@ -555,6 +604,223 @@ static void send_with_null_fd_array(void **state)
 	assert_int_equal(rx.in.nfds, 0);
 }
 
+/* ---- read-ahead: several messages per recvmsg, fds still with theirs ---- */
+
+/* Many messages in one write, no fds: one recvmsg takes them all, and
+ * each is handed out whole without the socket being read again (it is
+ * empty: a caller that polled would wait forever). */
+static void many_messages_one_write(void **state)
+{
+	(void)state;
+	static uint8_t wire[VUP_CH_RBUF];
+	size_t len = 0;
+	for (unsigned i = 0; i < 40; i++)
+		len += wire_msg(wire + len, i, (i * 37) % 200);
+	raw_send(tx.fd, wire, len, NULL, 0);
+	for (unsigned i = 0; i < 40; i++) {
+		expect_msg(i, (i * 37) % 200, NULL, 0);
+		assert_int_equal(unread(rx.fd), 0);
+		assert_true(i == 39 || vup_channel_buffered(&rx));
+	}
+	/* Nothing buffered, and the last read found the socket empty: a
+	 * relay waits for poll rather than read for EAGAIN. */
+	assert_false(vup_channel_buffered(&rx));
+	assert_false(vup_channel_more(&rx));
+	assert_int_equal(vup_channel_read(&rx), VUP_CH_AGAIN);
+}
+
+/* Messages with and without fds, each its own sendmsg, back to back
+ * before the reader looks.  Linux joins fd-less data with the next
+ * sendmsg's and stops after a sendmsg that carried fds: the first read
+ * takes 0 and 1 together (1's fds), the socket keeps 2 and 3.  Every fd
+ * reaches its own message and no other. */
+static void fds_after_buffered_messages(void **state)
+{
+	(void)state;
+	int m[3];
+	for (int k = 0; k < 3; k++)
+		m[k] = memfd_create("vup-test", MFD_CLOEXEC);
+	int base = fd_count();
+	uint8_t w[4][64];
+	size_t l0 = wire_msg(w[0], 0, 8), l1 = wire_msg(w[1], 1, 8);
+	size_t l2 = wire_msg(w[2], 2, 0), l3 = wire_msg(w[3], 3, 40);
+	raw_send(tx.fd, w[0], l0, NULL, 0);
+	raw_send(tx.fd, w[1], l1, &m[0], 1);
+	raw_send(tx.fd, w[2], l2, NULL, 0);
+	raw_send(tx.fd, w[3], l3, &m[1], 2);
+	expect_msg(0, 8, NULL, 0);
+	assert_int_equal(unread(rx.fd), (int)(l2 + l3));
+	expect_msg(1, 8, &m[0], 1);
+	expect_msg(2, 0, NULL, 0);
+	expect_msg(3, 40, &m[1], 2);
+	assert_int_equal(vup_channel_read(&rx), VUP_CH_AGAIN);
+	assert_int_equal(fd_count(), base);
+	for (int k = 0; k < 3; k++)
+		close(m[k]);
+}
+
+/* Fd-less messages are read ahead; the next message, with fds, is sent
+ * only then: the buffered ones are handed out without fds, the new one
+ * with its own. */
+static void fds_come_while_messages_buffered(void **state)
+{
+	(void)state;
+	int m = memfd_create("vup-test", MFD_CLOEXEC);
+	uint8_t wire[128];
+	size_t len = wire_msg(wire, 0, 4);
+	len += wire_msg(wire + len, 1, 16);
+	raw_send(tx.fd, wire, len, NULL, 0);
+	expect_msg(0, 4, NULL, 0);
+	uint8_t w2[64];
+	size_t l2 = wire_msg(w2, 2, 8);
+	raw_send(tx.fd, w2, l2, &m, 1);
+	expect_msg(1, 16, NULL, 0);
+	expect_msg(2, 8, &m, 1);
+	assert_int_equal(vup_channel_read(&rx), VUP_CH_AGAIN);
+	close(m);
+}
+
+/* A payload split over reads (fds on the first part), then the rest
+ * joined by a message with fds of its own; and a header cut short behind
+ * a whole message.  Fds stay with the message whose bytes carried them,
+ * in_got counts the bytes of the message under way. */
+static void split_messages_keep_their_fds(void **state)
+{
+	(void)state;
+	int m[2] = {memfd_create("vup-a", MFD_CLOEXEC),
+	            memfd_create("vup-b", MFD_CLOEXEC)};
+	int base = fd_count();
+	uint8_t a[VUP_HDR_SIZE + 300], b[64], c[64];
+	size_t la = wire_msg(a, 0, 300), lb = wire_msg(b, 1, 8);
+	size_t lc = wire_msg(c, 2, 8);
+	raw_send(tx.fd, a, 100, &m[0], 1);
+	assert_int_equal(vup_channel_read(&rx), VUP_CH_AGAIN);
+	assert_int_equal(rx.in_got, 100);
+	assert_int_equal(rx.in.nfds, 1);
+	raw_send(tx.fd, a + 100, la - 100, NULL, 0);
+	raw_send(tx.fd, b, lb, &m[1], 1);
+	raw_send(tx.fd, c, 5, NULL, 0); /* 5 bytes of a header */
+	expect_msg(0, 300, &m[0], 1);
+	expect_msg(1, 8, &m[1], 1);
+	assert_int_equal(vup_channel_read(&rx), VUP_CH_AGAIN);
+	assert_int_equal(rx.in_got, 5);
+	assert_int_equal(rx.in.nfds, 0);
+	raw_send(tx.fd, c + 5, lc - 5, NULL, 0);
+	expect_msg(2, 8, NULL, 0);
+	assert_int_equal(fd_count(), base);
+	close(m[0]);
+	close(m[1]);
+}
+
+/* Fds truncated (MSG_CTRUNC) on a message behind a whole fd-less one:
+ * that one is handed out intact first, then -ENOBUFS; nothing leaks. */
+static void ctrunc_behind_buffered_message(void **state)
+{
+	(void)state;
+	int efd = eventfd(0, EFD_CLOEXEC);
+	int base = fd_count();
+	enum { N = VUP_MAX_FDS + 8 };
+	int fds[N];
+	for (int i = 0; i < N; i++)
+		fds[i] = xdup(efd);
+	uint8_t a[64], b[64];
+	size_t la = wire_msg(a, 0, 8), lb = wire_msg(b, 1, 0);
+	raw_send(tx.fd, a, la, NULL, 0);
+	raw_send(tx.fd, b, lb, fds, N);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	expect_msg(0, 8, NULL, 0);
+	assert_true(vup_channel_buffered(&rx)); /* the error waits */
+	assert_int_equal(vup_channel_read(&rx), -ENOBUFS);
+	assert_contains(rx.why, "MSG_CTRUNC");
+	assert_int_equal(rx.in.hdr.request, 101); /* the log can name it */
+	assert_int_equal(vup_channel_read(&rx), -ENOBUFS); /* final */
+	vup_channel_close(&rx);
+	assert_int_equal(fd_count(), base - 1); /* rx's socket */
+	close(efd);
+}
+
+/* EOF with a whole message and part of the next read ahead: the whole
+ * one first, then EOF naming the part; the part's fds are released. */
+static void eof_behind_buffered_message(void **state)
+{
+	(void)state;
+	eof_after_part(true);
+}
+
+/* An oversized header behind a whole message in the same read: the
+ * message first, then -EMSGSIZE. */
+static void oversize_behind_buffered_message(void **state)
+{
+	(void)state;
+	uint8_t w[64];
+	size_t len = wire_msg(w, 0, 8);
+	struct vup_hdr h = {99, 1, VUP_MAX_PAYLOAD + 1};
+	memcpy(w + len, &h, VUP_HDR_SIZE);
+	raw_send(tx.fd, w, len + VUP_HDR_SIZE, NULL, 0);
+	expect_msg(0, 8, NULL, 0);
+	assert_true(vup_channel_buffered(&rx));
+	assert_int_equal(vup_channel_read(&rx), -EMSGSIZE);
+	assert_contains(rx.why, "4097");
+}
+
+/* The one sender the bytes cannot tell apart: a single sendmsg carrying
+ * the end of a message, fds and the start of the next looks like the two
+ * sent apart with the fds on the second, which every real peer does.
+ * The fds go to the message holding the last byte read with them
+ * (exact reads gave them to the first; see channel.c). */
+static void one_sendmsg_two_messages(void **state)
+{
+	(void)state;
+	int m = memfd_create("vup-test", MFD_CLOEXEC);
+	uint8_t w[64];
+	size_t len = wire_msg(w, 0, 8);
+	len += wire_msg(w + len, 1, 8);
+	raw_send(tx.fd, w, len, &m, 1);
+	expect_msg(0, 8, NULL, 0);
+	expect_msg(1, 8, &m, 1);
+	close(m);
+}
+
+/* The largest messages, several per read-ahead buffer and straddling its
+ * end, each with an fd, sent by vup_channel_send while the reader reads:
+ * all arrive whole, in order, with their own fd. */
+static void large_messages_straddle_buffer(void **state)
+{
+	(void)state;
+	enum { N = 24 };
+	int orig[N];
+	for (int i = 0; i < N; i++)
+		orig[i] = i % 2 ? memfd_create("vup-test", MFD_CLOEXEC) : -1;
+	int base = fd_count();
+	static uint8_t payload[VUP_MAX_PAYLOAD];
+	for (int i = 0; i < N; i++) {
+		uint32_t size = i % 3 ? VUP_MAX_PAYLOAD : 1000u + i;
+		struct vup_hdr h = {100 + (uint32_t)i, 1, size};
+		pattern(payload, size, (unsigned)i);
+		int d = orig[i] >= 0 ? xdup(orig[i]) : -1;
+		assert_int_equal(vup_channel_send(&tx, &h, payload, &d,
+		                                  orig[i] >= 0 ? 1 : 0),
+		                 0);
+	}
+	for (int got = 0, spins = 0; got < N;) {
+		assert_true(++spins < 100000);
+		if (vup_channel_pending(&tx))
+			assert_true(vup_channel_flush(&tx) >= 0);
+		if (!vup_channel_buffered(&rx) && unread(rx.fd) == 0)
+			continue;
+		uint32_t size = got % 3 ? VUP_MAX_PAYLOAD : 1000u + got;
+		expect_msg((unsigned)got, size, &orig[got],
+		           orig[got] >= 0 ? 1 : 0);
+		got++;
+	}
+	assert_int_equal(vup_channel_read(&rx), VUP_CH_AGAIN);
+	assert_int_equal(fd_count(), base);
+	for (int i = 0; i < N; i++)
+		if (orig[i] >= 0)
+			close(orig[i]);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -575,6 +841,15 @@ int main(void)
 	        T(outgoing_queue),
 	        T(partial_send_queues_the_rest),
 	        T(send_with_null_fd_array),
+	        T(many_messages_one_write),
+	        T(fds_after_buffered_messages),
+	        T(fds_come_while_messages_buffered),
+	        T(split_messages_keep_their_fds),
+	        T(ctrunc_behind_buffered_message),
+	        T(eof_behind_buffered_message),
+	        T(oversize_behind_buffered_message),
+	        T(one_sendmsg_two_messages),
+	        T(large_messages_straddle_buffer),
 	};
 #undef T
 	return cmocka_run_group_tests_name("channel", tests, NULL, NULL);
