@@ -149,7 +149,9 @@ bool vup_model_status(const struct vup_model *m, uint8_t *status);
 bool vup_model_postcopy(const struct vup_model *m); /* LISTEN .. END */
 unsigned vup_model_regions(const struct vup_model *m,
                            const struct vup_model_region **regions);
-/* Vring index's state; NULL past VUP_MODEL_VRINGS. */
+/* Vring index's state; NULL past VUP_MODEL_VRINGS.  A ring never set up
+ * reads as a fresh one; the pointer to one that was lasts until a reset
+ * (RESET_OWNER, RESET_DEVICE). */
 const struct vup_model_vring *vup_model_vring(const struct vup_model *m,
                                               uint32_t index);
 /* The dirty log (SET_LOG_BASE); false if none. */

@@ -24,9 +24,11 @@ struct vup_model {
 	uint32_t echo;
 	bool have_log;
 	uint64_t log_size, log_offset;
-	unsigned nregions;
-	struct vup_model_region regions[VUP_MODEL_REGIONS];
-	struct vup_model_vring vrings[VUP_MODEL_VRINGS];
+	/* Grown as the front-end adds regions and sets vrings up: a session
+	 * stuck before its set-up costs little (many may be). */
+	unsigned nregions, region_cap;
+	struct vup_model_region *regions;
+	struct vup_model_vring *vrings[VUP_MODEL_VRINGS];
 	struct owed_fifo owed[2]; /* by enum vup_chan */
 };
 
@@ -34,6 +36,13 @@ struct vup_model {
 void vup__model_event(struct vup_model_events *ev,
                       enum vup_model_event_kind kind, uint32_t index,
                       uint64_t value);
+
+/* Vring index's state, made on first use; NULL past VUP_MODEL_VRINGS or
+ * out of memory. */
+struct vup_model_vring *vup__model_vring_at(struct vup_model *m,
+                                            uint32_t index);
+/* Room for n regions; false when out of memory. */
+bool vup__model_regions_room(struct vup_model *m, unsigned n);
 
 /* replies.c: a request owes its reply; a reply pays (the entry it paid,
  * copied to *paid, or false). */

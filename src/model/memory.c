@@ -113,7 +113,12 @@ static void set_table(struct vup_model *m, const struct vup_view *v,
 		vup__model_event(ev, VUP_EV_MEM_UNREADABLE, 0, 0);
 		return;
 	}
-	memcpy(m->regions, parsed, n * sizeof(parsed[0]));
+	if (!vup__model_regions_room(m, n)) {
+		vup__model_event(ev, VUP_EV_MEM_UNREADABLE, 0, 0);
+		return;
+	}
+	if (n)
+		memcpy(m->regions, parsed, n * sizeof(parsed[0]));
 	m->nregions = n;
 	vup__model_event(ev, VUP_EV_MEM_TABLE, n, 0);
 }
@@ -125,7 +130,8 @@ static void add_region(struct vup_model *m, const struct vup_view *v,
 	char why[160];
 	if (vup_model_parse_mem_reg("ADD_MEM_REG", v->payload, v->hdr.size,
 	                            xen_mmap(m), &r, why, sizeof(why)) < 0 ||
-	    m->nregions == VUP_MODEL_REGIONS) {
+	    m->nregions == VUP_MODEL_REGIONS ||
+	    !vup__model_regions_room(m, m->nregions + 1)) {
 		vup__model_event(ev, VUP_EV_MEM_UNREADABLE, 0, 0);
 		return;
 	}

@@ -11,9 +11,45 @@ struct vup_model *vup_model_new(void)
 	return calloc(1, sizeof(struct vup_model));
 }
 
+static void free_vrings(struct vup_model *m)
+{
+	for (unsigned i = 0; i < VUP_MODEL_VRINGS; i++) {
+		free(m->vrings[i]);
+		m->vrings[i] = NULL;
+	}
+}
+
 void vup_model_free(struct vup_model *m)
 {
+	if (!m)
+		return;
+	free_vrings(m);
+	free(m->regions);
 	free(m);
+}
+
+struct vup_model_vring *vup__model_vring_at(struct vup_model *m, uint32_t index)
+{
+	if (index >= VUP_MODEL_VRINGS)
+		return NULL;
+	if (!m->vrings[index])
+		m->vrings[index] = calloc(1, sizeof(*m->vrings[index]));
+	return m->vrings[index];
+}
+
+bool vup__model_regions_room(struct vup_model *m, unsigned n)
+{
+	if (n <= m->region_cap)
+		return true;
+	unsigned cap = m->region_cap ? m->region_cap : 8;
+	while (cap < n)
+		cap *= 2;
+	struct vup_model_region *r = realloc(m->regions, cap * sizeof(*r));
+	if (!r)
+		return false;
+	m->regions = r;
+	m->region_cap = cap;
+	return true;
 }
 
 const char *vup_model_event_name(enum vup_model_event_kind k)
@@ -65,7 +101,7 @@ static void ack(struct vup_model *m, const struct vup_view *v, bool protocol,
 
 static void reset(struct vup_model *m, struct vup_model_events *ev)
 {
-	memset(m->vrings, 0, sizeof(m->vrings));
+	free_vrings(m);
 	m->nregions = 0;
 	/* Status 0, as a reset device has; a front-end that sets the
 	 * status keeps doing so (DRIVER_OK is awaited again). */

@@ -103,10 +103,12 @@ bool vup__model_vring(struct vup_model *m, const struct vup_view *v,
 	}
 	if (!index_of(v, &index))
 		return true;
-	/* Past the rings the model keeps: told, not kept. */
+	/* Past the rings the model keeps (or out of memory): told, not
+	 * kept. */
 	struct vup_model_vring scratch = {0};
-	struct vup_model_vring *r =
-	        index < VUP_MODEL_VRINGS ? &m->vrings[index] : &scratch;
+	struct vup_model_vring *r = vup__model_vring_at(m, index);
+	if (!r)
+		r = &scratch;
 	uint64_t x;
 	switch (code) {
 	case VUP_REQ_SET_VRING_NUM:
@@ -162,8 +164,8 @@ void vup__model_vring_stopped(struct vup_model *m, const struct vup_view *v,
 	 * claims. */
 	uint64_t base = 0;
 	vup_field_read(VUP_FLD_VRING_BASE_NUM, v->payload, v->hdr.size, &base);
-	if (paid->vring < VUP_MODEL_VRINGS) {
-		struct vup_model_vring *r = &m->vrings[paid->vring];
+	struct vup_model_vring *r = vup__model_vring_at(m, paid->vring);
+	if (r) {
 		r->run = VUP_VRING_STOPPED;
 		r->stopped_at = (uint32_t)base;
 	}
@@ -173,5 +175,9 @@ void vup__model_vring_stopped(struct vup_model *m, const struct vup_view *v,
 const struct vup_model_vring *vup_model_vring(const struct vup_model *m,
                                               uint32_t index)
 {
-	return index < VUP_MODEL_VRINGS ? &m->vrings[index] : NULL;
+	/* A ring never set up reads as a fresh one. */
+	static const struct vup_model_vring fresh;
+	if (index >= VUP_MODEL_VRINGS)
+		return NULL;
+	return m->vrings[index] ? m->vrings[index] : &fresh;
 }

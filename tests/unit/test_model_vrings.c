@@ -15,6 +15,7 @@ static void vring_set_up(void **state)
 	fe_state(VUP_REQ_SET_VRING_NUM, 1, 256);
 	expect_seq(VUP_EV_VRING_NUM);
 	expect_event(VUP_EV_VRING_NUM, 1, 256);
+	r = vup_model_vring(m, 1); /* the pointer lasts until a reset */
 	assert_true(r->have_num);
 	assert_int_equal(r->num, 256);
 
