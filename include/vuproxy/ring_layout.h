@@ -15,6 +15,10 @@
 
 #include <stdint.h>
 
+/* The largest queue size the spec allows (a split ring's is a power of
+ * 2). */
+#define VUP_VRING_MAX_NUM 32768u
+
 /* ---- descriptors (split and packed): 16 bytes ---- */
 
 #define VUP_DESC_SIZE     16u
