@@ -41,9 +41,11 @@
  * copied with memcpy, in the ring's little-endian layout: no alignment
  * is assumed.  The words both sides publish and poll (the avail and used
  * flags and indices, the used ring's avail_event) are accessed
- * atomically as uint16_t: the spec aligns the avail ring to 2 bytes and
- * the used ring to 4, and vup_replay__ring_aligned() checks the host
- * addresses the peer's ring addresses map to before any such access. */
+ * atomically as uint16_t, which must be 2-byte aligned: the spec aligns
+ * the avail ring to 2 bytes and the used ring to 4, but the addresses
+ * come from the recorded front-end, so vup_replay__ring_aligned() checks
+ * the host addresses they map to before any such access (an unaligned
+ * ring is reported as a difference, not touched). */
 
 static uint16_t gm_load16(const uint8_t *p, int order)
 {
