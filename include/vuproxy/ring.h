@@ -43,8 +43,9 @@
 
 #include "vuproxy/bits.h" /* VUP_F_RING_PACKED, ... in features */
 #include "vuproxy/guestmem.h"
+#include "vuproxy/ring_layout.h"
 
-#define VUP_RING_MAX_SIZE 32768u
+#define VUP_RING_MAX_SIZE VUP_VRING_MAX_NUM
 /* Largest indirect table accepted (descriptors). */
 #define VUP_RING_MAX_INDIRECT 32768u
 /* Guest reads one poll may make: a hostile ring cannot make a poll

@@ -405,7 +405,7 @@ int vup_replay_main(int argc, char **argv)
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	sigaction(SIGPIPE, &old_pipe, NULL);
-	vup_replay__dp_finish(&r, rc == 0);
+	vup_replay__dp_finish(dp, rc == 0);
 	int status;
 	if (rc) {
 		fflush(stdout);

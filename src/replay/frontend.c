@@ -177,7 +177,7 @@ static void expected_check(struct vup_replay_run *r,
 	}
 	memcpy(&index, req->payload, 4);
 	memcpy(&rec_num, rep->payload + 4, 4);
-	if (vup_replay__dp_vring_base(r, index, &num)) {
+	if (vup_replay__dp_vring_base(r->dp, index, &num)) {
 		snprintf(note, sizeof(note),
 		         "expected: the base plus the frames replayed; "
 		         "recorded %s",
@@ -242,20 +242,52 @@ static int await_reply(struct vup_replay_run *r,
 	}
 }
 
+/* ---- the data plane's hooks (--frames) ---- */
+
 /* Serve the channels while frames are replayed. */
-static int dp_idle(struct vup_replay_run *r, uint64_t deadline, char *err,
-                   size_t errlen)
+static int dp_idle(void *ctx, uint64_t deadline, char *err, size_t errlen)
 {
+	struct vup_replay_run *r = ctx;
 	return idle_until(r, deadline, r->last, err, errlen);
+}
+
+static void dp_diff(void *ctx, const char *text)
+{
+	vup_replay__diff(ctx, NULL, "frames", "%s", text);
+}
+
+/* A message is about to be sent: the data plane follows the model. */
+static int dp_on_send(struct vup_replay_run *r, const struct vup_view *v,
+                      const struct vup_model_events *ev, char *err,
+                      size_t errlen)
+{
+	return vup_replay__dp_events(r->dp, v, ev, err, errlen);
+}
+
+static void dp_attach(struct vup_replay_run *r)
+{
+	const struct vup_replay_opts *o = r->opt;
+	struct vup_replay_dp_env env = {
+	        .model = r->model,
+	        .clock = {vup_clock_monotonic, NULL},
+	        .reply_timeout_ms = o->reply_timeout_ms,
+	        .rate = o->frames_rate,
+	        .report_rate = o->frames_rate || o->frames_loop,
+	        .ctx = r,
+	        .on_diff = dp_diff,
+	        .on_idle = dp_idle,
+	};
+	vup_replay__dp_attach(r->dp, &env);
+	r->on_send = dp_on_send;
 }
 
 static int replay_frames(struct vup_replay_run *r,
                          const struct vup_replay_msg *before, char *err,
                          size_t errlen)
 {
-	if (!vup_replay__dp_due(r, before))
+	if (!vup_replay__dp_due(r->dp, before))
 		return 0;
-	return vup_replay__dp_inject(r, dp_idle, err, errlen);
+	return vup_replay__dp_inject(r->dp, err, errlen);
 }
 
 /* Back-end-channel requests in the record that have not come. */
@@ -268,6 +300,8 @@ int vup_replay__frontend(struct vup_replay_run *r, char *err, size_t errlen)
 {
 	const struct vup_replay_script *s = r->s;
 	const struct vup_replay_msg *last = NULL;
+	if (r->dp)
+		dp_attach(r);
 	int rc = vup_replay__open_peer(r, err, errlen);
 	if (rc)
 		return rc;

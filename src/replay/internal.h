@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "frames.h" /* the data plane of --frames */
 #include "vuproxy/channel.h"
 #include "vuproxy/endpoint.h"
 #include "vuproxy/model.h"
@@ -31,16 +32,21 @@ struct vup_replay_opts {
 	                         once) */
 };
 
-struct vup_replay_dp; /* the data plane of --frames (frames.c) */
-
 struct vup_replay_run {
 	const struct vup_replay_script *s;
 	const struct vup_replay_opts *opt;
 	struct vup_channel main; /* fd -1 until connected */
 	struct vup_channel bch;  /* the back-end channel, fd -1 if none */
 	struct vup_pace pace;
-	struct vup_model *model;           /* the live session, as it goes */
-	struct vup_replay_dp *dp;          /* --frames, else NULL */
+	struct vup_model *model;  /* the live session, as it goes */
+	struct vup_replay_dp *dp; /* --frames, else NULL */
+	/* Called by vup_replay__send_recorded once the model learned a
+	 * message about to be sent (ev: what it made of it), while its fresh
+	 * fds (v->fds) are still ours; NULL: none.  0 or -errno with err
+	 * (the message is not sent). */
+	int (*on_send)(struct vup_replay_run *r, const struct vup_view *v,
+	               const struct vup_model_events *ev, char *err,
+	               size_t errlen);
 	struct vup_replay_bases bases;     /* the SET_VRING_BASEs sent */
 	const struct vup_replay_msg *last; /* the last request sent */
 	bool *used;          /* recorded messages matched already */
@@ -121,42 +127,6 @@ void vup_replay__drop_in(struct vup_replay_run *r, struct vup_channel *ch);
 /* Connect to, or listen for and accept, the live peer (opt->peer) into
  * r->main.  0 or -errno with err set. */
 int vup_replay__open_peer(struct vup_replay_run *r, char *err, size_t errlen);
-
-/* ---- --frames (frames.c) ---- */
-
-/* The data plane for these frames (taken: freed with the dp); loop: the
- * frames each TX vring offers (its captured ones over and over), 0: each
- * once. */
-struct vup_replay_dp *vup_replay__dp_new(struct vup_replay_frames *fr,
-                                         uint64_t loop);
-void vup_replay__dp_free(struct vup_replay_dp *dp);
-/* Follow what the model made of message v, about to be sent with these
- * fresh fds (v->fds): map the memory regions, keep the kick eventfds.
- * 0 or -errno with err. */
-int vup_replay__dp_events(struct vup_replay_run *r, const struct vup_view *v,
-                          const struct vup_model_events *ev, char *err,
-                          size_t errlen);
-/* Is it time to replay frames before request m (NULL: the end of the
- * session)?  True when m stops a vring or the device, and a vring that
- * runs now has frames left to replay. */
-bool vup_replay__dp_due(struct vup_replay_run *r,
-                        const struct vup_replay_msg *m);
-/* Serve the channels until deadline (CLOCK_MONOTONIC ns); 0 or -errno. */
-typedef int (*vup_replay_idle_fn)(struct vup_replay_run *r, uint64_t deadline,
-                                  char *err, size_t errlen);
-/* Replay the frames of every running vring that has some left, wait for
- * the back-end to use them (no progress for reply_timeout_ms: a
- * difference).  0, or -errno from idle. */
-int vup_replay__dp_inject(struct vup_replay_run *r, vup_replay_idle_fn idle,
-                          char *err, size_t errlen);
-/* The GET_VRING_BASE num expected for vring `index` when frames were
- * replayed on it (the recorded one is not: traffic moved the index). */
-bool vup_replay__dp_vring_base(const struct vup_replay_run *r, uint32_t index,
-                               uint32_t *num);
-/* Prints the "replay: frames: ..." line; when the session was played to
- * its end (complete), frames never replayed (their vring never ran)
- * become differences first. */
-void vup_replay__dp_finish(struct vup_replay_run *r, bool complete);
 
 int vup_replay__frontend(struct vup_replay_run *r, char *err, size_t errlen);
 int vup_replay__backend(struct vup_replay_run *r, char *err, size_t errlen);

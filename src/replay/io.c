@@ -187,14 +187,15 @@ int vup_replay__send_recorded(struct vup_replay_run *r, struct vup_channel *ch,
 		                                             : "",
 		        fields, m->hdr.size, m->nfds);
 	}
-	/* The model learns it as sent; --frames maps the memory and keeps
-	 * the kick eventfds while the fds are ours. */
+	/* The model learns it as sent; the run's hook sees what the model
+	 * made of it while the fds are ours (--frames maps the memory and
+	 * keeps the kick eventfds). */
 	struct vup_view v;
 	struct vup_model_events ev;
 	vup_view_decode(&v, m->chan, m->from, &m->hdr, m->payload, fds, n,
 	                vup_model_neg(r->model), vup_replay__now());
 	vup_model_feed(r->model, &v, true, &ev);
-	rc = vup_replay__dp_events(r, &v, &ev, err, errlen);
+	rc = r->on_send ? r->on_send(r, &v, &ev, err, errlen) : 0;
 	if (rc < 0)
 		goto fail;
 	rc = vup_replay__send(r, ch, &m->hdr, m->payload, fds, n);

@@ -6,28 +6,12 @@
 
 #include "tap/ring_internal.h"
 
-uint16_t vup__le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-uint32_t vup__le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-uint64_t vup__le64(const uint8_t *p)
-{
-	return (uint64_t)vup__le32(p) | (uint64_t)vup__le32(p + 4) << 32;
-}
-
 bool vup__read16(const struct vup_guest_mem *m, uint64_t uaddr, uint16_t *v)
 {
 	uint8_t b[2];
 	if (!vup_guest_read(m, VUP_AS_UADDR, uaddr, b, 2))
 		return false;
-	*v = vup__le16(b);
+	*v = vup_le16(b);
 	return true;
 }
 
@@ -62,9 +46,9 @@ int vup_ring_init(struct vup_ring *q, const struct vup_ring_config *cfg,
 		*reason = "snap length above 65536";
 		return -EINVAL;
 	}
-	if (!span_ok(cfg->desc, 16ull * n) ||
-	    !span_ok(cfg->avail, 6 + 2ull * n) ||
-	    !span_ok(cfg->used, 6 + 8ull * n)) {
+	if (!span_ok(cfg->desc, vup_desc_table_size(n)) ||
+	    !span_ok(cfg->avail, vup_avail_size(n)) ||
+	    !span_ok(cfg->used, vup_used_size(n))) {
 		*reason = "ring address wraps around";
 		return -EINVAL;
 	}

@@ -4,12 +4,7 @@
 #define VUP_TAP_RING_INTERNAL_H
 
 #include "vuproxy/ring.h"
-
-#define DESC_F_NEXT     1u
-#define DESC_F_WRITE    2u
-#define DESC_F_INDIRECT 4u
-#define PDESC_F_AVAIL   (1u << 7)
-#define PDESC_F_USED    (1u << 15)
+#include "vuproxy/ring_layout.h"
 
 enum rec_state { REC_NONE, REC_OK, REC_BAD, REC_TORN, REC_COPIED };
 
@@ -45,10 +40,6 @@ struct ring_walk {
 	bool seen_write, indirect;
 	const char *why;
 };
-
-uint16_t vup__le16(const uint8_t *p);
-uint32_t vup__le32(const uint8_t *p);
-uint64_t vup__le64(const uint8_t *p);
 
 bool vup__read16(const struct vup_guest_mem *m, uint64_t uaddr, uint16_t *v);
 

@@ -20,19 +20,30 @@ struct pdesc {
 	uint64_t addr;
 	uint32_t len;
 	uint16_t id, flags;
-	uint8_t raw[16];
+	uint8_t raw[VUP_DESC_SIZE];
 };
 
 static bool read_pdesc(const struct vup_guest_mem *m, enum vup_addr_space as,
                        uint64_t base, uint32_t i, struct pdesc *d)
 {
-	if (!vup_guest_read(m, as, base + 16ull * i, d->raw, 16))
+	if (!vup_guest_read(m, as, base + (uint64_t)VUP_DESC_SIZE * i, d->raw,
+	                    VUP_DESC_SIZE))
 		return false;
-	d->addr = vup__le64(d->raw);
-	d->len = vup__le32(d->raw + 8);
-	d->id = vup__le16(d->raw + 12);
-	d->flags = vup__le16(d->raw + 14);
+	d->addr = vup_desc_addr(d->raw);
+	d->len = vup_desc_len(d->raw);
+	d->id = vup_pdesc_id(d->raw);
+	d->flags = vup_pdesc_flags(d->raw);
 	return true;
+}
+
+/* The flags of descriptor pos of the ring. */
+static bool read_flags(const struct vup_ring *q, const struct vup_guest_mem *m,
+                       uint16_t pos, uint16_t *f)
+{
+	return vup__read16(m,
+	                   q->cfg.desc + (uint64_t)VUP_DESC_SIZE * pos +
+	                           VUP_PDESC_OFF_FLAGS,
+	                   f);
 }
 
 static bool bit(uint16_t f, uint16_t b)
@@ -42,12 +53,14 @@ static bool bit(uint16_t f, uint16_t b)
 
 static bool is_avail(uint16_t f, bool wrap)
 {
-	return bit(f, PDESC_F_AVAIL) == wrap && bit(f, PDESC_F_USED) != wrap;
+	return bit(f, VUP_PDESC_F_AVAIL) == wrap &&
+	       bit(f, VUP_PDESC_F_USED) != wrap;
 }
 
 static bool is_used(uint16_t f, bool wrap)
 {
-	return bit(f, PDESC_F_AVAIL) == wrap && bit(f, PDESC_F_USED) == wrap;
+	return bit(f, VUP_PDESC_F_AVAIL) == wrap &&
+	       bit(f, VUP_PDESC_F_USED) == wrap;
 }
 
 static void advance(const struct vup_ring *q, uint16_t *pos, bool *wrap,
@@ -91,40 +104,42 @@ static bool packed_walk(struct vup_ring *q, const struct vup_guest_mem *m,
 		}
 		vup__walk_hash(w, d.raw);
 		c->ndesc++;
-		if (d.flags & DESC_F_INDIRECT) {
+		if (d.flags & VUP_DESC_F_INDIRECT) {
 			const char *bad = NULL;
 			if (!q->indirect)
 				bad = "indirect without INDIRECT_DESC";
-			else if (d.flags & DESC_F_NEXT)
+			else if (d.flags & VUP_DESC_F_NEXT)
 				bad = "indirect descriptor with NEXT";
-			else if (d.len == 0 || d.len % 16)
+			else if (d.len == 0 || d.len % VUP_DESC_SIZE)
 				bad = "indirect table length not a multiple "
 				      "of 16";
-			else if (d.len / 16 > VUP_RING_MAX_INDIRECT)
+			else if (d.len / VUP_DESC_SIZE > VUP_RING_MAX_INDIRECT)
 				bad = "indirect table too long";
 			w->indirect = true;
-			for (uint32_t j = 0; !bad && j < d.len / 16; j++) {
+			for (uint32_t j = 0; !bad && j < d.len / VUP_DESC_SIZE;
+			     j++) {
 				struct pdesc e;
 				if (!read_pdesc(m, VUP_AS_GPA, d.addr, j, &e)) {
 					bad = "indirect table outside memory";
 					break;
 				}
 				vup__walk_hash(w, e.raw);
-				if (e.flags & DESC_F_INDIRECT)
+				if (e.flags & VUP_DESC_F_INDIRECT)
 					bad = "nested indirect table";
-				else if (!vup__walk_seg(w, m, e.addr, e.len,
-				                        e.flags & DESC_F_WRITE))
+				else if (!vup__walk_seg(
+				                 w, m, e.addr, e.len,
+				                 e.flags & VUP_DESC_F_WRITE))
 					bad = w->why;
 			}
 			if (bad && !why)
 				why = bad;
 		} else if (!vup__walk_seg(w, m, d.addr, d.len,
-		                          d.flags & DESC_F_WRITE)) {
+		                          d.flags & VUP_DESC_F_WRITE)) {
 			if (!why)
 				why = w->why;
 			w->rd = NULL; /* keep walking for the id only */
 		}
-		if (!(d.flags & DESC_F_NEXT))
+		if (!(d.flags & VUP_DESC_F_NEXT))
 			break; /* INDIRECT with NEXT is bad, yet ends later */
 		if (c->ndesc >= n) {
 			w->why = "descriptor chain longer than the queue";
@@ -248,10 +263,9 @@ static bool mid_chain(const struct vup_ring *q, const struct vup_guest_mem *m,
 {
 	uint16_t pp = pos ? pos - 1 : (uint16_t)(q->cfg.size - 1), pf;
 	bool pw = pos ? wrap : !wrap;
-	if (q->cfg.size < 2 ||
-	    !vup__read16(m, q->cfg.desc + 16ull * pp + 14, &pf))
+	if (q->cfg.size < 2 || !read_flags(q, m, pp, &pf))
 		return false;
-	return is_avail(pf, pw) && (pf & DESC_F_NEXT);
+	return is_avail(pf, pw) && (pf & VUP_DESC_F_NEXT);
 }
 
 /* After losing the avail position: skips forward to a slot that surely
@@ -265,11 +279,10 @@ static bool resync_avail(struct vup_ring *q, const struct vup_guest_mem *m)
 		uint16_t p = q->avail_cur, pp = p ? p - 1 : (uint16_t)(n - 1);
 		bool w = q->avail_wrap, pw = p ? w : !w;
 		uint16_t f, pf;
-		if (!vup__read16(m, q->cfg.desc + 16ull * p + 14, &f) ||
-		    !vup__read16(m, q->cfg.desc + 16ull * pp + 14, &pf))
+		if (!read_flags(q, m, p, &f) || !read_flags(q, m, pp, &pf))
 			return false;
-		if (is_avail(f, w) && is_avail(pf, pw) && !(pf & DESC_F_NEXT) &&
-		    n > 1) {
+		if (is_avail(f, w) && is_avail(pf, pw) &&
+		    !(pf & VUP_DESC_F_NEXT) && n > 1) {
 			/* Offers were skipped: records may be of buffers
 			 * offered again since; start both sides afresh. */
 			q->avail_lost = false;
@@ -296,7 +309,7 @@ static int avail_round(struct vup_ring *q, const struct vup_guest_mem *m,
 		uint16_t pos = q->avail_cur;
 		bool wrap = q->avail_wrap;
 		uint16_t f;
-		if (!vup__read16(m, q->cfg.desc + 16ull * pos + 14, &f)) {
+		if (!read_flags(q, m, pos, &f)) {
 			if (q->halt)
 				break;
 			q->st.unreadable++;
@@ -380,7 +393,7 @@ static bool stamp_offers(struct vup_ring *q, const struct vup_guest_mem *m,
 		struct pdesc d;
 		if (!read_pdesc(m, VUP_AS_UADDR, q->cfg.desc, p, &d))
 			return false;
-		if (is_avail(d.flags, w) && !(d.flags & DESC_F_NEXT) &&
+		if (is_avail(d.flags, w) && !(d.flags & VUP_DESC_F_NEXT) &&
 		    d.id < q->cfg.size)
 			q->stamp2[d.id] = gen;
 		advance(q, &p, &w, 1);
@@ -436,8 +449,8 @@ static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
 			return -EFAULT;
 		}
 		if (!is_used(d.flags, w)) {
-			if (bit(d.flags, PDESC_F_AVAIL) != w &&
-			    bit(d.flags, PDESC_F_USED) == w &&
+			if (bit(d.flags, VUP_PDESC_F_AVAIL) != w &&
+			    bit(d.flags, VUP_PDESC_F_USED) == w &&
 			    !(p == q->avail_cur && w == q->avail_wrap))
 				desync(q); /* driver wrote over it */
 			break;

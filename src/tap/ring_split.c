@@ -18,18 +18,19 @@ struct sdesc {
 	uint64_t addr;
 	uint32_t len;
 	uint16_t flags, next;
-	uint8_t raw[16];
+	uint8_t raw[VUP_DESC_SIZE];
 };
 
 static bool read_desc(const struct vup_guest_mem *m, enum vup_addr_space as,
                       uint64_t base, uint32_t i, struct sdesc *d)
 {
-	if (!vup_guest_read(m, as, base + 16ull * i, d->raw, 16))
+	if (!vup_guest_read(m, as, base + (uint64_t)VUP_DESC_SIZE * i, d->raw,
+	                    VUP_DESC_SIZE))
 		return false;
-	d->addr = vup__le64(d->raw);
-	d->len = vup__le32(d->raw + 8);
-	d->flags = vup__le16(d->raw + 12);
-	d->next = vup__le16(d->raw + 14);
+	d->addr = vup_desc_addr(d->raw);
+	d->len = vup_desc_len(d->raw);
+	d->flags = vup_sdesc_flags(d->raw);
+	d->next = vup_sdesc_next(d->raw);
 	return true;
 }
 
@@ -55,24 +56,24 @@ static bool split_walk(struct vup_ring *q, const struct vup_guest_mem *m,
 		return fail(w, "descriptor table outside memory");
 	for (;;) {
 		vup__walk_hash(w, d.raw);
-		if (d.flags & DESC_F_INDIRECT) {
+		if (d.flags & VUP_DESC_F_INDIRECT) {
 			if (!q->indirect)
 				return fail(w,
 				            "indirect without INDIRECT_DESC");
 			if (in_ind)
 				return fail(w, "nested indirect table");
-			if (d.flags & DESC_F_NEXT)
+			if (d.flags & VUP_DESC_F_NEXT)
 				return fail(w, "indirect descriptor with NEXT");
-			if (d.len == 0 || d.len % 16)
+			if (d.len == 0 || d.len % VUP_DESC_SIZE)
 				return fail(w, "indirect table length not a "
 				               "multiple of 16");
-			if (d.len / 16 > VUP_RING_MAX_INDIRECT)
+			if (d.len / VUP_DESC_SIZE > VUP_RING_MAX_INDIRECT)
 				return fail(w, "indirect table too long");
 			in_ind = true;
 			w->indirect = true;
 			as = VUP_AS_GPA;
 			base = d.addr;
-			max = d.len / 16;
+			max = d.len / VUP_DESC_SIZE;
 			i = 0;
 			count = 0;
 			if (base + d.len < base ||
@@ -80,10 +81,11 @@ static bool split_walk(struct vup_ring *q, const struct vup_guest_mem *m,
 				return fail(w, "indirect table outside memory");
 			continue;
 		}
-		if (!vup__walk_seg(w, m, d.addr, d.len, d.flags & DESC_F_WRITE))
+		if (!vup__walk_seg(w, m, d.addr, d.len,
+		                   d.flags & VUP_DESC_F_WRITE))
 			return false;
 		count++;
-		if (!(d.flags & DESC_F_NEXT))
+		if (!(d.flags & VUP_DESC_F_NEXT))
 			return true;
 		if (count >= max)
 			return fail(w,
@@ -105,18 +107,19 @@ static uint32_t mask(const struct vup_ring *q, uint16_t idx)
 
 static uint64_t avail_slot(const struct vup_ring *q, uint16_t t)
 {
-	return q->cfg.avail + 4 + 2ull * mask(q, t);
+	return q->cfg.avail + vup_avail_slot_off(mask(q, t));
 }
 
 static bool read_used(const struct vup_ring *q, const struct vup_guest_mem *m,
                       uint16_t u, uint32_t *id, uint32_t *len)
 {
-	uint8_t b[8];
+	uint8_t b[VUP_USED_ELEM_SIZE];
 	if (!vup_guest_read(m, VUP_AS_UADDR,
-	                    q->cfg.used + 4 + 8ull * mask(q, u), b, 8))
+	                    q->cfg.used + vup_used_slot_off(mask(q, u)), b,
+	                    VUP_USED_ELEM_SIZE))
 		return false;
-	*id = vup__le32(b);
-	*len = vup__le32(b + 4);
+	*id = vup_le32(b + VUP_USED_ELEM_ID);
+	*len = vup_le32(b + VUP_USED_ELEM_LEN);
 	return true;
 }
 
@@ -182,7 +185,7 @@ static void mark_stale(struct vup_ring *q, const struct vup_guest_mem *m,
 {
 	uint32_t n = q->cfg.size, gen = vup__next_gen(q);
 	uint16_t A, head;
-	if (!vup__read16(m, q->cfg.avail + 2, &A))
+	if (!vup__read16(m, q->cfg.avail + VUP_AVAIL_OFF_IDX, &A))
 		return;
 	uint16_t span = A - q->avail_cur;
 	if (span > 32768)
@@ -220,8 +223,8 @@ static int avail_round(struct vup_ring *q, const struct vup_guest_mem *m,
 	uint16_t A, Uc, A2, U2;
 	int rc = 0;
 
-	if (!vup__read16(m, q->cfg.avail + 2, &A) ||
-	    !vup__read16(m, q->cfg.used + 2, &Uc)) {
+	if (!vup__read16(m, q->cfg.avail + VUP_AVAIL_OFF_IDX, &A) ||
+	    !vup__read16(m, q->cfg.used + VUP_USED_OFF_IDX, &Uc)) {
 		if (q->halt)
 			return 0;
 		q->st.unreadable++;
@@ -291,8 +294,8 @@ static int avail_round(struct vup_ring *q, const struct vup_guest_mem *m,
 
 	/* Re-check what this round copied. */
 	bool all_torn = false;
-	if (!vup__read16(m, q->cfg.used + 2, &U2) ||
-	    !vup__read16(m, q->cfg.avail + 2, &A2))
+	if (!vup__read16(m, q->cfg.used + VUP_USED_OFF_IDX, &U2) ||
+	    !vup__read16(m, q->cfg.avail + VUP_AVAIL_OFF_IDX, &A2))
 		all_torn = true;
 	else
 		scan_used(q, m, gen, U2, &all_torn);
@@ -446,8 +449,8 @@ static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
 	 * again since (neither in what avail phases saw nor after). */
 	uint32_t gen = vup__next_gen(q);
 	bool all_torn = false;
-	if (!vup__read16(m, q->cfg.used + 2, &U2) ||
-	    !vup__read16(m, q->cfg.avail + 2, &A2)) {
+	if (!vup__read16(m, q->cfg.used + VUP_USED_OFF_IDX, &U2) ||
+	    !vup__read16(m, q->cfg.avail + VUP_AVAIL_OFF_IDX, &A2)) {
 		all_torn = true;
 	} else {
 		uint16_t span = A2 - q->avail_cur;
@@ -496,7 +499,7 @@ int vup__poll_split(struct vup_ring *q, const struct vup_guest_mem *m,
 			q->st.dropped++;
 		}
 		uint16_t U;
-		if (!vup__read16(m, q->cfg.used + 2, &U)) {
+		if (!vup__read16(m, q->cfg.used + VUP_USED_OFF_IDX, &U)) {
 			if (q->halt)
 				return 0;
 			q->st.unreadable++;
