@@ -16,8 +16,8 @@
 static struct vup_step_action *add(struct vup_step *o, enum vup_step_kind k,
                                    enum vup_step_msg msg)
 {
-	/* At most 4 actions per message; the room is a bound, not a
-	 * guess. */
+	/* At most 5 actions per message (a rewrite that is then failed:
+	 * two records, a discard, the answer's record and its send). */
 	struct vup_step_action *a =
 	        &o->a[o->n < VUP_STEP_ACTIONS_MAX ? o->n++
 	                                          : VUP_STEP_ACTIONS_MAX - 1];
