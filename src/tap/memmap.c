@@ -322,7 +322,7 @@ int vup_memmap_set_table(struct vup_memmap **out, const uint8_t *payload,
 	struct vup_memmap_region d[VUP_MEMMAP_TABLE_MAX];
 	struct region tmp[VUP_MEMMAP_TABLE_MAX];
 	struct region *v[VUP_MEMMAP_TABLE_MAX];
-	char what[VUP_MEMMAP_TABLE_MAX][16];
+	char what[VUP_MEMMAP_TABLE_MAX][24]; /* "region " and a u32 */
 	for (uint32_t i = 0; i < n; i++) {
 		snprintf(what[i], sizeof(what[i]), "region %u", i);
 		from_model(&parsed[i], &d[i]);
