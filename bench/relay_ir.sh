@@ -11,6 +11,10 @@
 # free of start-up and shutdown.  With VUPROXY_BASE set, the same for
 # that build and the ratio.
 #
+# The same runs count the calls of the catalogue lookup
+# (vup_proto_lookup, from callgrind's call counts): how many times one
+# message is looked up on its way through the relay.
+#
 # Needs VUPROXY, BENCH_BIN (bench-rt-frontend, bench-rt-backend), valgrind.
 set -u
 : "${VUPROXY:?set VUPROXY}" "${BENCH_BIN:?set BENCH_BIN}"
@@ -34,24 +38,35 @@ ir() {
 	kill -TERM "$vp"; wait "$vp" 2>/dev/null
 	kill "$be" 2>/dev/null; wait "$be" 2>/dev/null
 	total=$(awk '/^(summary|totals):/ { print $2; exit }' "$dir/cg.out")
+	# Calls into vup_proto_lookup: "fn=(id) name" or "cfn=(id) name"
+	# names a function once, later "(id)" alone; the "calls=N" line
+	# after a "cfn=" counts the calls to it.
+	lookups=$(awk '
+		/^c?fn=/ { id = $1; sub(/^c?fn=/, "", id)
+			  if (NF > 1) name[id] = $2
+			  if ($1 ~ /^cfn=/) callee = name[id]
+			  next }
+		/^calls=/ { if (callee == "vup_proto_lookup") { split($1, c, "="); n += c[2] } callee = "" }
+		END { print n + 0 }' "$dir/cg.out")
 	rm -rf "$dir"
 	[ -n "$total" ] || { echo "relay_ir.sh: no callgrind total" >&2; exit 1; }
-	echo "$total"
+	echo "$total $lookups"
 }
 
-# per_msg BIN: marginal instructions per message (2 per round trip).
+# per_msg BIN: marginal instructions and catalogue lookups per message
+# (2 per round trip).
 per_msg() {
 	local a b
 	a=$(ir "$1" "$N") || exit 1
 	b=$(ir "$1" $((2 * N))) || exit 1
-	awk -v a="$a" -v b="$b" -v n="$N" 'BEGIN { printf "%.0f", (b - a) / (2 * n) }'
+	echo "$a $b" | awk -v n="$N" '{ printf "%.0f %.2f", ($3 - $1) / (2 * n), ($4 - $2) / (2 * n) }'
 }
 
 echo "== instructions per message relayed (callgrind, $N and $((2 * N)) GET_FEATURES round trips)"
-NEW=$(per_msg "$VUPROXY") || exit 1
-echo "   vuproxy ($VUPROXY): $NEW instructions/message"
+read -r NEW NEW_LK <<<"$(per_msg "$VUPROXY")" || exit 1
+echo "   vuproxy ($VUPROXY): $NEW instructions/message, $NEW_LK catalogue lookups/message"
 if [ -n "${VUPROXY_BASE:-}" ]; then
-	BASE=$(per_msg "$VUPROXY_BASE") || exit 1
-	echo "   vuproxy_base ($VUPROXY_BASE): $BASE instructions/message"
+	read -r BASE BASE_LK <<<"$(per_msg "$VUPROXY_BASE")" || exit 1
+	echo "   vuproxy_base ($VUPROXY_BASE): $BASE instructions/message, $BASE_LK catalogue lookups/message"
 	awk -v a="$NEW" -v b="$BASE" 'BEGIN { printf "   vuproxy/vuproxy_base = %.3f (%+d instructions/message)\n", a / b, a - b }'
 fi

@@ -240,6 +240,10 @@ void vup_view_decode(struct vup_view *v, enum vup_chan chan, enum vup_side from,
  * view's layout or lies beyond the payload. */
 bool vup_view_get(const struct vup_view *v, enum vup_field_id id,
                   uint64_t *out);
+/* vup_proto_check of a decoded message (no catalogue lookup). */
+enum vup_problem vup_proto_check_view(const struct vup_view *v,
+                                      const struct vup_negotiated *neg,
+                                      char *why, size_t whylen);
 
 /* Remember what a request negotiates (SET_FEATURES,
  * SET_PROTOCOL_FEATURES): later payloads are read accordingly.  Only the
@@ -316,6 +320,10 @@ enum vup_expect {
 enum vup_expect vup_proto_reply_expected(const struct vup_hdr *h,
                                          enum vup_chan chan,
                                          const struct vup_negotiated *neg);
+/* The same for a request whose catalogue row is known (NULL unknown). */
+enum vup_expect vup_proto_expect(const struct vup_msg_type *t,
+                                 const struct vup_hdr *h,
+                                 const struct vup_negotiated *neg);
 
 /* Rendering.  Both return the length they would have written (snprintf
  * style) and always NUL-terminate when cap > 0. */

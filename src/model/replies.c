@@ -63,7 +63,7 @@ static uint32_t vring_asked(const struct vup_view *v)
 void vup__model_owe(struct vup_model *m, const struct vup_view *v,
                     struct vup_model_events *ev)
 {
-	enum vup_expect e = vup_proto_reply_expected(&v->hdr, v->chan, &m->neg);
+	enum vup_expect e = vup_proto_expect(v->type, &v->hdr, &m->neg);
 	if (e == VUP_EXPECT_NONE)
 		return;
 	struct owed_fifo *f = &m->owed[v->chan];
@@ -112,8 +112,7 @@ enum vup_problem vup_model_pairing(const struct vup_model *m,
 	const struct owed_fifo *f = &m->owed[v->chan];
 	enum vup_chan c = v->chan;
 	if (!v->reply) {
-		enum vup_expect e =
-		        vup_proto_reply_expected(&v->hdr, c, &m->neg);
+		enum vup_expect e = vup_proto_expect(v->type, &v->hdr, &m->neg);
 		if (e == VUP_EXPECT_NONE || f->count < VUP_MODEL_OWED_MAX ||
 		    cat(f, 0)->expect == VUP_EXPECT_MAYBE)
 			return VUP_PROBLEM_NONE;

@@ -68,9 +68,11 @@ problem(enum vup_problem p, char *why, size_t len, const char *fmt, ...)
 	return p;
 }
 
-enum vup_problem vup_proto_check_header(const struct vup_hdr *h,
-                                        enum vup_chan chan, enum vup_side from,
-                                        char *why, size_t whylen)
+/* The header's checks, with the request's catalogue row (NULL unknown). */
+static enum vup_problem check_header(const struct vup_hdr *h,
+                                     const struct vup_msg_type *t,
+                                     enum vup_chan chan, enum vup_side from,
+                                     char *why, size_t whylen)
 {
 	if (why && whylen)
 		why[0] = '\0';
@@ -95,7 +97,6 @@ enum vup_problem vup_proto_check_header(const struct vup_hdr *h,
 		               "REPLY flag set on a request from the %s "
 		               "(flags 0x%x)",
 		               sender, h->flags);
-	const struct vup_msg_type *t = vup_proto_lookup(chan, h->request);
 	if (t) {
 		unsigned max = responder ? t->rep_max : t->req_max;
 		if (h->size > max)
@@ -215,16 +216,25 @@ static enum vup_problem check_fds(enum vup_fd_rule rule,
 	               reply ? "reply" : "request", nfds, want_min, want_max);
 }
 
-enum vup_problem vup_proto_check(const struct vup_hdr *h,
-                                 const uint8_t *payload, unsigned nfds,
-                                 enum vup_chan chan, enum vup_side from,
-                                 const struct vup_negotiated *neg, char *why,
-                                 size_t whylen)
+enum vup_problem vup_proto_check_header(const struct vup_hdr *h,
+                                        enum vup_chan chan, enum vup_side from,
+                                        char *why, size_t whylen)
 {
-	enum vup_problem p = vup_proto_check_header(h, chan, from, why, whylen);
+	return check_header(h, vup_proto_lookup(chan, h->request), chan, from,
+	                    why, whylen);
+}
+
+/* The whole message, with its catalogue row (NULL unknown). */
+static enum vup_problem check(const struct vup_hdr *h,
+                              const struct vup_msg_type *t,
+                              const uint8_t *payload, unsigned nfds,
+                              enum vup_chan chan, enum vup_side from,
+                              const struct vup_negotiated *neg, char *why,
+                              size_t whylen)
+{
+	enum vup_problem p = check_header(h, t, chan, from, why, whylen);
 	if (p)
 		return p;
-	const struct vup_msg_type *t = vup_proto_lookup(chan, h->request);
 	if (!t)
 		return VUP_PROBLEM_NONE;
 	bool reply = vup_proto_is_responder(chan, from);
@@ -245,11 +255,35 @@ enum vup_problem vup_proto_check(const struct vup_hdr *h,
 	return check_fds(fds, h, payload, nfds, reply, why, whylen);
 }
 
+enum vup_problem vup_proto_check(const struct vup_hdr *h,
+                                 const uint8_t *payload, unsigned nfds,
+                                 enum vup_chan chan, enum vup_side from,
+                                 const struct vup_negotiated *neg, char *why,
+                                 size_t whylen)
+{
+	return check(h, vup_proto_lookup(chan, h->request), payload, nfds, chan,
+	             from, neg, why, whylen);
+}
+
+enum vup_problem vup_proto_check_view(const struct vup_view *v,
+                                      const struct vup_negotiated *neg,
+                                      char *why, size_t whylen)
+{
+	return check(&v->hdr, v->type, v->payload, v->nfds, v->chan, v->from,
+	             neg, why, whylen);
+}
+
 enum vup_expect vup_proto_reply_expected(const struct vup_hdr *h,
                                          enum vup_chan chan,
                                          const struct vup_negotiated *neg)
 {
-	const struct vup_msg_type *t = vup_proto_lookup(chan, h->request);
+	return vup_proto_expect(vup_proto_lookup(chan, h->request), h, neg);
+}
+
+enum vup_expect vup_proto_expect(const struct vup_msg_type *t,
+                                 const struct vup_hdr *h,
+                                 const struct vup_negotiated *neg)
+{
 	bool need = h->flags & VUP_FLAG_NEED_REPLY;
 	/* NEED_REPLY is honoured only with REPLY_ACK, but some back-ends
 	 * answer it regardless: without REPLY_ACK a reply may come. */

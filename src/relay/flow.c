@@ -75,9 +75,8 @@ void vup_flow_check(const struct vup_flow *f, const struct vup_view *v,
 	out->n = 0;
 	char why[sizeof(out->f[0].why)];
 	const struct vup_hdr *h = &v->hdr;
-	enum vup_problem p =
-	        vup_proto_check(h, v->payload, v->nfds, v->chan, v->from,
-	                        vup_model_neg(f->model), why, sizeof(why));
+	enum vup_problem p = vup_proto_check_view(v, vup_model_neg(f->model),
+	                                          why, sizeof(why));
 	if (p) {
 		FINDING(out, p, "%s", why);
 		if (vup_problem_class(p) == VUP_PC_REFUSE)
