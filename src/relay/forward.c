@@ -387,7 +387,7 @@ static void tap_follow(struct vup_session *s, const struct vup_view *v,
 {
 	if (!s->tap || !st->delivered || !st->events.n)
 		return;
-	vup_tap_message(s->tap, s->flow.model, v, &st->events, v->time_ns);
+	vup_tap_message(s->tap, s->flow.model, v, &st->events, vup__wall_ns());
 	if (vup_tap_running(s->tap))
 		vup__tap_timer_arm(s->proxy);
 }
@@ -404,10 +404,10 @@ void vup__relay(struct vup_link *l)
 	struct vup_msg *m = &l->ch.in;
 	uint64_t now = uv_hrtime();
 	struct vup_view view;
-	/* The message's time is the trace's (wall clock); holds run on the
-	 * loop's monotonic one. */
+	/* Monotonic: the model's ages (replies owed since) and the holds;
+	 * the tap and the trace stamp their records with the wall clock. */
 	vup_view_decode(&view, l->chan, l->side, &m->hdr, m->payload, m->fds,
-	                m->nfds, vup_flow_neg(&s->flow), vup__wall_ns());
+	                m->nfds, vup_flow_neg(&s->flow), now);
 	struct vup_step_ctx c = {
 	        .flow = &s->flow,
 	        .rules = s->proxy->rules,
