@@ -243,7 +243,7 @@ static void on_sighup(uv_signal_t *h, int signum)
 	vup_log(VUP_LOG_INFO,
 	        "SIGHUP: %u rules loaded from %s (their counters start "
 	        "again)",
-	        r->n, st->rules_path);
+	        vup_rules_count(r), st->rules_path);
 }
 
 /* The first SIGINT/SIGTERM stops the proxy; later ones are ignored, so

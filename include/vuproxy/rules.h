@@ -76,109 +76,9 @@
 #include "vuproxy/pcapng.h" /* enum vup_action */
 #include "vuproxy/proto.h"
 
-#define VUP_RULE_MAX_REQUESTS 32
-
-enum vup_cmp { VUP_CMP_EQ, VUP_CMP_NE, VUP_CMP_LT, VUP_CMP_GT, VUP_CMP_MASK };
-
-/* The field a name stands for in the layout last met (decide.c): a
- * rule meets few layouts, so the lookup by name is made once. */
-struct vup_field_cache {
-	int layout; /* -1: none yet */
-	const struct vup_field *field;
-};
-
-struct vup_rule_field_match {
-	char *name; /* as written, for messages */
-	enum vup_cmp op;
-	uint64_t value; /* MASK: (field & mask) == value */
-	uint64_t mask;
-	struct vup_field_cache cache;
-};
-
-struct vup_rule_match {
-	unsigned nrequests; /* 0: any request (the list is at the end) */
-	int chan;           /* -1 any, else enum vup_chan (channel:) */
-	int from;           /* -1 any, else enum vup_side */
-	int reply;          /* -1 any, 0 requests only, 1 replies only */
-	int64_t session;    /* -1 any */
-	char *socket_glob;  /* NULL any; fnmatch on either socket path */
-	int64_t vring;      /* -1 any */
-	struct vup_field_cache vring_cache;
-	struct vup_rule_field_match *fields;
-	unsigned nfields;
-	uint64_t has_features;          /* virtio bits that must be set */
-	uint64_t has_protocol_features; /* protocol bits that must be set */
-	/* Last: decide reads it only for codes the index does not cover,
-	 * and the fields above stay on one or two cache lines. */
-	struct {
-		enum vup_chan chan;
-		uint32_t code;
-	} requests[VUP_RULE_MAX_REQUESTS];
-};
-
-struct vup_rule_when {
-	uint64_t nth;             /* only the nth match (1-based); 0 off */
-	uint64_t first;           /* only the first N matches; 0 off */
-	uint64_t every;           /* every Nth match; 0 off */
-	uint64_t after;           /* only after N matches; 0 off */
-	uint32_t probability_ppm; /* parts per million; 1000000 = always */
-	uint64_t seed;
-	bool global; /* counters shared by all sessions, else per session */
-};
-
-struct vup_rewrite {
-	char *field;                           /* NULL for feature-bit edits */
-	uint64_t value;                        /* field := value */
-	uint64_t set_features, clear_features; /* on the feature word */
-	bool protocol; /* features edits: the PROTOCOL_FEATURES word */
-};
-
-struct vup_rule {
-	char *name;
-	unsigned line; /* 1-based line of the rule in the file */
-	struct vup_rule_match match;
-	struct vup_rule_when when;
-	/* PASS DROP DELAY REWRITE FAIL DISCONNECT LOG */
-	enum vup_action action;
-	uint64_t delay_ns, jitter_ns;
-	struct vup_rewrite *rewrites;
-	unsigned nrewrites;
-	bool fail_has_value;
-	uint64_t fail_value; /* 1 unless given */
-	unsigned disconnect; /* bit 0 front-end, bit 1 back-end */
-	bool cont;           /* continue to later rules */
-};
-
-/* Request codes below this are indexed per channel. */
-#define VUP_RULES_INDEXED 64
-
-/* A rule in the index (decide.c): what it is checked against first, so
- * that the rules a message cannot meet cost one load each from a small
- * array rather than a walk over every (large) rule. */
-struct vup_rule_key {
-	uint32_t rule;   /* index in rules[] */
-	int64_t session; /* -1 any */
-};
-
-/* The index's lists: per channel and (reply, sender) the rules naming
- * no request, then per channel, request code and (reply, sender) the
- * rules naming that code. */
-#define VUP_RULES_LISTS (2 * 4 + 2 * VUP_RULES_INDEXED * 4)
-
-struct vup_rules {
-	char *path;
-	struct vup_rule *rules;
-	unsigned n;
-	uint64_t *global_count; /* per rule, matches so far (global scope) */
-	unsigned generation;    /* unique to every load */
-	/* The rules that can meet a message, in file order (decide.c):
-	 * list j is candidates[start[j] .. start[j+1]).  A message with a
-	 * higher code is tried against every rule.  With it, rules about
-	 * other requests, the other direction or replies instead of
-	 * requests cost nothing. */
-	struct vup_rule_key *candidates;
-	unsigned start[VUP_RULES_LISTS + 1];
-};
+/* A loaded rule set, immutable once loaded (its fields are the module's
+ * own: src/rules/internal.h). */
+struct vup_rules;
 
 /* Load and validate.  On error returns -EINVAL (or -errno) and writes
  * every problem to err as "file:line:col: reason\n    line\n    ^\n" (as
@@ -192,6 +92,8 @@ int vup_rules_parse(const char *name, const char *text, size_t len,
                     struct vup_rules **out, char *err, size_t errlen,
                     char *warn, size_t warnlen);
 void vup_rules_free(struct vup_rules *r);
+/* The number of rules in r. */
+unsigned vup_rules_count(const struct vup_rules *r);
 
 /* Per-session counters of a rule set. */
 struct vup_rules_session;

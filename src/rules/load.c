@@ -255,6 +255,11 @@ void vup_rules_free(struct vup_rules *r)
 	free(r);
 }
 
+unsigned vup_rules_count(const struct vup_rules *r)
+{
+	return r->n;
+}
+
 static int build(struct vup_rctx *c, const struct vup_ynode *root,
                  struct vup_rules *out)
 {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/internal.h" /* the rules of a set */
 #include "vuproxy/rules.h"
 
 #define CHECK(cond)                                                            \

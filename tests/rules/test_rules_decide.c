@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "../unit/unit.h"
+#include "rules/internal.h" /* what a rule set holds */
 #include "vuproxy/rules.h"
 
 static struct vup_rules *load(const char *text)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../unit/unit.h"
+#include "rules/internal.h" /* what a rule set holds */
 #include "vuproxy/rules.h"
 
 static char err[32768], warn[32768];
