@@ -75,21 +75,21 @@ static void learn(struct vup_model *m, const struct vup_trace_hdr *th,
 {
 	bool as_sent = th->flags & VUP_TRACE_F_AS_SENT;
 	switch (th->action) {
-	case VUP_ACT_RELEASED:
-	case VUP_ACT_REFUSED: return;
-	case VUP_ACT_REWRITE:
+	case VUP_TRACE_ACT_RELEASED:
+	case VUP_TRACE_ACT_REFUSED: return;
+	case VUP_TRACE_ACT_REWRITE:
 		if (!as_sent)
 			return;
 		break;
-	case VUP_ACT_FAIL:
+	case VUP_TRACE_ACT_FAIL:
 		if (as_sent)
 			return;
 		break;
 	default: break;
 	}
-	bool delivered = th->action != VUP_ACT_DROP &&
-	                 th->action != VUP_ACT_FAIL &&
-	                 th->action != VUP_ACT_DISCONNECT;
+	bool delivered = th->action != VUP_TRACE_ACT_DROP &&
+	                 th->action != VUP_TRACE_ACT_FAIL &&
+	                 th->action != VUP_TRACE_ACT_DISCONNECT;
 	struct vup_view v;
 	vup_view_decode(&v, chan, from, h, payload, NULL, th->nfds,
 	                vup_model_neg(m), 0);
@@ -164,7 +164,7 @@ static void show(struct dump *d, const struct vup_record *rec,
 			       i ? "," : "", vup_fd_kind_name(th->fds[i].kind),
 			       th->fds[i].size);
 		printf("],\"action\":\"%s\",\"rule\":",
-		       vup_action_name(th->action));
+		       vup_trace_action_name(th->action));
 		if (th->rule[0])
 			vup_dump_json_str(th->rule);
 		else
@@ -193,7 +193,7 @@ static void show(struct dump *d, const struct vup_record *rec,
 		       (h.flags & VUP_FLAG_NEED_REPLY) ? " need_reply" : "",
 		       fields[0] ? " " : "", fields, declared, th->nfds);
 		print_fds_text(th);
-		printf(") %s", vup_action_name(th->action));
+		printf(") %s", vup_trace_action_name(th->action));
 		if (th->rule[0])
 			printf(" rule=%s", th->rule);
 		if (th->flags & VUP_TRACE_F_AS_SENT)

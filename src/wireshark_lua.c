@@ -163,7 +163,7 @@ static const char *fd_kind_name(unsigned k)
 
 static const char *action_name(unsigned a)
 {
-	return a < VUP_ACT_COUNT ? vup_action_name(a) : NULL;
+	return a < VUP_TRACE_ACT_COUNT ? vup_trace_action_name(a) : NULL;
 }
 
 /* out = prefix.name, or prefix alone when name is NULL. */
@@ -493,7 +493,7 @@ static int emit_data(FILE *f)
 	emit_names(f, "FD_KIND", "Kinds of the fds a message carries.",
 	           fd_kind_name, VUP_FDK_COUNT);
 	emit_names(f, "ACTION", "What vuproxy did with the message.",
-	           action_name, VUP_ACT_COUNT);
+	           action_name, VUP_TRACE_ACT_COUNT);
 
 	fprintf(f,
 	        "-- The vhost-user header (include/vuproxy/proto.h).\n"

@@ -75,7 +75,7 @@ int pcapng_next(const uint8_t *buf, size_t len, bool swapped,
  *                   fail; action "released": the moment a delayed
  *                   message was sent, a timing note)
  *   4  u16   header length in bytes (the message starts there)
- *   6  u8    action (enum vup_action)
+ *   6  u8    action (enum vup_trace_action)
  *   7  u8    number of fds
  *   8  u32   session
  *  12  u8    length of the rule name (0: no rule)
@@ -133,7 +133,12 @@ enum vup_fd_kind {
 };
 const char *vup_fd_kind_name(unsigned kind);
 
-#define VUP_ACTIONS(X)                                                         \
+/* The action byte of the pseudo-header: what became of the message.  The
+ * rules' verdicts (enum vup_rule_action, mapped by vup_rules_trace_action)
+ * and notes of the trace's own: REFUSED (vuproxy refused the message) and
+ * RELEASED (a delayed message sent).  The values are the file format's,
+ * which the dissector and older readers know: append only. */
+#define VUP_TRACE_ACTIONS(X)                                                   \
 	X(PASS, "pass")                                                        \
 	X(DROP, "drop")                                                        \
 	X(DELAY, "delay")                                                      \
@@ -143,13 +148,13 @@ const char *vup_fd_kind_name(unsigned kind);
 	X(LOG, "log")                                                          \
 	X(REFUSED, "refused")                                                  \
 	X(RELEASED, "released")
-enum vup_action {
-#define X(id, s) VUP_ACT_##id,
-	VUP_ACTIONS(X)
+enum vup_trace_action {
+#define X(id, s) VUP_TRACE_ACT_##id,
+	VUP_TRACE_ACTIONS(X)
 #undef X
-	        VUP_ACT_COUNT
+	        VUP_TRACE_ACT_COUNT
 };
-const char *vup_action_name(unsigned action);
+const char *vup_trace_action_name(unsigned action);
 
 struct vup_fd_info {
 	uint8_t kind;  /* enum vup_fd_kind */

@@ -43,7 +43,7 @@ struct vup_replay_msg {
 	enum vup_chan chan;
 	enum vup_side from;
 	uint8_t trace_flags; /* VUP_TRACE_F_* */
-	uint8_t action;      /* enum vup_action */
+	uint8_t action;      /* enum vup_trace_action */
 	bool sent;           /* what its sender emitted (not vuproxy's copy) */
 	bool delivered;      /* what its receiver got */
 	struct vup_hdr hdr;

@@ -73,8 +73,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vuproxy/pcapng.h" /* enum vup_action */
+#include "vuproxy/pcapng.h" /* enum vup_trace_action */
 #include "vuproxy/proto.h"
+
+/* What a rule does, and what the rules decide for a message: the
+ * relay acts on it.  The trace records its own action byte (enum
+ * vup_trace_action, which has notes no rule makes):
+ * vup_rules_trace_action maps a verdict to it. */
+#define VUP_RULE_ACTIONS(X)                                                    \
+	X(PASS, "pass")                                                        \
+	X(DROP, "drop")                                                        \
+	X(DELAY, "delay")                                                      \
+	X(REWRITE, "rewrite")                                                  \
+	X(FAIL, "fail")                                                        \
+	X(DISCONNECT, "disconnect")                                            \
+	X(LOG, "log")
+enum vup_rule_action {
+#define X(id, s) VUP_RULE_ACT_##id,
+	VUP_RULE_ACTIONS(X)
+#undef X
+	        VUP_RULE_ACT_COUNT
+};
+/* The action's word in a rules file ("unknown" out of range). */
+const char *vup_rules_action_name(enum vup_rule_action a);
 
 /* A loaded rule set, immutable once loaded (its fields are the module's
  * own: src/rules/internal.h). */
@@ -114,7 +135,7 @@ struct vup_rules_msg {
 struct vup_verdict {
 	/* PASS when no rule decided (or a `pass` rule did); REWRITE when a
 	 * rewrite rule decided: forward the (rewritten) message. */
-	enum vup_action action;
+	enum vup_rule_action action;
 	const char *rule;    /* the deciding rule's name, or NULL */
 	uint64_t delay_ns;   /* DELAY, jitter included */
 	uint64_t fail_value; /* FAIL: the u64 of the error reply */
@@ -124,6 +145,10 @@ struct vup_verdict {
 	const char *logged[VUP_VERDICT_MAX_LOGGED]; /* `log` rules passed */
 	unsigned nlogged; /* at most VUP_VERDICT_MAX_LOGGED, extras dropped */
 };
+
+/* The trace's action byte for a message v decided: v's action, but LOG
+ * for a pass that `log` rules saw. */
+enum vup_trace_action vup_rules_trace_action(const struct vup_verdict *v);
 
 /* Decide for one message.  *ss may be NULL (allocated here) or belong to
  * an older rule set: then it is replaced by fresh counters for this one (a

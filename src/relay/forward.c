@@ -47,7 +47,7 @@ static void log_message(struct vup_session *s, const struct vup_link *l,
  * message vuproxy made (nfds 0). */
 void vup__record(struct vup_session *s, enum vup_chan chan, enum vup_side from,
                  const struct vup_hdr *hdr, const uint8_t *payload,
-                 const int *fds, unsigned nfds, enum vup_action action,
+                 const int *fds, unsigned nfds, enum vup_trace_action action,
                  const char *rule, bool as_sent, const char *mark)
 {
 	struct vup_trace *t = s->proxy->cfg.trace;
@@ -77,7 +77,7 @@ void vup__record(struct vup_session *s, enum vup_chan chan, enum vup_side from,
 static void record(struct vup_session *s, enum vup_chan chan,
                    enum vup_side from, const struct vup_hdr *hdr,
                    const uint8_t *payload, const int *fds, unsigned nfds,
-                   enum vup_action action, const char *rule, bool as_sent)
+                   enum vup_trace_action action, const char *rule, bool as_sent)
 {
 	vup__record(s, chan, from, hdr, payload, fds, nfds, action, rule,
 	            as_sent, NULL);
@@ -179,7 +179,7 @@ static void record_release(struct vup_link *l, const struct vup_hdr *hdr,
                            unsigned nfds, const char *rule)
 {
 	record(l->s, l->chan, l->side, hdr, payload, fds, nfds,
-	       VUP_ACT_RELEASED, rule, true);
+	       VUP_TRACE_ACT_RELEASED, rule, true);
 }
 
 /* A held message leaves.  Frees m. */
@@ -285,20 +285,20 @@ static void apply_disconnect(struct vup_session *s, const struct vup_verdict *v)
 
 static const char *rule_note(const struct vup_verdict *v, char *buf, size_t len)
 {
-	if (v->action == VUP_ACT_PASS && !v->nlogged)
+	if (v->action == VUP_RULE_ACT_PASS && !v->nlogged)
 		return "";
-	if (v->action == VUP_ACT_PASS && v->rule) {
+	if (v->action == VUP_RULE_ACT_PASS && v->rule) {
 		snprintf(buf, len, " [pass: rule %s]", v->rule);
 		return buf;
 	}
-	if (v->action == VUP_ACT_PASS)
+	if (v->action == VUP_RULE_ACT_PASS)
 		snprintf(buf, len, " [log: rule %s]", v->logged[0]);
-	else if (v->action == VUP_ACT_DELAY)
+	else if (v->action == VUP_RULE_ACT_DELAY)
 		snprintf(buf, len, " [delay %llu ms: rule %s]",
 		         (unsigned long long)(v->delay_ns / 1000000), v->rule);
 	else
-		snprintf(buf, len, " [%s: rule %s]", vup_action_name(v->action),
-		         v->rule);
+		snprintf(buf, len, " [%s: rule %s]",
+		         vup_rules_action_name(v->action), v->rule);
 	return buf;
 }
 

@@ -19,13 +19,13 @@
 static void fate(const struct vup_verdict *v, char *buf, size_t len)
 {
 	switch (v->action) {
-	case VUP_ACT_DROP:
+	case VUP_RULE_ACT_DROP:
 		snprintf(buf, len, "dropped by rule %s", v->rule);
 		break;
-	case VUP_ACT_FAIL:
+	case VUP_RULE_ACT_FAIL:
 		snprintf(buf, len, "answered by rule %s, not relayed", v->rule);
 		break;
-	case VUP_ACT_DISCONNECT:
+	case VUP_RULE_ACT_DISCONNECT:
 		snprintf(buf, len, "not relayed: rule %s disconnected",
 		         v->rule);
 		break;

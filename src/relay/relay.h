@@ -123,7 +123,7 @@ void vup__warn_flush(struct vup_session *s, bool all);
 /* forward.c: record a message in the trace (mark: its problems, or NULL). */
 void vup__record(struct vup_session *s, enum vup_chan chan, enum vup_side from,
                  const struct vup_hdr *hdr, const uint8_t *payload,
-                 const int *fds, unsigned nfds, enum vup_action action,
+                 const int *fds, unsigned nfds, enum vup_trace_action action,
                  const char *rule, bool as_sent, const char *mark);
 void vup__peer_gone(struct vup_link *l, const char *how);
 void vup__send_failed(struct vup_link *to, int rc);

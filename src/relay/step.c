@@ -28,8 +28,8 @@ static struct vup_step_action *add(struct vup_step *o, enum vup_step_kind k,
 }
 
 static void record(struct vup_step *o, enum vup_step_msg msg,
-                   enum vup_side from, enum vup_action action, const char *rule,
-                   bool as_sent)
+                   enum vup_side from, enum vup_trace_action action,
+                   const char *rule, bool as_sent)
 {
 	struct vup_step_action *a = add(o, VUP_STEP_RECORD, msg);
 	a->from = from;
@@ -69,7 +69,8 @@ static void pass_on(const struct vup_step_ctx *c, struct vup_step *o,
 {
 	if (!delay_ns && !c->held[from]) {
 		if (rule) /* a delay of 0 (or jitter below it) */
-			record(o, msg, from, VUP_ACT_RELEASED, rule, true);
+			record(o, msg, from, VUP_TRACE_ACT_RELEASED, rule,
+			       true);
 		struct vup_step_action *a = add(o, VUP_STEP_SEND, msg);
 		a->back = back;
 		a->interpose = interpose;
@@ -101,7 +102,8 @@ static void fail(const struct vup_step_ctx *c, const struct vup_view *v,
 	enum vup_side to_sender =
 	        v->from == VUP_FRONTEND ? VUP_BACKEND : VUP_FRONTEND;
 	enum vup_side from = v->reply ? v->from : to_sender;
-	record(o, VUP_STEP_MSG_ANSWER, from, VUP_ACT_FAIL, vd->rule, true);
+	record(o, VUP_STEP_MSG_ANSWER, from, VUP_TRACE_ACT_FAIL, vd->rule,
+	       true);
 	pass_on(c, o, VUP_STEP_MSG_ANSWER, from, !v->reply, false, 0, NULL);
 }
 
@@ -109,7 +111,7 @@ static void fail(const struct vup_step_ctx *c, const struct vup_view *v,
 static void decide(const struct vup_step_ctx *c, struct vup_msg *m,
                    const struct vup_view *v, struct vup_step *o)
 {
-	o->verdict = (struct vup_verdict){.action = VUP_ACT_PASS};
+	o->verdict = (struct vup_verdict){.action = VUP_RULE_ACT_PASS};
 	if (!c->rules)
 		return;
 	o->orig_hdr = m->hdr;
@@ -137,49 +139,51 @@ void vup_step(const struct vup_step_ctx *c, struct vup_msg *m,
 	                 c->fd_is_socket;
 	check(c, v, interpose, o);
 	if (o->refusal) {
-		o->verdict = (struct vup_verdict){.action = VUP_ACT_REFUSED};
-		record(o, VUP_STEP_MSG_IN, v->from, VUP_ACT_REFUSED, NULL,
+		/* No rule ran: o->refusal is the message's fate. */
+		o->verdict = (struct vup_verdict){.action = VUP_RULE_ACT_PASS};
+		record(o, VUP_STEP_MSG_IN, v->from, VUP_TRACE_ACT_REFUSED, NULL,
 		       false);
 		add(o, VUP_STEP_REFUSE, VUP_STEP_MSG_IN);
 		return;
 	}
 	decide(c, m, v, o);
 	const struct vup_verdict *vd = &o->verdict;
-	enum vup_action act = vd->action;
-	if (act == VUP_ACT_PASS && vd->nlogged)
-		act = VUP_ACT_LOG;
+	enum vup_trace_action act = vup_rules_trace_action(vd);
 	const char *rule = vd->rule      ? vd->rule
 	                   : vd->nlogged ? vd->logged[0]
 	                                 : NULL;
 	enum vup_step_msg received =
 	        vd->rewritten ? VUP_STEP_MSG_ORIG : VUP_STEP_MSG_IN;
-	record(o, received, v->from, vd->rewritten ? VUP_ACT_REWRITE : act,
-	       rule, false);
+	record(o, received, v->from,
+	       vd->rewritten ? VUP_TRACE_ACT_REWRITE : act, rule, false);
 	o->a[o->n - 1].marked = true;
 	if (vd->rewritten) {
 		record(o, VUP_STEP_MSG_IN, v->from,
-		       act == VUP_ACT_PASS ? VUP_ACT_REWRITE : act, rule, true);
+		       act == VUP_TRACE_ACT_PASS ? VUP_TRACE_ACT_REWRITE : act,
+		       rule, true);
 		/* What the receiver sees is what counts from now on. */
 		vup_view_decode(v, v->chan, v->from, &m->hdr, m->payload,
 		                m->fds, m->nfds, vup_flow_neg(c->flow),
 		                v->time_ns);
 	}
 	/* Whatever is not sent on never reaches its receiver. */
-	o->delivered = vd->action != VUP_ACT_DROP &&
-	               vd->action != VUP_ACT_FAIL &&
-	               vd->action != VUP_ACT_DISCONNECT;
+	o->delivered = vd->action != VUP_RULE_ACT_DROP &&
+	               vd->action != VUP_RULE_ACT_FAIL &&
+	               vd->action != VUP_RULE_ACT_DISCONNECT;
 	vup_model_feed(c->flow->model, v, o->delivered, &o->events);
 	switch (vd->action) {
-	case VUP_ACT_DROP: add(o, VUP_STEP_DISCARD, VUP_STEP_MSG_IN); break;
-	case VUP_ACT_FAIL:
+	case VUP_RULE_ACT_DROP:
+		add(o, VUP_STEP_DISCARD, VUP_STEP_MSG_IN);
+		break;
+	case VUP_RULE_ACT_FAIL:
 		add(o, VUP_STEP_DISCARD, VUP_STEP_MSG_IN);
 		fail(c, v, o);
 		break;
-	case VUP_ACT_DISCONNECT:
+	case VUP_RULE_ACT_DISCONNECT:
 		add(o, VUP_STEP_DISCARD, VUP_STEP_MSG_IN);
 		add(o, VUP_STEP_CLOSE, VUP_STEP_MSG_IN)->sides = vd->disconnect;
 		break;
-	case VUP_ACT_DELAY:
+	case VUP_RULE_ACT_DELAY:
 		pass_on(c, o, VUP_STEP_MSG_IN, v->from, false, interpose,
 		        vd->delay_ns, rule);
 		break;

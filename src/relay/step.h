@@ -56,10 +56,10 @@ struct vup_step_action {
 	bool as_sent;       /* RECORD */
 	bool marked;        /* RECORD: with the findings (the copy received) */
 	enum vup_side from; /* RECORD */
-	enum vup_action action; /* RECORD */
-	const char *rule;       /* RECORD, HOLD */
-	uint64_t release_ns;    /* HOLD */
-	unsigned sides;         /* CLOSE */
+	enum vup_trace_action action; /* RECORD */
+	const char *rule;             /* RECORD, HOLD */
+	uint64_t release_ns;          /* HOLD */
+	unsigned sides;               /* CLOSE */
 };
 
 #define VUP_STEP_ACTIONS_MAX 6

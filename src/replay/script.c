@@ -59,15 +59,15 @@ static void classify(struct vup_replay_msg *m)
 {
 	bool copy = m->trace_flags & VUP_TRACE_F_AS_SENT;
 	m->sent = !copy;
-	if (m->action == VUP_ACT_RELEASED)
+	if (m->action == VUP_TRACE_ACT_RELEASED)
 		m->sent = m->delivered = false;
 	else if (copy)
-		m->delivered = m->action != VUP_ACT_DROP &&
-		               m->action != VUP_ACT_DISCONNECT;
+		m->delivered = m->action != VUP_TRACE_ACT_DROP &&
+		               m->action != VUP_TRACE_ACT_DISCONNECT;
 	else
-		m->delivered = m->action == VUP_ACT_PASS ||
-		               m->action == VUP_ACT_LOG ||
-		               m->action == VUP_ACT_DELAY;
+		m->delivered = m->action == VUP_TRACE_ACT_PASS ||
+		               m->action == VUP_TRACE_ACT_LOG ||
+		               m->action == VUP_TRACE_ACT_DELAY;
 	/* Played as front-end: the recorded back-end's view. */
 	m->in_view[VUP_AS_FRONTEND] =
 	        m->from == VUP_FRONTEND ? m->delivered : m->sent;

@@ -152,19 +152,29 @@ static bool parse_disconnect(struct vup_rctx *c, const struct vup_ynode *n,
 	return true;
 }
 
+const char *vup_rules_action_name(enum vup_rule_action a)
+{
+	static const char *const names[] = {
+#define X(id, s) s,
+	        VUP_RULE_ACTIONS(X)
+#undef X
+	};
+	return (unsigned)a < VUP_RULE_ACT_COUNT ? names[a] : "unknown";
+}
+
 bool vup__rules_action(struct vup_rctx *c, struct vup_rbuild *b,
                        const struct vup_ynode *n,
                        const struct vup_ynode **rewrite)
 {
 	static const struct {
 		const char *word;
-		enum vup_action action;
+		enum vup_rule_action action;
 	} words[] = {
-	        {"drop", VUP_ACT_DROP},
-	        {"fail", VUP_ACT_FAIL},
-	        {"log", VUP_ACT_LOG},
-	        {"pass", VUP_ACT_PASS},
-	        {"disconnect", VUP_ACT_DISCONNECT},
+	        {"drop", VUP_RULE_ACT_DROP},
+	        {"fail", VUP_RULE_ACT_FAIL},
+	        {"log", VUP_RULE_ACT_LOG},
+	        {"pass", VUP_RULE_ACT_PASS},
+	        {"disconnect", VUP_RULE_ACT_DISCONNECT},
 	};
 	struct vup_rule *r = b->rule;
 	*rewrite = NULL;
@@ -173,7 +183,7 @@ bool vup__rules_action(struct vup_rctx *c, struct vup_rbuild *b,
 		for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
 			if (strcmp(n->s, words[i].word) == 0) {
 				r->action = words[i].action;
-				if (r->action == VUP_ACT_DISCONNECT)
+				if (r->action == VUP_RULE_ACT_DISCONNECT)
 					r->disconnect = 3;
 				return true;
 			}
@@ -219,21 +229,21 @@ bool vup__rules_action(struct vup_rctx *c, struct vup_rbuild *b,
 	}
 	switch (chosen) {
 	case A_DELAY:
-		r->action = VUP_ACT_DELAY;
+		r->action = VUP_RULE_ACT_DELAY;
 		return parse_duration(c, v[A_DELAY], "delay", &r->delay_ns) &&
 		       (!v[A_JITTER] || parse_duration(c, v[A_JITTER], "jitter",
 		                                       &r->jitter_ns));
 	case A_REWRITE:
-		r->action = VUP_ACT_REWRITE;
+		r->action = VUP_RULE_ACT_REWRITE;
 		*rewrite = v[A_REWRITE];
 		return true;
 	case A_FAIL:
-		r->action = VUP_ACT_FAIL;
+		r->action = VUP_RULE_ACT_FAIL;
 		r->fail_has_value = true;
 		return vup__yu64(c, v[A_FAIL], "fail", UINT64_MAX,
 		                 &r->fail_value);
 	case A_DISCONNECT:
-		r->action = VUP_ACT_DISCONNECT;
+		r->action = VUP_RULE_ACT_DISCONNECT;
 		return parse_disconnect(c, v[A_DISCONNECT], &r->disconnect);
 	default:
 		vup__rerr(c, n,

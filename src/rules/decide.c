@@ -239,11 +239,27 @@ static struct vup_rules_session *session_of(const struct vup_rules *r,
 static unsigned list_any(unsigned c, unsigned rf);
 static unsigned list_code(unsigned c, uint32_t k, unsigned rf);
 
+enum vup_trace_action vup_rules_trace_action(const struct vup_verdict *v)
+{
+	switch (v->action) {
+	case VUP_RULE_ACT_PASS:
+		return v->nlogged ? VUP_TRACE_ACT_LOG : VUP_TRACE_ACT_PASS;
+	case VUP_RULE_ACT_DROP: return VUP_TRACE_ACT_DROP;
+	case VUP_RULE_ACT_DELAY: return VUP_TRACE_ACT_DELAY;
+	case VUP_RULE_ACT_REWRITE: return VUP_TRACE_ACT_REWRITE;
+	case VUP_RULE_ACT_FAIL: return VUP_TRACE_ACT_FAIL;
+	case VUP_RULE_ACT_DISCONNECT: return VUP_TRACE_ACT_DISCONNECT;
+	case VUP_RULE_ACT_LOG: return VUP_TRACE_ACT_LOG;
+	case VUP_RULE_ACT_COUNT: break;
+	}
+	return VUP_TRACE_ACT_PASS; /* not a verdict */
+}
+
 void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
                       const struct vup_rules_msg *m, struct vup_verdict *v)
 {
 	memset(v, 0, sizeof(*v));
-	v->action = VUP_ACT_PASS;
+	v->action = VUP_RULE_ACT_PASS;
 	if (!r || r->n == 0 || !m || !m->hdr)
 		return;
 	struct vup_rules_session *s = ss ? session_of(r, ss) : NULL;
@@ -299,28 +315,28 @@ void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
 		if (!fires(rule, i, count))
 			continue;
 		switch (rule->action) {
-		case VUP_ACT_LOG:
+		case VUP_RULE_ACT_LOG:
 			if (v->nlogged < VUP_VERDICT_MAX_LOGGED)
 				v->logged[v->nlogged++] = rule->name;
 			continue;
-		case VUP_ACT_REWRITE:
+		case VUP_RULE_ACT_REWRITE:
 			if (rewrite(rule, l, m)) {
 				v->rewritten = true;
 				rd.last = NULL; /* later rules read anew */
 			}
-			v->action = VUP_ACT_REWRITE;
+			v->action = VUP_RULE_ACT_REWRITE;
 			break;
-		case VUP_ACT_DELAY:
-			v->action = VUP_ACT_DELAY;
+		case VUP_RULE_ACT_DELAY:
+			v->action = VUP_RULE_ACT_DELAY;
 			v->delay_ns = delay_of(rule, i, count);
 			break;
-		case VUP_ACT_FAIL:
-			v->action = VUP_ACT_FAIL;
+		case VUP_RULE_ACT_FAIL:
+			v->action = VUP_RULE_ACT_FAIL;
 			v->fail_value = rule->fail_value;
 			v->fail_has_value = rule->fail_has_value;
 			break;
-		case VUP_ACT_DISCONNECT:
-			v->action = VUP_ACT_DISCONNECT;
+		case VUP_RULE_ACT_DISCONNECT:
+			v->action = VUP_RULE_ACT_DISCONNECT;
 			v->disconnect = rule->disconnect;
 			break;
 		default: v->action = rule->action; break; /* DROP, PASS */

@@ -76,7 +76,7 @@ struct vup_rule {
 	struct vup_rule_match match;
 	struct vup_rule_when when;
 	/* PASS DROP DELAY REWRITE FAIL DISCONNECT LOG */
-	enum vup_action action;
+	enum vup_rule_action action;
 	uint64_t delay_ns, jitter_ns;
 	struct vup_rewrite *rewrites;
 	unsigned nrewrites;

@@ -158,8 +158,9 @@ static bool covers(const struct vup_rule *a, const struct vup_rule *b)
 static bool final(const struct vup_rule *a)
 {
 	const struct vup_rule_when *w = &a->when;
-	return !a->cont && a->action != VUP_ACT_LOG && !w->nth && !w->first &&
-	       !w->every && !w->after && w->probability_ppm >= VUP_RULES_PPM;
+	return !a->cont && a->action != VUP_RULE_ACT_LOG && !w->nth &&
+	       !w->first && !w->every && !w->after &&
+	       w->probability_ppm >= VUP_RULES_PPM;
 }
 
 /* Pairs of rules compared for "never applies" at most: the check is
@@ -175,9 +176,9 @@ void vup__rules_lint(struct vup_rctx *c, const struct vup_rbuild *b, unsigned n)
 	bool capped = false;
 	for (unsigned i = 0; i < n; i++) {
 		const struct vup_rule *r = b[i].rule;
-		if (r->action == VUP_ACT_DROP)
+		if (r->action == VUP_RULE_ACT_DROP)
 			lint_drop(c, &b[i]);
-		if (r->action == VUP_ACT_FAIL)
+		if (r->action == VUP_RULE_ACT_FAIL)
 			lint_fail(c, &b[i]);
 		if (r->jitter_ns > r->delay_ns)
 			vup__rwarn(

@@ -204,14 +204,14 @@ static bool parse_rule(struct vup_rctx *c, struct vup_rbuild *b,
 	if (!act) { /* check the match as if it passed */
 		ok = false;
 		rewrite = NULL;
-		r->action = VUP_ACT_PASS;
+		r->action = VUP_RULE_ACT_PASS;
 	}
 	static const struct vup_ynode every = {.kind = VUP_Y_MAP};
 	if (!vup__rules_match(c, b, v[R_MATCH] ? v[R_MATCH] : &every)) {
 		ok = false;
 		rewrite = NULL; /* its fields depend on the match */
 	}
-	if (r->action == VUP_ACT_FAIL && r->match.reply == 1) {
+	if (r->action == VUP_RULE_ACT_FAIL && r->match.reply == 1) {
 		vup__rerr(c, v[R_ACTION],
 		          "fail answers a request in place of "
 		          "its receiver; it cannot apply to "

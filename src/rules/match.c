@@ -27,7 +27,7 @@ enum {
 
 int vup__rules_reply_filter(const struct vup_rule *r)
 {
-	return r->action == VUP_ACT_FAIL ? 0 : r->match.reply;
+	return r->action == VUP_RULE_ACT_FAIL ? 0 : r->match.reply;
 }
 
 const struct vup_field *vup__rules_layout_field(enum vup_layout l,

@@ -261,14 +261,14 @@ const char *vup_fd_kind_name(unsigned kind)
 	return kind < VUP_FDK_COUNT ? names[kind] : "other";
 }
 
-const char *vup_action_name(unsigned action)
+const char *vup_trace_action_name(unsigned action)
 {
 	static const char *const names[] = {
 #define X(id, s) s,
-	        VUP_ACTIONS(X)
+	        VUP_TRACE_ACTIONS(X)
 #undef X
 	};
-	return action < VUP_ACT_COUNT ? names[action] : "unknown";
+	return action < VUP_TRACE_ACT_COUNT ? names[action] : "unknown";
 }
 
 static size_t rule_len(const struct vup_trace_hdr *h)

@@ -32,12 +32,15 @@
 
 static void verdict_ok(const struct vup_verdict *v)
 {
-	CHECK(v->action < VUP_ACT_COUNT && v->action != VUP_ACT_REFUSED &&
-	      v->action != VUP_ACT_RELEASED);
+	CHECK(v->action < VUP_RULE_ACT_COUNT);
+	/* The trace's own notes are never a verdict's. */
+	enum vup_trace_action t = vup_rules_trace_action(v);
+	CHECK(t < VUP_TRACE_ACT_COUNT && t != VUP_TRACE_ACT_REFUSED &&
+	      t != VUP_TRACE_ACT_RELEASED);
 	CHECK(v->nlogged <= VUP_VERDICT_MAX_LOGGED);
-	CHECK(v->action == VUP_ACT_PASS || v->action == VUP_ACT_LOG ||
+	CHECK(v->action == VUP_RULE_ACT_PASS || v->action == VUP_RULE_ACT_LOG ||
 	      v->rule != NULL);
-	CHECK(v->action != VUP_ACT_DISCONNECT ||
+	CHECK(v->action != VUP_RULE_ACT_DISCONNECT ||
 	      (v->disconnect >= 1 && v->disconnect <= 3));
 }
 

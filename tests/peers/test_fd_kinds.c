@@ -140,7 +140,7 @@ static void check_trace(const char *path, struct want *w, size_t nw)
 			         name);
 		m->seen++;
 		assert_int_equal(th.session, 1);
-		assert_int_equal(th.action, VUP_ACT_PASS);
+		assert_int_equal(th.action, VUP_TRACE_ACT_PASS);
 		assert_false(th.flags & VUP_TRACE_F_AS_SENT);
 		if (th.nfds != m->nfds)
 			fail_msg("%s: %u fds in the trace, sent %u", name,

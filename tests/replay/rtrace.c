@@ -18,7 +18,7 @@ struct rt_msg *rt_add(struct rt *t, uint32_t session, enum vup_chan chan,
 	        (uint8_t)((chan == VUP_CHAN_BACKEND ? VUP_TRACE_F_BACKEND_CHAN
 	                                            : 0) |
 	                  (from == VUP_BACKEND ? VUP_TRACE_F_FROM_BACKEND : 0));
-	m->action = VUP_ACT_PASS;
+	m->action = VUP_TRACE_ACT_PASS;
 	t->ts += 1000000;
 	m->ts_ns = 1700000000000000000ull + t->ts;
 	m->h = (struct vup_hdr){req, flags, size};

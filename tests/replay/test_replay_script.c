@@ -147,27 +147,27 @@ static void views_under_rules(void **state)
 	static struct rt t;
 	memset(&t, 0, sizeof(t));
 	/* 0,1: SET_FEATURES rewritten (original, then the copy as sent). */
-	rt_u64(&t, 1, M, FE, 2, RQ, 0xff)->action = VUP_ACT_REWRITE;
+	rt_u64(&t, 1, M, FE, 2, RQ, 0xff)->action = VUP_TRACE_ACT_REWRITE;
 	struct rt_msg *c = rt_u64(&t, 1, M, FE, 2, RQ, 0x0f);
-	c->action = VUP_ACT_REWRITE;
+	c->action = VUP_TRACE_ACT_REWRITE;
 	c->tflags |= VUP_TRACE_F_AS_SENT;
 	/* 2,3: GET_CONFIG failed by a rule: vuproxy answered itself. */
 	uint8_t cfg[12] = {0};
-	rt_add(&t, 1, M, FE, 24, RQ, cfg, 12)->action = VUP_ACT_FAIL;
+	rt_add(&t, 1, M, FE, 24, RQ, cfg, 12)->action = VUP_TRACE_ACT_FAIL;
 	c = rt_add(&t, 1, M, BE, 24, RP, NULL, 0);
-	c->action = VUP_ACT_FAIL;
+	c->action = VUP_TRACE_ACT_FAIL;
 	c->tflags |= VUP_TRACE_F_AS_SENT;
 	/* 4: dropped SET_VRING_ENABLE. */
-	rt_u64(&t, 1, M, FE, 18, RQ, 1)->action = VUP_ACT_DROP;
+	rt_u64(&t, 1, M, FE, 18, RQ, 1)->action = VUP_TRACE_ACT_DROP;
 	/* 5,6: GET_FEATURES delayed: as received, then the note of it
 	 * leaving (in no view); 7: its reply, logged. */
-	rt_add(&t, 1, M, FE, 1, RQ, NULL, 0)->action = VUP_ACT_DELAY;
+	rt_add(&t, 1, M, FE, 1, RQ, NULL, 0)->action = VUP_TRACE_ACT_DELAY;
 	c = rt_add(&t, 1, M, FE, 1, RQ, NULL, 0);
-	c->action = VUP_ACT_RELEASED;
+	c->action = VUP_TRACE_ACT_RELEASED;
 	c->tflags |= VUP_TRACE_F_AS_SENT;
-	rt_u64(&t, 1, M, BE, 1, RP, 3)->action = VUP_ACT_LOG;
+	rt_u64(&t, 1, M, BE, 1, RP, 3)->action = VUP_TRACE_ACT_LOG;
 	/* 8: a refused message. */
-	rt_u64(&t, 1, M, FE, 8, RQ, 1)->action = VUP_ACT_REFUSED;
+	rt_u64(&t, 1, M, FE, 8, RQ, 1)->action = VUP_TRACE_ACT_REFUSED;
 	assert_int_equal(rt_write_gz(&t, file("rules.pcapng.gz")), 0);
 	struct vup_replay_script *s = load_ok(path, 1);
 	static const bool fe_view[] = {0, 1, 0, 0, 0, 1, 0, 1, 0};

@@ -53,9 +53,10 @@ static struct vup_verdict decide(struct vup_rules *r,
 }
 
 /* The action for a front-end request of code req (8-byte payload u64). */
-static enum vup_action act(struct vup_rules *r, struct vup_rules_session **ss,
-                           enum vup_chan chan, enum vup_side from, uint32_t req,
-                           uint32_t flags, uint64_t u64)
+static enum vup_rule_action act(struct vup_rules *r,
+                                struct vup_rules_session **ss,
+                                enum vup_chan chan, enum vup_side from,
+                                uint32_t req, uint32_t flags, uint64_t u64)
 {
 	struct m x = {.chan = chan,
 	              .from = from,
@@ -102,28 +103,29 @@ static void match_request(void **state)
 	struct m x = {
 	        .chan = MAIN, .from = FE, .req = SET_VRING_NUM, .size = 8};
 	struct vup_verdict v = decide(r, &ss, &x);
-	assert_int_equal(v.action, VUP_ACT_DROP);
+	assert_int_equal(v.action, VUP_RULE_ACT_DROP);
 	assert_string_equal(v.rule, "one");
 	assert_int_equal(v.nlogged, 0);
 	assert_false(v.rewritten);
 	/* Replies too when the rule does not say. */
 	assert_int_equal(act(r, &ss, MAIN, BE, SET_VRING_NUM, REPLY, 0),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	/* The same code on the other channel is another request. */
 	assert_int_equal(act(r, &ss, BCH, BE, SET_VRING_NUM, REQ, 0),
-	                 VUP_ACT_PASS);
+	                 VUP_RULE_ACT_PASS);
 	assert_int_equal(act(r, &ss, MAIN, FE, SET_VRING_ADDR, REQ, 0),
-	                 VUP_ACT_PASS);
-	assert_int_equal(act(r, &ss, BCH, BE, B_IOTLB, REQ, 0), VUP_ACT_FAIL);
+	                 VUP_RULE_ACT_PASS);
+	assert_int_equal(act(r, &ss, BCH, BE, B_IOTLB, REQ, 0),
+	                 VUP_RULE_ACT_FAIL);
 	assert_int_equal(act(r, &ss, MAIN, FE, GET_FEATURES, REQ, 0),
-	                 VUP_ACT_FAIL);
+	                 VUP_RULE_ACT_FAIL);
 	assert_int_equal(act(r, &ss, MAIN, FE, SET_FEATURES, REQ, 0),
-	                 VUP_ACT_PASS);
-	assert_int_equal(act(r, &ss, BCH, BE, 2, REQ, 0), VUP_ACT_PASS);
+	                 VUP_RULE_ACT_PASS);
+	assert_int_equal(act(r, &ss, BCH, BE, 2, REQ, 0), VUP_RULE_ACT_PASS);
 	x.req = GET_FEATURES;
 	x.size = 0;
 	v = decide(r, &ss, &x);
-	assert_int_equal(v.action, VUP_ACT_FAIL);
+	assert_int_equal(v.action, VUP_RULE_ACT_FAIL);
 	assert_int_equal(v.fail_value, 7);
 	assert_string_equal(v.rule, "list");
 	vup_rules_session_free(ss);
@@ -144,14 +146,14 @@ static void match_code_and_channel(void **state)
 	                           "  - name: backend-channel\n"
 	                           "    match: {channel: backend}\n"
 	                           "    action: log\n");
-	assert_int_equal(act(r, &ss, BCH, BE, 99, REQ, 0), VUP_ACT_DROP);
-	assert_int_equal(act(r, &ss, MAIN, FE, 99, REQ, 0), VUP_ACT_PASS);
-	assert_int_equal(act(r, &ss, MAIN, FE, 1, REQ, 0), VUP_ACT_FAIL);
-	assert_int_equal(act(r, &ss, MAIN, FE, 200, REQ, 0), VUP_ACT_FAIL);
+	assert_int_equal(act(r, &ss, BCH, BE, 99, REQ, 0), VUP_RULE_ACT_DROP);
+	assert_int_equal(act(r, &ss, MAIN, FE, 99, REQ, 0), VUP_RULE_ACT_PASS);
+	assert_int_equal(act(r, &ss, MAIN, FE, 1, REQ, 0), VUP_RULE_ACT_FAIL);
+	assert_int_equal(act(r, &ss, MAIN, FE, 200, REQ, 0), VUP_RULE_ACT_FAIL);
 	struct m x = {
 	        .chan = BCH, .from = FE, .req = 1, .flags = REPLY, .size = 8};
 	struct vup_verdict v = decide(r, &ss, &x);
-	assert_int_equal(v.action, VUP_ACT_PASS);
+	assert_int_equal(v.action, VUP_RULE_ACT_PASS);
 	assert_int_equal(v.nlogged, 1);
 	assert_string_equal(v.logged[0], "backend-channel");
 	x.chan = MAIN;
@@ -177,18 +179,20 @@ static void match_from_and_reply(void **state)
 	             "    match: {request: SET_OWNER}\n"
 	             "    action: {fail: 3}\n");
 	assert_int_equal(act(r, &ss, MAIN, BE, GET_FEATURES, REPLY, 0),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	assert_int_equal(act(r, &ss, MAIN, FE, GET_FEATURES, REQ, 0),
-	                 VUP_ACT_DELAY);
+	                 VUP_RULE_ACT_DELAY);
 	/* Back-end requests on the back-end channel: neither rule. */
-	assert_int_equal(act(r, &ss, BCH, BE, B_IOTLB, REQ, 0), VUP_ACT_PASS);
+	assert_int_equal(act(r, &ss, BCH, BE, B_IOTLB, REQ, 0),
+	                 VUP_RULE_ACT_PASS);
 	/* Front-end replies on the back-end channel: neither. */
-	assert_int_equal(act(r, &ss, BCH, FE, B_IOTLB, REPLY, 0), VUP_ACT_PASS);
+	assert_int_equal(act(r, &ss, BCH, FE, B_IOTLB, REPLY, 0),
+	                 VUP_RULE_ACT_PASS);
 	/* fail meets requests only: a SET_OWNER reply passes. */
 	assert_int_equal(act(r, &ss, MAIN, FE, SET_OWNER, REPLY, 0),
-	                 VUP_ACT_PASS);
+	                 VUP_RULE_ACT_PASS);
 	assert_int_equal(act(r, &ss, MAIN, BE, SET_OWNER, REQ, 0),
-	                 VUP_ACT_FAIL);
+	                 VUP_RULE_ACT_FAIL);
 	vup_rules_session_free(ss);
 	vup_rules_free(r);
 }
@@ -206,23 +210,23 @@ static void match_session_and_socket(void **state)
 	                           "    action: {disconnect: back-end}\n");
 	struct m x = {.chan = MAIN, .from = FE, .req = SET_OWNER, .size = 0};
 	x.session = 3;
-	assert_int_equal(decide(r, &ss, &x).action, VUP_ACT_DROP);
+	assert_int_equal(decide(r, &ss, &x).action, VUP_RULE_ACT_DROP);
 	x.session = 4;
-	assert_int_equal(decide(r, &ss, &x).action, VUP_ACT_PASS);
+	assert_int_equal(decide(r, &ss, &x).action, VUP_RULE_ACT_PASS);
 	x.fe = "/run/vm1.sock";
-	assert_int_equal(decide(r, &ss, &x).action, VUP_ACT_DISCONNECT);
+	assert_int_equal(decide(r, &ss, &x).action, VUP_RULE_ACT_DISCONNECT);
 	x.fe = "/tmp/f.sock";
 	x.be = "/run/vm-backend.sock";
 	struct vup_verdict v = decide(r, &ss, &x);
-	assert_int_equal(v.action, VUP_ACT_DISCONNECT);
+	assert_int_equal(v.action, VUP_RULE_ACT_DISCONNECT);
 	assert_int_equal(v.disconnect, 2);
 	x.be = "/run/vm/x.sock"; /* fnmatch: * matches '/' too (no FNM_PATHNAME)
 	                          */
-	assert_int_equal(decide(r, &ss, &x).action, VUP_ACT_DISCONNECT);
+	assert_int_equal(decide(r, &ss, &x).action, VUP_RULE_ACT_DISCONNECT);
 	x.be = "/run/dpdk.sock";
-	assert_int_equal(decide(r, &ss, &x).action, VUP_ACT_PASS);
+	assert_int_equal(decide(r, &ss, &x).action, VUP_RULE_ACT_PASS);
 	x.fe = x.be = NULL;
-	assert_int_equal(decide(r, &ss, &x).action, VUP_ACT_PASS);
+	assert_int_equal(decide(r, &ss, &x).action, VUP_RULE_ACT_PASS);
 	vup_rules_session_free(ss);
 	vup_rules_free(r);
 }
@@ -239,36 +243,36 @@ static void match_vring(void **state)
 	        .chan = MAIN, .from = FE, .req = SET_VRING_NUM, .size = 8};
 	put_u32(x.p, 0, 1);
 	put_u32(x.p, 4, 256);
-	assert_int_equal(decide(r, &ss, &x).action, VUP_ACT_DROP);
+	assert_int_equal(decide(r, &ss, &x).action, VUP_RULE_ACT_DROP);
 	put_u32(x.p, 0, 0);
-	assert_int_equal(decide(r, &ss, &x).action, VUP_ACT_PASS);
+	assert_int_equal(decide(r, &ss, &x).action, VUP_RULE_ACT_PASS);
 	/* vring fds: bits 0-7, NOFD (bit 8) aside */
 	assert_int_equal(act(r, &ss, MAIN, FE, SET_VRING_CALL, REQ, 0x101),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	assert_int_equal(act(r, &ss, MAIN, FE, SET_VRING_CALL, REQ, 0x100),
-	                 VUP_ACT_PASS);
+	                 VUP_RULE_ACT_PASS);
 	assert_int_equal(act(r, &ss, MAIN, FE, SET_VRING_ENABLE, REQ, 1),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	assert_int_equal(act(r, &ss, MAIN, BE, GET_VRING_BASE, REPLY, 1),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	/* vring addr: index is the first u32 of 40 bytes */
 	x.req = SET_VRING_ADDR;
 	x.size = 40;
 	put_u32(x.p, 0, 1);
-	assert_int_equal(decide(r, &ss, &x).action, VUP_ACT_DROP);
+	assert_int_equal(decide(r, &ss, &x).action, VUP_RULE_ACT_DROP);
 	/* host notifier on the back-end channel */
 	x.chan = BCH;
 	x.from = BE;
 	x.req = B_HOST_NOTIFIER;
 	x.size = 24;
 	put_u64(x.p, 0, 0x101);
-	assert_int_equal(decide(r, &ss, &x).action, VUP_ACT_DROP);
+	assert_int_equal(decide(r, &ss, &x).action, VUP_RULE_ACT_DROP);
 	/* No index in the payload, or no payload: no match. */
 	assert_int_equal(act(r, &ss, MAIN, FE, SET_FEATURES, REQ, 1),
-	                 VUP_ACT_PASS);
+	                 VUP_RULE_ACT_PASS);
 	x = (struct m){.chan = MAIN, .from = FE, .req = SET_VRING_NUM};
 	x.p[0] = 1;
-	assert_int_equal(decide(r, &ss, &x).action, VUP_ACT_PASS);
+	assert_int_equal(decide(r, &ss, &x).action, VUP_RULE_ACT_PASS);
 	vup_rules_session_free(ss);
 	vup_rules_free(r);
 }
@@ -311,10 +315,10 @@ static void match_fields(void **state)
 		put_u32(x.p, 4, cases[i].num);
 		struct vup_verdict v = decide(r, &ss, &x);
 		if (cases[i].fail == 0) {
-			assert_int_equal(v.action, VUP_ACT_PASS);
+			assert_int_equal(v.action, VUP_RULE_ACT_PASS);
 			assert_null(v.rule);
 		} else {
-			assert_int_equal(v.action, VUP_ACT_FAIL);
+			assert_int_equal(v.action, VUP_RULE_ACT_FAIL);
 			assert_int_equal(v.fail_value, cases[i].fail);
 		}
 	}
@@ -322,7 +326,7 @@ static void match_fields(void **state)
 	struct m x = {
 	        .chan = MAIN, .from = FE, .req = SET_VRING_NUM, .size = 4};
 	put_u32(x.p, 4, 100);
-	assert_int_equal(decide(r, &ss, &x).action, VUP_ACT_PASS);
+	assert_int_equal(decide(r, &ss, &x).action, VUP_RULE_ACT_PASS);
 	/* Packed-ring fields exist once RING_PACKED is negotiated. */
 	x = (struct m){.chan = MAIN,
 	               .from = BE,
@@ -330,11 +334,11 @@ static void match_fields(void **state)
 	               .flags = REPLY,
 	               .size = 8};
 	put_u32(x.p, 4, 0x00058000); /* avail_wrap 1, used_idx 5 */
-	assert_int_equal(decide(r, &ss, &x).action, VUP_ACT_PASS);
+	assert_int_equal(decide(r, &ss, &x).action, VUP_RULE_ACT_PASS);
 	x.neg.features = 1ull << VUP_F_RING_PACKED;
-	assert_int_equal(decide(r, &ss, &x).action, VUP_ACT_DELAY);
+	assert_int_equal(decide(r, &ss, &x).action, VUP_RULE_ACT_DELAY);
 	put_u32(x.p, 4, 0x00050000); /* avail_wrap 0 */
-	assert_int_equal(decide(r, &ss, &x).action, VUP_ACT_PASS);
+	assert_int_equal(decide(r, &ss, &x).action, VUP_RULE_ACT_PASS);
 	vup_rules_session_free(ss);
 	vup_rules_free(r);
 }
@@ -354,22 +358,22 @@ static void match_features(void **state)
 	             "    action: {fail: 5}\n");
 	uint64_t both = 1ull << 34 | 1ull << 32;
 	assert_int_equal(act(r, &ss, MAIN, BE, GET_FEATURES, REPLY, both),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	assert_int_equal(act(r, &ss, MAIN, FE, SET_FEATURES, REQ, both | 1),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	assert_int_equal(act(r, &ss, MAIN, BE, GET_FEATURES, REPLY, 1ull << 34),
-	                 VUP_ACT_PASS);
+	                 VUP_RULE_ACT_PASS);
 	/* The same bits in another payload are no features. */
 	assert_int_equal(act(r, &ss, MAIN, FE, SET_VRING_CALL, REQ, both),
-	                 VUP_ACT_PASS);
+	                 VUP_RULE_ACT_PASS);
 	assert_int_equal(act(r, &ss, MAIN, FE, SET_FEATURES, REQ, 1ull << 3),
-	                 VUP_ACT_PASS);
+	                 VUP_RULE_ACT_PASS);
 	/* Protocol bits in the protocol word only. */
 	assert_int_equal(act(r, &ss, MAIN, FE, 16, REQ, 1ull << 3),
-	                 VUP_ACT_FAIL);
+	                 VUP_RULE_ACT_FAIL);
 	assert_int_equal(
 	        act(r, &ss, MAIN, BE, GET_PROTOCOL_FEATURES, REPLY, 0xfffffff7),
-	        VUP_ACT_PASS);
+	        VUP_RULE_ACT_PASS);
 	vup_rules_session_free(ss);
 	vup_rules_free(r);
 }
@@ -389,11 +393,11 @@ static void fired(const char *when, unsigned n, char *out)
 	struct vup_rules_session *ss = NULL;
 	for (unsigned i = 0; i < n; i++) {
 		out[i] = act(r, &ss, MAIN, FE, GET_FEATURES, REQ, 0) ==
-		                         VUP_ACT_DROP
+		                         VUP_RULE_ACT_DROP
 		                 ? '1'
 		                 : '0';
 		assert_int_equal(act(r, &ss, MAIN, FE, SET_OWNER, REQ, 0),
-		                 VUP_ACT_PASS);
+		                 VUP_RULE_ACT_PASS);
 	}
 	out[n] = '\0';
 	vup_rules_session_free(ss);
@@ -442,9 +446,9 @@ static void counters_count_matches(void **state)
 	                           "    when: {nth: 2}\n"
 	                           "    action: {fail: 1}\n");
 	/* a: 1 no, 2 yes, 3 no, 4 yes; b sees 1 and 3: fires on 3 */
-	const enum vup_action expect[] = {VUP_ACT_PASS, VUP_ACT_DROP,
-	                                  VUP_ACT_FAIL, VUP_ACT_DROP,
-	                                  VUP_ACT_PASS};
+	const enum vup_rule_action expect[] = {
+	        VUP_RULE_ACT_PASS, VUP_RULE_ACT_DROP, VUP_RULE_ACT_FAIL,
+	        VUP_RULE_ACT_DROP, VUP_RULE_ACT_PASS};
 	for (size_t i = 0; i < COUNT(expect); i++)
 		assert_int_equal(act(r, &ss, MAIN, FE, GET_FEATURES, REQ, 0),
 		                 expect[i]);
@@ -466,20 +470,20 @@ static void scope_session_and_global(void **state)
 	                           "    when: {first: 1, scope: global}\n"
 	                           "    action: drop\n");
 	assert_int_equal(act(r, &s1, MAIN, FE, GET_FEATURES, REQ, 0),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	assert_int_equal(act(r, &s1, MAIN, FE, GET_FEATURES, REQ, 0),
-	                 VUP_ACT_PASS);
+	                 VUP_RULE_ACT_PASS);
 	assert_int_equal(act(r, &s2, MAIN, FE, GET_FEATURES, REQ, 0),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	assert_int_equal(act(r, &s1, MAIN, FE, SET_OWNER, REQ, 0),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	assert_int_equal(act(r, &s2, MAIN, FE, SET_OWNER, REQ, 0),
-	                 VUP_ACT_PASS);
+	                 VUP_RULE_ACT_PASS);
 	assert_int_equal(r->global_count[1], 2);
 	assert_int_equal(r->global_count[0], 0);
 	/* Without a session (NULL ss), session scope still decides. */
 	assert_int_equal(act(r, NULL, MAIN, FE, GET_FEATURES, REQ, 0),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	vup_rules_session_free(s1);
 	vup_rules_session_free(s2);
 	vup_rules_free(r);
@@ -498,7 +502,7 @@ static unsigned draws(const char *p, const char *seed, unsigned n, char *out)
 	unsigned hits = 0;
 	for (unsigned i = 0; i < n; i++) {
 		bool hit = act(r, &ss, MAIN, FE, SET_OWNER, REQ, 0) ==
-		           VUP_ACT_DROP;
+		           VUP_RULE_ACT_DROP;
 		hits += hit;
 		if (out)
 			out[i] = hit ? '1' : '0';
@@ -547,13 +551,14 @@ static void probability_ignores_interleaving(void **state)
 	char x[201], y[201];
 	for (int i = 0; i < 200; i++)
 		x[i] = act(r, &alone, MAIN, FE, SET_OWNER, REQ, 0) ==
-		                       VUP_ACT_DROP
+		                       VUP_RULE_ACT_DROP
 		               ? '1'
 		               : '0';
 	for (int i = 0; i < 200; i++) {
 		for (int k = 0; k < i % 3; k++)
 			act(r, &s2, MAIN, FE, SET_OWNER, REQ, 0);
-		y[i] = act(r, &s1, MAIN, FE, SET_OWNER, REQ, 0) == VUP_ACT_DROP
+		y[i] = act(r, &s1, MAIN, FE, SET_OWNER, REQ, 0) ==
+		                       VUP_RULE_ACT_DROP
 		               ? '1'
 		               : '0';
 	}
@@ -583,7 +588,7 @@ static void delay_and_jitter(void **state)
 		struct m x = {.chan = MAIN, .from = FE, .req = 5, .size = 8};
 		struct vup_verdict v1 = decide(r1, &s1, &x);
 		struct vup_verdict v2 = decide(r2, &s2, &x);
-		assert_int_equal(v1.action, VUP_ACT_DELAY);
+		assert_int_equal(v1.action, VUP_RULE_ACT_DELAY);
 		assert_string_equal(v1.rule, "slow");
 		assert_int_equal(v1.delay_ns, v2.delay_ns);
 		assert_in_range(v1.delay_ns, 50000000, 150000000);
@@ -594,7 +599,7 @@ static void delay_and_jitter(void **state)
 	            hi > 140000000); /* spread over the range */
 	struct m x = {.chan = MAIN, .from = FE, .req = SET_OWNER};
 	struct vup_verdict v = decide(r1, &s1, &x);
-	assert_int_equal(v.action, VUP_ACT_DELAY);
+	assert_int_equal(v.action, VUP_RULE_ACT_DELAY);
 	assert_int_equal(v.delay_ns, 2000000000ull);
 
 	/* Jitter larger than the delay never goes below 0. */
@@ -635,7 +640,7 @@ static void rewrite_field(void **state)
 	put_u32(x.p, 0, 2);
 	put_u32(x.p, 4, 1024);
 	struct vup_verdict v = decide(r, &ss, &x);
-	assert_int_equal(v.action, VUP_ACT_REWRITE);
+	assert_int_equal(v.action, VUP_RULE_ACT_REWRITE);
 	assert_true(v.rewritten);
 	assert_string_equal(v.rule, "shrink");
 	uint8_t expect[8];
@@ -653,7 +658,7 @@ static void rewrite_field(void **state)
 	assert_int_equal(u, 0x103);
 	/* Already so: the rule decides, nothing changes. */
 	v = decide(r, &ss, &x);
-	assert_int_equal(v.action, VUP_ACT_REWRITE);
+	assert_int_equal(v.action, VUP_RULE_ACT_REWRITE);
 	assert_false(v.rewritten);
 	/* A payload too short keeps its bytes. */
 	x.size = 4;
@@ -689,7 +694,7 @@ static void rewrite_features(void **state)
 	              .size = 8};
 	put_u64(x.p, 0, offered);
 	struct vup_verdict v = decide(r, &ss, &x);
-	assert_int_equal(v.action, VUP_ACT_REWRITE);
+	assert_int_equal(v.action, VUP_RULE_ACT_REWRITE);
 	assert_true(v.rewritten);
 	uint64_t u;
 	memcpy(&u, x.p, 8);
@@ -704,7 +709,7 @@ static void rewrite_features(void **state)
 	/* The request (no payload) is not matched. */
 	x = (struct m){.chan = MAIN, .from = FE, .req = GET_FEATURES};
 	v = decide(r, &ss, &x);
-	assert_int_equal(v.action, VUP_ACT_PASS);
+	assert_int_equal(v.action, VUP_RULE_ACT_PASS);
 	assert_false(v.rewritten);
 	vup_rules_session_free(ss);
 	vup_rules_free(r);
@@ -750,14 +755,14 @@ static void continue_and_log(void **state)
 	assert_string_equal(v.logged[0], "see-all");
 	assert_string_equal(v.logged[1], "once");
 	assert_true(v.rewritten);
-	assert_int_equal(v.action, VUP_ACT_FAIL);
+	assert_int_equal(v.action, VUP_RULE_ACT_FAIL);
 	assert_string_equal(v.rule, "never");
 	/* 2nd: the delay decides; the rewrite stays done. */
 	put_u32(x.p, 4, 1024);
 	v = decide(r, &ss, &x);
 	assert_int_equal(v.nlogged, 1);
 	assert_true(v.rewritten);
-	assert_int_equal(v.action, VUP_ACT_DELAY);
+	assert_int_equal(v.action, VUP_RULE_ACT_DELAY);
 	assert_int_equal(v.delay_ns, 5000000);
 	assert_string_equal(v.rule, "slow");
 	uint32_t num;
@@ -766,10 +771,10 @@ static void continue_and_log(void **state)
 	/* drop with continue: the drop stands unless a later rule decides. */
 	x = (struct m){.chan = MAIN, .from = FE, .req = SET_OWNER};
 	v = decide(r, &ss, &x);
-	assert_int_equal(v.action, VUP_ACT_FAIL); /* "never" comes later */
+	assert_int_equal(v.action, VUP_RULE_ACT_FAIL); /* "never" comes later */
 	x.from = BE;
 	v = decide(r, &ss, &x);
-	assert_int_equal(v.action, VUP_ACT_PASS);
+	assert_int_equal(v.action, VUP_RULE_ACT_PASS);
 	assert_string_equal(v.rule, "pass-owner");
 	assert_int_equal(v.nlogged, 2);
 	assert_string_equal(v.logged[1], "after-drop");
@@ -787,7 +792,7 @@ static void continue_and_log(void **state)
 	ss = NULL;
 	x = (struct m){.chan = MAIN, .from = FE, .req = SET_OWNER};
 	v = decide(r, &ss, &x);
-	assert_int_equal(v.action, VUP_ACT_DROP);
+	assert_int_equal(v.action, VUP_RULE_ACT_DROP);
 	assert_string_equal(v.rule, "drop-owner");
 	vup_rules_session_free(ss);
 	vup_rules_free(r);
@@ -814,12 +819,12 @@ static void index_keeps_file_order(void **state)
 	                           "    match: {reply: false}\n"
 	                           "    action: {fail: 5}\n");
 	assert_int_equal(act(r, &ss, MAIN, BE, SET_OWNER, REQ, 0),
-	                 VUP_ACT_DELAY);
+	                 VUP_RULE_ACT_DELAY);
 	assert_int_equal(act(r, &ss, MAIN, FE, SET_OWNER, REQ, 0),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	assert_int_equal(act(r, &ss, MAIN, FE, GET_FEATURES, REQ, 0),
-	                 VUP_ACT_FAIL);
-	assert_int_equal(act(r, &ss, MAIN, FE, 99, REQ, 0), VUP_ACT_FAIL);
+	                 VUP_RULE_ACT_FAIL);
+	assert_int_equal(act(r, &ss, MAIN, FE, 99, REQ, 0), VUP_RULE_ACT_FAIL);
 	struct m x = {.chan = MAIN, .from = FE, .req = 99, .size = 8};
 	assert_int_equal(decide(r, &ss, &x).fail_value, 4);
 	x.req = 63; /* the last indexed code */
@@ -827,10 +832,11 @@ static void index_keeps_file_order(void **state)
 	x.req = 64; /* the first unindexed one */
 	assert_int_equal(decide(r, &ss, &x).fail_value, 5);
 	assert_int_equal(act(r, &ss, MAIN, FE, SET_OWNER, REPLY, 0),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	assert_int_equal(act(r, &ss, MAIN, FE, GET_FEATURES, REPLY, 0),
-	                 VUP_ACT_PASS);
-	assert_int_equal(act(r, &ss, BCH, BE, B_IOTLB, REQ, 0), VUP_ACT_DELAY);
+	                 VUP_RULE_ACT_PASS);
+	assert_int_equal(act(r, &ss, BCH, BE, B_IOTLB, REQ, 0),
+	                 VUP_RULE_ACT_DELAY);
 	vup_rules_session_free(ss);
 	vup_rules_free(r);
 }
@@ -862,7 +868,7 @@ static void rewrite_then_match_reads_anew(void **state)
 	struct vup_verdict v = decide(r, &ss, &x);
 	assert_int_equal(v.nlogged, 1);
 	assert_true(v.rewritten);
-	assert_int_equal(v.action, VUP_ACT_FAIL);
+	assert_int_equal(v.action, VUP_RULE_ACT_FAIL);
 	assert_int_equal(v.fail_value, 9);
 	assert_string_equal(v.rule, "is-128");
 	vup_rules_session_free(ss);
@@ -881,7 +887,7 @@ static void log_is_capped(void **state)
 	struct vup_rules_session *ss = NULL;
 	struct m x = {.chan = MAIN, .from = FE, .req = SET_OWNER};
 	struct vup_verdict v = decide(r, &ss, &x);
-	assert_int_equal(v.action, VUP_ACT_DROP);
+	assert_int_equal(v.action, VUP_RULE_ACT_DROP);
 	assert_string_equal(v.rule, "last");
 	assert_int_equal(v.nlogged, VUP_VERDICT_MAX_LOGGED);
 	assert_string_equal(v.logged[0], "log0");
@@ -909,18 +915,18 @@ static void disconnect_sides_and_fail(void **state)
 	        "0xffffffffffffffff}}\n");
 	static const struct {
 		uint32_t code;
-		enum vup_action action;
+		enum vup_rule_action action;
 		unsigned disconnect;
 		uint64_t fail;
 		const char *rule;
 	} cases[] = {
-	        {1, VUP_ACT_DISCONNECT, 1, 0, "fe"},
-	        {2, VUP_ACT_DISCONNECT, 2, 0, "be"},
-	        {3, VUP_ACT_DISCONNECT, 3, 0, "both"},
-	        {4, VUP_ACT_DISCONNECT, 3, 0, "plain"},
-	        {5, VUP_ACT_FAIL, 0, 1, "fail1"},
-	        {6, VUP_ACT_FAIL, 0, 22, "fail22"},
-	        {7, VUP_ACT_FAIL, 0, UINT64_MAX, "big"},
+	        {1, VUP_RULE_ACT_DISCONNECT, 1, 0, "fe"},
+	        {2, VUP_RULE_ACT_DISCONNECT, 2, 0, "be"},
+	        {3, VUP_RULE_ACT_DISCONNECT, 3, 0, "both"},
+	        {4, VUP_RULE_ACT_DISCONNECT, 3, 0, "plain"},
+	        {5, VUP_RULE_ACT_FAIL, 0, 1, "fail1"},
+	        {6, VUP_RULE_ACT_FAIL, 0, 22, "fail22"},
+	        {7, VUP_RULE_ACT_FAIL, 0, UINT64_MAX, "big"},
 	};
 	for (size_t i = 0; i < COUNT(cases); i++) {
 		struct m x = {.chan = MAIN,
@@ -944,12 +950,12 @@ static void no_rules_pass(void **state)
 	struct vup_rules_session *ss = NULL;
 	struct m x = {.chan = MAIN, .from = FE, .req = SET_OWNER};
 	struct vup_verdict v = decide(NULL, &ss, &x);
-	assert_int_equal(v.action, VUP_ACT_PASS);
+	assert_int_equal(v.action, VUP_RULE_ACT_PASS);
 	assert_null(v.rule);
 	assert_int_equal(v.nlogged, 0);
 	struct vup_rules *r = load("rules: []\n");
 	v = decide(r, &ss, &x);
-	assert_int_equal(v.action, VUP_ACT_PASS);
+	assert_int_equal(v.action, VUP_RULE_ACT_PASS);
 	vup_rules_session_free(ss);
 	vup_rules_free(r);
 }
@@ -972,26 +978,26 @@ static void generation_reset(void **state)
 	struct vup_rules_session *ss = vup_rules_session_new(r1);
 	assert_non_null(ss);
 	assert_int_equal(act(r1, &ss, MAIN, FE, SET_OWNER, REQ, 0),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	assert_int_equal(act(r1, &ss, MAIN, FE, SET_OWNER, REQ, 0),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	assert_int_equal(act(r1, &ss, MAIN, FE, SET_OWNER, REQ, 0),
-	                 VUP_ACT_PASS);
+	                 VUP_RULE_ACT_PASS);
 	assert_int_equal(act(r1, &ss, MAIN, FE, GET_FEATURES, REQ, 0),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	assert_int_equal(act(r1, &ss, MAIN, FE, GET_FEATURES, REQ, 0),
-	                 VUP_ACT_PASS);
+	                 VUP_RULE_ACT_PASS);
 
 	struct vup_rules *r2 = load(text); /* a reload */
 	assert_int_not_equal(r1->generation, r2->generation);
 	assert_int_equal(act(r2, &ss, MAIN, FE, SET_OWNER, REQ, 0),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	assert_int_equal(act(r2, &ss, MAIN, FE, SET_OWNER, REQ, 0),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	assert_int_equal(act(r2, &ss, MAIN, FE, SET_OWNER, REQ, 0),
-	                 VUP_ACT_PASS);
+	                 VUP_RULE_ACT_PASS);
 	assert_int_equal(act(r2, &ss, MAIN, FE, GET_FEATURES, REQ, 0),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	vup_rules_free(r1);
 
 	/* A rule set with more rules than the old session knew. */
@@ -1001,9 +1007,9 @@ static void generation_reset(void **state)
 	                            "  - {name: c, when: {nth: 1}, action: "
 	                            "drop}\n");
 	assert_int_equal(act(r3, &ss, MAIN, FE, SET_OWNER, REQ, 0),
-	                 VUP_ACT_DROP);
+	                 VUP_RULE_ACT_DROP);
 	assert_int_equal(act(r3, &ss, MAIN, FE, SET_OWNER, REQ, 0),
-	                 VUP_ACT_PASS);
+	                 VUP_RULE_ACT_PASS);
 	vup_rules_session_free(ss);
 	vup_rules_free(r2);
 	vup_rules_free(r3);

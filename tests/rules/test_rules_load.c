@@ -557,7 +557,7 @@ static void a_full_rule(void **state)
 	assert_int_equal(x->when.probability_ppm, 300000);
 	assert_int_equal(x->when.seed, 0xdeadbeef);
 	assert_true(x->when.global);
-	assert_int_equal(x->action, VUP_ACT_DELAY);
+	assert_int_equal(x->action, VUP_RULE_ACT_DELAY);
 	assert_int_equal(x->delay_ns, 2000000000ull);
 	assert_int_equal(x->jitter_ns, 100000000ull);
 	assert_true(x->cont);
@@ -583,7 +583,7 @@ static void defaults_and_empty(void **state)
 	assert_int_equal(x->when.probability_ppm, 1000000);
 	assert_false(x->when.global);
 	assert_false(x->cont);
-	assert_int_equal(x->action, VUP_ACT_LOG);
+	assert_int_equal(x->action, VUP_RULE_ACT_LOG);
 	vup_rules_free(r);
 }
 
@@ -685,8 +685,8 @@ static void actions(void **state)
 	        "    match: {request: SET_VRING_ADDR}\n"
 	        "    action: {rewrite: {set: {flags: 1, log: 0x1000}}}\n");
 	const struct vup_rule *x = r->rules;
-	assert_int_equal(x[0].action, VUP_ACT_DROP);
-	assert_int_equal(x[1].action, VUP_ACT_FAIL);
+	assert_int_equal(x[0].action, VUP_RULE_ACT_DROP);
+	assert_int_equal(x[1].action, VUP_RULE_ACT_FAIL);
 	assert_false(x[1].fail_has_value);
 	assert_int_equal(x[1].fail_value, 1);
 	assert_true(x[2].fail_has_value);
@@ -694,13 +694,13 @@ static void actions(void **state)
 	assert_int_equal(x[3].disconnect, 1);
 	assert_int_equal(x[4].disconnect, 2);
 	assert_int_equal(x[5].disconnect, 3);
-	assert_int_equal(x[6].action, VUP_ACT_DISCONNECT);
+	assert_int_equal(x[6].action, VUP_RULE_ACT_DISCONNECT);
 	assert_int_equal(x[6].disconnect, 3);
-	assert_int_equal(x[7].action, VUP_ACT_PASS);
+	assert_int_equal(x[7].action, VUP_RULE_ACT_PASS);
 	assert_int_equal(x[8].delay_ns, 7);
 	assert_int_equal(x[9].delay_ns, 7000);
 	assert_int_equal(x[10].delay_ns, 0);
-	assert_int_equal(x[11].action, VUP_ACT_REWRITE);
+	assert_int_equal(x[11].action, VUP_RULE_ACT_REWRITE);
 	assert_int_equal(x[11].nrewrites, 2);
 	assert_null(x[11].rewrites[0].field);
 	assert_false(x[11].rewrites[0].protocol);

@@ -116,7 +116,7 @@ static void make_msg(struct sent *s, uint32_t session, uint32_t counter)
 	                       : counter % 3 == 2 ? VUP_TRACE_F_BACKEND_CHAN |
 	                                                    VUP_TRACE_F_AS_SENT
 	                                          : 0);
-	s->h.action = (uint8_t)(counter % VUP_ACT_COUNT);
+	s->h.action = (uint8_t)(counter % VUP_TRACE_ACT_COUNT);
 	s->h.nfds = (uint8_t)(counter % 4);
 	for (unsigned i = 0; i < s->h.nfds; i++) {
 		s->h.fds[i].kind = (uint8_t)((counter + i) % VUP_FDK_COUNT);

@@ -145,7 +145,7 @@ static inline const char *actions(void)
 		if (a->kind == VUP_STEP_RECORD)
 			snprintf(rec, sizeof(rec), " %s %s",
 			         a->from == FE ? "fe" : "be",
-			         vup_action_name(a->action));
+			         vup_trace_action_name(a->action));
 		at += (size_t)snprintf(
 		        s + at, sizeof(s) - at, "%s%s(%s%s%s%s%s%s%s%s%s",
 		        i ? ", " : "", kinds[a->kind], msgs[a->msg], rec,

@@ -16,7 +16,7 @@ static void test_pass_feeds_the_model(void **state)
 	assert_int_equal(st.findings.n, 0);
 	assert_string_equal(st.mark, "");
 	assert_true(st.delivered);
-	assert_int_equal(st.verdict.action, VUP_ACT_PASS);
+	assert_int_equal(st.verdict.action, VUP_RULE_ACT_PASS);
 	assert_non_null(event(VUP_EV_REPLY_OWED));
 	assert_int_equal(event(VUP_EV_REPLY_OWED)->value, VUP_REQ_GET_FEATURES);
 	assert_int_equal(vup_model_owed_count(flow.model, MAIN), 1);
@@ -55,7 +55,10 @@ static void test_refuse_bad_version(void **state)
 	expect_actions("RECORD(in fe refused), REFUSE(in)");
 	assert_non_null(st.refusal);
 	assert_int_equal(st.refusal->kind, VUP_PROBLEM_VERSION);
-	assert_int_equal(st.verdict.action, VUP_ACT_REFUSED);
+	/* No rule decided: the refusal is the fate, "refused" in the
+	 * trace (a note of the trace's, no rule verdict). */
+	assert_null(st.verdict.rule);
+	assert_int_equal(st.verdict.nlogged, 0);
 	assert_contains(st.mark, "version");
 	assert_false(st.delivered);
 	assert_int_equal(st.events.n, 0);

@@ -17,7 +17,7 @@ static void test_rule_drop(void **state)
 	step(MAIN, FE, VUP_REQ_GET_FEATURES, REQ, NULL, 0, 0);
 	expect_actions("RECORD(in fe drop rule=no-features marked), "
 	               "DISCARD(in)");
-	assert_int_equal(st.verdict.action, VUP_ACT_DROP);
+	assert_int_equal(st.verdict.action, VUP_RULE_ACT_DROP);
 	assert_false(st.delivered);
 	assert_int_equal(st.events.n, 0);
 	assert_int_equal(vup_model_owed_count(flow.model, MAIN), 0);

@@ -242,7 +242,7 @@ int main(int argc, char **argv)
 	static struct msg m;
 	static const char *const rules[] = {NULL, "drop-kick", "slow",
 	                                    "ä-rewrite"};
-	for (unsigned a = 0; a < VUP_ACT_COUNT; a++) {
+	for (unsigned a = 0; a < VUP_TRACE_ACT_COUNT; a++) {
 		memset(&m, 0, sizeof(m));
 		m.session = 4;
 		m.code = vup_proto_by_name("SET_VRING_NUM")->code;
@@ -253,7 +253,7 @@ int main(int argc, char **argv)
 		m.action = (uint8_t)a;
 		m.rule = rules[a % 4];
 		record(&m);
-		if (a == VUP_ACT_REWRITE) {
+		if (a == VUP_TRACE_ACT_REWRITE) {
 			put32(m.payload + 4, 128);
 			m.as_sent = true;
 			record(&m);
