@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# lib.sh - shared helpers for vuproxy's end-to-end tests.  Source it from a
-# bash script that runs with `set -eu`:
+# lib.sh - shared helpers for vuproxy's end-to-end and trace tests (the one
+# shell library of tests/).  Source it from a bash script that runs with
+# `set -eu`:
 #
 #     . "$(dirname "$0")/lib.sh"
 #     e2e_init my_test                   # scratch dir $E2E_DIR, cleanup trap
@@ -65,6 +66,16 @@ e2e_need_cmd() {
 	done
 }
 
+# e2e_need_exe VAR...: each variable names an executable file (a program
+# of the build, passed in by CTest).
+e2e_need_exe() {
+	local v
+	for v in "$@"; do
+		[ -n "${!v:-}" ] || e2e_fail "$v is not set"
+		[ -x "${!v}" ] || e2e_fail "$v=${!v} is not an executable file"
+	done
+}
+
 # e2e_init NAME: scratch directory, start time, traps.
 e2e_init() {
 	E2E_NAME=$1
@@ -126,10 +137,22 @@ e2e_alive() {
 	[ -n "$pid" ] && [ -z "${E2E_RC[$1]+x}" ] && e2e_pid_alive "$pid"
 }
 
+# e2e_prog_pid NAME: the program's own pid, the child of its `timeout`
+# wrapper; fails when it has none.
+e2e_prog_pid() { e2e_child_of "${E2E_PID[$1]}"; }
+
+# e2e_reap NAME: wait for NAME's wrapper; its exit status goes to
+# E2E_RC[NAME]: the program's own status, 124 if its time limit ran out,
+# 128+N if a signal killed it.
+e2e_reap() {
+	local rc=0
+	wait "${E2E_PID[$1]}" 2>/dev/null || rc=$?
+	E2E_RC[$1]=$rc
+	e2e_log "$1 exited with status $rc"
+}
+
 # e2e_stop NAME [GRACE]: SIGINT the program, wait up to GRACE seconds
-# (default 15), then SIGKILL the program and its wrapper.  The exit status
-# lands in E2E_RC[NAME]: the program's own status, 124 if its time limit
-# ran out, 128+N if a signal killed it.
+# (default 15), then SIGKILL the program and its wrapper; then e2e_reap.
 #
 # The signal goes to the program itself, never through its timeout
 # wrapper: timeout passes it on, then sends it and a SIGCONT to its whole
@@ -137,7 +160,7 @@ e2e_alive() {
 # LeakSanitizer's exit-time check (ptrace) stops the process, and the
 # check then waits forever: an ASan build "hangs" at exit.
 e2e_stop() {
-	local name=$1 grace=${2:-15} pid=${E2E_PID[$1]:-} end rc=0 c
+	local name=$1 grace=${2:-15} pid=${E2E_PID[$1]:-} end c
 	[ -n "$pid" ] || e2e_fail "e2e_stop: no process named '$name'"
 	[ -z "${E2E_RC[$name]+x}" ] || return 0
 	if e2e_pid_alive "$pid"; then
@@ -152,9 +175,49 @@ e2e_stop() {
 			e2e_kill_tree "$pid"
 		fi
 	fi
-	wait "$pid" 2>/dev/null || rc=$?
-	E2E_RC[$name]=$rc
-	e2e_log "$name exited with status $rc"
+	e2e_reap "$name"
+}
+
+# e2e_signal NAME SIG: send SIG to the program itself, once (not through
+# its wrapper: see e2e_stop).
+e2e_signal() {
+	local c
+	c=$(e2e_prog_pid "$1") || e2e_fail "e2e_signal: $1 has no running program"
+	kill "-$2" "$c"
+}
+
+# e2e_term NAME [GRACE]: SIGTERM to the program, then e2e_wait_exit.
+e2e_term() {
+	e2e_signal "$1" TERM
+	e2e_wait_exit "$1" "${2:-15}"
+}
+
+# e2e_kill9 NAME: SIGKILL the program itself (not its wrapper): a crash.
+e2e_kill9() {
+	local c
+	c=$(e2e_prog_pid "$1") || e2e_fail "e2e_kill9: $1 has no running program"
+	kill -KILL "$c"
+	e2e_reap "$1"
+}
+
+# e2e_kill_if_ours PID MARKER: SIGKILL PID if it still runs with MARKER (a
+# path in our scratch directory) in its command line: for a grandchild
+# that cleanup would not reach otherwise.
+e2e_kill_if_ours() {
+	tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -qF -- "$2" || return 0
+	kill -KILL "$1" 2>/dev/null || true
+}
+
+# e2e_wait_exit NAME TIMEOUT: wait for NAME to exit by itself, then reap
+# it; fail after TIMEOUT seconds.
+e2e_wait_exit() {
+	local end=$(($(date +%s) + $2))
+	while e2e_alive "$1"; do
+		[ "$(date +%s)" -lt "$end" ] ||
+			e2e_fail "$1 did not exit within $2 s"
+		sleep 0.05
+	done
+	e2e_reap "$1"
 }
 
 # SIGKILL our timeout wrapper $1 and everything under it.  timeout runs in
@@ -186,6 +249,14 @@ e2e_children_of() {
 		f=${f#/proc/}
 		echo "${f%/stat}"
 	done
+}
+
+# e2e_child_of PID: the first child of PID; fails when it has none.
+e2e_child_of() {
+	local c
+	c=$(e2e_children_of "$1")
+	[ -n "$c" ] || return 1
+	echo "${c%%$'\n'*}"
 }
 
 # e2e_wait TIMEOUT WHAT CMD [ARGS...]: poll CMD until it succeeds (TIMEOUT
@@ -227,14 +298,23 @@ e2e_check_sun_path() {
 			"set TMPDIR to a shorter directory"
 }
 
+# e2e_expect_eq WHAT GOT WANT
+e2e_expect_eq() {
+	[ "$2" = "$3" ] || e2e_fail "$1: got '$2', expected '$3'"
+}
+
+# e2e_mode PATH: its permission bits, octal.
+e2e_mode() { stat -c %a "$1"; }
+
 # Lines of a log worth showing on failure.  A test may redefine this to
 # drop its programs' periodic noise (read stdin, write stdout).
 e2e_log_filter() { cat; }
 
-# Print the last lines of every log, terminal escape sequences removed.
+# Print the last lines of every log (and of every .err a test wrote),
+# terminal escape sequences removed.
 e2e_dump_logs() {
 	local f
-	for f in "$E2E_DIR"/*.log; do
+	for f in "$E2E_DIR"/*.log "$E2E_DIR"/*.err; do
 		[ -e "$f" ] || continue
 		printf '\n----- %s (last %s lines shown) -----\n' "$f" "$E2E_TAIL_LINES"
 		sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$f" | e2e_log_filter |
@@ -272,4 +352,57 @@ e2e_cleanup() {
 		rm -rf -- "$E2E_DIR"
 	fi
 	exit "$rc"
+}
+
+# ---- vuproxy with trace_peer, `vuproxy dump` (the trace tests) ----
+
+# e2e_vuproxy_umask0 NAME LIMIT ARGS...: start $VUPROXY ARGS under umask
+# 000 (its trace must be 0600 all the same).
+e2e_vuproxy_umask0() {
+	local name=$1 limit=$2
+	shift 2
+	e2e_start "$name" "$limit" sh -c 'umask 000 && exec "$@"' sh "$VUPROXY" "$@"
+}
+
+# e2e_vuproxy_for_peer NAME TRACE [ARGS...]: vuproxy -w TRACE with the
+# sockets e2e_peer_run uses, under umask 000; waits until it listens.
+e2e_vuproxy_for_peer() {
+	local name=$1 trace=$2
+	shift 2
+	e2e_check_sun_path "$E2E_DIR/$name-fe.sock"
+	e2e_vuproxy_umask0 "$name" 60 --frontend "listen:$E2E_DIR/$name-fe.sock" \
+		--backend "connect:$E2E_DIR/$name-be.sock" -w "$trace" "$@"
+	e2e_wait 10 "$name to listen" e2e_unix_listening "$E2E_DIR/$name-fe.sock"
+}
+
+# e2e_peer_run NAME COUNT PAD: one $TRACE_PEER session through the vuproxy
+# started by e2e_vuproxy_for_peer NAME: COUNT numbered messages (see
+# tests/trace/trace_peer.c); sets E2E_PEER_MSGS to the messages vuproxy
+# relayed.
+declare -A E2E_PEER_RUNS=()
+e2e_peer_run() {
+	local name=$1 count=$2 pad=$3 k=${E2E_PEER_RUNS[$1]:-0}
+	k=$((k + 1))
+	E2E_PEER_RUNS[$1]=$k
+	timeout -k 5 60 "$TRACE_PEER" "$E2E_DIR/$name-fe.sock" "$E2E_DIR/$name-be.sock" \
+		"$count" "$pad" >"$E2E_DIR/$name-peer$k.out" 2>"$E2E_DIR/$name-peer$k.err" ||
+		e2e_fail "trace_peer run $k through $name failed: $(cat "$E2E_DIR/$name-peer$k.err")"
+	# shellcheck disable=SC2034 # the caller's result
+	E2E_PEER_MSGS=$(awk '$1 == "messages" { print $2 }' "$E2E_DIR/$name-peer$k.out")
+}
+
+# e2e_messages_written NAME: N from vuproxy's "N messages written to" line.
+e2e_messages_written() {
+	sed -n 's/^vuproxy: \([0-9][0-9]*\) messages written to .*/\1/p' \
+		"$E2E_DIR/$1.log" | tail -n 1
+}
+
+# e2e_dump OUT ARGS...: run `vuproxy dump ARGS`, stdout in OUT, stderr in
+# OUT.err; the exit status in E2E_DUMP_RC.
+e2e_dump() {
+	local out=$1
+	shift
+	E2E_DUMP_RC=0
+	# shellcheck disable=SC2034 # the caller's result
+	timeout 60 "$VUPROXY" dump "$@" >"$out" 2>"$out.err" || E2E_DUMP_RC=$?
 }

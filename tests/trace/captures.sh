@@ -22,21 +22,21 @@
 #   malformed record, a size or fd count outside the catalogue).
 # Every file is checked and every failure reported, then the test fails.
 # A missing tshark or jq fails the test: it never skips.
-# Env: VUPROXY (required), VUP_WIRESHARK_LUA (required), T_KEEP=1.
+# Env: VUPROXY (required), VUP_WIRESHARK_LUA (required), E2E_KEEP=1.
 # Run by hand: VUPROXY=build/vuproxy \
 #   VUP_WIRESHARK_LUA=tools/wireshark/vuproxy.lua tests/trace/captures.sh
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=tlib.sh
-. "$HERE/tlib.sh"
+# shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
+. "$HERE/../e2e/lib.sh"
 
-t_init trace_captures
-t_need_cmd tshark jq timeout diff grep sed wc
-t_need_exe VUPROXY
+e2e_init trace_captures
+e2e_need_cmd tshark jq timeout diff grep sed wc
+e2e_need_exe VUPROXY
 LUA=${VUP_WIRESHARK_LUA:-}
-{ [ -n "$LUA" ] && [ -r "$LUA" ]; } || t_fail "VUP_WIRESHARK_LUA='$LUA' is not a readable file"
+{ [ -n "$LUA" ] && [ -r "$LUA" ]; } || e2e_fail "VUP_WIRESHARK_LUA='$LUA' is not a readable file"
 COMPARE_JQ=$HERE/../wireshark/compare.jq
-[ -r "$COMPARE_JQ" ] || t_fail "no $COMPARE_JQ"
+[ -r "$COMPARE_JQ" ] || e2e_fail "no $COMPARE_JQ"
 
 [ $# -gt 0 ] || set -- "$HERE/../../captures"
 FILES=()
@@ -48,15 +48,15 @@ for a in "$@"; do
 	elif [ -f "$a" ]; then
 		FILES+=("$a")
 	else
-		t_fail "no file or directory $a"
+		e2e_fail "no file or directory $a"
 	fi
 done
-[ "${#FILES[@]}" -gt 0 ] || t_fail "no *.pcapng.gz capture in $*"
+[ "${#FILES[@]}" -gt 0 ] || e2e_fail "no *.pcapng.gz capture in $*"
 
 fails=()
 # bad FILE WHAT: record a failure, go on with the next check.
 bad() {
-	t_log "NOT OK: $(basename "$1"): $2"
+	e2e_log "NOT OK: $(basename "$1"): $2"
 	fails+=("$(basename "$1"): $2")
 }
 
@@ -94,11 +94,11 @@ UNDECODED='
     else "record \($n): record type \(.type) unknown" end'
 
 check_file() {
-	local b=$T_DIR/$1 n nctl nblk ntap nframes
+	local b=$E2E_DIR/$1 n nctl nblk ntap nframes
 	# 1. vuproxy dump --json.
-	t_dump "$b.dump.json" --json "$F"
-	if [ "$T_DUMP_RC" != 0 ]; then
-		bad "$F" "vuproxy dump --json exited $T_DUMP_RC: $(head -c 300 "$b.dump.json.err")"
+	e2e_dump "$b.dump.json" --json "$F"
+	if [ "$E2E_DUMP_RC" != 0 ]; then
+		bad "$F" "vuproxy dump --json exited $E2E_DUMP_RC: $(head -c 300 "$b.dump.json.err")"
 		return
 	fi
 	[ ! -s "$b.dump.json.err" ] || bad "$F" "vuproxy dump wrote to stderr: $(head -c 300 "$b.dump.json.err")"
@@ -153,7 +153,7 @@ check_file() {
 	ts "$b.verbose" -r "$F" -V || return
 	! grep -q 'Lua Error' "$b.verbose" ||
 		bad "$F" "the dissector threw: $(grep -m 3 'Lua Error' "$b.verbose" | tr '\n' ';')"
-	t_log "$(basename "$F"): $n records: $nctl control messages, $((ntap - nblk)) net frames, $nblk blk requests, $((n - nctl - ntap)) statistics"
+	e2e_log "$(basename "$F"): $n records: $nctl control messages, $((ntap - nblk)) net frames, $nblk blk requests, $((n - nctl - ntap)) statistics"
 }
 
 i=0
@@ -161,11 +161,11 @@ for F in "${FILES[@]}"; do
 	i=$((i + 1))
 	nfails=${#fails[@]}
 	check_file "$i"
-	[ "${#fails[@]}" != "$nfails" ] || t_log "ok: $(basename "$F")"
+	[ "${#fails[@]}" != "$nfails" ] || e2e_log "ok: $(basename "$F")"
 done
 
 if [ "${#fails[@]}" -gt 0 ]; then
 	printf '  %s\n' "${fails[@]}" >&2
-	t_fail "${#fails[@]} problems in ${#FILES[@]} captures (above)"
+	e2e_fail "${#fails[@]} problems in ${#FILES[@]} captures (above)"
 fi
-t_log "PASS: ${#FILES[@]} captures decoded without an unknown by vuproxy dump and tshark"
+e2e_log "PASS: ${#FILES[@]} captures decoded without an unknown by vuproxy dump and tshark"

@@ -35,9 +35,10 @@
 #
 # Environment: VUPROXY, KILL_AFTER (kill_after), T_TESTPMD (default
 # dpdk-testpmd), T_ROUNDS (default 20), T_SEED, T_BE_CPU / T_FE_CPU
-# (default 0 / 1), T_KEEP=1.  No testpmd means failure, not a skip.
+# (default 0 / 1), E2E_KEEP=1.  No testpmd means failure, not a skip.
 set -eu
-. "$(dirname "$0")/tlib.sh"
+# shellcheck source=../e2e/lib.sh
+. "$(dirname "$0")/../e2e/lib.sh"
 
 TESTPMD=${T_TESTPMD:-dpdk-testpmd}
 ROUNDS=${T_ROUNDS:-20}
@@ -46,34 +47,34 @@ BE_CPU=${T_BE_CPU:-0}
 FE_CPU=${T_FE_CPU:-1}
 READY_MSG="virtio is now ready for processing"
 
-t_init trace_dpdk_kill_loop
-t_need_cmd "$TESTPMD" stdbuf gzip jq timeout awk sed tail
-t_need_exe VUPROXY KILL_AFTER
-[ "$ROUNDS" -ge 4 ] || t_fail "T_ROUNDS=$ROUNDS: at least 4"
+e2e_init trace_dpdk_kill_loop
+e2e_need_cmd "$TESTPMD" stdbuf gzip jq timeout awk sed tail
+e2e_need_exe VUPROXY KILL_AFTER
+[ "$ROUNDS" -ge 4 ] || e2e_fail "T_ROUNDS=$ROUNDS: at least 4"
 RANDOM=$SEED
-t_log "$ROUNDS rounds, seed $SEED (T_SEED=$SEED reproduces the draws)"
+e2e_log "$ROUNDS rounds, seed $SEED (T_SEED=$SEED reproduces the draws)"
 
-BE_SOCK=$T_DIR/be.sock
-FE_SOCK=$T_DIR/fe.sock
-t_check_sun_path "$BE_SOCK"
-PREFIX="vupkl-${T_DIR##*.}-$$"
+BE_SOCK=$E2E_DIR/be.sock
+FE_SOCK=$E2E_DIR/fe.sock
+e2e_check_sun_path "$BE_SOCK"
+PREFIX="vupkl-${E2E_DIR##*.}-$$"
 if [ "$(id -u)" = 0 ]; then
 	DPDK_RUNDIR=/var/run/dpdk
 else
 	DPDK_RUNDIR=${XDG_RUNTIME_DIR:-/tmp}/dpdk
 fi
-t_on_exit rm -rf -- "$DPDK_RUNDIR/$PREFIX-be"
+e2e_on_exit rm -rf -- "$DPDK_RUNDIR/$PREFIX-be"
 EAL=(--no-pci --no-huge)
 TP=(--stats-period=1 --nb-cores=1 --total-num-mbufs=16384)
 
 # stdbuf: the back-end runs through every round, its log must be current.
-t_start be 280 stdbuf -oL -eL "$TESTPMD" --lcores "0@$BE_CPU,1@$BE_CPU" \
+e2e_start be 280 stdbuf -oL -eL "$TESTPMD" --lcores "0@$BE_CPU,1@$BE_CPU" \
 	"${EAL[@]}" -m 512 --file-prefix="$PREFIX-be" \
 	--vdev "net_vhost0,iface=$BE_SOCK,queues=1" \
 	--log-level=lib.vhost.config:debug -- "${TP[@]}" --forward-mode=rxonly
-t_wait 30 "the back-end to listen" t_unix_listening "$BE_SOCK"
+e2e_wait 30 "the back-end to listen" e2e_unix_listening "$BE_SOCK"
 
-BE_LOG=$T_DIR/be.log
+BE_LOG=$E2E_DIR/be.log
 be_off=0 # where the current round's part of the back-end's log starts
 be_slice() { tail -c "+$((be_off + 1))" "$BE_LOG"; }
 be_count() { be_slice | grep -cE -- "$1" || true; }
@@ -102,78 +103,78 @@ declare -A points=() # set-up kill points: records in the trace
 T_START=$(now_ms)
 for r in $(seq 1 "$ROUNDS"); do
 	be_off=$(stat -c %s "$BE_LOG")
-	trace=$T_DIR/r$r.pcapng.gz
-	t_vuproxy_umask0 "vp$r" 60 --frontend "listen:$FE_SOCK" \
+	trace=$E2E_DIR/r$r.pcapng.gz
+	e2e_vuproxy_umask0 "vp$r" 60 --frontend "listen:$FE_SOCK" \
 		--backend "connect:$BE_SOCK" -w "$trace" -v
-	t_wait 10 "vuproxy round $r to listen" t_unix_listening "$FE_SOCK"
-	t_on_exit rm -rf -- "$DPDK_RUNDIR/$PREFIX-fe$r"
-	t_start "fe$r" 60 "$TESTPMD" --lcores "0@$FE_CPU,1@$FE_CPU" \
+	e2e_wait 10 "vuproxy round $r to listen" e2e_unix_listening "$FE_SOCK"
+	e2e_on_exit rm -rf -- "$DPDK_RUNDIR/$PREFIX-fe$r"
+	e2e_start "fe$r" 60 "$TESTPMD" --lcores "0@$FE_CPU,1@$FE_CPU" \
 		"${EAL[@]}" -m 256 --file-prefix="$PREFIX-fe$r" \
 		--vdev "net_virtio_user0,path=$FE_SOCK,queues=1,mrg_rxbuf=1,in_order=1" \
 		-- "${TP[@]}" --forward-mode=txonly
 	t0=$(now_ms)
 	if [ $((r % 2)) = 1 ]; then
 		extra=$((RANDOM % 1501))
-		t_wait 30 "'$READY_MSG' (round $r)" be_ready
+		e2e_wait 30 "'$READY_MSG' (round $r)" be_ready
 		sleep_ms "$extra"
 		plan="ready +${extra}ms"
-		t_kill9 "vp$r"
+		e2e_kill9 "vp$r"
 	else
 		k=$((RANDOM % (setup_msgs - 1) + 1))
-		pid=$(t_prog_pid "vp$r") || t_fail "round $r: vuproxy is not running"
-		"$KILL_AFTER" "$pid" "$T_DIR/vp$r.log" "$k" 30 >"$T_DIR/kill$r.out" 2>&1 ||
-			t_fail "round $r: kill_after: $(cat "$T_DIR/kill$r.out")"
-		t_reap "vp$r"
-		plan="after message $k ($(cat "$T_DIR/kill$r.out"))"
+		pid=$(e2e_prog_pid "vp$r") || e2e_fail "round $r: vuproxy is not running"
+		"$KILL_AFTER" "$pid" "$E2E_DIR/vp$r.log" "$k" 30 >"$E2E_DIR/kill$r.out" 2>&1 ||
+			e2e_fail "round $r: kill_after: $(cat "$E2E_DIR/kill$r.out")"
+		e2e_reap "vp$r"
+		plan="after message $k ($(cat "$E2E_DIR/kill$r.out"))"
 	fi
 	kill_ms=$(($(now_ms) - t0))
-	t_expect_eq "vuproxy wrapper status after SIGKILL (round $r)" "${T_RC[vp$r]}" 137
+	e2e_expect_eq "vuproxy wrapper status after SIGKILL (round $r)" "${E2E_RC[vp$r]}" 137
 	# The front-end may already be gone (virtio_user dies of SIGPIPE
 	# writing to a closed socket).
-	if t_alive "fe$r"; then
-		c=$(t_prog_pid "fe$r") && kill -KILL "$c" 2>/dev/null || true
+	if e2e_alive "fe$r"; then
+		c=$(e2e_prog_pid "fe$r") && kill -KILL "$c" 2>/dev/null || true
 	fi
-	t_reap "fe$r"
+	e2e_reap "fe$r"
 	want=0
-	grep -q "back-end connected to" "$T_DIR/vp$r.log" && want=1
-	t_wait 15 "the back-end to close round $r's connections" be_all_closed "$want"
+	grep -q "back-end connected to" "$E2E_DIR/vp$r.log" && want=1
+	e2e_wait 15 "the back-end to close round $r's connections" be_all_closed "$want"
 	sleep 0.2
-	be_all_closed "$want" || t_fail "round $r: the back-end took a connection after the sync point"
+	be_all_closed "$want" || e2e_fail "round $r: the back-end took a connection after the sync point"
 
-	be_slice >"$T_DIR/be$r.log"
-	grep -o 'read message VHOST_USER_[A-Z0-9_]*' "$T_DIR/be$r.log" |
-		sed 's/^read message //' >"$T_DIR/be$r-requests.txt" || true
-	nbe=$(wc -l <"$T_DIR/be$r-requests.txt")
+	be_slice >"$E2E_DIR/be$r.log"
+	grep -o 'read message VHOST_USER_[A-Z0-9_]*' "$E2E_DIR/be$r.log" |
+		sed 's/^read message //' >"$E2E_DIR/be$r-requests.txt" || true
+	nbe=$(wc -l <"$E2E_DIR/be$r-requests.txt")
 	ready=no
-	grep -qF -- "$READY_MSG" "$T_DIR/be$r.log" && ready=yes
+	grep -qF -- "$READY_MSG" "$E2E_DIR/be$r.log" && ready=yes
 	if [ "$r" = 1 ]; then
-		[ "$ready" = yes ] || t_fail "round 1 (traffic) ended without '$READY_MSG'"
+		[ "$ready" = yes ] || e2e_fail "round 1 (traffic) ended without '$READY_MSG'"
 	fi
-	t_expect_eq "trace mode (round $r, vuproxy under umask 000)" "$(t_mode "$trace")" 600
+	e2e_expect_eq "trace mode (round $r, vuproxy under umask 000)" "$(e2e_mode "$trace")" 600
 	if gzip -t "$trace" 2>/dev/null; then
-		t_fail "round $r: the trace passes gzip -t: it was not cut, the round proves nothing"
+		e2e_fail "round $r: the trace passes gzip -t: it was not cut, the round proves nothing"
 	fi
-	t_dump "$T_DIR/dump$r.json" --json "$trace"
-	t_expect_eq "dump exit status, round $r (stderr: $(cat "$T_DIR/dump$r.json.err"))" "$T_DUMP_RC" 2
-	grep -q "cut short" "$T_DIR/dump$r.json.err" ||
-		t_fail "round $r: dump does not say the file is cut short: $(cat "$T_DIR/dump$r.json.err")"
+	e2e_dump "$E2E_DIR/dump$r.json" --json "$trace"
+	e2e_expect_eq "dump exit status, round $r (stderr: $(cat "$E2E_DIR/dump$r.json.err"))" "$E2E_DUMP_RC" 2
+	grep -q "cut short" "$E2E_DIR/dump$r.json.err" ||
+		e2e_fail "round $r: dump does not say the file is cut short: $(cat "$E2E_DIR/dump$r.json.err")"
 	jq -r 'select(.reply == false and .from == "front-end") | "VHOST_USER_" + .request' \
-		"$T_DIR/dump$r.json" >"$T_DIR/trace$r-requests.txt"
-	ntr=$(wc -l <"$T_DIR/trace$r-requests.txt")
-	head -n "$nbe" "$T_DIR/trace$r-requests.txt" >"$T_DIR/trace$r-prefix.txt"
-	if ! diff -u --label "back-end read (round $r)" "$T_DIR/be$r-requests.txt" \
-		--label "trace (round $r), first $nbe requests" "$T_DIR/trace$r-prefix.txt" \
-		>"$T_DIR/requests$r.diff"; then
-		cat "$T_DIR/requests$r.diff" >&2
-		t_fail "round $r: the back-end read requests the trace does not hold in that order (diff above)"
+		"$E2E_DIR/dump$r.json" >"$E2E_DIR/trace$r-requests.txt"
+	ntr=$(wc -l <"$E2E_DIR/trace$r-requests.txt")
+	head -n "$nbe" "$E2E_DIR/trace$r-requests.txt" >"$E2E_DIR/trace$r-prefix.txt"
+	if ! diff -u --label "back-end read (round $r)" "$E2E_DIR/be$r-requests.txt" \
+		--label "trace (round $r), first $nbe requests" "$E2E_DIR/trace$r-prefix.txt" \
+		>"$E2E_DIR/requests$r.diff"; then
+		cat "$E2E_DIR/requests$r.diff" >&2
+		e2e_fail "round $r: the back-end read requests the trace does not hold in that order (diff above)"
 	fi
 	n_extra=$((n_extra + ntr - nbe))
 	# Where the kill landed: how much of the session vuproxy had taken in.
-	nrec=$(wc -l <"$T_DIR/dump$r.json")
+	nrec=$(wc -l <"$E2E_DIR/dump$r.json")
 	if [ "$r" = 1 ]; then
 		setup_msgs=$nrec
-		[ "$setup_msgs" -ge 10 ] || t_fail "round 1: only $setup_msgs messages in a whole session"
-		t_log "the set-up sequence: $setup_msgs messages, $nbe requests read by the back-end"
+		[ "$setup_msgs" -ge 10 ] || e2e_fail "round 1: only $setup_msgs messages in a whole session"
+		e2e_log "the set-up sequence: $setup_msgs messages, $nbe requests read by the back-end"
 	fi
 	if [ "$nrec" = 0 ]; then
 		phase="before any message"
@@ -187,21 +188,21 @@ for r in $(seq 1 "$ROUNDS"); do
 	fi
 	line="round $r: $plan (${kill_ms} ms after the front-end started): $phase, device ready: $ready; back-end read $nbe requests, the trace holds $ntr ($nrec records)"
 	summary+=("$line")
-	t_log "$line"
+	e2e_log "$line"
 	rm -f "$trace" # keep the scratch directory small; logs stay
 done
 elapsed=$(($(now_ms) - T_START))
 rx=$(be_rx)
 
-t_stop be 20
-t_expect_eq "back-end exit status" "${T_RC[be]}" 0
+e2e_stop be 20
+e2e_expect_eq "back-end exit status" "${E2E_RC[be]}" 0
 for line in "${summary[@]}"; do echo "  $line"; done
-t_log "$ROUNDS kills in ${elapsed} ms: $n_traffic during traffic, $n_setup during set-up" \
+e2e_log "$ROUNDS kills in ${elapsed} ms: $n_traffic during traffic, $n_setup during set-up" \
 	"at ${#points[@]} different points (after $(printf '%s\n' "${!points[@]}" | sort -n | tr '\n' ' ')messages);" \
 	"$n_extra requests in traces beyond what the back-end read; back-end RX-packets $rx"
 [ "$n_setup" -ge $((ROUNDS / 5)) ] ||
-	t_fail "only $n_setup of $ROUNDS kills landed during set-up (seed $SEED)"
+	e2e_fail "only $n_setup of $ROUNDS kills landed during set-up (seed $SEED)"
 [ "$n_traffic" -ge $((ROUNDS / 4)) ] ||
-	t_fail "only $n_traffic of $ROUNDS kills landed during traffic (seed $SEED)"
-[ "$rx" -gt 0 ] || t_fail "the back-end received no packets in any round"
-t_log PASS
+	e2e_fail "only $n_traffic of $ROUNDS kills landed during traffic (seed $SEED)"
+[ "$rx" -gt 0 ] || e2e_fail "the back-end received no packets in any round"
+e2e_log PASS

@@ -14,36 +14,37 @@
 #   how many records it read (those it printed);
 # - tshark recovers as many frames.
 set -eu
-. "$(dirname "$0")/tlib.sh"
+# shellcheck source=../e2e/lib.sh
+. "$(dirname "$0")/../e2e/lib.sh"
 
-t_init trace_kill_stream
-t_need_cmd timeout awk sed grep tshark stat
-t_need_exe VUPROXY TRACE_PEER
+e2e_init trace_kill_stream
+e2e_need_cmd timeout awk sed grep tshark stat
+e2e_need_exe VUPROXY TRACE_PEER
 
-TRACE=$T_DIR/stream.pcapng.gz
-t_vuproxy_for_peer vp "$TRACE"
-t_start peer 60 "$TRACE_PEER" "$T_DIR/vp-fe.sock" "$T_DIR/vp-be.sock" 1000000000 0 crash
+TRACE=$E2E_DIR/stream.pcapng.gz
+e2e_vuproxy_for_peer vp "$TRACE"
+e2e_start peer 60 "$TRACE_PEER" "$E2E_DIR/vp-fe.sock" "$E2E_DIR/vp-be.sock" 1000000000 0 crash
 trace_grew() { [ "$(stat -c %s "$TRACE")" -gt 100000 ]; }
-t_wait 20 "the trace to pass 100 kB" trace_grew
-t_kill9 vp
-t_expect_eq "vuproxy wrapper status after SIGKILL" "${T_RC[vp]}" 137
-t_wait_exit peer 20
-t_expect_eq "trace_peer exit status (log: $(tr '\n' ' ' <"$T_DIR/peer.log"))" "${T_RC[peer]}" 0
-R=$(awk '$1 == "received" { print $2 }' "$T_DIR/peer.log")
-S=$(awk '$1 == "sent" { print $2 }' "$T_DIR/peer.log")
-[ -n "$R" ] && [ -n "$S" ] || t_fail "trace_peer did not report its counts: $(cat "$T_DIR/peer.log")"
-t_log "SIGKILL after $(stat -c %s "$TRACE") bytes: the front-end sent $S SET_VRING_NUM, the back-end received $R"
-[ "$R" -gt 0 ] || t_fail "the back-end received nothing"
+e2e_wait 20 "the trace to pass 100 kB" trace_grew
+e2e_kill9 vp
+e2e_expect_eq "vuproxy wrapper status after SIGKILL" "${E2E_RC[vp]}" 137
+e2e_wait_exit peer 20
+e2e_expect_eq "trace_peer exit status (log: $(tr '\n' ' ' <"$E2E_DIR/peer.log"))" "${E2E_RC[peer]}" 0
+R=$(awk '$1 == "received" { print $2 }' "$E2E_DIR/peer.log")
+S=$(awk '$1 == "sent" { print $2 }' "$E2E_DIR/peer.log")
+[ -n "$R" ] && [ -n "$S" ] || e2e_fail "trace_peer did not report its counts: $(cat "$E2E_DIR/peer.log")"
+e2e_log "SIGKILL after $(stat -c %s "$TRACE") bytes: the front-end sent $S SET_VRING_NUM, the back-end received $R"
+[ "$R" -gt 0 ] || e2e_fail "the back-end received nothing"
 
-t_dump "$T_DIR/dump.txt" "$TRACE"
-n=$(wc -l <"$T_DIR/dump.txt")
-t_log "dump: exit $T_DUMP_RC, $n lines; stderr: $(cat "$T_DIR/dump.txt.err")"
-t_expect_eq "dump exit status on a SIGKILLed trace" "$T_DUMP_RC" 2
-t_expect_eq "stderr lines of dump" "$(wc -l <"$T_DIR/dump.txt.err")" 1
-grep -q "cut short" "$T_DIR/dump.txt.err" ||
-	t_fail "dump's stderr does not say the file is cut short"
-grep -qE "[^0-9]$n records read" "$T_DIR/dump.txt.err" ||
-	t_fail "dump printed $n records, its stderr says otherwise"
+e2e_dump "$E2E_DIR/dump.txt" "$TRACE"
+n=$(wc -l <"$E2E_DIR/dump.txt")
+e2e_log "dump: exit $E2E_DUMP_RC, $n lines; stderr: $(cat "$E2E_DIR/dump.txt.err")"
+e2e_expect_eq "dump exit status on a SIGKILLed trace" "$E2E_DUMP_RC" 2
+e2e_expect_eq "stderr lines of dump" "$(wc -l <"$E2E_DIR/dump.txt.err")" 1
+grep -q "cut short" "$E2E_DIR/dump.txt.err" ||
+	e2e_fail "dump's stderr does not say the file is cut short"
+grep -qE "[^0-9]$n records read" "$E2E_DIR/dump.txt.err" ||
+	e2e_fail "dump printed $n records, its stderr says otherwise"
 
 awk -v r="$R" -v s="$S" '
 	NR == 1 { if ($0 !~ / s1 front-end>back-end GET_FEATURES \(/) { print "line 1 is not the GET_FEATURES request: " $0; exit 1 }; next }
@@ -55,9 +56,9 @@ awk -v r="$R" -v s="$S" '
 	END { if (m < r) { printf "the trace holds nums 0..%d, the back-end received %d messages\n", m - 1, r; exit 1 }
 	      if (m > s) { printf "the trace holds %d messages, the front-end sent only %d\n", m, s; exit 1 }
 	      printf "nums 0..%d, back-end received %d, front-end sent %d\n", m - 1, r, s }' \
-	"$T_DIR/dump.txt" >"$T_DIR/check.txt" || t_fail "$(cat "$T_DIR/check.txt")"
-t_log "$(cat "$T_DIR/check.txt")"
+	"$E2E_DIR/dump.txt" >"$E2E_DIR/check.txt" || e2e_fail "$(cat "$E2E_DIR/check.txt")"
+e2e_log "$(cat "$E2E_DIR/check.txt")"
 
 nframes=$(timeout 60 tshark -r "$TRACE" 2>/dev/null | wc -l)
-t_expect_eq "tshark frames vs dump records" "$nframes" "$n"
-t_log PASS
+e2e_expect_eq "tshark frames vs dump records" "$nframes" "$n"
+e2e_log PASS

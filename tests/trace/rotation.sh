@@ -20,80 +20,81 @@
 # number: exit 2 with a message; -w in a missing directory: exit 1 naming
 # the file; --help documents -w, -C and -W.
 set -eu
-. "$(dirname "$0")/tlib.sh"
+# shellcheck source=../e2e/lib.sh
+. "$(dirname "$0")/../e2e/lib.sh"
 
 COUNT=${T_ROTATION_COUNT:-15000}
 PAD=256
 
-t_init trace_rotation
-t_need_cmd gzip jq timeout awk sort stat
-t_need_exe VUPROXY TRACE_PEER
+e2e_init trace_rotation
+e2e_need_cmd gzip jq timeout awk sort stat
+e2e_need_exe VUPROXY TRACE_PEER
 
-TRACE=$T_DIR/rot.pcapng.gz
-t_vuproxy_for_peer vp "$TRACE" -C 1 -W 3
-t_peer_run vp "$COUNT" "$PAD"
-t_log "trace_peer: $T_PEER_MSGS messages through vuproxy"
-t_stop vp
-t_expect_eq "vuproxy exit status after SIGINT" "${T_RC[vp]}" 0
-t_expect_eq "vuproxy's 'messages written' count" "$(t_messages_written vp)" "$T_PEER_MSGS"
+TRACE=$E2E_DIR/rot.pcapng.gz
+e2e_vuproxy_for_peer vp "$TRACE" -C 1 -W 3
+e2e_peer_run vp "$COUNT" "$PAD"
+e2e_log "trace_peer: $E2E_PEER_MSGS messages through vuproxy"
+e2e_stop vp
+e2e_expect_eq "vuproxy exit status after SIGINT" "${E2E_RC[vp]}" 0
+e2e_expect_eq "vuproxy's 'messages written' count" "$(e2e_messages_written vp)" "$E2E_PEER_MSGS"
 
 # The files: rot.pcapng.gz is K = 0, rot.K.pcapng.gz is K.
 ks=()
-for f in "$T_DIR"/rot*; do
+for f in "$E2E_DIR"/rot*; do
 	b=${f##*/}
 	case $b in
 	rot.pcapng.gz) ks+=(0) ;;
 	rot.*.pcapng.gz)
 		k=${b#rot.}
 		k=${k%.pcapng.gz}
-		[[ $k =~ ^[1-9][0-9]*$ ]] || t_fail "unexpected file name $b"
+		[[ $k =~ ^[1-9][0-9]*$ ]] || e2e_fail "unexpected file name $b"
 		ks+=("$k")
 		;;
-	*) t_fail "unexpected file $b next to the trace" ;;
+	*) e2e_fail "unexpected file $b next to the trace" ;;
 	esac
 done
 mapfile -t ks < <(printf '%s\n' "${ks[@]}" | sort -n)
-t_log "files left: K = ${ks[*]}"
-t_expect_eq "number of trace files with -W 3" "${#ks[@]}" 3
+e2e_log "files left: K = ${ks[*]}"
+e2e_expect_eq "number of trace files with -W 3" "${#ks[@]}" 3
 [ "${ks[2]}" -ge 3 ] ||
-	t_fail "only $((${ks[2]} + 1)) files were written for $T_PEER_MSGS messages; the test needs 4 or more (raise T_ROTATION_COUNT)"
-t_expect_eq "file numbers" "${ks[*]}" "$((ks[2] - 2)) $((ks[2] - 1)) ${ks[2]}"
+	e2e_fail "only $((${ks[2]} + 1)) files were written for $E2E_PEER_MSGS messages; the test needs 4 or more (raise T_ROTATION_COUNT)"
+e2e_expect_eq "file numbers" "${ks[*]}" "$((ks[2] - 2)) $((ks[2] - 1)) ${ks[2]}"
 
-name_of() { if [ "$1" = 0 ]; then echo "$TRACE"; else echo "$T_DIR/rot.$1.pcapng.gz"; fi; }
+name_of() { if [ "$1" = 0 ]; then echo "$TRACE"; else echo "$E2E_DIR/rot.$1.pcapng.gz"; fi; }
 
-: >"$T_DIR/keys.txt"
+: >"$E2E_DIR/keys.txt"
 for i in 0 1 2; do
 	f=$(name_of "${ks[$i]}")
 	b=${f##*/}
-	t_expect_eq "mode of $b (vuproxy ran with umask 000)" "$(t_mode "$f")" 600
-	gzip -t "$f" 2>"$T_DIR/gzip-$i.err" ||
-		t_fail "$b is not a complete gzip stream: $(cat "$T_DIR/gzip-$i.err")"
+	e2e_expect_eq "mode of $b (vuproxy ran with umask 000)" "$(e2e_mode "$f")" 600
+	gzip -t "$f" 2>"$E2E_DIR/gzip-$i.err" ||
+		e2e_fail "$b is not a complete gzip stream: $(cat "$E2E_DIR/gzip-$i.err")"
 	size=$(stat -c %s "$f")
 	if [ "$i" != 2 ]; then
 		[ "$size" -ge 1000000 ] && [ "$size" -le $((1000000 + 16384)) ] ||
-			t_fail "$b: $size bytes; -C 1 closes a file once it passes 1000000 bytes"
+			e2e_fail "$b: $size bytes; -C 1 closes a file once it passes 1000000 bytes"
 	fi
-	t_dump "$T_DIR/dump-$i.json" --json "$f"
-	t_expect_eq "dump --json $b exit status (stderr: $(cat "$T_DIR/dump-$i.json.err"))" "$T_DUMP_RC" 0
-	[ ! -s "$T_DIR/dump-$i.json.err" ] ||
-		t_fail "dump $b wrote to stderr: $(cat "$T_DIR/dump-$i.json.err")"
-	n=$(wc -l <"$T_DIR/dump-$i.json")
-	[ "$n" -gt 0 ] || t_fail "dump $b printed no record"
-	others=$(jq -c 'select(.session != 1)' "$T_DIR/dump-$i.json" | head -n 3)
-	[ -z "$others" ] || t_fail "$b holds records of sessions other than 1: $others"
-	t_dump "$T_DIR/dump-$i.txt" "$f"
-	t_expect_eq "dump $b exit status" "$T_DUMP_RC" 0
-	t_expect_eq "dump $b: text lines vs --json records" "$(wc -l <"$T_DIR/dump-$i.txt")" "$n"
-	grep -q ' s1 front-end>back-end SET_VRING_NUM ' "$T_DIR/dump-$i.txt" ||
-		t_fail "dump $b shows no SET_VRING_NUM of session s1"
+	e2e_dump "$E2E_DIR/dump-$i.json" --json "$f"
+	e2e_expect_eq "dump --json $b exit status (stderr: $(cat "$E2E_DIR/dump-$i.json.err"))" "$E2E_DUMP_RC" 0
+	[ ! -s "$E2E_DIR/dump-$i.json.err" ] ||
+		e2e_fail "dump $b wrote to stderr: $(cat "$E2E_DIR/dump-$i.json.err")"
+	n=$(wc -l <"$E2E_DIR/dump-$i.json")
+	[ "$n" -gt 0 ] || e2e_fail "dump $b printed no record"
+	others=$(jq -c 'select(.session != 1)' "$E2E_DIR/dump-$i.json" | head -n 3)
+	[ -z "$others" ] || e2e_fail "$b holds records of sessions other than 1: $others"
+	e2e_dump "$E2E_DIR/dump-$i.txt" "$f"
+	e2e_expect_eq "dump $b exit status" "$E2E_DUMP_RC" 0
+	e2e_expect_eq "dump $b: text lines vs --json records" "$(wc -l <"$E2E_DIR/dump-$i.txt")" "$n"
+	grep -q ' s1 front-end>back-end SET_VRING_NUM ' "$E2E_DIR/dump-$i.txt" ||
+		e2e_fail "dump $b shows no SET_VRING_NUM of session s1"
 	# One key per record: SET_VRING_NUM num=i -> 2i, SET_CONFIG offset=i
 	# -> 2i+1, GET_FEATURES -> GF / GF-reply.
 	jq -r 'if .request == "SET_VRING_NUM" and (.reply | not) then 2 * .payload.num
 	       elif .request == "SET_CONFIG" and (.reply | not) then 2 * .payload.offset + 1
 	       elif .request == "GET_FEATURES" then (if .reply then "GF-reply" else "GF" end)
-	       else "unexpected:" + .request end' "$T_DIR/dump-$i.json" >"$T_DIR/keys-$i.txt"
-	t_log "$b: $size bytes, $n records, keys $(head -n 1 "$T_DIR/keys-$i.txt") .. $(tail -n 1 "$T_DIR/keys-$i.txt")"
-	cat "$T_DIR/keys-$i.txt" >>"$T_DIR/keys.txt"
+	       else "unexpected:" + .request end' "$E2E_DIR/dump-$i.json" >"$E2E_DIR/keys-$i.txt"
+	e2e_log "$b: $size bytes, $n records, keys $(head -n 1 "$E2E_DIR/keys-$i.txt") .. $(tail -n 1 "$E2E_DIR/keys-$i.txt")"
+	cat "$E2E_DIR/keys-$i.txt" >>"$E2E_DIR/keys.txt"
 done
 
 # Continuity: first kept key k0 > 0 (older files are gone), then k0+1, ...
@@ -108,9 +109,9 @@ awk -v last=$((2 * COUNT - 1)) '
 	$1 == "GF-reply" { if (gf != 1) { print "GET_FEATURES reply without its request"; bad = 1; exit } ; reply = 1; next }
 	{ print "unexpected record " $0; bad = 1; exit }
 	END { if (!bad && !reply) { printf "the trace ends after message %d of %d, without the final GET_FEATURES reply\n", want - 1, last; bad = 1 }
-	      exit bad }' "$T_DIR/keys.txt" >"$T_DIR/continuity.err" ||
-	t_fail "messages across the kept files: $(cat "$T_DIR/continuity.err")"
-t_log "kept files hold messages $(head -n 1 "$T_DIR/keys.txt") .. $((2 * COUNT - 1)) without gap or repeat, then the final GET_FEATURES and its reply"
+	      exit bad }' "$E2E_DIR/keys.txt" >"$E2E_DIR/continuity.err" ||
+	e2e_fail "messages across the kept files: $(cat "$E2E_DIR/continuity.err")"
+e2e_log "kept files hold messages $(head -n 1 "$E2E_DIR/keys.txt") .. $((2 * COUNT - 1)) without gap or repeat, then the final GET_FEATURES and its reply"
 
 # ---- the command line of -w, -C, -W ----
 # cli WANT_RC WHAT ARGS...: vuproxy ARGS exits WANT_RC (it must not get
@@ -118,23 +119,23 @@ t_log "kept files hold messages $(head -n 1 "$T_DIR/keys.txt") .. $((2 * COUNT -
 cli() {
 	local want=$1 what=$2 rc=0
 	shift 2
-	timeout 10 "$VUPROXY" --frontend "listen:$T_DIR/cli-fe.sock" \
-		--backend "connect:$T_DIR/cli-be.sock" "$@" >"$T_DIR/cli.out" 2>&1 || rc=$?
-	[ "$rc" = "$want" ] || t_fail "vuproxy $* ($what): exit status $rc, expected $want; output: $(cat "$T_DIR/cli.out")"
-	[ -s "$T_DIR/cli.out" ] || t_fail "vuproxy $* ($what): exit $rc without a message"
+	timeout 10 "$VUPROXY" --frontend "listen:$E2E_DIR/cli-fe.sock" \
+		--backend "connect:$E2E_DIR/cli-be.sock" "$@" >"$E2E_DIR/cli.out" 2>&1 || rc=$?
+	[ "$rc" = "$want" ] || e2e_fail "vuproxy $* ($what): exit status $rc, expected $want; output: $(cat "$E2E_DIR/cli.out")"
+	[ -s "$E2E_DIR/cli.out" ] || e2e_fail "vuproxy $* ($what): exit $rc without a message"
 }
 cli 2 "-C without -w" -C 1
-cli 2 "-W without -C" -w "$T_DIR/cli.pcapng.gz" -W 3
-cli 2 "-C 0" -w "$T_DIR/cli.pcapng.gz" -C 0
-cli 2 "-W 0" -w "$T_DIR/cli.pcapng.gz" -C 1 -W 0
-cli 2 "-C not a number" -w "$T_DIR/cli.pcapng.gz" -C 1x
-cli 1 "-w in a missing directory" -w "$T_DIR/no/such/dir/t.pcapng.gz"
-grep -qF "$T_DIR/no/such/dir/t.pcapng.gz" "$T_DIR/cli.out" ||
-	t_fail "the error for an unwritable -w FILE does not name it: $(cat "$T_DIR/cli.out")"
-[ ! -e "$T_DIR/cli.pcapng.gz" ] || t_fail "a refused command line left a trace file behind"
-"$VUPROXY" --help >"$T_DIR/help.txt" 2>&1 || t_fail "vuproxy --help failed"
+cli 2 "-W without -C" -w "$E2E_DIR/cli.pcapng.gz" -W 3
+cli 2 "-C 0" -w "$E2E_DIR/cli.pcapng.gz" -C 0
+cli 2 "-W 0" -w "$E2E_DIR/cli.pcapng.gz" -C 1 -W 0
+cli 2 "-C not a number" -w "$E2E_DIR/cli.pcapng.gz" -C 1x
+cli 1 "-w in a missing directory" -w "$E2E_DIR/no/such/dir/t.pcapng.gz"
+grep -qF "$E2E_DIR/no/such/dir/t.pcapng.gz" "$E2E_DIR/cli.out" ||
+	e2e_fail "the error for an unwritable -w FILE does not name it: $(cat "$E2E_DIR/cli.out")"
+[ ! -e "$E2E_DIR/cli.pcapng.gz" ] || e2e_fail "a refused command line left a trace file behind"
+"$VUPROXY" --help >"$E2E_DIR/help.txt" 2>&1 || e2e_fail "vuproxy --help failed"
 for opt in -w -C -W; do
-	grep -qE -- "(^|[ ,])$opt( |,|\$)" "$T_DIR/help.txt" ||
-		t_fail "vuproxy --help does not document $opt: $(cat "$T_DIR/help.txt")"
+	grep -qE -- "(^|[ ,])$opt( |,|\$)" "$E2E_DIR/help.txt" ||
+		e2e_fail "vuproxy --help does not document $opt: $(cat "$E2E_DIR/help.txt")"
 done
-t_log PASS
+e2e_log PASS

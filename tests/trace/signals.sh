@@ -16,42 +16,43 @@
 # SIGINT; 0.5 s after vuproxy logged that it is stopping (it is in the
 # slowed fsync by then), SIGTERM.
 set -eu
-. "$(dirname "$0")/tlib.sh"
+# shellcheck source=../e2e/lib.sh
+. "$(dirname "$0")/../e2e/lib.sh"
 
-t_init trace_signals
-t_need_cmd strace gzip timeout
-t_need_exe VUPROXY TRACE_PEER
+e2e_init trace_signals
+e2e_need_cmd strace gzip timeout
+e2e_need_exe VUPROXY TRACE_PEER
 
-TRACE=$T_DIR/sig.pcapng.gz
-t_check_sun_path "$T_DIR/vp-fe.sock"
+TRACE=$E2E_DIR/sig.pcapng.gz
+e2e_check_sun_path "$E2E_DIR/vp-fe.sock"
 # LeakSanitizer cannot run under ptrace; leaks are checked by every other
 # test of a sanitizer build.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-t_start vp 60 strace -f -o "$T_DIR/strace.out" -e trace=fsync \
+e2e_start vp 60 strace -f -o "$E2E_DIR/strace.out" -e trace=fsync \
 	-e inject=fsync:delay_enter=2000000 \
-	"$VUPROXY" --frontend "listen:$T_DIR/vp-fe.sock" \
-	--backend "connect:$T_DIR/vp-be.sock" -w "$TRACE"
-t_wait 20 "vuproxy to listen" t_unix_listening "$T_DIR/vp-fe.sock"
-strace_pid=$(t_prog_pid vp) || t_fail "strace is not running"
-vp_pid=$(t_child_of "$strace_pid") || t_fail "vuproxy is not running under strace"
+	"$VUPROXY" --frontend "listen:$E2E_DIR/vp-fe.sock" \
+	--backend "connect:$E2E_DIR/vp-be.sock" -w "$TRACE"
+e2e_wait 20 "vuproxy to listen" e2e_unix_listening "$E2E_DIR/vp-fe.sock"
+strace_pid=$(e2e_prog_pid vp) || e2e_fail "strace is not running"
+vp_pid=$(e2e_child_of "$strace_pid") || e2e_fail "vuproxy is not running under strace"
 # strace detaches when it is stopped: make sure vuproxy goes too.
-t_on_exit t_kill_if_ours "$vp_pid" "$T_DIR/vp-fe.sock"
-t_peer_run vp 10 0
+e2e_on_exit e2e_kill_if_ours "$vp_pid" "$E2E_DIR/vp-fe.sock"
+e2e_peer_run vp 10 0
 kill -INT "$vp_pid"
 # vuproxy logs "Interrupt: stopping", closes its sessions at once, leaves
 # its event loop and closes the trace: 0.5 s later it is in the slowed
 # fsync.
-t_wait 10 "vuproxy to log that it is stopping" t_log_has vp ": stopping"
+e2e_wait 10 "vuproxy to log that it is stopping" e2e_log_has vp ": stopping"
 sleep 0.5
-kill -TERM "$vp_pid" 2>/dev/null || t_fail "vuproxy exited before the second signal despite the slowed fsync"
-t_wait_exit vp 20
-t_log "strace: $(tr '\n' ' ' <"$T_DIR/strace.out")"
-grep -q "killed by SIG" "$T_DIR/strace.out" &&
-	t_fail "vuproxy was killed by the second signal while closing its trace: $(grep 'killed by' "$T_DIR/strace.out")"
-t_expect_eq "exit status (strace passes vuproxy's on)" "${T_RC[vp]}" 0
-t_expect_eq "'messages written' line" "$(t_messages_written vp)" "$T_PEER_MSGS"
-gzip -t "$TRACE" 2>"$T_DIR/gzip.err" || t_fail "the trace fails gzip -t: $(cat "$T_DIR/gzip.err")"
-t_dump "$T_DIR/dump.txt" "$TRACE"
-t_expect_eq "dump exit status (stderr: $(cat "$T_DIR/dump.txt.err"))" "$T_DUMP_RC" 0
-t_expect_eq "dump lines" "$(wc -l <"$T_DIR/dump.txt")" "$T_PEER_MSGS"
-t_log PASS
+kill -TERM "$vp_pid" 2>/dev/null || e2e_fail "vuproxy exited before the second signal despite the slowed fsync"
+e2e_wait_exit vp 20
+e2e_log "strace: $(tr '\n' ' ' <"$E2E_DIR/strace.out")"
+grep -q "killed by SIG" "$E2E_DIR/strace.out" &&
+	e2e_fail "vuproxy was killed by the second signal while closing its trace: $(grep 'killed by' "$E2E_DIR/strace.out")"
+e2e_expect_eq "exit status (strace passes vuproxy's on)" "${E2E_RC[vp]}" 0
+e2e_expect_eq "'messages written' line" "$(e2e_messages_written vp)" "$E2E_PEER_MSGS"
+gzip -t "$TRACE" 2>"$E2E_DIR/gzip.err" || e2e_fail "the trace fails gzip -t: $(cat "$E2E_DIR/gzip.err")"
+e2e_dump "$E2E_DIR/dump.txt" "$TRACE"
+e2e_expect_eq "dump exit status (stderr: $(cat "$E2E_DIR/dump.txt.err"))" "$E2E_DUMP_RC" 0
+e2e_expect_eq "dump lines" "$(wc -l <"$E2E_DIR/dump.txt")" "$E2E_PEER_MSGS"
+e2e_log PASS

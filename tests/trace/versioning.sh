@@ -16,15 +16,15 @@
 # Env: VUPROXY, EXT_TRACE_GEN, VUP_WIRESHARK_LUA (all required).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=tlib.sh
-. "$HERE/tlib.sh"
+# shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
+. "$HERE/../e2e/lib.sh"
 
-t_init trace_versioning
-t_need_cmd tshark jq sha256sum grep
-t_need_exe VUPROXY
-t_need_exe EXT_TRACE_GEN
+e2e_init trace_versioning
+e2e_need_cmd tshark jq sha256sum grep
+e2e_need_exe VUPROXY
+e2e_need_exe EXT_TRACE_GEN
 LUA=${VUP_WIRESHARK_LUA:-}
-[ -r "$LUA" ] || t_fail "VUP_WIRESHARK_LUA='$LUA' is not readable"
+[ -r "$LUA" ] || e2e_fail "VUP_WIRESHARK_LUA='$LUA' is not readable"
 CAPTURES=$HERE/../../captures
 
 # 1. The committed captures read as they always did.
@@ -32,52 +32,52 @@ n=0
 while read -r sum file mode; do
 	opt=; [ "$mode" = json ] && opt=--json
 	got=$("$VUPROXY" dump $opt "$CAPTURES/$file" 2>&1 | sha256sum | cut -d' ' -f1)
-	[ "$got" = "$sum" ] || t_fail "$file: dump $opt reads differently from before (sha256 $got, was $sum)"
+	[ "$got" = "$sum" ] || e2e_fail "$file: dump $opt reads differently from before (sha256 $got, was $sum)"
 	n=$((n + 1))
 done <"$HERE/captures.sha256"
 have=$(find "$CAPTURES" -name '*.pcapng.gz' | wc -l)
-[ "$n" -eq $((2 * have)) ] || t_fail "captures.sha256 has $n digests for $have captures: add the new ones"
-t_log "$have captures read the same as before ($n digests)"
+[ "$n" -eq $((2 * have)) ] || e2e_fail "captures.sha256 has $n digests for $have captures: add the new ones"
+e2e_log "$have captures read the same as before ($n digests)"
 
 # 2. What later versions add.
-TRACE=$T_DIR/ext.pcapng.gz
-"$EXT_TRACE_GEN" "$TRACE" || t_fail "ext_trace_gen failed"
-"$VUPROXY" dump --json "$TRACE" >"$T_DIR/dump.json" 2>"$T_DIR/dump.err" ||
-	t_fail "dump exit $?: $(cat "$T_DIR/dump.err")"
-[ ! -s "$T_DIR/dump.err" ] || t_fail "dump said: $(cat "$T_DIR/dump.err")"
-got=$(jq -c '[.request, .reply, (.payload.num // null), (.mark // null)]' "$T_DIR/dump.json")
+TRACE=$E2E_DIR/ext.pcapng.gz
+"$EXT_TRACE_GEN" "$TRACE" || e2e_fail "ext_trace_gen failed"
+"$VUPROXY" dump --json "$TRACE" >"$E2E_DIR/dump.json" 2>"$E2E_DIR/dump.err" ||
+	e2e_fail "dump exit $?: $(cat "$E2E_DIR/dump.err")"
+[ ! -s "$E2E_DIR/dump.err" ] || e2e_fail "dump said: $(cat "$E2E_DIR/dump.err")"
+got=$(jq -c '[.request, .reply, (.payload.num // null), (.mark // null)]' "$E2E_DIR/dump.json")
 want='["GET_FEATURES",false,null,null]
 ["GET_FEATURES",true,null,"need-reply-on-reply: NEED_REPLY set on a reply (flags 0xd)"]
 ["SET_VRING_NUM",false,256,"size: written by a later vuproxy"]'
-[ "$got" = "$want" ] || t_fail "dump --json read:
+[ "$got" = "$want" ] || e2e_fail "dump --json read:
 $got
 want:
 $want"
-"$VUPROXY" dump "$TRACE" >"$T_DIR/dump.txt" 2>&1 || t_fail "dump (text) exit $?"
-grep -q 'GET_FEATURES reply need_reply .*\[problem: need-reply-on-reply: NEED_REPLY set on a reply (flags 0xd)\]' "$T_DIR/dump.txt" ||
-	t_fail "dump's text shows no mark on the reply: $(cat "$T_DIR/dump.txt")"
-t_log "dump: 3 messages, 2 marks, the unknown extension and record skipped"
+"$VUPROXY" dump "$TRACE" >"$E2E_DIR/dump.txt" 2>&1 || e2e_fail "dump (text) exit $?"
+grep -q 'GET_FEATURES reply need_reply .*\[problem: need-reply-on-reply: NEED_REPLY set on a reply (flags 0xd)\]' "$E2E_DIR/dump.txt" ||
+	e2e_fail "dump's text shows no mark on the reply: $(cat "$E2E_DIR/dump.txt")"
+e2e_log "dump: 3 messages, 2 marks, the unknown extension and record skipped"
 
 tshark -X "lua_script:$LUA" -r "$TRACE" -T fields -E separator='|' \
 	-e frame.number -e vhostuser.request_name -e vuproxy.mark -e vuproxy.ext.type \
-	-e vhostuser.vring_state.num >"$T_DIR/tshark.txt" 2>"$T_DIR/tshark.err" ||
-	t_fail "tshark exit $?: $(cat "$T_DIR/tshark.err")"
-! grep -v '^Running as user "root"' "$T_DIR/tshark.err" ||
-	t_fail "tshark said the above"
-got=$(cat "$T_DIR/tshark.txt")
+	-e vhostuser.vring_state.num >"$E2E_DIR/tshark.txt" 2>"$E2E_DIR/tshark.err" ||
+	e2e_fail "tshark exit $?: $(cat "$E2E_DIR/tshark.err")"
+! grep -v '^Running as user "root"' "$E2E_DIR/tshark.err" ||
+	e2e_fail "tshark said the above"
+got=$(cat "$E2E_DIR/tshark.txt")
 want='1|GET_FEATURES|||
 2|GET_FEATURES|need-reply-on-reply: NEED_REPLY set on a reply (flags 0xd)|1|
 3|SET_VRING_NUM|size: written by a later vuproxy|32513,1|256
 4||||'
-[ "$got" = "$want" ] || t_fail "tshark read:
+[ "$got" = "$want" ] || e2e_fail "tshark read:
 $got
 want:
 $want"
-tshark -X "lua_script:$LUA" -r "$TRACE" -V >"$T_DIR/tshark.V" 2>&1 || t_fail "tshark -V exit $?"
-! grep -q "Lua Error" "$T_DIR/tshark.V" || t_fail "Lua error: $(grep 'Lua Error' "$T_DIR/tshark.V")"
-grep -q 'Expert Info (Warning/Protocol): need-reply-on-reply' "$T_DIR/tshark.V" ||
-	t_fail "no expert info for the mark: $(grep -i expert "$T_DIR/tshark.V" | head)"
-t_log "tshark: the same messages, the marks as vuproxy.mark and expert infos, the unknown extension shown by type"
+tshark -X "lua_script:$LUA" -r "$TRACE" -V >"$E2E_DIR/tshark.V" 2>&1 || e2e_fail "tshark -V exit $?"
+! grep -q "Lua Error" "$E2E_DIR/tshark.V" || e2e_fail "Lua error: $(grep 'Lua Error' "$E2E_DIR/tshark.V")"
+grep -q 'Expert Info (Warning/Protocol): need-reply-on-reply' "$E2E_DIR/tshark.V" ||
+	e2e_fail "no expert info for the mark: $(grep -i expert "$E2E_DIR/tshark.V" | head)"
+e2e_log "tshark: the same messages, the marks as vuproxy.mark and expert infos, the unknown extension shown by type"
 
 # 3. An older reader: the dissector as it was before extensions existed
 # (vuproxy-before-extensions.lua, tools/wireshark/vuproxy.lua of ea1db77)
@@ -85,19 +85,19 @@ t_log "tshark: the same messages, the marks as vuproxy.mark and expert infos, th
 OLD=$HERE/vuproxy-before-extensions.lua
 tshark -X "lua_script:$OLD" -r "$TRACE" -T fields -E separator='|' \
 	-e frame.number -e vhostuser.request_name -e vhostuser.flags \
-	-e vhostuser.vring_state.num >"$T_DIR/old.txt" 2>"$T_DIR/old.err" ||
-	t_fail "tshark with the old dissector: exit $?: $(cat "$T_DIR/old.err")"
-! grep -v '^Running as user "root"' "$T_DIR/old.err" || t_fail "the old dissector said the above"
-got=$(cat "$T_DIR/old.txt")
+	-e vhostuser.vring_state.num >"$E2E_DIR/old.txt" 2>"$E2E_DIR/old.err" ||
+	e2e_fail "tshark with the old dissector: exit $?: $(cat "$E2E_DIR/old.err")"
+! grep -v '^Running as user "root"' "$E2E_DIR/old.err" || e2e_fail "the old dissector said the above"
+got=$(cat "$E2E_DIR/old.txt")
 want='1|GET_FEATURES|0x00000009|
 2|GET_FEATURES|0x0000000d|
 3|SET_VRING_NUM|0x00000001|256
 4|||'
-[ "$got" = "$want" ] || t_fail "the old dissector read:
+[ "$got" = "$want" ] || e2e_fail "the old dissector read:
 $got
 want:
 $want"
 tshark -X "lua_script:$OLD" -r "$TRACE" -V 2>&1 | grep -q "Lua Error" &&
-	t_fail "the old dissector raised a Lua error"
-t_log "the dissector from before extensions reads the file, without the marks"
-t_log "PASS"
+	e2e_fail "the old dissector raised a Lua error"
+e2e_log "the dissector from before extensions reads the file, without the marks"
+e2e_log "PASS"
