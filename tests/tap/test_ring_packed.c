@@ -14,62 +14,23 @@
 
 #include <cmocka.h>
 
+#define RING_FAKE_FIXTURE
 #include "ring_fake.h"
 
-#define DESC    0x0000u
 #define DRV_EV  0x1000u
 #define DEV_EV  0x1010u
-#define DATA    0x4000u
-#define MEMSIZE 0x20000u
-
-#define F(bit)  (1ull << (bit))
 #define P_NEXT  1u
 #define P_WRITE 2u
 #define P_IND   4u
 #define P_AVAIL 0x80u
 #define P_USED  0x8000u
 
-struct cap {
-	uint16_t id, avail_idx, used_idx;
-	uint32_t flags, rd_len, wr_len, used_len, rd_caplen, wr_caplen;
-	uint8_t rd[256], wr[256];
-};
-
-static struct fake_mem f;
-static struct vup_guest_mem gm;
-static struct vup_ring q;
-static struct cap caps[64];
-static unsigned ncaps;
-static uint32_t n;
 static uint16_t dp, up; /* driver avail and device used positions */
 static bool dw, uw;
 
-static void on_buf(void *ctx, const struct vup_ring_buf *b)
-{
-	(void)ctx;
-	assert_true(ncaps < 64);
-	struct cap *c = &caps[ncaps++];
-	c->id = b->id;
-	c->avail_idx = b->avail_idx;
-	c->used_idx = b->used_idx;
-	c->flags = b->flags;
-	c->rd_len = b->readable_len;
-	c->wr_len = b->writable_len;
-	c->used_len = b->used_len;
-	c->rd_caplen = b->rd_caplen;
-	c->wr_caplen = b->wr_caplen;
-	assert_true(b->rd_caplen <= 256 && b->wr_caplen <= 256);
-	memcpy(c->rd, b->rd, b->rd_caplen);
-	memcpy(c->wr, b->wr, b->wr_caplen);
-}
-
 static void ring_setup(uint32_t size, uint64_t features)
 {
-	vup_ring_free(&q);
-	memset(f.buf, 0, f.size);
-	f.hook = NULL;
-	f.refused = 0;
-	n = size;
+	ring_clear(size);
 	dp = up = 0;
 	dw = uw = true;
 	struct vup_ring_config c = {
@@ -81,26 +42,7 @@ static void ring_setup(uint32_t size, uint64_t features)
 	        .used_base = 1u << 15,
 	        .features = features | F(32) | F(34),
 	};
-	const char *why = NULL;
-	assert_int_equal(vup_ring_init(&q, &c, &why), 0);
-	ncaps = 0;
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	f.size = MEMSIZE;
-	f.buf = calloc(1, MEMSIZE);
-	gm = fake_guest(&f);
-	return f.buf ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	vup_ring_free(&q);
-	free(f.buf);
-	return 0;
+	ring_start(&c);
 }
 
 static uint16_t avail_bits(bool w)
@@ -162,17 +104,6 @@ static void use(uint16_t id, uint32_t len, unsigned ndesc)
 			up = 0;
 			uw = !uw;
 		}
-}
-
-static void poll_ok(void)
-{
-	assert_int_equal(vup_ring_poll(&q, &gm, 1000, on_buf, NULL), 0);
-	assert_true(ring_invariant(&q));
-}
-
-static const struct vup_ring_stats *st(void)
-{
-	return vup_ring_stats(&q);
 }
 
 static void test_config(void **state)
@@ -406,23 +337,6 @@ static void test_torn(void **state)
 	assert_int_equal(st()->captured, 0);
 }
 
-static void expect_malformed(const char *why)
-{
-	poll_ok();
-	if (st()->malformed != 1)
-		fail_msg("want \"%s\": consumed %llu missed %llu torn %llu "
-		         "desync %llu",
-		         why, (unsigned long long)st()->consumed,
-		         (unsigned long long)st()->missed,
-		         (unsigned long long)st()->torn,
-		         (unsigned long long)st()->desync);
-	assert_int_equal(st()->malformed, 1);
-	assert_int_equal(st()->consumed, 1);
-	assert_int_equal(ncaps, 0);
-	if (!strstr(st()->last_malformed, why))
-		fail_msg("\"%s\" lacks \"%s\"", st()->last_malformed, why);
-}
-
 static void bad1(uint64_t addr, uint32_t len, uint16_t flags, uint64_t features,
                  const char *why)
 {
@@ -504,7 +418,7 @@ static void test_id_past_ring(void **state)
 
 #define NID 16
 struct sim {
-	uint32_t rng, serial;
+	uint32_t serial;
 	uint32_t nfree_desc;
 	uint16_t free_ids[NID], nfree;
 	uint16_t ndesc_of[NID];
@@ -515,7 +429,7 @@ struct sim {
 	uint16_t drv_up;           /* driver's next used position */
 	bool drv_uw;
 	bool in_order;
-	uint32_t hook_div, burst;
+	uint32_t burst;           /* steps between polls, at most */
 	uint32_t rd_ser[NID];     /* id -> serial of current offer */
 	uint32_t ser_id[1 << 16]; /* serial -> id */
 	uint32_t wser_r[1 << 16]; /* written serial -> readable serial */
@@ -523,14 +437,6 @@ struct sim {
 
 static struct sim S;
 static uint32_t cur_seed;
-
-static uint32_t rnd(void)
-{
-	S.rng ^= S.rng << 13;
-	S.rng ^= S.rng >> 17;
-	S.rng ^= S.rng << 5;
-	return S.rng;
-}
 
 /* 16 bytes: serial (le32) then pattern of it. */
 static void fill(uint32_t off, uint32_t ser)
@@ -671,27 +577,6 @@ static void drv_reclaim(void)
 	}
 }
 
-static void sim_step(void)
-{
-	switch (rnd() % 5) {
-	case 0:
-	case 1: drv_offer(); break;
-	case 2: dev_use(); break;
-	default: drv_reclaim(); break;
-	}
-}
-
-static void sim_hook(struct fake_mem *m, enum vup_addr_space as, uint64_t addr,
-                     size_t len)
-{
-	(void)m;
-	(void)as;
-	(void)addr;
-	(void)len;
-	if (rnd() % S.hook_div == 0)
-		sim_step();
-}
-
 static void check_buf(void *ctx, const struct vup_ring_buf *b)
 {
 	(void)ctx;
@@ -721,24 +606,18 @@ static void stress(bool in_order, uint32_t seed, uint32_t size,
 	ring_setup(size, in_order ? F(35) : 0);
 	memset(&S, 0, sizeof(S));
 	cur_seed = seed;
-	S.rng = seed * 2654435761u + 1;
 	S.in_order = in_order;
-	S.hook_div = hook_div;
 	S.burst = burst;
 	S.nfree_desc = size;
 	S.dev_aw = S.drv_uw = true;
 	for (uint16_t i = 0; i < NID; i++)
 		S.free_ids[S.nfree++] = i;
-	f.hook = sim_hook;
+	sim_start(seed, hook_div);
 	for (int i = 0; i < 300; i++) {
 		unsigned steps = rnd() % S.burst;
 		for (unsigned k = 0; k < steps; k++)
 			sim_step();
-		assert_int_equal(
-		        vup_ring_poll(&q, &gm, (uint64_t)i, check_buf, NULL),
-		        0);
-		assert_true(ring_invariant(&q));
-		assert_int_equal(f.refused, 0);
+		sim_poll((uint64_t)i, check_buf);
 	}
 	f.hook = NULL;
 }
@@ -747,12 +626,8 @@ static void test_stress(void **state)
 {
 	(void)state;
 	uint64_t cap = 0, cons = 0, gcap = 0, gcons = 0, desync = 0;
-	for (uint32_t seed = getenv("RSEED0") ? (uint32_t)atoi(getenv("RSEED0"))
-	                                      : 1;
-	     seed <= (getenv("RING_SEEDS")
-	                      ? (uint32_t)atoi(getenv("RING_SEEDS"))
-	                      : 80u);
-	     seed++) {
+	for (uint32_t seed = env_u32("RSEED0", 1);
+	     seed <= env_u32("RING_SEEDS", 80); seed++) {
 		static const uint32_t div[] = {8, 64, 1024, 1u << 30};
 		static const uint32_t burst[] = {40, 8, 3, 2};
 		uint32_t size = 4 + seed % 29; /* any size */

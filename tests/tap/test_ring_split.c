@@ -14,57 +14,17 @@
 
 #include <cmocka.h>
 
+#define RING_FAKE_FIXTURE
 #include "ring_fake.h"
 
-#define DESC    0x0000u
-#define AVAIL   0x1000u
-#define USED    0x2000u
-#define DATA    0x4000u
-#define MEMSIZE 0x20000u
+#define AVAIL 0x1000u
+#define USED  0x2000u
 
-#define F(bit) (1ull << (bit))
-
-struct cap {
-	uint16_t id, avail_idx;
-	uint32_t flags, rd_len, wr_len, used_len, rd_caplen, wr_caplen;
-	uint8_t rd[256], wr[256];
-	uint8_t wr_last;
-};
-
-static struct fake_mem f;
-static struct vup_guest_mem gm;
-static struct vup_ring q;
-static struct cap caps[64];
-static unsigned ncaps;
-static uint32_t n;
 static uint16_t aidx, uidx;
-
-static void on_buf(void *ctx, const struct vup_ring_buf *b)
-{
-	(void)ctx;
-	assert_true(ncaps < 64);
-	struct cap *c = &caps[ncaps++];
-	c->id = b->id;
-	c->avail_idx = b->avail_idx;
-	c->flags = b->flags;
-	c->rd_len = b->readable_len;
-	c->wr_len = b->writable_len;
-	c->used_len = b->used_len;
-	c->rd_caplen = b->rd_caplen;
-	c->wr_caplen = b->wr_caplen;
-	c->wr_last = b->wr_last;
-	assert_true(b->rd_caplen <= 256 && b->wr_caplen <= 256);
-	memcpy(c->rd, b->rd, b->rd_caplen);
-	memcpy(c->wr, b->wr, b->wr_caplen);
-}
 
 static void ring_setup(uint32_t size, uint64_t features, uint16_t base)
 {
-	vup_ring_free(&q);
-	memset(f.buf, 0, f.size);
-	f.hook = NULL;
-	f.refused = 0;
-	n = size;
+	ring_clear(size);
 	aidx = uidx = base;
 	st16(&f, AVAIL + 2, base);
 	st16(&f, USED + 2, base);
@@ -77,26 +37,7 @@ static void ring_setup(uint32_t size, uint64_t features, uint16_t base)
 	        .used_base = base,
 	        .features = features | F(32),
 	};
-	const char *why = NULL;
-	assert_int_equal(vup_ring_init(&q, &c, &why), 0);
-	ncaps = 0;
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	f.size = MEMSIZE;
-	f.buf = calloc(1, MEMSIZE);
-	gm = fake_guest(&f);
-	return f.buf ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	vup_ring_free(&q);
-	free(f.buf);
-	return 0;
+	ring_start(&c);
 }
 
 static void desc_abs(unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
@@ -127,17 +68,6 @@ static void use(uint32_t id, uint32_t len)
 	st32(&f, USED + 8 + 8 * (uidx % n), len);
 	uidx++;
 	st16(&f, USED + 2, uidx);
-}
-
-static void poll_ok(void)
-{
-	assert_int_equal(vup_ring_poll(&q, &gm, 1000, on_buf, NULL), 0);
-	assert_true(ring_invariant(&q));
-}
-
-static const struct vup_ring_stats *st(void)
-{
-	return vup_ring_stats(&q);
 }
 
 /* ---- configuration ---- */
@@ -627,17 +557,6 @@ static void test_reoffered_after_lap(void **state)
 
 /* ---- malformed chains ---- */
 
-static void expect_malformed(const char *why)
-{
-	poll_ok();
-	assert_int_equal(st()->malformed, 1);
-	assert_int_equal(st()->consumed, 1);
-	assert_int_equal(ncaps, 0);
-	assert_non_null(st()->last_malformed);
-	if (!strstr(st()->last_malformed, why))
-		fail_msg("\"%s\" lacks \"%s\"", st()->last_malformed, why);
-}
-
 static void one(uint16_t head)
 {
 	offer(head);
@@ -820,7 +739,6 @@ static void test_stop(void **state)
 /* ---- randomised driver and device between the reader's reads ---- */
 
 struct sim {
-	uint32_t rng;
 	uint16_t free[256], nfree;
 	uint16_t out[256], nout; /* offered, not used: heads */
 	uint16_t dev_avail;      /* device's next avail index */
@@ -830,19 +748,12 @@ struct sim {
 	uint32_t wser[65536]; /* by used index: written pattern */
 	uint64_t used_total;
 	bool in_order;
-	bool tx_only;             /* buffers with a readable part only */
-	uint32_t hook_div, burst; /* how fast driver and device move */
+	bool tx_only;   /* buffers with a readable part only */
+	uint32_t burst; /* steps between polls (with sim_hook_div: how fast
+	                 * driver and device move) */
 };
 
 static struct sim S;
-
-static uint32_t rnd(void)
-{
-	S.rng ^= S.rng << 13;
-	S.rng ^= S.rng >> 17;
-	S.rng ^= S.rng << 5;
-	return S.rng;
-}
 
 static void fill(uint32_t off, uint32_t ser, unsigned len)
 {
@@ -917,27 +828,6 @@ static void drv_reclaim(void)
 	}
 }
 
-static void sim_step(void)
-{
-	switch (rnd() % 5) {
-	case 0:
-	case 1: drv_offer(); break;
-	case 2: dev_use(); break;
-	default: drv_reclaim(); break;
-	}
-}
-
-static void sim_hook(struct fake_mem *m, enum vup_addr_space as, uint64_t addr,
-                     size_t len)
-{
-	(void)m;
-	(void)as;
-	(void)addr;
-	(void)len;
-	if (rnd() % S.hook_div == 0)
-		sim_step();
-}
-
 static void check_buf(void *ctx, const struct vup_ring_buf *b)
 {
 	(void)ctx;
@@ -961,26 +851,20 @@ static void stress(bool in_order, bool tx_only, uint32_t seed,
 {
 	ring_setup(64, in_order ? F(35) : 0, (uint16_t)(seed * 977));
 	memset(&S, 0, sizeof(S));
-	S.rng = seed * 2654435761u + 1;
 	S.in_order = in_order;
 	S.tx_only = tx_only;
-	S.hook_div = hook_div;
 	S.burst = burst;
 	S.dev_avail = S.drv_used = aidx;
 	for (uint16_t h = 0; h < 32; h++)
 		S.free[S.nfree++] = h;
-	f.hook = sim_hook;
+	sim_start(seed, hook_div);
 	for (int i = 0; i < 400; i++) {
 		unsigned steps =
 		        rnd() %
 		        (rnd() % 16 == 0 && S.burst > 2 ? 200 : S.burst);
 		for (unsigned s = 0; s < steps; s++)
 			sim_step();
-		assert_int_equal(
-		        vup_ring_poll(&q, &gm, (uint64_t)i, check_buf, NULL),
-		        0);
-		assert_true(ring_invariant(&q));
-		assert_int_equal(f.refused, 0);
+		sim_poll((uint64_t)i, check_buf);
 	}
 	f.hook = NULL;
 	assert_int_equal(vup_ring_poll(&q, &gm, 0, check_buf, NULL), 0);
@@ -996,11 +880,7 @@ static void test_stress(void **state)
 {
 	(void)state;
 	uint64_t gentle_cap = 0, gentle_cons = 0;
-	for (uint32_t seed = 1;
-	     seed <= (getenv("RING_SEEDS")
-	                      ? (uint32_t)atoi(getenv("RING_SEEDS"))
-	                      : 80u);
-	     seed++) {
+	for (uint32_t seed = 1; seed <= env_u32("RING_SEEDS", 80); seed++) {
 		/* a quarter each: driver and device much faster than the
 		 * reader, as fast, slower, much slower */
 		static const uint32_t div[] = {8, 64, 1024, 1u << 30};
