@@ -129,6 +129,9 @@ struct vup_rules_msg {
 	struct vup_hdr *hdr;              /* hdr->size: the bytes at payload */
 	uint8_t *payload;                 /* rewritten in place by REWRITE */
 	const struct vup_negotiated *neg; /* may be NULL */
+	/* The message decoded (its catalogue row is not looked up again),
+	 * or NULL. */
+	const struct vup_view *view;
 };
 
 #define VUP_VERDICT_MAX_LOGGED 8

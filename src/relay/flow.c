@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vuproxy/flow.h"
+#include "flow.h"
 
 int vup_flow_init(struct vup_flow *f)
 {

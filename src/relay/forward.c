@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "relay.h"
+#include "internal.h"
 #include "step.h"
 #include "vuproxy/log.h"
 

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "relay.h"
+#include "internal.h"
 #include "vuproxy/log.h"
 
 /* What became of the message, for the end of its warning line. */

@@ -24,7 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "relay.h"
+#include "internal.h"
 #include "vuproxy/log.h"
 
 #define RESTART_DELAY_MS 100

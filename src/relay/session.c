@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "relay.h"
+#include "internal.h"
 #include "vuproxy/log.h"
 
 /* Messages handled per readiness callback before yielding to others;

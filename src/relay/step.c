@@ -125,6 +125,7 @@ static void decide(const struct vup_step_ctx *c, struct vup_msg *m,
 	        .hdr = &m->hdr,
 	        .payload = m->payload,
 	        .neg = vup_flow_neg(c->flow),
+	        .view = v,
 	};
 	vup_rules_decide(c->rules, c->rules_state, &rm, &o->verdict);
 }

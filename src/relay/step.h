@@ -15,8 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "flow.h"
 #include "vuproxy/channel.h"
-#include "vuproxy/flow.h"
 #include "vuproxy/model.h"
 #include "vuproxy/pcapng.h"
 #include "vuproxy/rules.h"

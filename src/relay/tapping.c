@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "relay.h"
+#include "internal.h"
 #include "vuproxy/log.h"
 
 uint64_t vup__wall_ns(void)

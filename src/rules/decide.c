@@ -264,7 +264,9 @@ void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
 		return;
 	struct vup_rules_session *s = ss ? session_of(r, ss) : NULL;
 	const struct vup_msg_type *t =
-	        vup_proto_lookup(m->chan, m->hdr->request);
+	        m->view ? m->view->type
+	                : vup_proto_lookup(m->chan, m->hdr->request);
+	/* Fields are named as the flags say (what `dump` shows). */
 	enum vup_layout l = vup_msg_layout(t, m->hdr, m->neg);
 	struct reading rd = {.l = l, .m = m};
 	uint32_t code = m->hdr->request;

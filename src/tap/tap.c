@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tap_internal.h"
+#include "internal.h"
 #include "vuproxy/log.h"
 #include "vuproxy/trace.h"
 

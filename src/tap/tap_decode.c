@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tap_internal.h"
+#include "internal.h"
 #include "vuproxy/trace.h"
 
 #define NET_HDR_NUM_BUFFERS 10 /* offset of num_buffers */

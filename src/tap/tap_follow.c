@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tap_internal.h"
+#include "internal.h"
 #include "vuproxy/log.h"
 
 static void mem_message(struct vup_tap *t, const struct vup_view *v,

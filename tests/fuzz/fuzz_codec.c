@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vuproxy/flow.h"
+#include "relay/flow.h"
 #include "vuproxy/proto.h"
 
 #define CHECK(cond)                                                            \

@@ -8,8 +8,8 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "relay/flow.h"
 #include "unit.h"
-#include "vuproxy/flow.h"
 
 #define M   VUP_CHAN_MAIN
 #define B   VUP_CHAN_BACKEND

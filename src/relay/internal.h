@@ -1,13 +1,13 @@
 /* Private to the relay: links (a channel on the loop) and sessions. */
-#ifndef VUPROXY_RELAY_H
-#define VUPROXY_RELAY_H
+#ifndef VUP_RELAY_INTERNAL_H
+#define VUP_RELAY_INTERNAL_H
 
 #include <stdbool.h>
 #include <uv.h>
 
+#include "flow.h"
 #include "hold.h"
 #include "vuproxy/channel.h"
-#include "vuproxy/flow.h"
 #include "vuproxy/proxy.h"
 #include "vuproxy/rules.h"
 

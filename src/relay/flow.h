@@ -7,8 +7,8 @@
  * of it.  It finds problems; the relay decides what to do about them, and
  * rate-limits the warnings here.
  */
-#ifndef VUPROXY_FLOW_H
-#define VUPROXY_FLOW_H
+#ifndef VUP_RELAY_FLOW_H
+#define VUP_RELAY_FLOW_H
 
 #include <stdbool.h>
 #include <stddef.h>
