@@ -93,6 +93,7 @@ static void learn(struct vup_model *m, const struct vup_trace_hdr *th,
 	struct vup_view v;
 	vup_view_decode(&v, chan, from, h, payload, NULL, th->nfds,
 	                vup_model_neg(m), 0);
+	v.fd_info = th->fds; /* the kinds the trace recorded */
 	vup_model_feed(m, &v, delivered, NULL);
 }
 

@@ -43,12 +43,13 @@ static void log_message(struct vup_session *s, const struct vup_link *l,
 }
 
 /* Record a message in the trace before it goes anywhere, so that a crash
- * never loses a message a peer has received.  fds may be NULL for a
- * message vuproxy made (nfds 0). */
+ * never loses a message a peer has received.  fdi: its fds' kinds (NULL
+ * for a message vuproxy made, nfds 0). */
 void vup__record(struct vup_session *s, enum vup_chan chan, enum vup_side from,
                  const struct vup_hdr *hdr, const uint8_t *payload,
-                 const int *fds, unsigned nfds, enum vup_trace_action action,
-                 const char *rule, bool as_sent, const char *mark)
+                 const struct vup_fd_info *fdi, unsigned nfds,
+                 enum vup_trace_action action, const char *rule, bool as_sent,
+                 const char *mark)
 {
 	struct vup_trace *t = s->proxy->cfg.trace;
 	if (!t)
@@ -69,18 +70,9 @@ void vup__record(struct vup_session *s, enum vup_chan chan, enum vup_side from,
 		snprintf(h.rule, sizeof(h.rule), "%s", rule);
 	if (mark)
 		snprintf(h.mark, sizeof(h.mark), "%s", mark);
-	for (unsigned i = 0; i < nfds; i++)
-		vup_fd_describe(fds[i], &h.fds[i]);
+	if (nfds)
+		memcpy(h.fds, fdi, nfds * sizeof(*fdi));
 	vup_trace_message(t, vup__wall_ns(), &h, hdr, payload);
-}
-
-static void record(struct vup_session *s, enum vup_chan chan,
-                   enum vup_side from, const struct vup_hdr *hdr,
-                   const uint8_t *payload, const int *fds, unsigned nfds,
-                   enum vup_trace_action action, const char *rule, bool as_sent)
-{
-	vup__record(s, chan, from, hdr, payload, fds, nfds, action, rule,
-	            as_sent, NULL);
 }
 
 /* SET_BACKEND_REQ_FD: keep the front-end's socket, give the back-end one
@@ -178,8 +170,13 @@ static void record_release(struct vup_link *l, const struct vup_hdr *hdr,
                            const uint8_t *payload, const int *fds,
                            unsigned nfds, const char *rule)
 {
-	record(l->s, l->chan, l->side, hdr, payload, fds, nfds,
-	       VUP_TRACE_ACT_RELEASED, rule, true);
+	struct vup_fd_info fdi[VUP_MAX_FDS];
+	if (!l->s->proxy->cfg.trace)
+		return;
+	for (unsigned i = 0; i < nfds; i++)
+		vup_fd_describe(fds[i], &fdi[i]);
+	vup__record(l->s, l->chan, l->side, hdr, payload, fdi, nfds,
+	            VUP_TRACE_ACT_RELEASED, rule, true, NULL);
 }
 
 /* A held message leaves.  Frees m. */
@@ -306,34 +303,36 @@ static const char *rule_note(const struct vup_verdict *v, char *buf, size_t len)
 struct bytes {
 	const struct vup_hdr *hdr;
 	const uint8_t *payload;
-	const int *fds;
+	const struct vup_fd_info *fdi; /* the fds' kinds */
 	unsigned nfds;
 };
 
-static struct bytes bytes_of(const struct vup_msg *m, const struct vup_step *st,
-                             enum vup_step_msg which)
+static struct bytes bytes_of(const struct vup_msg *m, const struct vup_view *v,
+                             const struct vup_step *st, enum vup_step_msg which)
 {
 	switch (which) {
 	case VUP_STEP_MSG_ORIG:
-		return (struct bytes){&st->orig_hdr, st->orig, m->fds, m->nfds};
+		return (struct bytes){&st->orig_hdr, st->orig, v->fd_info,
+		                      m->nfds};
 	case VUP_STEP_MSG_ANSWER:
 		return (struct bytes){&st->answer_hdr, st->answer, NULL, 0};
-	default: return (struct bytes){&m->hdr, m->payload, m->fds, m->nfds};
+	default:
+		return (struct bytes){&m->hdr, m->payload, v->fd_info, m->nfds};
 	}
 }
 
 /* Carry out one action of the step on the loop. */
-static void act(struct vup_link *l, struct vup_msg *m,
+static void act(struct vup_link *l, struct vup_msg *m, const struct vup_view *v,
                 const struct vup_step *st, const struct vup_step_action *a,
                 uint64_t now)
 {
 	struct vup_session *s = l->s;
-	struct bytes b = bytes_of(m, st, a->msg);
+	struct bytes b = bytes_of(m, v, st, a->msg);
 	int fds[VUP_MAX_FDS];
 	unsigned nfds = a->msg == VUP_STEP_MSG_ANSWER ? 0 : m->nfds;
 	switch (a->kind) {
 	case VUP_STEP_RECORD:
-		vup__record(s, l->chan, a->from, b.hdr, b.payload, b.fds,
+		vup__record(s, l->chan, a->from, b.hdr, b.payload, b.fdi,
 		            b.nfds, a->action, a->rule, a->as_sent,
 		            a->marked ? st->mark : NULL);
 		return;
@@ -392,12 +391,6 @@ static void tap_follow(struct vup_session *s, const struct vup_view *v,
 		vup__tap_timer_arm(s->proxy);
 }
 
-static bool is_socket(int fd)
-{
-	struct stat st;
-	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
 void vup__relay(struct vup_link *l)
 {
 	struct vup_session *s = l->s;
@@ -408,6 +401,11 @@ void vup__relay(struct vup_link *l)
 	 * the tap and the trace stamp their records with the wall clock. */
 	vup_view_decode(&view, l->chan, l->side, &m->hdr, m->payload, m->fds,
 	                m->nfds, vup_flow_neg(&s->flow), now);
+	/* The fds' kinds, asked once: the step and the trace read them. */
+	struct vup_fd_info fdi[VUP_MAX_FDS];
+	for (unsigned i = 0; i < m->nfds; i++)
+		vup_fd_describe(m->fds[i], &fdi[i]);
+	view.fd_info = m->nfds ? fdi : NULL;
 	struct vup_step_ctx c = {
 	        .flow = &s->flow,
 	        .rules = s->proxy->rules,
@@ -416,8 +414,6 @@ void vup__relay(struct vup_link *l)
 	        .frontend_path = s->proxy->cfg.frontend.path,
 	        .backend_path = s->proxy->cfg.backend.path,
 	        .strict = s->proxy->cfg.strict,
-	        .fd_is_socket = vup_step_opens_backend_channel(&view) &&
-	                        m->nfds == 1 && is_socket(m->fds[0]),
 	        .now_ns = now,
 	};
 	c.held[l->side] = !vup_hold_empty(&l->hold);
@@ -440,7 +436,7 @@ void vup__relay(struct vup_link *l)
 		                   &st.findings, v);
 	tap_follow(s, &view, &st);
 	for (unsigned i = 0; i < st.n && !s->closing; i++)
-		act(l, m, &st, &st.a[i], now);
+		act(l, m, &view, &st, &st.a[i], now);
 	/* The session failed midway: what was not passed on is closed. */
 	vup_close_fds(m->fds, m->nfds);
 	m->nfds = 0;

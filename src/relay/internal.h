@@ -120,11 +120,13 @@ void vup__warn_findings(const struct vup_link *l, const struct vup_hdr *h,
 /* Tell the counts the rate limit held back: all of them (the session
  * ends), or those whose last line is a period old (the periodic tick). */
 void vup__warn_flush(struct vup_session *s, bool all);
-/* forward.c: record a message in the trace (mark: its problems, or NULL). */
+/* forward.c: record a message in the trace (fdi: its fds' kinds; mark:
+ * its problems, or NULL). */
 void vup__record(struct vup_session *s, enum vup_chan chan, enum vup_side from,
                  const struct vup_hdr *hdr, const uint8_t *payload,
-                 const int *fds, unsigned nfds, enum vup_trace_action action,
-                 const char *rule, bool as_sent, const char *mark);
+                 const struct vup_fd_info *fdi, unsigned nfds,
+                 enum vup_trace_action action, const char *rule, bool as_sent,
+                 const char *mark);
 void vup__peer_gone(struct vup_link *l, const char *how);
 void vup__send_failed(struct vup_link *to, int rc);
 

@@ -136,8 +136,9 @@ void vup_step(const struct vup_step_ctx *c, struct vup_msg *m,
 	o->n = 0;
 	o->delivered = false;
 	o->events.n = 0;
+	/* Its one fd a socket vuproxy can stand in front of. */
 	bool interpose = vup_step_opens_backend_channel(v) && v->nfds == 1 &&
-	                 c->fd_is_socket;
+	                 v->fd_info && v->fd_info[0].kind == VUP_FDK_SOCKET;
 	check(c, v, interpose, o);
 	if (o->refusal) {
 		/* No rule ran: o->refusal is the message's fate. */

@@ -75,9 +75,6 @@ struct vup_step_ctx {
 	/* Messages of this channel from each side (enum vup_side) are held
 	 * by a delay: a new one waits behind them. */
 	bool held[2];
-	/* SET_BACKEND_REQ_FD: its one fd is a socket vuproxy can stand in
-	 * front of (the adapter asks the kernel). */
-	bool fd_is_socket;
 	uint64_t now_ns; /* the hold queues' clock (monotonic) */
 };
 

@@ -194,6 +194,7 @@ int vup_replay__send_recorded(struct vup_replay_run *r, struct vup_channel *ch,
 	struct vup_model_events ev;
 	vup_view_decode(&v, m->chan, m->from, &m->hdr, m->payload, fds, n,
 	                vup_model_neg(r->model), vup_replay__now());
+	v.fd_info = m->fds; /* the kinds recorded, made afresh */
 	vup_model_feed(r->model, &v, true, &ev);
 	rc = r->on_send ? r->on_send(r, &v, &ev, err, errlen) : 0;
 	if (rc < 0)

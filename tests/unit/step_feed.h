@@ -40,12 +40,16 @@ static struct vup_step_ctx ctx;
 static struct vup_msg msg;
 static struct vup_view view;
 static struct vup_step st;
+/* The kind the next messages' fds have: sockets, or eventfds. */
+static bool fd_is_socket;
+static struct vup_fd_info fd_kinds[VUP_MAX_FDS];
 
 static inline int setup(void **state)
 {
 	(void)state;
 	if (vup_flow_init(&flow))
 		return -1;
+	fd_is_socket = false;
 	ctx = (struct vup_step_ctx){
 	        .flow = &flow,
 	        .rules_state = &rules_state,
@@ -92,6 +96,11 @@ static inline void step(enum vup_chan chan, enum vup_side from, uint32_t req,
 		msg.fds[i] = i < nfds ? 100 + (int)i : -1;
 	vup_view_decode(&view, chan, from, &msg.hdr, msg.payload, msg.fds, nfds,
 	                vup_flow_neg(&flow), 42);
+	for (unsigned i = 0; i < nfds; i++)
+		fd_kinds[i] = (struct vup_fd_info){
+		        .kind = fd_is_socket ? VUP_FDK_SOCKET
+		                             : VUP_FDK_EVENTFD};
+	view.fd_info = nfds ? fd_kinds : NULL;
 	memset(&st, 0xa5, sizeof(st)); /* what is reported is written */
 	vup_step(&ctx, &msg, &view, &st);
 	assert_true(st.n <= VUP_STEP_ACTIONS_MAX);

@@ -146,7 +146,7 @@ static void test_interpose(void **state)
 {
 	(void)state;
 	negotiate_reply_ack();
-	ctx.fd_is_socket = true;
+	fd_is_socket = true;
 	step(MAIN, FE, VUP_REQ_SET_BACKEND_REQ_FD, REQ, NULL, 0, 1);
 	assert_true(vup_step_opens_backend_channel(&view));
 	expect_actions("RECORD(in fe pass marked), SEND(in interpose)");
@@ -165,7 +165,7 @@ static void test_interpose_any_flags(void **state)
 {
 	(void)state;
 	negotiate_reply_ack();
-	ctx.fd_is_socket = true;
+	fd_is_socket = true;
 	step(MAIN, FE, VUP_REQ_SET_BACKEND_REQ_FD, REPLY, NULL, 0, 1);
 	assert_true(vup_step_opens_backend_channel(&view));
 	expect_actions("RECORD(in fe pass marked), SEND(in interpose)");
@@ -176,7 +176,7 @@ static void test_interpose_not_a_socket(void **state)
 {
 	(void)state;
 	negotiate_reply_ack();
-	ctx.fd_is_socket = false;
+	fd_is_socket = false;
 	step(MAIN, FE, VUP_REQ_SET_BACKEND_REQ_FD, REQ, NULL, 0, 1);
 	expect_actions("RECORD(in fe pass marked), SEND(in)");
 	assert_true(found(VUP_PROBLEM_BACKEND_REQ_FD));
@@ -196,7 +196,7 @@ static void test_interpose_two_fds(void **state)
 {
 	(void)state;
 	negotiate_reply_ack();
-	ctx.fd_is_socket = true;
+	fd_is_socket = true;
 	step(MAIN, FE, VUP_REQ_SET_BACKEND_REQ_FD, REQ, NULL, 0, 2);
 	expect_actions("RECORD(in fe pass marked), SEND(in)");
 	assert_true(found(VUP_PROBLEM_BACKEND_REQ_FD));
@@ -212,7 +212,7 @@ static void test_interpose_delayed(void **state)
 	          "  - name: late-channel\n"
 	          "    match: {request: SET_BACKEND_REQ_FD}\n"
 	          "    action: {delay: 1s}\n");
-	ctx.fd_is_socket = true;
+	fd_is_socket = true;
 	step(MAIN, FE, VUP_REQ_SET_BACKEND_REQ_FD, REQ, NULL, 0, 1);
 	expect_actions("RECORD(in fe delay rule=late-channel marked), "
 	               "HOLD(in rule=late-channel interpose +1000000000)");
@@ -225,7 +225,7 @@ static void test_interpose_not_from_backend(void **state)
 {
 	(void)state;
 	negotiate_reply_ack();
-	ctx.fd_is_socket = true;
+	fd_is_socket = true;
 	step(MAIN, BE, VUP_REQ_SET_BACKEND_REQ_FD, REQ, NULL, 0, 1);
 	assert_false(vup_step_opens_backend_channel(&view));
 	assert_int_equal(st.n, 2);
