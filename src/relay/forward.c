@@ -380,11 +380,12 @@ static void act(struct vup_link *l, struct vup_msg *m, const struct vup_view *v,
 }
 
 /* The tap follows what the model made of a message that reaches its
- * receiver, while the fds are open. */
+ * receiver, or of a reply whatever becomes of it (the device did what it
+ * says: a ring answered for is stopped), while the fds are open. */
 static void tap_follow(struct vup_session *s, const struct vup_view *v,
                        const struct vup_step *st)
 {
-	if (!s->tap || !st->delivered || !st->events.n)
+	if (!s->tap || !(st->delivered || v->reply) || !st->events.n)
 		return;
 	vup_tap_message(s->tap, s->flow.model, v, &st->events, vup__wall_ns());
 	if (vup_tap_running(s->tap))
@@ -434,9 +435,16 @@ void vup__relay(struct vup_link *l)
 	if (!st.refusal && st.findings.n)
 		vup__warn_findings(l, v->rewritten ? &st.orig_hdr : &m->hdr,
 		                   &st.findings, v);
-	tap_follow(s, &view, &st);
-	for (unsigned i = 0; i < st.n && !s->closing; i++)
+	/* The tap's records follow the message's own (its records come
+	 * first in the actions). */
+	bool tapped = false;
+	for (unsigned i = 0; i < st.n && !s->closing; i++) {
+		if (!tapped && st.a[i].kind != VUP_STEP_RECORD) {
+			tap_follow(s, &view, &st);
+			tapped = true;
+		}
 		act(l, m, &view, &st, &st.a[i], now);
+	}
 	/* The session failed midway: what was not passed on is closed. */
 	vup_close_fds(m->fds, m->nfds);
 	m->nfds = 0;

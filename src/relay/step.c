@@ -164,9 +164,11 @@ void vup_step(const struct vup_step_ctx *c, struct vup_msg *m,
 		       act == VUP_TRACE_ACT_PASS ? VUP_TRACE_ACT_REWRITE : act,
 		       rule, true);
 		/* What the receiver sees is what counts from now on. */
+		const struct vup_fd_info *kinds = v->fd_info; /* same fds */
 		vup_view_decode(v, v->chan, v->from, &m->hdr, m->payload,
 		                m->fds, m->nfds, vup_flow_neg(c->flow),
 		                v->time_ns);
+		v->fd_info = kinds;
 	}
 	/* Whatever is not sent on never reaches its receiver. */
 	o->delivered = vd->action != VUP_RULE_ACT_DROP &&

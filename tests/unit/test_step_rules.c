@@ -106,6 +106,28 @@ static void test_rule_rewrite(void **state)
 	assert_int_equal(vup_flow_neg(&flow)->features, F_VERSION_1);
 }
 
+/* A rewritten message with fds: the view keeps the fds' kinds, which
+ * both of its records carry (the trace copies them). */
+static void test_rule_rewrite_keeps_fd_kinds(void **state)
+{
+	(void)state;
+	use_rules("rules:\n"
+	          "  - name: kick-ring-2\n"
+	          "    match: {request: SET_VRING_KICK}\n"
+	          "    action: {rewrite: {set: {index: 2}}}\n");
+	uint64_t index = 1;
+	step(MAIN, FE, VUP_REQ_SET_VRING_KICK, REQ, &index, 8, 1);
+	expect_actions("RECORD(orig fe rewrite rule=kick-ring-2 marked), "
+	               "RECORD(in fe rewrite rule=kick-ring-2 as_sent), "
+	               "SEND(in)");
+	assert_ptr_equal(view.fd_info, fd_kinds);
+	assert_int_equal(view.nfds, 1);
+	/* The model saw the ring the receiver gets. */
+	assert_int_equal(vup_model_vring(flow.model, 2)->run,
+	                 VUP_VRING_STARTED);
+	assert_int_equal(vup_model_vring(flow.model, 1)->run, VUP_VRING_IDLE);
+}
+
 /* A rewrite that continues into a delay: the copy as sent is the
  * delay's, and it is held. */
 static void test_rule_rewrite_then_delay(void **state)
@@ -330,6 +352,7 @@ int main(void)
 	        T(test_rule_delay),
 	        T(test_rule_delay_zero),
 	        T(test_rule_rewrite),
+	        T(test_rule_rewrite_keeps_fd_kinds),
 	        T(test_rule_rewrite_then_delay),
 	        T(test_rule_fail_request),
 	        T(test_rule_fail_value),
