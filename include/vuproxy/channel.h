@@ -36,8 +36,9 @@ struct vup_msg {
 
 struct vup_outq; /* private queue node */
 
-/* Bytes read ahead: room for several whole messages of the largest size. */
-#define VUP_CH_RBUF (16u * 1024)
+/* Bytes read ahead: the largest message twice, and many small ones (a
+ * stuck session holds two of these: hostile_timing bounds its memory). */
+#define VUP_CH_RBUF (8u * 1024)
 
 struct vup_channel {
 	int fd;
