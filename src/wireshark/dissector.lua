@@ -1,4 +1,4 @@
--- @GENERATED@ becomes the "Generated ... DO NOT EDIT." line of the output.
+-- @GENERATED@ stamp. Edit here, then regenerate tools/wireshark/vuproxy.lua.
 --
 -- Wireshark dissector for vuproxy traces (vuproxy -w FILE.pcapng.gz).  Each
 -- session's control channel is an interface of link type USER0 (147); each
