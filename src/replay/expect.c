@@ -14,17 +14,19 @@
 void vup_replay_bases_note(struct vup_replay_bases *b,
                            const struct vup_replay_msg *m)
 {
-	uint32_t index, num;
+	uint64_t index, num;
 	if (m->chan != VUP_CHAN_MAIN || m->from != VUP_FRONTEND ||
 	    (m->hdr.flags & VUP_FLAG_REPLY) ||
-	    m->hdr.request != VUP_REQ_SET_VRING_BASE || m->hdr.size < 8)
+	    m->hdr.request != VUP_REQ_SET_VRING_BASE ||
+	    !vup_field_read(VUP_FLD_VRING_BASE_INDEX, m->payload, m->hdr.size,
+	                    &index) ||
+	    !vup_field_read(VUP_FLD_VRING_BASE_NUM, m->payload, m->hdr.size,
+	                    &num))
 		return;
-	memcpy(&index, m->payload, 4);
-	memcpy(&num, m->payload + 4, 4);
 	if (index >= VUP_REPLAY_MAX_VRINGS)
 		return;
 	b->v[index].set = true;
-	b->v[index].num = num;
+	b->v[index].num = (uint32_t)num;
 	b->v[index].frame = m->frame;
 }
 

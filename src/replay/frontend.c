@@ -165,18 +165,20 @@ static void expected_check(struct vup_replay_run *r,
                            const struct vup_replay_msg *req,
                            const struct vup_replay_msg *rep)
 {
-	uint32_t index, rec_num, num;
-	uint64_t frame;
+	uint64_t index64, rec64, frame;
+	uint32_t num;
 	char note[256], rb[160];
 	if ((req->hdr.request != VUP_REQ_GET_VRING_BASE &&
 	     req->hdr.request != VUP_REQ_GET_VRING_BASE_SKIP_DRAIN) ||
-	    req->chan != VUP_CHAN_MAIN || req->hdr.size < 4 ||
-	    rep->hdr.size < 8) {
+	    req->chan != VUP_CHAN_MAIN ||
+	    !vup_field_read(VUP_FLD_VRING_STATE_INDEX, req->payload,
+	                    req->hdr.size, &index64) ||
+	    !vup_field_read(VUP_FLD_VRING_BASE_NUM, rep->payload, rep->hdr.size,
+	                    &rec64)) {
 		vup_replay__check(r, &r->main, rep);
 		return;
 	}
-	memcpy(&index, req->payload, 4);
-	memcpy(&rec_num, rep->payload + 4, 4);
+	uint32_t index = (uint32_t)index64, rec_num = (uint32_t)rec64;
 	if (vup_replay__dp_vring_base(r->dp, index, &num)) {
 		snprintf(note, sizeof(note),
 		         "expected: the base plus the frames replayed; "
@@ -200,7 +202,8 @@ static void expected_check(struct vup_replay_run *r,
 	struct vup_replay_msg want = *rep;
 	uint8_t payload[VUP_MAX_PAYLOAD];
 	memcpy(payload, rep->payload, rep->hdr.size);
-	memcpy(payload + 4, &num, 4);
+	vup_field_set(&vup_fields[VUP_FLD_VRING_BASE_NUM], payload,
+	              rep->hdr.size, num);
 	want.payload = payload;
 	vup_replay__check_note(r, &r->main, &want, note);
 }
