@@ -29,6 +29,31 @@
 #define VUP_SPEC_MEM    "Memory access"
 #define VUP_SPEC_ACK    "VHOST_USER_PROTOCOL_F_REPLY_ACK"
 
+/* Sentences and peers that several rows share. */
+#define VUP_QUOTE_KICK                                                         \
+	"The back-end must start ring upon receiving a kick (that is, "        \
+	"detecting that file descriptor is readable) on the descriptor "       \
+	"specified by ``VHOST_USER_SET_VRING_KICK`` or receiving the in-band " \
+	"message ``VHOST_USER_VRING_KICK`` if negotiated, and stop ring upon " \
+	"receiving ``VHOST_USER_GET_VRING_BASE``."
+#define VUP_QUOTE_GET_CONFIG                                                   \
+	"When ``VHOST_USER_PROTOCOL_F_CONFIG`` is negotiated, this message "   \
+	"is "                                                                  \
+	"submitted by the vhost-user front-end to fetch the contents of the "  \
+	"virtio device configuration space, vhost-user back-end's payload "    \
+	"size MUST match the front-end's request, vhost-user back-end uses "   \
+	"zero length of payload to indicate an error to the vhost-user "       \
+	"front-end."
+#define VUP_QUOTE_WRONG_REPLY                                                  \
+	"If *front-end* is unable to send the full message or receives a "     \
+	"wrong reply it will close the connection."
+#define VUP_PEERS_WRONG_REPLY                                                  \
+	"QEMU refuses a reply to another request (\"Received unexpected msg "  \
+	"type\"); others unknown"
+#define VUP_PEERS_RING_ADDR                                                    \
+	"libvhost-user refuses ring addresses it cannot translate (vu_panic "  \
+	"\"Invalid vring_addr message\"); DPDK defers them"
+
 /* X(id, "VUnnn", severity, kind, section, quote, peers, title) */
 #define VUP_CHECKS(X)                                                          \
 	X(VERSION, "VU001", ERROR, FRAMING, VUP_SPEC_HEADER,                   \
@@ -69,16 +94,9 @@
 	  "(validate_msg_fds); QEMU, libvhost-user, rust-vmm unknown",         \
 	  "wrong number of fds")                                               \
 	X(REPLY_ORDER, "VU008", ERROR, REPLIES, VUP_SPEC_COMM,                 \
-	  "If *front-end* is unable to send the full message or receives a "   \
-	  "wrong reply it will close the connection.",                         \
-	  "QEMU refuses a reply to another request (\"Received unexpected "    \
-	  "msg type\"); others unknown",                                       \
-	  "reply out of order")                                                \
+	  VUP_QUOTE_WRONG_REPLY, VUP_PEERS_WRONG_REPLY, "reply out of order")  \
 	X(UNSOLICITED, "VU009", ERROR, REPLIES, VUP_SPEC_COMM,                 \
-	  "If *front-end* is unable to send the full message or receives a "   \
-	  "wrong reply it will close the connection.",                         \
-	  "QEMU refuses a reply to another request (\"Received unexpected "    \
-	  "msg type\"); others unknown",                                       \
+	  VUP_QUOTE_WRONG_REPLY, VUP_PEERS_WRONG_REPLY,                        \
 	  "reply to nothing owed, or with the wrong code")                     \
 	X(OWED_REPLIES, "VU010", WARNING, REPLIES, VUP_SPEC_COMM,              \
 	  "Most of the requests don't require replies.",                       \
@@ -138,23 +156,11 @@
 	  "VHOST_USER_SET_MEM_TABLE",                                          \
 	  "Sets the memory map regions on the back-end so it can translate "   \
 	  "the vring addresses.",                                              \
-	  "libvhost-user refuses ring addresses it cannot translate "          \
-	  "(vu_panic \"Invalid vring_addr message\"); DPDK defers them",       \
-	  "ring addresses before any memory table")                            \
+	  VUP_PEERS_RING_ADDR, "ring addresses before any memory table")       \
 	X(KICK_BEFORE_ADDR, "VU020", WARNING, ORDERING, "Ring states",         \
-	  "The back-end must start ring upon receiving a kick (that is, "      \
-	  "detecting that file descriptor is readable) on the descriptor "     \
-	  "specified by ``VHOST_USER_SET_VRING_KICK`` or receiving the "       \
-	  "in-band message ``VHOST_USER_VRING_KICK`` if negotiated, and stop " \
-	  "ring upon receiving ``VHOST_USER_GET_VRING_BASE``.",                \
-	  "unknown", "kick before the ring's addresses")                       \
+	  VUP_QUOTE_KICK, "unknown", "kick before the ring's addresses")       \
 	X(KICK_BEFORE_TABLE, "VU021", WARNING, ORDERING, "Ring states",        \
-	  "The back-end must start ring upon receiving a kick (that is, "      \
-	  "detecting that file descriptor is readable) on the descriptor "     \
-	  "specified by ``VHOST_USER_SET_VRING_KICK`` or receiving the "       \
-	  "in-band message ``VHOST_USER_VRING_KICK`` if negotiated, and stop " \
-	  "ring upon receiving ``VHOST_USER_GET_VRING_BASE``.",                \
-	  "unknown", "kick before any memory table")                           \
+	  VUP_QUOTE_KICK, "unknown", "kick before any memory table")           \
 	X(REPLY_MISSING, "VU022", ERROR, REPLIES, VUP_SPEC_COMM,               \
 	  "Here is a list of the ones that do:",                               \
 	  "QEMU hangs waiting for it (rust-vmm/vhost #217: SET_LOG_BASE)",     \
@@ -171,22 +177,12 @@
 	  "upon receiving such errors.\")",                                    \
 	  "request refused (non-zero ack)")                                    \
 	X(CONFIG_SIZE, "VU025", ERROR, DEVICE, "VHOST_USER_GET_CONFIG",        \
-	  "When ``VHOST_USER_PROTOCOL_F_CONFIG`` is negotiated, this message " \
-	  "is submitted by the vhost-user front-end to fetch the contents of " \
-	  "the virtio device configuration space, vhost-user back-end's "      \
-	  "payload size MUST match the front-end's request, vhost-user "       \
-	  "back-end uses zero length of payload to indicate an error to the "  \
-	  "vhost-user front-end.",                                             \
+	  VUP_QUOTE_GET_CONFIG,                                                \
 	  "QEMU refuses a reply of another size (vhost_user_get_config: "      \
 	  "\"Received bad msg size\"); others unknown",                        \
 	  "GET_CONFIG reply size differs from the request's")                  \
 	X(CONFIG_ERROR, "VU026", ERROR, DEVICE, "VHOST_USER_GET_CONFIG",       \
-	  "When ``VHOST_USER_PROTOCOL_F_CONFIG`` is negotiated, this message " \
-	  "is submitted by the vhost-user front-end to fetch the contents of " \
-	  "the virtio device configuration space, vhost-user back-end's "      \
-	  "payload size MUST match the front-end's request, vhost-user "       \
-	  "back-end uses zero length of payload to indicate an error to the "  \
-	  "vhost-user front-end.",                                             \
+	  VUP_QUOTE_GET_CONFIG,                                                \
 	  "the back-end refused GET_CONFIG; QEMU fails the read "              \
 	  "(vhost_user_get_config)",                                           \
 	  "GET_CONFIG answered with its error form (size 0)")                  \
@@ -210,9 +206,7 @@
 	X(ADDR_OUTSIDE, "VU030", ERROR, MEMORY, VUP_SPEC_MEM,                  \
 	  "User addresses map to the vhost memory region containing that "     \
 	  "user address.",                                                     \
-	  "libvhost-user refuses ring addresses it cannot translate "          \
-	  "(vu_panic \"Invalid vring_addr message\"); DPDK defers them",       \
-	  "ring address outside every memory region")                          \
+	  VUP_PEERS_RING_ADDR, "ring address outside every memory region")     \
 	X(LOG_ALL_NO_BASE, "VU031", WARNING, MIGRATION, VUP_SPEC_MIG,          \
 	  "The log memory fd is provided in the ancillary data of "            \
 	  "``VHOST_USER_SET_LOG_BASE`` message when the back-end has "         \
