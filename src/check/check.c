@@ -12,11 +12,6 @@
 #include "internal.h"
 #include "vuproxy/pcapng.h"
 
-#define REQ_SET_OWNER     3u
-#define REQ_GET_QUEUE_NUM 17u
-#define REQ_GET_CONFIG    24u
-#define REQ_GET_MAX_SLOTS 36u
-
 struct vup_checker *vup_checker_new(uint32_t session)
 {
 	struct vup_checker *c = calloc(1, sizeof(*c));
@@ -155,7 +150,7 @@ static void request(struct vup_checker *c, const struct vup_model *m,
 	uint32_t code = v->hdr.request;
 	const struct vup_negotiated *neg = vup_model_neg(m);
 	uint64_t x;
-	if (code == REQ_SET_OWNER) {
+	if (code == VUP_REQ_SET_OWNER) {
 		c->owner_seen = true;
 	} else if (!c->owner_seen && !c->before_owner_told) {
 		c->before_owner_told = true;
@@ -180,7 +175,7 @@ static void request(struct vup_checker *c, const struct vup_model *m,
 		vup__check_add(out, c, VUP_CHECK_CALL_BEFORE_FEATURES, v, frame,
 		               "SET_VRING_CALL before any SET_FEATURES");
 	}
-	if (code == REQ_GET_CONFIG &&
+	if (code == VUP_REQ_GET_CONFIG &&
 	    vup_view_get(v, VUP_FLD_CONFIG_SIZE, &x)) {
 		c->config_size = (uint32_t)x;
 		c->config_asked = true;
@@ -243,15 +238,15 @@ static void reply(struct vup_checker *c, const struct vup_view *v,
 	if (v->chan != VUP_CHAN_MAIN || !paid)
 		return;
 	switch (v->hdr.request) {
-	case REQ_GET_QUEUE_NUM:
+	case VUP_REQ_GET_QUEUE_NUM:
 		if (vup_view_get(v, VUP_FLD_U64_VALUE, &c->qnum))
 			c->have_qnum = true;
 		break;
-	case REQ_GET_MAX_SLOTS:
+	case VUP_REQ_GET_MAX_MEM_SLOTS:
 		if (vup_view_get(v, VUP_FLD_U64_VALUE, &c->slots))
 			c->have_slots = true;
 		break;
-	case REQ_GET_CONFIG:
+	case VUP_REQ_GET_CONFIG:
 		if (!c->config_asked)
 			break;
 		c->config_asked = false;

@@ -115,17 +115,17 @@ static void cconfig(uint32_t code, enum vup_side from, uint32_t cfg_size,
 /* The opening of a clean session, as QEMU would negotiate it. */
 static void open_session(void)
 {
-	cf0(3); /* SET_OWNER */
+	cf0(VUP_REQ_SET_OWNER);
 	cf0(VUP_REQ_GET_FEATURES);
 	cb64(VUP_REQ_GET_FEATURES, FEATURES | (1ull << VUP_F_LOG_ALL));
 	cf0(VUP_REQ_GET_PROTOCOL_FEATURES);
 	cb64(VUP_REQ_GET_PROTOCOL_FEATURES, PROTOCOLS);
 	cf64(VUP_REQ_SET_PROTOCOL_FEATURES, PROTOCOLS);
 	cf64(VUP_REQ_SET_FEATURES, FEATURES);
-	cf0(17); /* GET_QUEUE_NUM */
-	cb64(17, 2);
-	cf0(36); /* GET_MAX_MEM_SLOTS */
-	cb64(36, 8);
+	cf0(VUP_REQ_GET_QUEUE_NUM);
+	cb64(VUP_REQ_GET_QUEUE_NUM, 2);
+	cf0(VUP_REQ_GET_MAX_MEM_SLOTS);
+	cb64(VUP_REQ_GET_MAX_MEM_SLOTS, 8);
 }
 
 static unsigned total(void)
@@ -197,8 +197,8 @@ static void test_clean(void **state)
 	}
 	cstate(VUP_REQ_SET_VRING_NUM, NEED, 0, 256);
 	cb64(VUP_REQ_SET_VRING_NUM, 0);
-	cconfig(24, FE, 10, 22);
-	cconfig(24, BE, 10, 22);
+	cconfig(VUP_REQ_GET_CONFIG, FE, 10, 22);
+	cconfig(VUP_REQ_GET_CONFIG, BE, 10, 22);
 	cf64(VUP_REQ_SET_STATUS, 0xf);
 	cmsg(MAIN, FE, VUP_REQ_SET_BACKEND_REQ_FD, REQ, NULL, 0, 1,
 	     VUP_FDK_SOCKET);
@@ -339,7 +339,7 @@ static void test_protocol_not_offered(void **state)
 static void test_gate(void **state)
 {
 	(void)state;
-	cf0(3);
+	cf0(VUP_REQ_SET_OWNER);
 	cf0(VUP_REQ_GET_FEATURES);
 	cb64(VUP_REQ_GET_FEATURES, FEATURES);
 	cf64(VUP_REQ_SET_FEATURES, FEATURES);
@@ -360,7 +360,7 @@ static void test_before_owner(void **state)
 static void test_call_before_features(void **state)
 {
 	(void)state;
-	cf0(3);
+	cf0(VUP_REQ_SET_OWNER);
 	cf(VUP_REQ_SET_VRING_CALL, REQ, &(uint64_t){0}, 8, 1);
 	cf(VUP_REQ_SET_VRING_CALL, REQ, &(uint64_t){1}, 8, 1);
 	assert_int_equal(hits[VUP_CHECK_CALL_BEFORE_FEATURES], 1);
@@ -369,7 +369,7 @@ static void test_call_before_features(void **state)
 static void test_need_reply_no_ack(void **state)
 {
 	(void)state;
-	cf0(3);
+	cf0(VUP_REQ_SET_OWNER);
 	cstate(VUP_REQ_SET_VRING_NUM, NEED, 0, 256);
 	expect_hit(NEED_REPLY_NO_ACK);
 }
@@ -463,8 +463,8 @@ static void test_config_size(void **state)
 {
 	(void)state;
 	open_session();
-	cconfig(24, FE, 10, 22);
-	cconfig(24, BE, 8, 20);
+	cconfig(VUP_REQ_GET_CONFIG, FE, 10, 22);
+	cconfig(VUP_REQ_GET_CONFIG, BE, 8, 20);
 	expect_hit(CONFIG_SIZE);
 }
 
@@ -472,8 +472,8 @@ static void test_config_error(void **state)
 {
 	(void)state;
 	open_session();
-	cconfig(24, FE, 10, 22);
-	cconfig(24, BE, 0, 0);
+	cconfig(VUP_REQ_GET_CONFIG, FE, 10, 22);
+	cconfig(VUP_REQ_GET_CONFIG, BE, 0, 0);
 	expect_hit(CONFIG_ERROR);
 	assert_int_equal(hits[VUP_CHECK_CONFIG_SIZE], 0);
 }
@@ -495,8 +495,8 @@ static void test_slots(void **state)
 {
 	(void)state;
 	open_session();
-	cf0(36);
-	cb64(36, 1);
+	cf0(VUP_REQ_GET_MAX_MEM_SLOTS);
+	cb64(VUP_REQ_GET_MAX_MEM_SLOTS, 1);
 	ctable(2, two);
 	expect_hit(SLOTS);
 }
