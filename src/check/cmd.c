@@ -116,13 +116,23 @@ static int control(struct run *r, const struct vup_record *rec,
 	vup_trace_msg_split(th, msg, len, &tm);
 	struct vup_view v;
 	bool delivered;
-	if (!vup_trace_msg_view(th, &tm, vup_model_neg(s->model), rec->ts_ns,
-	                        &v, &delivered))
-		return 0;
-	struct vup_model_events ev;
+	struct vup_model_events ev = {0};
+	bool learnt = vup_trace_msg_view(th, &tm, vup_model_neg(s->model),
+	                                 rec->ts_ns, &v, &delivered);
+	if (!learnt) {
+		/* A message vuproxy refused changed nothing, but its sender
+		 * sent it: judged as it came. */
+		if (th->action != VUP_TRACE_ACT_REFUSED)
+			return 0;
+		vup_view_decode(&v, tm.chan, tm.from, &tm.hdr, tm.payload, NULL,
+		                th->nfds, vup_model_neg(s->model), rec->ts_ns);
+		v.fd_info = th->fds;
+		delivered = false;
+	}
 	struct vup_check_findings fs;
 	vup_check_before(s->checker, s->model, &v);
-	vup_model_feed(s->model, &v, delivered, &ev);
+	if (learnt)
+		vup_model_feed(s->model, &v, delivered, &ev);
 	vup_check_message(s->checker, s->model, &v, delivered, &ev, r->frames,
 	                  &fs);
 	s->messages++;
