@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "vuproxy/check.h"
 #include "vuproxy/cli.h"
 #include "vuproxy/dump.h"
 #include "vuproxy/log.h"
@@ -34,6 +35,8 @@ static const struct subcommand {
 } subcommands[] = {
         {"dump", vup_dump_main,
          "print a trace: a timeline, or --json; --session, --request"},
+        {"check", vup_check_main,
+         "check FILE: the spec's rules a trace breaks; --json, --junit"},
         {"replay", vup_replay_main,
          "replay FILE --as front-end|back-end: play a session, diff the peer"},
         {"wireshark-lua", vup_wireshark_lua_main,

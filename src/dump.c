@@ -15,6 +15,7 @@
 #include "vuproxy/pcapng.h"
 #include "vuproxy/proto.h"
 #include "vuproxy/reader.h"
+#include "vuproxy/tracemsg.h"
 
 #define MAX_FILTER 64
 
@@ -65,36 +66,15 @@ static struct vup_model *model_of(struct dump *d, uint32_t id)
 	return s[d->nsessions++].model;
 }
 
-/* The model learns what the record says reached its receiver: a
- * rewritten message as sent, nothing of a timing note (released), of a
- * refused message or of a reply vuproxy made; a dropped or failed
- * request never arrived. */
+/* The model learns what the record says reached its receiver
+ * (vup_trace_msg_view says what that is). */
 static void learn(struct vup_model *m, const struct vup_trace_hdr *th,
-                  enum vup_chan chan, enum vup_side from,
-                  const struct vup_hdr *h, const uint8_t *payload)
+                  const struct vup_trace_msg *msg)
 {
-	bool as_sent = th->flags & VUP_TRACE_F_AS_SENT;
-	switch (th->action) {
-	case VUP_TRACE_ACT_RELEASED:
-	case VUP_TRACE_ACT_REFUSED: return;
-	case VUP_TRACE_ACT_REWRITE:
-		if (!as_sent)
-			return;
-		break;
-	case VUP_TRACE_ACT_FAIL:
-		if (as_sent)
-			return;
-		break;
-	default: break;
-	}
-	bool delivered = th->action != VUP_TRACE_ACT_DROP &&
-	                 th->action != VUP_TRACE_ACT_FAIL &&
-	                 th->action != VUP_TRACE_ACT_DISCONNECT;
 	struct vup_view v;
-	vup_view_decode(&v, chan, from, h, payload, NULL, th->nfds,
-	                vup_model_neg(m), 0);
-	v.fd_info = th->fds; /* the kinds the trace recorded */
-	vup_model_feed(m, &v, delivered, NULL);
+	bool delivered;
+	if (vup_trace_msg_view(th, msg, vup_model_neg(m), 0, &v, &delivered))
+		vup_model_feed(m, &v, delivered, NULL);
 }
 
 static bool wanted(const struct dump *d, const struct vup_trace_hdr *th,
@@ -123,29 +103,20 @@ static void print_fds_text(const struct vup_trace_hdr *th)
 static void show(struct dump *d, const struct vup_record *rec,
                  const struct vup_trace_hdr *th, const uint8_t *msg, size_t len)
 {
-	enum vup_chan chan = (th->flags & VUP_TRACE_F_BACKEND_CHAN)
-	                             ? VUP_CHAN_BACKEND
-	                             : VUP_CHAN_MAIN;
-	enum vup_side from = (th->flags & VUP_TRACE_F_FROM_BACKEND)
-	                             ? VUP_BACKEND
-	                             : VUP_FRONTEND;
-	struct vup_hdr h = {0};
-	memcpy(&h, msg, len < VUP_HDR_SIZE ? len : VUP_HDR_SIZE);
-	uint32_t declared = h.size;
-	/* Render only the bytes that are there. */
-	if (len < VUP_HDR_SIZE)
-		h.size = 0;
-	else if (h.size > len - VUP_HDR_SIZE)
-		h.size = (uint32_t)(len - VUP_HDR_SIZE);
-	const uint8_t *payload =
-	        msg + (len < VUP_HDR_SIZE ? len : VUP_HDR_SIZE);
+	struct vup_trace_msg tm;
+	vup_trace_msg_split(th, msg, len, &tm);
+	enum vup_chan chan = tm.chan;
+	enum vup_side from = tm.from;
+	struct vup_hdr h = tm.hdr;
+	uint32_t declared = tm.declared;
+	const uint8_t *payload = tm.payload;
 	struct vup_model *model = model_of(d, th->session);
 	struct vup_negotiated none = {0};
 	const struct vup_negotiated *neg = model ? vup_model_neg(model) : &none;
 	bool reply = h.flags & VUP_FLAG_REPLY;
 	if (!wanted(d, th, chan, h.request)) {
 		if (model)
-			learn(model, th, chan, from, &h, payload);
+			learn(model, th, &tm);
 		return;
 	}
 	const char *name = vup_proto_name(chan, h.request);
@@ -209,7 +180,7 @@ static void show(struct dump *d, const struct vup_record *rec,
 	}
 	d->shown++;
 	if (model)
-		learn(model, th, chan, from, &h, payload);
+		learn(model, th, &tm);
 }
 
 static int add_request_filter(struct dump *d, const char *list)

@@ -668,6 +668,10 @@ static void request_enum_matches_catalogue(void **state)
 	} rows[] = {
 	        {VUP_REQ_GET_FEATURES, "GET_FEATURES"},
 	        {VUP_REQ_SET_FEATURES, "SET_FEATURES"},
+	        {VUP_REQ_SET_OWNER, "SET_OWNER"},
+	        {VUP_REQ_GET_QUEUE_NUM, "GET_QUEUE_NUM"},
+	        {VUP_REQ_GET_CONFIG, "GET_CONFIG"},
+	        {VUP_REQ_GET_MAX_MEM_SLOTS, "GET_MAX_MEM_SLOTS"},
 	        {VUP_REQ_SET_LOG_BASE, "SET_LOG_BASE"},
 	        {VUP_REQ_SET_VRING_CALL, "SET_VRING_CALL"},
 	        {VUP_REQ_SET_VRING_ERR, "SET_VRING_ERR"},

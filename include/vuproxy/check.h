@@ -1,0 +1,380 @@
+/* check: the table of protocol checks and the engine that runs them on
+ * a session's messages, after the session model has been fed.
+ *
+ * One row per check (VUP_CHECKS): its id, severity, kind, the section of
+ * QEMU's docs/interop/vhost-user.rst it rests on with one sentence quoted
+ * from it, what the reference peers do with the deviation, and a title.
+ * Severity follows the peers: ERROR only where a reference peer (QEMU,
+ * DPDK, libvhost-user, rust-vmm) refuses the message or hangs; WARNING
+ * for deviations they tolerate or that no peer is known to refuse; INFO
+ * for what cannot be judged (a file cut off).  The engine refuses
+ * nothing: it reports.  It does no I/O and knows no loop.
+ */
+#ifndef VUPROXY_CHECK_H
+#define VUPROXY_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vuproxy/model.h"
+#include "vuproxy/proto.h"
+
+/* Quotes are from docs/interop/vhost-user.rst at QEMU commit f6b615b52d1d
+ * (a sentence wrapped in the file is joined into one line).  Peer notes
+ * cite the function that handles the deviation: QEMU hw/virtio/vhost-user.c
+ * at 019fbfa4bcd2, libvhost-user (QEMU subprojects/libvhost-user/
+ * libvhost-user.c) at 05a58ce47167, DPDK lib/vhost/vhost_user.c at
+ * 38f72e500b3b, rust-vmm/vhost at 4e217d992c57 and vm-memory at
+ * 6de1c4bc324a. */
+#define VUP_SPEC_HEADER "Header"
+#define VUP_SPEC_COMM   "Communication"
+#define VUP_SPEC_MQ     "Multiple queue support"
+#define VUP_SPEC_MIG    "Migration"
+#define VUP_SPEC_MEM    "Memory access"
+#define VUP_SPEC_ACK    "VHOST_USER_PROTOCOL_F_REPLY_ACK"
+
+/* Where the peers' code lives, for the notes below. */
+#define VUP_SRC_QEMU "QEMU vhost-user.c "
+#define VUP_SRC_LVU  "libvhost-user.c "
+#define VUP_SRC_DPDK "DPDK vhost_user.c "
+#define VUP_SRC_RV   "rust-vmm vhost backend_req_handler.rs "
+#define VUP_SRC_RVFE "rust-vmm vhost frontend.rs "
+#define VUP_SRC_RVBE "rust-vmm vhost-user-backend handler.rs "
+
+/* Sentences and peers that several rows share. */
+#define VUP_QUOTE_KICK                                                         \
+	"The back-end must start a ring upon receiving a kick (that is, "      \
+	"detecting that file descriptor is readable) on the descriptor "       \
+	"specified by ``VHOST_USER_SET_VRING_KICK`` or receiving the in-band " \
+	"message ``VHOST_USER_VRING_KICK`` if negotiated, and stop a ring "    \
+	"upon receiving ``VHOST_USER_GET_VRING_BASE``."
+#define VUP_QUOTE_GET_CONFIG                                                   \
+	"When ``VHOST_USER_PROTOCOL_F_CONFIG`` is negotiated, this message "   \
+	"is "                                                                  \
+	"submitted by the vhost-user front-end to fetch the contents of the "  \
+	"virtio device configuration space, vhost-user back-end's payload "    \
+	"size MUST match the front-end's request, vhost-user back-end uses "   \
+	"zero length of payload to indicate an error to the vhost-user "       \
+	"front-end."
+#define VUP_QUOTE_WRONG_REPLY                                                  \
+	"If *front-end* is unable to send the full message or receives a "     \
+	"wrong reply it will close the connection."
+#define VUP_PEERS_WRONG_REPLY                                                  \
+	"refused: " VUP_SRC_QEMU "process_message_reply, vhost_user_get_u64 "  \
+	"(\"Received unexpected msg type\", -EPROTO); " VUP_SRC_RVFE           \
+	"recv_reply (is_reply_for: InvalidMessage); " VUP_SRC_DPDK             \
+	"send_vhost_backend_message_process_reply (\"received unexpected "     \
+	"msg type\")"
+
+/* X(id, "VUnnn", severity, kind, section, quote, peers, title) */
+#define VUP_CHECKS(X)                                                          \
+	X(VERSION, "VU001", ERROR, FRAMING, VUP_SPEC_HEADER,                   \
+	  "Lower 2 bits are the version (currently 0x01)",                     \
+	  "refused: " VUP_SRC_QEMU "vhost_user_read_header (flags must be "    \
+	  "REPLY|VERSION); rust-vmm vhost connection.rs recv_header, "         \
+	  "recv_body (is_valid: version 1); vuproxy closes the session; "      \
+	  "tolerated: "                                                        \
+	  "libvhost-user and DPDK read no version",                            \
+	  "header version is not 1")                                           \
+	X(PAYLOAD_LIMIT, "VU002", ERROR, FRAMING, VUP_SPEC_HEADER,             \
+	  ":size: 32-bit size of the payload",                                 \
+	  "refused past each peer's payload union (all under 4 "               \
+	  "KiB): " VUP_SRC_QEMU                                                \
+	  "vhost_user_read, backend_read (\"exceeds the "                      \
+	  "maximum\"); " VUP_SRC_LVU "vu_message_read_default (\"too big "     \
+	  "message\"); " VUP_SRC_DPDK "read_vhost_message (\"invalid msg "     \
+	  "size\"); rust-vmm vhost connection.rs recv_header, recv_body "      \
+	  "(is_valid: MAX_MSG_SIZE 0x1000); vuproxy closes the session",       \
+	  "payload over the largest vhost-user payload")                       \
+	X(ROLE, "VU003", ERROR, FRAMING, VUP_SPEC_HEADER,                      \
+	  "Bit 2 is the reply flag - needs to be sent on each reply from the " \
+	  "back-end",                                                          \
+	  "refused: " VUP_SRC_QEMU "vhost_user_read_header (a reply without "  \
+	  "REPLY); " VUP_SRC_RV "check_request_size (a request with REPLY: "   \
+	  "InvalidMessage); tolerated: libvhost-user and DPDK read no REPLY "  \
+	  "bit on requests",                                                   \
+	  "REPLY flag contradicts the sender's role")                          \
+	X(NEED_REPLY_ON_REPLY, "VU004", ERROR, FRAMING, VUP_SPEC_ACK,          \
+	  "This indicates that the back-end MUST respond with a Payload "      \
+	  "``VhostUserMsg`` indicating success or failure.",                   \
+	  "refused by QEMU, the receiver of main-channel "                     \
+	  "replies: " VUP_SRC_QEMU                                             \
+	  "vhost_user_read_header (flags 0xd are not "                         \
+	  "REPLY|VERSION: \"Failed to read msg header\", -EPROTO); "           \
+	  "tolerated: " VUP_SRC_RVFE "recv_reply (is_reply_for reads only "    \
+	  "REPLY), libvhost-user vu_process_message_reply and DPDK "           \
+	  "send_vhost_backend_message_process_reply on the back-end channel; " \
+	  "sent by " VUP_SRC_LVU "vu_send_reply (keeps the request's flags "   \
+	  "unless vmsg_set_reply_u64 zeroed them), never by QEMU "             \
+	  "(vhost_user_send_resp) or DPDK (send_vhost_reply) which clear it",  \
+	  "NEED_REPLY set on a reply")                                         \
+	X(SIZE, "VU005", ERROR, FRAMING, VUP_SPEC_HEADER,                      \
+	  ":size: 32-bit size of the payload",                                 \
+	  "refused: " VUP_SRC_RV "check_request_size, extract_request_body "   \
+	  "(size must equal the body: InvalidMessage); " VUP_SRC_QEMU          \
+	  "vhost_user_get_u64, vhost_user_get_vring_base (\"Received bad msg " \
+	  "size\"); " VUP_SRC_LVU "vu_set_log_base_exec, vu_add_mem_reg "      \
+	  "(vu_panic); the bounds admit the sizes peers tolerate (0-byte "     \
+	  "SET_LOG_BASE and GET_SHARED_OBJECT replies)",                       \
+	  "payload size outside the request's bounds")                         \
+	X(LAYOUT, "VU006", ERROR, FRAMING, VUP_SPEC_HEADER,                    \
+	  ":size: 32-bit size of the payload",                                 \
+	  "refused: " VUP_SRC_RV "set_mem_table, get_config, "                 \
+	  "extract_request_body (InvalidMessage); " VUP_SRC_DPDK               \
+	  "vhost_user_set_mem_table (\"too many memory "                       \
+	  "regions\"); " VUP_SRC_LVU                                           \
+	  "vu_add_mem_reg (\"requires a message size of at "                   \
+	  "least\")",                                                          \
+	  "payload does not hold its layout")                                  \
+	X(FDS, "VU007", ERROR, FRAMING, VUP_SPEC_COMM,                         \
+	  "There are several messages that the front-end sends with file "     \
+	  "descriptors passed in the ancillary data:",                         \
+	  "refused: " VUP_SRC_DPDK "validate_msg_fds (from "                   \
+	  "vhost_user_msg_handler and the fd-taking handlers); " VUP_SRC_LVU   \
+	  "vu_check_queue_msg_file, vu_add_mem_reg, vu_set_backend_req_fd "    \
+	  "(vu_panic); " VUP_SRC_RV "check_attached_files (InvalidMessage)",   \
+	  "wrong number of fds")                                               \
+	X(REPLY_ORDER, "VU008", ERROR, REPLIES, VUP_SPEC_COMM,                 \
+	  VUP_QUOTE_WRONG_REPLY, VUP_PEERS_WRONG_REPLY, "reply out of order")  \
+	X(UNSOLICITED, "VU009", ERROR, REPLIES, VUP_SPEC_COMM,                 \
+	  VUP_QUOTE_WRONG_REPLY, VUP_PEERS_WRONG_REPLY,                        \
+	  "reply to nothing owed, or with the wrong code")                     \
+	X(OWED_REPLIES, "VU010", WARNING, REPLIES, VUP_SPEC_COMM,              \
+	  "Most of the requests don't require replies.",                       \
+	  "unknown (a requester that does not wait is tolerated)",             \
+	  "too many replies owed at once")                                     \
+	X(BACKEND_REQ_FD, "VU011", WARNING, NEGOTIATION,                       \
+	  "Back-end communication",                                            \
+	  "The fd is provided via ``VHOST_USER_SET_BACKEND_REQ_FD`` "          \
+	  "ancillary data.",                                                   \
+	  "tolerated: " VUP_SRC_LVU "vu_set_backend_req_fd keeps any one fd "  \
+	  "(only later writes fail); others unknown",                          \
+	  "back-end channel given without a socket")                           \
+	X(FEATURES_NOT_OFFERED, "VU012", ERROR, NEGOTIATION,                   \
+	  "VHOST_USER_SET_FEATURES",                                           \
+	  "Enable features in the underlying vhost implementation using a "    \
+	  "bitmask.",                                                          \
+	  "refused: " VUP_SRC_RVBE                                             \
+	  "set_features (InvalidParam); " VUP_SRC_DPDK                         \
+	  "vhost_user_set_features (\"received invalid "                       \
+	  "negotiated features\"); tolerated: " VUP_SRC_LVU                    \
+	  "vu_set_features_exec stores them",                                  \
+	  "acked features never offered")                                      \
+	X(PROTOCOL_NOT_OFFERED, "VU013", ERROR, NEGOTIATION,                   \
+	  "VHOST_USER_SET_PROTOCOL_FEATURES",                                  \
+	  "Enable protocol features in the underlying vhost implementation.",  \
+	  "refused: " VUP_SRC_DPDK "vhost_user_set_protocol_features "         \
+	  "(\"received invalid protocol features\"); tolerated: " VUP_SRC_RVBE \
+	  "set_protocol_features and " VUP_SRC_LVU                             \
+	  "vu_set_protocol_features_exec store them",                          \
+	  "acked protocol features never offered")                             \
+	X(GATE, "VU014", ERROR, NEGOTIATION, "Communication",                  \
+	  "Any protocol extensions are gated by protocol feature bits, which " \
+	  "allows full backwards compatibility on both front-end and "         \
+	  "back-end.",                                                         \
+	  "refused: " VUP_SRC_RV "handle_request (check_proto_feature: "       \
+	  "InactiveOperation); tolerated: libvhost-user vu_process_message "   \
+	  "checks no gate",                                                    \
+	  "request gated by a protocol feature not negotiated")                \
+	X(BEFORE_OWNER, "VU015", WARNING, ORDERING, "VHOST_USER_SET_OWNER",    \
+	  "Issued when a new connection is established.",                      \
+	  "tolerated: " VUP_SRC_QEMU "vhost_user_backend_init itself sends "   \
+	  "GET_FEATURES and the protocol negotiation before "                  \
+	  "SET_OWNER; " VUP_SRC_LVU "vu_set_owner_exec does nothing",          \
+	  "request before SET_OWNER")                                          \
+	X(CALL_BEFORE_FEATURES, "VU016", WARNING, ORDERING,                    \
+	  "VHOST_USER_SET_VRING_CALL",                                         \
+	  "Set the event file descriptor to signal when buffers are used.",    \
+	  "tolerated: QEMU and DPDK send SET_VRING_CALL before SET_FEATURES "  \
+	  "(captures/qemu-net, captures/dpdk-split)",                          \
+	  "SET_VRING_CALL before SET_FEATURES")                                \
+	X(VRING_MAX, "VU017", ERROR, ORDERING, VUP_SPEC_MQ,                    \
+	  "As all queues share one connection, the front-end uses a unique "   \
+	  "index for each queue in the sent message to identify a specified "  \
+	  "queue.",                                                            \
+	  "refused: " VUP_SRC_DPDK "vhost_user_check_and_alloc_queue_pair "    \
+	  "(index >= VHOST_MAX_VRING, 257: \"invalid vring "                   \
+	  "index\"); " VUP_SRC_RVBE "set_vring_num and siblings (vrings.get: " \
+	  "InvalidParam); " VUP_SRC_LVU "vu_set_vring_enable_exec, "           \
+	  "vu_check_queue_msg_file (past max_queues: vu_panic)",               \
+	  "vring index past 255")                                              \
+	X(VRING_PAST_QUEUES, "VU018", ERROR, ORDERING, VUP_SPEC_MQ,            \
+	  "Front-end should stop when the number of requested queues is "      \
+	  "bigger than that.",                                                 \
+	  "refused: " VUP_SRC_RVBE "set_vring_num and siblings past the "      \
+	  "get_queue_num answer (InvalidParam); " VUP_SRC_LVU                  \
+	  "vu_set_vring_enable_exec past vu_get_queue_num_exec's answer; "     \
+	  "checked only past 2 x the answer (queue pairs, as QEMU and DPDK "   \
+	  "read it for net)",                                                  \
+	  "vring index past the queues GET_QUEUE_NUM reported")                \
+	X(ADDR_BEFORE_TABLE, "VU019", ERROR, ORDERING,                         \
+	  "VHOST_USER_SET_MEM_TABLE",                                          \
+	  "Sets the memory map regions on the back-end so it can translate "   \
+	  "the vring addresses.",                                              \
+	  "refused: " VUP_SRC_DPDK                                             \
+	  "vhost_user_set_vring_addr (dev->mem NULL: "                         \
+	  "RESULT_ERR); " VUP_SRC_LVU "vu_set_vring_addr_exec (map_ring "      \
+	  "fails: vu_panic \"Invalid vring_addr message\"); " VUP_SRC_RVBE     \
+	  "set_vring_addr (no mappings: InvalidParam)",                        \
+	  "ring addresses before any memory table")                            \
+	X(KICK_BEFORE_ADDR, "VU020", WARNING, ORDERING, "Ring states",         \
+	  VUP_QUOTE_KICK, "unknown", "kick before the ring's addresses")       \
+	X(KICK_BEFORE_TABLE, "VU021", WARNING, ORDERING, "Ring states",        \
+	  VUP_QUOTE_KICK, "unknown", "kick before any memory table")           \
+	X(REPLY_MISSING, "VU022", ERROR, REPLIES, VUP_SPEC_COMM,               \
+	  "Here is a list of the ones that do:",                               \
+	  "hangs: " VUP_SRC_QEMU "vhost_user_read blocks for it "              \
+	  "(vhost_user_get_u64, vhost_user_set_log_base); " VUP_SRC_RVFE       \
+	  "recv_reply blocks (rust-vmm/vhost #217: Cloud Hypervisor stuck "    \
+	  "on SET_LOG_BASE)",                                                  \
+	  "reply owed and never sent")                                         \
+	X(REPLY_CUT_OFF, "VU023", INFO, REPLIES, VUP_SPEC_COMM,                \
+	  "Here is a list of the ones that do:",                               \
+	  "none: the file ends before the reply could be seen",                \
+	  "reply owed when the file was cut off")                              \
+	X(NACK, "VU024", ERROR, REPLIES, VUP_SPEC_ACK,                         \
+	  "The payload should be set to zero on success or non-zero on "       \
+	  "failure, unless the message already has an explicit reply body.",   \
+	  "the responder refused the request: " VUP_SRC_QEMU                   \
+	  "process_message_reply fails it (-EIO); " VUP_SRC_RVFE               \
+	  "wait_for_ack (BackendInternalError)",                               \
+	  "request refused (non-zero ack)")                                    \
+	X(CONFIG_SIZE, "VU025", ERROR, DEVICE, "VHOST_USER_GET_CONFIG",        \
+	  VUP_QUOTE_GET_CONFIG,                                                \
+	  "refused: " VUP_SRC_QEMU "vhost_user_get_config (\"Received bad "    \
+	  "msg size\", -EPROTO); " VUP_SRC_RVFE "get_config (InvalidMessage)", \
+	  "GET_CONFIG reply size differs from the request's")                  \
+	X(CONFIG_ERROR, "VU026", ERROR, DEVICE, "VHOST_USER_GET_CONFIG",       \
+	  VUP_QUOTE_GET_CONFIG,                                                \
+	  "the back-end refused GET_CONFIG (" VUP_SRC_LVU "vu_get_config "     \
+	  "answers size 0 on error); " VUP_SRC_QEMU "vhost_user_get_config "   \
+	  "fails the read (\"Received bad msg size\"); " VUP_SRC_RVFE          \
+	  "get_config (BackendInternalError)",                                 \
+	  "GET_CONFIG answered with its error form (size 0)")                  \
+	X(OVERLAP, "VU027", ERROR, MEMORY, VUP_SPEC_MEM,                       \
+	  "Guest addresses map to the vhost memory region containing that "    \
+	  "guest address.",                                                    \
+	  "refused: " VUP_SRC_RVBE "set_mem_table, add_mem_region (vm-memory " \
+	  "region.rs GuestRegionCollection::from_arc_regions: "                \
+	  "MemoryRegionOverlap); tolerated: " VUP_SRC_LVU                      \
+	  "vu_set_mem_table_exec maps them all",                               \
+	  "memory regions overlap")                                            \
+	X(SLOTS, "VU028", ERROR, MEMORY, "VHOST_USER_GET_MAX_MEM_SLOTS",       \
+	  "The back-end should return the message with a u64 payload "         \
+	  "containing the maximum number of memory slots for QEMU to expose "  \
+	  "to the guest.",                                                     \
+	  "refused: " VUP_SRC_LVU "vu_add_mem_reg past "                       \
+	  "VHOST_USER_MAX_RAM_SLOTS, the number vu_handle_get_max_memslots "   \
+	  "reports (vu_panic \"no free ram slots available\"); others "        \
+	  "unknown",                                                           \
+	  "more regions than GET_MAX_MEM_SLOTS reported")                      \
+	X(REM_UNKNOWN, "VU029", ERROR, MEMORY, "VHOST_USER_REM_MEM_REG",       \
+	  "The memory region to be removed is identified by its guest "        \
+	  "address, user address and size.",                                   \
+	  "refused: " VUP_SRC_LVU "vu_rem_mem_reg (vu_panic \"Specified "      \
+	  "region not found\"); " VUP_SRC_RVBE "remove_mem_region (vm-memory " \
+	  "remove_region: NoMemoryRegion)",                                    \
+	  "REM_MEM_REG of a region never added")                               \
+	X(ADDR_OUTSIDE, "VU030", ERROR, MEMORY, VUP_SPEC_MEM,                  \
+	  "User addresses map to the vhost memory region containing that "     \
+	  "user address.",                                                     \
+	  "refused: " VUP_SRC_LVU                                              \
+	  "vu_set_vring_addr_exec (map_ring: vu_panic "                        \
+	  "\"Invalid vring_addr message\"); " VUP_SRC_RVBE "set_vring_addr "   \
+	  "(vmm_va_to_gpa: MissingMemoryMapping); DPDK defers "                \
+	  "(vhost_user_set_vring_addr translates once the ring is enabled)",   \
+	  "ring address outside every memory region")                          \
+	X(LOG_ALL_NO_BASE, "VU031", WARNING, MIGRATION, VUP_SPEC_MIG,          \
+	  "The log memory fd is provided in the ancillary data of "            \
+	  "``VHOST_USER_SET_LOG_BASE`` message when the back-end has "         \
+	  "``VHOST_USER_PROTOCOL_F_LOG_SHMFD`` protocol feature.",             \
+	  "tolerated: DPDK vhost.c __vhost_log_write logs nothing without a "  \
+	  "log base; others unknown",                                          \
+	  "VHOST_F_LOG_ALL acked without SET_LOG_BASE")                        \
+	X(NEED_REPLY_NO_ACK, "VU032", WARNING, NEGOTIATION, VUP_SPEC_ACK,      \
+	  "With this protocol extension negotiated, the sender (QEMU) can "    \
+	  "set the ``need_reply`` [Bit 3] flag to any command.",               \
+	  "tolerated: answered whatever was negotiated by " VUP_SRC_LVU        \
+	  "vu_dispatch, " VUP_SRC_DPDK                                         \
+	  "vhost_user_msg_handler and " VUP_SRC_QEMU                           \
+	  "backend_read; QEMU sends it so "                                    \
+	  "(vhost_user_postcopy_listen); " VUP_SRC_RV "send_ack_message "      \
+	  "answers only with REPLY_ACK, so a sender that waits hangs",         \
+	  "NEED_REPLY without REPLY_ACK negotiated")
+
+enum vup_check_id {
+#define X(id, code, sev, kind, sec, quote, peers, title) VUP_CHECK_##id,
+	VUP_CHECKS(X)
+#undef X
+	        VUP_CHECK_COUNT
+};
+
+enum vup_check_severity {
+	VUP_SEV_ERROR,
+	VUP_SEV_WARNING,
+	VUP_SEV_INFO,
+	VUP_SEV_COUNT
+};
+enum vup_check_kind {
+	VUP_CK_ORDERING,
+	VUP_CK_NEGOTIATION,
+	VUP_CK_REPLIES,
+	VUP_CK_MEMORY,
+	VUP_CK_MIGRATION,
+	VUP_CK_DEVICE,
+	VUP_CK_FRAMING,
+};
+
+struct vup_check_row {
+	enum vup_check_id id;
+	const char *code; /* "VU001" */
+	enum vup_check_severity severity;
+	enum vup_check_kind kind;
+	const char *section, *quote, *peers, *title;
+};
+
+const struct vup_check_row *vup_check_row(enum vup_check_id id);
+const char *vup_check_severity_name(enum vup_check_severity s);
+const char *vup_check_kind_name(enum vup_check_kind k);
+
+/* One finding: which row, where, and a message naming the values. */
+struct vup_check_finding {
+	const struct vup_check_row *row;
+	uint32_t session;
+	uint64_t frame;      /* the pcapng packet number, 1-based; 0 none */
+	const char *request; /* catalogue name of the message */
+	char message[224];
+};
+#define VUP_CHECK_FINDINGS_MAX 16
+struct vup_check_findings {
+	unsigned n;
+	unsigned lost; /* past VUP_CHECK_FINDINGS_MAX */
+	struct vup_check_finding f[VUP_CHECK_FINDINGS_MAX];
+};
+
+struct vup_checker;
+
+struct vup_checker *vup_checker_new(uint32_t session); /* NULL: no memory */
+void vup_checker_free(struct vup_checker *c);
+
+/* Before the model is fed: what the validator and the reply pairing find
+ * (they judge against the state the message arrives in); held for the
+ * next vup_check_message. */
+void vup_check_before(struct vup_checker *c, const struct vup_model *m,
+                      const struct vup_view *v);
+/* After the model was fed v (delivered, events ev): out receives the
+ * findings (out->n reset). */
+void vup_check_message(struct vup_checker *c, const struct vup_model *m,
+                       const struct vup_view *v, bool delivered,
+                       const struct vup_model_events *ev, uint64_t frame,
+                       struct vup_check_findings *out);
+/* The end of the session's record: replies still owed (INFO when the
+ * file is cut off). */
+void vup_check_end(struct vup_checker *c, const struct vup_model *m,
+                   bool cut_off, struct vup_check_findings *out);
+
+/* `vuproxy check FILE` (cmd.c). */
+int vup_check_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,168 @@
+/* Unit tests of `vuproxy check` (src/check/cmd.c) on a trace written here
+ * with the trace writer: frame numbers count every packet (tap frames
+ * too), a message vuproxy refused is still judged, the exit status
+ * follows the error findings, --session and --junit. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "unit.h"
+#include "vuproxy/check.h"
+#include "vuproxy/trace.h"
+
+static char dir[] = "/tmp/vup-check-XXXXXX";
+static char trace_path[600], out_path[600], junit_path[600];
+
+static void msg(struct vup_trace *t, uint64_t ts, bool from_be, uint8_t action,
+                uint32_t code, uint32_t flags, const void *p, uint32_t size)
+{
+	struct vup_trace_hdr th;
+	memset(&th, 0, sizeof(th));
+	th.session = 1;
+	th.action = action;
+	th.flags = from_be ? VUP_TRACE_F_FROM_BACKEND : 0;
+	struct vup_hdr h = hdr(code, flags, size);
+	assert_int_equal(vup_trace_message(t, ts, &th, &h, p), 0);
+}
+
+static int write_trace(void **state)
+{
+	(void)state;
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(trace_path, sizeof(trace_path), "%s/t.pcapng.gz", dir);
+	snprintf(out_path, sizeof(out_path), "%s/out", dir);
+	snprintf(junit_path, sizeof(junit_path), "%s/j.xml", dir);
+	struct vup_trace_config cfg = {.path = trace_path};
+	struct vup_trace *t;
+	char err[256];
+	if (vup_trace_open(&cfg, &t, err, sizeof(err)))
+		return -1;
+	vup_trace_add_session(t, 1, "s1 a>b", "session 1");
+	uint32_t net;
+	vup_trace_add_iface(t, 1, LINKTYPE_ETHERNET, 1514, "s1 net q1 tx", "tx",
+	                    &net);
+	uint64_t features = 1ull << VUP_F_VERSION_1, acked = features | 1;
+	uint8_t state8[8] = {0};
+	uint8_t frame[60] = {0};
+	msg(t, 1, false, VUP_TRACE_ACT_PASS, VUP_REQ_GET_FEATURES, REQ, NULL,
+	    0); /* frame 1 */
+	msg(t, 2, true, VUP_TRACE_ACT_PASS, VUP_REQ_GET_FEATURES, REPLY,
+	    &features, 8);                                        /* frame 2 */
+	vup_trace_packet(t, net, 3, 0, frame, sizeof(frame), 60); /* 3 */
+	msg(t, 4, false, VUP_TRACE_ACT_PASS, VUP_REQ_SET_OWNER, REQ, NULL,
+	    0); /* frame 4 */
+	msg(t, 5, false, VUP_TRACE_ACT_PASS, VUP_REQ_SET_FEATURES, REQ, &acked,
+	    8); /* frame 5: VU012 */
+	msg(t, 6, false, VUP_TRACE_ACT_REFUSED, VUP_REQ_SET_VRING_NUM, 0x2,
+	    state8, 8); /* frame 6: VU001, refused by vuproxy */
+	msg(t, 7, false, VUP_TRACE_ACT_PASS, VUP_REQ_GET_VRING_BASE, REQ,
+	    state8, 8); /* frame 7: never answered, VU022 */
+	return vup_trace_close(t) ? -1 : 0;
+}
+
+static int cleanup(void **state)
+{
+	(void)state;
+	unlink(trace_path);
+	unlink(out_path);
+	unlink(junit_path);
+	rmdir(dir);
+	return 0;
+}
+
+/* Run `vuproxy check ARGS... FILE` with stdout into out_path. */
+static int run(const char *a1, const char *a2, const char *a3)
+{
+	char *argv[6] = {"check"};
+	int argc = 1;
+	const char *args[] = {a1, a2, a3};
+	for (int i = 0; i < 3; i++)
+		if (args[i])
+			argv[argc++] = (char *)args[i];
+	argv[argc++] = trace_path;
+	fflush(stdout);
+	int saved = dup(1);
+	int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	dup2(fd, 1);
+	close(fd);
+	int rc = vup_check_main(argc, argv);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	return rc;
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void test_text(void **state)
+{
+	(void)state;
+	assert_int_equal(run(NULL, NULL, NULL), 1);
+	const char *out = slurp(out_path);
+	assert_contains(out, "frame 5 s1 VU012 error SET_FEATURES: acked 0x1");
+	assert_contains(out, "frame 6 s1 VU001 error SET_VRING_NUM");
+	assert_contains(out, "frame 7 s1 VU022 error GET_VRING_BASE");
+	/* GET_FEATURES came before SET_OWNER, as QEMU sends it. */
+	assert_contains(out, "frame 1 s1 VU015 warning GET_FEATURES");
+	assert_contains(out, "3 errors, 1 warnings, 0 infos in 1 sessions, "
+	                     "6 messages");
+}
+
+static void test_json(void **state)
+{
+	(void)state;
+	assert_int_equal(run("--json", NULL, NULL), 1);
+	const char *out = slurp(out_path);
+	assert_contains(out, "{\"id\":\"VU012\",\"severity\":\"error\","
+	                     "\"session\":1,\"frame\":5,\"request\":"
+	                     "\"SET_FEATURES\",\"message\":\"acked 0x1, "
+	                     "never offered\",\"spec\":"
+	                     "\"VHOST_USER_SET_FEATURES: Enable features");
+	assert_lacks(out, "errors,"); /* the summary goes to stderr */
+}
+
+static void test_session(void **state)
+{
+	(void)state;
+	assert_int_equal(run("--session", "2", NULL), 0);
+	assert_contains(slurp(out_path), "0 errors, 0 warnings, 0 infos in 0 "
+	                                 "sessions, 0 messages");
+}
+
+static void test_junit(void **state)
+{
+	(void)state;
+	assert_int_equal(run("--junit", junit_path, NULL), 1);
+	const char *x = slurp(junit_path);
+	char want[64];
+	snprintf(want, sizeof(want), "tests=\"%d\" failures=\"3\"",
+	         VUP_CHECK_COUNT);
+	assert_contains(x, want);
+	assert_contains(x, "<testcase classname=\"session 1\" name=\"VU012 "
+	                   "acked features never offered\"><failure "
+	                   "message=\"frame 5: SET_FEATURES: acked 0x1");
+	assert_contains(x, "</testsuite></testsuites>");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_text),
+	        cmocka_unit_test(test_json),
+	        cmocka_unit_test(test_session),
+	        cmocka_unit_test(test_junit),
+	};
+	return cmocka_run_group_tests(tests, write_trace, cleanup);
+}
