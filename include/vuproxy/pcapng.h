@@ -21,6 +21,7 @@
 #define LINKTYPE_ETHERNET 1
 #define LINKTYPE_USER0    147 /* vuproxy control messages */
 #define LINKTYPE_USER1    148 /* vuproxy tap records of non-net devices */
+#define LINKTYPE_USER3    150 /* vuproxy findings (tracemsg.h) */
 
 /* epb_flags direction: front-end>back-end is "outbound", the way a host
  * sends to a device; back-end>front-end "inbound". */

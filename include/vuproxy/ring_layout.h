@@ -15,6 +15,8 @@
 
 #include <stdint.h>
 
+#include "vuproxy/le.h"
+
 /* The largest queue size the spec allows (a split ring's is a power of
  * 2). */
 #define VUP_VRING_MAX_NUM 32768u
@@ -90,42 +92,6 @@ static inline uint64_t vup_used_avail_event_off(uint32_t num)
 static inline uint64_t vup_used_size(uint32_t num)
 {
 	return vup_used_slot_off(num) + 2;
-}
-
-/* ---- little-endian fields in bytes ---- */
-
-static inline uint16_t vup_le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static inline uint32_t vup_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t vup_le64(const uint8_t *p)
-{
-	return (uint64_t)vup_le32(p) | (uint64_t)vup_le32(p + 4) << 32;
-}
-
-static inline void vup_put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void vup_put_le32(uint8_t *p, uint32_t v)
-{
-	vup_put_le16(p, (uint16_t)v);
-	vup_put_le16(p + 2, (uint16_t)(v >> 16));
-}
-
-static inline void vup_put_le64(uint8_t *p, uint64_t v)
-{
-	vup_put_le32(p, (uint32_t)v);
-	vup_put_le32(p + 4, (uint32_t)(v >> 32));
 }
 
 /* ---- a descriptor's fields in its 16 bytes ---- */

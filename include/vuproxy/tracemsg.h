@@ -35,4 +35,52 @@ bool vup_trace_msg_view(const struct vup_trace_hdr *th,
                         const struct vup_negotiated *neg, uint64_t time_ns,
                         struct vup_view *v, bool *delivered);
 
+/* A finding record: what the checker (check.h) found, written after the
+ * message it is about, since a finding may be known only later (a reply
+ * that never came).  Findings are a kind of record of their own, so, by
+ * the versioning rule (pcapng.h), they live on an interface of their own:
+ * LINKTYPE_USER3, named "vuproxy findings", one per file, declared before
+ * the file's first finding.  The record, version 1, little-endian:
+ *   0  u8[2] magic "VF"
+ *   2  u8    version (1)
+ *   3  u8    severity: 0 info, 1 warning, 2 error (enum vup_check_severity)
+ *   4  u32   session
+ *   8  u64   frame: the packet number (1-based, counting every packet of
+ *            this file, as Wireshark does) of the message the finding is
+ *            about; 0 when it is in no packet of this file
+ *  16  u32   request code of that message
+ *  20  u8    flags: bit0 back-end channel, bit1 from the back-end (as the
+ *            pseudo-header's)
+ *  21  u8    length of the check id ("VU012": 5)
+ *  22  u8    length of the rule name (0: no rule caused it)
+ *  23  u8    reserved, 0
+ *  24  u16   length of the message text
+ *  26  u8[2] reserved, 0
+ *  28  check id (ASCII), rule name (UTF-8), message (UTF-8), then zero
+ *      padding to a multiple of 4
+ * The spec section and quote are not repeated: the id names the row of
+ * VUP_CHECKS, which readers know.  Readers skip unknown versions. */
+#define VUP_FINDING_MAGIC0  'V'
+#define VUP_FINDING_MAGIC1  'F'
+#define VUP_FINDING_VERSION 1
+#define VUP_FINDING_FIXED   28
+#define VUP_FINDING_IFACE   "vuproxy findings"
+
+struct vup_finding_rec {
+	uint8_t severity;
+	uint8_t flags; /* VUP_TRACE_F_BACKEND_CHAN, VUP_TRACE_F_FROM_BACKEND */
+	uint32_t session;
+	uint64_t frame;
+	uint32_t request;
+	const char *id, *rule, *message; /* decoded: not NUL-terminated */
+	size_t id_len, rule_len, message_len;
+};
+
+/* Append the record's bytes to b (lengths clipped: id 255, rule 255,
+ * message 65535).  0 or -ENOMEM. */
+int vup_finding_encode(struct vup_buf *b, const struct vup_finding_rec *f);
+/* Read a record: false when the bytes are not a version-1 finding. */
+bool vup_finding_decode(const uint8_t *p, size_t len,
+                        struct vup_finding_rec *out);
+
 #endif

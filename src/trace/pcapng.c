@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vuproxy/le.h"
 #include "vuproxy/pcapng.h"
 
 #define OPT_ENDOFOPT   0
@@ -294,32 +295,6 @@ size_t vup_trace_hdr_size(const struct vup_trace_hdr *h)
 	return ext_start(h) + (ml ? pad4(VUP_TRACE_EXT_HDR + ml) : 0);
 }
 
-static void le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = n - 1; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 void vup_trace_hdr_encode(const struct vup_trace_hdr *h, uint8_t *out)
 {
 	size_t size = vup_trace_hdr_size(h);
@@ -329,22 +304,22 @@ void vup_trace_hdr_encode(const struct vup_trace_hdr *h, uint8_t *out)
 	out[1] = VUP_TRACE_MAGIC1;
 	out[2] = VUP_TRACE_VERSION;
 	out[3] = h->flags;
-	le16(out + 4, (uint16_t)size);
+	vup_put_le16(out + 4, (uint16_t)size);
 	out[6] = h->action;
 	out[7] = h->nfds;
-	le32(out + 8, h->session);
+	vup_put_le32(out + 8, h->session);
 	out[12] = (uint8_t)rl;
 	uint8_t *f = out + VUP_TRACE_FIXED;
 	for (unsigned i = 0; i < h->nfds; i++, f += VUP_TRACE_FD_SIZE) {
 		f[0] = h->fds[i].kind;
-		le64(f + 4, h->fds[i].size);
+		vup_put_le64(f + 4, h->fds[i].size);
 	}
 	memcpy(f, h->rule, rl);
 	size_t ml = mark_len(h);
 	if (ml) {
 		uint8_t *e = out + ext_start(h);
-		le16(e, VUP_TRACE_EXT_MARK);
-		le16(e + 2, (uint16_t)ml);
+		vup_put_le16(e, VUP_TRACE_EXT_MARK);
+		vup_put_le16(e + 2, (uint16_t)ml);
 		memcpy(e + VUP_TRACE_EXT_HDR, h->mark, ml);
 	}
 }
@@ -356,8 +331,8 @@ static void decode_extensions(const uint8_t *p, size_t at, size_t hlen,
                               struct vup_trace_hdr *h)
 {
 	while (at + VUP_TRACE_EXT_HDR <= hlen) {
-		unsigned type = (unsigned)get_le(p + at, 2);
-		size_t len = (size_t)get_le(p + at + 2, 2);
+		unsigned type = (unsigned)vup_le16(p + at);
+		size_t len = (size_t)vup_le16(p + at + 2);
 		const uint8_t *v = p + at + VUP_TRACE_EXT_HDR;
 		if (len > hlen - at - VUP_TRACE_EXT_HDR)
 			return;
@@ -388,11 +363,11 @@ int vup_trace_hdr_decode(const uint8_t *p, size_t len, struct vup_trace_hdr *h,
 		return -2;
 	}
 	memset(h, 0, sizeof(*h));
-	size_t hlen = (size_t)get_le(p + 4, 2);
+	size_t hlen = (size_t)vup_le16(p + 4);
 	h->flags = p[3];
 	h->action = p[6];
 	h->nfds = p[7];
-	h->session = (uint32_t)get_le(p + 8, 4);
+	h->session = vup_le32(p + 8);
 	size_t rl = p[12];
 	size_t need =
 	        VUP_TRACE_FIXED + (size_t)h->nfds * VUP_TRACE_FD_SIZE + rl;
@@ -406,7 +381,7 @@ int vup_trace_hdr_decode(const uint8_t *p, size_t len, struct vup_trace_hdr *h,
 	const uint8_t *f = p + VUP_TRACE_FIXED;
 	for (unsigned i = 0; i < h->nfds; i++, f += VUP_TRACE_FD_SIZE) {
 		h->fds[i].kind = f[0];
-		h->fds[i].size = get_le(f + 4, 8);
+		h->fds[i].size = vup_le64(f + 4);
 	}
 	memcpy(h->rule, f, rl);
 	h->rule[rl] = '\0';
