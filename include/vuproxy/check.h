@@ -345,6 +345,9 @@ struct vup_check_finding {
 	uint64_t frame;      /* the pcapng packet number, 1-based; 0 none */
 	const char *request; /* catalogue name of the message */
 	char message[224];
+	/* The vuproxy rule that rewrote, failed, delayed, dropped or cut
+	 * the message (the trace record names it); NULL when none. */
+	const char *rule;
 };
 #define VUP_CHECK_FINDINGS_MAX 16
 struct vup_check_findings {

@@ -38,6 +38,7 @@ void vup__check_add(struct vup_check_findings *out, const struct vup_checker *c,
 	f->session = c->session;
 	f->frame = frame;
 	f->request = v ? vup_proto_name(v->chan, v->hdr.request) : "";
+	f->rule = NULL; /* a caller that knows the trace names it */
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(f->message, sizeof(f->message), fmt, ap);

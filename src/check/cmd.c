@@ -3,7 +3,14 @@
  * each with its frame (the pcapng packet number, as Wireshark numbers
  * them), then a summary; --json one object per finding; --junit FILE a
  * JUnit report, one testcase per check row per session.  Exit status 0
- * without error findings, 1 with one, 2 when the file cannot be read. */
+ * without error findings, 1 with one, 2 when the file cannot be read.
+ *
+ * A fault a vuproxy rule injected is the rule's: a finding on a message
+ * that a rule rewrote, failed, delayed, dropped or cut names the rule (the
+ * record carries its name).  Each receiver's view is judged: of a
+ * rewrite, the copy as sent; of a failed request, the request as the
+ * back-end's view (never delivered) and the reply vuproxy made as the
+ * front-end's. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -25,6 +32,12 @@ struct session {
 	char first[VUP_CHECK_COUNT][240]; /* first error message per row */
 };
 
+/* A frame whose message a rule injected a fault into. */
+struct rule_frame {
+	uint64_t frame;
+	size_t rule; /* index in run.rules */
+};
+
 struct run {
 	bool json;
 	long only; /* --session, -1 all */
@@ -32,7 +45,66 @@ struct run {
 	size_t ns;
 	uint64_t frames, control, messages;
 	uint64_t by_sev[VUP_SEV_COUNT];
+	struct rule_frame *rf; /* in frame order */
+	size_t nrf;
+	char **rules; /* the names, once each: few rules, many frames */
+	size_t nrules;
 };
+
+/* The actions by which a rule changes what a receiver sees (LOG only
+ * notes the message; REFUSED and RELEASED are vuproxy's own). */
+static bool rule_fault(uint8_t action)
+{
+	switch (action) {
+	case VUP_TRACE_ACT_DROP:
+	case VUP_TRACE_ACT_DELAY:
+	case VUP_TRACE_ACT_REWRITE:
+	case VUP_TRACE_ACT_FAIL:
+	case VUP_TRACE_ACT_DISCONNECT: return true;
+	default: return false;
+	}
+}
+
+/* Remember that the current frame carries a fault of rule th->rule. */
+static int note_rule(struct run *r, const struct vup_trace_hdr *th)
+{
+	if (!th->rule[0] || !rule_fault(th->action))
+		return 0;
+	size_t k = 0;
+	while (k < r->nrules && strcmp(r->rules[k], th->rule))
+		k++;
+	if (k == r->nrules) {
+		char **n = realloc(r->rules, (k + 1) * sizeof(*n));
+		if (!n)
+			return -1;
+		r->rules = n;
+		if (!(n[k] = strdup(th->rule)))
+			return -1;
+		r->nrules++;
+	}
+	struct rule_frame *rf = realloc(r->rf, (r->nrf + 1) * sizeof(*rf));
+	if (!rf)
+		return -1;
+	r->rf = rf;
+	r->rf[r->nrf++] = (struct rule_frame){r->frames, k};
+	return 0;
+}
+
+/* The rule whose fault frame carries, or NULL. */
+static const char *rule_of(const struct run *r, uint64_t frame)
+{
+	size_t lo = 0, hi = r->nrf;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->rf[mid].frame < frame)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < r->nrf && r->rf[lo].frame == frame
+	               ? r->rules[r->rf[lo].rule]
+	               : NULL;
+}
 
 static struct session *session_of(struct run *r, uint32_t id)
 {
@@ -63,10 +135,11 @@ static void print_finding(const struct run *r,
 	const struct vup_check_row *row = f->row;
 	const char *sev = vup_check_severity_name(row->severity);
 	if (!r->json) {
-		printf("frame %" PRIu64 " s%u %s %s %s: %s (%s)\n", f->frame,
-		       f->session, row->code, sev,
-		       f->request[0] ? f->request : "-", f->message,
-		       row->title);
+		printf("frame %" PRIu64 " s%u %s %s %s: %s (%s)%s%s\n",
+		       f->frame, f->session, row->code, sev,
+		       f->request[0] ? f->request : "-", f->message, row->title,
+		       f->rule ? "; injected by rule " : "",
+		       f->rule ? f->rule : "");
 		return;
 	}
 	char spec[1024];
@@ -79,21 +152,29 @@ static void print_finding(const struct run *r,
 	vup_dump_json_str(f->message);
 	printf(",\"spec\":");
 	vup_dump_json_str(spec);
+	printf(",\"rule\":");
+	if (f->rule)
+		vup_dump_json_str(f->rule);
+	else
+		printf("null");
 	printf("}\n");
 }
 
 static void report(struct run *r, struct session *s,
-                   const struct vup_check_findings *fs)
+                   struct vup_check_findings *fs)
 {
 	if (r->only >= 0 && s->id != (uint32_t)r->only)
 		return;
 	for (unsigned i = 0; i < fs->n; i++) {
-		const struct vup_check_finding *f = &fs->f[i];
+		struct vup_check_finding *f = &fs->f[i];
 		enum vup_check_id id = f->row->id;
+		f->rule = rule_of(r, f->frame);
 		if (!s->count[id]++)
 			snprintf(s->first[id], sizeof(s->first[id]),
-			         "frame %" PRIu64 ": %s: %s", f->frame,
-			         f->request, f->message);
+			         "frame %" PRIu64 ": %s: %s%s%s", f->frame,
+			         f->request, f->message,
+			         f->rule ? "; injected by rule " : "",
+			         f->rule ? f->rule : "");
 		r->by_sev[f->row->severity]++;
 		print_finding(r, f);
 	}
@@ -102,6 +183,18 @@ static void report(struct run *r, struct session *s,
 		        "vuproxy check: session %u: %u findings of one "
 		        "message not shown\n",
 		        s->id, fs->lost);
+}
+
+/* A made reply answers the request its rule failed, which the model
+ * (the back-end's view) never saw delivered: pairing it is moot. */
+static void drop_pairing(struct vup_check_findings *fs)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < fs->n; i++)
+		if (fs->f[i].row->id != VUP_CHECK_UNSOLICITED &&
+		    fs->f[i].row->id != VUP_CHECK_REPLY_ORDER)
+			fs->f[k++] = fs->f[i];
+	fs->n = k;
 }
 
 /* One control record: the model learns it, the checker judges it. */
@@ -119,10 +212,16 @@ static int control(struct run *r, const struct vup_record *rec,
 	struct vup_model_events ev = {0};
 	bool learnt = vup_trace_msg_view(th, &tm, vup_model_neg(s->model),
 	                                 rec->ts_ns, &v, &delivered);
+	/* The reply vuproxy made for a failed request: what the front-end
+	 * received in the back-end's place. */
+	bool made = th->action == VUP_TRACE_ACT_FAIL &&
+	            (th->flags & VUP_TRACE_F_AS_SENT);
 	if (!learnt) {
 		/* A message vuproxy refused changed nothing, but its sender
-		 * sent it: judged as it came. */
-		if (th->action != VUP_TRACE_ACT_REFUSED)
+		 * sent it: judged as it came.  A made reply changes nothing
+		 * either (the back-end never saw its request), but its
+		 * receiver reads it: judged too. */
+		if (th->action != VUP_TRACE_ACT_REFUSED && !made)
 			return 0;
 		vup_view_decode(&v, tm.chan, tm.from, &tm.hdr, tm.payload, NULL,
 		                th->nfds, vup_model_neg(s->model), rec->ts_ns);
@@ -135,6 +234,8 @@ static int control(struct run *r, const struct vup_record *rec,
 		vup_model_feed(s->model, &v, delivered, &ev);
 	vup_check_message(s->checker, s->model, &v, delivered, &ev, r->frames,
 	                  &fs);
+	if (made)
+		drop_pairing(&fs);
 	s->messages++;
 	if (r->only < 0 || s->id == (uint32_t)r->only)
 		r->messages++;
@@ -221,7 +322,9 @@ static void usage(FILE *f)
 	        "spec: one line per\nfinding with its frame number (as "
 	        "Wireshark numbers packets), then a summary.\n--json: one "
 	        "object per finding (id, severity, session, frame, request,\n"
-	        "message, spec).  --junit OUT.xml: one testcase per check "
+	        "message, spec, rule: the vuproxy rule that injected the "
+	        "fault, "
+	        "or null).\n--junit OUT.xml: one testcase per check "
 	        "per session, error\nfindings as failures.  A file cut short "
 	        "is checked up to where it ends.\nExit status 0 without "
 	        "error findings, 1 with one, 2 if FILE cannot be read.\n");
@@ -299,8 +402,8 @@ static int read_all(struct run *r, struct vup_reader *rd, const char *path,
 			return 2;
 		}
 		r->control++;
-		if (control(r, &rec, &th, rec.data + hl,
-		            rec.caplen - (size_t)hl)) {
+		if (note_rule(r, &th) || control(r, &rec, &th, rec.data + hl,
+		                                 rec.caplen - (size_t)hl)) {
 			fprintf(stderr, "vuproxy check: out of memory\n");
 			return 2;
 		}
@@ -360,6 +463,10 @@ int vup_check_main(int argc, char **argv)
 		vup_checker_free(r.s[i].checker);
 	}
 	free(r.s);
+	for (size_t i = 0; i < r.nrules; i++)
+		free(r.rules[i]);
+	free(r.rules);
+	free(r.rf);
 	fflush(stdout);
 	return status;
 }
