@@ -406,3 +406,59 @@ e2e_dump() {
 	# shellcheck disable=SC2034 # the caller's result
 	timeout 60 "$VUPROXY" dump "$@" >"$out" 2>"$out.err" || E2E_DUMP_RC=$?
 }
+
+# ---- `vuproxy check` on a test's trace ----
+
+# e2e_check_run TRACE: run `$VUPROXY check TRACE`, its output (one line per
+# finding, then a summary) into the test log and TRACE.check; sets
+# E2E_CHECK_RC (0 no error finding, 1 one, 2 unreadable) and
+# E2E_CHECK_FOUND, the findings as "ID xCOUNT" by id, comma-separated
+# ("VU015 x1, VU016 x1"; "none").  Fails the test only on status 2.
+e2e_check_run() {
+	local trace=$1 out=$1.check
+	E2E_CHECK_RC=0
+	timeout 60 "$VUPROXY" check "$trace" >"$out" 2>&1 || E2E_CHECK_RC=$?
+	e2e_log "vuproxy check $trace: exit status $E2E_CHECK_RC"
+	sed 's/^/  check: /' "$out"
+	[ "$E2E_CHECK_RC" = 0 ] || [ "$E2E_CHECK_RC" = 1 ] ||
+		e2e_fail "vuproxy check could not read $trace (exit status $E2E_CHECK_RC)"
+	E2E_CHECK_FOUND=$(awk '$1 == "frame" && $4 ~ /^VU[0-9]+$/ { n[$4]++ }
+		END { for (id in n) print id " x" n[id] }' "$out" | sort |
+		paste -sd, - | sed 's/,/, /g')
+	E2E_CHECK_FOUND=${E2E_CHECK_FOUND:-none}
+	e2e_log "vuproxy check findings: $E2E_CHECK_FOUND"
+}
+
+# e2e_check_trace TRACE [ID...]: no false alarm on real peers: `vuproxy
+# check` finds no error-level finding in TRACE and reads it whole; each
+# ID (the warnings the peers are known for, e.g. VU015 for QEMU's
+# negotiation before SET_OWNER) must be among its findings.
+e2e_check_trace() {
+	local trace=$1 id
+	shift
+	e2e_check_run "$trace"
+	[ "$E2E_CHECK_RC" = 0 ] ||
+		e2e_fail "vuproxy check found error-level findings in $trace: $(grep -E '^frame [0-9]+ s[0-9]+ VU[0-9]+ error ' "$trace.check" | head -n 5)"
+	for id in "$@"; do
+		grep -qE "^frame [0-9]+ s[0-9]+ $id " "$trace.check" ||
+			e2e_fail "vuproxy check did not report the expected $id on $trace (findings: $E2E_CHECK_FOUND)"
+	done
+}
+
+# e2e_check_predicted TRACE FILE: the findings of `vuproxy check TRACE`
+# are exactly those the comment line "# check: ID xN, ..." of FILE (a
+# rules file: the comment is the one statement of what it causes)
+# predicts, in any order; "# check: none" for none.
+e2e_check_predicted() {
+	local want
+	e2e_check_run "$1"
+	want=$(sed -n 's/^# check: *//p' "$2")
+	[ -n "$want" ] || e2e_fail "$2 has no '# check: ...' line predicting its findings ($E2E_CHECK_FOUND)"
+	[ "$(printf '%s\n' "$want" | wc -l)" = 1 ] || e2e_fail "$2 has several '# check:' lines"
+	# In any order: sorted by id as E2E_CHECK_FOUND is.
+	want=$(printf '%s\n' "$want" | tr ',' '\n' | sed 's/^ *//; s/ *$//' | sort |
+		paste -sd, - | sed 's/,/, /g')
+	[ "$E2E_CHECK_FOUND" = "$want" ] ||
+		e2e_fail "vuproxy check on $1: findings '$E2E_CHECK_FOUND', $2 predicts '$want'"
+	e2e_log "vuproxy check: the findings $2 predicts ($want)"
+}

@@ -7,8 +7,9 @@
 # image), writes a per-run pattern at one sector with fsync; the host then
 # finds the pattern in the image file.  This pair negotiates
 # CONFIGURE_MEM_SLOTS, CONFIG and BACKEND_REQ, so vuproxy's -v log must show
-# ADD_MEM_REG, a GET_CONFIG reply and SET_BACKEND_REQ_FD relayed, and
-# vuproxy must end with 0 failed sessions.
+# ADD_MEM_REG, a GET_CONFIG reply and SET_BACKEND_REQ_FD relayed,
+# vuproxy must end with 0 failed sessions, and `vuproxy check` must find
+# no error in the trace (lib.sh, e2e_check_trace).
 #
 # Needs: qemu-system-x86 (qemu-system-x86_64), qemu-system-common
 # (qemu-storage-daemon), busybox-static, linux-image-amd64 (guest kernel +
@@ -155,6 +156,11 @@ else
 	[ $((M + T)) -ge 1 ] || qe_fail "the pattern write is neither in the trace nor counted missed or torn"
 	echo "note: the pattern write was not captured (counted missed or torn)"
 fi
+
+# --- verdict: no false alarm (vuproxy check), QEMU's known warnings:
+# VU015 (GET_FEATURES before SET_OWNER), VU016 (SET_VRING_CALL before
+# SET_FEATURES).
+e2e_check_trace "$TRACE" VU015 VU016
 
 NADD=$(grep -cE "$MSG front-end>back-end ADD_MEM_REG " "$VUP_LOG")
 echo "timeline (host wall clock from QEMU start):"

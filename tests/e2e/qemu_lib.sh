@@ -3,6 +3,12 @@
 # stopped on exit.  Scratch files and sockets live in one mktemp -d directory.
 # A missing tool is a failure, never a skip.
 
+# lib.sh's helpers that need no process of its own (e2e_check_trace);
+# their failures end the test the QEMU way (qe_fail: logs, scratch kept).
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+e2e_fail() { qe_fail "$@"; }
+
 # qe_init NAME: scratch directory in $W, cleanup trap.
 qe_init() {
 	QE_NAME=$1

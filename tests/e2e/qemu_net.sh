@@ -7,7 +7,8 @@
 # QEMU's chardev is a client of `vuproxy --frontend listen:`, vuproxy is a
 # client of testpmd's vhost-user server (`--backend connect:`).  PASS needs:
 # the guest booted, eth0 came up, every ping answered, vuproxy relayed the
-# memory table and the vrings, and vuproxy ends with 0 failed sessions.
+# memory table and the vrings, and vuproxy ends with 0 failed sessions;
+# `vuproxy check` finds no error in the trace (lib.sh, e2e_check_trace).
 # vuproxy runs with plain `--tap net` (the default: copies of buffers
 # testpmd used before the tap re-checked them are kept, marked): tshark
 # must find every echo request and every reply in the trace, and the
@@ -120,6 +121,10 @@ read -r G_RX G_TX < <(grep -o 'LAB: eth0 counters rx_packets=[0-9]* tx_packets=[
 echo "tap: $NREQ/$PINGS echo requests ($NREQ_UNV marked unverified) and $NREP/$PINGS echo replies in the trace;" \
 	"RX consumed $RXC captured $RXK, TX consumed $TXC captured $TXK ($((10#$TXU)) unverified);" \
 	"the guest's counters: rx $G_RX, tx $G_TX"
+
+# No false alarm (vuproxy check), QEMU's known warnings: VU015 (GET_FEATURES
+# before SET_OWNER), VU016 (SET_VRING_CALL before SET_FEATURES).
+e2e_check_trace "$TRACE" VU015 VU016
 
 echo "timeline (host wall clock from QEMU start):"
 # shellcheck disable=SC2154 # T_* are set by qe_milestone
