@@ -12,6 +12,9 @@
 #                      "LAB: tick K at Ts" every 0.5 s and ping lab.peer
 #                      every 0.5 s (a reply line per answer), so that the
 #                      host sees whether the guest runs and the device works
+#   lab.fs=1           mount the virtio-fs tag lab.tag (default lab) on /mnt,
+#                      print /mnt/host.txt ("LAB: fs read: ..."), write
+#                      lab.pattern to /mnt/guest.txt, sync, unmount
 #   lab.hold=N         sleep N s before powering off (default 0)
 # Every milestone is a console line starting with "LAB: "; the last one is
 # "LAB: DONE", then the guest powers off (run QEMU with -no-reboot).
@@ -52,17 +55,27 @@ mkdir -p "$W"/{bin,proc,sys,dev,tmp,lib/modules}
 cp "$BB" "$W/bin/busybox"
 # Load order = dependency order.
 MODS="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net virtio_blk"
-for m in $MODS; do
-	f=$(modinfo -k "$KVER" -F filename "$m" 2>/dev/null) || f=""
-	case "$f" in
-	*.ko) cp "$f" "$W/lib/modules/$m.ko" ;;
-	*.ko.xz) xz -dc "$f" >"$W/lib/modules/$m.ko" ;;
-	*.ko.zst) zstd -qdc "$f" >"$W/lib/modules/$m.ko" ;;
-	"(builtin)"|"") ;; # built into the kernel, or absent: the guest says so
-	*) echo "mkinitramfs: module $m: unexpected file $f" >&2; exit 1 ;;
-	esac
-done
+copy_modules() {
+	local m f
+	for m in "$@"; do
+		f=$(modinfo -k "$KVER" -F filename "$m" 2>/dev/null) || f=""
+		case "$f" in
+		*.ko) cp "$f" "$W/lib/modules/$m.ko" ;;
+		*.ko.xz) xz -dc "$f" >"$W/lib/modules/$m.ko" ;;
+		*.ko.zst) zstd -qdc "$f" >"$W/lib/modules/$m.ko" ;;
+		"(builtin)"|"") ;; # built into the kernel, or absent: the guest says so
+		*) echo "mkinitramfs: module $m: unexpected file $f" >&2; exit 1 ;;
+		esac
+	done
+}
+# shellcheck disable=SC2086 # lists of module names
+copy_modules $MODS
 echo "$MODS" >"$W/lib/modules/order"
+# virtio-fs, loaded only by a lab.fs=1 guest (the others boot as before).
+FSMODS="fuse virtiofs"
+# shellcheck disable=SC2086
+copy_modules $FSMODS
+echo "$FSMODS" >"$W/lib/modules/fsorder"
 
 cat >"$W/init" <<'EOF'
 #!/bin/busybox sh
@@ -117,6 +130,23 @@ if [ "$(arg lab.blk 0)" = 1 ]; then
 		echo "LAB: readback: $(dd if=/dev/vda bs=512 skip="$sec" count=1 2>/dev/null | head -1)"
 	else
 		echo "LAB: BLK-FAIL no /dev/vda"; ls /sys/bus/virtio/devices/ 2>&1; dmesg | grep -i virtio
+	fi
+fi
+if [ "$(arg lab.fs 0)" = 1 ]; then
+	for m in $(cat /lib/modules/fsorder); do
+		[ -f /lib/modules/$m.ko ] && { insmod /lib/modules/$m.ko || echo "LAB: insmod $m failed"; }
+	done
+	mkdir -p /mnt
+	if mount -t virtiofs "$(arg lab.tag lab)" /mnt; then
+		echo "LAB: FS-READY at $(up)s"
+		echo "LAB: fs read: $(cat /mnt/host.txt)"
+		arg lab.pattern nopattern >/mnt/guest.txt
+		echo "LAB: fs write rc=$? at $(up)s"
+		sync
+		umount /mnt
+		echo "LAB: fs umount rc=$? at $(up)s"
+	else
+		echo "LAB: FS-FAIL mount"; ls /sys/bus/virtio/devices/ 2>&1; dmesg | grep -iE 'virtio|fuse' | tail
 	fi
 fi
 sleep "$(arg lab.hold 0)"
