@@ -186,7 +186,8 @@ static void report(struct run *r, struct session *s,
 }
 
 /* A made reply answers the request its rule failed, which the model
- * (the back-end's view) never saw delivered: pairing it is moot. */
+ * (the back-end's view) never saw delivered: the model's pairing of it
+ * is moot. */
 static void drop_pairing(struct vup_check_findings *fs)
 {
 	unsigned k = 0;
@@ -212,15 +213,15 @@ static int control(struct run *r, const struct vup_record *rec,
 	struct vup_model_events ev = {0};
 	bool learnt = vup_trace_msg_view(th, &tm, vup_model_neg(s->model),
 	                                 rec->ts_ns, &v, &delivered);
-	/* The reply vuproxy made for a failed request: what the front-end
-	 * received in the back-end's place. */
-	bool made = th->action == VUP_TRACE_ACT_FAIL &&
-	            (th->flags & VUP_TRACE_F_AS_SENT);
+	/* A request a rule failed never reached the back-end (the model,
+	 * fed undelivered, keeps the back-end's view), but its sender sent
+	 * it and reads vuproxy's answer: the checker judges it as sent, and
+	 * the reply vuproxy made as the one that pays it. */
+	bool failed = th->action == VUP_TRACE_ACT_FAIL;
+	bool made = failed && (th->flags & VUP_TRACE_F_AS_SENT);
 	if (!learnt) {
 		/* A message vuproxy refused changed nothing, but its sender
-		 * sent it: judged as it came.  A made reply changes nothing
-		 * either (the back-end never saw its request), but its
-		 * receiver reads it: judged too. */
+		 * sent it: judged as it came; so is a made reply. */
 		if (th->action != VUP_TRACE_ACT_REFUSED && !made)
 			return 0;
 		vup_view_decode(&v, tm.chan, tm.from, &tm.hdr, tm.payload, NULL,
@@ -232,8 +233,13 @@ static int control(struct run *r, const struct vup_record *rec,
 	vup_check_before(s->checker, s->model, &v);
 	if (learnt)
 		vup_model_feed(s->model, &v, delivered, &ev);
-	vup_check_message(s->checker, s->model, &v, delivered, &ev, r->frames,
-	                  &fs);
+	if (made)
+		ev = (struct vup_model_events){
+		        .n = 1,
+		        .e[0] = {.kind = VUP_EV_REPLY_PAID,
+		                 .value = v.hdr.request}};
+	vup_check_message(s->checker, s->model, &v, delivered || failed, &ev,
+	                  r->frames, &fs);
 	if (made)
 		drop_pairing(&fs);
 	s->messages++;

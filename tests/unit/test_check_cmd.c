@@ -70,6 +70,15 @@ static int write_rule_trace(void)
 	     8); /* frame 7: made by vuproxy, NEED_REPLY on a reply: VU004 */
 	msg(t, 8, false, VUP_TRACE_ACT_PASS, VUP_REQ_GET_VRING_BASE, REQ,
 	    state8, 8); /* frame 8: never answered, VU022, no rule */
+	/* "fail-config" answers GET_CONFIG with the error form, size 0, as
+	 * rules/fail-get-config.yaml does; the request itself is judged as
+	 * sent (VU014: CONFIG was not negotiated). */
+	uint8_t cfg_req[12 + 8] = {0};
+	cfg_req[4] = 8; /* size */
+	rmsg(t, 9, false, VUP_TRACE_ACT_FAIL, "fail-config", false,
+	     VUP_REQ_GET_CONFIG, REQ, cfg_req, sizeof(cfg_req)); /* 9 */
+	rmsg(t, 9, true, VUP_TRACE_ACT_FAIL, "fail-config", true,
+	     VUP_REQ_GET_CONFIG, REPLY, NULL, 0); /* frame 10: VU026 */
 	return vup_trace_close(t) ? -1 : 0;
 }
 
@@ -231,8 +240,12 @@ static void test_rule(void **state)
 	assert_lacks(out, "VU009");
 	assert_contains(out, "frame 8 s1 VU022 error GET_VRING_BASE");
 	assert_lacks(out, "log-owner");
-	assert_contains(out, "3 errors, 0 warnings, 0 infos in 1 sessions, "
-	                     "7 messages");
+	assert_contains(out, "frame 9 s1 VU014 error GET_CONFIG");
+	assert_contains(out, "frame 10 s1 VU026 error GET_CONFIG: GET_CONFIG "
+	                     "of 8 bytes answered with size 0 (");
+	assert_contains(out, "injected by rule fail-config\n");
+	assert_contains(out, "5 errors, 0 warnings, 0 infos in 1 sessions, "
+	                     "9 messages");
 
 	assert_int_equal(run_on(rule_path, "--json", NULL, NULL), 1);
 	out = slurp(out_path);
