@@ -28,8 +28,8 @@ set -u
 . "$(cd "$(dirname "$0")" && pwd)/qemu_lib.sh"
 
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-120}
-LIMIT=240 # hard bound on every process we start (s)
-MEM=256M
+# shellcheck disable=SC2034 # LIMIT, MEM: read by qemu_lib.sh
+LIMIT=240 MEM=256M # LIMIT: hard bound on every process we start (s)
 VIRTIOFSD=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 
 qe_init qemu-fs
@@ -63,6 +63,7 @@ done
 
 # 2. vuproxy between them.
 TRACE=$W/trace.pcapng.gz
+# shellcheck disable=SC2034 # read by start_vuproxy
 VUP_EXTRA=(-w "$TRACE")
 start_vuproxy "listen:$FE" "connect:$BE"
 

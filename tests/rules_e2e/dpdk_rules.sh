@@ -59,8 +59,9 @@
 #       for the same seed and differ for the other; both pass and fail
 #       occur; the back-end reads exactly the passed ones.
 #
-# Every run also checks `vuproxy rules check` accepts the file, and
-# vuproxy exits 0 on SIGINT.  A missing testpmd fails the test.
+# Every run also checks `vuproxy rules check` accepts the file, vuproxy
+# exits 0 on SIGINT, and `vuproxy check` on the trace finds exactly the
+# findings the file's "# check:" comment predicts.  A missing testpmd fails the test.
 # Environment: see rlib.sh (VUPROXY, RULES_DIR, E2E_TESTPMD, E2E_KEEP...).
 # shellcheck disable=SC2015 # a && b || e2e_fail: e2e_fail is the else
 set -eu
@@ -510,6 +511,14 @@ flaky-vring-enable)
 	! cmp -s "$d1" "$d3" || e2e_fail "seed 7 made the same decisions as seed 42"
 	e2e_log "same seed, same decisions; seed 7 differs"
 	;;
+esac
+
+# `vuproxy check` on the trace finds exactly what the rules file's
+# "# check:" comment predicts (flaky-vring-enable: run 1, the file's own
+# seed 42).
+case $SCENARIO in
+flaky-vring-enable) e2e_check_predicted "$E2E_DIR/trace-1.pcapng.gz" "$RULES" ;;
+*) e2e_check_predicted "$TRACE" "$RULES" ;;
 esac
 
 for f in "$E2E_DIR"/vp*.log; do

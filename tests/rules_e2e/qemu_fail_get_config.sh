@@ -15,7 +15,9 @@
 # GET_CONFIG request (action fail, rule fail-get-config) and the 0-byte
 # reply vuproxy made (from the back-end's side, as sent, action fail),
 # and no GET_CONFIG reply from the back-end; qemu-storage-daemon keeps
-# serving; vuproxy ends with 4 sessions, 0 failed.
+# serving; vuproxy ends with 4 sessions, 0 failed; `vuproxy check` on
+# the trace finds exactly what the rules file predicts ("# check:"), and
+# on the control trace no error.
 #
 # Needs qemu-system-x86_64 and qemu-storage-daemon (Debian:
 # qemu-system-x86, qemu-system-common); missing ones fail the test.
@@ -97,5 +99,9 @@ for s in 1 2 3 4; do
 done >"$E2E_DIR/expected.txt"
 diff -u --label expected "$E2E_DIR/expected.txt" --label trace "$E2E_DIR/get-config.txt" >&2 ||
 	e2e_fail "the GET_CONFIG records of the trace (session from reply size action rule as_sent) are not the expected ones (diff above)"
+# `vuproxy check`: exactly the findings the rules file predicts; without
+# the rule, no error and QEMU's known negotiation before SET_OWNER.
+e2e_check_predicted "$E2E_DIR/trace.pcapng.gz" "$RULES"
+e2e_check_trace "$E2E_DIR/control.pcapng.gz" VU015
 e2e_stop qsd 10
 e2e_log "PASS"
