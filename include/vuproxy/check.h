@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "vuproxy/model.h"
 #include "vuproxy/proto.h"
@@ -433,6 +434,10 @@ struct vup_check_row {
 const struct vup_check_row *vup_check_row(enum vup_check_id id);
 const char *vup_check_severity_name(enum vup_check_severity s);
 const char *vup_check_kind_name(enum vup_check_kind k);
+/* The table as a markdown table, one line a row: id, severity, kind,
+ * title, spec section, quote (README's "Diagnosis" list is this output;
+ * `vuproxy check --list` prints it).  0, or -1 if writing failed. */
+int vup_check_table_markdown(FILE *f);
 
 /* One finding: which row, where, and a message naming the values. */
 struct vup_check_finding {

@@ -217,6 +217,8 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: vuproxy check FILE [--json] [--junit OUT.xml] "
 	        "[--session N]\n"
+	        "       vuproxy check --list   (the checks, as a markdown "
+	        "table)\n"
 	        "Check a trace written by vuproxy -w against the vhost-user "
 	        "spec: one line per\nfinding with its frame number (as "
 	        "Wireshark numbers packets), then a summary.\n--json: one "
@@ -234,6 +236,7 @@ static int parse(int argc, char **argv, struct run *r, const char **junit)
 	        {"junit", required_argument, NULL, 'u'},
 	        {"session", required_argument, NULL, 's'},
 	        {"help", no_argument, NULL, 'h'},
+	        {"list", no_argument, NULL, 'l'},
 	        {0},
 	};
 	int c;
@@ -254,6 +257,7 @@ static int parse(int argc, char **argv, struct run *r, const char **junit)
 			}
 			break;
 		case 'h': usage(stdout); return 0;
+		case 'l': return vup_check_table_markdown(stdout) ? 2 : 0;
 		default: usage(stderr); return 2;
 		}
 	}
