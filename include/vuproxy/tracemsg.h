@@ -82,5 +82,8 @@ int vup_finding_encode(struct vup_buf *b, const struct vup_finding_rec *f);
 /* Read a record: false when the bytes are not a version-1 finding. */
 bool vup_finding_decode(const uint8_t *p, size_t len,
                         struct vup_finding_rec *out);
+/* The severity byte's name ("info", "warning", "error"), NULL past them:
+ * for readers that show it (dump, the dissector's table). */
+const char *vup_finding_severity_name(unsigned severity);
 
 #endif
