@@ -43,7 +43,8 @@ bool vup_trace_msg_view(const struct vup_trace_hdr *th,
  * the file's first finding.  The record, version 1, little-endian:
  *   0  u8[2] magic "VF"
  *   2  u8    version (1)
- *   3  u8    severity: 0 info, 1 warning, 2 error (enum vup_check_severity)
+ *   3  u8    severity: 0 info, 1 warning, 2 error (the reverse of enum
+ *            vup_check_severity's order: map it, do not copy it)
  *   4  u32   session
  *   8  u64   frame: the packet number (1-based, counting every packet of
  *            this file, as Wireshark does) of the message the finding is

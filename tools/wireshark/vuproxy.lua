@@ -17,6 +17,13 @@
 -- .status_name, .latency in ns, .queue, .id, .used_len, .data), e.g.
 --   tshark ... -Y 'vuproxy.blk.status != 0' -T fields -e vuproxy.blk.sector
 --
+-- The checker's findings (the interface "vuproxy findings", link type USER3,
+-- 150) are decoded as vuproxy.finding.* (.id, .severity, .severity_name,
+-- .session, .frame: the frame it is about, .request_name, .message, .rule,
+-- .title, .section, .quote) and raise an expert info of their severity, so
+--   tshark ... -q -z expert
+-- lists them, and e.g. tshark ... -Y 'vuproxy.finding.id == "VU012"'.
+--
 -- Fields: vuproxy.* for the pseudo-header (vuproxy.session, vuproxy.channel,
 -- vuproxy.direction, vuproxy.fd.kind, vuproxy.action, vuproxy.rule, ...),
 -- vhostuser.* for the message: vhostuser.request (code), vhostuser.request_name,
