@@ -809,6 +809,76 @@ local CHECK = {
 		section = "VHOST_USER_PROTOCOL_F_REPLY_ACK",
 		quote = "With this protocol extension negotiated, the sender (QEMU) can set the ``need_reply`` [Bit 3] flag to any command."
 	},
+	["VU034"] = {
+		severity = "error",
+		kind = "memory",
+		title = "memory region runs past the end of its fd",
+		section = "Memory region description",
+		quote = ":mmap offset: 64-bit offset where region starts in the mapped memory"
+	},
+	["VU035"] = {
+		severity = "error",
+		kind = "migration",
+		title = "dirty log smaller than the memory it covers",
+		section = "Migration",
+		quote = "The size of the log is supplied as part of ``VhostUserMsg`` which should be large enough to cover all known guest addresses."
+	},
+	["VU036"] = {
+		severity = "warning",
+		kind = "replies",
+		title = "SET_LOG_BASE answered with an empty payload",
+		section = "VHOST_USER_SET_LOG_BASE",
+		quote = "When the back-end has ``VHOST_USER_PROTOCOL_F_LOG_SHMFD`` protocol feature, the log memory fd is provided in the ancillary data of ``VHOST_USER_SET_LOG_BASE`` message, the size and offset of shared memory area provided in the message."
+	},
+	["VU037"] = {
+		severity = "warning",
+		kind = "replies",
+		title = "GET_SHARED_OBJECT answered with an empty payload",
+		section = "VHOST_USER_GET_SHARED_OBJECT",
+		quote = "Back-end will reply passing the fd when the operation is successful, or no fd otherwise."
+	},
+	["VU038"] = {
+		severity = "warning",
+		kind = "negotiation",
+		title = "NEED_REPLY on a request that has a reply of its own",
+		section = "VHOST_USER_PROTOCOL_F_REPLY_ACK",
+		quote = "For the message types that already solicit a reply from the back-end, the presence of ``VHOST_USER_PROTOCOL_F_REPLY_ACK`` or need_reply bit being set brings no behavioural change."
+	},
+	["VU039"] = {
+		severity = "error",
+		kind = "device",
+		title = "queue size 0, past 32768, or not a power of 2 on a split ring",
+		section = "VHOST_USER_SET_VRING_NUM",
+		quote = "Set the size of the queue."
+	},
+	["VU040"] = {
+		severity = "warning",
+		kind = "negotiation",
+		title = "protocol features negotiated though GET_FEATURES lacked bit 30",
+		section = "VHOST_USER_SET_PROTOCOL_FEATURES",
+		quote = "Only legal if feature bit ``VHOST_USER_F_PROTOCOL_FEATURES`` is present in ``VHOST_USER_GET_FEATURES``."
+	},
+	["VU041"] = {
+		severity = "error",
+		kind = "negotiation",
+		title = "SET_VRING_ENABLE without VHOST_USER_F_PROTOCOL_FEATURES",
+		section = "VHOST_USER_SET_VRING_ENABLE",
+		quote = "This request should be sent only when ``VHOST_USER_F_PROTOCOL_FEATURES`` has been negotiated."
+	},
+	["VU042"] = {
+		severity = "error",
+		kind = "negotiation",
+		title = "features changed beyond LOG_ALL while a ring runs",
+		section = "Ring states",
+		quote = "While processing the rings (whether they are enabled or not), the back-end must support changing some configuration aspects on the fly."
+	},
+	["VU043"] = {
+		severity = "error",
+		kind = "memory",
+		title = "ring area runs past the end of its region",
+		section = "Memory access",
+		quote = "User addresses map to the vhost memory region containing that user address."
+	},
 }
 
 -- The dissector.  Everything above this line is data from the catalogue;
