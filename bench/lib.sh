@@ -70,6 +70,26 @@ wait_log() {
 	return $rc
 }
 
+# cpu_us PID: utime+stime of PID from /proc/PID/stat, in microseconds
+# (clock-tick resolution, 10 ms); nothing when PID is gone.
+cpu_us() {
+	[ -r "/proc/$1/stat" ] || return 0
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000000 / hz }' \
+		"/proc/$1/stat" 2>/dev/null
+}
+
+# child_of PID: the process PID started (under `timeout`, the program
+# itself), waiting up to 1 s for it to appear; sets CHILD_PID.
+child_of() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		CHILD_PID=$(pgrep -P "$1" | head -n 1)
+		[ -n "$CHILD_PID" ] && return 0
+		sleep 0.01
+	done
+	return 1
+}
+
 # median of the numbers on stdin
 median() {
 	sort -g | awk '{a[NR]=$1} END{if (!NR) {print "nan"; exit}

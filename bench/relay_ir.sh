@@ -9,7 +9,9 @@
 # Two runs of IR_N round trips (default 20000 and twice that) per binary;
 # the difference divided by the extra messages is the marginal cost,
 # free of start-up and shutdown.  With VUPROXY_BASE set, the same for
-# that build and the ratio.
+# that build and the ratio; VUPROXY_BASE_ARGS (split on spaces) are given
+# to it only (VUPROXY_BASE=$VUPROXY VUPROXY_BASE_ARGS=--no-check: what
+# live checking costs).
 #
 # The same runs count the calls of the catalogue lookup
 # (vup_proto_lookup, from callgrind's call counts): how many times one
@@ -21,19 +23,20 @@ set -u
 command -v valgrind >/dev/null || { echo "relay_ir.sh: valgrind missing" >&2; exit 1; }
 N=${IR_N:-20000}
 
-# ir BIN N: callgrind's instruction total for vuproxy relaying N round trips
-# (and 100 of warm-up).
+# ir BIN N [ARGS...]: callgrind's instruction total for vuproxy relaying N
+# round trips (and 100 of warm-up).
 ir() {
-	local dir be vp i total
+	local dir be vp i total bin=$1 n=$2
+	shift 2
 	dir=$(mktemp -d /tmp/vuproxy-bench-ir.XXXXXX)
 	"$BENCH_BIN/bench-rt-backend" "$dir/be.sock" >/dev/null 2>&1 &
 	be=$!
 	for ((i = 0; i < 100; i++)); do [ -S "$dir/be.sock" ] && break; sleep 0.05; done
-	valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$1" -q \
+	valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$bin" -q "$@" \
 		--frontend "listen:$dir/fe.sock" --backend "connect:$dir/be.sock" 2>"$dir/vg.err" &
 	vp=$!
 	for ((i = 0; i < 200; i++)); do [ -S "$dir/fe.sock" ] && break; sleep 0.05; done
-	"$BENCH_BIN/bench-rt-frontend" -n "$2" -w 100 "$dir/fe.sock" >/dev/null ||
+	"$BENCH_BIN/bench-rt-frontend" -n "$n" -w 100 "$dir/fe.sock" >/dev/null ||
 		{ echo "relay_ir.sh: the front-end failed" >&2; exit 1; }
 	kill -TERM "$vp"; wait "$vp" 2>/dev/null
 	kill "$be" 2>/dev/null; wait "$be" 2>/dev/null
@@ -53,12 +56,13 @@ ir() {
 	echo "$total $lookups"
 }
 
-# per_msg BIN: marginal instructions and catalogue lookups per message
-# (2 per round trip).
+# per_msg BIN [ARGS...]: marginal instructions and catalogue lookups per
+# message (2 per round trip).
 per_msg() {
-	local a b
-	a=$(ir "$1" "$N") || exit 1
-	b=$(ir "$1" $((2 * N))) || exit 1
+	local a b bin=$1
+	shift
+	a=$(ir "$bin" "$N" "$@") || exit 1
+	b=$(ir "$bin" $((2 * N)) "$@") || exit 1
 	echo "$a $b" | awk -v n="$N" '{ printf "%.0f %.2f", ($3 - $1) / (2 * n), ($4 - $2) / (2 * n) }'
 }
 
@@ -66,7 +70,8 @@ echo "== instructions per message relayed (callgrind, $N and $((2 * N)) GET_FEAT
 read -r NEW NEW_LK <<<"$(per_msg "$VUPROXY")" || exit 1
 echo "   vuproxy ($VUPROXY): $NEW instructions/message, $NEW_LK catalogue lookups/message"
 if [ -n "${VUPROXY_BASE:-}" ]; then
-	read -r BASE BASE_LK <<<"$(per_msg "$VUPROXY_BASE")" || exit 1
-	echo "   vuproxy_base ($VUPROXY_BASE): $BASE instructions/message, $BASE_LK catalogue lookups/message"
+	# shellcheck disable=SC2086 # split on purpose
+	read -r BASE BASE_LK <<<"$(per_msg "$VUPROXY_BASE" ${VUPROXY_BASE_ARGS:-})" || exit 1
+	echo "   vuproxy_base ($VUPROXY_BASE ${VUPROXY_BASE_ARGS:-}): $BASE instructions/message, $BASE_LK catalogue lookups/message"
 	awk -v a="$NEW" -v b="$BASE" 'BEGIN { printf "   vuproxy/vuproxy_base = %.3f (%+d instructions/message)\n", a / b, a - b }'
 fi

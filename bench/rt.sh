@@ -101,9 +101,7 @@ check_trace() {
 relay_cpu_us() {
 	local pid
 	pid=$(pgrep -P "$1" | head -n 1)
-	[ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 0
-	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000000 / hz }' \
-		"/proc/$pid/stat" 2>/dev/null
+	[ -z "$pid" ] || cpu_us "$pid"
 }
 
 # rt_once KIND ROUND: one measurement; sets RT_MEAN and RT_P50 (us) and

@@ -10,25 +10,29 @@
 #      (tap_capture.sh; ONLY=all or ONLY=...,tapcapture)
 #   6. the trace writer's MB/s against gzip -1 on the same bytes
 #      (trace.sh), control messages and tap frames
+#   7. `vuproxy check` on a trace of a million messages (check_speed.sh)
+#   8. live checking's cost: CPU per message and round trip, vuproxy
+#      against vuproxy --no-check (check_live.sh; VUPROXY_BASE=BINARY
+#      for a build without live checking instead; skipped when neither)
 # then print a summary table.  Benchmarks, not tests: the figures are
 # ratios measured within this one run; missing a target is reported, never
 # turned into a failing exit status (that is kept for runs that broke).
 #
 #   BUILD_DIR=/path/to/build bench/run.sh      (default: <repo>/build)
-#   ONLY=rt,dpdk,trace (default) | rt | dpdk | trace | qemu | tapcapture
-#        | all (= rt,dpdk,trace,qemu,tapcapture)
+#   ONLY=rt,dpdk,trace,check,live (default) | rt | dpdk | trace | check
+#        | live | qemu | tapcapture | all (= all of them)
 #   KEEP=1                                      keep logs (kept anyway on error)
 #   CMAKE_ARGS="-DVUP_TESTS=OFF"                for a fresh build dir
 # Knobs of each benchmark: see rt.sh, dpdk.sh and trace.sh (RT_N,
 # RT_ROUNDS, RT_LAYOUT, RT_RULES, DPDK_ROUNDS, DPDK_SECS, BE_CPU, FE_CPU,
-# TRACE_N, TRACE_FRAMES, TRACE_ROUNDS, ...).
+# TRACE_N, TRACE_FRAMES, TRACE_ROUNDS, CHECK_N, LIVE_N, LIVE_ROUNDS, ...).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 . "$HERE/lib.sh"
 BUILD_DIR=${BUILD_DIR:-$REPO/build}
-ONLY=${ONLY:-rt,dpdk,trace}
-[ "$ONLY" = all ] && ONLY=rt,dpdk,trace,qemu,tapcapture
+ONLY=${ONLY:-rt,dpdk,trace,check,live}
+[ "$ONLY" = all ] && ONLY=rt,dpdk,trace,check,live,qemu,tapcapture
 
 echo "== build: $BUILD_DIR"
 # Configure every time: a build dir made before bench/ existed must pick
@@ -58,6 +62,18 @@ esac
 case ",$ONLY," in *,trace,*)
 	mkdir -p "$WORKDIR/trace"
 	WORK=$WORKDIR/trace "$HERE/trace.sh" || rc=1 ;;
+esac
+case ",$ONLY," in *,check,*)
+	mkdir -p "$WORKDIR/check"
+	WORK=$WORKDIR/check "$HERE/check_speed.sh" || rc=1 ;;
+esac
+case ",$ONLY," in *,live,*)
+	if [ -z "${VUPROXY_BASE:-}" ] && ! "$VUPROXY" --help 2>&1 | grep -q -- --no-check; then
+		echo "== live checking: skipped ($VUPROXY has no --no-check and VUPROXY_BASE is not set)"
+	else
+		mkdir -p "$WORKDIR/live"
+		WORK=$WORKDIR/live "$HERE/check_live.sh" || rc=1
+	fi ;;
 esac
 case ",$ONLY," in *,qemu,*)
 	mkdir -p "$WORKDIR/qemu"
@@ -110,6 +126,18 @@ if [ -n "$(get trace_msg_ratio)" ]; then
 	row "trace write, tap frames (MB/s)" - "$(fmt "$(get trace_tap_gzip_mbps)" %.1f)" \
 		"$(fmt "$(get trace_tap_writer_mbps)" %.1f)" writer/gzip "$(get trace_tap_ratio)" ">=" 0.8
 fi
+if [ -n "$(get check_wall_s)" ]; then
+	row "vuproxy check, $(get check_n) msgs (s)" - - "$(fmt "$(get check_wall_s)" %.3f)" \
+		"wall/2 s" "$(get check_wall_target)" "<=" 1
+fi
+if [ -n "$(get live_cpu_ratio)" ]; then
+	row "live check, CPU (us/message)" - "$(fmt "$(get live_cpu_unchecked_us_msg)" %.3f)" \
+		"$(fmt "$(get live_cpu_checked_us_msg)" %.3f)" check/no-check "$(get live_cpu_ratio)" "<=" 1.05
+	row "live check, round trip (us)" - "$(fmt "$(get live_rt_unchecked_us)" %.2f)" \
+		"$(fmt "$(get live_rt_checked_us)" %.2f)" check/no-check "$(get live_rt_ratio)" "<=" 1.05
+	row "live check, round trip p50 (us)" - "$(fmt "$(get live_rt_p50_unchecked_us)" %.2f)" \
+		"$(fmt "$(get live_rt_p50_checked_us)" %.2f)" check/no-check "$(get live_rt_p50_ratio)" "<=" 1.05
+fi
 if [ -n "$(get dpdk_mpps_ratio)" ]; then
 	row "DPDK throughput, all (Mpps)" "$(fmt "$(get dpdk_direct_mpps)" %.2f)" - \
 		"$(fmt "$(get dpdk_proxied_mpps)" %.2f)" proxied/direct "$(get dpdk_mpps_ratio)" ">=" 0.98
@@ -132,6 +160,8 @@ echo "how measured:"
 	echo "  round trip -w / rules: vuproxy with -w FILE / -r FILE ($(get rt_rules_count) rules, none matches), against plain vuproxy (first row)"
 }
 [ -n "$(get trace_msg_ratio)" ] && echo "  trace write: MB/s of pcapng; floor column = zlib level 1 in one stream (gzip -1) on the same bytes; messages each sync-flushed, tap frames flushed once"
+[ -n "$(get check_wall_s)" ] && echo "  vuproxy check: median wall time of 3 runs on a generated trace (dpdk-split set-up, GET_FEATURES / SET_VRING_ENABLE flood); CPU $(get check_cpu_s) s"
+[ -n "$(get live_cpu_ratio)" ] && echo "  live check: relay's utime+stime per message and round trip, vuproxy against vuproxy --no-check (or VUPROXY_BASE), floor column = unchecked; trust the p50 and CPU rows on a busy machine"
 [ -n "$(get dpdk_mpps_ratio)" ] && {
 	echo "  DPDK throughput: back-end Rx-pps averaged per run, median over runs; quiet = runs where both testpmd got >= 0.9 CPU ($(get dpdk_quiet_runs))"
 	echo "  DPDK set-up: front-end testpmd start -> back-end \"virtio is now ready for processing\"; median and best over runs"

@@ -35,7 +35,7 @@ trap 'exit 130' INT TERM
 # vuproxy_base) in front of it; sets BE_PID, RELAY_PID (timeout's) and
 # RELAY_CHILD (the relay itself).
 relay_start() {
-	local kind=$1 dir=$2 bin=$VUPROXY i
+	local kind=$1 dir=$2 bin=$VUPROXY
 	start "$dir/backend.log" "$SC_LIMIT" TERM taskset -c "$SC_CPU" \
 		"$BENCH_BIN/bench-rt-backend" "$dir/be.sock"
 	BE_PID=$STARTED_PID
@@ -52,11 +52,7 @@ relay_start() {
 	esac
 	RELAY_PID=$STARTED_PID
 	wait_listen "$dir/fe.sock" 10 || return 1
-	for ((i = 0; i < 100; i++)); do
-		RELAY_CHILD=$(pgrep -P "$RELAY_PID" | head -n 1)
-		[ -n "$RELAY_CHILD" ] && return 0
-		sleep 0.01
-	done
+	child_of "$RELAY_PID" && RELAY_CHILD=$CHILD_PID && return 0
 	echo "ERROR: $kind: no relay process under $RELAY_PID" >&2
 	return 1
 }
@@ -107,8 +103,7 @@ cpu_once() {
 		stop "$RELAY_PID" TERM 5
 		us=$(sed -n 's/.*cpu_us=\([0-9]*\).*/\1/p' "$dir/relay.log")
 	else
-		us=$(awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000000 / hz }' \
-			"/proc/$RELAY_CHILD/stat" 2>/dev/null)
+		us=$(cpu_us "$RELAY_CHILD")
 		stop "$RELAY_PID" TERM 5
 	fi
 	stop "$BE_PID" TERM 5

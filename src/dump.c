@@ -1,8 +1,9 @@
 /* dump: `vuproxy dump FILE` prints a trace as a timeline, one line per
- * record, or one JSON object per line (--json): control messages here,
- * the tap's records (Ethernet frames, blk requests, queue statistics) in
- * dump_tap.c.  --ethernet-out FILE writes the Ethernet frames to a classic
- * pcap file instead (dump_pcap.c). */
+ * record, or one JSON object per line (--json): control messages and the
+ * checker's findings here, the tap's records (Ethernet frames, blk
+ * requests, queue statistics) in dump_tap.c.  --ethernet-out FILE
+ * writes the Ethernet frames to a classic pcap file instead
+ * (dump_pcap.c). */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "dump_tap.h"
+#include "vuproxy/check.h"
 #include "vuproxy/dump.h"
 #include "vuproxy/model.h"
 #include "vuproxy/pcapng.h"
@@ -37,6 +39,7 @@ struct dump {
 	uint64_t t0;
 	bool have_t0;
 	uint64_t shown, records;
+	uint64_t frames; /* packets, numbered as Wireshark numbers them */
 	uint64_t control, taps;    /* records of each kind read */
 	struct vup_pcap_out *pcap; /* --ethernet-out */
 };
@@ -77,10 +80,10 @@ static void learn(struct vup_model *m, const struct vup_trace_hdr *th,
 		vup_model_feed(m, &v, delivered, NULL);
 }
 
-static bool wanted(const struct dump *d, const struct vup_trace_hdr *th,
-                   enum vup_chan chan, uint32_t code)
+static bool wanted(const struct dump *d, uint32_t session, enum vup_chan chan,
+                   uint32_t code)
 {
-	if (d->only_session >= 0 && th->session != (uint32_t)d->only_session)
+	if (d->only_session >= 0 && session != (uint32_t)d->only_session)
 		return false;
 	if (!d->nreq)
 		return true;
@@ -114,7 +117,7 @@ static void show(struct dump *d, const struct vup_record *rec,
 	struct vup_negotiated none = {0};
 	const struct vup_negotiated *neg = model ? vup_model_neg(model) : &none;
 	bool reply = h.flags & VUP_FLAG_REPLY;
-	if (!wanted(d, th, chan, h.request)) {
+	if (!wanted(d, th->session, chan, h.request)) {
 		if (model)
 			learn(model, th, &tm);
 		return;
@@ -183,6 +186,102 @@ static void show(struct dump *d, const struct vup_record *rec,
 		learn(model, th, &tm);
 }
 
+/* The row of VUP_CHECKS a finding names, or NULL (a check this vuproxy
+ * does not know). */
+static const struct vup_check_row *row_of(const char *id)
+{
+	for (int k = 0; k < VUP_CHECK_COUNT; k++)
+		if (strcmp(vup_check_row(k)->code, id) == 0)
+			return vup_check_row(k);
+	return NULL;
+}
+
+static void finding_json(const struct vup_record *rec, uint64_t frame,
+                         const struct vup_finding_rec *f, const char *sev,
+                         const char *id, const char *rule, const char *msg)
+{
+	enum vup_chan chan = f->flags & VUP_TRACE_F_BACKEND_CHAN
+	                             ? VUP_CHAN_BACKEND
+	                             : VUP_CHAN_MAIN;
+	const struct vup_check_row *row = row_of(id);
+	/* The keys of `vuproxy check --json`, frame being the message's;
+	 * finding_frame is the record's own. */
+	printf("{\"ts_ns\":%" PRIu64 ",\"type\":\"finding\",\"id\":",
+	       rec->ts_ns);
+	vup_dump_json_str(id);
+	printf(",\"severity\":\"%s\",\"session\":%u,\"frame\":%" PRIu64
+	       ",\"finding_frame\":%" PRIu64 ",\"channel\":\"%s\","
+	       "\"from\":\"%s\",\"request\":\"%s\",\"code\":%u,"
+	       "\"message\":",
+	       sev, f->session, f->frame, frame, vup_chan_name(chan),
+	       vup_side_name(f->flags & VUP_TRACE_F_FROM_BACKEND
+	                             ? VUP_BACKEND
+	                             : VUP_FRONTEND),
+	       vup_proto_name(chan, f->request), f->request);
+	vup_dump_json_str(msg);
+	printf(",\"rule\":");
+	if (rule[0])
+		vup_dump_json_str(rule);
+	else
+		printf("null");
+	if (row) {
+		char spec[1024];
+		snprintf(spec, sizeof(spec), "%s: %s", row->section,
+		         row->quote);
+		printf(",\"title\":");
+		vup_dump_json_str(row->title);
+		printf(",\"spec\":");
+		vup_dump_json_str(spec);
+	}
+	printf("}\n");
+}
+
+/* A finding record (tracemsg.h): one line naming the frame it is about.
+ * What is not a version-1 finding is skipped, as the versioning rule
+ * says.  --request keeps the findings about those requests. */
+static void show_finding(struct dump *d, const struct vup_record *rec)
+{
+	struct vup_finding_rec f;
+	if (d->pcap || !vup_finding_decode(rec->data, rec->caplen, &f))
+		return;
+	enum vup_chan chan = f.flags & VUP_TRACE_F_BACKEND_CHAN
+	                             ? VUP_CHAN_BACKEND
+	                             : VUP_CHAN_MAIN;
+	if (!wanted(d, f.session, chan, f.request))
+		return;
+	static char id[256], rule[256], msg[65536], sev[16];
+	snprintf(id, sizeof(id), "%.*s", (int)f.id_len, f.id);
+	snprintf(rule, sizeof(rule), "%.*s", (int)f.rule_len, f.rule);
+	snprintf(msg, sizeof(msg), "%.*s", (int)f.message_len, f.message);
+	const char *name = vup_finding_severity_name(f.severity);
+	if (name)
+		snprintf(sev, sizeof(sev), "%s", name);
+	else
+		snprintf(sev, sizeof(sev), "severity%u", f.severity);
+	uint64_t rel = rel_time(d, rec->ts_ns);
+	d->shown++;
+	if (d->json) {
+		finding_json(rec, d->frames, &f, sev, id, rule, msg);
+		return;
+	}
+	printf("%4" PRIu64 ".%06" PRIu64 " s%u frame %" PRIu64
+	       " finding %s %s about ",
+	       rel / 1000000000u, rel % 1000000000u / 1000u, f.session,
+	       d->frames, sev, id);
+	if (f.frame)
+		printf("frame %" PRIu64 " ", f.frame);
+	else
+		printf("no frame of this file ");
+	printf("%s%s", chan == VUP_CHAN_BACKEND ? "backend " : "",
+	       vup_proto_name(chan, f.request));
+	if (!vup_proto_lookup(chan, f.request))
+		printf("(%u)", f.request);
+	printf(": %s", msg);
+	if (rule[0])
+		printf(" rule=%s", rule);
+	putchar('\n');
+}
+
 static int add_request_filter(struct dump *d, const char *list)
 {
 	char *copy = strdup(list), *save = NULL;
@@ -249,12 +348,14 @@ static void usage(FILE *f)
 	           "                         [--ethernet-out PCAP]\n"
 	           "Print a trace written by vuproxy -w, one line per record "
 	           "(--json: one object\n"
-	           "per line, with \"type\": \"control\", \"net\", \"blk\" or "
-	           "\"stats\"): control\n"
-	           "messages, and the tap's Ethernet frames, blk requests and "
-	           "queue statistics.\n"
+	           "per line, with \"type\": \"control\", \"finding\", "
+	           "\"net\", \"blk\" or\n\"stats\"): control messages, "
+	           "the checker's findings (each naming the\nframe it is "
+	           "about), and the tap's Ethernet frames, blk requests and "
+	           "queue\nstatistics.  "
 	           "--session N keeps one session's records; --request keeps "
-	           "only those control\nmessages.  --ethernet-out PCAP writes "
+	           "only those\ncontrol messages and the findings about "
+	           "them.  --ethernet-out PCAP writes "
 	           "the Ethernet frames (of --session N) to\na classic pcap "
 	           "file for tcpdump -r instead of printing (\"-\": stdout; "
 	           "an\nexisting file is overwritten; created 0600).  Exit "
@@ -342,12 +443,15 @@ int vup_dump_main(int argc, char **argv)
 			status = 2;
 			break;
 		}
-		/* The checker's findings (tracemsg.h) are about records,
-		 * not records of the session: not counted here. */
-		if (rec.kind == VUP_REC_PACKET &&
-		    rec.linktype == LINKTYPE_USER3)
-			continue;
 		d.records++;
+		if (rec.kind == VUP_REC_PACKET)
+			d.frames++; /* every packet is a frame */
+		if (rec.kind == VUP_REC_PACKET &&
+		    rec.linktype == LINKTYPE_USER3) {
+			if (vup_reader_vuproxy(r))
+				show_finding(&d, &rec);
+			continue;
+		}
 		if (rec.kind != VUP_REC_PACKET ||
 		    rec.linktype != LINKTYPE_USER0) {
 			/* Tap records in a section vuproxy wrote; another

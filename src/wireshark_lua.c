@@ -15,7 +15,9 @@
  *
  * A second, small dissector at the end of dissector.lua reads the tap's blk
  * records (LINKTYPE_USER1, include/vuproxy/tapfmt.h); its constants and
- * names are printed here from tapfmt.
+ * names are printed here from tapfmt.  A third reads the checker's finding
+ * records (LINKTYPE_USER3); wireshark_lua_check.c prints its constants and
+ * the table of checks.
  * The tap's Ethernet interfaces need nothing: Wireshark decodes them.
  */
 #include <getopt.h>
@@ -26,6 +28,7 @@
 #include "vuproxy/proto.h"
 #include "vuproxy/tapfmt.h"
 #include "vuproxy/wireshark_lua.h"
+#include "wireshark_lua.h"
 
 #define ABBR_MAX  128
 #define MAX_ABBRS 512
@@ -55,8 +58,9 @@ static int note_abbr(struct abbrs *a, const char *abbr)
 	return 0;
 }
 
-/* A Lua string literal (names are plain ASCII; escape anyway). */
-static void lua_str(FILE *f, const char *s)
+/* A Lua string literal (names are plain ASCII, quotes UTF-8: bytes past
+ * ASCII are escaped, and read back as the same bytes). */
+void vup__lua_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -111,8 +115,8 @@ static const char *reply_rule_name(enum vup_reply_rule r)
 	return "ack";
 }
 
-static void emit_names(FILE *f, const char *var, const char *comment,
-                       const char *(*name)(unsigned), unsigned n)
+void vup__lua_names(FILE *f, const char *var, const char *comment,
+                    const char *(*name)(unsigned), unsigned n)
 {
 	fprintf(f, "-- %s\nlocal %s = {\n", comment, var);
 	for (unsigned b = 0; b < n; b++) {
@@ -120,7 +124,7 @@ static void emit_names(FILE *f, const char *var, const char *comment,
 		if (!s)
 			continue;
 		fprintf(f, "\t[%u] = ", b);
-		lua_str(f, s);
+		vup__lua_str(f, s);
 		fputs(",\n", f);
 	}
 	fputs("}\n\n", f);
@@ -153,10 +157,10 @@ static void emit_blk(FILE *f)
 	        VUP_BLK_REC_SIZE, VUP_BLK_F_STATUS, VUP_BLK_F_LATENCY,
 	        0xffu & ~(unsigned)(VUP_BLK_F_STATUS | VUP_BLK_F_LATENCY));
 	/* Request types are small numbers (VIRTIO_BLK_T_*). */
-	emit_names(f, "BLK_TYPE", "virtio-blk request types.", blk_type_name,
-	           64);
-	emit_names(f, "BLK_STATUS", "virtio-blk request status.",
-	           blk_status_name, 256);
+	vup__lua_names(f, "BLK_TYPE", "virtio-blk request types.",
+	               blk_type_name, 64);
+	vup__lua_names(f, "BLK_STATUS", "virtio-blk request status.",
+	               blk_status_name, 256);
 }
 
 static const char *fd_kind_name(unsigned k)
@@ -235,9 +239,9 @@ static int emit_field(FILE *f, struct abbrs *a, const char *indent,
 			return -1;
 	}
 	fprintf(f, "%s{ abbr = ", indent);
-	lua_str(f, abbr);
+	vup__lua_str(f, abbr);
 	fputs(", name = ", f);
-	lua_str(f, fl->name);
+	vup__lua_str(f, fl->name);
 	fprintf(f,
 	        ", off = %d, size = %u, shift = %u, bits = %u, fmt = \"%s\" "
 	        "},\n",
@@ -260,7 +264,7 @@ static int emit_layouts(FILE *f, struct abbrs *a)
 		size_t n;
 		const struct vup_field *fl = vup_layout_fields(l, &n);
 		fputs("\t[", f);
-		lua_str(f, ln);
+		vup__lua_str(f, ln);
 		fputs("] = {\n", f);
 		for (size_t i = 0; i < n; i++) {
 			char abbr[ABBR_MAX];
@@ -290,7 +294,7 @@ static int emit_layouts(FILE *f, struct abbrs *a)
 	      f);
 	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
 		fprintf(f, "local %s = ", named[i].var);
-		lua_str(f, vup_layout_name(named[i].l));
+		vup__lua_str(f, vup_layout_name(named[i].l));
 		fputc('\n', f);
 	}
 	fputc('\n', f);
@@ -328,7 +332,7 @@ static int emit_regions(FILE *f, struct abbrs *a)
 	        "-- leading %u bytes; %u bytes, or %u with XEN_MMAP.\n"
 	        "local MEM_REGION_ABBR = ",
 	        mt, vup_layout_name(VUP_L_MEM_REG), pad, plain, xen);
-	lua_str(f, base);
+	vup__lua_str(f, base);
 	fprintf(f,
 	        "\nlocal MEM_REGION_SIZE = %u\nlocal MEM_REGION_SIZE_XEN = "
 	        "%u\nlocal MEM_REGION = {\n",
@@ -373,7 +377,7 @@ static int emit_variable(FILE *f, struct abbrs *a)
 		    note_abbr(a, abbr))
 			return -1;
 		fprintf(f, "local %s = ", parts[i].var);
-		lua_str(f, abbr);
+		vup__lua_str(f, abbr);
 		fputc('\n', f);
 	}
 	fprintf(f, "local CONFIG_DATA_OFF = %u\n\n", end);
@@ -409,20 +413,20 @@ static void emit_requests(FILE *f)
 		for (size_t i = 0; i < vup_proto_count(ch); i++) {
 			const struct vup_msg_type *t = vup_proto_at(ch, i);
 			fprintf(f, "\t\t[%u] = { name = ", t->code);
-			lua_str(f, t->name);
+			vup__lua_str(f, t->name);
 			if (t->alias) {
 				fputs(", alias = ", f);
-				lua_str(f, t->alias);
+				vup__lua_str(f, t->alias);
 			}
 			fputs(",\n\t\t\treq = ", f);
-			lua_str(f, vup_layout_name(t->req_layout));
+			vup__lua_str(f, vup_layout_name(t->req_layout));
 			fprintf(f,
 			        ", req_min = %u, req_max = %u, req_fds = "
 			        "\"%s\",\n\t\t\treply = \"%s\", rep = ",
 			        t->req_min, t->req_max,
 			        fd_rule_name(t->req_fds),
 			        reply_rule_name(t->reply));
-			lua_str(f, vup_layout_name(t->rep_layout));
+			vup__lua_str(f, vup_layout_name(t->rep_layout));
 			fprintf(f,
 			        ", rep_min = %u, rep_max = %u, rep_fds = "
 			        "\"%s\"",
@@ -434,7 +438,7 @@ static void emit_requests(FILE *f)
 			                           : NULL;
 			if (gate) {
 				fputs(",\n\t\t\tgate = ", f);
-				lua_str(f, gate);
+				vup__lua_str(f, gate);
 			}
 			fputs(" },\n", f);
 		}
@@ -492,10 +496,10 @@ static int emit_data(FILE *f)
 	        0xffu & ~(unsigned)(VUP_TRACE_F_BACKEND_CHAN |
 	                            VUP_TRACE_F_FROM_BACKEND |
 	                            VUP_TRACE_F_AS_SENT));
-	emit_names(f, "FD_KIND", "Kinds of the fds a message carries.",
-	           fd_kind_name, VUP_FDK_COUNT);
-	emit_names(f, "ACTION", "What vuproxy did with the message.",
-	           action_name, VUP_TRACE_ACT_COUNT);
+	vup__lua_names(f, "FD_KIND", "Kinds of the fds a message carries.",
+	               fd_kind_name, VUP_FDK_COUNT);
+	vup__lua_names(f, "ACTION", "What vuproxy did with the message.",
+	               action_name, VUP_TRACE_ACT_COUNT);
 
 	fprintf(f,
 	        "-- The vhost-user header (include/vuproxy/proto.h).\n"
@@ -523,14 +527,15 @@ static int emit_data(FILE *f)
 	        set_features->code, set_pf->code, VUP_F_RING_PACKED,
 	        VUP_PF_XEN_MMAP, nofd);
 
-	emit_names(f, "FEATURE_NAME",
-	           "Virtio feature bits (device-specific bits named after "
-	           "virtio-net).",
-	           vup_feature_name, VUP_FEATURE_WORD_BITS);
-	emit_names(f, "PROTOCOL_FEATURE_NAME", "vhost-user protocol features.",
-	           vup_protocol_feature_name, VUP_FEATURE_WORD_BITS);
-	emit_names(f, "STATUS_NAME", "Virtio device status bits.",
-	           vup_status_name, VUP_STATUS_WORD_BITS);
+	vup__lua_names(f, "FEATURE_NAME",
+	               "Virtio feature bits (device-specific bits named after "
+	               "virtio-net).",
+	               vup_feature_name, VUP_FEATURE_WORD_BITS);
+	vup__lua_names(f, "PROTOCOL_FEATURE_NAME",
+	               "vhost-user protocol features.",
+	               vup_protocol_feature_name, VUP_FEATURE_WORD_BITS);
+	vup__lua_names(f, "STATUS_NAME", "Virtio device status bits.",
+	               vup_status_name, VUP_STATUS_WORD_BITS);
 	fputs("-- Bit names by field format.\n"
 	      "local BIT_NAMES = {\n"
 	      "\tfeatures = FEATURE_NAME,\n"
@@ -543,6 +548,7 @@ static int emit_data(FILE *f)
 		return -1;
 	emit_requests(f);
 	emit_blk(f);
+	vup__lua_findings(f);
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "vuproxy/model.h"
 #include "vuproxy/problems.h"
@@ -313,7 +314,103 @@
 	  "send_vhost_backend_message_process_reply read the u64 only; "       \
 	  "rust-vmm vhost backend_req.rs wait_for_ack (is_reply_for reads "    \
 	  "only REPLY); " VUP_SENT_NEED_REPLY,                                 \
-	  "NEED_REPLY set on a back-end-channel reply")
+	  "NEED_REPLY set on a back-end-channel reply")                        \
+	VUP_CHECKS_MORE(X)
+
+/* VU033 is the back-end channel's NEED_REPLY_ON_REPLY; the rows below
+ * follow it. */
+#define VUP_CHECKS_MORE(X)                                                     \
+	X(FD_SHORT, "VU034", ERROR, MEMORY, "Memory region description",       \
+	  ":mmap offset: 64-bit offset where region starts in the mapped "     \
+	  "memory",                                                            \
+	  "crashes: the back-ends map size + mmap_offset from the fd's start " \
+	  "and never compare it with the fd's size (" VUP_SRC_DPDK             \
+	  "vhost_user_mmap_region, " VUP_SRC_LVU "vu_set_mem_table_exec, "     \
+	  "vm-memory mmap/unix.rs MmapRegionBuilder::build, where "            \
+	  "MappingPastEof is declared and never raised); the first access "    \
+	  "past the end of the file raises SIGBUS in the back-end",            \
+	  "memory region runs past the end of its fd")                         \
+	X(LOG_SMALL, "VU035", ERROR, MIGRATION, VUP_SPEC_MIG,                  \
+	  "The size of the log is supplied as part of ``VhostUserMsg`` which " \
+	  "should be large enough to cover all known guest addresses.",        \
+	  "crashes: " VUP_SRC_LVU "vu_log_write asserts that the log covers "  \
+	  "each write (abort); tolerated: DPDK vhost.c __vhost_log_write "     \
+	  "drops the pages past the log, which the destination then misses",   \
+	  "dirty log smaller than the memory it covers")                       \
+	X(LOG_REPLY_EMPTY, "VU036", WARNING, REPLIES,                          \
+	  "VHOST_USER_SET_LOG_BASE",                                           \
+	  "When the back-end has ``VHOST_USER_PROTOCOL_F_LOG_SHMFD`` "         \
+	  "protocol "                                                          \
+	  "feature, the log memory fd is provided in the ancillary data of "   \
+	  "``VHOST_USER_SET_LOG_BASE`` message, the size and offset of "       \
+	  "shared memory area provided in the message.",                       \
+	  "tolerated: " VUP_SRC_QEMU "vhost_user_set_log_base reads only the " \
+	  "reply's code; sent by " VUP_SRC_DPDK "vhost_user_set_log_base "     \
+	  "(size 0: \"QEMU doesn't expect any payload in the reply\"); "       \
+	  "refused by " VUP_SRC_RVFE                                           \
+	  "set_log_base (recv_reply::<VhostUserLog> "                          \
+	  "wants the 16-byte body: InvalidMessage)",                           \
+	  "SET_LOG_BASE answered with an empty payload")                       \
+	X(SHARED_OBJECT_EMPTY, "VU037", WARNING, REPLIES,                      \
+	  "VHOST_USER_GET_SHARED_OBJECT",                                      \
+	  "Back-end will reply passing the fd when the operation is "          \
+	  "successful, or no fd otherwise.",                                   \
+	  "tolerated: " VUP_SRC_QEMU "vhost_user_get_shared_object reads "     \
+	  "only the reply's code and its fd; " VUP_SRC_RVFE                    \
+	  "get_shared_object expects no body "                                 \
+	  "(recv_reply_with_files::<VhostUserEmpty>); " VUP_SRC_LVU            \
+	  "vu_get_shared_object answers with the request's payload",           \
+	  "GET_SHARED_OBJECT answered with an empty payload")                  \
+	X(NEED_REPLY_HAS_REPLY, "VU038", WARNING, NEGOTIATION, VUP_SPEC_ACK,   \
+	  "For the message types that already solicit a reply from the "       \
+	  "back-end, the presence of ``VHOST_USER_PROTOCOL_F_REPLY_ACK`` or "  \
+	  "need_reply bit being set brings no behavioural change.",            \
+	  "tolerated: one reply and no ack comes back: " VUP_SRC_DPDK          \
+	  "vhost_user_msg_handler (send_vhost_reply clears NEED_REPLY, so no " \
+	  "ack follows the reply); a sender that waits for a second, "         \
+	  "ack-shaped reply hangs",                                            \
+	  "NEED_REPLY on a request that has a reply of its own")               \
+	X(VRING_NUM, "VU039", ERROR, DEVICE, "VHOST_USER_SET_VRING_NUM",       \
+	  "Set the size of the queue.",                                        \
+	  "refused: " VUP_SRC_DPDK "vhost_user_set_vring_num (past 32768, or " \
+	  "not a power of 2 on a split ring: \"invalid virtqueue size\", "     \
+	  "RESULT_ERR); " VUP_SRC_RVBE "set_vring_num (0 or past "             \
+	  "max_queue_size: InvalidParam)",                                     \
+	  "queue size 0, past 32768, or not a power of 2 on a split ring")     \
+	X(PROTOCOL_UNADVERTISED, "VU040", WARNING, NEGOTIATION,                \
+	  "VHOST_USER_SET_PROTOCOL_FEATURES",                                  \
+	  "Only legal if feature bit ``VHOST_USER_F_PROTOCOL_FEATURES`` is "   \
+	  "present in ``VHOST_USER_GET_FEATURES``.",                           \
+	  "tolerated: " VUP_SRC_DPDK                                           \
+	  "vhost_user_get_protocol_features and " VUP_SRC_RV                   \
+	  "handle_request answer GET_PROTOCOL_FEATURES and store "             \
+	  "SET_PROTOCOL_FEATURES without looking at the virtio features",      \
+	  "protocol features negotiated though GET_FEATURES lacked bit 30")    \
+	X(ENABLE_NO_PROTOCOL, "VU041", ERROR, NEGOTIATION,                     \
+	  "VHOST_USER_SET_VRING_ENABLE",                                       \
+	  "This request should be sent only when "                             \
+	  "``VHOST_USER_F_PROTOCOL_FEATURES`` has been negotiated.",           \
+	  "refused once features are acked without bit 30: " VUP_SRC_RV        \
+	  "handle_request (check_feature(PROTOCOL_FEATURES): "                 \
+	  "InactiveFeature), " VUP_SRC_RVBE "set_vring_enable; before any "    \
+	  "SET_FEATURES the offer decides, as " VUP_SRC_QEMU                   \
+	  "vhost_user_set_vring_enable reads it (QEMU net sends it then)",     \
+	  "SET_VRING_ENABLE without VHOST_USER_F_PROTOCOL_FEATURES")           \
+	X(FEATURES_WHILE_RUNNING, "VU042", ERROR, NEGOTIATION, "Ring states",  \
+	  "While processing the rings (whether they are enabled or not), the " \
+	  "back-end must support changing some configuration aspects on the "  \
+	  "fly.",                                                              \
+	  "refused: " VUP_SRC_DPDK "vhost_user_set_features (bits other than " \
+	  "VHOST_F_LOG_ALL change on a running device: \"features changed "    \
+	  "while device is running\", RESULT_ERR)",                            \
+	  "features changed beyond LOG_ALL while a ring runs")                 \
+	X(RING_PAST_REGION, "VU043", ERROR, MEMORY, VUP_SPEC_MEM,              \
+	  "User addresses map to the vhost memory region containing that "     \
+	  "user address.",                                                     \
+	  "hangs: " VUP_SRC_DPDK "translate_ring_addresses (ring_addr_to_vva " \
+	  "maps less than the ring: \"failed to map desc ring\"; the ring "    \
+	  "never becomes ready and the device never starts)",                  \
+	  "ring area runs past the end of its region")
 
 enum vup_check_id {
 #define X(id, code, sev, kind, sec, quote, peers, title) VUP_CHECK_##id,
@@ -349,6 +446,10 @@ struct vup_check_row {
 const struct vup_check_row *vup_check_row(enum vup_check_id id);
 const char *vup_check_severity_name(enum vup_check_severity s);
 const char *vup_check_kind_name(enum vup_check_kind k);
+/* The table as a markdown table, one line a row: id, severity, kind,
+ * title, spec section, quote (README's "Diagnosis" list is this output;
+ * `vuproxy check --list` prints it).  0, or -1 if writing failed. */
+int vup_check_table_markdown(FILE *f);
 
 /* One finding: which row, where, and a message naming the values. */
 struct vup_check_finding {

@@ -39,6 +39,17 @@ void vup_buf_free(struct vup_buf *b);
 int pcapng_shb(struct vup_buf *b, const char *app);
 int pcapng_idb(struct vup_buf *b, uint16_t linktype, uint32_t snaplen,
                const char *name, const char *description);
+/* The same with an opt_comment (NULL for none). */
+int pcapng_idb_note(struct vup_buf *b, uint16_t linktype, uint32_t snaplen,
+                    const char *name, const char *description,
+                    const char *comment);
+/* The comment of an interface that a rotated file declares again for a
+ * session still live: its set-up is in an earlier file.  Readers that
+ * judge a session's order (check) know by it that the file starts in the
+ * middle of the session; others show it as a comment. */
+#define VUP_IDB_CONTINUED                                                      \
+	"vuproxy: continued; this session began in an earlier file, its "      \
+	"set-up is not in this one"
 /* ts in ns since the epoch; flags = epb_flags (direction); comment may be
  * NULL. */
 int pcapng_epb(struct vup_buf *b, uint32_t ifid, uint64_t ts_ns,

@@ -46,6 +46,8 @@ struct vup_record {
 	uint16_t linktype;
 	const char *ifname;  /* if_name of the interface, "" when none */
 	uint32_t snaplen;    /* of the interface (0: no limit) */
+	bool continued;      /* the interface says VUP_IDB_CONTINUED: a rotated
+	                        file's re-declaration of a session begun before */
 	uint64_t ts_ns;      /* packet time, or the statistics' time */
 	uint32_t epb_flags;  /* 0 for statistics */
 	const uint8_t *data; /* the packet: pseudo-header + message for USER0;

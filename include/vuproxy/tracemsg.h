@@ -43,7 +43,8 @@ bool vup_trace_msg_view(const struct vup_trace_hdr *th,
  * the file's first finding.  The record, version 1, little-endian:
  *   0  u8[2] magic "VF"
  *   2  u8    version (1)
- *   3  u8    severity: 0 info, 1 warning, 2 error (enum vup_check_severity)
+ *   3  u8    severity: 0 info, 1 warning, 2 error (the reverse of enum
+ *            vup_check_severity's order: map it, do not copy it)
  *   4  u32   session
  *   8  u64   frame: the packet number (1-based, counting every packet of
  *            this file, as Wireshark does) of the message the finding is
@@ -82,5 +83,8 @@ int vup_finding_encode(struct vup_buf *b, const struct vup_finding_rec *f);
 /* Read a record: false when the bytes are not a version-1 finding. */
 bool vup_finding_decode(const uint8_t *p, size_t len,
                         struct vup_finding_rec *out);
+/* The severity byte's name ("info", "warning", "error"), NULL past them:
+ * for readers that show it (dump, the dissector's table). */
+const char *vup_finding_severity_name(unsigned severity);
 
 #endif

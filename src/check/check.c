@@ -237,6 +237,21 @@ static void vring_rows(struct vup_checker *c, const struct vup_model *m,
 		               (unsigned long long)index);
 }
 
+/* SET_LOG_BASE or GET_SHARED_OBJECT answered with no payload (what DPDK
+ * and rust-vmm back-ends send): tolerated, told. */
+static void empty_reply(struct vup_checker *c, const struct vup_view *v,
+                        uint64_t frame, struct vup_check_findings *out)
+{
+	bool log = v->hdr.request == VUP_REQ_SET_LOG_BASE;
+	vup__check_add(out, c,
+	               log ? VUP_CHECK_LOG_REPLY_EMPTY
+	                   : VUP_CHECK_SHARED_OBJECT_EMPTY,
+	               v, frame, "%s answered with size 0 and %u fd%s%s",
+	               vup_proto_name(v->chan, v->hdr.request), v->nfds,
+	               v->nfds == 1 ? "" : "s",
+	               log ? ", not the 16-byte log description" : "");
+}
+
 /* Rows of a reply the model paired (or not). */
 static void reply(struct vup_checker *c, const struct vup_view *v,
                   const struct vup_model_events *ev, uint64_t frame,
@@ -260,6 +275,11 @@ static void reply(struct vup_checker *c, const struct vup_view *v,
 	case VUP_REQ_GET_MAX_MEM_SLOTS:
 		if (vup_view_get(v, VUP_FLD_U64_VALUE, &c->slots))
 			c->have_slots = true;
+		break;
+	case VUP_REQ_SET_LOG_BASE:
+	case VUP_REQ_GET_SHARED_OBJECT:
+		if (v->hdr.size == 0)
+			empty_reply(c, v, frame, out);
 		break;
 	case VUP_REQ_GET_CONFIG:
 		if (!c->config_asked)
@@ -336,6 +356,7 @@ void vup_check_message(struct vup_checker *c, const struct vup_model *m,
 	if (v->chan != VUP_CHAN_MAIN || v->from != VUP_FRONTEND)
 		return;
 	request(c, m, v, frame, out);
+	vup__check_rows(c, m, v, frame, out);
 	vring_rows(c, m, v, frame, out);
 	vup__check_memory(c, m, v, ev, frame, out);
 }

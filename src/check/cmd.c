@@ -21,6 +21,8 @@ struct session {
 	struct vup_model *model;
 	struct vup_checker *checker;
 	uint64_t messages;
+	bool continued;    /* began in an earlier file (VUP_IDB_CONTINUED) */
+	uint64_t unjudged; /* findings of a continued session not shown */
 	uint32_t count[VUP_CHECK_COUNT];
 	char first[VUP_CHECK_COUNT][240]; /* first error message per row */
 };
@@ -104,6 +106,23 @@ static void report(struct run *r, struct session *s,
 		        s->id, fs->lost);
 }
 
+/* A session that began in an earlier file (a rotated file) is judged
+ * only by the checks of a message on its own (VUP_CK_FRAMING): every
+ * other row judges a message against the set-up, which is not in this
+ * file, and would be a false alarm (a reply to a request of the earlier
+ * file is not unsolicited).  The rest are counted and told. */
+static void keep_framing(struct session *s, struct vup_check_findings *fs)
+{
+	unsigned kept = 0;
+	for (unsigned i = 0; i < fs->n; i++) {
+		if (fs->f[i].row->kind == VUP_CK_FRAMING)
+			fs->f[kept++] = fs->f[i];
+		else
+			s->unjudged++;
+	}
+	fs->n = kept;
+}
+
 /* One control record: the model learns it, the checker judges it. */
 static int control(struct run *r, const struct vup_record *rec,
                    const struct vup_trace_hdr *th, const uint8_t *msg,
@@ -112,6 +131,8 @@ static int control(struct run *r, const struct vup_record *rec,
 	struct session *s = session_of(r, th->session);
 	if (!s)
 		return -1;
+	if (rec->continued && !s->messages)
+		s->continued = true;
 	struct vup_trace_msg tm;
 	vup_trace_msg_split(th, msg, len, &tm);
 	struct vup_view v;
@@ -135,6 +156,8 @@ static int control(struct run *r, const struct vup_record *rec,
 		vup_model_feed(s->model, &v, delivered, &ev);
 	vup_check_message(s->checker, s->model, &v, delivered, &ev, r->frames,
 	                  &fs);
+	if (s->continued)
+		keep_framing(s, &fs);
 	s->messages++;
 	if (r->only < 0 || s->id == (uint32_t)r->only)
 		r->messages++;
@@ -217,6 +240,8 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: vuproxy check FILE [--json] [--junit OUT.xml] "
 	        "[--session N]\n"
+	        "       vuproxy check --list   (the checks, as a markdown "
+	        "table)\n"
 	        "Check a trace written by vuproxy -w against the vhost-user "
 	        "spec: one line per\nfinding with its frame number (as "
 	        "Wireshark numbers packets), then a summary.\n--json: one "
@@ -234,6 +259,7 @@ static int parse(int argc, char **argv, struct run *r, const char **junit)
 	        {"junit", required_argument, NULL, 'u'},
 	        {"session", required_argument, NULL, 's'},
 	        {"help", no_argument, NULL, 'h'},
+	        {"list", no_argument, NULL, 'l'},
 	        {0},
 	};
 	int c;
@@ -254,6 +280,7 @@ static int parse(int argc, char **argv, struct run *r, const char **junit)
 			}
 			break;
 		case 'h': usage(stdout); return 0;
+		case 'l': return vup_check_table_markdown(stdout) ? 2 : 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -339,6 +366,18 @@ int vup_check_main(int argc, char **argv)
 		vup_check_end(r.s[i].checker, r.s[i].model, cut_off, &fs);
 		report(&r, &r.s[i], &fs);
 	}
+	for (size_t i = 0; status == 0 && i < r.ns; i++)
+		if (r.s[i].continued &&
+		    (r.only < 0 || r.s[i].id == (uint32_t)r.only))
+			fprintf(r.json ? stderr : stdout,
+			        "session %u began in an earlier file (a "
+			        "rotated "
+			        "file): its set-up is not in this one, so only "
+			        "the checks of a message on its own apply; "
+			        "%" PRIu64
+			        " findings that depend on the set-up were not "
+			        "judged\n",
+			        r.s[i].id, r.s[i].unjudged);
 	if (status == 0) {
 		size_t sessions = 0;
 		for (size_t i = 0; i < r.ns; i++)

@@ -23,6 +23,10 @@ struct vup_checker {
 	uint64_t qnum, slots;
 	uint32_t config_size; /* the last GET_CONFIG request's size field */
 	bool config_asked;
+	/* the features the last SET_FEATURES acked, before the next one */
+	bool have_acked;
+	uint64_t acked;
+	bool unadvertised_told;
 	/* vup_check_before's findings, for the next message */
 	unsigned npre;
 	struct {
@@ -44,5 +48,12 @@ void vup__check_memory(struct vup_checker *c, const struct vup_model *m,
                        const struct vup_view *v,
                        const struct vup_model_events *ev, uint64_t frame,
                        struct vup_check_findings *out);
+
+/* The rows of a front-end request's negotiation and vring settings
+ * (rows.c): sizes, gates on VHOST_USER_F_PROTOCOL_FEATURES, features
+ * changed under running rings, NEED_REPLY where a reply is due anyway. */
+void vup__check_rows(struct vup_checker *c, const struct vup_model *m,
+                     const struct vup_view *v, uint64_t frame,
+                     struct vup_check_findings *out);
 
 #endif

@@ -1,4 +1,7 @@
-/* table: the rows of VUP_CHECKS, and their names. */
+/* table: the rows of VUP_CHECKS, their names, and the table as markdown
+ * for README. */
+#include <stdio.h>
+
 #include "internal.h"
 
 static const struct vup_check_row rows[VUP_CHECK_COUNT] = {
@@ -33,4 +36,34 @@ const char *vup_check_kind_name(enum vup_check_kind k)
 	        "migration", "device",      "framing",
 	};
 	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
+}
+
+/* A cell: '|' would end it, a line break the row. */
+static void cell(FILE *f, const char *s)
+{
+	fputs(" ", f);
+	for (; *s; s++)
+		if (*s == '|')
+			fputs("\\|", f);
+		else
+			fputc(*s == '\n' ? ' ' : *s, f);
+	fputs(" |", f);
+}
+
+int vup_check_table_markdown(FILE *f)
+{
+	fputs("| id | severity | kind | check | spec section | the spec "
+	      "says |\n|---|---|---|---|---|---|\n",
+	      f);
+	for (int i = 0; i < VUP_CHECK_COUNT; i++) {
+		const struct vup_check_row *r = &rows[i];
+		fprintf(f, "| %s | %s | %s |", r->code,
+		        vup_check_severity_name(r->severity),
+		        vup_check_kind_name(r->kind));
+		cell(f, r->title);
+		cell(f, r->section);
+		cell(f, r->quote);
+		fputc('\n', f);
+	}
+	return fflush(f) || ferror(f) ? -1 : 0;
 }

@@ -69,3 +69,10 @@ bool vup_finding_decode(const uint8_t *p, size_t len,
 	};
 	return true;
 }
+
+const char *vup_finding_severity_name(unsigned severity)
+{
+	static const char *const names[] = {"info", "warning", "error"};
+	return severity < sizeof(names) / sizeof(names[0]) ? names[severity]
+	                                                   : NULL;
+}

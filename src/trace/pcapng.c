@@ -147,15 +147,23 @@ int pcapng_shb(struct vup_buf *b, const char *app)
 int pcapng_idb(struct vup_buf *b, uint16_t linktype, uint32_t snaplen,
                const char *name, const char *description)
 {
+	return pcapng_idb_note(b, linktype, snaplen, name, description, NULL);
+}
+
+int pcapng_idb_note(struct vup_buf *b, uint16_t linktype, uint32_t snaplen,
+                    const char *name, const char *description,
+                    const char *comment)
+{
 	uint8_t tsresol = 9; /* nanoseconds */
-	size_t body = 8 + str_opt_size(name) + str_opt_size(description) +
-	              opt_size(1) + 4;
+	size_t body = 8 + str_opt_size(comment) + str_opt_size(name) +
+	              str_opt_size(description) + opt_size(1) + 4;
 	if (vup_buf_reserve(b, 12 + body))
 		return -ENOMEM;
 	uint32_t total = (uint32_t)begin(b, PCAPNG_IDB, body);
 	put16(b, linktype);
 	put16(b, 0);
 	put32(b, snaplen);
+	str_opt(b, OPT_COMMENT, comment);
 	str_opt(b, IF_NAME, name);
 	str_opt(b, IF_DESCRIPTION, description);
 	opt(b, IF_TSRESOL, &tsresol, 1);

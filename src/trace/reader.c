@@ -15,6 +15,7 @@
 struct iface {
 	uint16_t linktype;
 	uint32_t snaplen;
+	bool continued; /* opt_comment VUP_IDB_CONTINUED */
 	char name[256];
 };
 
@@ -280,21 +281,19 @@ static void isb_option(const struct vup_reader *r, uint16_t code,
 	st->has |= bit;
 }
 
-struct name_ctx {
-	char *name;
-	size_t cap;
-};
-
 static void idb_option(const struct vup_reader *r, uint16_t code,
                        const uint8_t *val, uint16_t vlen, void *arg)
 {
 	(void)r;
-	struct name_ctx *c = arg;
-	if (code != IF_NAME || c->name[0])
+	struct iface *f = arg;
+	if (code == OPT_COMMENT && vlen == strlen(VUP_IDB_CONTINUED) &&
+	    !memcmp(val, VUP_IDB_CONTINUED, vlen))
+		f->continued = true;
+	if (code != IF_NAME || f->name[0])
 		return;
-	size_t n = vlen < c->cap - 1 ? vlen : c->cap - 1;
-	memcpy(c->name, val, n);
-	c->name[n] = '\0';
+	size_t n = vlen < sizeof(f->name) - 1 ? vlen : sizeof(f->name) - 1;
+	memcpy(f->name, val, n);
+	f->name[n] = '\0';
 }
 
 static void epb_option(const struct vup_reader *r, uint16_t code,
@@ -317,6 +316,7 @@ static void set_iface(const struct vup_reader *r, struct vup_record *rec)
 	rec->linktype = r->ifaces[rec->ifid].linktype;
 	rec->ifname = r->ifaces[rec->ifid].name;
 	rec->snaplen = r->ifaces[rec->ifid].snaplen;
+	rec->continued = r->ifaces[rec->ifid].continued;
 }
 
 /* An Interface Statistics Block: u32 interface id, u64 timestamp, then
@@ -388,8 +388,8 @@ static enum vup_read_status block(struct vup_reader *r,
 		nf->linktype = rd16(r, b->body);
 		nf->snaplen = rd32(r, b->body + 4);
 		nf->name[0] = '\0';
-		struct name_ctx nc = {nf->name, sizeof(nf->name)};
-		walk_options(r, b->body + 8, b->body_len - 8, idb_option, &nc);
+		nf->continued = false;
+		walk_options(r, b->body + 8, b->body_len - 8, idb_option, nf);
 		r->nifaces++;
 		return 2;
 	}

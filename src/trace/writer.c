@@ -169,12 +169,14 @@ static int set_level(struct vup_trace *t, int level)
 	return 0;
 }
 
-static int declare(struct vup_trace *t, size_t i)
+/* continued: the session began in an earlier file (rotation). */
+static int declare(struct vup_trace *t, size_t i, bool continued)
 {
 	struct iface *f = &t->ifaces[i];
 	f->ifid = t->next_ifid++;
-	return pcapng_idb(&t->block, f->linktype, f->snaplen, f->name,
-	                  f->description);
+	return pcapng_idb_note(&t->block, f->linktype, f->snaplen, f->name,
+	                       f->description,
+	                       continued ? VUP_IDB_CONTINUED : NULL);
 }
 
 /* Writes to the trace block, as they always did: O_NONBLOCK was for the
@@ -253,7 +255,7 @@ static int open_file(struct vup_trace *t, char *err, size_t errlen)
 		return -ENOMEM;
 	/* A new file stands alone: it re-declares every live session. */
 	for (size_t i = 0; i < t->nifaces; i++)
-		if (declare(t, i))
+		if (declare(t, i, true))
 			return -ENOMEM;
 	int rc = emit(t, Z_SYNC_FLUSH);
 	if (rc)
@@ -379,7 +381,7 @@ static int add_iface(struct vup_trace *t, uint32_t session, uint16_t linktype,
 		*handle = f->handle;
 	if (t->broken)
 		return 0;
-	int rc = declare(t, t->nifaces - 1);
+	int rc = declare(t, t->nifaces - 1, false);
 	return rc ? rc : emit(t, Z_SYNC_FLUSH);
 }
 

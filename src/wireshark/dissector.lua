@@ -17,6 +17,13 @@
 -- .status_name, .latency in ns, .queue, .id, .used_len, .data), e.g.
 --   tshark ... -Y 'vuproxy.blk.status != 0' -T fields -e vuproxy.blk.sector
 --
+-- The checker's findings (the interface "vuproxy findings", link type USER3,
+-- 150) are decoded as vuproxy.finding.* (.id, .severity, .severity_name,
+-- .session, .frame: the frame it is about, .request_name, .message, .rule,
+-- .title, .section, .quote) and raise an expert info of their severity, so
+--   tshark ... -q -z expert
+-- lists them, and e.g. tshark ... -Y 'vuproxy.finding.id == "VU012"'.
+--
 -- Fields: vuproxy.* for the pseudo-header (vuproxy.session, vuproxy.channel,
 -- vuproxy.direction, vuproxy.fd.kind, vuproxy.action, vuproxy.rule, ...),
 -- vhostuser.* for the message: vhostuser.request (code), vhostuser.request_name,
@@ -830,3 +837,158 @@ function vuproxy_blk.dissector(tvb, pinfo, tree)
 end
 
 DissectorTable.get("wtap_encap"):add(wtap_encaps.USER1, vuproxy_blk)
+
+-- The checker's findings (USER3, the interface "vuproxy findings"): one
+-- record per finding, written after the message it is about, naming that
+-- message's frame.  Each raises an expert info of the finding's severity,
+-- so `tshark -z expert` lists them; the row of CHECK it names adds the
+-- title and the spec sentence.
+local vuproxy_finding = Proto("vuproxy.finding", "vuproxy finding")
+local ff = {
+	magic = ProtoField.string("vuproxy.finding.magic", "Magic"),
+	version = ProtoField.uint8("vuproxy.finding.version", "Version"),
+	severity = ProtoField.uint8("vuproxy.finding.severity", "Severity",
+		base.DEC, FINDING_SEVERITY),
+	severity_name = ProtoField.string("vuproxy.finding.severity_name",
+		"Severity name"),
+	session = ProtoField.uint32("vuproxy.finding.session", "Session"),
+	frame = ProtoField.framenum("vuproxy.finding.frame", "About frame",
+		base.NONE),
+	frame_none = ProtoField.uint64("vuproxy.finding.frame_none",
+		"About frame (0: not in this file)"),
+	request = ProtoField.uint32("vuproxy.finding.request", "Request"),
+	request_name = ProtoField.string("vuproxy.finding.request_name",
+		"Request name"),
+	flags = ProtoField.uint8("vuproxy.finding.flags", "Flags", base.HEX),
+	backend_channel = ProtoField.bool(
+		"vuproxy.finding.flags.backend_channel", "Back-end channel", 8,
+		nil, TRACE_F_BACKEND_CHAN),
+	from_backend = ProtoField.bool("vuproxy.finding.flags.from_backend",
+		"From the back-end", 8, nil, TRACE_F_FROM_BACKEND),
+	channel = ProtoField.string("vuproxy.finding.channel", "Channel"),
+	from = ProtoField.string("vuproxy.finding.from", "From"),
+	id = ProtoField.string("vuproxy.finding.id", "Check"),
+	title = ProtoField.string("vuproxy.finding.title", "Title"),
+	kind = ProtoField.string("vuproxy.finding.kind", "Kind"),
+	rule = ProtoField.string("vuproxy.finding.rule", "Caused by rule",
+		base.UNICODE),
+	message = ProtoField.string("vuproxy.finding.message", "Message",
+		base.UNICODE),
+	section = ProtoField.string("vuproxy.finding.section",
+		"Spec section (vhost-user.rst)"),
+	quote = ProtoField.string("vuproxy.finding.quote", "Spec sentence"),
+	lengths = ProtoField.bytes("vuproxy.finding.lengths",
+		"Lengths and reserved"),
+}
+local fx = {
+	error = ProtoExpert.new("vuproxy.finding.error", "Finding (error)",
+		expert.group.PROTOCOL, expert.severity.ERROR),
+	warning = ProtoExpert.new("vuproxy.finding.warning",
+		"Finding (warning)",
+		expert.group.PROTOCOL, expert.severity.WARN),
+	info = ProtoExpert.new("vuproxy.finding.info", "Finding (info)",
+		expert.group.PROTOCOL, expert.severity.NOTE),
+	version = ProtoExpert.new("vuproxy.finding.version.unsupported",
+		"Finding record version not supported",
+		expert.group.UNDECODED, expert.severity.WARN),
+	bad = ProtoExpert.new("vuproxy.finding.bad",
+		"Finding record cut or malformed",
+		expert.group.MALFORMED, expert.severity.ERROR),
+}
+all = {}
+for _, field in pairs(ff) do all[#all + 1] = field end
+vuproxy_finding.fields = all
+vuproxy_finding.experts = {fx.error, fx.warning, fx.info, fx.version, fx.bad}
+
+function vuproxy_finding.dissector(tvb, pinfo, tree)
+	local len = tvb:len()
+	-- Not a finding (another tool's USER3): left to Wireshark's data.
+	if len < 3 or tvb(0, 2):string() ~= FINDING_MAGIC then
+		return 0
+	end
+	pinfo.cols.protocol:set("VUPROXY")
+	local t = tree:add(vuproxy_finding, tvb())
+	t:add(ff.magic, tvb(0, 2))
+	local version = tvb(2, 1):uint()
+	local vi = t:add(ff.version, tvb(2, 1))
+	if version ~= FINDING_VERSION then
+		vi:add_proto_expert_info(fx.version, string.format(
+			"Finding record version %d; this dissector reads " ..
+			"version %d (written by a newer vuproxy?)", version,
+			FINDING_VERSION))
+		pinfo.cols.info:set("vuproxy finding record version " .. version)
+		return len
+	end
+	local idl = len >= FINDING_FIXED and tvb(21, 1):uint() or 0
+	local rl = len >= FINDING_FIXED and tvb(22, 1):uint() or 0
+	local ml = len >= FINDING_FIXED and tvb(24, 2):le_uint() or 0
+	if len < FINDING_FIXED + idl + rl + ml then
+		t:add_proto_expert_info(fx.bad, string.format(
+			"Finding record of %d bytes; its lengths need %d", len,
+			math.max(FINDING_FIXED, FINDING_FIXED + idl + rl + ml)))
+		pinfo.cols.info:set("vuproxy finding cut short")
+		return len
+	end
+	local sev = tvb(3, 1):uint()
+	local sname = FINDING_SEVERITY[sev] or ("severity " .. sev)
+	local session = tvb(4, 4):le_uint()
+	local about = tvb(8, 8):le_uint64()
+	local code = tvb(16, 4):le_uint()
+	local flags = tvb(20, 1):uint()
+	local chan = bit32.band(flags, TRACE_F_BACKEND_CHAN) ~= 0 and 1 or 0
+	local from = bit32.band(flags, TRACE_F_FROM_BACKEND) ~= 0 and 1 or 0
+	local row = REQUEST[chan][code]
+	local rname = row and row.name or ("UNKNOWN(" .. code .. ")")
+	local off = FINDING_FIXED
+	local id = tvb(off, idl):string()
+	local rule = rl > 0 and tvb(off + idl, rl):string(ENC_UTF_8) or ""
+	local msg = ml > 0 and tvb(off + idl + rl, ml):string(ENC_UTF_8) or ""
+	local check = CHECK[id]
+
+	local si = t:add(ff.severity, tvb(3, 1))
+	t:add(ff.severity_name, tvb(3, 1), sname):set_generated()
+	t:add(ff.id, tvb(off, idl))
+	if check then
+		t:add(ff.title, tvb(off, idl), check.title):set_generated()
+		t:add(ff.kind, tvb(off, idl), check.kind):set_generated()
+	end
+	t:add_le(ff.session, tvb(4, 4))
+	-- Frame numbers are 32-bit in Wireshark; 0 names no frame here.
+	if about:tonumber() ~= 0 and about:tonumber() < 2 ^ 32 then
+		t:add(ff.frame, tvb(8, 8), about:tonumber())
+	else
+		t:add_le(ff.frame_none, tvb(8, 8))
+	end
+	t:add_le(ff.request, tvb(16, 4)):append_text(" (" .. rname .. ")")
+	t:add(ff.request_name, tvb(16, 4), rname):set_generated()
+	local fi = t:add(ff.flags, tvb(20, 1))
+	fi:add(ff.backend_channel, tvb(20, 1))
+	fi:add(ff.from_backend, tvb(20, 1))
+	t:add(ff.channel, tvb(20, 1), CHAN_NAME[chan]):set_generated()
+	t:add(ff.from, tvb(20, 1), SIDE_NAME[from]):set_generated()
+	t:add(ff.lengths, tvb(21, 7))
+	if rl > 0 then
+		t:add(ff.rule, tvb(off + idl, rl), rule)
+	end
+	local mi = t:add(ff.message, tvb(off + idl + rl, ml), msg)
+	if check then
+		t:add(ff.section, tvb(off, idl), check.section):set_generated()
+		t:add(ff.quote, tvb(off, idl), check.quote):set_generated()
+	end
+	local ex = sev == 2 and fx.error or sev == 1 and fx.warning or fx.info
+	mi:add_proto_expert_info(ex, id .. ": " .. msg)
+
+	-- Info: the line `vuproxy dump` prints, without the time.
+	local where = about:tonumber() ~= 0 and
+		("about frame " .. tostring(about)) or "about no frame of this file"
+	local info = string.format("s%d finding %s %s %s %s%s: %s", session,
+		sname, id, where, chan == 1 and "backend " or "", rname, msg)
+	if rule ~= "" then
+		info = info .. " rule=" .. rule
+	end
+	t:append_text(string.format(": %s %s", sname, id))
+	pinfo.cols.info:set(info)
+	return len
+end
+
+DissectorTable.get("wtap_encap"):add(wtap_encaps.USER3, vuproxy_finding)

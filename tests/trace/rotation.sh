@@ -10,7 +10,9 @@
 #   1 MB (-C 1 = 1,000,000 bytes), not long after;
 # - every file stands alone: `vuproxy dump` reads it (exit 0, nothing on
 #   stderr), and its records belong to session 1 (re-declared in each
-#   file);
+#   file, marked as continued); `vuproxy check` says so and finds only
+#   what is wrong with a message on its own (VU006, trace_peer's
+#   SET_CONFIG offsets);
 # - across the kept files no message is lost or repeated: the numbers run
 #   on without a gap from the first kept file to the last message, which
 #   is the final GET_FEATURES and its reply;
@@ -95,6 +97,17 @@ for i in 0 1 2; do
 	       else "unexpected:" + .request end' "$E2E_DIR/dump-$i.json" >"$E2E_DIR/keys-$i.txt"
 	e2e_log "$b: $size bytes, $n records, keys $(head -n 1 "$E2E_DIR/keys-$i.txt") .. $(tail -n 1 "$E2E_DIR/keys-$i.txt")"
 	cat "$E2E_DIR/keys-$i.txt" >>"$E2E_DIR/keys.txt"
+	# check judges a file that starts in the middle of the session by
+	# the checks of a message on its own only, with no false alarm from
+	# the set-up it lacks (a reply to an earlier file's request, the
+	# negotiation SET_CONFIG needs).  What it does find is trace_peer's
+	# own: its SET_CONFIG offsets run past the config space (VU006).
+	rc=0
+	"$VUPROXY" check --json "$f" >"$E2E_DIR/check-$i.json" 2>"$E2E_DIR/check-$i.err" || rc=$?
+	e2e_expect_eq "check $b exit status ($(tail -n 2 "$E2E_DIR/check-$i.err"))" "$rc" 1
+	e2e_expect_eq "check $b: the ids found" "$(jq -r .id "$E2E_DIR/check-$i.json" | sort -u | tr '\n' ' ')" "VU006 "
+	grep -q '^session 1 began in an earlier file' "$E2E_DIR/check-$i.err" ||
+		e2e_fail "check $b does not say that session 1 began in an earlier file: $(cat "$E2E_DIR/check-$i.err")"
 done
 
 # Continuity: first kept key k0 > 0 (older files are gone), then k0+1, ...

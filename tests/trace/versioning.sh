@@ -6,13 +6,16 @@
 #   had extensions (captures.sha256, made with the vuproxy of ea1db77);
 # - a trace with what later versions add (ext_trace_gen.c: a mark, an
 #   extension of a type nobody knows, a record of a link type nobody
-#   knows) reads whole: dump shows the three messages with their fields
-#   and the marks, skips the unknown extension by its length and the
-#   unknown record, exit 0; tshark with the dissector shows the same
+#   knew, which is not a finding, and a finding record) reads whole: dump
+#   shows the four messages with their fields and the marks, skips the
+#   unknown extension by its length and the record that is not a finding,
+#   shows the finding, exit 0; tshark with the dissector shows the same
 #   messages, the marks as vuproxy.mark with an expert info, the unknown
-#   extension as an extension of type 0x7f01, and no Lua error;
+#   extension as an extension of type 0x7f01, the finding as
+#   vuproxy.finding, and no Lua error;
 # - an older reader, the dissector from before extensions, reads that file
-#   with the same messages and fields (it skips what it does not know).
+#   with the same messages and fields (it skips what it does not know: the
+#   finding interface is left to Wireshark's data dissector).
 # Env: VUPROXY, EXT_TRACE_GEN, VUP_WIRESHARK_LUA (all required).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -45,18 +48,27 @@ TRACE=$E2E_DIR/ext.pcapng.gz
 "$VUPROXY" dump --json "$TRACE" >"$E2E_DIR/dump.json" 2>"$E2E_DIR/dump.err" ||
 	e2e_fail "dump exit $?: $(cat "$E2E_DIR/dump.err")"
 [ ! -s "$E2E_DIR/dump.err" ] || e2e_fail "dump said: $(cat "$E2E_DIR/dump.err")"
-got=$(jq -c '[.request, .reply, (.payload.num // null), (.mark // null)]' "$E2E_DIR/dump.json")
+got=$(jq -c 'select(.type == "control") | [.request, .reply, (.payload.num // null), (.mark // null)]' "$E2E_DIR/dump.json")
 want='["GET_FEATURES",false,null,null]
 ["GET_FEATURES",true,null,"need-reply-on-reply: NEED_REPLY set on a reply (flags 0xd)"]
-["SET_VRING_NUM",false,256,"size: written by a later vuproxy"]'
+["SET_VRING_NUM",false,256,"size: written by a later vuproxy"]
+["SET_OWNER",false,null,null]'
 [ "$got" = "$want" ] || e2e_fail "dump --json read:
 $got
 want:
 $want"
+got=$(jq -c 'select(.type != "control") | [.type, .id, .severity, .frame, .finding_frame, .request, .message]' "$E2E_DIR/dump.json")
+want='["finding","VU004","error",2,5,"GET_FEATURES","NEED_REPLY set on a reply (flags 0xd)"]'
+[ "$got" = "$want" ] || e2e_fail "dump --json read besides the messages:
+$got
+want:
+$want"
 "$VUPROXY" dump "$TRACE" >"$E2E_DIR/dump.txt" 2>&1 || e2e_fail "dump (text) exit $?"
+grep -qx ' *[0-9.]* s1 frame 5 finding error VU004 about frame 2 GET_FEATURES: NEED_REPLY set on a reply (flags 0xd)' "$E2E_DIR/dump.txt" ||
+	e2e_fail "dump's text shows no finding line: $(cat "$E2E_DIR/dump.txt")"
 grep -q 'GET_FEATURES reply need_reply .*\[problem: need-reply-on-reply: NEED_REPLY set on a reply (flags 0xd)\]' "$E2E_DIR/dump.txt" ||
 	e2e_fail "dump's text shows no mark on the reply: $(cat "$E2E_DIR/dump.txt")"
-e2e_log "dump: 3 messages, 2 marks, the unknown extension and record skipped"
+e2e_log "dump: 4 messages, 2 marks, a finding, the unknown extension and record skipped"
 
 tshark -X "lua_script:$LUA" -r "$TRACE" -T fields -E separator='|' \
 	-e frame.number -e vhostuser.request_name -e vuproxy.mark -e vuproxy.ext.type \
@@ -68,7 +80,9 @@ got=$(cat "$E2E_DIR/tshark.txt")
 want='1|GET_FEATURES|||
 2|GET_FEATURES|need-reply-on-reply: NEED_REPLY set on a reply (flags 0xd)|1|
 3|SET_VRING_NUM|size: written by a later vuproxy|32513,1|256
-4||||'
+4||||
+5||||
+6|SET_OWNER|||'
 [ "$got" = "$want" ] || e2e_fail "tshark read:
 $got
 want:
@@ -77,7 +91,10 @@ tshark -X "lua_script:$LUA" -r "$TRACE" -V >"$E2E_DIR/tshark.V" 2>&1 || e2e_fail
 ! grep -q "Lua Error" "$E2E_DIR/tshark.V" || e2e_fail "Lua error: $(grep 'Lua Error' "$E2E_DIR/tshark.V")"
 grep -q 'Expert Info (Warning/Protocol): need-reply-on-reply' "$E2E_DIR/tshark.V" ||
 	e2e_fail "no expert info for the mark: $(grep -i expert "$E2E_DIR/tshark.V" | head)"
-e2e_log "tshark: the same messages, the marks as vuproxy.mark and expert infos, the unknown extension shown by type"
+got=$(tshark -X "lua_script:$LUA" -r "$TRACE" -Y vuproxy.finding -T fields -E separator='|' \
+	-e frame.number -e vuproxy.finding.id -e vuproxy.finding.frame -e frame.interface_name 2>/dev/null)
+[ "$got" = '5|VU004|2|vuproxy findings' ] || e2e_fail "tshark read the findings as: $got"
+e2e_log "tshark: the same messages, the marks as vuproxy.mark and expert infos, the unknown extension shown by type, the finding"
 
 # 3. An older reader: the dissector as it was before extensions existed
 # (vuproxy-before-extensions.lua, tools/wireshark/vuproxy.lua of ea1db77)
@@ -92,12 +109,17 @@ got=$(cat "$E2E_DIR/old.txt")
 want='1|GET_FEATURES|0x00000009|
 2|GET_FEATURES|0x0000000d|
 3|SET_VRING_NUM|0x00000001|256
-4|||'
+4|||
+5|||
+6|SET_OWNER|0x00000001|'
 [ "$got" = "$want" ] || e2e_fail "the old dissector read:
 $got
 want:
 $want"
+got=$(tshark -X "lua_script:$OLD" -r "$TRACE" -Y 'frame.number == 5' -T fields -e frame.interface_name -e frame.protocols 2>/dev/null)
+[ "$got" = "$(printf 'vuproxy findings\tuser_dlt:data')" ] ||
+	e2e_fail "the old dissector took the finding interface: $got"
 tshark -X "lua_script:$OLD" -r "$TRACE" -V 2>&1 | grep -q "Lua Error" &&
 	e2e_fail "the old dissector raised a Lua error"
-e2e_log "the dissector from before extensions reads the file, without the marks"
+e2e_log "the dissector from before extensions reads the file, without the marks, and leaves the finding to Wireshark's data"
 e2e_log "PASS"

@@ -1,172 +1,23 @@
-/* Unit tests of the checker (src/check/): each row of VUP_CHECKS has a
- * scripted fault that trips it, and a clean exchange trips none.  Views
- * are fed to a session model and a checker the way `vuproxy check` feeds
- * a trace: the validator before the model, the rows after it. */
-#include <stdio.h>
-
-#include "model_feed.h"
-#include "vuproxy/check.h"
-#include "vuproxy/pcapng.h"
-
-static struct vup_checker *ck;
-static unsigned hits[VUP_CHECK_COUNT];
-static char seen[VUP_CHECK_COUNT][256];
-static uint64_t frame;
-
-static int csetup(void **state)
-{
-	memset(hits, 0, sizeof(hits));
-	frame = 0;
-	ck = vup_checker_new(7);
-	return ck ? setup(state) : -1;
-}
-
-static int cteardown(void **state)
-{
-	vup_checker_free(ck);
-	ck = NULL;
-	return teardown(state);
-}
-
-static void take(const struct vup_check_findings *fs)
-{
-	for (unsigned i = 0; i < fs->n; i++) {
-		const struct vup_check_finding *f = &fs->f[i];
-		assert_int_equal(f->session, 7);
-		snprintf(seen[f->row->id], sizeof(seen[0]),
-		         "frame %llu %s %s: %s", (unsigned long long)f->frame,
-		         f->row->code, f->request, f->message);
-		hits[f->row->id]++;
-	}
-}
-
-/* One message through the validator, the model and the checker. */
-static void cmsg(enum vup_chan chan, enum vup_side from, uint32_t code,
-                 uint32_t flags, const void *p, uint32_t size, unsigned nfds,
-                 uint8_t fd_kind)
-{
-	struct vup_view v;
-	struct vup_fd_info fi[4] = {
-	        {fd_kind, 0}, {fd_kind, 0}, {fd_kind, 0}, {fd_kind, 0}};
-	view_of(&v, chan, from, code, flags, p, size, nfds);
-	v.fd_info = fi;
-	struct vup_check_findings fs;
-	vup_check_before(ck, m, &v);
-	vup_model_feed(m, &v, true, &ev);
-	vup_check_message(ck, m, &v, true, &ev, ++frame, &fs);
-	take(&fs);
-	free((void *)v.payload);
-}
-
-static void cf(uint32_t code, uint32_t flags, const void *p, uint32_t size,
-               unsigned nfds)
-{
-	cmsg(MAIN, FE, code, flags, p, size, nfds, VUP_FDK_EVENTFD);
-}
-static void cf0(uint32_t code)
-{
-	cf(code, REQ, NULL, 0, 0);
-}
-static void cf64(uint32_t code, uint64_t x)
-{
-	cf(code, REQ, &x, 8, 0);
-}
-static void cb(uint32_t code, uint32_t flags, const void *p, uint32_t size)
-{
-	cmsg(MAIN, BE, code, flags, p, size, 0, 0);
-}
-static void cb64(uint32_t code, uint64_t x)
-{
-	cb(code, REPLY, &x, 8);
-}
-static void cstate(uint32_t code, uint32_t flags, uint32_t index, uint32_t num)
-{
-	uint8_t p[8];
-	put_u32(p, 0, index);
-	put_u32(p, 4, num);
-	cf(code, flags, p, 8, 0);
-}
-static void caddr(uint32_t index, uint64_t desc)
-{
-	uint8_t p[40] = {0};
-	put_u32(p, 0, index);
-	put_u64(p, 8, desc);
-	put_u64(p, 16, desc + 0x1000);
-	put_u64(p, 24, desc + 0x2000);
-	cf(VUP_REQ_SET_VRING_ADDR, REQ, p, 40, 0);
-}
-static void ctable(uint32_t n, const struct reg *r)
-{
-	uint8_t buf[8 + 4 * 32];
-	uint32_t size = table(buf, n, r, false);
-	cf(VUP_REQ_SET_MEM_TABLE, REQ, buf, size, n);
-}
-static void cconfig(uint32_t code, enum vup_side from, uint32_t cfg_size,
-                    uint32_t wire)
-{
-	uint8_t p[12 + 64] = {0};
-	put_u32(p, 4, cfg_size);
-	cmsg(MAIN, from, code, from == FE ? REQ : REPLY, p, wire, 0, 0);
-}
-
-#define FEATURES  ((1ull << VUP_F_PROTOCOL_FEATURES) | (1ull << VUP_F_VERSION_1))
-#define PROTOCOLS 0x1ffffull /* MQ .. STATUS */
-
-/* The opening of a clean session, as QEMU would negotiate it. */
-static void open_session(void)
-{
-	cf0(VUP_REQ_SET_OWNER);
-	cf0(VUP_REQ_GET_FEATURES);
-	cb64(VUP_REQ_GET_FEATURES, FEATURES | (1ull << VUP_F_LOG_ALL));
-	cf0(VUP_REQ_GET_PROTOCOL_FEATURES);
-	cb64(VUP_REQ_GET_PROTOCOL_FEATURES, PROTOCOLS);
-	cf64(VUP_REQ_SET_PROTOCOL_FEATURES, PROTOCOLS);
-	cf64(VUP_REQ_SET_FEATURES, FEATURES);
-	cf0(VUP_REQ_GET_QUEUE_NUM);
-	cb64(VUP_REQ_GET_QUEUE_NUM, 2);
-	cf0(VUP_REQ_GET_MAX_MEM_SLOTS);
-	cb64(VUP_REQ_GET_MAX_MEM_SLOTS, 8);
-}
-
-static unsigned total(void)
-{
-	unsigned n = 0;
-	for (int i = 0; i < VUP_CHECK_COUNT; i++)
-		n += hits[i];
-	return n;
-}
-
-static void expect_clean(void)
-{
-	for (int i = 0; i < VUP_CHECK_COUNT; i++)
-		if (hits[i])
-			fail_msg("unexpected finding: %s", seen[i]);
-}
-
-#define expect_hit(id)                                                         \
-	do {                                                                   \
-		if (!hits[VUP_CHECK_##id])                                     \
-			fail_msg("%s did not trip (%u other findings)",        \
-			         vup_check_row(VUP_CHECK_##id)->code,          \
-			         total());                                     \
-	} while (0)
-
-static void end(bool cut_off)
-{
-	struct vup_check_findings fs;
-	vup_check_end(ck, m, cut_off, &fs);
-	take(&fs);
-}
+/* Unit tests of the checker (src/check/): each row of VUP_CHECKS up to
+ * VU032 has a scripted fault that trips it, and a clean exchange trips
+ * none (test_check_rows.c has the rows from VU034 on).  The helpers are
+ * in check_feed.h. */
+#include "check_feed.h"
 
 /* ---- the table ---- */
 
 static void test_table(void **state)
 {
 	(void)state;
+	int want = 1;
 	for (int i = 0; i < VUP_CHECK_COUNT; i++) {
 		const struct vup_check_row *r = vup_check_row(i);
-		char code[8];
-		snprintf(code, sizeof(code), "VU%03d", i + 1);
+		char code[16];
+		/* VU033 is reserved for the back-end channel's
+		 * NEED_REPLY_ON_REPLY: the only gap, until its row lands. */
+		if (want == 33 && strcmp(r->code, "VU033") != 0)
+			want++;
+		snprintf(code, sizeof(code), "VU%03d", want++);
 		assert_string_equal(r->code, code);
 		assert_int_equal(r->id, i);
 		assert_true(r->quote[0] && !strchr(r->quote, '\n'));
@@ -174,7 +25,7 @@ static void test_table(void **state)
 		assert_true(r->severity < VUP_SEV_COUNT);
 		assert_string_not_equal(vup_check_kind_name(r->kind), "?");
 	}
-	assert_true(VUP_CHECK_COUNT >= 20);
+	assert_true(VUP_CHECK_COUNT >= 40);
 }
 
 /* ---- a clean exchange trips nothing ---- */

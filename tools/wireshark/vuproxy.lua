@@ -17,6 +17,13 @@
 -- .status_name, .latency in ns, .queue, .id, .used_len, .data), e.g.
 --   tshark ... -Y 'vuproxy.blk.status != 0' -T fields -e vuproxy.blk.sector
 --
+-- The checker's findings (the interface "vuproxy findings", link type USER3,
+-- 150) are decoded as vuproxy.finding.* (.id, .severity, .severity_name,
+-- .session, .frame: the frame it is about, .request_name, .message, .rule,
+-- .title, .section, .quote) and raise an expert info of their severity, so
+--   tshark ... -q -z expert
+-- lists them, and e.g. tshark ... -Y 'vuproxy.finding.id == "VU012"'.
+--
 -- Fields: vuproxy.* for the pseudo-header (vuproxy.session, vuproxy.channel,
 -- vuproxy.direction, vuproxy.fd.kind, vuproxy.action, vuproxy.rule, ...),
 -- vhostuser.* for the message: vhostuser.request (code), vhostuser.request_name,
@@ -559,6 +566,326 @@ local BLK_STATUS = {
 	[0] = "OK",
 	[1] = "IOERR",
 	[2] = "UNSUPP",
+}
+
+-- The finding record (include/vuproxy/tracemsg.h), little-endian, on the
+-- LINKTYPE_USER3 interface named "vuproxy findings".
+local FINDING_MAGIC = "VF"
+local FINDING_VERSION = 1
+local FINDING_FIXED = 28
+
+-- The severity byte of a finding.
+local FINDING_SEVERITY = {
+	[0] = "info",
+	[1] = "warning",
+	[2] = "error",
+}
+
+-- The checks (VUP_CHECKS, include/vuproxy/check.h) by id: severity, kind,
+-- title, and the section of docs/interop/vhost-user.rst with the sentence
+-- quoted from it.
+local CHECK = {
+	["VU001"] = {
+		severity = "error",
+		kind = "framing",
+		title = "header version is not 1",
+		section = "Header",
+		quote = "Lower 2 bits are the version (currently 0x01)"
+	},
+	["VU002"] = {
+		severity = "error",
+		kind = "framing",
+		title = "payload over the largest vhost-user payload",
+		section = "Header",
+		quote = ":size: 32-bit size of the payload"
+	},
+	["VU003"] = {
+		severity = "error",
+		kind = "framing",
+		title = "REPLY flag contradicts the sender's role",
+		section = "Header",
+		quote = "Bit 2 is the reply flag - needs to be sent on each reply from the back-end"
+	},
+	["VU004"] = {
+		severity = "error",
+		kind = "framing",
+		title = "NEED_REPLY set on a main-channel reply",
+		section = "VHOST_USER_PROTOCOL_F_REPLY_ACK",
+		quote = "This indicates that the back-end MUST respond with a Payload ``VhostUserMsg`` indicating success or failure."
+	},
+	["VU005"] = {
+		severity = "error",
+		kind = "framing",
+		title = "payload size outside the request's bounds",
+		section = "Header",
+		quote = ":size: 32-bit size of the payload"
+	},
+	["VU006"] = {
+		severity = "error",
+		kind = "framing",
+		title = "payload does not hold its layout",
+		section = "Header",
+		quote = ":size: 32-bit size of the payload"
+	},
+	["VU007"] = {
+		severity = "error",
+		kind = "framing",
+		title = "wrong number of fds",
+		section = "Communication",
+		quote = "There are several messages that the front-end sends with file descriptors passed in the ancillary data:"
+	},
+	["VU008"] = {
+		severity = "error",
+		kind = "replies",
+		title = "reply out of order",
+		section = "Communication",
+		quote = "If *front-end* is unable to send the full message or receives a wrong reply it will close the connection."
+	},
+	["VU009"] = {
+		severity = "error",
+		kind = "replies",
+		title = "reply to nothing owed, or with the wrong code",
+		section = "Communication",
+		quote = "If *front-end* is unable to send the full message or receives a wrong reply it will close the connection."
+	},
+	["VU010"] = {
+		severity = "warning",
+		kind = "replies",
+		title = "too many replies owed at once",
+		section = "Communication",
+		quote = "Most of the requests don't require replies."
+	},
+	["VU011"] = {
+		severity = "warning",
+		kind = "negotiation",
+		title = "back-end channel given without a socket",
+		section = "Back-end communication",
+		quote = "The fd is provided via ``VHOST_USER_SET_BACKEND_REQ_FD`` ancillary data."
+	},
+	["VU012"] = {
+		severity = "error",
+		kind = "negotiation",
+		title = "acked features never offered",
+		section = "VHOST_USER_SET_FEATURES",
+		quote = "Enable features in the underlying vhost implementation using a bitmask."
+	},
+	["VU013"] = {
+		severity = "error",
+		kind = "negotiation",
+		title = "acked protocol features never offered",
+		section = "VHOST_USER_SET_PROTOCOL_FEATURES",
+		quote = "Enable protocol features in the underlying vhost implementation."
+	},
+	["VU014"] = {
+		severity = "error",
+		kind = "negotiation",
+		title = "request gated by a protocol feature not negotiated",
+		section = "Communication",
+		quote = "Any protocol extensions are gated by protocol feature bits, which allows full backwards compatibility on both front-end and back-end."
+	},
+	["VU015"] = {
+		severity = "warning",
+		kind = "ordering",
+		title = "request before SET_OWNER",
+		section = "VHOST_USER_SET_OWNER",
+		quote = "Issued when a new connection is established."
+	},
+	["VU016"] = {
+		severity = "warning",
+		kind = "ordering",
+		title = "SET_VRING_CALL before SET_FEATURES",
+		section = "VHOST_USER_SET_VRING_CALL",
+		quote = "Set the event file descriptor to signal when buffers are used."
+	},
+	["VU017"] = {
+		severity = "error",
+		kind = "ordering",
+		title = "vring index past 255",
+		section = "Multiple queue support",
+		quote = "As all queues share one connection, the front-end uses a unique index for each queue in the sent message to identify a specified queue."
+	},
+	["VU018"] = {
+		severity = "error",
+		kind = "ordering",
+		title = "vring index past the queues GET_QUEUE_NUM reported",
+		section = "Multiple queue support",
+		quote = "Front-end should stop when the number of requested queues is bigger than that."
+	},
+	["VU019"] = {
+		severity = "error",
+		kind = "ordering",
+		title = "ring addresses before any memory table",
+		section = "VHOST_USER_SET_MEM_TABLE",
+		quote = "Sets the memory map regions on the back-end so it can translate the vring addresses."
+	},
+	["VU020"] = {
+		severity = "warning",
+		kind = "ordering",
+		title = "kick before the ring's addresses",
+		section = "Ring states",
+		quote = "The back-end must start a ring upon receiving a kick (that is, detecting that file descriptor is readable) on the descriptor specified by ``VHOST_USER_SET_VRING_KICK`` or receiving the in-band message ``VHOST_USER_VRING_KICK`` if negotiated, and stop a ring upon receiving ``VHOST_USER_GET_VRING_BASE``."
+	},
+	["VU021"] = {
+		severity = "warning",
+		kind = "ordering",
+		title = "kick before any memory table",
+		section = "Ring states",
+		quote = "The back-end must start a ring upon receiving a kick (that is, detecting that file descriptor is readable) on the descriptor specified by ``VHOST_USER_SET_VRING_KICK`` or receiving the in-band message ``VHOST_USER_VRING_KICK`` if negotiated, and stop a ring upon receiving ``VHOST_USER_GET_VRING_BASE``."
+	},
+	["VU022"] = {
+		severity = "error",
+		kind = "replies",
+		title = "reply owed and never sent",
+		section = "Communication",
+		quote = "Here is a list of the ones that do:"
+	},
+	["VU023"] = {
+		severity = "info",
+		kind = "replies",
+		title = "reply owed when the file was cut off",
+		section = "Communication",
+		quote = "Here is a list of the ones that do:"
+	},
+	["VU024"] = {
+		severity = "error",
+		kind = "replies",
+		title = "request refused (non-zero ack)",
+		section = "VHOST_USER_PROTOCOL_F_REPLY_ACK",
+		quote = "The payload should be set to zero on success or non-zero on failure, unless the message already has an explicit reply body."
+	},
+	["VU025"] = {
+		severity = "error",
+		kind = "device",
+		title = "GET_CONFIG reply size differs from the request's",
+		section = "VHOST_USER_GET_CONFIG",
+		quote = "When ``VHOST_USER_PROTOCOL_F_CONFIG`` is negotiated, this message is submitted by the vhost-user front-end to fetch the contents of the virtio device configuration space, vhost-user back-end's payload size MUST match the front-end's request, vhost-user back-end uses zero length of payload to indicate an error to the vhost-user front-end."
+	},
+	["VU026"] = {
+		severity = "error",
+		kind = "device",
+		title = "GET_CONFIG answered with its error form (size 0)",
+		section = "VHOST_USER_GET_CONFIG",
+		quote = "When ``VHOST_USER_PROTOCOL_F_CONFIG`` is negotiated, this message is submitted by the vhost-user front-end to fetch the contents of the virtio device configuration space, vhost-user back-end's payload size MUST match the front-end's request, vhost-user back-end uses zero length of payload to indicate an error to the vhost-user front-end."
+	},
+	["VU027"] = {
+		severity = "error",
+		kind = "memory",
+		title = "memory regions overlap",
+		section = "Memory access",
+		quote = "Guest addresses map to the vhost memory region containing that guest address."
+	},
+	["VU028"] = {
+		severity = "error",
+		kind = "memory",
+		title = "more regions than GET_MAX_MEM_SLOTS reported",
+		section = "VHOST_USER_GET_MAX_MEM_SLOTS",
+		quote = "The back-end should return the message with a u64 payload containing the maximum number of memory slots for QEMU to expose to the guest."
+	},
+	["VU029"] = {
+		severity = "error",
+		kind = "memory",
+		title = "REM_MEM_REG of a region never added",
+		section = "VHOST_USER_REM_MEM_REG",
+		quote = "The memory region to be removed is identified by its guest address, user address and size."
+	},
+	["VU030"] = {
+		severity = "error",
+		kind = "memory",
+		title = "ring address outside every memory region",
+		section = "Memory access",
+		quote = "User addresses map to the vhost memory region containing that user address."
+	},
+	["VU031"] = {
+		severity = "warning",
+		kind = "migration",
+		title = "VHOST_F_LOG_ALL acked without SET_LOG_BASE",
+		section = "Migration",
+		quote = "The log memory fd is provided in the ancillary data of ``VHOST_USER_SET_LOG_BASE`` message when the back-end has ``VHOST_USER_PROTOCOL_F_LOG_SHMFD`` protocol feature."
+	},
+	["VU032"] = {
+		severity = "warning",
+		kind = "negotiation",
+		title = "NEED_REPLY without REPLY_ACK negotiated",
+		section = "VHOST_USER_PROTOCOL_F_REPLY_ACK",
+		quote = "With this protocol extension negotiated, the sender (QEMU) can set the ``need_reply`` [Bit 3] flag to any command."
+	},
+	["VU033"] = {
+		severity = "warning",
+		kind = "framing",
+		title = "NEED_REPLY set on a back-end-channel reply",
+		section = "VHOST_USER_PROTOCOL_F_REPLY_ACK",
+		quote = "This indicates that the back-end MUST respond with a Payload ``VhostUserMsg`` indicating success or failure."
+	},
+	["VU034"] = {
+		severity = "error",
+		kind = "memory",
+		title = "memory region runs past the end of its fd",
+		section = "Memory region description",
+		quote = ":mmap offset: 64-bit offset where region starts in the mapped memory"
+	},
+	["VU035"] = {
+		severity = "error",
+		kind = "migration",
+		title = "dirty log smaller than the memory it covers",
+		section = "Migration",
+		quote = "The size of the log is supplied as part of ``VhostUserMsg`` which should be large enough to cover all known guest addresses."
+	},
+	["VU036"] = {
+		severity = "warning",
+		kind = "replies",
+		title = "SET_LOG_BASE answered with an empty payload",
+		section = "VHOST_USER_SET_LOG_BASE",
+		quote = "When the back-end has ``VHOST_USER_PROTOCOL_F_LOG_SHMFD`` protocol feature, the log memory fd is provided in the ancillary data of ``VHOST_USER_SET_LOG_BASE`` message, the size and offset of shared memory area provided in the message."
+	},
+	["VU037"] = {
+		severity = "warning",
+		kind = "replies",
+		title = "GET_SHARED_OBJECT answered with an empty payload",
+		section = "VHOST_USER_GET_SHARED_OBJECT",
+		quote = "Back-end will reply passing the fd when the operation is successful, or no fd otherwise."
+	},
+	["VU038"] = {
+		severity = "warning",
+		kind = "negotiation",
+		title = "NEED_REPLY on a request that has a reply of its own",
+		section = "VHOST_USER_PROTOCOL_F_REPLY_ACK",
+		quote = "For the message types that already solicit a reply from the back-end, the presence of ``VHOST_USER_PROTOCOL_F_REPLY_ACK`` or need_reply bit being set brings no behavioural change."
+	},
+	["VU039"] = {
+		severity = "error",
+		kind = "device",
+		title = "queue size 0, past 32768, or not a power of 2 on a split ring",
+		section = "VHOST_USER_SET_VRING_NUM",
+		quote = "Set the size of the queue."
+	},
+	["VU040"] = {
+		severity = "warning",
+		kind = "negotiation",
+		title = "protocol features negotiated though GET_FEATURES lacked bit 30",
+		section = "VHOST_USER_SET_PROTOCOL_FEATURES",
+		quote = "Only legal if feature bit ``VHOST_USER_F_PROTOCOL_FEATURES`` is present in ``VHOST_USER_GET_FEATURES``."
+	},
+	["VU041"] = {
+		severity = "error",
+		kind = "negotiation",
+		title = "SET_VRING_ENABLE without VHOST_USER_F_PROTOCOL_FEATURES",
+		section = "VHOST_USER_SET_VRING_ENABLE",
+		quote = "This request should be sent only when ``VHOST_USER_F_PROTOCOL_FEATURES`` has been negotiated."
+	},
+	["VU042"] = {
+		severity = "error",
+		kind = "negotiation",
+		title = "features changed beyond LOG_ALL while a ring runs",
+		section = "Ring states",
+		quote = "While processing the rings (whether they are enabled or not), the back-end must support changing some configuration aspects on the fly."
+	},
+	["VU043"] = {
+		severity = "error",
+		kind = "memory",
+		title = "ring area runs past the end of its region",
+		section = "Memory access",
+		quote = "User addresses map to the vhost memory region containing that user address."
+	},
 }
 
 -- The dissector.  Everything above this line is data from the catalogue;
@@ -1361,3 +1688,158 @@ function vuproxy_blk.dissector(tvb, pinfo, tree)
 end
 
 DissectorTable.get("wtap_encap"):add(wtap_encaps.USER1, vuproxy_blk)
+
+-- The checker's findings (USER3, the interface "vuproxy findings"): one
+-- record per finding, written after the message it is about, naming that
+-- message's frame.  Each raises an expert info of the finding's severity,
+-- so `tshark -z expert` lists them; the row of CHECK it names adds the
+-- title and the spec sentence.
+local vuproxy_finding = Proto("vuproxy.finding", "vuproxy finding")
+local ff = {
+	magic = ProtoField.string("vuproxy.finding.magic", "Magic"),
+	version = ProtoField.uint8("vuproxy.finding.version", "Version"),
+	severity = ProtoField.uint8("vuproxy.finding.severity", "Severity",
+		base.DEC, FINDING_SEVERITY),
+	severity_name = ProtoField.string("vuproxy.finding.severity_name",
+		"Severity name"),
+	session = ProtoField.uint32("vuproxy.finding.session", "Session"),
+	frame = ProtoField.framenum("vuproxy.finding.frame", "About frame",
+		base.NONE),
+	frame_none = ProtoField.uint64("vuproxy.finding.frame_none",
+		"About frame (0: not in this file)"),
+	request = ProtoField.uint32("vuproxy.finding.request", "Request"),
+	request_name = ProtoField.string("vuproxy.finding.request_name",
+		"Request name"),
+	flags = ProtoField.uint8("vuproxy.finding.flags", "Flags", base.HEX),
+	backend_channel = ProtoField.bool(
+		"vuproxy.finding.flags.backend_channel", "Back-end channel", 8,
+		nil, TRACE_F_BACKEND_CHAN),
+	from_backend = ProtoField.bool("vuproxy.finding.flags.from_backend",
+		"From the back-end", 8, nil, TRACE_F_FROM_BACKEND),
+	channel = ProtoField.string("vuproxy.finding.channel", "Channel"),
+	from = ProtoField.string("vuproxy.finding.from", "From"),
+	id = ProtoField.string("vuproxy.finding.id", "Check"),
+	title = ProtoField.string("vuproxy.finding.title", "Title"),
+	kind = ProtoField.string("vuproxy.finding.kind", "Kind"),
+	rule = ProtoField.string("vuproxy.finding.rule", "Caused by rule",
+		base.UNICODE),
+	message = ProtoField.string("vuproxy.finding.message", "Message",
+		base.UNICODE),
+	section = ProtoField.string("vuproxy.finding.section",
+		"Spec section (vhost-user.rst)"),
+	quote = ProtoField.string("vuproxy.finding.quote", "Spec sentence"),
+	lengths = ProtoField.bytes("vuproxy.finding.lengths",
+		"Lengths and reserved"),
+}
+local fx = {
+	error = ProtoExpert.new("vuproxy.finding.error", "Finding (error)",
+		expert.group.PROTOCOL, expert.severity.ERROR),
+	warning = ProtoExpert.new("vuproxy.finding.warning",
+		"Finding (warning)",
+		expert.group.PROTOCOL, expert.severity.WARN),
+	info = ProtoExpert.new("vuproxy.finding.info", "Finding (info)",
+		expert.group.PROTOCOL, expert.severity.NOTE),
+	version = ProtoExpert.new("vuproxy.finding.version.unsupported",
+		"Finding record version not supported",
+		expert.group.UNDECODED, expert.severity.WARN),
+	bad = ProtoExpert.new("vuproxy.finding.bad",
+		"Finding record cut or malformed",
+		expert.group.MALFORMED, expert.severity.ERROR),
+}
+all = {}
+for _, field in pairs(ff) do all[#all + 1] = field end
+vuproxy_finding.fields = all
+vuproxy_finding.experts = {fx.error, fx.warning, fx.info, fx.version, fx.bad}
+
+function vuproxy_finding.dissector(tvb, pinfo, tree)
+	local len = tvb:len()
+	-- Not a finding (another tool's USER3): left to Wireshark's data.
+	if len < 3 or tvb(0, 2):string() ~= FINDING_MAGIC then
+		return 0
+	end
+	pinfo.cols.protocol:set("VUPROXY")
+	local t = tree:add(vuproxy_finding, tvb())
+	t:add(ff.magic, tvb(0, 2))
+	local version = tvb(2, 1):uint()
+	local vi = t:add(ff.version, tvb(2, 1))
+	if version ~= FINDING_VERSION then
+		vi:add_proto_expert_info(fx.version, string.format(
+			"Finding record version %d; this dissector reads " ..
+			"version %d (written by a newer vuproxy?)", version,
+			FINDING_VERSION))
+		pinfo.cols.info:set("vuproxy finding record version " .. version)
+		return len
+	end
+	local idl = len >= FINDING_FIXED and tvb(21, 1):uint() or 0
+	local rl = len >= FINDING_FIXED and tvb(22, 1):uint() or 0
+	local ml = len >= FINDING_FIXED and tvb(24, 2):le_uint() or 0
+	if len < FINDING_FIXED + idl + rl + ml then
+		t:add_proto_expert_info(fx.bad, string.format(
+			"Finding record of %d bytes; its lengths need %d", len,
+			math.max(FINDING_FIXED, FINDING_FIXED + idl + rl + ml)))
+		pinfo.cols.info:set("vuproxy finding cut short")
+		return len
+	end
+	local sev = tvb(3, 1):uint()
+	local sname = FINDING_SEVERITY[sev] or ("severity " .. sev)
+	local session = tvb(4, 4):le_uint()
+	local about = tvb(8, 8):le_uint64()
+	local code = tvb(16, 4):le_uint()
+	local flags = tvb(20, 1):uint()
+	local chan = bit32.band(flags, TRACE_F_BACKEND_CHAN) ~= 0 and 1 or 0
+	local from = bit32.band(flags, TRACE_F_FROM_BACKEND) ~= 0 and 1 or 0
+	local row = REQUEST[chan][code]
+	local rname = row and row.name or ("UNKNOWN(" .. code .. ")")
+	local off = FINDING_FIXED
+	local id = tvb(off, idl):string()
+	local rule = rl > 0 and tvb(off + idl, rl):string(ENC_UTF_8) or ""
+	local msg = ml > 0 and tvb(off + idl + rl, ml):string(ENC_UTF_8) or ""
+	local check = CHECK[id]
+
+	local si = t:add(ff.severity, tvb(3, 1))
+	t:add(ff.severity_name, tvb(3, 1), sname):set_generated()
+	t:add(ff.id, tvb(off, idl))
+	if check then
+		t:add(ff.title, tvb(off, idl), check.title):set_generated()
+		t:add(ff.kind, tvb(off, idl), check.kind):set_generated()
+	end
+	t:add_le(ff.session, tvb(4, 4))
+	-- Frame numbers are 32-bit in Wireshark; 0 names no frame here.
+	if about:tonumber() ~= 0 and about:tonumber() < 2 ^ 32 then
+		t:add(ff.frame, tvb(8, 8), about:tonumber())
+	else
+		t:add_le(ff.frame_none, tvb(8, 8))
+	end
+	t:add_le(ff.request, tvb(16, 4)):append_text(" (" .. rname .. ")")
+	t:add(ff.request_name, tvb(16, 4), rname):set_generated()
+	local fi = t:add(ff.flags, tvb(20, 1))
+	fi:add(ff.backend_channel, tvb(20, 1))
+	fi:add(ff.from_backend, tvb(20, 1))
+	t:add(ff.channel, tvb(20, 1), CHAN_NAME[chan]):set_generated()
+	t:add(ff.from, tvb(20, 1), SIDE_NAME[from]):set_generated()
+	t:add(ff.lengths, tvb(21, 7))
+	if rl > 0 then
+		t:add(ff.rule, tvb(off + idl, rl), rule)
+	end
+	local mi = t:add(ff.message, tvb(off + idl + rl, ml), msg)
+	if check then
+		t:add(ff.section, tvb(off, idl), check.section):set_generated()
+		t:add(ff.quote, tvb(off, idl), check.quote):set_generated()
+	end
+	local ex = sev == 2 and fx.error or sev == 1 and fx.warning or fx.info
+	mi:add_proto_expert_info(ex, id .. ": " .. msg)
+
+	-- Info: the line `vuproxy dump` prints, without the time.
+	local where = about:tonumber() ~= 0 and
+		("about frame " .. tostring(about)) or "about no frame of this file"
+	local info = string.format("s%d finding %s %s %s %s%s: %s", session,
+		sname, id, where, chan == 1 and "backend " or "", rname, msg)
+	if rule ~= "" then
+		info = info .. " rule=" .. rule
+	end
+	t:append_text(string.format(": %s %s", sname, id))
+	pinfo.cols.info:set(info)
+	return len
+end
+
+DissectorTable.get("wtap_encap"):add(wtap_encaps.USER3, vuproxy_finding)
