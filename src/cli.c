@@ -82,6 +82,17 @@ static void usage(FILE *f)
 	        "the receiver to\n"
 	        "                           judge (default: relay them with a "
 	        "warning)\n"
+	        "  --no-check               do not run the checker live "
+	        "(default: each finding\n"
+	        "                           of `vuproxy check` is logged, "
+	        "rate-limited, and\n"
+	        "                           recorded in the trace)\n"
+	        "  --reply-timeout SECS     log a reply owed for SECS "
+	        "(default 5; 0: never)\n"
+	        "  --trace-findings         with -w: record each finding in "
+	        "the trace too (its\n"
+	        "                           \"vuproxy findings\" interface, "
+	        "Wireshark's expert info)\n"
 	        "  --backend-wait MS        how long a front-end waits for "
 	        "its back-end before\n"
 	        "                           vuproxy closes it (default: 0, "
@@ -368,7 +379,10 @@ static int cmd_proxy(int argc, char **argv)
 		OPT_STALL,
 		OPT_TAP_MEMORY,
 		OPT_STRICT,
-		OPT_BACKEND_WAIT
+		OPT_BACKEND_WAIT,
+		OPT_NO_CHECK,
+		OPT_REPLY_TIMEOUT,
+		OPT_TRACE_FINDINGS
 	};
 	static const struct option opts[] = {
 	        {"frontend", required_argument, NULL, OPT_FRONTEND},
@@ -383,6 +397,9 @@ static int cmd_proxy(int argc, char **argv)
 	        {"stall-timeout", required_argument, NULL, OPT_STALL},
 	        {"tap-memory", required_argument, NULL, OPT_TAP_MEMORY},
 	        {"strict", no_argument, NULL, OPT_STRICT},
+	        {"no-check", no_argument, NULL, OPT_NO_CHECK},
+	        {"trace-findings", no_argument, NULL, OPT_TRACE_FINDINGS},
+	        {"reply-timeout", required_argument, NULL, OPT_REPLY_TIMEOUT},
 	        {"backend-wait", required_argument, NULL, OPT_BACKEND_WAIT},
 	        {"snaplen", required_argument, NULL, 's'},
 	        {"verbose", no_argument, NULL, 'v'},
@@ -394,6 +411,7 @@ static int cmd_proxy(int argc, char **argv)
 	struct vup_proxy_config cfg = {.socket_mode = 0600,
 	                               .max_sessions = 1024,
 	                               .stall_timeout_ms = 30000,
+	                               .reply_timeout_s = 5,
 	                               .backend_wait_ms = -1};
 	struct vup_trace_config tcfg = {0};
 	const char *rules_path = NULL, *user = NULL;
@@ -450,6 +468,11 @@ static int cmd_proxy(int argc, char **argv)
 			cfg.stall_timeout_ms = secs * 1000;
 			break;
 		}
+		case OPT_REPLY_TIMEOUT:
+			if (parse_uint("--reply-timeout", optarg, 10, 86400,
+			               &cfg.reply_timeout_s))
+				return 2;
+			break;
 		case OPT_BACKEND_WAIT: {
 			unsigned ms;
 			if (parse_uint("--backend-wait", optarg, 10, INT_MAX,
@@ -481,6 +504,8 @@ static int cmd_proxy(int argc, char **argv)
 		case OPT_TAP_STRICT: cfg.tap.strict = true; break;
 		case OPT_USER: user = optarg; break;
 		case OPT_STRICT: cfg.strict = true; break;
+		case OPT_NO_CHECK: cfg.no_check = true; break;
+		case OPT_TRACE_FINDINGS: cfg.trace_findings = true; break;
 		case OPT_TAP_INTERVAL:
 			if (parse_uint("--tap-interval", optarg, 10, 1000000,
 			               &tap_interval) ||
@@ -554,6 +579,11 @@ static int cmd_proxy(int argc, char **argv)
 
 	if ((tcfg.rotate_bytes || tcfg.max_files) && !tcfg.path) {
 		fprintf(stderr, "vuproxy: -C and -W need -w FILE\n");
+		return 2;
+	}
+	if (cfg.trace_findings && (!tcfg.path || cfg.no_check)) {
+		fprintf(stderr, "vuproxy: --trace-findings needs -w FILE and "
+		                "the checker (no --no-check)\n");
 		return 2;
 	}
 	if (tcfg.max_files && !tcfg.rotate_bytes) {

@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "vuproxy/model.h"
+#include "vuproxy/problems.h"
 #include "vuproxy/proto.h"
 
 /* Quotes are from docs/interop/vhost-user.rst at QEMU commit f6b615b52d1d
@@ -68,6 +69,14 @@
 	"send_vhost_backend_message_process_reply (\"received unexpected "     \
 	"msg type\")"
 
+#define VUP_QUOTE_NEED_REPLY                                                   \
+	"This indicates that the back-end MUST respond with a Payload "        \
+	"``VhostUserMsg`` indicating success or failure."
+#define VUP_SENT_NEED_REPLY                                                    \
+	"sent by " VUP_SRC_LVU "vu_send_reply (keeps the request's flags "     \
+	"unless vmsg_set_reply_u64 zeroed them), never by QEMU "               \
+	"(vhost_user_send_resp) or DPDK (send_vhost_reply) which clear it"
+
 /* X(id, "VUnnn", severity, kind, section, quote, peers, title) */
 #define VUP_CHECKS(X)                                                          \
 	X(VERSION, "VU001", ERROR, FRAMING, VUP_SPEC_HEADER,                   \
@@ -97,19 +106,14 @@
 	  "bit on requests",                                                   \
 	  "REPLY flag contradicts the sender's role")                          \
 	X(NEED_REPLY_ON_REPLY, "VU004", ERROR, FRAMING, VUP_SPEC_ACK,          \
-	  "This indicates that the back-end MUST respond with a Payload "      \
-	  "``VhostUserMsg`` indicating success or failure.",                   \
+	  VUP_QUOTE_NEED_REPLY,                                                \
 	  "refused by QEMU, the receiver of main-channel "                     \
 	  "replies: " VUP_SRC_QEMU                                             \
 	  "vhost_user_read_header (flags 0xd are not "                         \
 	  "REPLY|VERSION: \"Failed to read msg header\", -EPROTO); "           \
 	  "tolerated: " VUP_SRC_RVFE "recv_reply (is_reply_for reads only "    \
-	  "REPLY), libvhost-user vu_process_message_reply and DPDK "           \
-	  "send_vhost_backend_message_process_reply on the back-end channel; " \
-	  "sent by " VUP_SRC_LVU "vu_send_reply (keeps the request's flags "   \
-	  "unless vmsg_set_reply_u64 zeroed them), never by QEMU "             \
-	  "(vhost_user_send_resp) or DPDK (send_vhost_reply) which clear it",  \
-	  "NEED_REPLY set on a reply")                                         \
+	  "REPLY); " VUP_SENT_NEED_REPLY,                                      \
+	  "NEED_REPLY set on a main-channel reply")                            \
 	X(SIZE, "VU005", ERROR, FRAMING, VUP_SPEC_HEADER,                      \
 	  ":size: 32-bit size of the payload",                                 \
 	  "refused: " VUP_SRC_RV "check_request_size, extract_request_body "   \
@@ -303,6 +307,14 @@
 	  "(vhost_user_postcopy_listen); " VUP_SRC_RV "send_ack_message "      \
 	  "answers only with REPLY_ACK, so a sender that waits hangs",         \
 	  "NEED_REPLY without REPLY_ACK negotiated")                           \
+	X(NEED_REPLY_ON_BACKEND_REPLY, "VU033", WARNING, FRAMING,              \
+	  VUP_SPEC_ACK, VUP_QUOTE_NEED_REPLY,                                  \
+	  "tolerated by the back-ends, the receivers of back-end-channel "     \
+	  "replies: " VUP_SRC_LVU "vu_process_message_reply and " VUP_SRC_DPDK \
+	  "send_vhost_backend_message_process_reply read the u64 only; "       \
+	  "rust-vmm vhost backend_req.rs wait_for_ack (is_reply_for reads "    \
+	  "only REPLY); " VUP_SENT_NEED_REPLY,                                 \
+	  "NEED_REPLY set on a back-end-channel reply")                        \
 	VUP_CHECKS_MORE(X)
 
 /* VU033 is the back-end channel's NEED_REPLY_ON_REPLY; the rows below
@@ -462,17 +474,46 @@ struct vup_checker;
 struct vup_checker *vup_checker_new(uint32_t session); /* NULL: no memory */
 void vup_checker_free(struct vup_checker *c);
 
+/* The row of a problem (problems.h) of a message on channel chan:
+ * NEED_REPLY on a reply is VU004 on the main channel (QEMU refuses it),
+ * VU033 on the back-end channel (the back-ends take it).  False for the
+ * problems no row covers (reserved flags, unknown codes: the receiver's
+ * to judge, newer peers use them). */
+bool vup_check_problem_row(enum vup_problem p, enum vup_chan chan,
+                           enum vup_check_id *id);
+
+/* What the relay does with a message that trips a row, before it is
+ * forwarded.  Derived from the problem the row is found by: ALWAYS
+ * (vuproxy cannot frame it), STRICT (refused with --strict: the rows of
+ * the validator and the reply pairing, VUP_PC_STRICT), NEVER (the rows
+ * judged once the message went on, and those left to the receiver).
+ * tests/hostile/README.md lists the STRICT rows. */
+enum vup_check_refusal {
+	VUP_REFUSE_NEVER,
+	VUP_REFUSE_STRICT,
+	VUP_REFUSE_ALWAYS,
+};
+enum vup_check_refusal vup_check_refusal(enum vup_check_id id);
+
 /* Before the model is fed: what the validator and the reply pairing find
- * (they judge against the state the message arrives in); held for the
- * next vup_check_message. */
+ * (they judge against the state the message arrives in, through
+ * vup_problems_find); held for the next vup_check_message. */
 void vup_check_before(struct vup_checker *c, const struct vup_model *m,
                       const struct vup_view *v);
+/* The same with the problems already found (the relay's step found them
+ * for its own decision): no second pass over the message. */
+void vup_check_problems(struct vup_checker *c, const struct vup_view *v,
+                        const struct vup_findings *fs);
 /* After the model was fed v (delivered, events ev): out receives the
  * findings (out->n reset). */
 void vup_check_message(struct vup_checker *c, const struct vup_model *m,
                        const struct vup_view *v, bool delivered,
                        const struct vup_model_events *ev, uint64_t frame,
                        struct vup_check_findings *out);
+/* The frame given to vup_check_message with the request a reply is owed
+ * for (o: vup_model_owed_at), 0 when it is no longer known. */
+uint64_t vup_check_owed_frame(const struct vup_checker *c, enum vup_chan chan,
+                              const struct vup_model_owed *o);
 /* The end of the session's record: replies still owed (INFO when the
  * file is cut off). */
 void vup_check_end(struct vup_checker *c, const struct vup_model *m,

@@ -25,7 +25,14 @@ struct vup_proxy_config {
 	struct vup_tap_config tap; /* --tap, -s */
 	uint32_t tap_interval_us;  /* --tap-interval: poll period */
 	uint64_t tap_mem_limit;    /* --tap-memory: bytes; 0 = 256 MiB */
-	bool strict; /* --strict: refuse what the receiver would judge */
+	bool strict;   /* --strict: refuse what the receiver would judge */
+	bool no_check; /* --no-check: no live checker (check.h) */
+	/* --trace-findings: the checker's findings are recorded in the
+	 * trace (tracemsg.h).  Off by default: a trace then holds the
+	 * session's packets only, as readers counting them expect. */
+	bool trace_findings;
+	unsigned reply_timeout_s; /* --reply-timeout: log a reply owed this
+	                             long; 0 never */
 };
 
 /* --backend-wait defaults.  connect: one attempt, as the front-end would

@@ -59,6 +59,18 @@ uint64_t vup_trace_packets(const struct vup_trace *t);
 int vup_trace_message(struct vup_trace *t, uint64_t ts_ns,
                       const struct vup_trace_hdr *h,
                       const struct vup_hdr *msg_hdr, const uint8_t *payload);
+/* Where the last packet written is: its number among every packet of
+ * every file (1-based; 0 none yet).  Keep it to name a record in a
+ * finding written later. */
+uint64_t vup_trace_seq(const struct vup_trace *t);
+/* A finding record (tracemsg.h) about the packet numbered about by
+ * vup_trace_seq (0: none): its frame is that packet's number in the open
+ * file, 0 when it is in an earlier file.  The file's "vuproxy findings"
+ * interface (LINKTYPE_USER3) is declared before its first finding.
+ * Flushed, as control messages are. */
+struct vup_finding_rec;
+int vup_trace_finding(struct vup_trace *t, uint64_t ts_ns,
+                      const struct vup_finding_rec *f, uint64_t about);
 /* Finish the gzip stream and close.  Returns 0 or the first error. */
 int vup_trace_close(struct vup_trace *t);
 /* Messages recorded so far (all files). */

@@ -45,8 +45,8 @@ void vup__check_add(struct vup_check_findings *out, const struct vup_checker *c,
 	va_end(ap);
 }
 
-/* The rows of the validator's problems (REPORT-class ones have none). */
-static bool problem_row(enum vup_problem p, enum vup_check_id *id)
+bool vup_check_problem_row(enum vup_problem p, enum vup_chan chan,
+                           enum vup_check_id *id)
 {
 	switch (p) {
 	case VUP_PROBLEM_VERSION: *id = VUP_CHECK_VERSION; return true;
@@ -55,7 +55,9 @@ static bool problem_row(enum vup_problem p, enum vup_check_id *id)
 		return true;
 	case VUP_PROBLEM_ROLE: *id = VUP_CHECK_ROLE; return true;
 	case VUP_PROBLEM_NEED_REPLY_ON_REPLY:
-		*id = VUP_CHECK_NEED_REPLY_ON_REPLY;
+		*id = chan == VUP_CHAN_BACKEND
+		              ? VUP_CHECK_NEED_REPLY_ON_BACKEND_REPLY
+		              : VUP_CHECK_NEED_REPLY_ON_REPLY;
 		return true;
 	case VUP_PROBLEM_SIZE: *id = VUP_CHECK_SIZE; return true;
 	case VUP_PROBLEM_LAYOUT: *id = VUP_CHECK_LAYOUT; return true;
@@ -72,38 +74,51 @@ static bool problem_row(enum vup_problem p, enum vup_check_id *id)
 	}
 }
 
-static void pre(struct vup_checker *c, enum vup_problem p, const char *why)
+enum vup_check_refusal vup_check_refusal(enum vup_check_id id)
+{
+	for (int p = 1; p < VUP_PROBLEM_COUNT; p++)
+		for (int chan = VUP_CHAN_MAIN; chan <= VUP_CHAN_BACKEND;
+		     chan++) {
+			enum vup_check_id row;
+			if (!vup_check_problem_row(p, chan, &row) || row != id)
+				continue;
+			switch (vup_problem_class(p)) {
+			case VUP_PC_REFUSE: return VUP_REFUSE_ALWAYS;
+			case VUP_PC_STRICT: return VUP_REFUSE_STRICT;
+			default: return VUP_REFUSE_NEVER;
+			}
+		}
+	return VUP_REFUSE_NEVER;
+}
+
+static void pre(struct vup_checker *c, enum vup_chan chan, enum vup_problem p,
+                const char *why)
 {
 	enum vup_check_id id;
-	if (!problem_row(p, &id) || c->npre == PRE_MAX)
+	if (!vup_check_problem_row(p, chan, &id) || c->npre == PRE_MAX)
 		return;
 	c->pre[c->npre].id = id;
 	snprintf(c->pre[c->npre].why, sizeof(c->pre[0].why), "%s", why);
 	c->npre++;
 }
 
+void vup_check_problems(struct vup_checker *c, const struct vup_view *v,
+                        const struct vup_findings *fs)
+{
+	c->npre = 0;
+	for (unsigned i = 0; i < fs->n; i++)
+		/* VU011 is judged from the fd's kind (backend_channel), the
+		 * relay's word for it is about its own interposing. */
+		if (fs->f[i].kind != VUP_PROBLEM_BACKEND_REQ_FD)
+			pre(c, v->chan, fs->f[i].kind, fs->f[i].why);
+}
+
 void vup_check_before(struct vup_checker *c, const struct vup_model *m,
                       const struct vup_view *v)
 {
-	char why[160];
-	c->npre = 0;
-	enum vup_problem p =
-	        vup_proto_check_view(v, vup_model_neg(m), why, sizeof(why));
-	if (p)
-		pre(c, p, why);
-	if (p && vup_problem_class(p) == VUP_PC_REFUSE)
-		return;
-	const struct vup_hdr *h = &v->hdr;
-	if ((h->flags & VUP_FLAG_REPLY) && (h->flags & VUP_FLAG_NEED_REPLY) &&
-	    v->reply && p != VUP_PROBLEM_NEED_REPLY_ON_REPLY) {
-		snprintf(why, sizeof(why),
-		         "NEED_REPLY set on a reply (flags 0x%x)", h->flags);
-		pre(c, VUP_PROBLEM_NEED_REPLY_ON_REPLY, why);
-	}
-	why[0] = '\0';
-	p = vup_model_pairing(m, v, why, sizeof(why));
-	if (p)
-		pre(c, p, why);
+	struct vup_findings fs;
+	vup_problems_find(m, v, &fs);
+	vup_check_problems(c, v, &fs);
 }
 
 static bool has_event(const struct vup_model_events *ev,
@@ -347,8 +362,8 @@ void vup_check_message(struct vup_checker *c, const struct vup_model *m,
 	vup__check_memory(c, m, v, ev, frame, out);
 }
 
-static uint64_t owed_frame(const struct vup_checker *c, enum vup_chan chan,
-                           const struct vup_model_owed *o)
+uint64_t vup_check_owed_frame(const struct vup_checker *c, enum vup_chan chan,
+                              const struct vup_model_owed *o)
 {
 	for (unsigned k = 1; k <= OWED_FRAMES && k <= c->owed_next; k++) {
 		const struct owed_frame *f =
@@ -378,7 +393,8 @@ void vup_check_end(struct vup_checker *c, const struct vup_model *m,
 			        out, c,
 			        cut_off ? VUP_CHECK_REPLY_CUT_OFF
 			                : VUP_CHECK_REPLY_MISSING,
-			        &v, owed_frame(c, (enum vup_chan)chan, o),
+			        &v,
+			        vup_check_owed_frame(c, (enum vup_chan)chan, o),
 			        "%s (#%u) on the %s channel never "
 			        "answered%s",
 			        vup_proto_name((enum vup_chan)chan, o->code),

@@ -16,29 +16,10 @@
 
 #include "vuproxy/channel.h"
 #include "vuproxy/model.h"
+#include "vuproxy/problems.h"
 #include "vuproxy/proto.h"
 
 #define VUP_FLOW_PENDING_MAX VUP_MODEL_OWED_MAX
-
-/* What is wrong with one message: up to VUP_FLOW_FINDINGS_MAX problems,
- * each with a human reason. */
-#define VUP_FLOW_FINDINGS_MAX 4
-struct vup_finding {
-	enum vup_problem kind;
-	char why[192];
-};
-struct vup_findings {
-	unsigned n;
-	struct vup_finding f[VUP_FLOW_FINDINGS_MAX];
-};
-/* Add a finding (ignored when full); returns it, or NULL. */
-struct vup_finding *vup_findings_add(struct vup_findings *fs,
-                                     enum vup_problem kind);
-/* The first finding vuproxy must refuse the message for, or NULL. */
-const struct vup_finding *vup_findings_refusal(const struct vup_findings *fs,
-                                               bool strict);
-/* "kind: why; kind: why" (snprintf style), for the trace's mark. */
-size_t vup_findings_text(const struct vup_findings *fs, char *buf, size_t cap);
 
 /* Warnings are rate-limited per session and kind: the first is logged,
  * later ones within VUP_FLOW_WARN_PERIOD_NS are counted and the count is
@@ -50,6 +31,16 @@ struct vup_warn_limit {
 	uint32_t held;    /* occurrences since then, not logged */
 	bool logged;
 };
+/* The rate limit of one kind of line (a problem's, a check row's): log
+ * now?  True for the first one and for the first after the period;
+ * *held then receives how many were counted and not logged since the
+ * last line.  False: counted. */
+bool vup_warn_due(struct vup_warn_limit *w, uint64_t now_ns, uint32_t *held);
+/* Occurrences counted and not logged yet, to be told now: if the last
+ * line is a period old by now_ns (the proxy's periodic tick), or whatever
+ * its age with now_ns UINT64_MAX (the session ends).  Resets the count; a
+ * line told starts a new period. */
+uint32_t vup_warn_take_held(struct vup_warn_limit *w, uint64_t now_ns);
 
 struct vup_flow {
 	struct vup_model *model; /* the session's meaning */
@@ -69,8 +60,9 @@ vup_flow_neg(const struct vup_flow *f)
 /* Forget the replies owed on a channel (it was closed or replaced). */
 void vup_flow_forget(struct vup_flow *f, enum vup_chan chan);
 
-/* What is wrong with a message about to be relayed: checked against the
- * catalogue and the replies owed, nothing changed.  *out receives every
+/* What is wrong with a message about to be relayed (vup_problems_find
+ * in the session's model): checked against the catalogue and the replies
+ * owed, nothing changed.  *out receives every
  * problem found (n = 0: none).  Whether to relay is the caller's
  * (vup_findings_refusal); what becomes of it is then fed to the model. */
 void vup_flow_check(const struct vup_flow *f, const struct vup_view *v,
@@ -82,15 +74,10 @@ void vup_flow_inspect(struct vup_flow *f, enum vup_chan chan,
                       enum vup_side from, const struct vup_msg *m,
                       struct vup_findings *out);
 
-/* Log a warning of this kind now?  True for the first one and for the
- * first after the period; *held then receives how many were counted and
- * not logged since the last line.  False: counted. */
+/* vup_warn_due and vup_warn_take_held for the session's problems of a
+ * kind. */
 bool vup_flow_warn_due(struct vup_flow *f, enum vup_problem kind,
                        uint64_t now_ns, uint32_t *held);
-/* Occurrences of a kind counted and not logged yet, to be told now: if
- * the last line of that kind is a period old by now_ns (the proxy's
- * periodic tick), or whatever its age with now_ns UINT64_MAX (the session
- * ends).  Resets the count; a line told starts a new period. */
 uint32_t vup_flow_warn_take_held(struct vup_flow *f, enum vup_problem kind,
                                  uint64_t now_ns);
 

@@ -438,13 +438,25 @@ void vup__relay(struct vup_link *l)
 	/* The tap's records follow the message's own (its records come
 	 * first in the actions). */
 	bool tapped = false;
+	/* The record the checker's findings name: the last of the message
+	 * itself (as sent, when rewritten), not vuproxy's answer. */
+	uint64_t about = 0;
+	const char *rule = NULL;
 	for (unsigned i = 0; i < st.n && !s->closing; i++) {
-		if (!tapped && st.a[i].kind != VUP_STEP_RECORD) {
+		const struct vup_step_action *a = &st.a[i];
+		if (!tapped && a->kind != VUP_STEP_RECORD) {
 			tap_follow(s, &view, &st);
 			tapped = true;
 		}
-		act(l, m, &view, &st, &st.a[i], now);
+		act(l, m, &view, &st, a, now);
+		if (a->kind == VUP_STEP_RECORD &&
+		    a->msg != VUP_STEP_MSG_ANSWER && s->proxy->cfg.trace) {
+			about = vup_trace_seq(s->proxy->cfg.trace);
+			rule = a->rule;
+		}
 	}
+	/* After the records: a finding names a frame already written. */
+	vup__check_message(s, l, &view, &st, about, rule);
 	/* The session failed midway: what was not passed on is closed. */
 	vup_close_fds(m->fds, m->nfds);
 	m->nfds = 0;

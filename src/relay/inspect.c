@@ -71,4 +71,5 @@ void vup__warn_flush(struct vup_session *s, bool all)
 			        "relayed",
 			        s->id, held, vup_problem_name(k));
 	}
+	vup__check_flush(s, all);
 }

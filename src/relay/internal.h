@@ -7,9 +7,12 @@
 
 #include "flow.h"
 #include "hold.h"
+#include "step.h"
 #include "vuproxy/channel.h"
+#include "vuproxy/check.h"
 #include "vuproxy/proxy.h"
 #include "vuproxy/rules.h"
+#include "watchdog.h"
 
 /* Stop reading a peer when the other side has this much queued (or this
  * many of its messages are held by a delay); resume below LOW. */
@@ -44,7 +47,10 @@ struct vup_session {
 	struct vup_link *fe_bch, *be_bch; /* back-end channel, if interposed */
 	struct vup_flow flow;
 	struct vup_rules_session *rules_state;
-	struct vup_tap *tap;    /* --tap, or NULL */
+	struct vup_tap *tap;         /* --tap, or NULL */
+	struct vup_checker *checker; /* NULL: --no-check */
+	struct vup_warn_limit check_warn[VUP_CHECK_COUNT]; /* by row */
+	struct vup_watchdog watchdog;                      /* --reply-timeout */
 	uv_timer_t hold_timer;  /* releases held messages */
 	uv_timer_t stall_timer; /* a peer stopped mid-message */
 	uv_idle_t drain_idle;   /* delivers messages a channel read ahead */
@@ -120,6 +126,20 @@ void vup__warn_findings(const struct vup_link *l, const struct vup_hdr *h,
 /* Tell the counts the rate limit held back: all of them (the session
  * ends), or those whose last line is a period old (the periodic tick). */
 void vup__warn_flush(struct vup_session *s, bool all);
+/* checking.c: the checker live (check.h) and the reply watchdog. */
+void vup__check_open(struct vup_session *s);
+void vup__check_close(struct vup_session *s);
+/* After the step's actions: the findings about message v (about: its
+ * record's vup_trace_seq, rule: the rule its record names) are logged,
+ * rate-limited per row, and recorded in the trace. */
+void vup__check_message(struct vup_session *s, const struct vup_link *l,
+                        const struct vup_view *v, const struct vup_step *st,
+                        uint64_t about, const char *rule);
+/* Tell the counts the rate limit held back (as vup__warn_flush). */
+void vup__check_flush(struct vup_session *s, bool all);
+/* The periodic tick: replies owed past --reply-timeout. */
+void vup__watchdog(struct vup_session *s, uint64_t now_ns);
+
 /* forward.c: record a message in the trace (fdi: its fds' kinds; mark:
  * its problems, or NULL). */
 void vup__record(struct vup_session *s, enum vup_chan chan, enum vup_side from,

@@ -27,7 +27,8 @@
 #include "internal.h"
 #include "vuproxy/log.h"
 
-#define RESTART_DELAY_MS 100
+#define RESTART_DELAY_MS     100
+#define VUP_WATCHDOG_TICK_MS 1000
 
 static void start_session_connect_connect(struct vup_proxy *p);
 
@@ -222,12 +223,16 @@ static int open_listener(struct vup_proxy *p, enum vup_side side)
 
 /* Every period: the warnings held back for longer than that are told,
  * so that a burst that stops is counted within 10 s, not at the end of a
- * session that may last for days. */
+ * session that may last for days; and the replies owed past
+ * --reply-timeout. */
 static void on_warn_tick(uv_timer_t *t)
 {
 	struct vup_proxy *p = t->data;
-	for (struct vup_session *s = p->sessions; s; s = s->next)
+	uint64_t now = uv_hrtime();
+	for (struct vup_session *s = p->sessions; s; s = s->next) {
 		vup__warn_flush(s, false);
+		vup__watchdog(s, now);
+	}
 }
 
 int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
@@ -248,9 +253,12 @@ int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
 	p->restart.data = p;
 	uv_timer_init(loop, &p->warn_tick);
 	p->warn_tick.data = p;
-	uv_timer_start(&p->warn_tick, on_warn_tick,
-	               VUP_FLOW_WARN_PERIOD_NS / 1000000,
-	               VUP_FLOW_WARN_PERIOD_NS / 1000000);
+	/* With the reply watchdog, once a second: a reply owed is told
+	 * within --reply-timeout + 1 s. */
+	uint64_t tick_ms = cfg->reply_timeout_s
+	                           ? VUP_WATCHDOG_TICK_MS
+	                           : VUP_FLOW_WARN_PERIOD_NS / 1000000;
+	uv_timer_start(&p->warn_tick, on_warn_tick, tick_ms, tick_ms);
 	uv_unref((uv_handle_t *)&p->warn_tick); /* keeps no loop alive */
 	p->tap_budget.mem_limit = cfg->tap_mem_limit ? cfg->tap_mem_limit
 	                                             : VUP_TAP_MEMORY_DEFAULT;

@@ -70,6 +70,7 @@ struct vup_link *vup__link_new(struct vup_session *s, enum vup_side side,
 static void free_session_if_done(struct vup_session *s)
 {
 	if (s->closing && s->open_links == 0 && s->open_timers == 0) {
+		vup__check_close(s);
 		vup_flow_free(&s->flow);
 		free(s);
 	}
@@ -492,6 +493,7 @@ struct vup_session *vup_session_new(struct vup_proxy *p)
 	}
 	s->fe->peer = s->be;
 	s->be->peer = s->fe;
+	vup__check_open(s);
 	if (p->cfg.trace)
 		trace_session(s);
 	vup__tap_session_open(s);

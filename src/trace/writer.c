@@ -12,6 +12,7 @@
 #include "vuproxy/log.h"
 #include "vuproxy/proto.h"
 #include "vuproxy/trace.h"
+#include "vuproxy/tracemsg.h"
 
 /* A live interface: a session's control channel (LINKTYPE_USER0) or one
  * of its tap interfaces.  handle names it for the caller; ifid is its
@@ -45,6 +46,12 @@ struct vup_trace {
 	uint32_t next_ifid; /* ids count IDBs in the open file */
 	uint32_t next_handle;
 	uint64_t count, packets;
+	/* Packets (EPBs) written, all files; and how many of them were in
+	 * the files before the open one: a packet's frame in its file, as
+	 * Wireshark numbers it, is seq - file_base. */
+	uint64_t seq, file_base;
+	bool findings_declared; /* the open file has the findings' IDB */
+	uint32_t findings_ifid;
 	bool unflushed; /* blocks given to zlib without a sync flush */
 	int level;      /* zlib's compression level now: see set_level */
 };
@@ -239,6 +246,8 @@ static int open_file(struct vup_trace *t, char *err, size_t errlen)
 	t->z_open = true;
 	t->level = LEVEL_FRAMES;
 	t->next_ifid = 0;
+	t->file_base = t->seq;
+	t->findings_declared = false;
 	/* The file starts with its SHB: nothing left of the previous one. */
 	t->block.len = 0;
 	t->unflushed = false;
@@ -435,6 +444,7 @@ int vup_trace_message(struct vup_trace *t, uint64_t ts_ns,
 	                    NULL);
 	if (rc)
 		return rc;
+	t->seq++;
 	rc = emit(t, Z_SYNC_FLUSH);
 	if (rc == 0)
 		t->count++;
@@ -468,6 +478,7 @@ int vup_trace_packet_note(struct vup_trace *t, uint32_t handle, uint64_t ts_ns,
 	if (rc)
 		return rc;
 	t->packets++;
+	t->seq++;
 	return t->block.len >= TAP_BATCH_BYTES ? emit(t, Z_NO_FLUSH) : 0;
 }
 
@@ -489,6 +500,60 @@ int vup_trace_flush(struct vup_trace *t)
 		return -EIO;
 	if (!t->block.len && !t->unflushed)
 		return 0;
+	return emit(t, Z_SYNC_FLUSH);
+}
+
+uint64_t vup_trace_seq(const struct vup_trace *t)
+{
+	return t->seq;
+}
+
+/* A finding's message is a line of a log: more is clipped. */
+#define FINDING_TEXT_MAX 1024
+
+/* The findings' interface is the file's, not a session's: declared
+ * before the file's first finding, and again in a later file. */
+static int declare_findings(struct vup_trace *t)
+{
+	if (t->findings_declared)
+		return 0;
+	int rc = pcapng_idb(&t->block, LINKTYPE_USER3, 0, VUP_FINDING_IFACE,
+	                    "what vuproxy's checker found, by frame");
+	if (rc)
+		return rc;
+	t->findings_ifid = t->next_ifid++;
+	t->findings_declared = true;
+	return 0;
+}
+
+int vup_trace_finding(struct vup_trace *t, uint64_t ts_ns,
+                      const struct vup_finding_rec *f, uint64_t about)
+{
+	if (t->broken)
+		return -EIO;
+	if (set_level(t, LEVEL_MESSAGES))
+		return -EIO;
+	int rc = declare_findings(t);
+	if (rc)
+		return rc;
+	struct vup_finding_rec r = *f;
+	r.frame = about > t->file_base ? about - t->file_base : 0;
+	if (r.message_len > FINDING_TEXT_MAX)
+		r.message_len = FINDING_TEXT_MAX;
+	/* Encoded past the blocks waiting in the buffer, then copied out
+	 * as the EPB's data. */
+	size_t at = t->block.len;
+	if (vup_finding_encode(&t->block, &r))
+		return -ENOMEM;
+	size_t len = t->block.len - at;
+	uint8_t rec[VUP_FINDING_FIXED + 255 + 255 + FINDING_TEXT_MAX + 4];
+	memcpy(rec, t->block.data + at, len);
+	t->block.len = at;
+	rc = pcapng_epb(&t->block, t->findings_ifid, ts_ns, rec, (uint32_t)len,
+	                (uint32_t)len, 0, NULL);
+	if (rc)
+		return rc;
+	t->seq++;
 	return emit(t, Z_SYNC_FLUSH);
 }
 

@@ -609,7 +609,7 @@ local CHECK = {
 	["VU004"] = {
 		severity = "error",
 		kind = "framing",
-		title = "NEED_REPLY set on a reply",
+		title = "NEED_REPLY set on a main-channel reply",
 		section = "VHOST_USER_PROTOCOL_F_REPLY_ACK",
 		quote = "This indicates that the back-end MUST respond with a Payload ``VhostUserMsg`` indicating success or failure."
 	},
@@ -808,6 +808,13 @@ local CHECK = {
 		title = "NEED_REPLY without REPLY_ACK negotiated",
 		section = "VHOST_USER_PROTOCOL_F_REPLY_ACK",
 		quote = "With this protocol extension negotiated, the sender (QEMU) can set the ``need_reply`` [Bit 3] flag to any command."
+	},
+	["VU033"] = {
+		severity = "warning",
+		kind = "framing",
+		title = "NEED_REPLY set on a back-end-channel reply",
+		section = "VHOST_USER_PROTOCOL_F_REPLY_ACK",
+		quote = "This indicates that the back-end MUST respond with a Payload ``VhostUserMsg`` indicating success or failure."
 	},
 	["VU034"] = {
 		severity = "error",
