@@ -105,14 +105,16 @@
 	  "InvalidMessage); tolerated: libvhost-user and DPDK read no REPLY "  \
 	  "bit on requests",                                                   \
 	  "REPLY flag contradicts the sender's role")                          \
-	X(NEED_REPLY_ON_REPLY, "VU004", ERROR, FRAMING, VUP_SPEC_ACK,          \
+	X(NEED_REPLY_ON_REPLY, "VU004", WARNING, FRAMING, VUP_SPEC_ACK,        \
 	  VUP_QUOTE_NEED_REPLY,                                                \
-	  "refused by QEMU, the receiver of main-channel "                     \
-	  "replies: " VUP_SRC_QEMU                                             \
-	  "vhost_user_read_header (flags 0xd are not "                         \
-	  "REPLY|VERSION: \"Failed to read msg header\", -EPROTO); "           \
 	  "tolerated: " VUP_SRC_RVFE "recv_reply (is_reply_for reads only "    \
-	  "REPLY); " VUP_SENT_NEED_REPLY,                                      \
+	  "REPLY): qemu-storage-daemon answers the rust-vmm front-end so and " \
+	  "they work (tests/e2e/qsd_rustvmm.sh); refused by " VUP_SRC_QEMU     \
+	  "vhost_user_read_header (flags 0xd are not REPLY|VERSION: \"Failed " \
+	  "to read msg header\", -EPROTO), which never provokes it: QEMU "     \
+	  "sets NEED_REPLY only on requests without a reply of their own, "    \
+	  "which libvhost-user answers through vmsg_set_reply_u64 with clean " \
+	  "flags; " VUP_SENT_NEED_REPLY,                                       \
 	  "NEED_REPLY set on a main-channel reply")                            \
 	X(SIZE, "VU005", ERROR, FRAMING, VUP_SPEC_HEADER,                      \
 	  ":size: 32-bit size of the payload",                                 \

@@ -56,7 +56,9 @@ static void unadvertised(struct vup_checker *c, const struct vup_model *m,
 /* "Negotiated" as QEMU reads it: before SET_FEATURES, QEMU net sends
  * SET_VRING_ENABLE once GET_FEATURES offered bit 30 (vhost_user_set_
  * vring_enable tests the back-end's features); after it, the acked
- * features decide, as rust-vmm's check_feature does. */
+ * features decide, as rust-vmm's check_feature does.  With neither
+ * known (DPDK's virtio-user tears down a reconnected session's rings
+ * before it asks anything) nothing is judged: no peer refuses it. */
 static void enable_no_protocol(struct vup_checker *c, const struct vup_model *m,
                                const struct vup_view *v, uint64_t frame,
                                struct vup_check_findings *out)
@@ -68,7 +70,7 @@ static void enable_no_protocol(struct vup_checker *c, const struct vup_model *m,
 	else if (vup_model_offered(m, false, &bits))
 		what = "offered (no SET_FEATURES yet)";
 	else
-		what = "known (no GET_FEATURES answer, no SET_FEATURES)";
+		return;
 	if (bits & BIT(VUP_F_PROTOCOL_FEATURES))
 		return;
 	vup_view_get(v, VUP_FLD_VRING_ENABLE_INDEX, &index);

@@ -71,7 +71,7 @@ static void test_need_reply_rows(void **state)
 	                                  &id));
 	assert_int_equal(id, VUP_CHECK_NEED_REPLY_ON_REPLY);
 	assert_string_equal(vup_check_row(id)->code, "VU004");
-	assert_int_equal(vup_check_row(id)->severity, VUP_SEV_ERROR);
+	assert_int_equal(vup_check_row(id)->severity, VUP_SEV_WARNING);
 	assert_true(vup_check_problem_row(VUP_PROBLEM_NEED_REPLY_ON_REPLY, BCH,
 	                                  &id));
 	assert_int_equal(id, VUP_CHECK_NEED_REPLY_ON_BACKEND_REPLY);

@@ -607,7 +607,7 @@ local CHECK = {
 		quote = "Bit 2 is the reply flag - needs to be sent on each reply from the back-end"
 	},
 	["VU004"] = {
-		severity = "error",
+		severity = "warning",
 		kind = "framing",
 		title = "NEED_REPLY set on a main-channel reply",
 		section = "VHOST_USER_PROTOCOL_F_REPLY_ACK",
