@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "unit.h"
 #include "vuproxy/check.h"
 #include "vuproxy/trace.h"
@@ -136,24 +137,7 @@ static int cleanup(void **state)
 static int run_on(const char *file, const char *a1, const char *a2,
                   const char *a3)
 {
-	char *argv[6] = {"check"};
-	int argc = 1;
-	const char *args[] = {a1, a2, a3};
-	for (int i = 0; i < 3; i++)
-		if (args[i])
-			argv[argc++] = (char *)args[i];
-	argv[argc++] = (char *)file;
-	fflush(stdout);
-	int saved = dup(1);
-	int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(saved >= 0 && fd >= 0);
-	dup2(fd, 1);
-	close(fd);
-	int rc = vup_check_main(argc, argv);
-	fflush(stdout);
-	dup2(saved, 1);
-	close(saved);
-	return rc;
+	return check_run(out_path, file, a1, a2, a3);
 }
 
 static int run(const char *a1, const char *a2, const char *a3)
@@ -161,16 +145,7 @@ static int run(const char *a1, const char *a2, const char *a3)
 	return run_on(trace_path, a1, a2, a3);
 }
 
-static char *slurp(const char *path)
-{
-	static char buf[65536];
-	FILE *f = fopen(path, "r");
-	assert_non_null(f);
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
+#define slurp check_slurp
 
 static void test_text(void **state)
 {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "unit.h"
 #include "vuproxy/check.h"
 #include "vuproxy/reader.h"
@@ -79,30 +80,10 @@ static int run(unsigned k)
 {
 	char name[700];
 	file_name(k, name, sizeof(name));
-	char *argv[] = {"check", name};
-	fflush(stdout);
-	int saved = dup(1);
-	int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(saved >= 0 && fd >= 0);
-	dup2(fd, 1);
-	close(fd);
-	int rc = vup_check_main(2, argv);
-	fflush(stdout);
-	dup2(saved, 1);
-	close(saved);
-	return rc;
+	return check_run(out_path, name, NULL, NULL, NULL);
 }
 
-static char *slurp(const char *path)
-{
-	static char buf[65536];
-	FILE *f = fopen(path, "r");
-	assert_non_null(f);
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
+#define slurp check_slurp
 
 /* The reader tells a re-declared interface from a new one. */
 static void test_reader_sees_continued(void **state)
