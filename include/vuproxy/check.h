@@ -239,7 +239,7 @@
 	X(REPLY_CUT_OFF, "VU023", INFO, REPLIES, VUP_SPEC_COMM,                \
 	  "Here is a list of the ones that do:",                               \
 	  "none: the file ends before the reply could be seen",                \
-	  "reply owed when the file was cut off")                              \
+	  "reply owed when the file was cut off or rotated")                   \
 	X(NACK, "VU024", ERROR, REPLIES, VUP_SPEC_ACK,                         \
 	  "The payload should be set to zero on success or non-zero on "       \
 	  "failure, unless the message already has an explicit reply body.",   \

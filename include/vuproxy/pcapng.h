@@ -67,6 +67,16 @@ struct pcapng_isb {
 int pcapng_isb(struct vup_buf *b, uint32_t ifid, uint64_t ts_ns,
                const struct pcapng_isb *s, const char *comment);
 
+/* An Interface Statistics Block that holds only a note (its end time and
+ * opt_comment): no counter is claimed. */
+int pcapng_isb_note(struct vup_buf *b, uint32_t ifid, uint64_t ts_ns,
+                    const char *comment);
+/* The note a rotation leaves on each live session's control interface at
+ * the end of a file: the session goes on in the next file, so a reply it
+ * owes there is not missing (check). */
+#define VUP_ISB_GOES_ON                                                        \
+	"vuproxy: continued; this session goes on in the next file"
+
 /* Decoding.  pcapng_next looks at buf[off..len): returns 1 with *blk set
  * when a whole block is there, 0 when more bytes are needed, -1 when the
  * bytes are not a valid block (detail in err). */

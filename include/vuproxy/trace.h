@@ -63,6 +63,10 @@ int vup_trace_message(struct vup_trace *t, uint64_t ts_ns,
  * every file (1-based; 0 none yet).  Keep it to name a record in a
  * finding written later. */
 uint64_t vup_trace_seq(const struct vup_trace *t);
+/* The frame, as Wireshark numbers it in the open file, of the packet
+ * numbered seq by vup_trace_seq: 0 when it is in an earlier file (or
+ * seq is 0). */
+uint64_t vup_trace_frame(const struct vup_trace *t, uint64_t seq);
 /* A finding record (tracemsg.h) about the packet numbered about by
  * vup_trace_seq (0: none): its frame is that packet's number in the open
  * file, 0 when it is in an earlier file.  The file's "vuproxy findings"

@@ -399,7 +399,7 @@ void vup_check_end(struct vup_checker *c, const struct vup_model *m,
 			        "answered%s",
 			        vup_proto_name((enum vup_chan)chan, o->code),
 			        o->code, vup_chan_name((enum vup_chan)chan),
-			        cut_off ? " before the file was cut off" : "");
+			        cut_off ? " before the file ended" : "");
 		}
 	}
 }

@@ -29,6 +29,7 @@ struct session {
 	struct vup_checker *checker;
 	uint64_t messages;
 	bool continued;    /* began in an earlier file (VUP_IDB_CONTINUED) */
+	bool goes_on;      /* goes on in the next file (VUP_ISB_GOES_ON) */
 	uint64_t unjudged; /* findings of a continued session not shown */
 	uint32_t count[VUP_CHECK_COUNT];
 	char first[VUP_CHECK_COUNT][240]; /* first error message per row */
@@ -400,6 +401,22 @@ static int parse(int argc, char **argv, struct run *r, const char **junit)
 	return -1;
 }
 
+/* A rotation's note at the end of a file: the session goes on in the
+ * next file, so what it owes is not missing.  (A session with no
+ * message in this file owes nothing here.) */
+static void goes_on(struct run *r, const struct vup_record *rec)
+{
+	uint32_t id;
+	const char *rest;
+	if (rec->linktype != LINKTYPE_USER0 || !rec->comment ||
+	    strcmp(rec->comment, VUP_ISB_GOES_ON) ||
+	    !vup_dump_iface_session(rec->ifname, &id, &rest))
+		return;
+	for (size_t i = 0; i < r->ns; i++)
+		if (r->s[i].id == id)
+			r->s[i].goes_on = true;
+}
+
 /* Read every record; 0, 2 (unreadable), with *cut_off for a short tail. */
 static int read_all(struct run *r, struct vup_reader *rd, const char *path,
                     bool *cut_off)
@@ -419,6 +436,10 @@ static int read_all(struct run *r, struct vup_reader *rd, const char *path,
 			        err, r->frames);
 			*cut_off = true;
 			return 0;
+		}
+		if (rec.kind == VUP_REC_STATS) {
+			goes_on(r, &rec);
+			continue;
 		}
 		r->frames++; /* every packet is a frame */
 		if (rec.linktype != LINKTYPE_USER0)
@@ -458,6 +479,7 @@ int vup_check_main(int argc, char **argv)
 		return 2;
 	}
 	bool cut_off = false;
+	vup_reader_want_stats(rd, true); /* for VUP_ISB_GOES_ON */
 	status = read_all(&r, rd, path, &cut_off);
 	bool ours = vup_reader_vuproxy(rd);
 	vup_reader_close(rd);
@@ -472,7 +494,8 @@ int vup_check_main(int argc, char **argv)
 	}
 	for (size_t i = 0; status == 0 && i < r.ns; i++) {
 		struct vup_check_findings fs;
-		vup_check_end(r.s[i].checker, r.s[i].model, cut_off, &fs);
+		vup_check_end(r.s[i].checker, r.s[i].model,
+		              cut_off || r.s[i].goes_on, &fs);
 		report(&r, &r.s[i], &fs);
 	}
 	for (size_t i = 0; status == 0 && i < r.ns; i++)

@@ -128,11 +128,21 @@ static void tell_late(struct vup_session *s, const struct vup_watchdog_late *w,
 	enum vup_side owes =
 	        w->chan == VUP_CHAN_MAIN ? VUP_BACKEND : VUP_FRONTEND;
 	const char *name = vup_proto_name(w->chan, w->owed->code);
+	uint64_t about =
+	        s->checker ? vup_check_owed_frame(s->checker, w->chan, w->owed)
+	                   : 0;
+	struct vup_trace *t = s->proxy->cfg.trace;
+	uint64_t frame = t && about ? vup_trace_frame(t, about) : 0;
+	char where[48] = "";
+	if (frame)
+		snprintf(where, sizeof(where), ", asked in frame %llu",
+		         (unsigned long long)frame);
 	vup_log(VUP_LOG_WARN,
-	        "s%u %s has not answered %s (#%u)%s for %u s "
+	        "s%u %s has not answered %s (#%u)%s for %u s%s "
 	        "(--reply-timeout); check VU022",
 	        s->id, vup_side_name(owes), name, w->owed->code,
-	        w->chan == VUP_CHAN_BACKEND ? " [backend-channel]" : "", secs);
+	        w->chan == VUP_CHAN_BACKEND ? " [backend-channel]" : "", secs,
+	        where);
 	if (!s->checker)
 		return;
 	struct vup_check_finding f = {
@@ -146,7 +156,7 @@ static void tell_late(struct vup_session *s, const struct vup_watchdog_late *w,
 	record(s, &f, w->owed->code,
 	       trace_flags(w->chan,
 	                   owes == VUP_BACKEND ? VUP_FRONTEND : VUP_BACKEND),
-	       vup_check_owed_frame(s->checker, w->chan, w->owed), NULL);
+	       about, NULL);
 }
 
 void vup__watchdog(struct vup_session *s, uint64_t now_ns)

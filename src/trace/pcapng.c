@@ -215,6 +215,22 @@ int pcapng_isb(struct vup_buf *b, uint32_t ifid, uint64_t ts_ns,
 	return 0;
 }
 
+int pcapng_isb_note(struct vup_buf *b, uint32_t ifid, uint64_t ts_ns,
+                    const char *comment)
+{
+	size_t body = 12 + opt_size(8) + str_opt_size(comment) + 4;
+	if (vup_buf_reserve(b, 12 + body))
+		return -ENOMEM;
+	uint32_t total = (uint32_t)begin(b, PCAPNG_ISB, body);
+	put32(b, ifid);
+	put_ts(b, ts_ns);
+	opt_ts(b, ISB_ENDTIME, ts_ns);
+	str_opt(b, OPT_COMMENT, comment);
+	opt(b, OPT_ENDOFOPT, NULL, 0);
+	put32(b, total);
+	return 0;
+}
+
 static uint32_t rd32(const uint8_t *p, bool swapped)
 {
 	uint32_t v;

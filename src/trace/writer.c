@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -283,12 +284,28 @@ static int close_file(struct vup_trace *t)
 	return rc;
 }
 
+/* The end of a file the sessions outlive: each control interface says
+ * so (VUP_ISB_GOES_ON), as the next file's says it continues. */
+static int note_goes_on(struct vup_trace *t)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now =
+	        (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	for (size_t i = 0; i < t->nifaces; i++)
+		if (t->ifaces[i].linktype == LINKTYPE_USER0 &&
+		    pcapng_isb_note(&t->block, t->ifaces[i].ifid, now,
+		                    VUP_ISB_GOES_ON))
+			return -ENOMEM;
+	return 0;
+}
+
 static int rotate(struct vup_trace *t)
 {
 	/* A file that could not be finished stops the recording (fail()
 	 * logged it once): no next file, and -W removes nothing, so that
 	 * the files on disk are the ones the log names. */
-	if (close_file(t) || t->broken)
+	if (note_goes_on(t) || close_file(t) || t->broken)
 		return -EIO;
 	t->file_no++;
 	char err[256] = "";
@@ -508,6 +525,11 @@ uint64_t vup_trace_seq(const struct vup_trace *t)
 	return t->seq;
 }
 
+uint64_t vup_trace_frame(const struct vup_trace *t, uint64_t seq)
+{
+	return seq > t->file_base ? seq - t->file_base : 0;
+}
+
 /* A finding's message is a line of a log: more is clipped. */
 #define FINDING_TEXT_MAX 1024
 
@@ -537,7 +559,7 @@ int vup_trace_finding(struct vup_trace *t, uint64_t ts_ns,
 	if (rc)
 		return rc;
 	struct vup_finding_rec r = *f;
-	r.frame = about > t->file_base ? about - t->file_base : 0;
+	r.frame = vup_trace_frame(t, about);
 	if (r.message_len > FINDING_TEXT_MAX)
 		r.message_len = FINDING_TEXT_MAX;
 	/* Encoded past the blocks waiting in the buffer, then copied out

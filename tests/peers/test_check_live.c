@@ -165,7 +165,8 @@ static void test_reply_watchdog(void **state)
 	uint64_t t0 = peer_now_ms();
 	PEER_OK(peer_relay_check(fe, be, code, V, state_, 8, NULL, 0));
 	const char *line = "warning: s1 back-end has not answered "
-	                   "GET_VRING_BASE (#11) for 1 s";
+	                   "GET_VRING_BASE (#11) for 1 s, asked in frame 1 "
+	                   "(--reply-timeout)";
 	PEER_OK(vproc_wait_line(&fx->vp, 1000 + 1000 + 500, line, NULL));
 	uint64_t took = peer_now_ms() - t0;
 	print_message("reply watchdog: told after %llu ms\n",

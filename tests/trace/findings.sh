@@ -55,7 +55,7 @@ s1 frame 11 finding error VU022 about frame 7 GET_VRING_BASE: no reply to GET_VR
 got=$(jq -c 'select(.type == "finding") | [.finding_frame, .session, .severity, .id, .frame, .request, .from, .message, .rule, .title]' "$E2E_DIR/dump.json")
 same "dump --json's findings" "$got" '[2,1,"warning","VU015",1,"GET_FEATURES","front-end","GET_FEATURES before SET_OWNER",null,"request before SET_OWNER"]
 [5,1,"error","VU012",4,"SET_FEATURES","front-end","acked 0x8000, never offered",null,"acked features never offered"]
-[8,1,"info","VU023",0,"GET_VRING_BASE","back-end","reply owed since the previous file",null,"reply owed when the file was cut off"]
+[8,1,"info","VU023",0,"GET_VRING_BASE","back-end","reply owed since the previous file",null,"reply owed when the file was cut off or rotated"]
 [11,1,"error","VU022",7,"GET_VRING_BASE","front-end","no reply to GET_VRING_BASE","hang-base","reply owed and never sent"]'
 jq -se 'map(select(.id == "VU012"))[0].spec | startswith("VHOST_USER_SET_FEATURES: Enable features")' "$E2E_DIR/dump.json" >/dev/null ||
 	e2e_fail "dump --json gives VU012 no spec: $(grep VU012 "$E2E_DIR/dump.json")"

@@ -742,7 +742,7 @@ local CHECK = {
 	["VU023"] = {
 		severity = "info",
 		kind = "replies",
-		title = "reply owed when the file was cut off",
+		title = "reply owed when the file was cut off or rotated",
 		section = "Communication",
 		quote = "Here is a list of the ones that do:"
 	},
