@@ -412,7 +412,15 @@
 	  "hangs: " VUP_SRC_DPDK "translate_ring_addresses (ring_addr_to_vva " \
 	  "maps less than the ring: \"failed to map desc ring\"; the ring "    \
 	  "never becomes ready and the device never starts)",                  \
-	  "ring area runs past the end of its region")
+	  "ring area runs past the end of its region")                         \
+	X(REPLY_LATE, "VU044", WARNING, REPLIES, VUP_SPEC_COMM,                \
+	  "Here is a list of the ones that do:",                               \
+	  "waited for without a timeout: " VUP_SRC_QEMU "vhost_user_read "     \
+	  "blocks (a back-end that never answers SET_LOG_BASE hangs QEMU, "    \
+	  "rust-vmm/vhost #217); only the live relay tells it, once per "      \
+	  "request, when --reply-timeout passes: the reply may still come "    \
+	  "(VU022 when the session ends without it)",                          \
+	  "reply owed past --reply-timeout")
 
 enum vup_check_id {
 #define X(id, code, sev, kind, sec, quote, peers, title) VUP_CHECK_##id,

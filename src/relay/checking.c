@@ -118,8 +118,8 @@ void vup__check_flush(struct vup_session *s, bool all)
 	}
 }
 
-/* A reply owed past --reply-timeout: told once, with a VU022 finding
- * about the request's record. */
+/* A reply owed past --reply-timeout: told once, with a VU044 finding
+ * about the request's record (late, not missing: it may still come). */
 static void tell_late(struct vup_session *s, const struct vup_watchdog_late *w,
                       unsigned secs)
 {
@@ -139,14 +139,14 @@ static void tell_late(struct vup_session *s, const struct vup_watchdog_late *w,
 		         (unsigned long long)frame);
 	vup_log(VUP_LOG_WARN,
 	        "s%u %s has not answered %s (#%u)%s for %u s%s "
-	        "(--reply-timeout); check VU022",
+	        "(--reply-timeout); check VU044",
 	        s->id, vup_side_name(owes), name, w->owed->code,
 	        w->chan == VUP_CHAN_BACKEND ? " [backend-channel]" : "", secs,
 	        where);
 	if (!s->checker)
 		return;
 	struct vup_check_finding f = {
-	        .row = vup_check_row(VUP_CHECK_REPLY_MISSING),
+	        .row = vup_check_row(VUP_CHECK_REPLY_LATE),
 	        .session = s->id,
 	        .request = name,
 	};
@@ -164,6 +164,12 @@ void vup__watchdog(struct vup_session *s, uint64_t now_ns)
 	unsigned secs = s->proxy->cfg.reply_timeout_s;
 	if (!secs || s->closing)
 		return;
+	/* Requests travel from the front-end on the main channel, from
+	 * the back-end on the back-end channel. */
+	s->watchdog.holding[VUP_CHAN_MAIN] =
+	        s->fe && !vup_hold_empty(&s->fe->hold);
+	s->watchdog.holding[VUP_CHAN_BACKEND] =
+	        s->be_bch && !vup_hold_empty(&s->be_bch->hold);
 	struct vup_watchdog_late late[2 * VUP_MODEL_OWED_MAX];
 	unsigned n = vup_watchdog_due(&s->watchdog, s->flow.model, now_ns,
 	                              (uint64_t)secs * 1000000000ull, late,

@@ -215,8 +215,10 @@ void vup__release_held(uv_timer_t *t)
 		struct vup_link *l = links[i];
 		struct vup_held *m;
 		while (l && !s->closing &&
-		       (m = vup_hold_pop_ready(&l->hold, now)))
+		       (m = vup_hold_pop_ready(&l->hold, now))) {
 			send_held(l, m);
+			s->watchdog.released_ns[l->chan] = now;
+		}
 		if (l && !s->closing && l->paused && !s->ending &&
 		    l->hold.count <= VUP_QUEUE_LOW_MSGS &&
 		    l->peer->ch.out_msgs <= VUP_QUEUE_LOW_MSGS) {

@@ -18,6 +18,12 @@
 struct vup_watchdog {
 	uint64_t told_until[2]; /* by channel: since_ns of the last told */
 	bool told_any[2];
+	/* vuproxy's own time is not the peer's: while a channel's requests
+	 * are held (a delay rule, back-pressure) nothing on it is due, and
+	 * a reply's wait is counted from the last release at the latest.
+	 * Set by the relay. */
+	bool holding[2];
+	uint64_t released_ns[2];
 };
 
 struct vup_watchdog_late {
@@ -26,8 +32,9 @@ struct vup_watchdog_late {
 };
 
 /* The replies owed in m that must come (VUP_EXPECT_YES) whose request is
- * timeout_ns old or older at now_ns and not told yet: up to max of them
- * into out, in order, now told.  Returns how many. */
+ * timeout_ns old or older at now_ns (counted from the channel's last
+ * release if later) and not told yet: up to max of them into out, in
+ * order, now told.  Returns how many. */
 unsigned vup_watchdog_due(struct vup_watchdog *w, const struct vup_model *m,
                           uint64_t now_ns, uint64_t timeout_ns,
                           struct vup_watchdog_late *out, unsigned max);

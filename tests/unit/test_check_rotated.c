@@ -22,13 +22,13 @@ static char base[600], out_path[600];
 static void msg(struct vup_trace *t, uint64_t ts, bool from_be, uint32_t code,
                 uint32_t flags, const void *p, uint32_t size)
 {
-        struct vup_trace_hdr th;
-        memset(&th, 0, sizeof(th));
-        th.session = 1;
-        th.action = VUP_TRACE_ACT_PASS;
-        th.flags = from_be ? VUP_TRACE_F_FROM_BACKEND : 0;
-        struct vup_hdr h = hdr(code, flags, size);
-        assert_int_equal(vup_trace_message(t, ts, &th, &h, p), 0);
+	struct vup_trace_hdr th;
+	memset(&th, 0, sizeof(th));
+	th.session = 1;
+	th.action = VUP_TRACE_ACT_PASS;
+	th.flags = from_be ? VUP_TRACE_F_FROM_BACKEND : 0;
+	struct vup_hdr h = hdr(code, flags, size);
+	assert_int_equal(vup_trace_message(t, ts, &th, &h, p), 0);
 }
 
 /* The writer rotates before a message once the file is past 1 byte, so

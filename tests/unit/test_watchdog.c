@@ -65,6 +65,24 @@ static void test_paid_and_unowed(void **state)
 	assert_int_equal(due(now + 60 * SEC), 0);
 }
 
+/* A delay rule holds the request: the back-end has not even seen it.
+ * Nothing is due while the channel holds, and the wait counts from the
+ * release (review: a 5 s delay blamed the back-end). */
+static void test_held_is_not_late(void **state)
+{
+	(void)state;
+	fe_state(VUP_REQ_GET_VRING_BASE, 0, 0);
+	uint64_t asked = now;
+	w.holding[VUP_CHAN_MAIN] = true;
+	assert_int_equal(due(asked + 30 * SEC), 0);
+	w.holding[VUP_CHAN_MAIN] = false;
+	w.released_ns[VUP_CHAN_MAIN] = asked + 30 * SEC;
+	assert_int_equal(due(asked + 34 * SEC), 0);
+	assert_int_equal(due(asked + 35 * SEC), 1);
+	assert_true(late[0].owed->since_ns == asked);
+	assert_int_equal(due(asked + 36 * SEC), 0); /* told once */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -73,6 +91,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_each_request_its_own_clock,
 	                                        wsetup, teardown),
 	        cmocka_unit_test_setup_teardown(test_paid_and_unowed, wsetup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_held_is_not_late, wsetup,
 	                                        teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

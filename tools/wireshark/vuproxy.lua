@@ -886,6 +886,13 @@ local CHECK = {
 		section = "Memory access",
 		quote = "User addresses map to the vhost memory region containing that user address."
 	},
+	["VU044"] = {
+		severity = "warning",
+		kind = "replies",
+		title = "reply owed past --reply-timeout",
+		section = "Communication",
+		quote = "Here is a list of the ones that do:"
+	},
 }
 
 -- The dissector.  Everything above this line is data from the catalogue;
