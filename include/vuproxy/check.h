@@ -370,7 +370,9 @@
 	  "tolerated: one reply and no ack comes back: " VUP_SRC_DPDK          \
 	  "vhost_user_msg_handler (send_vhost_reply clears NEED_REPLY, so no " \
 	  "ack follows the reply); a sender that waits for a second, "         \
-	  "ack-shaped reply hangs",                                            \
+	  "ack-shaped reply hangs; not judged: postcopy's SET_MEM_TABLE, "     \
+	  "answered by the table and then acked (" VUP_SRC_QEMU                \
+	  "vhost_user_set_mem_table_postcopy)",                                \
 	  "NEED_REPLY on a request that has a reply of its own")               \
 	X(VRING_NUM, "VU039", ERROR, DEVICE, "VHOST_USER_SET_VRING_NUM",       \
 	  "Set the size of the queue.",                                        \

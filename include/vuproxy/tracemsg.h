@@ -35,6 +35,12 @@ bool vup_trace_msg_view(const struct vup_trace_hdr *th,
                         const struct vup_negotiated *neg, uint64_t time_ns,
                         struct vup_view *v, bool *delivered);
 
+/* Whether a record's action is a rule's fault, which changes what the
+ * receiver sees (drop, delay, rewrite, fail, disconnect): a finding on
+ * such a message is the rule's doing.  LOG only notes the message;
+ * REFUSED and RELEASED are vuproxy's own. */
+bool vup_trace_action_faults(uint8_t action);
+
 /* A finding record: what the checker (check.h) found, written after the
  * message it is about, since a finding may be known only later (a reply
  * that never came).  Findings are a kind of record of their own, so, by

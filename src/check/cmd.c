@@ -49,29 +49,15 @@ struct run {
 	uint64_t frames, control, messages;
 	uint64_t by_sev[VUP_SEV_COUNT];
 	struct rule_frame *rf; /* in frame order */
-	size_t nrf;
+	size_t nrf, caprf;
 	char **rules; /* the names, once each: few rules, many frames */
 	size_t nrules;
 };
 
-/* The actions by which a rule changes what a receiver sees (LOG only
- * notes the message; REFUSED and RELEASED are vuproxy's own). */
-static bool rule_fault(uint8_t action)
-{
-	switch (action) {
-	case VUP_TRACE_ACT_DROP:
-	case VUP_TRACE_ACT_DELAY:
-	case VUP_TRACE_ACT_REWRITE:
-	case VUP_TRACE_ACT_FAIL:
-	case VUP_TRACE_ACT_DISCONNECT: return true;
-	default: return false;
-	}
-}
-
 /* Remember that the current frame carries a fault of rule th->rule. */
 static int note_rule(struct run *r, const struct vup_trace_hdr *th)
 {
-	if (!th->rule[0] || !rule_fault(th->action))
+	if (!th->rule[0] || !vup_trace_action_faults(th->action))
 		return 0;
 	size_t k = 0;
 	while (k < r->nrules && strcmp(r->rules[k], th->rule))
@@ -85,10 +71,14 @@ static int note_rule(struct run *r, const struct vup_trace_hdr *th)
 			return -1;
 		r->nrules++;
 	}
-	struct rule_frame *rf = realloc(r->rf, (r->nrf + 1) * sizeof(*rf));
-	if (!rf)
-		return -1;
-	r->rf = rf;
+	if (r->nrf == r->caprf) { /* a rule may fault every frame */
+		size_t cap = r->caprf ? 2 * r->caprf : 64;
+		struct rule_frame *rf = realloc(r->rf, cap * sizeof(*rf));
+		if (!rf)
+			return -1;
+		r->rf = rf;
+		r->caprf = cap;
+	}
 	r->rf[r->nrf++] = (struct rule_frame){r->frames, k};
 	return 0;
 }

@@ -59,9 +59,11 @@ static int region_of(const struct vup_model_region *r, unsigned n, uint64_t ua)
 static void area_lens(const struct vup_model *m, uint64_t index,
                       uint64_t len[3])
 {
+	len[0] = len[1] = len[2] = 0;
+	if (index >= VUP_MODEL_VRINGS) /* VU017's; (uint32_t) would wrap */
+		return;
 	const struct vup_model_vring *ring =
 	        vup_model_vring(m, (uint32_t)index);
-	len[0] = len[1] = len[2] = 0;
 	if (!ring || !ring->have_num || !ring->num)
 		return;
 	uint64_t f = vup_model_neg(m)->features;

@@ -91,7 +91,10 @@ void vup__check_message(struct vup_session *s, const struct vup_link *l,
 		return;
 	/* One message at a time per proxy, as the step's buffers. */
 	static struct vup_check_findings out;
-	vup_check_problems(s->checker, v, &st->findings);
+	/* The receiver's view: a rewrite is judged as sent. */
+	vup_check_problems(s->checker, v,
+	                   st->verdict.rewritten ? &st->sent_findings
+	                                         : &st->findings);
 	vup_check_message(s->checker, s->flow.model, v, st->delivered,
 	                  &st->events, about, &out);
 	if (!out.n)

@@ -23,6 +23,7 @@
 #include "internal.h"
 #include "step.h"
 #include "vuproxy/log.h"
+#include "vuproxy/tracemsg.h"
 
 static void log_message(struct vup_session *s, const struct vup_link *l,
                         const struct vup_hdr *h, const uint8_t *payload,
@@ -444,17 +445,22 @@ void vup__relay(struct vup_link *l)
 	 * itself (as sent, when rewritten), not vuproxy's answer. */
 	uint64_t about = 0;
 	const char *rule = NULL;
+	struct vup_trace *trace = s->proxy->cfg.trace;
 	for (unsigned i = 0; i < st.n && !s->closing; i++) {
 		const struct vup_step_action *a = &st.a[i];
 		if (!tapped && a->kind != VUP_STEP_RECORD) {
 			tap_follow(s, &view, &st);
 			tapped = true;
 		}
+		uint64_t seq = trace ? vup_trace_seq(trace) : 0;
 		act(l, m, &view, &st, a, now);
+		/* Only a record that was written can be named. */
 		if (a->kind == VUP_STEP_RECORD &&
-		    a->msg != VUP_STEP_MSG_ANSWER && s->proxy->cfg.trace) {
-			about = vup_trace_seq(s->proxy->cfg.trace);
-			rule = a->rule;
+		    a->msg != VUP_STEP_MSG_ANSWER && trace &&
+		    vup_trace_seq(trace) != seq) {
+			about = vup_trace_seq(trace);
+			rule = vup_trace_action_faults(a->action) ? a->rule
+			                                          : NULL;
 		}
 	}
 	/* After the records: a finding names a frame already written. */

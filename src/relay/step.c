@@ -169,6 +169,7 @@ void vup_step(const struct vup_step_ctx *c, struct vup_msg *m,
 		                m->fds, m->nfds, vup_flow_neg(c->flow),
 		                v->time_ns);
 		v->fd_info = kinds;
+		vup_flow_check(c->flow, v, &o->sent_findings);
 	}
 	/* Whatever is not sent on never reaches its receiver. */
 	o->delivered = vd->action != VUP_RULE_ACT_DROP &&

@@ -80,6 +80,10 @@ struct vup_step_ctx {
 
 struct vup_step {
 	struct vup_findings findings;
+	/* When rewritten: the problems of the copy as sent, which its
+	 * receiver judges (the checker's; the relay's refusal and mark
+	 * stay with the copy received). */
+	struct vup_findings sent_findings;
 	const struct vup_finding *refusal; /* set: REFUSE is the action */
 	struct vup_verdict verdict;
 	char mark[256]; /* the findings, for the trace */

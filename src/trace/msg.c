@@ -3,6 +3,18 @@
 
 #include "vuproxy/tracemsg.h"
 
+bool vup_trace_action_faults(uint8_t action)
+{
+	switch (action) {
+	case VUP_TRACE_ACT_DROP:
+	case VUP_TRACE_ACT_DELAY:
+	case VUP_TRACE_ACT_REWRITE:
+	case VUP_TRACE_ACT_FAIL:
+	case VUP_TRACE_ACT_DISCONNECT: return true;
+	default: return false;
+	}
+}
+
 void vup_trace_msg_split(const struct vup_trace_hdr *th, const uint8_t *msg,
                          size_t len, struct vup_trace_msg *out)
 {

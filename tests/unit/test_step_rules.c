@@ -106,6 +106,25 @@ static void test_rule_rewrite(void **state)
 	assert_int_equal(vup_flow_neg(&flow)->features, F_VERSION_1);
 }
 
+/* A rewrite judged as its receiver gets it: setting NOFD on a kick that
+ * carries its fd makes the copy as sent wrong (VU007), the received one
+ * was not; the relay's mark stays the received copy's. */
+static void test_rule_rewrite_problems_as_sent(void **state)
+{
+	(void)state;
+	use_rules("rules:\n"
+	          "  - name: nofd\n"
+	          "    match: {request: SET_VRING_KICK}\n"
+	          "    action: {rewrite: {set: {nofd: 1}}}\n");
+	uint64_t index = 1;
+	step(MAIN, FE, VUP_REQ_SET_VRING_KICK, REQ, &index, 8, 1);
+	assert_true(st.verdict.rewritten);
+	assert_int_equal(st.findings.n, 0);
+	assert_int_equal(st.sent_findings.n, 1);
+	assert_int_equal(st.sent_findings.f[0].kind, VUP_PROBLEM_FDS);
+	assert_string_equal(st.mark, "");
+}
+
 /* A rewritten message with fds: the view keeps the fds' kinds, which
  * both of its records carry (the trace copies them). */
 static void test_rule_rewrite_keeps_fd_kinds(void **state)
@@ -352,6 +371,7 @@ int main(void)
 	        T(test_rule_delay),
 	        T(test_rule_delay_zero),
 	        T(test_rule_rewrite),
+	        T(test_rule_rewrite_problems_as_sent),
 	        T(test_rule_rewrite_keeps_fd_kinds),
 	        T(test_rule_rewrite_then_delay),
 	        T(test_rule_fail_request),
