@@ -348,7 +348,9 @@ static void usage(FILE *f)
 	        "fault, "
 	        "or null).\n--junit OUT.xml: one testcase per check "
 	        "per session, error\nfindings as failures.  A file cut short "
-	        "is checked up to where it ends.\nExit status 0 without "
+	        "is checked up to where it ends;\nin a rotated file (-C) a "
+	        "session begun in an earlier file is judged only by\nthe "
+	        "checks of a message on its own.\nExit status 0 without "
 	        "error findings, 1 with one, 2 if FILE cannot be read.\n");
 }
 
