@@ -107,6 +107,22 @@ void vup__check_message(struct vup_session *s, const struct vup_link *l,
 	}
 }
 
+void vup__check_end(struct vup_session *s)
+{
+	if (!s->checker)
+		return;
+	/* The session ends (a peer hung up, or a message was refused):
+	 * what it still owes never came, unless vuproxy is stopping, which
+	 * cuts it off (VU023, as a file cut off). */
+	static struct vup_check_findings out;
+	vup_check_end(s->checker, s->flow.model, s->proxy->stopping, &out);
+	for (unsigned i = 0; i < out.n; i++)
+		vup_log(VUP_LOG_INFO, "s%u check %s [%s] %s: %s", s->id,
+		        out.f[i].row->code,
+		        vup_check_severity_name(out.f[i].row->severity),
+		        out.f[i].request, out.f[i].message);
+}
+
 void vup__check_flush(struct vup_session *s, bool all)
 {
 	uint64_t now = uv_hrtime();

@@ -139,6 +139,8 @@ void vup__check_message(struct vup_session *s, const struct vup_link *l,
 void vup__check_flush(struct vup_session *s, bool all);
 /* The periodic tick: replies owed past --reply-timeout. */
 void vup__watchdog(struct vup_session *s, uint64_t now_ns);
+/* The session ends: the replies it still owes, one line each. */
+void vup__check_end(struct vup_session *s);
 
 /* forward.c: record a message in the trace (fdi: its fds' kinds; mark:
  * its problems, or NULL). */

@@ -192,6 +192,7 @@ void vup__session_end(struct vup_session *s, bool failed, const char *reason)
 	s->ending = true;
 	s->failed = failed;
 	vup__warn_flush(s, true);
+	vup__check_end(s);
 	/* Held (delayed) messages were accepted: they go now. */
 	vup__flush_held(s);
 	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);

@@ -191,6 +191,28 @@ static void test_reply_watchdog(void **state)
 	                                   "channel not answered for 1 s");
 }
 
+/* The back-end takes GET_VRING_BASE and hangs up without answering: the
+ * session's end tells the reply that never came (VU022), as `vuproxy
+ * check` would on the trace. */
+static void test_owed_at_end(void **state)
+{
+	struct peer_fx *fx = *state;
+	struct peer *fe, *be;
+	start(fx, NULL, "--reply-timeout=0", &fe, &be);
+	uint32_t state_[2] = {0, 0};
+	PEER_OK(peer_relay_check(fe, be, peer_code("GET_VRING_BASE"), V, state_,
+	                         8, NULL, 0));
+	peer_free(be);
+	PEER_OK(vproc_wait_line(&fx->vp, PEER_TIMEOUT_MS,
+	                        "s1 check VU022 [error] GET_VRING_BASE: "
+	                        "GET_VRING_BASE (#11) on the main channel "
+	                        "never answered",
+	                        NULL));
+	peer_free(fe);
+	PEER_OK(peer_fx_stop(fx));
+	assert_int_equal(vproc_count(&fx->vp, " check VU022 "), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +220,8 @@ int main(void)
 	                test_findings_logged_and_recorded, peer_setup,
 	                peer_teardown),
 	        cmocka_unit_test_setup_teardown(test_no_check, peer_setup,
+	                                        peer_teardown),
+	        cmocka_unit_test_setup_teardown(test_owed_at_end, peer_setup,
 	                                        peer_teardown),
 	        cmocka_unit_test_setup_teardown(test_reply_watchdog, peer_setup,
 	                                        peer_teardown),
