@@ -443,6 +443,10 @@ int vup_dump_main(int argc, char **argv)
 			status = 2;
 			break;
 		}
+		/* A control interface's statistics are a rotation's note
+		 * (VUP_ISB_GOES_ON), no record of the session's. */
+		if (rec.kind == VUP_REC_STATS && rec.linktype == LINKTYPE_USER0)
+			continue;
 		d.records++;
 		if (rec.kind == VUP_REC_PACKET)
 			d.frames++; /* every packet is a frame */

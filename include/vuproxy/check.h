@@ -469,6 +469,8 @@ struct vup_check_finding {
 	uint32_t session;
 	uint64_t frame;      /* the pcapng packet number, 1-based; 0 none */
 	const char *request; /* catalogue name of the message */
+	uint32_t code;       /* its request code */
+	enum vup_chan chan;  /* and channel */
 	char message[224];
 	/* The vuproxy rule that rewrote, failed, delayed, dropped or cut
 	 * the message (the trace record names it); NULL when none. */

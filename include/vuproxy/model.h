@@ -147,6 +147,10 @@ bool vup_model_offered(const struct vup_model *m, bool protocol,
                        uint64_t *bits);
 bool vup_model_status(const struct vup_model *m, uint8_t *status);
 bool vup_model_postcopy(const struct vup_model *m); /* LISTEN .. END */
+/* Is v the front-end's acknowledgement of the back-end's postcopy echo
+ * of a table or region (memory.c)?  QEMU sends it with the header of the
+ * echo it read, REPLY flag included. */
+bool vup_model_echo_ack(const struct vup_model *m, const struct vup_view *v);
 unsigned vup_model_regions(const struct vup_model *m,
                            const struct vup_model_region **regions);
 /* Vring index's state; NULL past VUP_MODEL_VRINGS.  A ring never set up

@@ -38,6 +38,8 @@ void vup__check_add(struct vup_check_findings *out, const struct vup_checker *c,
 	f->session = c->session;
 	f->frame = frame;
 	f->request = v ? vup_proto_name(v->chan, v->hdr.request) : "";
+	f->code = v ? v->hdr.request : 0;
+	f->chan = v ? v->chan : VUP_CHAN_MAIN;
 	f->rule = NULL; /* a caller that knows the trace names it */
 	va_list ap;
 	va_start(ap, fmt);

@@ -350,7 +350,8 @@ static void usage(FILE *f)
 	        "per session, error\nfindings as failures.  A file cut short "
 	        "is checked up to where it ends;\nin a rotated file (-C) a "
 	        "session begun in an earlier file is judged only by\nthe "
-	        "checks of a message on its own.\nExit status 0 without "
+	        "checks of a message on its own, and a reply owed where it "
+	        "goes on in the\nnext file is info.\nExit status 0 without "
 	        "error findings, 1 with one, 2 if FILE cannot be read.\n");
 }
 

@@ -60,7 +60,7 @@ static void area_lens(const struct vup_model *m, uint64_t index,
                       uint64_t len[3])
 {
 	len[0] = len[1] = len[2] = 0;
-	if (index >= VUP_MODEL_VRINGS) /* VU017's; (uint32_t) would wrap */
+	if (index >= VUP_MODEL_VRINGS) /* past the model's rings: VU017 */
 		return;
 	const struct vup_model_vring *ring =
 	        vup_model_vring(m, (uint32_t)index);

@@ -63,6 +63,12 @@ void vup_problems_find(const struct vup_model *m, const struct vup_view *v,
 	const struct vup_hdr *h = &v->hdr;
 	enum vup_problem p =
 	        vup_proto_check_view(v, vup_model_neg(m), why, sizeof(why));
+	/* QEMU acks a postcopy echo with the echo's own header
+	 * (vhost_user_set_mem_table_postcopy writes back msg_reply): its
+	 * REPLY flag is the peers' usage, not a broken role. */
+	if (p == VUP_PROBLEM_ROLE && (h->flags & VUP_FLAG_REPLY) &&
+	    vup_model_echo_ack(m, v))
+		p = VUP_PROBLEM_NONE;
 	if (p) {
 		FINDING(out, p, "%s", why);
 		if (vup_problem_class(p) == VUP_PC_REFUSE)

@@ -88,14 +88,20 @@ static bool xen_mmap(const struct vup_model *m)
 	return m->neg.protocol_features >> VUP_PF_XEN_MMAP & 1;
 }
 
-/* The front-end's acknowledgement of the back-end's echo? */
-static bool is_echo_ack(struct vup_model *m, const struct vup_view *v)
+bool vup_model_echo_ack(const struct vup_model *m, const struct vup_view *v)
 {
-	if (v->hdr.size != 8 || v->nfds)
+	if (v->chan != VUP_CHAN_MAIN || v->from != VUP_FRONTEND ||
+	    v->hdr.size != 8 || v->nfds)
 		return false;
 	bool after_removal =
 	        m->postcopy && v->hdr.request == VUP_REQ_REM_MEM_REG;
-	if (!after_removal && (!m->echo || v->hdr.request != m->echo))
+	return after_removal || (m->echo && v->hdr.request == m->echo);
+}
+
+/* The front-end's acknowledgement of the back-end's echo: it is one. */
+static bool is_echo_ack(struct vup_model *m, const struct vup_view *v)
+{
+	if (!vup_model_echo_ack(m, v))
 		return false;
 	m->echo = 0;
 	return true;

@@ -112,15 +112,24 @@ void vup__check_end(struct vup_session *s)
 	if (!s->checker)
 		return;
 	/* The session ends (a peer hung up, or a message was refused):
-	 * what it still owes never came, unless vuproxy is stopping, which
-	 * cuts it off (VU023, as a file cut off). */
+	 * what it still owes never came.  (vuproxy stopping closes its
+	 * sessions without this: it cuts them off, it does not end them.)
+	 * Told once each, not rate-limited: there are few. */
 	static struct vup_check_findings out;
-	vup_check_end(s->checker, s->flow.model, s->proxy->stopping, &out);
-	for (unsigned i = 0; i < out.n; i++)
+	vup_check_end(s->checker, s->flow.model, false, &out);
+	for (unsigned i = 0; i < out.n; i++) {
+		const struct vup_check_finding *f = &out.f[i];
 		vup_log(VUP_LOG_INFO, "s%u check %s [%s] %s: %s", s->id,
-		        out.f[i].row->code,
-		        vup_check_severity_name(out.f[i].row->severity),
-		        out.f[i].request, out.f[i].message);
+		        f->row->code, vup_check_severity_name(f->row->severity),
+		        f->request, f->message);
+		/* About the request: the front-end's on the main channel,
+		 * the back-end's on its own. */
+		record(s, f, f->code,
+		       trace_flags(f->chan, f->chan == VUP_CHAN_MAIN
+		                                    ? VUP_FRONTEND
+		                                    : VUP_BACKEND),
+		       f->frame, NULL);
+	}
 }
 
 void vup__check_flush(struct vup_session *s, bool all)

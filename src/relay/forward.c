@@ -218,7 +218,10 @@ void vup__release_held(uv_timer_t *t)
 		while (l && !s->closing &&
 		       (m = vup_hold_pop_ready(&l->hold, now))) {
 			send_held(l, m);
-			s->watchdog.released_ns[l->chan] = now;
+			/* A request left: its wait starts now (the
+			 * links requests come from, watchdog.h). */
+			if (l == s->fe || l == s->be_bch)
+				s->watchdog.released_ns[l->chan] = now;
 		}
 		if (l && !s->closing && l->paused && !s->ending &&
 		    l->hold.count <= VUP_QUEUE_LOW_MSGS &&
@@ -456,7 +459,8 @@ void vup__relay(struct vup_link *l)
 		act(l, m, &view, &st, a, now);
 		/* Only a record that was written can be named. */
 		if (a->kind == VUP_STEP_RECORD &&
-		    a->msg != VUP_STEP_MSG_ANSWER && trace &&
+		    a->msg != VUP_STEP_MSG_ANSWER &&
+		    a->action != VUP_TRACE_ACT_RELEASED && trace &&
 		    vup_trace_seq(trace) != seq) {
 			about = vup_trace_seq(trace);
 			rule = vup_trace_action_faults(a->action) ? a->rule

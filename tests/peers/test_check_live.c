@@ -193,12 +193,12 @@ static void test_reply_watchdog(void **state)
 
 /* The back-end takes GET_VRING_BASE and hangs up without answering: the
  * session's end tells the reply that never came (VU022), as `vuproxy
- * check` would on the trace. */
+ * check` would on the trace, and records it about the request. */
 static void test_owed_at_end(void **state)
 {
 	struct peer_fx *fx = *state;
 	struct peer *fe, *be;
-	start(fx, NULL, "--reply-timeout=0", &fe, &be);
+	start(fx, "--trace-findings", "--reply-timeout=0", &fe, &be);
 	uint32_t state_[2] = {0, 0};
 	PEER_OK(peer_relay_check(fe, be, peer_code("GET_VRING_BASE"), V, state_,
 	                         8, NULL, 0));
@@ -211,6 +211,17 @@ static void test_owed_at_end(void **state)
 	peer_free(fe);
 	PEER_OK(peer_fx_stop(fx));
 	assert_int_equal(vproc_count(&fx->vp, " check VU022 "), 1);
+	struct found fd;
+	uint64_t frames;
+	read_findings(&fd, &frames);
+	/* VU015 about the request (no SET_OWNER here), then VU022. */
+	assert_int_equal(fd.n, 2);
+	assert_string_equal(fd.text[0][0], "VU015");
+	assert_string_equal(fd.text[1][0], "VU022");
+	assert_int_equal(fd.f[1].severity, 2);
+	assert_int_equal(fd.f[1].request, peer_code("GET_VRING_BASE"));
+	assert_int_equal(fd.f[1].flags, 0); /* the front-end's request */
+	assert_true(fd.f[1].frame == 1);
 }
 
 int main(void)

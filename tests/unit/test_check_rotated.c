@@ -12,6 +12,7 @@
 #include "check_run.h"
 #include "unit.h"
 #include "vuproxy/check.h"
+#include "vuproxy/dump.h"
 #include "vuproxy/reader.h"
 #include "vuproxy/trace.h"
 
@@ -105,6 +106,18 @@ static void test_reader_sees_continued(void **state)
 	}
 }
 
+/* File 0 holds no packet, only the session's interface and the note
+ * that it goes on: a trace dump reads (it is no tap statistic). */
+static void test_dump_reads_notes(void **state)
+{
+	(void)state;
+	char name[700];
+	file_name(0, name, sizeof(name));
+	char *argv[] = {"dump", name};
+	fflush(stdout);
+	assert_int_equal(vup_dump_main(2, argv), 0);
+}
+
 /* A request whose reply is in the next file: the file's end says the
  * session goes on (VUP_ISB_GOES_ON), so it is owed, not missing. */
 static void test_request_owed(void **state)
@@ -154,6 +167,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_reader_sees_continued),
+	        cmocka_unit_test(test_dump_reads_notes),
 	        cmocka_unit_test(test_request_owed),
 	        cmocka_unit_test(test_reply_to_earlier_file),
 	        cmocka_unit_test(test_framing_still_judged),

@@ -211,16 +211,26 @@ static void test_need_reply_has_reply_legal(void **state)
 	expect_clean();
 }
 
-/* QEMU in postcopy: SET_MEM_TABLE with NEED_REPLY is answered by the
- * table and then acked, as the spec says; not VU038, since without
- * NEED_REPLY its echo is only a maybe (the catalogue's POSTCOPY rule). */
+/* QEMU in postcopy with REPLY_ACK (vhost_user_set_mem_table_postcopy):
+ * SET_MEM_TABLE with NEED_REPLY is answered by the table as the back-end
+ * mapped it, QEMU acks that echo with the echo's own header (REPLY flag
+ * set: not VU003), and the back-end's ack follows (not VU009); not VU038
+ * either. */
 static void test_need_reply_postcopy_table(void **state)
 {
 	(void)state;
 	open_session();
 	cf0(VUP_REQ_POSTCOPY_LISTEN);
-	cf(VUP_REQ_SET_MEM_TABLE, NEED, NULL, 0, 0);
+	cf(VUP_REQ_SET_MEM_TABLE, NEED, (uint8_t[8]){0}, 8, 0); /* no region */
 	expect_none(NEED_REPLY_HAS_REPLY);
+	/* The table as the back-end mapped it (one region: 8 + 32 bytes). */
+	cmsg(MAIN, BE, VUP_REQ_SET_MEM_TABLE, REPLY, (uint8_t[40]){1}, 40, 0,
+	     VUP_FDK_OTHER);
+	/* QEMU acks the echo with the reply's own header (flags 0x5). */
+	cmsg(MAIN, FE, VUP_REQ_SET_MEM_TABLE, REPLY, &(uint64_t){0}, 8, 0,
+	     VUP_FDK_OTHER);
+	cb64(VUP_REQ_SET_MEM_TABLE, 0); /* then REPLY_ACK's ack */
+	expect_clean();
 }
 
 /* ---- VU039: queue sizes ---- */
