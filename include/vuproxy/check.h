@@ -458,6 +458,9 @@ struct vup_check_row {
 const struct vup_check_row *vup_check_row(enum vup_check_id id);
 const char *vup_check_severity_name(enum vup_check_severity s);
 const char *vup_check_kind_name(enum vup_check_kind k);
+/* The severity byte of a finding record (tracemsg.h: 0 info, 1 warning,
+ * 2 error, the reverse of the enum's order). */
+uint8_t vup_check_severity_byte(enum vup_check_severity s);
 /* The table as a markdown table, one line a row: id, severity, kind,
  * title, spec section, quote (README's "Diagnosis" list is this output;
  * `vuproxy check --list` prints it).  0, or -1 if writing failed. */

@@ -50,7 +50,7 @@ bool vup_trace_action_faults(uint8_t action);
  *   0  u8[2] magic "VF"
  *   2  u8    version (1)
  *   3  u8    severity: 0 info, 1 warning, 2 error (the reverse of enum
- *            vup_check_severity's order: map it, do not copy it)
+ *            vup_check_severity's order: vup_check_severity_byte)
  *   4  u32   session
  *   8  u64   frame: the packet number (1-based, counting every packet of
  *            this file, as Wireshark does) of the message the finding is

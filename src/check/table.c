@@ -29,6 +29,11 @@ const char *vup_check_severity_name(enum vup_check_severity s)
 	return (unsigned)s < VUP_SEV_COUNT ? names[s] : "?";
 }
 
+uint8_t vup_check_severity_byte(enum vup_check_severity s)
+{
+	return s == VUP_SEV_ERROR ? 2 : s == VUP_SEV_WARNING ? 1 : 0;
+}
+
 const char *vup_check_kind_name(enum vup_check_kind k)
 {
 	static const char *const names[] = {

@@ -30,12 +30,6 @@ void vup__check_close(struct vup_session *s)
 	s->checker = NULL;
 }
 
-/* The record's severity: 0 info, 1 warning, 2 error (tracemsg.h). */
-static uint8_t rec_severity(enum vup_check_severity sev)
-{
-	return sev == VUP_SEV_ERROR ? 2 : sev == VUP_SEV_WARNING ? 1 : 0;
-}
-
 static void record(struct vup_session *s, const struct vup_check_finding *f,
                    uint32_t request, uint8_t flags, uint64_t about,
                    const char *rule)
@@ -44,7 +38,7 @@ static void record(struct vup_session *s, const struct vup_check_finding *f,
 	if (!t || !s->proxy->cfg.trace_findings)
 		return;
 	struct vup_finding_rec r = {
-	        .severity = rec_severity(f->row->severity),
+	        .severity = vup_check_severity_byte(f->row->severity),
 	        .flags = flags,
 	        .session = s->id,
 	        .request = request,

@@ -6,6 +6,7 @@
 
 #include "model_feed.h"
 #include "vuproxy/check.h"
+#include "vuproxy/tracemsg.h"
 
 static struct vup_findings fs;
 
@@ -61,6 +62,19 @@ static void test_refused_ends(void **state)
 	assert_int_equal(fs.n, 1);
 	assert_int_equal(fs.f[0].kind, VUP_PROBLEM_VERSION);
 	assert_non_null(vup_findings_refusal(&fs, false));
+}
+
+/* The record's severity byte runs the other way from the enum. */
+static void test_severity_byte(void **state)
+{
+	(void)state;
+	assert_int_equal(vup_check_severity_byte(VUP_SEV_ERROR), 2);
+	assert_int_equal(vup_check_severity_byte(VUP_SEV_WARNING), 1);
+	assert_int_equal(vup_check_severity_byte(VUP_SEV_INFO), 0);
+	for (int s = 0; s < VUP_SEV_COUNT; s++)
+		assert_string_equal(
+		        vup_finding_severity_name(vup_check_severity_byte(s)),
+		        vup_check_severity_name(s));
 }
 
 static void test_need_reply_rows(void **state)
@@ -178,6 +192,7 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_refused_ends, setup,
 	                                        teardown),
+	        cmocka_unit_test(test_severity_byte),
 	        cmocka_unit_test_setup_teardown(test_need_reply_rows, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_checker_by_channel, setup,
