@@ -32,10 +32,7 @@ bool vup_dump_iface_session(const char *ifname, uint32_t *session,
 
 bool vup_dump_is_tap(const struct vup_record *rec)
 {
-	/* A control interface's statistics are a rotation's note
-	 * (VUP_ISB_GOES_ON), not a tap's counts. */
-	return (rec->kind == VUP_REC_STATS &&
-	        rec->linktype != LINKTYPE_USER0) ||
+	return rec->kind == VUP_REC_STATS ||
 	       rec->linktype == LINKTYPE_ETHERNET ||
 	       rec->linktype == LINKTYPE_USER1;
 }
