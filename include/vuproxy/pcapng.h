@@ -134,6 +134,13 @@ int pcapng_next(const uint8_t *buf, size_t len, bool swapped,
 #define VUP_TRACE_EXT_MARK                                                     \
 	1 /* UTF-8: what vuproxy found wrong with a                            \
 	     message it relayed ("kind: why; ...") */
+/* u64: the record is declared state, not an event.  A file that starts
+ * in the middle of a session (a rotated file, a recording started at run
+ * time, a flight-recorder snapshot) restates first the messages that set
+ * up what is in effect, their original bytes and fd kinds; the packet's
+ * time is the file's start and the value the time the message crossed
+ * (ns since the epoch). */
+#define VUP_TRACE_EXT_DECLARED 2
 
 #define VUP_TRACE_F_BACKEND_CHAN 0x1
 #define VUP_TRACE_F_FROM_BACKEND 0x2
@@ -190,15 +197,17 @@ struct vup_trace_hdr {
 	uint32_t session;
 	uint8_t nfds;
 	struct vup_fd_info fds[VUP_TRACE_MAX_FDS];
-	char rule[256]; /* NUL-terminated, "" when none */
-	char mark[256]; /* VUP_TRACE_EXT_MARK, "" when none */
+	char rule[256];       /* NUL-terminated, "" when none */
+	char mark[256];       /* VUP_TRACE_EXT_MARK, "" when none */
+	bool declared;        /* VUP_TRACE_EXT_DECLARED */
+	uint64_t declared_ns; /* its value: when the message crossed */
 };
 
 /* The most an encoded pseudo-header takes: 255 fds, a 255-byte rule name
  * and a 255-byte mark, each padded. */
 #define VUP_TRACE_HDR_MAX                                                      \
 	(VUP_TRACE_FIXED + VUP_TRACE_MAX_FDS * VUP_TRACE_FD_SIZE + 256 +       \
-	 VUP_TRACE_EXT_HDR + 256)
+	 VUP_TRACE_EXT_HDR + 256 + VUP_TRACE_EXT_HDR + 8)
 /* Bytes the encoded pseudo-header takes (at most VUP_TRACE_HDR_MAX). */
 size_t vup_trace_hdr_size(const struct vup_trace_hdr *h);
 /* Encode into out (room for vup_trace_hdr_size bytes). */

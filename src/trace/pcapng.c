@@ -316,7 +316,8 @@ static size_t ext_start(const struct vup_trace_hdr *h)
 size_t vup_trace_hdr_size(const struct vup_trace_hdr *h)
 {
 	size_t ml = mark_len(h);
-	return ext_start(h) + (ml ? pad4(VUP_TRACE_EXT_HDR + ml) : 0);
+	return ext_start(h) + (ml ? pad4(VUP_TRACE_EXT_HDR + ml) : 0) +
+	       (h->declared ? VUP_TRACE_EXT_HDR + 8 : 0);
 }
 
 void vup_trace_hdr_encode(const struct vup_trace_hdr *h, uint8_t *out)
@@ -346,6 +347,12 @@ void vup_trace_hdr_encode(const struct vup_trace_hdr *h, uint8_t *out)
 		vup_put_le16(e + 2, (uint16_t)ml);
 		memcpy(e + VUP_TRACE_EXT_HDR, h->mark, ml);
 	}
+	if (h->declared) {
+		uint8_t *e = out + size - VUP_TRACE_EXT_HDR - 8;
+		vup_put_le16(e, VUP_TRACE_EXT_DECLARED);
+		vup_put_le16(e + 2, 8);
+		vup_put_le64(e + VUP_TRACE_EXT_HDR, h->declared_ns);
+	}
 }
 
 /* Read the extensions in p[at..hlen): those this reader knows fill h,
@@ -366,6 +373,9 @@ static void decode_extensions(const uint8_t *p, size_t at, size_t hlen,
 			                   : sizeof(h->mark) - 1;
 			memcpy(h->mark, v, n);
 			h->mark[n] = '\0';
+		} else if (type == VUP_TRACE_EXT_DECLARED && len >= 8) {
+			h->declared = true;
+			h->declared_ns = vup_le64(v);
 		}
 		at += pad4(VUP_TRACE_EXT_HDR + len);
 	}
