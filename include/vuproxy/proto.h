@@ -158,6 +158,22 @@ enum vup_req {
 
 /* Catalogue. */
 const struct vup_msg_type *vup_proto_lookup(enum vup_chan chan, uint32_t code);
+
+/* What a request sets up that lasts: a file that begins in the middle of
+ * a session restates the set-up in effect (declared state, trace.h) as
+ * the last request of each key, with its reply, in their original order.
+ * Restated in that order they leave the receiver where the session was:
+ * a ring stopped and started again is stopped, then set up again; a
+ * reset comes after what it undid. */
+enum vup_declare {
+	VUP_DECLARE_NONE,       /* an event: nothing of it lasts */
+	VUP_DECLARE_LAST,       /* key: the request */
+	VUP_DECLARE_VRING,      /* key: the request and its vring index */
+	VUP_DECLARE_TABLE,      /* replaces every region: ADD_MEM_REG's too */
+	VUP_DECLARE_REGION_ADD, /* key: its region's guest address */
+	VUP_DECLARE_REGION_REM, /* undoes the ADD_MEM_REG of its address */
+};
+enum vup_declare vup_proto_declares(enum vup_chan chan, uint32_t code);
 /* By name, with or without the VHOST_USER_ prefix, or by alias
  * (SET_SLAVE_REQ_FD); case-insensitive.  Names are unique across channels. */
 const struct vup_msg_type *vup_proto_by_name(const char *name);
@@ -245,6 +261,10 @@ void vup_view_decode(struct vup_view *v, enum vup_chan chan, enum vup_side from,
  * view's layout or lies beyond the payload. */
 bool vup_view_get(const struct vup_view *v, enum vup_field_id id,
                   uint64_t *out);
+/* The vring a message is about: bits 0-7 of a vring fd message, else
+ * the u32 index; false when its layout has none or the payload does not
+ * hold it. */
+bool vup_view_vring(const struct vup_view *v, uint32_t *index);
 /* vup_proto_check of a decoded message (no catalogue lookup). */
 enum vup_problem vup_proto_check_view(const struct vup_view *v,
                                       const struct vup_negotiated *neg,

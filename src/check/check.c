@@ -135,19 +135,6 @@ static bool has_event(const struct vup_model_events *ev,
 	return false;
 }
 
-static bool vring_index(const struct vup_view *v, uint64_t *index)
-{
-	static const enum vup_field_id ids[] = {
-	        VUP_FLD_VRING_STATE_INDEX,       VUP_FLD_VRING_BASE_INDEX,
-	        VUP_FLD_VRING_BASE_PACKED_INDEX, VUP_FLD_VRING_ENABLE_INDEX,
-	        VUP_FLD_VRING_ADDR_INDEX,        VUP_FLD_VRING_FD_INDEX,
-	};
-	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
-		if (vup_view_get(v, ids[i], index))
-			return true;
-	return false;
-}
-
 static void note_owed(struct vup_checker *c, const struct vup_view *v,
                       const struct vup_model_events *ev, uint64_t frame)
 {
@@ -211,8 +198,8 @@ static void vring_rows(struct vup_checker *c, const struct vup_model *m,
                        const struct vup_view *v, uint64_t frame,
                        struct vup_check_findings *out)
 {
-	uint64_t index;
-	if (!vring_index(v, &index))
+	uint32_t index;
+	if (!vup_view_vring(v, &index))
 		return;
 	if (index >= VUP_MODEL_VRINGS) {
 		vup__check_add(out, c, VUP_CHECK_VRING_MAX, v, frame,

@@ -7,28 +7,6 @@
 
 #include "internal.h"
 
-/* The vring index of a request: bits 0-7 of a vring fd message, else a
- * u32; false if the payload does not hold it. */
-static bool index_of(const struct vup_view *v, uint32_t *index)
-{
-	uint64_t i;
-	enum vup_field_id f = VUP_FLD_VRING_STATE_INDEX;
-	switch (v->layout) {
-	case VUP_L_VRING_FD: f = VUP_FLD_VRING_FD_INDEX; break;
-	case VUP_L_VRING_ADDR: f = VUP_FLD_VRING_ADDR_INDEX; break;
-	case VUP_L_VRING_BASE: f = VUP_FLD_VRING_BASE_INDEX; break;
-	case VUP_L_VRING_BASE_PACKED:
-		f = VUP_FLD_VRING_BASE_PACKED_INDEX;
-		break;
-	case VUP_L_VRING_ENABLE: f = VUP_FLD_VRING_ENABLE_INDEX; break;
-	default: break;
-	}
-	if (!vup_view_get(v, f, &i))
-		return false;
-	*index = (uint32_t)i;
-	return true;
-}
-
 static bool set_addr(struct vup_model_vring *r, const struct vup_view *v,
                      uint64_t *moved)
 {
@@ -101,7 +79,7 @@ bool vup__model_vring(struct vup_model *m, const struct vup_view *v,
 	case VUP_REQ_VRING_KICK: break;
 	default: return false;
 	}
-	if (!index_of(v, &index))
+	if (!vup_view_vring(v, &index))
 		return true;
 	/* Past the rings the model keeps (or out of memory): told, not
 	 * kept. */

@@ -191,6 +191,50 @@ const struct vup_msg_type *vup_proto_lookup(enum vup_chan chan, uint32_t code)
 	return NULL;
 }
 
+#define D(code, kind) [code] = VUP_DECLARE_##kind
+/* Back-end channel requests are events: none lasts. */
+static const unsigned char main_declares[] = {
+        D(1, LAST),        /* GET_FEATURES */
+        D(2, LAST),        /* SET_FEATURES */
+        D(3, LAST),        /* SET_OWNER */
+        D(4, LAST),        /* RESET_OWNER */
+        D(5, TABLE),       /* SET_MEM_TABLE */
+        D(6, LAST),        /* SET_LOG_BASE */
+        D(7, LAST),        /* SET_LOG_FD */
+        D(8, VRING),       /* SET_VRING_NUM */
+        D(9, VRING),       /* SET_VRING_ADDR */
+        D(10, VRING),      /* SET_VRING_BASE */
+        D(11, VRING),      /* GET_VRING_BASE: the ring stopped */
+        D(12, VRING),      /* SET_VRING_KICK */
+        D(13, VRING),      /* SET_VRING_CALL */
+        D(14, VRING),      /* SET_VRING_ERR */
+        D(15, LAST),       /* GET_PROTOCOL_FEATURES */
+        D(16, LAST),       /* SET_PROTOCOL_FEATURES */
+        D(17, LAST),       /* GET_QUEUE_NUM */
+        D(18, VRING),      /* SET_VRING_ENABLE */
+        D(20, LAST),       /* NET_SET_MTU */
+        D(21, LAST),       /* SET_BACKEND_REQ_FD */
+        D(23, VRING),      /* SET_VRING_ENDIAN */
+        D(25, LAST),       /* SET_CONFIG */
+        D(31, LAST),       /* GET_INFLIGHT_FD */
+        D(32, LAST),       /* SET_INFLIGHT_FD */
+        D(33, LAST),       /* GPU_SET_SOCKET */
+        D(34, LAST),       /* RESET_DEVICE */
+        D(36, LAST),       /* GET_MAX_MEM_SLOTS */
+        D(37, REGION_ADD), /* ADD_MEM_REG */
+        D(38, REGION_REM), /* REM_MEM_REG */
+        D(39, LAST),       /* SET_STATUS */
+        D(45, VRING),      /* GET_VRING_BASE_SKIP_DRAIN */
+};
+#undef D
+
+enum vup_declare vup_proto_declares(enum vup_chan chan, uint32_t code)
+{
+	if (chan != VUP_CHAN_MAIN || code >= sizeof(main_declares))
+		return VUP_DECLARE_NONE;
+	return (enum vup_declare)main_declares[code];
+}
+
 const char *vup_proto_name(enum vup_chan chan, uint32_t code)
 {
 	const struct vup_msg_type *t = vup_proto_lookup(chan, code);

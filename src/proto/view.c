@@ -38,3 +38,25 @@ void vup_view_decode(struct vup_view *v, enum vup_chan chan, enum vup_side from,
 	v->fds = fds;
 	v->time_ns = time_ns;
 }
+
+/* The vring index of a request: bits 0-7 of a vring fd message, else a
+ * u32; false if the payload does not hold it. */
+bool vup_view_vring(const struct vup_view *v, uint32_t *index)
+{
+	uint64_t i;
+	enum vup_field_id f = VUP_FLD_VRING_STATE_INDEX;
+	switch (v->layout) {
+	case VUP_L_VRING_FD: f = VUP_FLD_VRING_FD_INDEX; break;
+	case VUP_L_VRING_ADDR: f = VUP_FLD_VRING_ADDR_INDEX; break;
+	case VUP_L_VRING_BASE: f = VUP_FLD_VRING_BASE_INDEX; break;
+	case VUP_L_VRING_BASE_PACKED:
+		f = VUP_FLD_VRING_BASE_PACKED_INDEX;
+		break;
+	case VUP_L_VRING_ENABLE: f = VUP_FLD_VRING_ENABLE_INDEX; break;
+	default: break;
+	}
+	if (!vup_view_get(v, f, &i))
+		return false;
+	*index = (uint32_t)i;
+	return true;
+}

@@ -189,6 +189,12 @@ static uint32_t check_record(const struct vup_record *rec,
  * k is k % 1500 + 14 bytes, byte i being (k * 31 + i * i) & 0xff, so that
  * some compress and some do not. */
 static uint32_t frames_read;
+/* Records restated as declared state (rotation): session and counter. */
+#define MAX_DECLARED 8
+static struct {
+	uint32_t session, counter;
+} declared_read[MAX_DECLARED];
+static size_t ndeclared_read;
 
 static uint32_t frame_make(uint32_t k, uint8_t *out)
 {
@@ -224,12 +230,24 @@ static enum vup_read_status read_all(const char *path, uint32_t *counters,
 	struct vup_record rec;
 	err[0] = '\0';
 	frames_read = 0;
+	ndeclared_read = 0;
 	while ((st = vup_reader_next(r, &rec, err, errlen)) ==
 	       VUP_READ_RECORD) {
 		if (rec.linktype == LINKTYPE_ETHERNET) {
 			if (sent) /* frame_make's frames */
 				check_frame(&rec, frames_read);
 			frames_read++;
+			continue;
+		}
+		struct vup_trace_hdr th;
+		char e2[160];
+		if (vup_trace_hdr_decode(rec.data, rec.caplen, &th, e2,
+		                         sizeof(e2)) > 0 &&
+		    th.declared) {
+			assert_true(ndeclared_read < MAX_DECLARED);
+			declared_read[ndeclared_read].session = th.session;
+			declared_read[ndeclared_read++].counter =
+			        check_record(&rec, NULL);
 			continue;
 		}
 		assert_true(*n < max);
@@ -438,7 +456,13 @@ static size_t leading_idbs(const char *path, char names[][64], size_t max,
 	int rc;
 	while ((rc = pcapng_next(b + off, len - off, false, &blk, err,
 	                         sizeof(err))) == 1) {
-		if (blk.type == PCAPNG_EPB)
+		/* Declared state belongs to the file's start. */
+		struct vup_trace_hdr th;
+		if (blk.type == PCAPNG_EPB &&
+		    !(blk.body_len > 20 &&
+		      vup_trace_hdr_decode(blk.body + 20, blk.body_len - 20,
+		                           &th, err, sizeof(err)) > 0 &&
+		      th.declared))
 			before_epb = false;
 		if (blk.type == PCAPNG_IDB) {
 			(*total)++;
@@ -472,7 +496,9 @@ static size_t leading_idbs(const char *path, char names[][64], size_t max,
 	return n;
 }
 
-#define NROT      900
+#define NROT 900
+/* The session of each message written (test_rotation). */
+static uint32_t sent_session[900];
 #define ROT_BYTES 2048
 #define ROT_FILES 3
 #define MAX_IDBS  64
@@ -480,6 +506,51 @@ static size_t leading_idbs(const char *path, char names[][64], size_t max,
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(a, b);
+}
+
+/* Is make_msg's message `counter` part of its session's set-up?  A
+ * SET_VRING_NUM the front-end sent on the main channel that reached the
+ * back-end (passed, delayed or logged): the others are replies, back-end
+ * channel messages, timing notes, dropped, failed or refused. */
+static bool sets_up(uint32_t counter)
+{
+	uint32_t a = counter % VUP_TRACE_ACT_COUNT;
+	return counter % 3 == 0 &&
+	       (a == VUP_TRACE_ACT_PASS || a == VUP_TRACE_ACT_DELAY ||
+	        a == VUP_TRACE_ACT_LOG);
+}
+
+/* A rotated file restates, for each session live at its start, the last
+ * message before it that set the session's vring up (each session's
+ * messages use vring index = session: one key). */
+static void expect_declared(const char *name, uint32_t first, unsigned live)
+{
+	size_t want = 0;
+	for (uint32_t s = 1; s < 5; s++) {
+		if (!(live >> s & 1))
+			continue;
+		/* Round robin: the session's messages are the counters
+		 * written while it was live; find its last that sets up. */
+		int64_t last = -1;
+		for (int64_t c = (int64_t)first - 1; c >= 0 && last < 0; c--)
+			if (sent_session[c] == s && sets_up((uint32_t)c))
+				last = c;
+		if (last < 0)
+			continue;
+		bool found = false;
+		for (size_t i = 0; i < ndeclared_read; i++)
+			found |= declared_read[i].session == s &&
+			         declared_read[i].counter == (uint32_t)last;
+		if (!found)
+			fail_msg(
+			        "%s: session %u's set-up (message %lld) is not "
+			        "restated before message %u",
+			        name, s, (long long)last, first);
+		want++;
+	}
+	if (ndeclared_read != want)
+		fail_msg("%s restates %zu records, %zu sessions had a set-up",
+		         name, ndeclared_read, want);
 }
 
 static void test_rotation(void **state)
@@ -533,6 +604,7 @@ static void test_rotation(void **state)
 				break;
 		struct sent m;
 		make_msg(&m, s, k);
+		sent_session[k] = s;
 		live_at[k] = mask;
 		assert_int_equal(write_msg(t, &m), 0);
 	}
@@ -613,6 +685,7 @@ static void test_rotation(void **state)
 			         name, ni, nw);
 		for (size_t i = 0; i < nw; i++)
 			assert_string_equal(names[i], want[i]);
+		expect_declared(name, counters[0], live_at[counters[0]]);
 	}
 	assert_int_equal(expect_next, NROT);
 }

@@ -57,7 +57,8 @@ static void finding(struct vup_trace *t, uint64_t about, const char *msg)
 	assert_int_equal(vup_trace_finding(t, 5000, &f, about), 0);
 }
 
-/* One file: "C" for a control message, "F<frame>" for a finding. */
+/* One file: "C" for a control message, "D" for one restated as declared
+ * state, "F<frame>" for a finding. */
 static void expect_file(unsigned k, const char *want)
 {
 	char name[320], err[256], got[128] = "";
@@ -68,7 +69,12 @@ static void expect_file(unsigned k, const char *want)
 	while (vup_reader_next(r, &rec, err, sizeof(err)) == VUP_READ_RECORD) {
 		size_t n = strlen(got);
 		if (rec.linktype == LINKTYPE_USER0) {
-			snprintf(got + n, sizeof(got) - n, "C ");
+			struct vup_trace_hdr th;
+			assert_true(vup_trace_hdr_decode(rec.data, rec.caplen,
+			                                 &th, err,
+			                                 sizeof(err)) > 0);
+			snprintf(got + n, sizeof(got) - n, "%s ",
+			         th.declared ? "D" : "C");
 			continue;
 		}
 		assert_int_equal(rec.linktype, LINKTYPE_USER3);
@@ -104,7 +110,9 @@ static void test_frames_across_rotation(void **state)
 	assert_int_equal(vup_trace_close(t), 0);
 	expect_file(0, "");
 	expect_file(1, "C F1 ");
-	expect_file(2, "C F0 F1 F0 ");
+	/* File 2 restates the set-up a left (vring 0's size) before b,
+	 * which is its frame 2. */
+	expect_file(2, "D C F0 F2 F0 ");
 }
 
 int main(void)

@@ -1,0 +1,255 @@
+/* declared: the set-up in effect, as records (declared.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vuproxy/declared.h"
+#include "vuproxy/model.h"
+#include "vuproxy/tracemsg.h"
+
+/* One request of the set-up, and the reply that answered it. */
+struct entry {
+	uint32_t code;
+	uint64_t sub; /* vring index or region address */
+	uint64_t ts_ns, reply_ts_ns;
+	uint64_t fed_ns; /* its time in the model: pairs the reply */
+	uint8_t *rec, *reply;
+	size_t len, reply_len;
+	bool awaiting; /* a reply is owed and has not come */
+	bool dead;     /* superseded */
+};
+
+struct vup_declared {
+	struct vup_model *model;
+	struct entry *e;
+	size_t n, cap, dead;
+	uint64_t last_fed_ns;
+	bool incomplete;
+};
+
+struct vup_declared *vup_declared_new(void)
+{
+	struct vup_declared *d = calloc(1, sizeof(*d));
+	if (d && !(d->model = vup_model_new())) {
+		free(d);
+		d = NULL;
+	}
+	return d;
+}
+
+static void entry_free(struct entry *e)
+{
+	free(e->rec);
+	free(e->reply);
+}
+
+void vup_declared_free(struct vup_declared *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n; i++)
+		entry_free(&d->e[i]);
+	free(d->e);
+	vup_model_free(d->model);
+	free(d);
+}
+
+static void kill(struct vup_declared *d, struct entry *e)
+{
+	entry_free(e);
+	e->rec = e->reply = NULL;
+	e->dead = true;
+	e->awaiting = false;
+	d->dead++;
+}
+
+/* The live entry of a key, newest first (keys are re-sent more often
+ * than old ones). */
+static struct entry *find(struct vup_declared *d, uint32_t code, uint64_t sub)
+{
+	for (size_t i = d->n; i-- > 0;)
+		if (!d->e[i].dead && d->e[i].code == code && d->e[i].sub == sub)
+			return &d->e[i];
+	return NULL;
+}
+
+static void compact(struct vup_declared *d)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < d->n; i++)
+		if (!d->e[i].dead)
+			d->e[w++] = d->e[i];
+	d->n = w;
+	d->dead = 0;
+}
+
+static uint8_t *copy(const uint8_t *p, size_t len)
+{
+	uint8_t *c = malloc(len ? len : 1);
+	if (c && len)
+		memcpy(c, p, len);
+	return c;
+}
+
+static struct entry *append(struct vup_declared *d, uint32_t code, uint64_t sub,
+                            uint64_t ts_ns, const uint8_t *rec, size_t len)
+{
+	if (d->dead > 64 && d->dead * 2 > d->n)
+		compact(d);
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 32;
+		struct entry *e = d->n - d->dead >= VUP_DECLARED_MAX
+		                          ? NULL
+		                          : realloc(d->e, cap * sizeof(*e));
+		if (!e) {
+			d->incomplete = true;
+			return NULL;
+		}
+		d->e = e;
+		d->cap = cap;
+	}
+	struct entry *e = &d->e[d->n];
+	*e = (struct entry){.code = code, .sub = sub, .ts_ns = ts_ns};
+	if (!(e->rec = copy(rec, len))) {
+		d->incomplete = true;
+		return NULL;
+	}
+	e->len = len;
+	d->n++;
+	return e;
+}
+
+/* What the request's record replaces, by its kind (vup_proto_declares);
+ * false when it is not kept itself (a REM_MEM_REG that undid an add). */
+static bool supersede(struct vup_declared *d, enum vup_declare kind,
+                      uint32_t code, uint64_t sub)
+{
+	if (kind == VUP_DECLARE_TABLE)
+		for (size_t i = 0; i < d->n; i++)
+			if (!d->e[i].dead &&
+			    (d->e[i].code == VUP_REQ_ADD_MEM_REG ||
+			     d->e[i].code == VUP_REQ_REM_MEM_REG))
+				kill(d, &d->e[i]);
+	if (kind == VUP_DECLARE_REGION_REM) {
+		struct entry *added = find(d, VUP_REQ_ADD_MEM_REG, sub);
+		if (added) {
+			kill(d, added);
+			return false;
+		}
+	}
+	struct entry *old = find(d, code, sub);
+	if (old)
+		kill(d, old);
+	return true;
+}
+
+/* The key of a request that lasts; false for an event, or a payload
+ * that does not hold its key. */
+static bool key_of(const struct vup_view *v, enum vup_declare *kind,
+                   uint64_t *sub)
+{
+	*sub = 0;
+	*kind = vup_proto_declares(v->chan, v->hdr.request);
+	uint32_t index;
+	switch (*kind) {
+	case VUP_DECLARE_NONE: return false;
+	case VUP_DECLARE_VRING:
+		if (!vup_view_vring(v, &index))
+			return false;
+		*sub = index;
+		return true;
+	case VUP_DECLARE_REGION_ADD:
+	case VUP_DECLARE_REGION_REM:
+		return vup_view_get(v, VUP_FLD_MEM_REG_GPA, sub);
+	default: return true;
+	}
+}
+
+static void pair_reply(struct vup_declared *d,
+                       const struct vup_model_events *ev, uint64_t ts_ns,
+                       const uint8_t *rec, size_t len)
+{
+	for (unsigned i = 0; i < ev->n; i++) {
+		if (ev->e[i].kind != VUP_EV_REPLY_PAID)
+			continue;
+		for (size_t k = d->n; k-- > 0;) {
+			struct entry *e = &d->e[k];
+			if (!e->awaiting || e->fed_ns != ev->e[i].since_ns)
+				continue;
+			e->awaiting = false;
+			if ((e->reply = copy(rec, len))) {
+				e->reply_len = len;
+				e->reply_ts_ns = ts_ns;
+			} else {
+				d->incomplete = true;
+			}
+			return;
+		}
+	}
+}
+
+void vup_declared_feed(struct vup_declared *d, uint64_t ts_ns,
+                       const struct vup_trace_hdr *th, const uint8_t *rec,
+                       size_t len, size_t hlen)
+{
+	if (th->declared || hlen > len)
+		return; /* a restatement is not a new set-up */
+	struct vup_trace_msg m;
+	vup_trace_msg_split(th, rec + hlen, len - hlen, &m);
+	/* Times pair replies with requests: each message its own. */
+	uint64_t fed = ts_ns > d->last_fed_ns ? ts_ns : d->last_fed_ns + 1;
+	d->last_fed_ns = fed;
+	struct vup_view v;
+	bool delivered;
+	if (!vup_trace_msg_view(th, &m, vup_model_neg(d->model), fed, &v,
+	                        &delivered))
+		return;
+	bool echo_ack = vup_model_echo_ack(d->model, &v);
+	struct vup_model_events ev = {0};
+	vup_model_feed(d->model, &v, delivered, &ev);
+	if (v.reply) {
+		pair_reply(d, &ev, ts_ns, rec, len);
+		return;
+	}
+	enum vup_declare kind;
+	uint64_t sub;
+	if (!delivered || echo_ack || !key_of(&v, &kind, &sub))
+		return;
+	if (!supersede(d, kind, v.hdr.request, sub))
+		return;
+	struct entry *e = append(d, v.hdr.request, sub, ts_ns, rec, len);
+	for (unsigned i = 0; e && i < ev.n; i++)
+		if (ev.e[i].kind == VUP_EV_REPLY_OWED) {
+			e->awaiting = true;
+			e->fed_ns = fed;
+		}
+}
+
+int vup_declared_each(const struct vup_declared *d, vup_declared_fn fn,
+                      void *ctx)
+{
+	for (size_t i = 0; d && i < d->n; i++) {
+		const struct entry *e = &d->e[i];
+		if (e->dead)
+			continue;
+		int rc = fn(ctx, e->ts_ns, e->rec, e->len);
+		if (!rc && e->reply)
+			rc = fn(ctx, e->reply_ts_ns, e->reply, e->reply_len);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+size_t vup_declared_count(const struct vup_declared *d)
+{
+	size_t n = 0;
+	for (size_t i = 0; d && i < d->n; i++)
+		if (!d->e[i].dead)
+			n += 1 + (d->e[i].reply != NULL);
+	return n;
+}
+
+bool vup_declared_complete(const struct vup_declared *d)
+{
+	return !d->incomplete;
+}
