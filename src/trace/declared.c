@@ -95,11 +95,13 @@ static struct entry *append(struct vup_declared *d, uint32_t code, uint64_t sub,
 {
 	if (d->dead > 64 && d->dead * 2 > d->n)
 		compact(d);
+	if (d->n - d->dead >= VUP_DECLARED_MAX) {
+		d->incomplete = true;
+		return NULL;
+	}
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 32;
-		struct entry *e = d->n - d->dead >= VUP_DECLARED_MAX
-		                          ? NULL
-		                          : realloc(d->e, cap * sizeof(*e));
+		struct entry *e = realloc(d->e, cap * sizeof(*e));
 		if (!e) {
 			d->incomplete = true;
 			return NULL;
