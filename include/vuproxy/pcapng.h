@@ -37,6 +37,9 @@ int vup_buf_reserve(struct vup_buf *b, size_t more);
 void vup_buf_free(struct vup_buf *b);
 
 int pcapng_shb(struct vup_buf *b, const char *app);
+/* The same with a comment (opt_comment; NULL for none): what the file is,
+ * e.g. the trigger of a flight-recorder snapshot. */
+int pcapng_shb_note(struct vup_buf *b, const char *app, const char *comment);
 int pcapng_idb(struct vup_buf *b, uint16_t linktype, uint32_t snaplen,
                const char *name, const char *description);
 /* The same with an opt_comment (NULL for none). */

@@ -80,6 +80,9 @@ enum vup_read_status vup_reader_next(struct vup_reader *r,
 uint64_t vup_reader_offset(const struct vup_reader *r);
 /* Whether a section header named vuproxy as its writer. */
 bool vup_reader_vuproxy(const struct vup_reader *r);
+/* The section's comment (a flight-recorder snapshot names its trigger
+ * there), once the section header is read; NULL when none. */
+const char *vup_reader_section_comment(const struct vup_reader *r);
 void vup_reader_close(struct vup_reader *r);
 
 #endif

@@ -56,6 +56,28 @@ int vup_trace_stop(struct vup_trace *t, int id, uint64_t *messages);
 /* Is recording id running (not stopped by an error)? */
 bool vup_trace_recording(const struct vup_trace *t, int id);
 
+/* The flight recorder (--ring): the last `bytes` of what is recorded
+ * (control messages, findings, tap records) stay in memory, with or
+ * without a file.  0 or -ENOMEM. */
+int vup_trace_ring(struct vup_trace *t, size_t bytes);
+struct vup_trace_ring_stats {
+	uint64_t bytes, used; /* its size, and what it holds */
+	uint64_t entries;     /* records it holds */
+	uint64_t evicted;     /* records that fell out of it */
+	uint64_t oldest_ns;   /* the oldest record's time; 0 none */
+};
+/* false without a ring. */
+bool vup_trace_ring_stats(const struct vup_trace *t,
+                          struct vup_trace_ring_stats *s);
+/* A snapshot of the ring into fd (a gzip stream): a file that stands
+ * alone, its sessions' set-up at the oldest record declared first, then
+ * every record the ring holds; and from then on a recording like
+ * vup_trace_record's, until vup_trace_stop (--snapshot-after).  trigger
+ * names why (the section's comment).  Returns its id (> 0) or -errno,
+ * err set; on failure fd stays the caller's. */
+int vup_trace_snapshot(struct vup_trace *t, int fd, const char *trigger,
+                       char *err, size_t errlen);
+
 /* Declare a session's control interface (name names both sockets). */
 int vup_trace_add_session(struct vup_trace *t, uint32_t session,
                           const char *name, const char *description);

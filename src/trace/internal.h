@@ -40,8 +40,9 @@ struct out {
 	bool gzip;
 	uint32_t session; /* 0: every session */
 	bool taps;        /* tap interfaces too */
-	bool goes_on; /* -w: notes a session that goes on in the next file */
-	bool broken;  /* a write failed: stop, keep what is written */
+	bool snapshot;    /* starts from the ring, not the live interfaces */
+	char *comment;    /* the section's: a snapshot's trigger */
+	bool broken;      /* a write failed: stop, keep what is written */
 	uint64_t file_size, synced;
 	z_stream z;
 	bool z_open;
@@ -73,6 +74,8 @@ struct vup_trace {
 /* output.c */
 int vup__out_open(struct vup_trace *t, struct out *o, char *err, size_t errlen);
 int vup__out_close(struct vup_trace *t, struct out *o);
+/* Close and forget o: its slot is free again. */
+void vup__out_free(struct vup_trace *t, struct out *o);
 bool vup__out_wants(const struct out *o, const struct iface *f);
 int vup__out_declare(struct vup_trace *t, struct out *o, struct iface *f,
                      bool continued, uint64_t now_ns);
@@ -88,5 +91,42 @@ int vup__out_findings_iface(struct out *o);
 #define LEVEL_FRAMES   1
 
 uint64_t vup__trace_now_ns(void);
+
+/* ring.c: the flight recorder's entries and base. */
+struct vup__ring_ent {
+	unsigned type; /* ring.c's enum ent_type */
+	uint32_t a, b, c, d;
+	uint64_t ts_ns, seq;
+	const uint8_t *data;
+	size_t data_len;
+	bool has_comment;
+};
+enum {
+	VUP__RING_IFACE = 1,
+	VUP__RING_END,
+	VUP__RING_MSG,
+	VUP__RING_PACKET,
+	VUP__RING_STATS,
+	VUP__RING_FINDING,
+};
+struct vup_trace_ring *vup__ring_new(size_t bytes);
+void vup__ring_free(struct vup_trace_ring *r);
+void vup__ring_iface(struct vup_trace_ring *r, const struct iface *f);
+void vup__ring_end(struct vup_trace_ring *r, uint32_t session);
+void vup__ring_msg(struct vup_trace_ring *r, uint32_t session, uint64_t ts_ns,
+                   uint64_t seq, const uint8_t *pkt, size_t len, size_t hl);
+void vup__ring_packet(struct vup_trace_ring *r, uint32_t handle, uint64_t ts_ns,
+                      uint64_t seq, uint32_t flags, const void *pkt,
+                      uint32_t caplen, uint32_t origlen, const char *comment);
+void vup__ring_stats(struct vup_trace_ring *r, uint32_t handle, uint64_t ts_ns,
+                     const struct pcapng_isb *st, const char *comment);
+void vup__ring_finding(struct vup_trace_ring *r, uint64_t ts_ns, uint64_t seq,
+                       const uint8_t *rec, size_t len, uint64_t about);
+void vup__ring_stats_get(const struct vup_trace_ring *r,
+                         struct vup_trace_ring_stats *s);
+int vup__ring_each(const struct vup_trace_ring *r,
+                   int (*fn)(void *ctx, const struct vup__ring_ent *e),
+                   void *ctx);
+const struct iface *vup__ring_base(const struct vup_trace_ring *r, size_t *n);
 
 #endif

@@ -319,10 +319,10 @@ int vup__out_open(struct vup_trace *t, struct out *o, char *err, size_t errlen)
 	memset(o->recent, 0, sizeof(o->recent));
 	o->block.len = 0;
 	o->unflushed = false;
-	if (pcapng_shb(&o->block, "vuproxy"))
+	if (pcapng_shb_note(&o->block, "vuproxy", o->comment))
 		return -ENOMEM;
 	uint64_t now = vup__trace_now_ns();
-	for (size_t i = 0; i < t->nifaces; i++)
+	for (size_t i = 0; !o->snapshot && i < t->nifaces; i++)
 		if (vup__out_declare(t, o, &t->ifaces[i], true, now))
 			return -ENOMEM;
 	int rc = vup__out_emit(o, Z_SYNC_FLUSH);
@@ -443,4 +443,15 @@ int vup__out_findings_iface(struct out *o)
 	o->findings_ifid = o->next_ifid++;
 	o->findings_declared = true;
 	return 0;
+}
+
+void vup__out_free(struct vup_trace *t, struct out *o)
+{
+	vup__out_close(t, o);
+	vup_buf_free(&o->block);
+	vup_buf_free(&o->pending);
+	free(o->path);
+	free(o->comment);
+	memset(o, 0, sizeof(*o));
+	o->fd = -1;
 }

@@ -129,7 +129,12 @@ static void opt_ts(struct vup_buf *b, uint16_t code, uint64_t ts_ns)
 
 int pcapng_shb(struct vup_buf *b, const char *app)
 {
-	size_t body = 16 + str_opt_size(app) + 4;
+	return pcapng_shb_note(b, app, NULL);
+}
+
+int pcapng_shb_note(struct vup_buf *b, const char *app, const char *comment)
+{
+	size_t body = 16 + str_opt_size(comment) + str_opt_size(app) + 4;
 	if (vup_buf_reserve(b, 12 + body))
 		return -ENOMEM;
 	uint32_t total = (uint32_t)begin(b, PCAPNG_SHB, body);
@@ -138,6 +143,7 @@ int pcapng_shb(struct vup_buf *b, const char *app)
 	put16(b, 0);
 	int64_t section_len = -1; /* streaming: unknown */
 	put(b, &section_len, 8);
+	str_opt(b, OPT_COMMENT, comment);
 	str_opt(b, SHB_USERAPPL, app);
 	opt(b, OPT_ENDOFOPT, NULL, 0);
 	put32(b, total);

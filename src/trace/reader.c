@@ -40,6 +40,7 @@ struct vup_reader {
 	uint8_t in[16384];
 	bool corrupt;     /* the compressed data is damaged (not just cut) */
 	bool vuproxy_shb; /* a section says shb_userappl "vuproxy" */
+	char section_comment[256]; /* the last section's opt_comment */
 	struct vup_buf buf;
 	size_t off;        /* parse position in buf */
 	uint64_t consumed; /* bytes of the stream before buf[0] */
@@ -93,6 +94,11 @@ void vup_reader_close(struct vup_reader *r)
 void vup_reader_want_stats(struct vup_reader *r, bool on)
 {
 	r->want_stats = on;
+}
+
+const char *vup_reader_section_comment(const struct vup_reader *r)
+{
+	return r->section_comment[0] ? r->section_comment : NULL;
 }
 
 bool vup_reader_vuproxy(const struct vup_reader *r)
@@ -306,9 +312,17 @@ static void epb_option(const struct vup_reader *r, uint16_t code,
 static void shb_option(const struct vup_reader *r, uint16_t code,
                        const uint8_t *val, uint16_t vlen, void *arg)
 {
+	struct vup_reader *w = arg; /* r, writable */
 	(void)r;
 	if (code == SHB_USERAPPL && vlen >= 7 && memcmp(val, "vuproxy", 7) == 0)
-		*(bool *)arg = true;
+		w->vuproxy_shb = true;
+	if (code == OPT_COMMENT) {
+		size_t n = vlen < sizeof(w->section_comment) - 1
+		                   ? vlen
+		                   : sizeof(w->section_comment) - 1;
+		memcpy(w->section_comment, val, n);
+		w->section_comment[n] = '\0';
+	}
 }
 
 static void set_iface(const struct vup_reader *r, struct vup_record *rec)
@@ -364,7 +378,7 @@ static enum vup_read_status block(struct vup_reader *r,
 		/* shb_userappl names the writer */
 		if (b->body_len > 16)
 			walk_options(r, b->body + 16, b->body_len - 16,
-			             shb_option, &r->vuproxy_shb);
+			             shb_option, r);
 		return 2;
 	}
 	if (!r->in_section) {

@@ -48,16 +48,6 @@ int vup_trace_file_name(const char *path, unsigned k, char *out, size_t len)
 	for (struct out *o = (t)->out; o < (t)->out + OUTS; o++)               \
 		if (o->used && !o->broken)
 
-static void out_free(struct vup_trace *t, struct out *o)
-{
-	vup__out_close(t, o);
-	vup_buf_free(&o->block);
-	vup_buf_free(&o->pending);
-	free(o->path);
-	memset(o, 0, sizeof(*o));
-	o->fd = -1;
-}
-
 int vup_trace_open(const struct vup_trace_config *cfg, struct vup_trace **out,
                    char *err, size_t errlen)
 {
@@ -77,7 +67,7 @@ int vup_trace_open(const struct vup_trace_config *cfg, struct vup_trace **out,
 		                  .taps = true};
 		int rc = o->path ? vup__out_open(t, o, err, errlen) : -ENOMEM;
 		if (rc) {
-			out_free(t, o);
+			vup__out_free(t, o);
 			free(t);
 			return rc;
 		}
@@ -118,7 +108,7 @@ int vup_trace_record(struct vup_trace *t, const struct vup_trace_rec *r,
 	int rc = vup__out_open(t, o, err, errlen);
 	if (rc) {
 		o->fd = -1; /* the caller's still */
-		out_free(t, o);
+		vup__out_free(t, o);
 		return rc;
 	}
 	return (int)k;
@@ -133,7 +123,7 @@ int vup_trace_stop(struct vup_trace *t, int id, uint64_t *messages)
 		*messages = o->messages;
 	bool broken = o->broken;
 	int rc = vup__out_close(t, o);
-	out_free(t, o);
+	vup__out_free(t, o);
 	return broken ? -EIO : rc;
 }
 
@@ -193,6 +183,8 @@ static int add_iface(struct vup_trace *t, uint32_t session, uint16_t linktype,
 	t->nifaces++;
 	if (handle)
 		*handle = f->handle;
+	if (t->ring)
+		vup__ring_iface(t->ring, f);
 	int rc = 0;
 	EACH_OUT(t, o)
 	{
@@ -221,6 +213,8 @@ int vup_trace_add_iface(struct vup_trace *t, uint32_t session,
 
 void vup_trace_end_session(struct vup_trace *t, uint32_t session)
 {
+	if (t->ring)
+		vup__ring_end(t->ring, session);
 	for (size_t i = t->nifaces; i-- > 0;) {
 		struct iface *f = &t->ifaces[i];
 		if (f->session != session)
@@ -286,6 +280,8 @@ int vup_trace_message(struct vup_trace *t, uint64_t ts_ns,
 	}
 	if (rc == 0)
 		t->count++;
+	if (t->ring)
+		vup__ring_msg(t->ring, h->session, ts_ns, t->seq, pkt, len, hl);
 	/* After the files: a file this message opens restates what was in
 	 * effect before it, and the message follows as an event. */
 	vup_declared_feed(t->ifaces[i].declared, ts_ns, h, pkt, len, hl);
@@ -340,6 +336,9 @@ int vup_trace_packet_note(struct vup_trace *t, uint32_t handle, uint64_t ts_ns,
 	}
 	if (rc == 0 && t->out[0].used)
 		t->packets++;
+	if (t->ring)
+		vup__ring_packet(t->ring, handle, ts_ns, t->seq, flags, data,
+		                 caplen, origlen, comment);
 	return rc;
 }
 
@@ -361,6 +360,9 @@ int vup_trace_stats(struct vup_trace *t, uint32_t handle, uint64_t ts_ns,
 		if (o == t->out)
 			rc = r;
 	}
+	if (t->ring)
+		vup__ring_stats(t->ring, t->ifaces[i].handle, ts_ns, st,
+		                comment);
 	return rc;
 }
 
@@ -420,10 +422,25 @@ static int finding_out(struct vup_trace *t, struct out *o,
 	return vup__out_emit(o, Z_SYNC_FLUSH);
 }
 
+/* The ring keeps a finding as its record; a snapshot numbers its frame. */
+static void ring_finding(struct vup_trace *t, uint64_t ts_ns,
+                         const struct vup_finding_rec *f, uint64_t about)
+{
+	struct vup_finding_rec r = *f;
+	if (r.message_len > FINDING_TEXT_MAX)
+		r.message_len = FINDING_TEXT_MAX;
+	struct vup_buf b = {0};
+	if (vup_finding_encode(&b, &r) == 0)
+		vup__ring_finding(t->ring, ts_ns, t->seq, b.data, b.len, about);
+	vup_buf_free(&b);
+}
+
 int vup_trace_finding(struct vup_trace *t, uint64_t ts_ns,
                       const struct vup_finding_rec *f, uint64_t about)
 {
 	t->seq++;
+	if (t->ring)
+		ring_finding(t, ts_ns, f, about);
 	int rc = t->out[0].used ? -EIO : 0;
 	EACH_OUT(t, o)
 	{
@@ -455,7 +472,7 @@ int vup_trace_close(struct vup_trace *t)
 		int r = vup__out_close(t, &t->out[k]);
 		if (k == 0)
 			rc = r;
-		out_free(t, &t->out[k]);
+		vup__out_free(t, &t->out[k]);
 	}
 	for (size_t i = 0; i < t->nifaces; i++) {
 		free(t->ifaces[i].name);
@@ -463,6 +480,29 @@ int vup_trace_close(struct vup_trace *t)
 		vup_declared_free(t->ifaces[i].declared);
 	}
 	free(t->ifaces);
+	vup__ring_free(t->ring);
 	free(t);
 	return rc;
+}
+
+int vup_trace_ring(struct vup_trace *t, size_t bytes)
+{
+	if (t->ring)
+		return -EEXIST;
+	if (!(t->ring = vup__ring_new(bytes)))
+		return -ENOMEM;
+	/* Sessions already live are in the ring from now on (without the
+	 * set-up they had: the ring starts with vuproxy). */
+	for (size_t i = 0; i < t->nifaces; i++)
+		vup__ring_iface(t->ring, &t->ifaces[i]);
+	return 0;
+}
+
+bool vup_trace_ring_stats(const struct vup_trace *t,
+                          struct vup_trace_ring_stats *s)
+{
+	if (!t->ring)
+		return false;
+	vup__ring_stats_get(t->ring, s);
+	return true;
 }
