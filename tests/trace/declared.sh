@@ -1,0 +1,77 @@
+#!/bin/bash
+# declared.sh - declared state (issue 13): a file that starts in the
+# middle of a session restates its set-up first, flagged declared
+# (VUP_TRACE_EXT_DECLARED), and each reader keeps it apart from events:
+# - dump: a line "s1: declared state ..." before the session's declared
+#   records, each marked "declared" with the time it crossed; --json
+#   "declared": true with declared_ns and declared_at, events without;
+# - check: the events are judged against the declared set-up, fully (no
+#   "began in an earlier file" fallback), declared records add no finding;
+#   a continued file without declared state keeps the fallback;
+# - tshark with the dissector: vuproxy.declared and the time it crossed,
+#   "[declared]" in the Info column of those frames only.
+# The files come from declared_trace_gen (frames 1-21 declared, 22-25
+# events).  Env: VUPROXY, DECLARED_TRACE_GEN, VUP_WIRESHARK_LUA.
+set -eu
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
+. "$HERE/../e2e/lib.sh"
+
+e2e_init trace_declared
+e2e_need_cmd tshark jq grep
+e2e_need_exe VUPROXY
+e2e_need_exe DECLARED_TRACE_GEN
+LUA=${VUP_WIRESHARK_LUA:-}
+[ -r "$LUA" ] || e2e_fail "VUP_WIRESHARK_LUA='$LUA' is not readable"
+
+TRACE=$E2E_DIR/declared.pcapng
+OLDER=$E2E_DIR/undeclared.pcapng
+GZ=$E2E_DIR/declared.pcapng.gz
+"$DECLARED_TRACE_GEN" "$TRACE" || e2e_fail "declared_trace_gen failed"
+"$DECLARED_TRACE_GEN" --undeclared "$OLDER" || e2e_fail "declared_trace_gen --undeclared failed"
+"$DECLARED_TRACE_GEN" --gz "$GZ" || e2e_fail "declared_trace_gen --gz failed"
+
+# 1. dump
+for f in "$TRACE" "$GZ"; do
+	"$VUPROXY" dump "$f" >"$E2E_DIR/dump.txt" 2>&1 || e2e_fail "dump $f exit $?: $(cat "$E2E_DIR/dump.txt")"
+	[ "$(head -1 "$E2E_DIR/dump.txt")" = "s1: declared state (set up before this file began)" ] ||
+		e2e_fail "dump $f: no heading before the declared state: $(head -3 "$E2E_DIR/dump.txt")"
+	[ "$(grep -c '^s1: declared state' "$E2E_DIR/dump.txt")" = 1 ] || e2e_fail "dump $f: the heading twice"
+	[ "$(grep -c ' s1 declared ' "$E2E_DIR/dump.txt")" = 21 ] ||
+		e2e_fail "dump $f: not 21 declared lines: $(cat "$E2E_DIR/dump.txt")"
+	grep -qx ' *0\.000000 s1 declared front-end>back-end SET_MEM_TABLE need_reply .* (40 B, 1 fds: memfd 1048576) pass \[crossed at 2023-11-14T22:13:20\.008000Z\]' "$E2E_DIR/dump.txt" ||
+		e2e_fail "dump $f: SET_MEM_TABLE not declared with its fd and time: $(grep SET_MEM_TABLE "$E2E_DIR/dump.txt")"
+	[ "$(grep -c 'GET_VRING_BASE' "$E2E_DIR/dump.txt")" = 4 ] && ! grep 'GET_VRING_BASE' "$E2E_DIR/dump.txt" | grep -q 'declared' ||
+		e2e_fail "dump $f: the events are not 4 plain GET_VRING_BASE lines: $(cat "$E2E_DIR/dump.txt")"
+	"$VUPROXY" dump --json "$f" >"$E2E_DIR/dump.json" || e2e_fail "dump --json $f exit $?"
+	got=$(jq -c '[.request, .reply, (.declared // false)]' "$E2E_DIR/dump.json" | LC_ALL=C sort | uniq -c | sed 's/^ *//')
+	want='1 ["GET_FEATURES",false,true]
+1 ["GET_FEATURES",true,true]
+1 ["GET_PROTOCOL_FEATURES",false,true]
+1 ["GET_PROTOCOL_FEATURES",true,true]
+2 ["GET_VRING_BASE",false,false]
+2 ["GET_VRING_BASE",true,false]
+1 ["SET_FEATURES",false,true]
+1 ["SET_MEM_TABLE",false,true]
+1 ["SET_MEM_TABLE",true,true]
+1 ["SET_OWNER",false,true]
+1 ["SET_PROTOCOL_FEATURES",false,true]
+2 ["SET_VRING_ADDR",false,true]
+2 ["SET_VRING_BASE",false,true]
+2 ["SET_VRING_CALL",false,true]
+2 ["SET_VRING_ENABLE",false,true]
+2 ["SET_VRING_KICK",false,true]
+2 ["SET_VRING_NUM",false,true]'
+	[ "$got" = "$want" ] || e2e_fail "dump --json $f read:
+$got
+want:
+$want"
+	got=$(jq -c 'select(.request == "SET_MEM_TABLE" and .reply == false) | [.declared, .declared_ns, .declared_at, .fds[0].kind]' "$E2E_DIR/dump.json")
+	[ "$got" = '[true,1700000000008000000,"2023-11-14T22:13:20.008000000Z","memfd"]' ] ||
+		e2e_fail "dump --json $f: SET_MEM_TABLE reads $got"
+	jq -e 'select(.declared == null) | has("declared_at") | not' "$E2E_DIR/dump.json" >/dev/null ||
+		e2e_fail "dump --json $f: an event with declared keys"
+done
+"$VUPROXY" dump "$OLDER" >"$E2E_DIR/older.txt" 2>&1 || e2e_fail "dump (older) exit $?"
+! grep -q declared "$E2E_DIR/older.txt" || e2e_fail "dump shows declared state in a file without it"
+e2e_log "dump: 21 records declared under their heading, with fds and times; 4 events"
