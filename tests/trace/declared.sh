@@ -75,3 +75,16 @@ done
 "$VUPROXY" dump "$OLDER" >"$E2E_DIR/older.txt" 2>&1 || e2e_fail "dump (older) exit $?"
 ! grep -q declared "$E2E_DIR/older.txt" || e2e_fail "dump shows declared state in a file without it"
 e2e_log "dump: 21 records declared under their heading, with fds and times; 4 events"
+
+# 2. check
+for f in "$TRACE" "$GZ"; do
+	"$VUPROXY" check "$f" >"$E2E_DIR/check.txt" 2>&1 || e2e_fail "check $f exit $?: $(cat "$E2E_DIR/check.txt")"
+	grep -q '^session 1 began before this file: judged against the set-up it declared (21 records)$' "$E2E_DIR/check.txt" &&
+		grep -q ': 0 errors, 0 warnings, 0 infos in 1 sessions, 4 messages$' "$E2E_DIR/check.txt" &&
+		! grep -q 'earlier file' "$E2E_DIR/check.txt" ||
+		e2e_fail "check $f said: $(cat "$E2E_DIR/check.txt")"
+done
+"$VUPROXY" check "$OLDER" >"$E2E_DIR/check.txt" 2>&1 || e2e_fail "check (older) exit $?"
+grep -q '^session 1 began in an earlier file (a rotated file): its set-up is not in this one' "$E2E_DIR/check.txt" ||
+	e2e_fail "check (older) said: $(cat "$E2E_DIR/check.txt")"
+e2e_log "check: the 4 events judged against the 21 declared records; without them, the fallback"
