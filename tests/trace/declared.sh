@@ -88,3 +88,25 @@ done
 grep -q '^session 1 began in an earlier file (a rotated file): its set-up is not in this one' "$E2E_DIR/check.txt" ||
 	e2e_fail "check (older) said: $(cat "$E2E_DIR/check.txt")"
 e2e_log "check: the 4 events judged against the 21 declared records; without them, the fallback"
+
+# 3. replay: both roles against each other, the declared state played
+# first; the file without it refused.
+SOCK=$E2E_DIR/replay.sock
+e2e_start be 30 "$VUPROXY" replay "$TRACE" --as back-end --frontend "listen:$SOCK"
+e2e_wait 10 "the back-end replay's socket" e2e_unix_listening "$SOCK"
+e2e_start fe 30 "$VUPROXY" replay "$TRACE" --as front-end --backend "connect:$SOCK" -v
+e2e_wait_exit fe 20
+e2e_wait_exit be 20
+[ "${E2E_RC[fe]}" = 0 ] && [ "${E2E_RC[be]}" = 0 ] ||
+	e2e_fail "replay exit ${E2E_RC[fe]} (front-end), ${E2E_RC[be]} (back-end)"
+got=$(grep -o 'replay > #[0-9]* [A-Z_]*' "$E2E_DIR/fe.log" | head -3 | tr '\n' ' ')
+[ "$got" = 'replay > #1 SET_OWNER replay > #2 GET_FEATURES replay > #4 GET_PROTOCOL_FEATURES ' ] ||
+	e2e_fail "the front-end replay did not start with the declared set-up: $got"
+grep -q '20 messages sent, 5 received, 5 compared, 0 differences: identical' "$E2E_DIR/fe.log" ||
+	e2e_fail "front-end replay: $(tail -3 "$E2E_DIR/fe.log")"
+rc=0
+"$VUPROXY" replay "$OLDER" --as front-end --backend "connect:$SOCK" >"$E2E_DIR/older.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q 'lacks its set-up .*re-record it with a newer vuproxy' "$E2E_DIR/older.out" ||
+	e2e_fail "replay of the file without declared state: exit $rc: $(cat "$E2E_DIR/older.out")"
+e2e_log "replay: the declared set-up sent first, identical both ways; the older file refused"
+e2e_log "PASS"
