@@ -196,7 +196,7 @@ static void show(struct dump *d, const struct vup_record *rec,
 		vup_render_text(fields, sizeof(fields), &h, payload, chan, neg);
 		printf("%4" PRIu64 ".%06" PRIu64 " s%u %s%s %s%s",
 		       rel / 1000000000u, rel % 1000000000u / 1000u,
-		       th->session, th->declared ? "declared " : "",
+		       th->session, th->declared ? "[declared] " : "",
 		       from == VUP_FRONTEND ? "front-end>back-end"
 		                            : "back-end>front-end",
 		       chan == VUP_CHAN_BACKEND ? "backend " : "", name);

@@ -3,7 +3,7 @@
 # middle of a session restates its set-up first, flagged declared
 # (VUP_TRACE_EXT_DECLARED), and each reader keeps it apart from events:
 # - dump: a line "s1: declared state ..." before the session's declared
-#   records, each marked "declared" with the time it crossed; --json
+#   records, each marked "[declared]" with the time it crossed; --json
 #   "declared": true with declared_ns and declared_at, events without;
 # - check: the events are judged against the declared set-up, fully (no
 #   "began in an earlier file" fallback), declared records add no finding;
@@ -37,9 +37,9 @@ for f in "$TRACE" "$GZ"; do
 	[ "$(head -1 "$E2E_DIR/dump.txt")" = "s1: declared state (set up before this file began)" ] ||
 		e2e_fail "dump $f: no heading before the declared state: $(head -3 "$E2E_DIR/dump.txt")"
 	[ "$(grep -c '^s1: declared state' "$E2E_DIR/dump.txt")" = 1 ] || e2e_fail "dump $f: the heading twice"
-	[ "$(grep -c ' s1 declared ' "$E2E_DIR/dump.txt")" = 21 ] ||
+	[ "$(grep -c ' s1 \[declared\] ' "$E2E_DIR/dump.txt")" = 21 ] ||
 		e2e_fail "dump $f: not 21 declared lines: $(cat "$E2E_DIR/dump.txt")"
-	grep -qx ' *0\.000000 s1 declared front-end>back-end SET_MEM_TABLE need_reply .* (40 B, 1 fds: memfd 1048576) pass \[crossed at 2023-11-14T22:13:20\.008000Z\]' "$E2E_DIR/dump.txt" ||
+	grep -qx ' *0\.000000 s1 \[declared\] front-end>back-end SET_MEM_TABLE need_reply .* (40 B, 1 fds: memfd 1048576) pass \[crossed at 2023-11-14T22:13:20\.008000Z\]' "$E2E_DIR/dump.txt" ||
 		e2e_fail "dump $f: SET_MEM_TABLE not declared with its fd and time: $(grep SET_MEM_TABLE "$E2E_DIR/dump.txt")"
 	[ "$(grep -c 'GET_VRING_BASE' "$E2E_DIR/dump.txt")" = 4 ] && ! grep 'GET_VRING_BASE' "$E2E_DIR/dump.txt" | grep -q 'declared' ||
 		e2e_fail "dump $f: the events are not 4 plain GET_VRING_BASE lines: $(cat "$E2E_DIR/dump.txt")"
@@ -109,4 +109,27 @@ rc=0
 [ "$rc" = 2 ] && grep -q 'lacks its set-up .*re-record it with a newer vuproxy' "$E2E_DIR/older.out" ||
 	e2e_fail "replay of the file without declared state: exit $rc: $(cat "$E2E_DIR/older.out")"
 e2e_log "replay: the declared set-up sent first, identical both ways; the older file refused"
+
+# 4. tshark with the dissector: vuproxy.declared on the 21 first frames
+# only, with the time each crossed; the Info column is dump's line (as
+# tshark_lib.sh compares them), "[declared]" and all.
+for f in "$TRACE" "$GZ"; do
+	tshark -X "lua_script:$LUA" -r "$f" -T fields -E separator='|' \
+		-e frame.number -e vuproxy.declared -e vuproxy.declared.time \
+		>"$E2E_DIR/tshark.txt" 2>"$E2E_DIR/tshark.err" || e2e_fail "tshark $f exit $?: $(cat "$E2E_DIR/tshark.err")"
+	! grep -v '^Running as user "root"' "$E2E_DIR/tshark.err" || e2e_fail "tshark said the above"
+	got=$(awk -F'|' '$2 != "" { n++; if ($1 > 21) bad = $1 } END { print n + 0, bad + 0 }' "$E2E_DIR/tshark.txt")
+	[ "$got" = "21 0" ] || e2e_fail "tshark $f: vuproxy.declared on (count, a frame past 21): $got"
+	grep -q '^8|[^|]*|Nov 14, 2023 22:13:20.008000000 UTC$' "$E2E_DIR/tshark.txt" ||
+		e2e_fail "tshark $f: frame 8's declared time: $(sed -n 8p "$E2E_DIR/tshark.txt")"
+	tshark -X "lua_script:$LUA" -r "$f" -T fields -e _ws.col.Info >"$E2E_DIR/info.txt" 2>/dev/null ||
+		e2e_fail "tshark $f (Info) exit $?"
+	"$VUPROXY" dump "$f" | grep -v '^s1: declared state' |
+		sed -E 's/^ *[0-9]+\.[0-9]{6} //; s/ \([0-9]+ B, [0-9]+ fds[^)]*\)( pass)?//' >"$E2E_DIR/dump.info"
+	diff -u "$E2E_DIR/dump.info" "$E2E_DIR/info.txt" >&2 || e2e_fail "tshark $f: the Info column is not dump's line (diff above)"
+	tshark -X "lua_script:$LUA" -r "$f" -V 2>&1 | grep -q "Lua Error" && e2e_fail "tshark $f: a Lua error"
+done
+grep -q '^s1 \[declared\] front-end>back-end SET_OWNER \[crossed at 2023-11-14T22:13:20.001000Z\]$' "$E2E_DIR/info.txt" ||
+	e2e_fail "tshark: Info of frame 1: $(head -1 "$E2E_DIR/info.txt")"
+e2e_log "tshark: vuproxy.declared and its time on the 21 declared frames, Info as dump's line"
 e2e_log "PASS"
