@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dump_tap.h"
 #include "vuproxy/check.h"
@@ -24,6 +25,7 @@
 struct session_state {
 	uint32_t id;
 	struct vup_model *model; /* what the session means so far */
+	bool declared_told;      /* its declared state was announced */
 };
 
 struct dump {
@@ -54,11 +56,11 @@ static uint64_t rel_time(struct dump *d, uint64_t ts_ns)
 	return ts_ns - d->t0;
 }
 
-static struct vup_model *model_of(struct dump *d, uint32_t id)
+static struct session_state *state_of(struct dump *d, uint32_t id)
 {
 	for (size_t i = 0; i < d->nsessions; i++)
 		if (d->sessions[i].id == id)
-			return d->sessions[i].model;
+			return &d->sessions[i];
 	struct session_state *s =
 	        realloc(d->sessions, (d->nsessions + 1) * sizeof(*s));
 	if (!s)
@@ -66,7 +68,34 @@ static struct vup_model *model_of(struct dump *d, uint32_t id)
 	d->sessions = s;
 	s[d->nsessions] =
 	        (struct session_state){.id = id, .model = vup_model_new()};
-	return s[d->nsessions++].model;
+	return &s[d->nsessions++];
+}
+
+/* "2023-11-14T22:13:20.000001000Z" (digits: 9 or 6 of the second). */
+static void utc(char *buf, size_t len, uint64_t ns, int digits)
+{
+	time_t sec = (time_t)(ns / 1000000000u);
+	struct tm tm;
+	char day[32] = "?";
+	if (gmtime_r(&sec, &tm))
+		strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+	uint64_t frac = ns % 1000000000u;
+	if (digits == 6)
+		frac /= 1000u;
+	snprintf(buf, len, "%s.%0*" PRIu64 "Z", day, digits, frac);
+}
+
+/* Declared state (VUP_TRACE_EXT_DECLARED) restates a session's set-up
+ * at the start of a file; the text timeline sets it apart from events
+ * with a line before the session's first such record. */
+static void declared_heading(struct dump *d, const struct vup_trace_hdr *th)
+{
+	struct session_state *st = state_of(d, th->session);
+	if (d->json || !th->declared || !st || st->declared_told)
+		return;
+	st->declared_told = true;
+	printf("s%u: declared state (set up before this file began)\n",
+	       th->session);
 }
 
 /* The model learns what the record says reached its receiver
@@ -113,7 +142,8 @@ static void show(struct dump *d, const struct vup_record *rec,
 	struct vup_hdr h = tm.hdr;
 	uint32_t declared = tm.declared;
 	const uint8_t *payload = tm.payload;
-	struct vup_model *model = model_of(d, th->session);
+	struct session_state *st = state_of(d, th->session);
+	struct vup_model *model = st ? st->model : NULL;
 	struct vup_negotiated none = {0};
 	const struct vup_negotiated *neg = model ? vup_model_neg(model) : &none;
 	bool reply = h.flags & VUP_FLAG_REPLY;
@@ -125,6 +155,10 @@ static void show(struct dump *d, const struct vup_record *rec,
 	const char *name = vup_proto_name(chan, h.request);
 	static char fields[65536];
 	uint64_t rel = rel_time(d, rec->ts_ns);
+	char crossed[48] = "";
+	if (th->declared)
+		utc(crossed, sizeof(crossed), th->declared_ns, d->json ? 9 : 6);
+	declared_heading(d, th);
 	if (d->json) {
 		vup_render_json(fields, sizeof(fields), &h, payload, chan, neg);
 		printf("{\"ts_ns\":%" PRIu64
@@ -153,12 +187,16 @@ static void show(struct dump *d, const struct vup_record *rec,
 			printf(",\"mark\":");
 			vup_dump_json_str(th->mark);
 		}
+		if (th->declared)
+			printf(",\"declared\":true,\"declared_ns\":%" PRIu64
+			       ",\"declared_at\":\"%s\"",
+			       th->declared_ns, crossed);
 		printf("}\n");
 	} else {
 		vup_render_text(fields, sizeof(fields), &h, payload, chan, neg);
-		printf("%4" PRIu64 ".%06" PRIu64 " s%u %s %s%s",
+		printf("%4" PRIu64 ".%06" PRIu64 " s%u %s%s %s%s",
 		       rel / 1000000000u, rel % 1000000000u / 1000u,
-		       th->session,
+		       th->session, th->declared ? "[declared] " : "",
 		       from == VUP_FRONTEND ? "front-end>back-end"
 		                            : "back-end>front-end",
 		       chan == VUP_CHAN_BACKEND ? "backend " : "", name);
@@ -179,6 +217,8 @@ static void show(struct dump *d, const struct vup_record *rec,
 			       declared);
 		if (th->mark[0])
 			printf(" [problem: %s]", th->mark);
+		if (th->declared)
+			printf(" [crossed at %s]", crossed);
 		putchar('\n');
 	}
 	d->shown++;
@@ -352,7 +392,9 @@ static void usage(FILE *f)
 	           "\"net\", \"blk\" or\n\"stats\"): control messages, "
 	           "the checker's findings (each naming the\nframe it is "
 	           "about), and the tap's Ethernet frames, blk requests and "
-	           "queue\nstatistics.  "
+	           "queue\nstatistics.  A file that starts in the middle of "
+	           "a session first restates\nits set-up (\"declared\", "
+	           "with when each message crossed).  "
 	           "--session N keeps one session's records; --request keeps "
 	           "only those\ncontrol messages and the findings about "
 	           "them.  --ethernet-out PCAP writes "

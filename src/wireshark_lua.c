@@ -485,14 +485,16 @@ static int emit_data(FILE *f)
 	        "local TRACE_FD_SIZE = %u\n"
 	        "local TRACE_EXT_HDR = %u\n"
 	        "local TRACE_EXT_MARK = %u\n"
+	        "local TRACE_EXT_DECLARED = %u\n"
 	        "local TRACE_F_BACKEND_CHAN = 0x%x\n"
 	        "local TRACE_F_FROM_BACKEND = 0x%x\n"
 	        "local TRACE_F_AS_SENT = 0x%x\n"
 	        "local TRACE_F_RESERVED = 0x%x\n\n",
 	        VUP_TRACE_MAGIC0, VUP_TRACE_MAGIC1, VUP_TRACE_VERSION,
 	        VUP_TRACE_FIXED, VUP_TRACE_FD_SIZE, VUP_TRACE_EXT_HDR,
-	        VUP_TRACE_EXT_MARK, VUP_TRACE_F_BACKEND_CHAN,
-	        VUP_TRACE_F_FROM_BACKEND, VUP_TRACE_F_AS_SENT,
+	        VUP_TRACE_EXT_MARK, VUP_TRACE_EXT_DECLARED,
+	        VUP_TRACE_F_BACKEND_CHAN, VUP_TRACE_F_FROM_BACKEND,
+	        VUP_TRACE_F_AS_SENT,
 	        0xffu & ~(unsigned)(VUP_TRACE_F_BACKEND_CHAN |
 	                            VUP_TRACE_F_FROM_BACKEND |
 	                            VUP_TRACE_F_AS_SENT));

@@ -46,6 +46,8 @@ struct vup_replay_msg {
 	uint8_t action;      /* enum vup_trace_action */
 	bool sent;           /* what its sender emitted (not vuproxy's copy) */
 	bool delivered;      /* what its receiver got */
+	bool declared;       /* declared state: restates the set-up at the
+	                        start of a file (sent first, like any other) */
 	struct vup_hdr hdr;
 	unsigned nfds;
 	struct vup_fd_info fds[VUP_MAX_FDS];
@@ -64,6 +66,8 @@ struct vup_replay_script {
 	size_t n;
 	uint64_t frames;   /* packets read from the file */
 	bool truncated;    /* the file was cut short (loaded with partial) */
+	bool continued;    /* the session began in an earlier file */
+	size_t declared;   /* messages of declared state (its set-up) */
 	char sessions[96]; /* the session ids found, for messages */
 };
 
@@ -76,7 +80,9 @@ int vup_replay_load(const char *path, long session, bool partial,
 void vup_replay_free(struct vup_replay_script *s);
 /* Can the session be played in this role?  0, or -EINVAL with the reason
  * in err (no requests from the front-end, vrings set up without a memory
- * table: a session recorded from its middle). */
+ * table: a session recorded from its middle; a session begun in an
+ * earlier file whose file does not restate its set-up as declared
+ * state). */
 int vup_replay_check_setup(const struct vup_replay_script *s,
                            enum vup_replay_as as, char *err, size_t errlen);
 /* The request name of a message ("GET_FEATURES", "UNKNOWN(77)"). */

@@ -10,7 +10,12 @@
  * record carries its name).  Each receiver's view is judged: of a
  * rewrite, the copy as sent; of a failed request, the request as the
  * back-end's view (never delivered) and the reply vuproxy made as the
- * front-end's. */
+ * front-end's.
+ *
+ * A file that starts in the middle of a session restates its set-up
+ * first (declared state, VUP_TRACE_EXT_DECLARED): the model and the
+ * checker learn it, but it is no event, so it is not judged, and a reply
+ * it owes is not owed (a declared request comes with its reply). */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,6 +35,8 @@ struct session {
 	uint64_t messages;
 	bool continued;    /* began in an earlier file (VUP_IDB_CONTINUED) */
 	bool goes_on;      /* goes on in the next file (VUP_ISB_GOES_ON) */
+	uint64_t declared; /* records of declared state: its set-up */
+	bool in_declared;  /* the last record was declared state */
 	uint64_t unjudged; /* findings of a continued session not shown */
 	uint32_t count[VUP_CHECK_COUNT];
 	char first[VUP_CHECK_COUNT][240]; /* first error message per row */
@@ -208,6 +215,38 @@ static void keep_framing(struct session *s, struct vup_check_findings *fs)
 	fs->n = kept;
 }
 
+/* The end of a session's declared state: what its requests owed was
+ * paid before the file began (or is not this file's to judge). */
+static void settle(struct session *s)
+{
+	if (!s->in_declared)
+		return;
+	vup_model_forget_owed(s->model, VUP_CHAN_MAIN);
+	vup_model_forget_owed(s->model, VUP_CHAN_BACKEND);
+	s->in_declared = false;
+}
+
+/* A record of declared state: learnt as its receiver got it, so that the
+ * events after it are judged against the set-up; its findings are not
+ * this file's (they were the original message's). */
+static void declared(struct session *s, const struct vup_record *rec,
+                     const struct vup_trace_hdr *th,
+                     const struct vup_trace_msg *tm, uint64_t frame)
+{
+	struct vup_view v;
+	bool delivered;
+	struct vup_model_events ev = {0};
+	s->declared++;
+	s->in_declared = true;
+	if (!vup_trace_msg_view(th, tm, vup_model_neg(s->model), rec->ts_ns, &v,
+	                        &delivered))
+		return;
+	struct vup_check_findings fs;
+	vup_check_before(s->checker, s->model, &v);
+	vup_model_feed(s->model, &v, delivered, &ev);
+	vup_check_message(s->checker, s->model, &v, delivered, &ev, frame, &fs);
+}
+
 /* One control record: the model learns it, the checker judges it. */
 static int control(struct run *r, const struct vup_record *rec,
                    const struct vup_trace_hdr *th, const uint8_t *msg,
@@ -216,10 +255,15 @@ static int control(struct run *r, const struct vup_record *rec,
 	struct session *s = session_of(r, th->session);
 	if (!s)
 		return -1;
-	if (rec->continued && !s->messages)
+	if (rec->continued && !s->messages && !s->declared)
 		s->continued = true;
 	struct vup_trace_msg tm;
 	vup_trace_msg_split(th, msg, len, &tm);
+	if (th->declared) {
+		declared(s, rec, th, &tm, r->frames);
+		return 0;
+	}
+	settle(s);
 	struct vup_view v;
 	bool delivered;
 	struct vup_model_events ev = {0};
@@ -254,7 +298,7 @@ static int control(struct run *r, const struct vup_record *rec,
 	                  r->frames, &fs);
 	if (made)
 		drop_pairing(&fs);
-	if (s->continued)
+	if (s->continued && !s->declared)
 		keep_framing(s, &fs);
 	s->messages++;
 	if (r->only < 0 || s->id == (uint32_t)r->only)
@@ -348,10 +392,13 @@ static void usage(FILE *f)
 	        "fault, "
 	        "or null).\n--junit OUT.xml: one testcase per check "
 	        "per session, error\nfindings as failures.  A file cut short "
-	        "is checked up to where it ends;\nin a rotated file (-C) a "
-	        "session begun in an earlier file is judged only by\nthe "
-	        "checks of a message on its own, and a reply owed where it "
-	        "goes on in the\nnext file is info.\nExit status 0 without "
+	        "is checked up to where it ends;\na session begun before its "
+	        "file is judged against the set-up the file declares\n"
+	        "first (declared state, not judged itself); in a rotated "
+	        "file (-C) of an older\nvuproxy, without it, only by the "
+	        "checks of a message on its own.  A reply\nowed where the "
+	        "session goes on in the next file is info.\nExit status 0 "
+	        "without "
 	        "error findings, 1 with one, 2 if FILE cannot be read.\n");
 }
 
@@ -487,12 +534,21 @@ int vup_check_main(int argc, char **argv)
 	}
 	for (size_t i = 0; status == 0 && i < r.ns; i++) {
 		struct vup_check_findings fs;
+		settle(&r.s[i]);
 		vup_check_end(r.s[i].checker, r.s[i].model,
 		              cut_off || r.s[i].goes_on, &fs);
 		report(&r, &r.s[i], &fs);
 	}
 	for (size_t i = 0; status == 0 && i < r.ns; i++)
-		if (r.s[i].continued &&
+		if (r.s[i].declared &&
+		    (r.only < 0 || r.s[i].id == (uint32_t)r.only))
+			fprintf(r.json ? stderr : stdout,
+			        "session %u began before this file: judged "
+			        "against the set-up it declared (%" PRIu64
+			        " records)\n",
+			        r.s[i].id, r.s[i].declared);
+	for (size_t i = 0; status == 0 && i < r.ns; i++)
+		if (r.s[i].continued && !r.s[i].declared &&
 		    (r.only < 0 || r.s[i].id == (uint32_t)r.only))
 			fprintf(r.json ? stderr : stdout,
 			        "session %u began in an earlier file (a "

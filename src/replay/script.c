@@ -10,7 +10,10 @@
  * direction's order.  From those, two
  * views: what the back-end received and sent (played --as front-end), and
  * what the front-end sent and received (played --as back-end); in each,
- * replies are paired with their requests in order.  A capture is
+ * replies are paired with their requests in order.  A file that starts
+ * in the middle of a session restates its set-up first (declared state):
+ * those records are played as the session's first messages, so such a
+ * file replays on its own.  A capture is
  * untrusted: every length is checked, sizes and counts are bounded.
  */
 #include <errno.h>
@@ -160,6 +163,8 @@ static int take(struct loader *ld, const struct vup_record *rec, char *err,
 		ld->want = th.session;
 	if (th.session != (uint32_t)ld->want)
 		return 0;
+	if (!s->n && rec->continued)
+		s->continued = true;
 	size_t len = rec->caplen - (size_t)hl;
 	const uint8_t *msg = rec->data + hl;
 	struct vup_hdr h;
@@ -218,6 +223,8 @@ static int take(struct loader *ld, const struct vup_record *rec, char *err,
 	m->hdr = h;
 	m->nfds = th.nfds;
 	memcpy(m->fds, th.fds, th.nfds * sizeof(th.fds[0]));
+	m->declared = th.declared;
+	s->declared += th.declared;
 	classify(m);
 	s->n++;
 	return 1;
@@ -321,6 +328,15 @@ static bool is_memory_table(const struct vup_replay_msg *m)
 int vup_replay_check_setup(const struct vup_replay_script *s,
                            enum vup_replay_as as, char *err, size_t errlen)
 {
+	if (s->continued && !s->declared) {
+		snprintf(err, errlen,
+		         "session %u began in an earlier file and this file "
+		         "lacks its set-up (no declared state: it was written "
+		         "by an older vuproxy); re-record it with a newer "
+		         "vuproxy, whose files restate the set-up",
+		         s->session);
+		return -EINVAL;
+	}
 	size_t requests = 0;
 	bool memory = false;
 	for (size_t i = 0; i < s->n; i++) {

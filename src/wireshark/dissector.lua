@@ -77,6 +77,9 @@ local pf = {
 	ext_len = ProtoField.uint16("vuproxy.ext.len", "Length"),
 	mark = ProtoField.string("vuproxy.mark", "Problem",
 		base.UNICODE),
+	declared = ProtoField.bool("vuproxy.declared", "Declared state"),
+	declared_time = ProtoField.absolute_time("vuproxy.declared.time",
+		"Crossed at", base.UTC),
 	channel = ProtoField.string("vuproxy.channel", "Channel"),
 	from = ProtoField.string("vuproxy.from", "From"),
 	direction = ProtoField.string("vuproxy.direction", "Direction"),
@@ -552,6 +555,9 @@ local function dissect_message(tvb, pinfo, tree, c)
 	local info = {}
 	if c then
 		info[#info + 1] = "s" .. c.session
+		if c.declared then
+			info[#info + 1] = "[declared]"
+		end
 		info[#info + 1] = SIDE_NAME[c.from] .. ">" ..
 			SIDE_NAME[1 - c.from]
 	end
@@ -577,6 +583,9 @@ local function dissect_message(tvb, pinfo, tree, c)
 	end
 	if c and c.mark ~= "" then
 		info[#info + 1] = "[problem: " .. c.mark .. "]"
+	end
+	if c and c.declared then
+		info[#info + 1] = "[crossed at " .. c.declared .. "]"
 	end
 	if size > len - HDR_SIZE then
 		info[#info + 1] = string.format(
@@ -682,7 +691,7 @@ function vuproxy.dissector(tvb, pinfo, tree)
 	if eoff > roff + rl and eoff <= hl then
 		t:add(pf.padding, tvb(roff + rl, eoff - roff - rl))
 	end
-	local mark = ""
+	local mark, declared = "", nil -- declared: when it crossed
 	while eoff + TRACE_EXT_HDR <= hl do
 		local etype = tvb(eoff, 2):le_uint()
 		local elen = tvb(eoff + 2, 2):le_uint()
@@ -697,6 +706,18 @@ function vuproxy.dissector(tvb, pinfo, tree)
 			mark = tvb(eoff + TRACE_EXT_HDR, elen):string(ENC_UTF_8)
 			et:add(pf.mark, tvb(eoff + TRACE_EXT_HDR, elen), mark)
 			et:add_proto_expert_info(pe.mark, mark)
+		elseif etype == TRACE_EXT_DECLARED and elen >= 8 then
+			-- Declared state: the set-up restated at the start of a
+			-- file, no event; the value is when it first crossed.
+			local ns = tvb(eoff + TRACE_EXT_HDR, 8):le_uint64()
+			local sec = (ns / 1000000000):tonumber()
+			local nsec = (ns % 1000000000):tonumber()
+			et:add(pf.declared, tvb(eoff, 2), true):set_generated()
+			et:add(pf.declared_time, tvb(eoff + TRACE_EXT_HDR, 8),
+				NSTime.new(sec, nsec))
+			-- As `vuproxy dump` prints it.
+			declared = os.date("!%Y-%m-%dT%H:%M:%S", sec) ..
+				string.format(".%06dZ", math.floor(nsec / 1000))
 		end
 		eoff = eoff + whole
 	end
@@ -707,7 +728,7 @@ function vuproxy.dissector(tvb, pinfo, tree)
 	end
 	ctx = {
 		frame = pinfo.number, session = session, chan = chan, from = from, nfds = nfds,
-		action = action, rule = rule, mark = mark,
+		action = action, rule = rule, mark = mark, declared = declared,
 		as_sent = bit32.band(flags, TRACE_F_AS_SENT) ~= 0,
 	}
 	return hl + message:call(tvb(hl):tvb(), pinfo, tree)

@@ -49,6 +49,12 @@
 #                 (how captures/dpdk-split-frames.pcapng.gz was made).
 #   frames-capture FILE  the same check for a committed capture, all
 #                 its frames (--frames).
+#   declared FILE the capture rewritten by declared_from (DECLARED_FROM)
+#                 as the file a rotation writes once the session is set
+#                 up: the set-up as declared state, then the teardown;
+#                 vuproxy check judges it fully, then steps 1 and 3 as for
+#                 captures (the back-end gets ready on declared state
+#                 alone).
 #
 # Environment: VUPROXY (the binary under test), E2E_TESTPMD (default
 # dpdk-testpmd), E2E_BE_CPU / E2E_FE_CPU (default 0 / 1), E2E_KEEP=1.
@@ -59,7 +65,7 @@ set -eu
 . "$(dirname "$0")/../e2e/lib.sh"
 
 usage() {
-	echo "usage: VUPROXY=path/to/vuproxy $0 record split|packed | captures FILE | frames split | frames-capture FILE" >&2
+	echo "usage: VUPROXY=path/to/vuproxy $0 record split|packed | captures FILE | frames split | frames-capture FILE | declared FILE" >&2
 	exit 2
 }
 [ $# = 2 ] || usage
@@ -76,6 +82,9 @@ frames)
 	[ "$2" = split ] || usage
 	;;
 frames-capture)
+	CAPTURE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+	;;
+declared)
 	CAPTURE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 	;;
 *) usage ;;
@@ -348,6 +357,18 @@ elif [ "$MODE" = frames ]; then
 	fi
 
 	expect_frames "$TRACE" frames "$N"
+elif [ "$MODE" = declared ]; then
+	[ -r "$CAPTURE" ] || e2e_fail "no capture $CAPTURE"
+	e2e_need_exe DECLARED_FROM
+	DECL=$E2E_DIR/declared.pcapng
+	split=$("$DECLARED_FROM" "$CAPTURE" "$DECL") || e2e_fail "declared_from failed"
+	e2e_log "declared_from: $split"
+	"$VUPROXY" check "$DECL" >"$E2E_DIR/check.out" 2>&1 || e2e_fail "check exit $?: $(cat "$E2E_DIR/check.out")"
+	grep -q 'judged against the set-up it declared' "$E2E_DIR/check.out" ||
+		e2e_fail "check did not judge the file against its declared set-up: $(cat "$E2E_DIR/check.out")"
+	expect_identical_fe "$DECL" decl
+	expect_link_up_be "$DECL" declbe 0
+	e2e_log "the declared file replayed identically both ways against testpmd"
 elif [ "$MODE" = frames-capture ]; then
 	[ -r "$CAPTURE" ] || e2e_fail "no capture $CAPTURE"
 	expect_frames "$CAPTURE" capframes 0

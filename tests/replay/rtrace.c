@@ -101,6 +101,8 @@ static void trace_hdr(const struct rt_msg *m, struct vup_trace_hdr *h)
 	h->nfds = (uint8_t)m->nfds;
 	for (unsigned i = 0; i < m->nfds; i++)
 		h->fds[i] = m->fds[i];
+	h->declared = m->declared;
+	h->declared_ns = m->declared_ns;
 }
 
 int rt_write_gz(const struct rt *t, const char *path)
@@ -141,7 +143,8 @@ int rt_write_plain(const struct rt *t, const char *path, unsigned version)
 	static struct vup_trace_hdr h;
 	static uint8_t pkt[4096];
 	pcapng_shb(&b, "vuproxy test");
-	pcapng_idb(&b, LINKTYPE_USER0, 65535, "s1", NULL);
+	pcapng_idb_note(&b, LINKTYPE_USER0, 65535, "s1", NULL,
+	                t->continued ? VUP_IDB_CONTINUED : NULL);
 	for (size_t i = 0; i < t->n; i++) {
 		const struct rt_msg *m = &t->m[i];
 		trace_hdr(m, &h);
@@ -165,6 +168,23 @@ int rt_write_plain(const struct rt *t, const char *path, unsigned version)
 		fclose(f);
 	vup_buf_free(&b);
 	return rc;
+}
+
+int rt_write(const struct rt *t, const char *path)
+{
+	return t->continued ? rt_write_plain(t, path, VUP_TRACE_VERSION)
+	                    : rt_write_gz(t, path);
+}
+
+void rt_declare(struct rt *t, size_t n)
+{
+	uint64_t start = n < t->n ? t->m[n].ts_ns - 500000
+	                          : t->m[t->n - 1].ts_ns + 500000;
+	for (size_t i = 0; i < n && i < t->n; i++) {
+		t->m[i].declared = true;
+		t->m[i].declared_ns = t->m[i].ts_ns;
+		t->m[i].ts_ns = start;
+	}
 }
 
 void rt_session(struct rt *t, uint32_t s)
@@ -202,4 +222,66 @@ void rt_session(struct rt *t, uint32_t s)
 	rt_fd(m, VUP_FDK_EVENTFD, 0);
 	rt_add(t, s, M, VUP_FRONTEND, 11, RQ, &vs, 8); /* GET_VRING_BASE */
 	rt_u64(t, s, M, VUP_BACKEND, 11, RP, 0);
+}
+
+void rt_net_setup(struct rt *t, uint32_t s, unsigned rings)
+{
+	const enum vup_chan M = VUP_CHAN_MAIN;
+	const enum vup_side FE = VUP_FRONTEND, BE = VUP_BACKEND;
+	const uint32_t RQ = VUP_FLAG_VERSION, NR = RQ | VUP_FLAG_NEED_REPLY;
+	const uint32_t RP = VUP_FLAG_VERSION | VUP_FLAG_REPLY;
+	const uint64_t feat = 1ull << 32 | 1ull << 30 | 1ull << 15;
+	const uint64_t pfeat = 1ull << 3; /* REPLY_ACK */
+	rt_add(t, s, M, FE, VUP_REQ_SET_OWNER, RQ, NULL, 0);
+	rt_add(t, s, M, FE, VUP_REQ_GET_FEATURES, RQ, NULL, 0);
+	rt_u64(t, s, M, BE, VUP_REQ_GET_FEATURES, RP, feat);
+	rt_add(t, s, M, FE, VUP_REQ_GET_PROTOCOL_FEATURES, RQ, NULL, 0);
+	rt_u64(t, s, M, BE, VUP_REQ_GET_PROTOCOL_FEATURES, RP, pfeat);
+	rt_u64(t, s, M, FE, VUP_REQ_SET_PROTOCOL_FEATURES, RQ, pfeat);
+	rt_u64(t, s, M, FE, VUP_REQ_SET_FEATURES, RQ, feat);
+	uint8_t mt[40] = {0};
+	uint32_t one = 1;
+	uint64_t gpa = 0x100000, size = 0x100000, uaddr = 0x7f0000100000;
+	memcpy(mt, &one, 4);
+	memcpy(mt + 8, &gpa, 8);
+	memcpy(mt + 16, &size, 8);
+	memcpy(mt + 24, &uaddr, 8);
+	struct rt_msg *m =
+	        rt_add(t, s, M, FE, VUP_REQ_SET_MEM_TABLE, NR, mt, sizeof(mt));
+	rt_fd(m, VUP_FDK_MEMFD, size);
+	rt_u64(t, s, M, BE, VUP_REQ_SET_MEM_TABLE, RP, 0);
+	for (uint32_t i = 0; i < rings; i++) {
+		uint64_t state = (uint64_t)256 << 32 | i; /* {index, num} */
+		rt_u64(t, s, M, FE, VUP_REQ_SET_VRING_NUM, RQ, state);
+		uint8_t addr[40] = {0};
+		uint64_t desc = uaddr + i * 0x4000, avail = desc + 0x1000,
+		         used = desc + 0x2000;
+		memcpy(addr, &i, 4);
+		memcpy(addr + 8, &desc, 8);
+		memcpy(addr + 16, &used, 8);
+		memcpy(addr + 24, &avail, 8);
+		rt_add(t, s, M, FE, VUP_REQ_SET_VRING_ADDR, RQ, addr,
+		       sizeof(addr));
+		rt_u64(t, s, M, FE, VUP_REQ_SET_VRING_BASE, RQ, i);
+		m = rt_u64(t, s, M, FE, VUP_REQ_SET_VRING_KICK, RQ, i);
+		rt_fd(m, VUP_FDK_EVENTFD, 0);
+		m = rt_u64(t, s, M, FE, VUP_REQ_SET_VRING_CALL, RQ, i);
+		rt_fd(m, VUP_FDK_EVENTFD, 0);
+	}
+	for (uint32_t i = 0; i < rings; i++)
+		rt_u64(t, s, M, FE, VUP_REQ_SET_VRING_ENABLE, RQ,
+		       (uint64_t)1 << 32 | i);
+}
+
+void rt_net_teardown(struct rt *t, uint32_t s, unsigned rings, uint32_t base)
+{
+	const uint32_t RQ = VUP_FLAG_VERSION;
+	const uint32_t RP = VUP_FLAG_VERSION | VUP_FLAG_REPLY;
+	for (uint32_t i = 0; i < rings; i++) {
+		uint64_t state = i;
+		rt_u64(t, s, VUP_CHAN_MAIN, VUP_FRONTEND,
+		       VUP_REQ_GET_VRING_BASE, RQ, state);
+		rt_u64(t, s, VUP_CHAN_MAIN, VUP_BACKEND, VUP_REQ_GET_VRING_BASE,
+		       RP, (uint64_t)base << 32 | i);
+	}
 }

@@ -7,7 +7,9 @@
  * identical sessions (exit 0), differences named per field (exit 1), a
  * back-end that closes early or is not there (exit 2, naming the
  * request), the back-end channel answered as recorded, recorded pacing,
- * and the same as the back-end for a live front-end. */
+ * and the same as the back-end for a live front-end; a file that starts
+ * mid-session and declares its set-up replays whole in both roles, one
+ * that does not declare it is refused. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -297,7 +299,7 @@ static int listen_sock(void)
 static int against_backend(const struct twist *tw, size_t ntw,
                            const char *extra1, const char *extra2)
 {
-	assert_int_equal(rt_write_gz(&t, trace), 0);
+	assert_int_equal(rt_write(&t, trace), 0);
 	int lfd = listen_sock();
 	char spec[400];
 	snprintf(spec, sizeof(spec), "connect:%s", sock);
@@ -495,7 +497,7 @@ static void fe_paced(void **state)
 	t.m[1].ts_ns = t0 + 150000000;
 	t.m[2].ts_ns = t0 + 151000000;
 	t.m[3].ts_ns = t0 + 300000000;
-	assert_int_equal(rt_write_gz(&t, trace), 0);
+	assert_int_equal(rt_write(&t, trace), 0);
 	int lfd = listen_sock();
 	char spec[400];
 	snprintf(spec, sizeof(spec), "connect:%s", sock);
@@ -550,7 +552,7 @@ static void be_frontend(struct vup_channel *ch, const struct twist *tw,
 static int against_frontend(const struct twist *tw, size_t ntw, bool write)
 {
 	if (write)
-		assert_int_equal(rt_write_gz(&t, trace), 0);
+		assert_int_equal(rt_write(&t, trace), 0);
 	unlink(sock);
 	char spec[400];
 	snprintf(spec, sizeof(spec), "listen:%s", sock);
@@ -607,6 +609,43 @@ static void be_differences(void **state)
 	assert_contains(slurp(out), "1 differences");
 }
 
+/* A continued file whose first 13 messages (up to SET_VRING_CALL) are
+ * declared state: the same session as fe_identical/be_identical. */
+static void declared_script(void)
+{
+	reset_script();
+	rt_declare(&t, 13);
+	t.continued = true;
+}
+
+/* As front-end: the declared requests are sent first, with fresh fds of
+ * their kinds, and the declared replies expected; then the events. */
+static void fe_declared(void **state)
+{
+	(void)state;
+	declared_script();
+	assert_int_equal(against_backend(NULL, 0, NULL, NULL), 0);
+	assert_contains(slurp(out),
+	                "11 messages sent, 4 received, 4 compared, 0 "
+	                "differences: identical");
+	assert_string_equal(slurp(errf), "");
+	/* A difference in a declared reply is named like any other. */
+	declared_script();
+	struct twist tw[] = {{4, TW_VALUE, (1ull << 3)}};
+	assert_int_equal(against_backend(tw, 1, NULL, NULL), 1);
+	assert_contains(slurp(out), "#5 GET_PROTOCOL_FEATURES reply: "
+	                            "-BACKEND_REQ");
+}
+
+/* As back-end: the declared replies answer the live front-end. */
+static void be_declared(void **state)
+{
+	(void)state;
+	declared_script();
+	assert_int_equal(against_frontend(NULL, 0, true), 0);
+	assert_contains(slurp(out), "0 differences: identical");
+}
+
 /* Bad captures end with exit 2 and one clear line, before any
  * connection is tried. */
 static void bad_captures(void **state)
@@ -620,6 +659,8 @@ static void bad_captures(void **state)
 	        {"newer", "written by a newer vuproxy"},
 	        {"nosetup", "has no setup"},
 	        {"nosession", "no session 4"},
+	        {"undeclared", "lacks its set-up (no declared state: it was "
+	                       "written by an older vuproxy); re-record it"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *w = cases[i].what;
@@ -637,6 +678,13 @@ static void bad_captures(void **state)
 			memmove(&t.m[0], &t.m[9], 2 * sizeof(t.m[0]));
 			t.n = 2; /* SET_VRING_NUM, SET_VRING_ADDR */
 			assert_int_equal(rt_write_gz(&t, trace), 0);
+		} else if (strcmp(w, "undeclared") == 0) {
+			/* From GET_VRING_BASE on: a continued file with
+			 * nothing else, as an older -C wrote it. */
+			memmove(&t.m[0], &t.m[13], 2 * sizeof(t.m[0]));
+			t.n = 2;
+			t.continued = true;
+			assert_int_equal(rt_write(&t, trace), 0);
 		} else {
 			assert_int_equal(rt_write_gz(&t, trace), 0);
 		}
@@ -891,7 +939,7 @@ static int against_device6(struct dev *d, const char *a1, const char *a2,
                            const char *a3, const char *a4, const char *a5,
                            const char *a6)
 {
-	assert_int_equal(rt_write_gz(&t, trace), 0);
+	assert_int_equal(rt_write(&t, trace), 0);
 	int lfd = listen_sock();
 	char spec[400];
 	snprintf(spec, sizeof(spec), "connect:%s", sock);
@@ -1243,6 +1291,8 @@ int main(void)
 	        cmocka_unit_test(fe_paced),
 	        cmocka_unit_test(be_identical),
 	        cmocka_unit_test(be_differences),
+	        cmocka_unit_test(fe_declared),
+	        cmocka_unit_test(be_declared),
 	        cmocka_unit_test(bad_captures),
 	        cmocka_unit_test(frames_exact),
 	        cmocka_unit_test(frames_legacy_chain),

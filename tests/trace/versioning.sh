@@ -15,8 +15,13 @@
 #   vuproxy.finding, and no Lua error;
 # - an older reader, the dissector from before extensions, reads that file
 #   with the same messages and fields (it skips what it does not know: the
-#   finding interface is left to Wireshark's data dissector).
-# Env: VUPROXY, EXT_TRACE_GEN, VUP_WIRESHARK_LUA (all required).
+#   finding interface is left to Wireshark's data dissector);
+# - a file that starts with declared state (declared_trace_gen, extension
+#   2 on its first 21 records) reads by the same rule: the dissector from
+#   before extensions shows its 25 messages with their fields, as plain
+#   messages, and no error.
+# Env: VUPROXY, EXT_TRACE_GEN, DECLARED_TRACE_GEN, VUP_WIRESHARK_LUA (all
+# required).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
@@ -26,6 +31,7 @@ e2e_init trace_versioning
 e2e_need_cmd tshark jq sha256sum grep
 e2e_need_exe VUPROXY
 e2e_need_exe EXT_TRACE_GEN
+e2e_need_exe DECLARED_TRACE_GEN
 LUA=${VUP_WIRESHARK_LUA:-}
 [ -r "$LUA" ] || e2e_fail "VUP_WIRESHARK_LUA='$LUA' is not readable"
 CAPTURES=$HERE/../../captures
@@ -122,4 +128,23 @@ got=$(tshark -X "lua_script:$OLD" -r "$TRACE" -Y 'frame.number == 5' -T fields -
 tshark -X "lua_script:$OLD" -r "$TRACE" -V 2>&1 | grep -q "Lua Error" &&
 	e2e_fail "the old dissector raised a Lua error"
 e2e_log "the dissector from before extensions reads the file, without the marks, and leaves the finding to Wireshark's data"
+
+# 4. Declared state, to an older reader: the extension is skipped by its
+# length, the messages read as they are.
+DECL=$E2E_DIR/declared.pcapng
+"$DECLARED_TRACE_GEN" "$DECL" || e2e_fail "declared_trace_gen failed"
+tshark -X "lua_script:$OLD" -r "$DECL" -T fields -E separator='|' \
+	-e frame.number -e vhostuser.request_name -e vhostuser.vring_state.num \
+	>"$E2E_DIR/old-decl.txt" 2>"$E2E_DIR/old-decl.err" ||
+	e2e_fail "tshark with the old dissector on declared state: exit $?: $(cat "$E2E_DIR/old-decl.err")"
+! grep -v '^Running as user "root"' "$E2E_DIR/old-decl.err" || e2e_fail "the old dissector said the above"
+tshark -X "lua_script:$LUA" -r "$DECL" -T fields -E separator='|' \
+	-e frame.number -e vhostuser.request_name -e vhostuser.vring_state.num \
+	>"$E2E_DIR/new-decl.txt" 2>/dev/null || e2e_fail "tshark on declared state: exit $?"
+[ "$(wc -l <"$E2E_DIR/old-decl.txt")" = 25 ] && diff -u "$E2E_DIR/new-decl.txt" "$E2E_DIR/old-decl.txt" >&2 ||
+	e2e_fail "the old dissector reads the declared file differently (diff above, or not 25 frames)"
+grep -q '^10|SET_VRING_NUM|256$' "$E2E_DIR/old-decl.txt" || e2e_fail "the old dissector lost SET_VRING_NUM's fields"
+tshark -X "lua_script:$OLD" -r "$DECL" -V 2>&1 | grep -q "Lua Error" &&
+	e2e_fail "the old dissector raised a Lua error on declared state"
+e2e_log "the dissector from before extensions reads declared state as the 25 messages it restates and follows"
 e2e_log "PASS"
