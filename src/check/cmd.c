@@ -15,7 +15,7 @@
  * A file that starts in the middle of a session restates its set-up
  * first (declared state, VUP_TRACE_EXT_DECLARED): the model and the
  * checker learn it, but it is no event, so it is not judged, and a reply
- * it owes is not owed (a declared request comes with its reply). */
+ * it never gets in this file is not this file's finding. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,8 +36,8 @@ struct session {
 	bool continued;    /* began in an earlier file (VUP_IDB_CONTINUED) */
 	bool goes_on;      /* goes on in the next file (VUP_ISB_GOES_ON) */
 	uint64_t declared; /* records of declared state: its set-up */
-	bool in_declared;  /* the last record was declared state */
-	uint64_t unjudged; /* findings of a continued session not shown */
+	uint64_t declared_frame; /* the frame of its last declared record */
+	uint64_t unjudged;       /* findings of a continued session not shown */
 	uint32_t count[VUP_CHECK_COUNT];
 	char first[VUP_CHECK_COUNT][240]; /* first error message per row */
 };
@@ -215,15 +215,20 @@ static void keep_framing(struct session *s, struct vup_check_findings *fs)
 	fs->n = kept;
 }
 
-/* The end of a session's declared state: what its requests owed was
- * paid before the file began (or is not this file's to judge). */
-static void settle(struct session *s)
+/* A declared request restated without its reply was still unanswered
+ * when the file began: its reply may come as an event of this file and
+ * pairs with it, but a reply it never gets here is not this file's
+ * finding (the request is not its event).  Declared records come first,
+ * so a finding about one names a frame up to the last of them. */
+static void drop_declared(const struct session *s,
+                          struct vup_check_findings *fs)
 {
-	if (!s->in_declared)
-		return;
-	vup_model_forget_owed(s->model, VUP_CHAN_MAIN);
-	vup_model_forget_owed(s->model, VUP_CHAN_BACKEND);
-	s->in_declared = false;
+	unsigned kept = 0;
+	for (unsigned i = 0; i < fs->n; i++)
+		if (!s->declared || fs->f[i].frame == 0 ||
+		    fs->f[i].frame > s->declared_frame)
+			fs->f[kept++] = fs->f[i];
+	fs->n = kept;
 }
 
 /* A record of declared state: learnt as its receiver got it, so that the
@@ -237,7 +242,7 @@ static void declared(struct session *s, const struct vup_record *rec,
 	bool delivered;
 	struct vup_model_events ev = {0};
 	s->declared++;
-	s->in_declared = true;
+	s->declared_frame = frame;
 	if (!vup_trace_msg_view(th, tm, vup_model_neg(s->model), rec->ts_ns, &v,
 	                        &delivered))
 		return;
@@ -263,7 +268,6 @@ static int control(struct run *r, const struct vup_record *rec,
 		declared(s, rec, th, &tm, r->frames);
 		return 0;
 	}
-	settle(s);
 	struct vup_view v;
 	bool delivered;
 	struct vup_model_events ev = {0};
@@ -534,9 +538,9 @@ int vup_check_main(int argc, char **argv)
 	}
 	for (size_t i = 0; status == 0 && i < r.ns; i++) {
 		struct vup_check_findings fs;
-		settle(&r.s[i]);
 		vup_check_end(r.s[i].checker, r.s[i].model,
 		              cut_off || r.s[i].goes_on, &fs);
+		drop_declared(&r.s[i], &fs);
 		report(&r, &r.s[i], &fs);
 	}
 	for (size_t i = 0; status == 0 && i < r.ns; i++)

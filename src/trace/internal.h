@@ -72,7 +72,9 @@ struct vup_trace {
 };
 
 /* output.c */
-int vup__out_open(struct vup_trace *t, struct out *o, char *err, size_t errlen);
+/* start_ns: the time declared state is restated at. */
+int vup__out_open(struct vup_trace *t, struct out *o, uint64_t start_ns,
+                  char *err, size_t errlen);
 int vup__out_close(struct vup_trace *t, struct out *o);
 /* Close and forget o: its slot is free again. */
 void vup__out_free(struct vup_trace *t, struct out *o);
@@ -81,7 +83,7 @@ int vup__out_declare(struct vup_trace *t, struct out *o, struct iface *f,
                      bool continued, uint64_t now_ns);
 int vup__out_emit(struct out *o, int flush);
 int vup__out_level(struct out *o, int level);
-int vup__out_rotate_due(struct vup_trace *t, struct out *o);
+int vup__out_rotate_due(struct vup_trace *t, struct out *o, uint64_t ts_ns);
 void vup__out_note_frame(struct out *o, uint64_t seq);
 uint64_t vup__out_frame(const struct out *o, uint64_t seq);
 int vup__out_findings_iface(struct out *o);

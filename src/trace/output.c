@@ -292,7 +292,8 @@ static int open_path(struct out *o, char *err, size_t errlen)
 
 /* Open o's (next) file and declare in it every live interface it takes,
  * each session's set-up restated: a file stands alone. */
-int vup__out_open(struct vup_trace *t, struct out *o, char *err, size_t errlen)
+int vup__out_open(struct vup_trace *t, struct out *o, uint64_t start_ns,
+                  char *err, size_t errlen)
 {
 	if (o->path) {
 		int rc = open_path(o, err, errlen);
@@ -321,9 +322,8 @@ int vup__out_open(struct vup_trace *t, struct out *o, char *err, size_t errlen)
 	o->unflushed = false;
 	if (pcapng_shb_note(&o->block, "vuproxy", o->comment))
 		return -ENOMEM;
-	uint64_t now = vup__trace_now_ns();
 	for (size_t i = 0; !o->snapshot && i < t->nifaces; i++)
-		if (vup__out_declare(t, o, &t->ifaces[i], true, now))
+		if (vup__out_declare(t, o, &t->ifaces[i], true, start_ns))
 			return -ENOMEM;
 	int rc = vup__out_emit(o, Z_SYNC_FLUSH);
 	if (rc) {
@@ -380,7 +380,7 @@ static int note_goes_on(struct vup_trace *t, struct out *o)
 	return 0;
 }
 
-static int rotate(struct vup_trace *t, struct out *o)
+static int rotate(struct vup_trace *t, struct out *o, uint64_t start_ns)
 {
 	/* A file that could not be finished stops the recording (fail()
 	 * logged it once): no next file, and -W removes nothing, so that
@@ -390,7 +390,7 @@ static int rotate(struct vup_trace *t, struct out *o)
 		return -EIO;
 	o->file_no++;
 	char err[256] = "";
-	int rc = vup__out_open(t, o, err, sizeof(err));
+	int rc = vup__out_open(t, o, start_ns, err, sizeof(err));
 	if (rc) {
 		if (!o->broken)
 			vup_log(VUP_LOG_ERROR, "trace rotation: %s",
@@ -408,11 +408,15 @@ static int rotate(struct vup_trace *t, struct out *o)
 	return 0;
 }
 
-/* -C: past its size a file is followed by the next before a record. */
-int vup__out_rotate_due(struct vup_trace *t, struct out *o)
+/* -C: past its size a file is followed by the next before a record of
+ * time ts_ns: the next file's declared state is restated at that time or
+ * before, so that the file's time runs forward. */
+int vup__out_rotate_due(struct vup_trace *t, struct out *o, uint64_t ts_ns)
 {
-	if (o->path && o->rotate_bytes && o->file_size >= o->rotate_bytes)
-		return rotate(t, o);
+	if (o->path && o->rotate_bytes && o->file_size >= o->rotate_bytes) {
+		uint64_t now = vup__trace_now_ns();
+		return rotate(t, o, ts_ns && ts_ns < now ? ts_ns : now);
+	}
 	return 0;
 }
 

@@ -161,7 +161,10 @@ static int write_backlog(struct vup_trace *t, struct out *o)
 	struct backlog b = {t, o, {0}};
 	size_t k = (size_t)(o - t->out), nbase;
 	const struct iface *base = vup__ring_base(t->ring, &nbase);
-	uint64_t now = vup__trace_now_ns();
+	/* Restated at the window's start: the file's time runs forward. */
+	struct vup_trace_ring_stats rs;
+	vup__ring_stats_get(t->ring, &rs);
+	uint64_t now = rs.oldest_ns ? rs.oldest_ns : vup__trace_now_ns();
 	int rc = vup__out_level(o, LEVEL_MESSAGES);
 	for (size_t i = 0; !rc && i < nbase; i++) {
 		struct iface f = base[i]; /* its ifid[k] is this file's */
@@ -209,7 +212,7 @@ int vup_trace_snapshot(struct vup_trace *t, int fd, const char *trigger,
 	                  .taps = true,
 	                  .snapshot = true,
 	                  .comment = strdup(comment)};
-	int rc = o->comment ? vup__out_open(t, o, err, errlen) : -ENOMEM;
+	int rc = o->comment ? vup__out_open(t, o, 0, err, errlen) : -ENOMEM;
 	if (!rc)
 		rc = write_backlog(t, o);
 	if (rc) {

@@ -65,7 +65,9 @@ int vup_trace_open(const struct vup_trace_config *cfg, struct vup_trace **out,
 		                  .fd = -1,
 		                  .gzip = true,
 		                  .taps = true};
-		int rc = o->path ? vup__out_open(t, o, err, errlen) : -ENOMEM;
+		int rc = o->path ? vup__out_open(t, o, vup__trace_now_ns(), err,
+		                                 errlen)
+		                 : -ENOMEM;
 		if (rc) {
 			vup__out_free(t, o);
 			free(t);
@@ -105,7 +107,7 @@ int vup_trace_record(struct vup_trace *t, const struct vup_trace_rec *r,
 		o->fd = -1;
 		return -EBADF;
 	}
-	int rc = vup__out_open(t, o, err, errlen);
+	int rc = vup__out_open(t, o, vup__trace_now_ns(), err, errlen);
 	if (rc) {
 		o->fd = -1; /* the caller's still */
 		vup__out_free(t, o);
@@ -232,7 +234,7 @@ static int record_out(struct vup_trace *t, struct out *o, size_t i,
                       uint64_t ts_ns, const uint8_t *pkt, uint32_t len,
                       uint32_t dir)
 {
-	if (vup__out_rotate_due(t, o))
+	if (vup__out_rotate_due(t, o, ts_ns))
 		return -EIO;
 	/* Rotation moved nothing: the interface keeps its index. */
 	uint32_t ifid = t->ifaces[i].ifid[o - t->out];
@@ -300,7 +302,7 @@ static int packet_out(struct vup_trace *t, struct out *o, uint32_t handle,
                       uint64_t ts_ns, uint32_t flags, const void *data,
                       uint32_t caplen, uint32_t origlen, const char *comment)
 {
-	if (vup__out_rotate_due(t, o))
+	if (vup__out_rotate_due(t, o, ts_ns))
 		return -EIO;
 	ssize_t i = find_handle(t, handle);
 	if (i < 0)

@@ -10,9 +10,9 @@
 #   1 MB (-C 1 = 1,000,000 bytes), not long after;
 # - every file stands alone: `vuproxy dump` reads it (exit 0, nothing on
 #   stderr), and its records belong to session 1 (re-declared in each
-#   file, marked as continued); `vuproxy check` says so and finds only
-#   what is wrong with a message on its own (VU006, trace_peer's
-#   SET_CONFIG offsets);
+#   file, marked as continued), whose set-up it restates first (declared
+#   state: the last message of each key); `vuproxy check` judges it
+#   against that set-up and finds trace_peer's own faults only;
 # - across the kept files no message is lost or repeated: the numbers run
 #   on without a gap from the first kept file to the last message, which
 #   is the final GET_FEATURES and its reply;
@@ -86,28 +86,42 @@ for i in 0 1 2; do
 	[ -z "$others" ] || e2e_fail "$b holds records of sessions other than 1: $others"
 	e2e_dump "$E2E_DIR/dump-$i.txt" "$f"
 	e2e_expect_eq "dump $b exit status" "$E2E_DUMP_RC" 0
-	e2e_expect_eq "dump $b: text lines vs --json records" "$(wc -l <"$E2E_DIR/dump-$i.txt")" "$n"
+	# A heading line before each session's declared state.
+	heads=$(grep -c '^s1: declared state (set up before this file began)$' "$E2E_DIR/dump-$i.txt" || true)
+	e2e_expect_eq "dump $b: declared-state headings" "$heads" 1
+	e2e_expect_eq "dump $b: text lines vs --json records" "$(wc -l <"$E2E_DIR/dump-$i.txt")" "$((n + 1))"
 	grep -q ' s1 front-end>back-end SET_VRING_NUM ' "$E2E_DIR/dump-$i.txt" ||
 		e2e_fail "dump $b shows no SET_VRING_NUM of session s1"
 	# One key per record: SET_VRING_NUM num=i -> 2i, SET_CONFIG offset=i
 	# -> 2i+1, GET_FEATURES -> GF / GF-reply.
-	jq -r 'if .request == "SET_VRING_NUM" and (.reply | not) then 2 * .payload.num
+	# Declared state (the set-up restated at the file's start) is kept
+	# apart: it repeats earlier messages by design.
+	jq -r 'select(.declared | not) |
+	       if .request == "SET_VRING_NUM" and (.reply | not) then 2 * .payload.num
 	       elif .request == "SET_CONFIG" and (.reply | not) then 2 * .payload.offset + 1
 	       elif .request == "GET_FEATURES" then (if .reply then "GF-reply" else "GF" end)
 	       else "unexpected:" + .request end' "$E2E_DIR/dump-$i.json" >"$E2E_DIR/keys-$i.txt"
 	e2e_log "$b: $size bytes, $n records, keys $(head -n 1 "$E2E_DIR/keys-$i.txt") .. $(tail -n 1 "$E2E_DIR/keys-$i.txt")"
 	cat "$E2E_DIR/keys-$i.txt" >>"$E2E_DIR/keys.txt"
-	# check judges a file that starts in the middle of the session by
-	# the checks of a message on its own only, with no false alarm from
-	# the set-up it lacks (a reply to an earlier file's request, the
-	# negotiation SET_CONFIG needs).  What it does find is trace_peer's
-	# own: its SET_CONFIG offsets run past the config space (VU006).
+	# The file stands alone: it restates the set-up in effect when it
+	# began (declared state): GET_FEATURES and its reply, and the last
+	# SET_VRING_NUM and SET_CONFIG (each one key) before its first event.
+	first=$(head -n 1 "$E2E_DIR/keys-$i.txt")
+	decl=$(jq -r 'select(.declared) | .request + (if .reply then "-reply" else "" end) + "=" +
+	              ((.payload.num // .payload.offset // "") | tostring)' "$E2E_DIR/dump-$i.json" | tr '\n' ' ')
+	e2e_expect_eq "$b: declared state" "$decl" \
+		"GET_FEATURES= GET_FEATURES-reply= SET_VRING_NUM=$(((first - 2) / 2)) SET_CONFIG=$(((first - 1) / 2)) "
+	# check judges it against that set-up, as it would the whole trace:
+	# trace_peer's own faults (SET_CONFIG past the config space VU006,
+	# without the CONFIG protocol feature VU014, ring sizes that are no
+	# power of 2 VU039), and no false alarm from what came before (a
+	# reply to an earlier file's request).
 	rc=0
 	"$VUPROXY" check --json "$f" >"$E2E_DIR/check-$i.json" 2>"$E2E_DIR/check-$i.err" || rc=$?
 	e2e_expect_eq "check $b exit status ($(tail -n 2 "$E2E_DIR/check-$i.err"))" "$rc" 1
-	e2e_expect_eq "check $b: the ids found" "$(jq -r .id "$E2E_DIR/check-$i.json" | sort -u | tr '\n' ' ')" "VU006 "
-	grep -q '^session 1 began in an earlier file' "$E2E_DIR/check-$i.err" ||
-		e2e_fail "check $b does not say that session 1 began in an earlier file: $(cat "$E2E_DIR/check-$i.err")"
+	e2e_expect_eq "check $b: the ids found" "$(jq -r .id "$E2E_DIR/check-$i.json" | sort -u | tr '\n' ' ')" "VU006 VU014 VU039 "
+	grep -q '^session 1 began before this file: judged against the set-up it declared' "$E2E_DIR/check-$i.err" ||
+		e2e_fail "check $b does not say that session 1 is judged against its declared set-up: $(cat "$E2E_DIR/check-$i.err")"
 done
 
 # Continuity: first kept key k0 > 0 (older files are gone), then k0+1, ...
