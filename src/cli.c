@@ -109,7 +109,21 @@ static void usage(FILE *f)
 	        "                           bytes (FILE, then FILE.1, FILE.2 "
 	        "... before .pcapng.gz)\n"
 	        "  -W N                     with -C: keep at most N files (the "
-	        "oldest is removed)\n"
+	        "oldest is removed);\n"
+	        "                           each file restates its sessions' "
+	        "set-up first\n"
+	        "  --ring MB                flight recorder: keep the last MB "
+	        "MiB of the trace\n"
+	        "                           in memory (messages, findings, tap "
+	        "records)\n"
+	        "  --snapshot-dir DIR       with --ring: where snapshots go "
+	        "(SIGUSR2, ctl, rules)\n"
+	        "  --snapshot-on LIST       with --ring: also snapshot on "
+	        "failure,nack,timeout,error\n"
+	        "  --snapshot-after SECS    with --ring: a snapshot goes on "
+	        "recording SECS more\n"
+	        "  --snapshot-keep N        with --ring: keep the newest N "
+	        "snapshots in DIR\n"
 	        "  --tap net|blk            read the virtqueues passively "
 	        "and record net frames\n"
 	        "                           (Ethernet, one interface per "
@@ -210,7 +224,7 @@ static int cmd_requests(int argc, char **argv)
 
 struct run_state {
 	struct vup_proxy *proxy;
-	uv_signal_t sigint, sigterm, sighup;
+	uv_signal_t sigint, sigterm, sighup, sigusr2;
 	bool stopping;
 	const char *rules_path;
 };
@@ -276,7 +290,16 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_unref((uv_handle_t *)&st->sigint);
 	uv_unref((uv_handle_t *)&st->sigterm);
 	uv_close((uv_handle_t *)&st->sighup, NULL);
+	uv_close((uv_handle_t *)&st->sigusr2, NULL);
 	vup_proxy_stop(st->proxy);
+}
+
+/* SIGUSR2: a flight-recorder snapshot (--ring, --snapshot-dir). */
+static void on_sigusr2(uv_signal_t *h, int signum)
+{
+	(void)signum;
+	struct run_state *st = h->data;
+	vup_proxy_snapshot(st->proxy);
 }
 
 /* Sessions hold several fds each; use all the process may have. */
@@ -381,7 +404,12 @@ static int cmd_proxy(int argc, char **argv)
 		OPT_BACKEND_WAIT,
 		OPT_NO_CHECK,
 		OPT_REPLY_TIMEOUT,
-		OPT_TRACE_FINDINGS
+		OPT_TRACE_FINDINGS,
+		OPT_RING,
+		OPT_SNAPSHOT_DIR,
+		OPT_SNAPSHOT_ON,
+		OPT_SNAPSHOT_AFTER,
+		OPT_SNAPSHOT_KEEP
 	};
 	static const struct option opts[] = {
 	        {"frontend", required_argument, NULL, OPT_FRONTEND},
@@ -400,6 +428,11 @@ static int cmd_proxy(int argc, char **argv)
 	        {"trace-findings", no_argument, NULL, OPT_TRACE_FINDINGS},
 	        {"reply-timeout", required_argument, NULL, OPT_REPLY_TIMEOUT},
 	        {"backend-wait", required_argument, NULL, OPT_BACKEND_WAIT},
+	        {"ring", required_argument, NULL, OPT_RING},
+	        {"snapshot-dir", required_argument, NULL, OPT_SNAPSHOT_DIR},
+	        {"snapshot-on", required_argument, NULL, OPT_SNAPSHOT_ON},
+	        {"snapshot-after", required_argument, NULL, OPT_SNAPSHOT_AFTER},
+	        {"snapshot-keep", required_argument, NULL, OPT_SNAPSHOT_KEEP},
 	        {"snaplen", required_argument, NULL, 's'},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"quiet", no_argument, NULL, 'q'},
@@ -416,7 +449,7 @@ static int cmd_proxy(int argc, char **argv)
 	const char *rules_path = NULL, *user = NULL;
 	struct vup_privdrop_user run_as;
 	struct vup_rules *rules = NULL;
-	unsigned rotate_mb = 0;
+	unsigned rotate_mb = 0, ring_mb = 0;
 	bool have_fe = false, have_be = false;
 	char err[256];
 	int c;
@@ -505,6 +538,41 @@ static int cmd_proxy(int argc, char **argv)
 		case OPT_STRICT: cfg.strict = true; break;
 		case OPT_NO_CHECK: cfg.no_check = true; break;
 		case OPT_TRACE_FINDINGS: cfg.trace_findings = true; break;
+		case OPT_RING:
+			if (parse_uint("--ring", optarg, 10, 65536, &ring_mb) ||
+			    ring_mb == 0) {
+				if (ring_mb == 0)
+					fprintf(stderr, "vuproxy: --ring is in "
+					                "MiB, at least 1\n");
+				return 2;
+			}
+			break;
+		case OPT_SNAPSHOT_DIR: cfg.snapshot_dir = optarg; break;
+		case OPT_SNAPSHOT_ON:
+			if (vup_snapshot_triggers_parse(optarg,
+			                                &cfg.snapshot_on, err,
+			                                sizeof(err))) {
+				fprintf(stderr, "vuproxy: --snapshot-on %s\n",
+				        err);
+				return 2;
+			}
+			break;
+		case OPT_SNAPSHOT_AFTER:
+			if (parse_uint("--snapshot-after", optarg, 10, 86400,
+			               &cfg.snapshot_after_s))
+				return 2;
+			break;
+		case OPT_SNAPSHOT_KEEP:
+			if (parse_uint("--snapshot-keep", optarg, 10, 1000000,
+			               &cfg.snapshot_keep) ||
+			    cfg.snapshot_keep == 0) {
+				if (cfg.snapshot_keep == 0)
+					fprintf(stderr,
+					        "vuproxy: --snapshot-keep "
+					        "must be at least 1\n");
+				return 2;
+			}
+			break;
 		case OPT_TAP_INTERVAL:
 			if (parse_uint("--tap-interval", optarg, 10, 1000000,
 			               &tap_interval) ||
@@ -580,6 +648,31 @@ static int cmd_proxy(int argc, char **argv)
 		fprintf(stderr, "vuproxy: -C and -W need -w FILE\n");
 		return 2;
 	}
+	if ((cfg.snapshot_dir || cfg.snapshot_on || cfg.snapshot_after_s ||
+	     cfg.snapshot_keep) &&
+	    !ring_mb) {
+		fprintf(stderr, "vuproxy: --snapshot-dir, --snapshot-on, "
+		                "--snapshot-after and --snapshot-keep need "
+		                "--ring MB\n");
+		return 2;
+	}
+	if (cfg.snapshot_on && !cfg.snapshot_dir) {
+		fprintf(stderr, "vuproxy: --snapshot-on needs --snapshot-dir "
+		                "DIR to write into\n");
+		return 2;
+	}
+	if ((cfg.snapshot_on & (1u << VUP_SNAP_NACK | 1u << VUP_SNAP_ERROR)) &&
+	    cfg.no_check) {
+		fprintf(stderr, "vuproxy: --snapshot-on nack and error need "
+		                "the checker (no --no-check)\n");
+		return 2;
+	}
+	char pid_name[32];
+	if (!cfg.name) {
+		snprintf(pid_name, sizeof(pid_name), "%ld", (long)getpid());
+		cfg.name = pid_name;
+	}
+	tcfg.findings = cfg.trace_findings;
 	if (cfg.trace_findings && (!tcfg.path || cfg.no_check)) {
 		fprintf(stderr, "vuproxy: --trace-findings needs -w FILE and "
 		                "the checker (no --no-check)\n");
@@ -606,12 +699,17 @@ static int cmd_proxy(int argc, char **argv)
 		fprintf(stderr, "vuproxy: -r %s: not loaded\n", rules_path);
 		return 2;
 	}
-	if (tcfg.path) {
-		int rc = vup_trace_open(&tcfg, &cfg.trace, err, sizeof(err));
-		if (rc) {
-			fprintf(stderr, "vuproxy: -w %s\n", err);
-			return 1;
-		}
+	/* The recorder runs without -w too: it keeps each session's set-up
+	 * for a recording started at run time, and the ring. */
+	int rc = vup_trace_open(&tcfg, &cfg.trace, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "vuproxy: -w %s\n", err);
+		return 1;
+	}
+	if (ring_mb && vup_trace_ring(cfg.trace, (size_t)ring_mb << 20)) {
+		fprintf(stderr, "vuproxy: --ring %u: out of memory\n", ring_mb);
+		vup_trace_close(cfg.trace);
+		return 1;
 	}
 
 	signal(SIGPIPE, SIG_IGN);
@@ -650,6 +748,9 @@ static int cmd_proxy(int argc, char **argv)
 	uv_signal_init(loop, &st.sighup);
 	st.sighup.data = &st;
 	uv_signal_start(&st.sighup, on_sighup, SIGHUP);
+	uv_signal_init(loop, &st.sigusr2);
+	st.sigusr2.data = &st;
+	uv_signal_start(&st.sigusr2, on_sigusr2, SIGUSR2);
 	uv_run(loop, UV_RUN_DEFAULT);
 	/* The proxy has stopped.  A late SIGINT/SIGTERM (coreutils' timeout
 	 * sends one to the child and one to its group) must not kill us
@@ -661,13 +762,10 @@ static int cmd_proxy(int argc, char **argv)
 	sigaddset(&late, SIGTERM);
 	sigprocmask(SIG_BLOCK, &late, NULL);
 	/* Finish the trace before anything else. */
-	if (cfg.trace) {
-		uint64_t n = vup_trace_count(cfg.trace);
-		if (vup_trace_close(cfg.trace) == 0)
-			fprintf(stderr,
-			        "vuproxy: %llu messages written to %s\n",
-			        (unsigned long long)n, tcfg.path);
-	}
+	uint64_t written = vup_trace_count(cfg.trace);
+	if (vup_trace_close(cfg.trace) == 0 && tcfg.path)
+		fprintf(stderr, "vuproxy: %llu messages written to %s\n",
+		        (unsigned long long)written, tcfg.path);
 	uv_close((uv_handle_t *)&st.sigint, NULL);
 	uv_close((uv_handle_t *)&st.sigterm, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);

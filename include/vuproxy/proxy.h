@@ -4,6 +4,8 @@
 #ifndef VUPROXY_PROXY_H
 #define VUPROXY_PROXY_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -33,7 +35,36 @@ struct vup_proxy_config {
 	bool trace_findings;
 	unsigned reply_timeout_s; /* --reply-timeout: log a reply owed this
 	                             long; 0 never */
+	/* The recorder (never NULL once started: it keeps each session's
+	 * set-up for recordings started at run time; trace above). */
+	const char *name;          /* --name: snapshots' names, the ctl */
+	const char *snapshot_dir;  /* --snapshot-dir, or NULL */
+	unsigned snapshot_on;      /* --snapshot-on: 1 << VUP_SNAP_x */
+	unsigned snapshot_after_s; /* --snapshot-after */
+	unsigned snapshot_keep;    /* --snapshot-keep: 0 keeps every one */
 };
+
+/* What takes a flight-recorder snapshot: X(id, name, chosen by
+ * --snapshot-on).  ctl and a signal ask for one; a rule's `snapshot`
+ * action too; the others, when --snapshot-on names them. */
+#define VUP_SNAPSHOT_TRIGGERS(X)                                               \
+	X(CTL, "ctl", false)                                                   \
+	X(SIGNAL, "sigusr2", false)                                            \
+	X(RULE, "rule", false)                                                 \
+	X(FAILURE, "failure", true) /* a session failed */                     \
+	X(NACK, "nack", true)       /* a reply said failed (VU024) */          \
+	X(TIMEOUT, "timeout", true) /* a reply past --reply-timeout */         \
+	X(ERROR, "error", true)     /* an error-level finding */
+enum vup_snapshot_trigger {
+#define X(id, name, sel) VUP_SNAP_##id,
+	VUP_SNAPSHOT_TRIGGERS(X)
+#undef X
+	        VUP_SNAP_COUNT
+};
+const char *vup_snapshot_trigger_name(enum vup_snapshot_trigger t);
+/* "failure,nack" -> mask; -1 with err naming the word. */
+int vup_snapshot_triggers_parse(const char *list, unsigned *mask, char *err,
+                                size_t errlen);
 
 /* --backend-wait defaults.  connect: one attempt, as the front-end would
  * get ECONNREFUSED at once without vuproxy (QEMU waits for its replies
@@ -65,6 +96,8 @@ const struct vup_proxy_stats *vup_proxy_stats(const struct vup_proxy *p);
  * previous set, which the caller frees. */
 struct vup_rules *vup_proxy_set_rules(struct vup_proxy *p,
                                       struct vup_rules *rules);
+/* SIGUSR2: a flight-recorder snapshot into --snapshot-dir (logged). */
+void vup_proxy_snapshot(struct vup_proxy *p);
 /* Free after the loop has finished. */
 void vup_proxy_free(struct vup_proxy *p);
 

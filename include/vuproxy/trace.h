@@ -27,6 +27,9 @@ struct vup_trace_config {
 	const char *path;      /* FILE.pcapng.gz; NULL: no file (yet) */
 	uint64_t rotate_bytes; /* -C: start a new file past this; 0 never */
 	unsigned max_files;    /* -W: keep at most this many; 0 no limit */
+	/* --trace-findings: the -w file takes the checker's findings too
+	 * (recordings and snapshots always do). */
+	bool findings;
 };
 
 struct vup_trace;
@@ -35,6 +38,9 @@ int vup_trace_open(const struct vup_trace_config *cfg, struct vup_trace **out,
                    char *err, size_t errlen);
 /* Is there a -w file? */
 bool vup_trace_writes_file(const struct vup_trace *t);
+/* Does anything take what is recorded (a file, a recording, the ring)?
+ * false for NULL. */
+bool vup_trace_active(const struct vup_trace *t);
 
 /* A recording started at run time, to an fd (closed by vup_trace_stop):
  * of every session or one, with the tap's interfaces or not, as a gzip
@@ -53,6 +59,8 @@ int vup_trace_record(struct vup_trace *t, const struct vup_trace_rec *r,
 /* Finish and close recording id; *messages: control messages in it.
  * -EIO when it had stopped on a write error (logged then). */
 int vup_trace_stop(struct vup_trace *t, int id, uint64_t *messages);
+/* Control messages written to recording id so far. */
+uint64_t vup_trace_messages(const struct vup_trace *t, int id);
 /* Is recording id running (not stopped by an error)? */
 bool vup_trace_recording(const struct vup_trace *t, int id);
 

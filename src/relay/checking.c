@@ -35,8 +35,9 @@ static void record(struct vup_session *s, const struct vup_check_finding *f,
                    const char *rule)
 {
 	struct vup_trace *t = s->proxy->cfg.trace;
-	if (!t || !s->proxy->cfg.trace_findings)
+	if (!t)
 		return;
+	/* The snapshot a finding may take holds the finding. */
 	struct vup_finding_rec r = {
 	        .severity = vup_check_severity_byte(f->row->severity),
 	        .flags = flags,
@@ -50,6 +51,16 @@ static void record(struct vup_session *s, const struct vup_check_finding *f,
 	        .message_len = strlen(f->message),
 	};
 	vup_trace_finding(t, vup__wall_ns(), &r, about);
+	/* After the finding: the snapshot it takes holds it. */
+	char detail[300];
+	snprintf(detail, sizeof(detail), "s%u %s %s", s->id, f->row->code,
+	         f->request ? f->request : "");
+	if (f->row->id == VUP_CHECK_NACK)
+		vup__snapshot_trigger(s->proxy, VUP_SNAP_NACK, detail);
+	else if (f->row->id == VUP_CHECK_REPLY_LATE)
+		vup__snapshot_trigger(s->proxy, VUP_SNAP_TIMEOUT, detail);
+	else if (f->row->severity == VUP_SEV_ERROR)
+		vup__snapshot_trigger(s->proxy, VUP_SNAP_ERROR, detail);
 }
 
 static uint8_t trace_flags(enum vup_chan chan, enum vup_side from)
@@ -165,8 +176,12 @@ static void tell_late(struct vup_session *s, const struct vup_watchdog_late *w,
 	        s->id, vup_side_name(owes), name, w->owed->code,
 	        w->chan == VUP_CHAN_BACKEND ? " [backend-channel]" : "", secs,
 	        where);
-	if (!s->checker)
+	if (!s->checker) {
+		char detail[160];
+		snprintf(detail, sizeof(detail), "s%u %s", s->id, name);
+		vup__snapshot_trigger(s->proxy, VUP_SNAP_TIMEOUT, detail);
 		return;
+	}
 	struct vup_check_finding f = {
 	        .row = vup_check_row(VUP_CHECK_REPLY_LATE),
 	        .session = s->id,

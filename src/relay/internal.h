@@ -94,7 +94,27 @@ struct vup_proxy {
 	bool tap_armed;   /* the timer runs (some queue is read) */
 	struct vup_tap_budget tap_budget;
 	uv_poll_t tap_poll;
+	/* recorder.c: a recording started at run time, a snapshot being
+	 * written (trace output ids; 0 none) */
+	int record_id, snap_id;
+	uv_timer_t snap_timer; /* --snapshot-after */
+	char snap_path[4096], snap_trigger[300];
 };
+
+/* recorder.c: recordings started at run time, snapshots (control.h) */
+void vup__recorder_init(struct vup_proxy *p);
+void vup__recorder_close(struct vup_proxy *p);
+int vup__record_start(struct vup_proxy *p, int fd, int session,
+                      const char *tap, bool gzip, char *err, size_t errlen);
+int vup__record_stop(struct vup_proxy *p, uint64_t *messages, char *err,
+                     size_t errlen);
+/* fd < 0: a new file in --snapshot-dir, its name in path. */
+int vup__snapshot(struct vup_proxy *p, int fd, char *path, size_t pathlen,
+                  uint64_t *messages, char *err, size_t errlen);
+/* An event that may take a snapshot (--snapshot-on); detail says which. */
+void vup__snapshot_trigger(struct vup_proxy *p, enum vup_snapshot_trigger trig,
+                           const char *detail);
+struct vup_session *vup__session_by_id(struct vup_proxy *p, unsigned id);
 
 /* tapping.c: the tap's timer and each session's tap */
 uint64_t vup__wall_ns(void);

@@ -253,6 +253,7 @@ int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
 	p->restart.data = p;
 	uv_timer_init(loop, &p->warn_tick);
 	p->warn_tick.data = p;
+	vup__recorder_init(p);
 	/* With the reply watchdog, once a second: a reply owed is told
 	 * within --reply-timeout + 1 s. */
 	uint64_t tick_ms = cfg->reply_timeout_s
@@ -308,6 +309,8 @@ void vup_proxy_stop(struct vup_proxy *p)
 	p->reserve_fd = -1;
 	while (p->sessions)
 		vup_session_close(p->sessions, "vuproxy is stopping");
+	/* After the sessions: a snapshot being written holds their ends. */
+	vup__recorder_close(p);
 }
 
 const struct vup_proxy_stats *vup_proxy_stats(const struct vup_proxy *p)

@@ -196,9 +196,13 @@ void vup__session_end(struct vup_session *s, bool failed, const char *reason)
 	/* Held (delayed) messages were accepted: they go now. */
 	vup__flush_held(s);
 	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
-	if (failed)
+	if (failed) {
 		vup_log(VUP_LOG_ERROR, "s%u %s; closing session", s->id,
 		        reason);
+		char detail[300];
+		snprintf(detail, sizeof(detail), "s%u %s", s->id, reason);
+		vup__snapshot_trigger(s->proxy, VUP_SNAP_FAILURE, detail);
+	}
 	struct vup_link *links[] = {s->fe, s->be, s->fe_bch, s->be_bch};
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
 		if (links[i]) {
@@ -249,7 +253,8 @@ void vup__send_failed(struct vup_link *to, int rc)
 static void on_readable(struct vup_link *l, bool polled)
 {
 	struct vup_session *s = l->s;
-	int burst = s->proxy->cfg.trace ? READ_BURST_TRACED : READ_BURST;
+	int burst = vup_trace_active(s->proxy->cfg.trace) ? READ_BURST_TRACED
+	                                                  : READ_BURST;
 	for (int i = 0; i < burst && !s->closing && !l->paused; i++) {
 		if ((i || !polled) && !vup_channel_more(&l->ch))
 			return;
@@ -662,4 +667,12 @@ void vup_session_close(struct vup_session *s, const char *reason)
 	vup_proxy_session_closed(s->proxy, s);
 	vup__link_close(fe);
 	vup__link_close(be);
+}
+
+struct vup_session *vup__session_by_id(struct vup_proxy *p, unsigned id)
+{
+	for (struct vup_session *s = p->sessions; s; s = s->next)
+		if (s->id == id && !s->closing)
+			return s;
+	return NULL;
 }

@@ -69,6 +69,7 @@ struct vup_trace {
 	struct out out[OUTS]; /* 0: -w */
 	struct vup_trace_ring *ring;
 	uint64_t count, packets, seq;
+	bool findings_in_file; /* --trace-findings */
 };
 
 /* output.c */

@@ -56,6 +56,7 @@ int vup_trace_open(const struct vup_trace_config *cfg, struct vup_trace **out,
 		return -ENOMEM;
 	for (size_t k = 0; k < OUTS; k++)
 		t->out[k].fd = -1;
+	t->findings_in_file = cfg->findings;
 	if (cfg->path) {
 		struct out *o = &t->out[0];
 		*o = (struct out){.used = true,
@@ -81,6 +82,16 @@ int vup_trace_open(const struct vup_trace_config *cfg, struct vup_trace **out,
 bool vup_trace_writes_file(const struct vup_trace *t)
 {
 	return t && t->out[0].used;
+}
+
+bool vup_trace_active(const struct vup_trace *t)
+{
+	if (!t)
+		return false;
+	for (size_t k = 0; k < OUTS; k++)
+		if (t->out[k].used)
+			return true;
+	return t->ring != NULL;
 }
 
 int vup_trace_record(struct vup_trace *t, const struct vup_trace_rec *r,
@@ -127,6 +138,12 @@ int vup_trace_stop(struct vup_trace *t, int id, uint64_t *messages)
 	int rc = vup__out_close(t, o);
 	vup__out_free(t, o);
 	return broken ? -EIO : rc;
+}
+
+uint64_t vup_trace_messages(const struct vup_trace *t, int id)
+{
+	return id >= 0 && id < OUTS && t->out[id].used ? t->out[id].messages
+	                                               : 0;
 }
 
 bool vup_trace_recording(const struct vup_trace *t, int id)
@@ -443,9 +460,11 @@ int vup_trace_finding(struct vup_trace *t, uint64_t ts_ns,
 	t->seq++;
 	if (t->ring)
 		ring_finding(t, ts_ns, f, about);
-	int rc = t->out[0].used ? -EIO : 0;
+	int rc = t->out[0].used && t->findings_in_file ? -EIO : 0;
 	EACH_OUT(t, o)
 	{
+		if (o == t->out && !t->findings_in_file)
+			continue;
 		int r = finding_out(t, o, f, ts_ns, about);
 		if (o == t->out)
 			rc = r;

@@ -94,7 +94,8 @@ static void test_frames_across_rotation(void **state)
 	(void)state;
 	/* Every message starts a new file (the one before holds at least
 	 * its header): file 0 holds no packet. */
-	struct vup_trace_config cfg = {.path = path, .rotate_bytes = 1};
+	struct vup_trace_config cfg = {
+	        .path = path, .rotate_bytes = 1, .findings = true};
 	struct vup_trace *t;
 	char err[256];
 	assert_int_equal(vup_trace_open(&cfg, &t, err, sizeof(err)), 0);
