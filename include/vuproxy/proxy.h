@@ -33,6 +33,12 @@ struct vup_proxy_config {
 	bool trace_findings;
 	unsigned reply_timeout_s; /* --reply-timeout: log a reply owed this
 	                             long; 0 never */
+	/* --control: the control socket (control.h) at this path, NULL
+	 * none, with this file mode.  control_optional (the default path):
+	 * failing to open it is a warning, not a failure to start. */
+	const char *control_path;
+	unsigned control_mode;
+	bool control_optional;
 };
 
 /* --backend-wait defaults.  connect: one attempt, as the front-end would
