@@ -126,7 +126,8 @@ int vup_control_help(struct vup_control_req *r)
 /* The request's members: "id" a number or string, "cmd" a known
  * command, every other one an argument of it.  0, or -1 with r->err. */
 static int check_request(struct vup_control_req *r,
-                         const struct vup_control_cmd *table, size_t n)
+                         const struct vup_control_cmd *table, size_t n,
+                         unsigned received)
 {
 	const struct vup_json_doc *d = r->doc;
 	if (d->n[0].type != VUP_JSON_OBJECT)
@@ -163,12 +164,10 @@ static int check_request(struct vup_control_req *r,
 			                : "; it takes none",
 			        r->cmd->args ? r->cmd->args : "");
 	}
-	if (r->nfds > r->cmd->max_fds)
+	if (received > r->cmd->max_fds)
 		return vup_control_fail(
-		        r,
-		        "%s takes %s file descriptor%s (%u received; closed)",
-		        name, r->cmd->max_fds ? "at most one" : "no",
-		        r->cmd->max_fds ? "" : "", r->nfds);
+		        r, "%s takes %s file descriptor (%u received; closed)",
+		        name, r->cmd->max_fds ? "at most one" : "no", received);
 	return 0;
 }
 
@@ -210,7 +209,7 @@ bool vup_control_dispatch(const struct vup_control_cmd *table, size_t n,
 	        vup_json_parse(&doc, line, len, r.err, sizeof(r.err)) == 0;
 	int rc = -1;
 	if (parsed)
-		rc = check_request(&r, table, n);
+		rc = check_request(&r, table, n, nfds);
 	if (rc == 0)
 		rc = r.cmd->run(&r);
 	if (rc == 0 && result.oom)

@@ -195,11 +195,13 @@ static int value(struct jp *p)
 		}
 		if (!len) {
 			char what[48];
-			snprintf(what, sizeof(what),
-			         (unsigned char)c >= 0x20 && c < 0x7f
-			                 ? "unexpected '%c'"
-			                 : "unexpected byte 0x%02x",
-			         (unsigned char)c);
+			unsigned char uc = (unsigned char)c;
+			if (uc >= 0x20 && uc < 0x7f)
+				snprintf(what, sizeof(what), "unexpected '%c'",
+				         c);
+			else
+				snprintf(what, sizeof(what),
+				         "unexpected byte 0x%02x", uc);
 			return fail(p, what);
 		}
 	}
