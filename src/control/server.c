@@ -410,6 +410,12 @@ void vup_control_stop(struct vup_control *c)
 	if (!c || c->stopping)
 		return;
 	c->stopping = true;
+	/* What fits in the sockets now is sent (the last events); nothing
+	 * waits for a client that does not read. */
+	for (struct client *cl = c->clients, *next; cl; cl = next) {
+		next = cl->next;
+		flush(cl);
+	}
 	while (c->clients)
 		drop(c->clients, NULL);
 	uv_close((uv_handle_t *)&c->poll, on_listener_closed);

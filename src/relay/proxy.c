@@ -314,8 +314,6 @@ void vup_proxy_stop(struct vup_proxy *p)
 	if (p->stopping)
 		return;
 	p->stopping = true;
-	vup_control_stop(p->ctl);
-	p->ctl = NULL;
 	uv_close((uv_handle_t *)&p->restart, NULL);
 	uv_close((uv_handle_t *)&p->warn_tick, NULL);
 	vup__tap_timer_stop(p);
@@ -335,6 +333,9 @@ void vup_proxy_stop(struct vup_proxy *p)
 	p->reserve_fd = -1;
 	while (p->sessions)
 		vup_session_close(p->sessions, "vuproxy is stopping");
+	/* After the sessions: subscribers are told they went down. */
+	vup_control_stop(p->ctl);
+	p->ctl = NULL;
 }
 
 const struct vup_proxy_stats *vup_proxy_stats(const struct vup_proxy *p)
