@@ -93,7 +93,7 @@ static void refused_with_byte(void **state)
 
 static char *repeat(const char *a, size_t n, const char *b, size_t m)
 {
-	char *s = malloc(strlen(a) * n + strlen(b) * m + 1);
+	char *s = malloc(strlen(a) * n + strlen(b) * m + 8); /* + a tail */
 	s[0] = '\0';
 	char *p = s;
 	for (size_t i = 0; i < n; i++)
