@@ -13,6 +13,7 @@
 
 #include "vuproxy/check.h"
 #include "vuproxy/cli.h"
+#include "vuproxy/control.h"
 #include "vuproxy/dump.h"
 #include "vuproxy/log.h"
 #include "vuproxy/privdrop.h"
@@ -43,6 +44,9 @@ static const struct subcommand {
          "print the Wireshark Lua dissector for traces (from the catalogue)"},
         {"rules", vup_rules_check_main,
          "rules check FILE...: validate fault-injection rules files"},
+        {"ctl", vup_ctl_main,
+         "ctl SOCKET COMMAND: ask a running vuproxy (sessions, show N, "
+         "stats, ...)"},
         {"requests", cmd_requests,
          "list the vhost-user requests vuproxy knows (the catalogue)"},
 };
@@ -147,6 +151,15 @@ static void usage(FILE *f)
 	        "readers may hold (default\n"
 	        "                           256); queues past it are not "
 	        "followed\n"
+	        "  --control PATH           the control socket (`vuproxy ctl`; "
+	        "default\n"
+	        "                           $RUNTIME/NAME.ctl: /run/vuproxy as "
+	        "root, else\n"
+	        "                           $XDG_RUNTIME_DIR/vuproxy)\n"
+	        "  --no-control             no control socket\n"
+	        "  --control-mode MODE      its mode (octal, default 0600)\n"
+	        "  --name NAME              names the default control socket "
+	        "(default: the pid)\n"
 	        "  --user NAME              once the listening sockets and -w "
 	        "are open, run as\n"
 	        "                           NAME for good (vuproxy started "
@@ -409,7 +422,11 @@ static int cmd_proxy(int argc, char **argv)
 		OPT_SNAPSHOT_DIR,
 		OPT_SNAPSHOT_ON,
 		OPT_SNAPSHOT_AFTER,
-		OPT_SNAPSHOT_KEEP
+		OPT_SNAPSHOT_KEEP,
+		OPT_CONTROL,
+		OPT_NO_CONTROL,
+		OPT_CONTROL_MODE,
+		OPT_NAME
 	};
 	static const struct option opts[] = {
 	        {"frontend", required_argument, NULL, OPT_FRONTEND},
@@ -426,6 +443,10 @@ static int cmd_proxy(int argc, char **argv)
 	        {"strict", no_argument, NULL, OPT_STRICT},
 	        {"no-check", no_argument, NULL, OPT_NO_CHECK},
 	        {"trace-findings", no_argument, NULL, OPT_TRACE_FINDINGS},
+	        {"control", required_argument, NULL, OPT_CONTROL},
+	        {"no-control", no_argument, NULL, OPT_NO_CONTROL},
+	        {"control-mode", required_argument, NULL, OPT_CONTROL_MODE},
+	        {"name", required_argument, NULL, OPT_NAME},
 	        {"reply-timeout", required_argument, NULL, OPT_REPLY_TIMEOUT},
 	        {"backend-wait", required_argument, NULL, OPT_BACKEND_WAIT},
 	        {"ring", required_argument, NULL, OPT_RING},
@@ -444,7 +465,11 @@ static int cmd_proxy(int argc, char **argv)
 	                               .max_sessions = 1024,
 	                               .stall_timeout_ms = 30000,
 	                               .reply_timeout_s = 5,
-	                               .backend_wait_ms = -1};
+	                               .backend_wait_ms = -1,
+	                               .control_mode = 0600};
+	const char *name = NULL;
+	bool no_control = false;
+	char control_path[4096];
 	struct vup_trace_config tcfg = {0};
 	const char *rules_path = NULL, *user = NULL;
 	struct vup_privdrop_user run_as;
@@ -531,6 +556,14 @@ static int cmd_proxy(int argc, char **argv)
 				        optarg);
 				return 2;
 			}
+			break;
+		case OPT_CONTROL: cfg.control_path = optarg; break;
+		case OPT_NO_CONTROL: no_control = true; break;
+		case OPT_NAME: name = optarg; break;
+		case OPT_CONTROL_MODE:
+			if (parse_uint("--control-mode", optarg, 8, 0777,
+			               &cfg.control_mode))
+				return 2;
 			break;
 		case OPT_TAP_UNVERIFIED: tap_unverified = true; break;
 		case OPT_TAP_STRICT: cfg.tap.strict = true; break;
@@ -668,6 +701,7 @@ static int cmd_proxy(int argc, char **argv)
 		return 2;
 	}
 	char pid_name[32];
+	cfg.name = name;
 	if (!cfg.name) {
 		snprintf(pid_name, sizeof(pid_name), "%ld", (long)getpid());
 		cfg.name = pid_name;
@@ -693,6 +727,9 @@ static int cmd_proxy(int argc, char **argv)
 	/* -s 0 means as much as a record can hold, as for tcpdump. */
 	cfg.tap.snaplen = !have_snaplen ? 256 : snaplen ? snaplen : 65535;
 	cfg.tap_interval_us = tap_interval ? tap_interval : 1000;
+	if (vup_control_configure(&cfg, no_control, name, control_path,
+	                          sizeof(control_path)))
+		return 2;
 	if (user && prepare_user(user, &run_as, &cfg, &tcfg, rules_path))
 		return 2;
 	if (rules_path && load_rules(rules_path, &rules)) {

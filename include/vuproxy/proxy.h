@@ -42,6 +42,12 @@ struct vup_proxy_config {
 	unsigned snapshot_on;      /* --snapshot-on: 1 << VUP_SNAP_x */
 	unsigned snapshot_after_s; /* --snapshot-after */
 	unsigned snapshot_keep;    /* --snapshot-keep: 0 keeps every one */
+	/* --control: the control socket (control.h) at this path, NULL
+	 * none, with this file mode.  control_optional (the default path):
+	 * failing to open it is a warning, not a failure to start. */
+	const char *control_path;
+	unsigned control_mode;
+	bool control_optional;
 };
 
 /* What takes a flight-recorder snapshot: X(id, name, chosen by

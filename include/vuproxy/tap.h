@@ -88,6 +88,11 @@ void vup_tap_message(struct vup_tap *t, const struct vup_model *m,
                      const struct vup_view *v,
                      const struct vup_model_events *ev, uint64_t now_ns);
 
+/* The guest memory the tap mirrors (NULL: no table yet, or the tap does
+ * not follow this session), for bounds-checked reads (memmap.h) until
+ * the tap's next message. */
+struct vup_memmap;
+const struct vup_memmap *vup_tap_memmap(const struct vup_tap *t);
 /* Whether some queue is being read. */
 bool vup_tap_running(const struct vup_tap *t);
 

@@ -107,6 +107,7 @@ void vup__check_message(struct vup_session *s, const struct vup_link *l,
 	uint64_t now = uv_hrtime();
 	for (unsigned i = 0; i < out.n; i++) {
 		log_finding(s, l, v, &out.f[i], now);
+		vup__event_finding(s, &out.f[i]);
 		record(s, &out.f[i], v->hdr.request,
 		       trace_flags(v->chan, v->from), about, rule);
 	}

@@ -429,6 +429,7 @@ void vup__relay(struct vup_link *l)
 	static struct vup_step st;
 	vup_step(&c, m, &view, &st);
 	const struct vup_verdict *v = &st.verdict;
+	vup__event_rule(s, &view, v);
 	if (!st.refusal && vup_log_enabled(VUP_LOG_MSG)) {
 		char note_buf[320];
 		const char *note = rule_note(v, note_buf, sizeof(note_buf));

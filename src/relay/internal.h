@@ -10,6 +10,7 @@
 #include "step.h"
 #include "vuproxy/channel.h"
 #include "vuproxy/check.h"
+#include "vuproxy/control.h"
 #include "vuproxy/proxy.h"
 #include "vuproxy/rules.h"
 #include "watchdog.h"
@@ -99,6 +100,7 @@ struct vup_proxy {
 	int record_id, snap_id;
 	uv_timer_t snap_timer; /* --snapshot-after */
 	char snap_path[4096], snap_trigger[300];
+	struct vup_control *ctl; /* --control, or NULL */
 };
 
 /* recorder.c: recordings started at run time, snapshots (control.h) */
@@ -186,6 +188,35 @@ void vup_session_attach(struct vup_session *s, enum vup_side side, int fd);
 void vup_session_connect(struct vup_session *s, enum vup_side side);
 bool vup_session_has(const struct vup_session *s, enum vup_side side);
 void vup_session_close(struct vup_session *s, const char *reason);
+
+/* events.c: what control subscribers are told; one call where the
+ * relay logs each. */
+void vup__event_session_up(struct vup_session *s);
+void vup__event_session_down(struct vup_session *s, const char *reason);
+void vup__event_rule(struct vup_session *s, const struct vup_view *v,
+                     const struct vup_verdict *vd);
+void vup__event_finding(struct vup_session *s,
+                        const struct vup_check_finding *f);
+
+/* control.c, control_show.c: the control socket's commands. */
+extern const struct vup_control_cmd *const vup__control_cmds;
+extern const size_t vup__control_ncmds;
+/* The session with this id, or NULL. */
+struct vup_session *vup__session_find(struct vup_proxy *p, unsigned id);
+const char *vup__session_state(const struct vup_session *s);
+void vup__show_session(struct vup_session *s, struct vup_jw *w);
+
+/* Recording at run time and snapshots (record.c; record_stub.c until
+ * then).  0 or -errno with err set.  record_start takes fd on success
+ * (the caller closes it on failure); session -1: all; tap NULL: none. */
+int vup__record_start(struct vup_proxy *p, int fd, int session, const char *tap,
+                      bool gzip, char *err, size_t errlen);
+int vup__record_stop(struct vup_proxy *p, uint64_t *messages, char *err,
+                     size_t errlen);
+/* fd -1: a file in --snapshot-dir, its name in path; else fd is taken
+ * on success. */
+int vup__snapshot(struct vup_proxy *p, int fd, char *path, size_t pathlen,
+                  uint64_t *messages, char *err, size_t errlen);
 
 /* proxy.c: a session has closed (called once per session). */
 void vup_proxy_session_closed(struct vup_proxy *p, struct vup_session *s);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "vuproxy/control.h"
 #include "vuproxy/log.h"
 
 #define RESTART_DELAY_MS     100
@@ -221,6 +222,26 @@ static int open_listener(struct vup_proxy *p, enum vup_side side)
 	return 0;
 }
 
+/* The control socket; only a failure at a path asked for is fatal. */
+static int open_control(struct vup_proxy *p)
+{
+	char err[512];
+	const struct vup_proxy_config *cfg = &p->cfg;
+	int rc =
+	        vup_control_start(p->loop, cfg->control_path, cfg->control_mode,
+	                          vup__control_cmds, vup__control_ncmds, p,
+	                          &p->ctl, err, sizeof(err));
+	if (rc < 0) {
+		vup_log(cfg->control_optional ? VUP_LOG_WARN : VUP_LOG_ERROR,
+		        "control socket: %s%s", err,
+		        cfg->control_optional ? "; running without one" : "");
+		return cfg->control_optional ? 0 : rc;
+	}
+	vup_log(VUP_LOG_INFO, "control: listening on %s (mode %04o)",
+	        cfg->control_path, cfg->control_mode);
+	return 0;
+}
+
 /* Every period: the warnings held back for longer than that are told,
  * so that a burst that stops is counted within 10 s, not at the end of a
  * session that may last for days; and the replies owed past
@@ -279,6 +300,10 @@ int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
 			return rc;
 		}
 	}
+	if (cfg->control_path && open_control(p) < 0) {
+		vup_proxy_stop(p);
+		return -EINVAL;
+	}
 	if (cfg->frontend.role == VUP_ROLE_CONNECT &&
 	    cfg->backend.role == VUP_ROLE_CONNECT)
 		start_session_connect_connect(p);
@@ -311,6 +336,9 @@ void vup_proxy_stop(struct vup_proxy *p)
 		vup_session_close(p->sessions, "vuproxy is stopping");
 	/* After the sessions: a snapshot being written holds their ends. */
 	vup__recorder_close(p);
+	/* After the sessions: subscribers are told they went down. */
+	vup_control_stop(p->ctl);
+	p->ctl = NULL;
 }
 
 const struct vup_proxy_stats *vup_proxy_stats(const struct vup_proxy *p)

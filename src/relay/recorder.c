@@ -128,7 +128,7 @@ int vup__record_stop(struct vup_proxy *p, uint64_t *messages, char *err,
 }
 
 /* --snapshot-keep: the oldest snapshots of this vuproxy go.  Names sort
- * by time (name-YYYYmmddTHHMMSS.uuuuuuZ-trigger.pcapng.gz). */
+ * by time (vuproxy-NAME-YYYYmmddTHHMMSS.uuuuuuZ-TRIGGER.pcapng.gz). */
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -142,7 +142,7 @@ static void prune(struct vup_proxy *p)
 	if (!d)
 		return;
 	char prefix[300];
-	snprintf(prefix, sizeof(prefix), "%s-", p->cfg.name);
+	snprintf(prefix, sizeof(prefix), "vuproxy-%s-", p->cfg.name);
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *e;
@@ -210,7 +210,7 @@ static int open_in_dir(struct vup_proxy *p, const char *trigger, char *path,
 	gmtime_r(&ts.tv_sec, &tm);
 	char when[32];
 	strftime(when, sizeof(when), "%Y%m%dT%H%M%S", &tm);
-	if (snprintf(path, pathlen, "%s/%s-%s.%06ldZ-%s.pcapng.gz",
+	if (snprintf(path, pathlen, "%s/vuproxy-%s-%s.%06ldZ-%s.pcapng.gz",
 	             p->cfg.snapshot_dir, p->cfg.name, when, ts.tv_nsec / 1000,
 	             trigger) >= (int)pathlen) {
 		snprintf(err, errlen, "snapshot name too long");
@@ -238,6 +238,12 @@ static int take(struct vup_proxy *p, int fd, const char *trigger,
 		         "at a time",
 		         p->snap_path, p->snap_trigger);
 		return -EBUSY;
+	}
+	struct vup_trace_ring_stats rs;
+	if (!vup_trace_ring_stats(t, &rs)) {
+		snprintf(err, errlen,
+		         "no flight recorder: start vuproxy with --ring MB");
+		return -ENOENT;
 	}
 	bool own = fd < 0;
 	if (own) {

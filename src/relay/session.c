@@ -565,8 +565,10 @@ void vup_session_attach(struct vup_session *s, enum vup_side side, int fd)
 	if (side == VUP_BACKEND)
 		uv_timer_stop(&s->retry); /* the wait is over */
 	enum vup_side other = side == VUP_FRONTEND ? VUP_BACKEND : VUP_FRONTEND;
-	if (vup_session_has(s, other))
+	if (vup_session_has(s, other)) {
+		vup__event_session_up(s);
 		return;
+	}
 	if (other == VUP_BACKEND)
 		await_backend(s);
 	else if (endpoint(s, other)->role == VUP_ROLE_CONNECT)
@@ -650,6 +652,7 @@ void vup_session_close(struct vup_session *s, const char *reason)
 	s->closing = true;
 	vup_log(VUP_LOG_INFO, "s%u closed: %s; %llu messages relayed", s->id,
 	        reason, (unsigned long long)s->msgs);
+	vup__event_session_down(s, reason);
 	uv_close((uv_handle_t *)&s->retry, on_timer_closed);
 	uv_close((uv_handle_t *)&s->hold_timer, on_timer_closed);
 	uv_close((uv_handle_t *)&s->stall_timer, on_timer_closed);

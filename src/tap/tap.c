@@ -344,6 +344,11 @@ bool vup_tap_poll(struct vup_tap *t, uint64_t now_ns, uint32_t *reads)
 	return true;
 }
 
+const struct vup_memmap *vup_tap_memmap(const struct vup_tap *t)
+{
+	return t && !t->off ? t->mem : NULL;
+}
+
 bool vup_tap_running(const struct vup_tap *t)
 {
 	return t && t->nrunning && !t->postcopy;

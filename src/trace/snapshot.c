@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "vuproxy/tracemsg.h"
@@ -196,6 +198,12 @@ int vup_trace_snapshot(struct vup_trace *t, int fd, const char *trigger,
 	if (k == OUTS) {
 		snprintf(err, errlen, "%d recordings already run", OUTS - 1);
 		return -EBUSY;
+	}
+	struct stat st; /* the client's file, emptied once taken */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)) {
+		snprintf(err, errlen, "snapshot file: %s", strerror(errno));
+		return -EBADF;
 	}
 	struct out *o = &t->out[k];
 	char comment[512];

@@ -110,7 +110,15 @@ int vup_trace_record(struct vup_trace *t, const struct vup_trace_rec *r,
 	                  .gzip = r->gzip,
 	                  .session = r->session,
 	                  .taps = r->taps};
-	/* A pipe never holds the relay up: what it does not take waits. */
+	/* A file the client opened is emptied once taken (not before: a
+	 * refused request leaves it alone); a pipe never holds the relay
+	 * up: what it does not take waits. */
+	struct stat st;
+	if (fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (ftruncate(r->fd, 0) < 0 || lseek(r->fd, 0, SEEK_SET) < 0)) {
+		snprintf(err, errlen, "recording file: %s", strerror(errno));
+		return -EBADF;
+	}
 	int fl = fcntl(r->fd, F_GETFL);
 	if (fl < 0 || fcntl(r->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		snprintf(err, errlen, "recording fd: %s", strerror(errno));

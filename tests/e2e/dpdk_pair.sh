@@ -214,6 +214,25 @@ run_direct() {
 	stop_be_and_check direct
 }
 
+# The control socket while the pair runs: the session is up with the
+# features the front-end acked (its SET_FEATURES in vuproxy's -v log),
+# and show lists the vrings the front-end started.
+check_ctl() {
+	local ctl="$E2E_DIR/vuproxy.ctl" acked
+	"$VUPROXY" ctl "$ctl" sessions >"$E2E_DIR/ctl-sessions.txt" ||
+		e2e_fail "vuproxy ctl sessions failed: $(cat "$E2E_DIR/ctl-sessions.txt")"
+	"$VUPROXY" ctl "$ctl" show 1 >"$E2E_DIR/ctl-show.txt" ||
+		e2e_fail "vuproxy ctl show 1 failed: $(cat "$E2E_DIR/ctl-show.txt")"
+	acked=$(sed -n 's/.*front-end>back-end SET_FEATURES .*\(0x[0-9a-f]*\).*/\1/p' \
+		"$E2E_DIR/vuproxy.log" | tail -n 1)
+	[ -n "$acked" ] || e2e_fail "no SET_FEATURES in vuproxy's -v log"
+	grep -Eq "^1 +up +[0-9]+ +$acked " "$E2E_DIR/ctl-sessions.txt" ||
+		e2e_fail "ctl sessions does not show session 1 up with features $acked: $(cat "$E2E_DIR/ctl-sessions.txt")"
+	grep -Eq "^  1 +[0-9]+ +started " "$E2E_DIR/ctl-show.txt" ||
+		e2e_fail "ctl show 1 lists no started vring 1: $(cat "$E2E_DIR/ctl-show.txt")"
+	e2e_log "ctl: session 1 up, features $acked, vrings started"
+}
+
 run_proxied() {
 	local fesock="$E2E_DIR/fe.sock" besock="$E2E_DIR/be.sock" t0
 	e2e_check_sun_path "$fesock"
@@ -226,7 +245,8 @@ run_proxied() {
 	[ "$BE_ROLE" = listen ] || wait_listening proxy-be "$besock"
 	[ "$FE_ROLE" = listen ] || wait_listening proxy-fe "$fesock"
 	e2e_start vuproxy "$LIMIT" "$VUPROXY" -v -w "$E2E_DIR/trace.pcapng.gz" \
-		--frontend "$FE_ROLE:$fesock" --backend "$BE_ROLE:$besock"
+		--frontend "$FE_ROLE:$fesock" --backend "$BE_ROLE:$besock" \
+		--control "$E2E_DIR/vuproxy.ctl"
 	[ "$FE_ROLE" = connect ] || wait_listening vuproxy "$fesock"
 	[ "$BE_ROLE" = connect ] || wait_listening vuproxy "$besock"
 	t0=$(e2e_elapsed)
@@ -241,6 +261,7 @@ run_proxied() {
 	[ "$FE_ROLE" = connect ] || start_fe proxy-fe "$fesock" 0
 	e2e_wait "$READY_TIMEOUT" "'$READY_MSG' in proxy-be.log" link_up proxy
 	e2e_log "proxied: link up $(since "$t0")s after vuproxy's listeners were ready"
+	check_ctl
 	traffic_and_stop_fe proxy
 	# vuproxy must notice the front-end's hang-up and end the session.
 	e2e_wait 10 "vuproxy to close the session after the front-end exited" \

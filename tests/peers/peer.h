@@ -137,6 +137,10 @@ __attribute__((sentinel)) int vproc_wait_line(const struct vproc *v,
 __attribute__((sentinel)) bool vproc_has_line(const struct vproc *v, ...);
 /* The last ~3 KB of the log, for failure messages (a static buffer). */
 const char *vproc_log_tail(const struct vproc *v);
+/* Run `$VUPROXY ctl SOCK ARGS...` (NULL-terminated): its stdout, then
+ * its stderr, in out; its exit status (-1 if it did not exit). */
+__attribute__((sentinel)) int vproc_ctl(const char *sock, char *out, size_t cap,
+                                        ...);
 /* The number of times needle occurs in the log. */
 unsigned vproc_count(const struct vproc *v, const char *needle);
 /* Wait until needle occurs at least n times.  0 or -ETIMEDOUT. */

@@ -271,6 +271,40 @@ unsigned long vproc_rss_kib(const struct vproc *v)
 	return kib;
 }
 
+/* `vuproxy ctl`. */
+
+int vproc_ctl(const char *sock, char *out, size_t cap, ...)
+{
+	const char *argv[24] = {getenv("VUPROXY"), "ctl", sock};
+	int n = 3;
+	va_list ap;
+	va_start(ap, cap);
+	for (const char *a; (a = va_arg(ap, const char *)) && n < 23;)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	int p[2];
+	if (pipe(p))
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	size_t len = 0;
+	ssize_t k;
+	while (len + 1 < cap && (k = read(p[0], out + len, cap - 1 - len)) > 0)
+		len += (size_t)k;
+	out[len] = '\0';
+	close(p[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* The fixture. */
 
 int peer_fx_init(struct peer_fx *fx)
