@@ -143,6 +143,7 @@ static bool takes_value(enum vup_rule_action a)
 }
 
 /* "drop, delay, ..., snapshot or pass": every action, pass last. */
+_Static_assert(VUP_RULE_ACT_PASS == 0, "action_list puts action 0 last");
 static const char *action_list(char *buf, size_t len)
 {
 	size_t at = 0;
