@@ -26,7 +26,8 @@
  *         seed: 42
  *         scope: session | global       # whose counter, default session
  *       action: {delay: 2s, jitter: 100ms}
- *       # or: drop | fail | log | pass | {fail: 1} | {disconnect: back-end}
+ *       # or: drop | fail | log | snapshot | pass | {fail: 1}
+ *       #     {disconnect: back-end}
  *       #     {rewrite: {set: {num: 128}, set_features: [...],
  *       #                clear_features: [VIRTIO_F_RING_PACKED]}}
  *       continue: false
@@ -57,7 +58,15 @@
  *   unless continue), `fail` / `{fail: V}` (V defaults to 1; only meets
  *   requests, as if the match said reply: false), `{disconnect: front-end |
  *   back-end | both}` (plain `disconnect`: both), `log` (never stops
- *   evaluation).
+ *   evaluation), `snapshot` (like log, and asks the relay for a flight-
+ *   recorder snapshot: vup_verdict.snapshot).
+ * - A `log` or `snapshot` rule that fires changes nothing and decides
+ *   nothing: the message goes on to later rules, the rule's name is added
+ *   to the verdict's logged[] (the trace's action byte is then LOG unless
+ *   a later rule decides; the trace has no SNAPSHOT action: older readers
+ *   would misread a new value).  `when` applies as to any rule, so
+ *   `when: {nth: 1}` snapshots once, on the first message the rule
+ *   matches (per session; scope: global for once per vuproxy).
  * - `continue: true`: the rule's decision is kept and later rules are
  *   tried; a later rule that fires replaces the decision (rewrites and
  *   logs accumulate).
@@ -87,7 +96,8 @@
 	X(REWRITE, "rewrite")                                                  \
 	X(FAIL, "fail")                                                        \
 	X(DISCONNECT, "disconnect")                                            \
-	X(LOG, "log")
+	X(LOG, "log")                                                          \
+	X(SNAPSHOT, "snapshot")
 enum vup_rule_action {
 #define X(id, s) VUP_RULE_ACT_##id,
 	VUP_RULE_ACTIONS(X)
@@ -145,12 +155,17 @@ struct vup_verdict {
 	bool fail_has_value; /* FAIL: the rule gave the value */
 	unsigned disconnect; /* DISCONNECT: bit 0 front-end, bit 1 back-end */
 	bool rewritten;      /* the payload was changed (any rule) */
-	const char *logged[VUP_VERDICT_MAX_LOGGED]; /* `log` rules passed */
+	/* `log` and `snapshot` rules that fired, in file order */
+	const char *logged[VUP_VERDICT_MAX_LOGGED];
 	unsigned nlogged; /* at most VUP_VERDICT_MAX_LOGGED, extras dropped */
+	/* The first `snapshot` rule that fired (its name), or NULL: the
+	 * relay takes a flight-recorder snapshot for this message.  Set
+	 * whatever the action (a later rule may drop the message). */
+	const char *snapshot;
 };
 
 /* The trace's action byte for a message v decided: v's action, but LOG
- * for a pass that `log` rules saw. */
+ * for a pass that `log` or `snapshot` rules saw. */
 enum vup_trace_action vup_rules_trace_action(const struct vup_verdict *v);
 
 /* Decide for one message.  *ss may be NULL (allocated here) or belong to

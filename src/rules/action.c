@@ -1,5 +1,6 @@
 /* rules: the `action:` of a rule (drop, delay with jitter, rewrite, fail,
- * disconnect, log, pass), durations, and rewrite bodies. */
+ * disconnect, log, snapshot, pass), durations, and rewrite bodies.  The
+ * action words are VUP_RULE_ACTIONS's: no list of them here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,10 +126,41 @@ bool vup__rules_rewrite(struct vup_rctx *c, struct vup_rbuild *b,
 	return ok;
 }
 
-static const char *const action_keys[] = {"delay", "jitter",     "rewrite",
-                                          "fail",  "disconnect", "drop",
-                                          "log",   "pass"};
-enum { A_DELAY, A_JITTER, A_REWRITE, A_FAIL, A_DISCONNECT, A_COUNT = 8 };
+/* The keys of an action mapping: every action's word (VUP_RULE_ACTIONS,
+ * at its enum value), then jitter. */
+static const char *const action_keys[] = {
+#define X(id, s) s,
+        VUP_RULE_ACTIONS(X)
+#undef X
+                "jitter"};
+enum { A_JITTER = VUP_RULE_ACT_COUNT, A_COUNT };
+
+/* Written as a mapping {action: value}: with a value. */
+static bool takes_value(enum vup_rule_action a)
+{
+	return a == VUP_RULE_ACT_DELAY || a == VUP_RULE_ACT_REWRITE ||
+	       a == VUP_RULE_ACT_FAIL || a == VUP_RULE_ACT_DISCONNECT;
+}
+
+/* "drop, delay, ..., snapshot or pass": every action, pass last. */
+_Static_assert(VUP_RULE_ACT_PASS == 0, "action_list puts action 0 last");
+static const char *action_list(char *buf, size_t len)
+{
+	size_t at = 0;
+	buf[0] = 0;
+	for (unsigned a = 1; a <= VUP_RULE_ACT_COUNT && at < len; a++) {
+		unsigned x = a % VUP_RULE_ACT_COUNT; /* PASS (0) last */
+		int w = snprintf(buf + at, len - at, "%s%s",
+		                 a == 1                    ? ""
+		                 : a == VUP_RULE_ACT_COUNT ? " or "
+		                                           : ", ",
+		                 action_keys[x]);
+		if (w < 0)
+			break;
+		at += (size_t)w;
+	}
+	return buf;
+}
 
 static bool parse_disconnect(struct vup_rctx *c, const struct vup_ynode *n,
                              unsigned *sides)
@@ -154,58 +186,50 @@ static bool parse_disconnect(struct vup_rctx *c, const struct vup_ynode *n,
 
 const char *vup_rules_action_name(enum vup_rule_action a)
 {
-	static const char *const names[] = {
-#define X(id, s) s,
-	        VUP_RULE_ACTIONS(X)
-#undef X
-	};
-	return (unsigned)a < VUP_RULE_ACT_COUNT ? names[a] : "unknown";
+	return (unsigned)a < VUP_RULE_ACT_COUNT ? action_keys[a] : "unknown";
+}
+
+/* action: WORD.  False (reported) when WORD is no action or needs a
+ * value. */
+static bool scalar_action(struct vup_rctx *c, struct vup_rule *r,
+                          const struct vup_ynode *n)
+{
+	for (unsigned a = 0; a < VUP_RULE_ACT_COUNT; a++) {
+		if (strcmp(n->s, action_keys[a]) != 0)
+			continue;
+		if (a == VUP_RULE_ACT_DELAY || a == VUP_RULE_ACT_REWRITE) {
+			vup__rerr(c, n, "action: %s needs a value, like {%s}",
+			          n->s,
+			          a == VUP_RULE_ACT_DELAY
+			                  ? "delay: 200ms"
+			                  : "rewrite: {set: {num: 128}}");
+			return false;
+		}
+		r->action = (enum vup_rule_action)a;
+		if (r->action == VUP_RULE_ACT_DISCONNECT)
+			r->disconnect = 3;
+		return true;
+	}
+	char list[160];
+	vup__rerr(c, n, "unknown action '%s' (expected %s)", n->s,
+	          action_list(list, sizeof(list)));
+	return false;
 }
 
 bool vup__rules_action(struct vup_rctx *c, struct vup_rbuild *b,
                        const struct vup_ynode *n,
                        const struct vup_ynode **rewrite)
 {
-	static const struct {
-		const char *word;
-		enum vup_rule_action action;
-	} words[] = {
-	        {"drop", VUP_RULE_ACT_DROP},
-	        {"fail", VUP_RULE_ACT_FAIL},
-	        {"log", VUP_RULE_ACT_LOG},
-	        {"pass", VUP_RULE_ACT_PASS},
-	        {"disconnect", VUP_RULE_ACT_DISCONNECT},
-	};
 	struct vup_rule *r = b->rule;
 	*rewrite = NULL;
 	r->fail_value = 1;
-	if (n && n->kind == VUP_Y_SCALAR && n->len) {
-		for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-			if (strcmp(n->s, words[i].word) == 0) {
-				r->action = words[i].action;
-				if (r->action == VUP_RULE_ACT_DISCONNECT)
-					r->disconnect = 3;
-				return true;
-			}
-		}
-		if (strcmp(n->s, "delay") == 0 || strcmp(n->s, "rewrite") == 0)
-			vup__rerr(c, n, "action: %s needs a value, like {%s}",
-			          n->s,
-			          n->s[0] == 'd'
-			                  ? "delay: 200ms"
-			                  : "rewrite: {set: {num: 128}}");
-		else
-			vup__rerr(c, n,
-			          "unknown action '%s' (expected drop, delay, "
-			          "rewrite, fail, disconnect, log or pass)",
-			          n->s);
-		return false;
-	}
+	if (n && n->kind == VUP_Y_SCALAR && n->len)
+		return scalar_action(c, r, n);
 	const struct vup_ynode *k[A_COUNT], *v[A_COUNT];
 	if (!vup__ymap(c, n, "action", action_keys, A_COUNT, k, v))
 		return false;
-	for (int i = A_DISCONNECT + 1; i < A_COUNT; i++) {
-		if (k[i]) {
+	for (int i = 0; i < VUP_RULE_ACT_COUNT; i++) {
+		if (k[i] && !takes_value((enum vup_rule_action)i)) {
 			vup__rerr(c, k[i],
 			          "%s takes no value: write action: %s",
 			          action_keys[i], action_keys[i]);
@@ -213,8 +237,8 @@ bool vup__rules_action(struct vup_rctx *c, struct vup_rbuild *b,
 		}
 	}
 	int chosen = -1;
-	for (int i = A_DELAY; i <= A_DISCONNECT; i++) {
-		if (i == A_JITTER || !k[i])
+	for (int i = 0; i < VUP_RULE_ACT_COUNT; i++) {
+		if (!k[i])
 			continue;
 		if (chosen >= 0) {
 			vup__rerr(c, k[i], "one action per rule: %s and %s",
@@ -223,32 +247,33 @@ bool vup__rules_action(struct vup_rctx *c, struct vup_rbuild *b,
 		}
 		chosen = i;
 	}
-	if (k[A_JITTER] && chosen != A_DELAY) {
+	if (k[A_JITTER] && chosen != VUP_RULE_ACT_DELAY) {
 		vup__rerr(c, k[A_JITTER], "jitter goes with delay");
 		return false;
 	}
 	switch (chosen) {
-	case A_DELAY:
+	case VUP_RULE_ACT_DELAY:
 		r->action = VUP_RULE_ACT_DELAY;
-		return parse_duration(c, v[A_DELAY], "delay", &r->delay_ns) &&
+		return parse_duration(c, v[chosen], "delay", &r->delay_ns) &&
 		       (!v[A_JITTER] || parse_duration(c, v[A_JITTER], "jitter",
 		                                       &r->jitter_ns));
-	case A_REWRITE:
+	case VUP_RULE_ACT_REWRITE:
 		r->action = VUP_RULE_ACT_REWRITE;
-		*rewrite = v[A_REWRITE];
+		*rewrite = v[chosen];
 		return true;
-	case A_FAIL:
+	case VUP_RULE_ACT_FAIL:
 		r->action = VUP_RULE_ACT_FAIL;
 		r->fail_has_value = true;
-		return vup__yu64(c, v[A_FAIL], "fail", UINT64_MAX,
+		return vup__yu64(c, v[chosen], "fail", UINT64_MAX,
 		                 &r->fail_value);
-	case A_DISCONNECT:
+	case VUP_RULE_ACT_DISCONNECT:
 		r->action = VUP_RULE_ACT_DISCONNECT;
-		return parse_disconnect(c, v[A_DISCONNECT], &r->disconnect);
-	default:
-		vup__rerr(c, n,
-		          "action: expected drop, delay, rewrite, fail, "
-		          "disconnect, log or pass");
+		return parse_disconnect(c, v[chosen], &r->disconnect);
+	default: {
+		char list[160];
+		vup__rerr(c, n, "action: expected %s",
+		          action_list(list, sizeof(list)));
 		return false;
+	}
 	}
 }

@@ -249,7 +249,8 @@ enum vup_trace_action vup_rules_trace_action(const struct vup_verdict *v)
 	case VUP_RULE_ACT_REWRITE: return VUP_TRACE_ACT_REWRITE;
 	case VUP_RULE_ACT_FAIL: return VUP_TRACE_ACT_FAIL;
 	case VUP_RULE_ACT_DISCONNECT: return VUP_TRACE_ACT_DISCONNECT;
-	case VUP_RULE_ACT_LOG: return VUP_TRACE_ACT_LOG;
+	case VUP_RULE_ACT_LOG:
+	case VUP_RULE_ACT_SNAPSHOT: return VUP_TRACE_ACT_LOG; /* see rules.h */
 	case VUP_RULE_ACT_COUNT: break;
 	}
 	return VUP_TRACE_ACT_PASS; /* not a verdict */
@@ -317,6 +318,10 @@ void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
 		if (!fires(rule, i, count))
 			continue;
 		switch (rule->action) {
+		case VUP_RULE_ACT_SNAPSHOT: /* noted like a log, and asks */
+			if (!v->snapshot)
+				v->snapshot = rule->name;
+			/* fall through */
 		case VUP_RULE_ACT_LOG:
 			if (v->nlogged < VUP_VERDICT_MAX_LOGGED)
 				v->logged[v->nlogged++] = rule->name;

@@ -75,7 +75,7 @@ struct vup_rule {
 	unsigned line; /* 1-based line of the rule in the file */
 	struct vup_rule_match match;
 	struct vup_rule_when when;
-	/* PASS DROP DELAY REWRITE FAIL DISCONNECT LOG */
+	/* PASS DROP DELAY REWRITE FAIL DISCONNECT LOG SNAPSHOT */
 	enum vup_rule_action action;
 	uint64_t delay_ns, jitter_ns;
 	struct vup_rewrite *rewrites;

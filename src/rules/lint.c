@@ -154,13 +154,14 @@ static bool covers(const struct vup_rule *a, const struct vup_rule *b)
 	return true;
 }
 
-/* Fires on every message it matches and stops there. */
+/* Fires on every message it matches and stops there (log and snapshot
+ * rules never stop). */
 static bool final(const struct vup_rule *a)
 {
 	const struct vup_rule_when *w = &a->when;
-	return !a->cont && a->action != VUP_RULE_ACT_LOG && !w->nth &&
-	       !w->first && !w->every && !w->after &&
-	       w->probability_ppm >= VUP_RULES_PPM;
+	return !a->cont && a->action != VUP_RULE_ACT_LOG &&
+	       a->action != VUP_RULE_ACT_SNAPSHOT && !w->nth && !w->first &&
+	       !w->every && !w->after && w->probability_ppm >= VUP_RULES_PPM;
 }
 
 /* Pairs of rules compared for "never applies" at most: the check is

@@ -38,6 +38,8 @@ static void verdict_ok(const struct vup_verdict *v)
 	CHECK(t < VUP_TRACE_ACT_COUNT && t != VUP_TRACE_ACT_REFUSED &&
 	      t != VUP_TRACE_ACT_RELEASED);
 	CHECK(v->nlogged <= VUP_VERDICT_MAX_LOGGED);
+	/* A snapshot rule that fired is noted like a log. */
+	CHECK(!v->snapshot || v->nlogged > 0);
 	CHECK(v->action == VUP_RULE_ACT_PASS || v->action == VUP_RULE_ACT_LOG ||
 	      v->rule != NULL);
 	CHECK(v->action != VUP_RULE_ACT_DISCONNECT ||

@@ -98,7 +98,7 @@ static void invalid_files(void **state)
 	assert_string_equal(out, expect);
 	snprintf(expect, sizeof(expect),
 	         "%s:3:13: unknown action 'dorp' (expected drop, delay, "
-	         "rewrite, fail, disconnect, log or pass)\n"
+	         "rewrite, fail, disconnect, log, snapshot or pass)\n"
 	         "        action: dorp\n"
 	         "                ^\n"
 	         "%s:5:42: has: unknown feature 'NOPE'\n"

@@ -1,7 +1,7 @@
 /* Unit tests for src/rules/decide.c: every match key, the counters of
  * `when` (nth, first, every, after, scope), seeded probability and
- * jitter, every action, continue, log, and the reset of counters when the
- * rule set changes. */
+ * jitter, every action, continue, log, snapshot, and the reset of counters
+ * when the rule set changes. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +76,7 @@ enum {
 	GET_FEATURES = 1,
 	SET_FEATURES = 2,
 	SET_OWNER = 3,
+	SET_MEM_TABLE = 5,
 	SET_VRING_NUM = 8,
 	SET_VRING_ADDR = 9,
 	GET_VRING_BASE = 11,
@@ -896,6 +897,90 @@ static void log_is_capped(void **state)
 	vup_rules_free(r);
 }
 
+/* A snapshot rule fires like a log (noted, decides nothing) and names
+ * itself in v.snapshot; nth: 1 fires once per session. */
+static void snapshot_rules(void **state)
+{
+	(void)state;
+	struct vup_rules_session *ss = NULL, *ss2 = NULL;
+	struct vup_rules *r = load("rules:\n"
+	                           "  - name: second-mem-table\n"
+	                           "    match: {request: SET_MEM_TABLE}\n"
+	                           "    when: {nth: 2}\n"
+	                           "    action: snapshot\n"
+	                           "  - name: first-owner\n"
+	                           "    match: {request: SET_OWNER}\n"
+	                           "    when: {nth: 1}\n"
+	                           "    action: snapshot\n"
+	                           "  - name: every-owner\n"
+	                           "    match: {request: SET_OWNER}\n"
+	                           "    action: snapshot\n"
+	                           "  - name: drop-second-owner\n"
+	                           "    match: {request: SET_OWNER}\n"
+	                           "    when: {nth: 2}\n"
+	                           "    action: drop\n");
+	struct m x = {.chan = MAIN, .from = FE, .req = SET_OWNER};
+	/* 1st: both snapshot rules fire, the first is named; nothing
+	 * decides, so the message passes, marked LOG in the trace. */
+	struct vup_verdict v = decide(r, &ss, &x);
+	assert_int_equal(v.action, VUP_RULE_ACT_PASS);
+	assert_null(v.rule);
+	assert_string_equal(v.snapshot, "first-owner");
+	assert_int_equal(v.nlogged, 2);
+	assert_string_equal(v.logged[0], "first-owner");
+	assert_string_equal(v.logged[1], "every-owner");
+	assert_int_equal(vup_rules_trace_action(&v), VUP_TRACE_ACT_LOG);
+	/* 2nd: nth 1 is done; a later drop decides, the snapshot stands. */
+	v = decide(r, &ss, &x);
+	assert_int_equal(v.action, VUP_RULE_ACT_DROP);
+	assert_string_equal(v.rule, "drop-second-owner");
+	assert_string_equal(v.snapshot, "every-owner");
+	assert_int_equal(v.nlogged, 1);
+	assert_int_equal(vup_rules_trace_action(&v), VUP_TRACE_ACT_DROP);
+	v = decide(r, &ss, &x);
+	assert_int_equal(v.action, VUP_RULE_ACT_PASS);
+	assert_string_equal(v.snapshot, "every-owner");
+	/* Another session has its own counters: nth 1 fires there again. */
+	x.session = 2;
+	v = decide(r, &ss2, &x);
+	assert_string_equal(v.snapshot, "first-owner");
+	/* "When SET_MEM_TABLE comes a second time": not the first. */
+	x = (struct m){.chan = MAIN, .from = FE, .req = SET_MEM_TABLE};
+	v = decide(r, &ss, &x);
+	assert_null(v.snapshot);
+	assert_int_equal(v.nlogged, 0);
+	assert_int_equal(vup_rules_trace_action(&v), VUP_TRACE_ACT_PASS);
+	v = decide(r, &ss, &x);
+	assert_string_equal(v.snapshot, "second-mem-table");
+	assert_int_equal(v.action, VUP_RULE_ACT_PASS);
+	assert_int_equal(vup_rules_trace_action(&v), VUP_TRACE_ACT_LOG);
+	v = decide(r, &ss, &x);
+	assert_null(v.snapshot);
+	vup_rules_session_free(ss);
+	vup_rules_session_free(ss2);
+	vup_rules_free(r);
+
+	/* README's "the first NACK": any reply whose ack is not 0. */
+	r = load("rules:\n"
+	         "  - name: first-nack\n"
+	         "    match: {reply: true, from: back-end, "
+	         "fields: {ack: {ne: 0}}}\n"
+	         "    when: {nth: 1}\n"
+	         "    action: snapshot\n");
+	ss = NULL;
+	x = (struct m){.chan = MAIN,
+	               .from = BE,
+	               .req = SET_VRING_NUM,
+	               .flags = REPLY,
+	               .size = 8};
+	assert_null(decide(r, &ss, &x).snapshot); /* ack 0 */
+	put_u64(x.p, 0, 1);
+	assert_string_equal(decide(r, &ss, &x).snapshot, "first-nack");
+	assert_null(decide(r, &ss, &x).snapshot); /* once */
+	vup_rules_session_free(ss);
+	vup_rules_free(r);
+}
+
 static void disconnect_sides_and_fail(void **state)
 {
 	(void)state;
@@ -953,6 +1038,7 @@ static void no_rules_pass(void **state)
 	assert_int_equal(v.action, VUP_RULE_ACT_PASS);
 	assert_null(v.rule);
 	assert_int_equal(v.nlogged, 0);
+	assert_null(v.snapshot);
 	struct vup_rules *r = load("rules: []\n");
 	v = decide(r, &ss, &x);
 	assert_int_equal(v.action, VUP_RULE_ACT_PASS);
@@ -1038,6 +1124,7 @@ int main(void)
 	        cmocka_unit_test(index_keeps_file_order),
 	        cmocka_unit_test(rewrite_then_match_reads_anew),
 	        cmocka_unit_test(log_is_capped),
+	        cmocka_unit_test(snapshot_rules),
 	        cmocka_unit_test(disconnect_sides_and_fail),
 	        cmocka_unit_test(no_rules_pass),
 	        cmocka_unit_test(generation_reset),

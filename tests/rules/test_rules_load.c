@@ -301,7 +301,7 @@ static void wrong_actions(void **state)
 	} cases[] = {
 	        {"    action: dorp\n",
 	         "t.yaml:3:13: unknown action 'dorp' (expected drop, delay, "
-	         "rewrite, fail, disconnect, log or pass)"},
+	         "rewrite, fail, disconnect, log, snapshot or pass)"},
 	        {"    action: delay\n",
 	         "t.yaml:3:13: action: delay needs a value, like {delay: "
 	         "200ms}"},
@@ -322,6 +322,12 @@ static void wrong_actions(void **state)
 	         "t.yaml:3:26: one action per rule: delay and fail"},
 	        {"    action: {drop: true}\n",
 	         "t.yaml:3:14: drop takes no value: write action: drop"},
+	        {"    action: {snapshot: x}\n",
+	         "t.yaml:3:14: snapshot takes no value: write action: "
+	         "snapshot"},
+	        {"    action: {snapshot: {nth: 1}}\n",
+	         "t.yaml:3:14: snapshot takes no value: write action: "
+	         "snapshot"},
 	        {"    action: {fail: bad}\n",
 	         "t.yaml:3:20: fail: expected a number, got 'bad'"},
 	        {"    action: {disconnect: frontend}\n",
@@ -329,7 +335,7 @@ static void wrong_actions(void **state)
 	         "both, got 'frontend'"},
 	        {"    action: {}\n",
 	         "t.yaml:3:13: action: expected drop, delay, rewrite, fail, "
-	         "disconnect, log or pass"},
+	         "disconnect, log, snapshot or pass"},
 	        {"    action: {rewrite: {}}\n",
 	         "t.yaml:3:23: rewrite: expected set, set_features or "
 	         "clear_features"},
@@ -683,7 +689,8 @@ static void actions(void **state)
 	        "VHOST_USER_PROTOCOL_F_MQ]\n"
 	        "  - name: m\n"
 	        "    match: {request: SET_VRING_ADDR}\n"
-	        "    action: {rewrite: {set: {flags: 1, log: 0x1000}}}\n");
+	        "    action: {rewrite: {set: {flags: 1, log: 0x1000}}}\n"
+	        "  - {name: n, action: snapshot, when: {nth: 1}}\n");
 	const struct vup_rule *x = r->rules;
 	assert_int_equal(x[0].action, VUP_RULE_ACT_DROP);
 	assert_int_equal(x[1].action, VUP_RULE_ACT_FAIL);
@@ -714,6 +721,29 @@ static void actions(void **state)
 	assert_int_equal(x[12].rewrites[0].value, 1);
 	assert_string_equal(x[12].rewrites[1].field, "log");
 	assert_int_equal(x[12].rewrites[1].value, 0x1000);
+	assert_int_equal(x[13].action, VUP_RULE_ACT_SNAPSHOT);
+	assert_int_equal(x[13].when.nth, 1);
+	assert_string_equal(vup_rules_action_name(x[13].action), "snapshot");
+	vup_rules_free(r);
+}
+
+/* A snapshot rule, like log, never hides a later rule; a drop there
+ * would. */
+static void snapshot_never_shadows(void **state)
+{
+	(void)state;
+	static const char *const text =
+	        "rules:\n"
+	        "  - {name: s, action: %s, match: {request: SET_OWNER}}\n"
+	        "  - {name: t, action: drop, match: {request: SET_OWNER}}\n";
+	char buf[256];
+	snprintf(buf, sizeof(buf), text, "snapshot");
+	struct vup_rules *r = ok(buf);
+	assert_lacks(warn, "never applies");
+	vup_rules_free(r);
+	snprintf(buf, sizeof(buf), text, "pass");
+	r = ok(buf);
+	assert_contains(warn, "t.yaml:3:5: rule 't' never applies: rule 's'");
 	vup_rules_free(r);
 }
 
@@ -904,6 +934,7 @@ int main(void)
 	        cmocka_unit_test(request_names),
 	        cmocka_unit_test(probabilities),
 	        cmocka_unit_test(actions),
+	        cmocka_unit_test(snapshot_never_shadows),
 	        cmocka_unit_test(generations_differ),
 	        cmocka_unit_test(warnings),
 	        cmocka_unit_test(large_files),

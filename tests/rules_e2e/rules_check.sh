@@ -2,7 +2,8 @@
 # rules_check.sh - the rules files of rules/ and `vuproxy rules check`:
 # - the examples exist (hide-packed-ring, hide-multiqueue, slow-mem-table,
 #   backend-crash-after-start, backend-crash-reconnect, lose-one-vring-call,
-#   flaky-vring-enable, fail-get-config, fail-driver-ok), each opens with
+#   flaky-vring-enable, fail-get-config, fail-driver-ok,
+#   snapshot-on-reset), each opens with
 #   a comment that names it, says what it reproduces and how to use it (a
 #   `vuproxy rules check` and a `vuproxy ... -r rules/NAME.yaml` line);
 # - every rules/*.yaml is valid: exit 0, "N rules, valid" on stdout; the
@@ -34,7 +35,7 @@ check_file() {
 
 EXAMPLES="hide-packed-ring hide-multiqueue slow-mem-table backend-crash-after-start
 	backend-crash-reconnect lose-one-vring-call flaky-vring-enable fail-get-config
-	fail-driver-ok"
+	fail-driver-ok snapshot-on-reset"
 for name in $EXAMPLES; do
 	f=$RULES_DIR/$name.yaml
 	[ -r "$f" ] || e2e_fail "rules/$name.yaml is missing"

@@ -1,6 +1,6 @@
 /* Unit tests for src/relay/step.c, the rules' actions: drop, delay,
  * rewrite, fail (in the receiver's place, on a request or a reply),
- * disconnect and log, each as the exact list of actions, the answer
+ * disconnect, log and snapshot, each as the exact list of actions, the answer
  * vuproxy makes and what the model is told. */
 #include "step_feed.h"
 
@@ -362,6 +362,32 @@ static void test_rule_log(void **state)
 	assert_int_equal(vup_model_vring(flow.model, 0)->num, 256);
 }
 
+/* A snapshot rule is recorded as a log (the trace has no snapshot
+ * action); the verdict names it whatever a later rule decides. */
+static void test_rule_snapshot(void **state)
+{
+	(void)state;
+	use_rules("rules:\n"
+	          "  - name: catch-num\n"
+	          "    match: {request: SET_VRING_NUM}\n"
+	          "    action: snapshot\n"
+	          "  - name: cut-second\n"
+	          "    match: {request: SET_VRING_NUM}\n"
+	          "    when: {nth: 2}\n"
+	          "    action: drop\n");
+	step_state(VUP_REQ_SET_VRING_NUM, REQ, 0, 256);
+	expect_actions("RECORD(in fe log rule=catch-num marked), SEND(in)");
+	assert_string_equal(st.verdict.snapshot, "catch-num");
+	assert_true(st.delivered);
+	assert_int_equal(vup_model_vring(flow.model, 0)->num, 256);
+	step_state(VUP_REQ_SET_VRING_NUM, REQ, 0, 128);
+	expect_actions("RECORD(in fe drop rule=cut-second marked), "
+	               "DISCARD(in)");
+	assert_string_equal(st.verdict.snapshot, "catch-num");
+	assert_false(st.delivered);
+	assert_int_equal(vup_model_vring(flow.model, 0)->num, 256);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -383,6 +409,7 @@ int main(void)
 	        T(test_rule_fail_reply),
 	        T(test_rule_disconnect),
 	        T(test_rule_log),
+	        T(test_rule_snapshot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
