@@ -470,6 +470,14 @@ void vup__relay(struct vup_link *l)
 	}
 	/* After the records: a finding names a frame already written. */
 	vup__check_message(s, l, &view, &st, about, rule);
+	/* A rule's `snapshot`: after the records, so that it holds them. */
+	if (st.verdict.snapshot && !s->closing) {
+		char detail[300];
+		snprintf(detail, sizeof(detail), "s%u rule %s on %s", s->id,
+		         st.verdict.snapshot,
+		         vup_proto_name(view.chan, view.hdr.request));
+		vup__snapshot_trigger(s->proxy, VUP_SNAP_RULE, detail);
+	}
 	/* The session failed midway: what was not passed on is closed. */
 	vup_close_fds(m->fds, m->nfds);
 	m->nfds = 0;
