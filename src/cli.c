@@ -112,7 +112,10 @@ static void usage(FILE *f)
 	        "passes SIZE million\n"
 	        "                           bytes (FILE, then FILE.1, FILE.2 "
 	        "... before .pcapng.gz)\n"
-	        "  -W N                     with -C: keep at most N files (the "
+	        "  -G SECS                  with -w: start a new file every "
+	        "SECS seconds (as -C)\n"
+	        "  -W N                     with -C or -G: keep at most N "
+	        "files (the "
 	        "oldest is removed);\n"
 	        "                           each file restates its sessions' "
 	        "set-up first\n"
@@ -480,7 +483,7 @@ static int cmd_proxy(int argc, char **argv)
 	int c;
 	unsigned snaplen = 0, tap_interval = 0;
 	bool have_snaplen = false, tap_unverified = false;
-	while ((c = getopt_long(argc, argv, "vqhVw:C:W:r:s:", opts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "vqhVw:C:G:W:r:s:", opts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case OPT_FRONTEND:
@@ -642,6 +645,17 @@ static int cmd_proxy(int argc, char **argv)
 			}
 			tcfg.rotate_bytes = (uint64_t)rotate_mb * 1000000u;
 			break;
+		case 'G':
+			if (parse_uint("-G", optarg, 10, 31536000,
+			               &tcfg.rotate_secs) ||
+			    tcfg.rotate_secs == 0) {
+				if (tcfg.rotate_secs == 0)
+					fprintf(stderr,
+					        "vuproxy: -G must be at "
+					        "least 1\n");
+				return 2;
+			}
+			break;
 		case 'W':
 			if (parse_uint("-W", optarg, 10, 1000000,
 			               &tcfg.max_files) ||
@@ -677,8 +691,9 @@ static int cmd_proxy(int argc, char **argv)
 		return 2;
 	}
 
-	if ((tcfg.rotate_bytes || tcfg.max_files) && !tcfg.path) {
-		fprintf(stderr, "vuproxy: -C and -W need -w FILE\n");
+	if ((tcfg.rotate_bytes || tcfg.rotate_secs || tcfg.max_files) &&
+	    !tcfg.path) {
+		fprintf(stderr, "vuproxy: -C, -G and -W need -w FILE\n");
 		return 2;
 	}
 	if ((cfg.snapshot_dir || cfg.snapshot_on || cfg.snapshot_after_s ||
@@ -712,8 +727,8 @@ static int cmd_proxy(int argc, char **argv)
 		                "the checker (no --no-check)\n");
 		return 2;
 	}
-	if (tcfg.max_files && !tcfg.rotate_bytes) {
-		fprintf(stderr, "vuproxy: -W needs -C SIZE\n");
+	if (tcfg.max_files && !tcfg.rotate_bytes && !tcfg.rotate_secs) {
+		fprintf(stderr, "vuproxy: -W needs -C SIZE or -G SECS\n");
 		return 2;
 	}
 	if ((have_snaplen || tap_interval || tap_unverified || cfg.tap.strict ||

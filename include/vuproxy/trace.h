@@ -26,6 +26,7 @@
 struct vup_trace_config {
 	const char *path;      /* FILE.pcapng.gz; NULL: no file (yet) */
 	uint64_t rotate_bytes; /* -C: start a new file past this; 0 never */
+	unsigned rotate_secs;  /* -G: start a new file this often; 0 never */
 	unsigned max_files;    /* -W: keep at most this many; 0 no limit */
 	/* --trace-findings: the -w file takes the checker's findings too
 	 * (recordings and snapshots always do). */

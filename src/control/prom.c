@@ -24,6 +24,12 @@ static const struct {
         {"tap_missed_total", "Buffers the tap did not see."},
         {"tap_torn_total", "Buffers changed while the tap read them."},
         {"tap_malformed_total", "Buffers whose descriptors made no sense."},
+        {"ring_size_bytes", "The flight recorder's size (--ring)."},
+        {"ring_used_bytes", "Bytes of records the flight recorder holds."},
+        {"ring_records", "Records the flight recorder holds."},
+        {"ring_evicted_total", "Records that fell out of the flight recorder."},
+        {"ring_window_seconds", "Age of the flight recorder's oldest record."},
+        {"recording", "1 while a recording started at run time runs."},
 };
 
 static const char *help_of(const char *name)

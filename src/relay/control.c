@@ -157,6 +157,23 @@ static int cmd_stats(struct vup_control_req *r)
 				vup_tap_add_totals(s->tap, &t);
 		tap_totals(w, &t);
 	}
+	/* The flight recorder (base units: bytes, seconds). */
+	struct vup_trace_ring_stats rs;
+	if (vup_trace_ring_stats(p->cfg.trace, &rs)) {
+		vup_jw_key(w, "ring");
+		vup_jw_obj(w);
+		vup_jw_kuint(w, "size_bytes", rs.bytes);
+		vup_jw_kuint(w, "used_bytes", rs.used);
+		vup_jw_kuint(w, "records", rs.entries);
+		vup_jw_kuint(w, "evicted_total", rs.evicted);
+		uint64_t now = vup__wall_ns();
+		vup_jw_kuint(w, "window_seconds",
+		             rs.oldest_ns && rs.oldest_ns < now
+		                     ? (now - rs.oldest_ns) / 1000000000u
+		                     : 0);
+		vup_jw_end(w);
+	}
+	vup_jw_kuint(w, "recording", p->record_id > 0 ? 1 : 0);
 	vup_jw_end(w);
 	return 0;
 }

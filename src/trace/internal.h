@@ -35,6 +35,7 @@ struct out {
 	/* A rotating file set (-w: path) or one fd (path NULL). */
 	char *path;
 	uint64_t rotate_bytes;
+	uint64_t rotate_ns, opened_ns; /* -G, and when the file began */
 	unsigned max_files, file_no;
 	int fd;
 	bool gzip;

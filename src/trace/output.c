@@ -301,6 +301,7 @@ int vup__out_open(struct vup_trace *t, struct out *o, uint64_t start_ns,
 			return rc;
 	}
 	o->file_size = o->synced = 0;
+	o->opened_ns = vup__trace_now_ns();
 	memset(&o->z, 0, sizeof(o->z));
 	/* windowBits 15 + 16: a gzip wrapper, which zcat and Wireshark read.
 	 * Level 1 for frames: the trace is written on the relay's thread,
@@ -409,14 +410,17 @@ static int rotate(struct vup_trace *t, struct out *o, uint64_t start_ns)
 }
 
 /* -C: past its size a file is followed by the next before a record of
- * time ts_ns: the next file's declared state is restated at that time or
- * before, so that the file's time runs forward. */
+ * time ts_ns; -G: past its age (at the first record after it, as
+ * tcpdump's).  The next file's declared state is restated at that time
+ * or before, so that the file's time runs forward. */
 int vup__out_rotate_due(struct vup_trace *t, struct out *o, uint64_t ts_ns)
 {
-	if (o->path && o->rotate_bytes && o->file_size >= o->rotate_bytes) {
-		uint64_t now = vup__trace_now_ns();
+	if (!o->path || (!o->rotate_bytes && !o->rotate_ns))
+		return 0;
+	uint64_t now = vup__trace_now_ns();
+	if ((o->rotate_bytes && o->file_size >= o->rotate_bytes) ||
+	    (o->rotate_ns && now - o->opened_ns >= o->rotate_ns))
 		return rotate(t, o, ts_ns && ts_ns < now ? ts_ns : now);
-	}
 	return 0;
 }
 

@@ -221,6 +221,7 @@ void vup__ring_iface(struct vup_trace_ring *r, const struct iface *f)
 	struct ent *e = put(r, ENT_IFACE, nl + dl);
 	if (!e)
 		return;
+	e->ts_ns = vup__trace_now_ns();
 	e->a = f->handle;
 	e->b = f->session;
 	e->c = f->linktype;
@@ -232,8 +233,10 @@ void vup__ring_iface(struct vup_trace_ring *r, const struct iface *f)
 void vup__ring_end(struct vup_trace_ring *r, uint32_t session)
 {
 	struct ent *e = put(r, ENT_END, 0);
-	if (e)
+	if (e) {
 		e->a = session;
+		e->ts_ns = vup__trace_now_ns();
+	}
 }
 
 /* A control record: session (a), pseudo-header length (b), length (c). */

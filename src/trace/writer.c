@@ -62,6 +62,8 @@ int vup_trace_open(const struct vup_trace_config *cfg, struct vup_trace **out,
 		*o = (struct out){.used = true,
 		                  .path = strdup(cfg->path),
 		                  .rotate_bytes = cfg->rotate_bytes,
+		                  .rotate_ns = (uint64_t)cfg->rotate_secs *
+		                               1000000000u,
 		                  .max_files = cfg->max_files,
 		                  .fd = -1,
 		                  .gzip = true,

@@ -56,6 +56,27 @@
 #                 captures (the back-end gets ready on declared state
 #                 alone).
 #
+#   alwayson split  vuproxy left in the path of a testpmd pair with
+#                 traffic (both io, --tx-first), run as a service would:
+#                 the control socket, a 1 MiB flight recorder (--ring 1),
+#                 the tap (whose frames push the set-up out of the ring
+#                 within a second), -w rotating every second (-G 1 -W 3):
+#                 1. ctl sessions shows session 1 with the features the
+#                    front-end acked (its SET_FEATURES in the trace), and
+#                    ctl show its vrings started with live avail/used
+#                    indices that move between two looks;
+#                 2. a recording started mid-session (ctl record start)
+#                    and stopped after the front-end left holds the
+#                    set-up as declared state and the teardown as events;
+#                 3. a snapshot taken seconds after the set-up
+#                    (ctl snapshot FILE), when the ring has long dropped
+#                    it, holds SET_MEM_TABLE as declared state and names
+#                    its trigger; SIGUSR2 writes one into --snapshot-dir;
+#                 4. all three files stand alone: the recording, the
+#                    snapshot and the last rotated file each replay --as
+#                    front-end against a fresh testpmd: exit 0,
+#                    identical, the back-end ready.
+#
 # Environment: VUPROXY (the binary under test), E2E_TESTPMD (default
 # dpdk-testpmd), E2E_BE_CPU / E2E_FE_CPU (default 0 / 1), E2E_KEEP=1.
 # A missing testpmd fails; nothing is skipped.
@@ -65,7 +86,7 @@ set -eu
 . "$(dirname "$0")/../e2e/lib.sh"
 
 usage() {
-	echo "usage: VUPROXY=path/to/vuproxy $0 record split|packed | captures FILE | frames split | frames-capture FILE | declared FILE" >&2
+	echo "usage: VUPROXY=path/to/vuproxy $0 record split|packed | captures FILE | frames split | frames-capture FILE | declared FILE | alwayson split" >&2
 	exit 2
 }
 [ $# = 2 ] || usage
@@ -78,7 +99,7 @@ record)
 captures)
 	CAPTURE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 	;;
-frames)
+frames | alwayson)
 	[ "$2" = split ] || usage
 	;;
 frames-capture)
@@ -296,6 +317,98 @@ vrings_moved() {
 	return $rc
 }
 
+# ctl ARGS...: vuproxy ctl on the always-on run's socket.
+ctl() { "$VUPROXY" ctl "$E2E_DIR/vp.ctl" "$@"; }
+
+# live_indices: "vring:avail:used ..." from ctl show 1 --json.
+live_indices() {
+	ctl show 1 --json | jq -r '.result.vrings[] | select(.live) |
+		"\(.index):\(.live.avail_idx):\(.live.used_idx)"' | tr '\n' ' '
+}
+
+# declared_requests FILE: the requests its declared state restates.
+declared_requests() {
+	"$VUPROXY" dump --json "$1" | jq -r 'select(.declared and (.reply | not)) | .request' |
+		sort -u | tr '\n' ' '
+}
+
+always_on() {
+	local ctlsock="$E2E_DIR/vp.ctl" snapdir="$E2E_DIR/snaps" acked first second
+	BE_FWD=io
+	FE_FWD=io
+	mkdir -p "$snapdir"
+	start_be be "$E2E_DIR/be.sock"
+	e2e_start vp "$LIMIT" "$VUPROXY" --frontend "listen:$E2E_DIR/fe.sock" \
+		--backend "connect:$E2E_DIR/be.sock" --control "$ctlsock" \
+		--ring 1 --snapshot-dir "$snapdir" --tap net -s 0 \
+		-w "$E2E_DIR/rot.pcapng.gz" -G 1 -W 3
+	e2e_wait 10 "vuproxy to listen" e2e_unix_listening "$E2E_DIR/fe.sock"
+	# Large frames: what the tap catches of them turns the ring soon.
+	start_fe fe "$E2E_DIR/fe.sock" 0 --tx-first --txpkts=1400
+	e2e_wait 30 "'$READY_MSG' in the back-end's log" e2e_log_has be "$READY_MSG"
+
+	# 1. sessions and show.
+	acked=$("$VUPROXY" dump --json "$E2E_DIR/rot.pcapng.gz" 2>/dev/null |
+		jq -r 'select(.request == "SET_FEATURES" and (.reply | not)) | .payload.features' | tail -n 1)
+	[ -n "$acked" ] || e2e_fail "no SET_FEATURES in the first trace file"
+	ctl sessions --json >"$E2E_DIR/sessions.json" || e2e_fail "ctl sessions: $(cat "$E2E_DIR/sessions.json")"
+	e2e_expect_eq "ctl sessions: session 1's acked features" \
+		"$(jq -r '.result[] | select(.session == 1) | .features' "$E2E_DIR/sessions.json")" "$acked"
+	first=$(live_indices)
+	sleep 1
+	second=$(live_indices)
+	e2e_log "ctl show 1: live vring indices $first, a second later $second"
+	[ -n "$first" ] || e2e_fail "ctl show 1 reads no live indices: $(ctl show 1)"
+	[ "$first" != "$second" ] || e2e_fail "the live indices did not move in a second of traffic: $first"
+
+	# 2. a recording from now on; 3. a snapshot once the ring has turned.
+	ctl record start "$E2E_DIR/mid.pcapng.gz" || e2e_fail "ctl record start failed"
+	e2e_wait 30 "the ring to drop its oldest records" \
+		sh -c '"$1" ctl "$2" stats --json | jq -e ".result.ring.evicted_total > 0" >/dev/null' \
+		sh "$VUPROXY" "$ctlsock"
+	ctl stats --json >"$E2E_DIR/stats.json"
+	e2e_log "ring: $(jq -c .result.ring "$E2E_DIR/stats.json")"
+	ctl snapshot "$E2E_DIR/snap.pcapng.gz" >"$E2E_DIR/snap.out" ||
+		e2e_fail "ctl snapshot: $(cat "$E2E_DIR/snap.out")"
+	e2e_signal vp USR2
+	e2e_wait 10 "the SIGUSR2 snapshot" sh -c 'ls "$1"/*-sigusr2.pcapng.gz' sh "$snapdir"
+
+	# The front-end leaves: its teardown goes on recording.
+	e2e_stop fe 20
+	e2e_wait 10 "session 1 to end" sh -c '! "$1" ctl "$2" sessions --json | grep -q "\"session\":1"' sh "$VUPROXY" "$ctlsock"
+	ctl record stop >"$E2E_DIR/recstop.out" || e2e_fail "ctl record stop: $(cat "$E2E_DIR/recstop.out")"
+	e2e_stop be 20
+	e2e_stop vp 10
+	[ "${E2E_RC[vp]}" = 0 ] || e2e_fail "vuproxy exited ${E2E_RC[vp]}"
+
+	local mid="$E2E_DIR/mid.pcapng.gz" snap="$E2E_DIR/snap.pcapng.gz" last
+	# What virtio-user set up: features, memory, both vrings.
+	local need req have
+	have=$(declared_requests "$mid")
+	e2e_log "the recording declares: $have"
+	for req in GET_FEATURES SET_FEATURES SET_PROTOCOL_FEATURES SET_OWNER SET_MEM_TABLE \
+		SET_VRING_NUM SET_VRING_ADDR SET_VRING_BASE SET_VRING_KICK SET_VRING_CALL; do
+		grep -qw "$req" <<<"$have" || e2e_fail "the mid-session recording does not declare $req"
+	done
+	"$VUPROXY" dump --json "$mid" | jq -e -s '[.[] | select((.declared | not) and .request == "GET_VRING_BASE" and .reply)] | length >= 2' >/dev/null ||
+		e2e_fail "the recording lacks the teardown's GET_VRING_BASE answers"
+	e2e_expect_eq "declared state of the snapshot" "$(declared_requests "$snap")" \
+		"$(declared_requests "$mid")"
+	zcat "$snap" | grep -aq 'trigger: ctl' || e2e_fail "the snapshot does not name its trigger"
+	e2e_log "recording: $(vup_count "$mid"); snapshot: $(vup_count "$snap")"
+	last=$(ls "$E2E_DIR"/rot.*.pcapng.gz | sort -t. -k2 -n | tail -n 1)
+	[ -n "$last" ] || e2e_fail "no rotated file (-G 1)"
+	e2e_log "last rotated file: ${last##*/}; declared: $(declared_requests "$last")"
+	expect_identical_fe "$mid" midrep
+	expect_identical_fe "$snap" snaprep
+	expect_identical_fe "$last" rotrep
+}
+
+# vup_count FILE: "N records, M declared".
+vup_count() {
+	"$VUPROXY" dump --json "$1" | jq -s -r '"\(length) records, \([.[] | select(.declared)] | length) declared"'
+}
+
 if [ "$MODE" = record ]; then
 	PACKED=0
 	[ "$RING" = split ] || PACKED=1
@@ -369,6 +482,8 @@ elif [ "$MODE" = declared ]; then
 	expect_identical_fe "$DECL" decl
 	expect_link_up_be "$DECL" declbe 0
 	e2e_log "the declared file replayed identically both ways against testpmd"
+elif [ "$MODE" = alwayson ]; then
+	always_on
 elif [ "$MODE" = frames-capture ]; then
 	[ -r "$CAPTURE" ] || e2e_fail "no capture $CAPTURE"
 	expect_frames "$CAPTURE" capframes 0

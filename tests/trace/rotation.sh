@@ -153,6 +153,8 @@ cli() {
 }
 cli 2 "-C without -w" -C 1
 cli 2 "-W without -C" -w "$E2E_DIR/cli.pcapng.gz" -W 3
+cli 2 "-G without -w" -G 1
+cli 2 "-G 0" -w "$E2E_DIR/cli.pcapng.gz" -G 0
 cli 2 "-C 0" -w "$E2E_DIR/cli.pcapng.gz" -C 0
 cli 2 "-W 0" -w "$E2E_DIR/cli.pcapng.gz" -C 1 -W 0
 cli 2 "-C not a number" -w "$E2E_DIR/cli.pcapng.gz" -C 1x
@@ -161,7 +163,7 @@ grep -qF "$E2E_DIR/no/such/dir/t.pcapng.gz" "$E2E_DIR/cli.out" ||
 	e2e_fail "the error for an unwritable -w FILE does not name it: $(cat "$E2E_DIR/cli.out")"
 [ ! -e "$E2E_DIR/cli.pcapng.gz" ] || e2e_fail "a refused command line left a trace file behind"
 "$VUPROXY" --help >"$E2E_DIR/help.txt" 2>&1 || e2e_fail "vuproxy --help failed"
-for opt in -w -C -W; do
+for opt in -w -C -G -W; do
 	grep -qE -- "(^|[ ,])$opt( |,|\$)" "$E2E_DIR/help.txt" ||
 		e2e_fail "vuproxy --help does not document $opt: $(cat "$E2E_DIR/help.txt")"
 done
