@@ -14,13 +14,15 @@
 #   8. live checking's cost: CPU per message and round trip, vuproxy
 #      against vuproxy --no-check (check_live.sh; VUPROXY_BASE=BINARY
 #      for a build without live checking instead; skipped when neither)
+#   9. the flight recorder's cost: CPU per message, round trip and VmHWM,
+#      vuproxy --ring 64 against vuproxy (ring.sh; ONLY=...,ring)
 # then print a summary table.  Benchmarks, not tests: the figures are
 # ratios measured within this one run; missing a target is reported, never
 # turned into a failing exit status (that is kept for runs that broke).
 #
 #   BUILD_DIR=/path/to/build bench/run.sh      (default: <repo>/build)
-#   ONLY=rt,dpdk,trace,check,live (default) | rt | dpdk | trace | check
-#        | live | qemu | tapcapture | all (= all of them)
+#   ONLY=rt,dpdk,trace,check,live,ring (default) | rt | dpdk | trace
+#        | check | live | ring | qemu | tapcapture | all (= all of them)
 #   KEEP=1                                      keep logs (kept anyway on error)
 #   CMAKE_ARGS="-DVUP_TESTS=OFF"                for a fresh build dir
 # Knobs of each benchmark: see rt.sh, dpdk.sh and trace.sh (RT_N,
@@ -31,8 +33,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 . "$HERE/lib.sh"
 BUILD_DIR=${BUILD_DIR:-$REPO/build}
-ONLY=${ONLY:-rt,dpdk,trace,check,live}
-[ "$ONLY" = all ] && ONLY=rt,dpdk,trace,check,live,qemu,tapcapture
+ONLY=${ONLY:-rt,dpdk,trace,check,live,ring}
+[ "$ONLY" = all ] && ONLY=rt,dpdk,trace,check,live,ring,qemu,tapcapture
 
 echo "== build: $BUILD_DIR"
 # Configure every time: a build dir made before bench/ existed must pick
@@ -74,6 +76,10 @@ case ",$ONLY," in *,live,*)
 		mkdir -p "$WORKDIR/live"
 		WORK=$WORKDIR/live "$HERE/check_live.sh" || rc=1
 	fi ;;
+esac
+case ",$ONLY," in *,ring,*)
+	mkdir -p "$WORKDIR/ring"
+	WORK=$WORKDIR/ring "$HERE/ring.sh" || rc=1 ;;
 esac
 case ",$ONLY," in *,qemu,*)
 	mkdir -p "$WORKDIR/qemu"
@@ -137,6 +143,14 @@ if [ -n "$(get live_cpu_ratio)" ]; then
 		"$(fmt "$(get live_rt_checked_us)" %.2f)" check/no-check "$(get live_rt_ratio)" "<=" 1.05
 	row "live check, round trip p50 (us)" - "$(fmt "$(get live_rt_p50_unchecked_us)" %.2f)" \
 		"$(fmt "$(get live_rt_p50_checked_us)" %.2f)" check/no-check "$(get live_rt_p50_ratio)" "<=" 1.05
+fi
+if [ -n "$(get ring_cpu_ratio)" ]; then
+	row "ring 64, CPU (us/message)" - "$(fmt "$(get ring_cpu_noring_us_msg)" %.3f)" \
+		"$(fmt "$(get ring_cpu_ring_us_msg)" %.3f)" ring/none "$(get ring_cpu_ratio)" "<=" 1.05
+	row "ring 64, round trip (us)" - "$(fmt "$(get ring_rt_noring_us)" %.2f)" \
+		"$(fmt "$(get ring_rt_ring_us)" %.2f)" ring/none "$(get ring_rt_ratio)" "<=" 1.05
+	row "ring 64, VmHWM (KiB)" - "$(get ring_vmhwm_noring_kib)" "$(get ring_vmhwm_ring_kib)" \
+		"ring/limit" "$(ratio "$(get ring_vmhwm_ring_kib)" "$(get ring_vmhwm_limit_kib)")" "<=" 1
 fi
 if [ -n "$(get dpdk_mpps_ratio)" ]; then
 	row "DPDK throughput, all (Mpps)" "$(fmt "$(get dpdk_direct_mpps)" %.2f)" - \

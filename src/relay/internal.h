@@ -106,8 +106,8 @@ struct vup_proxy {
 /* recorder.c: recordings started at run time, snapshots (control.h) */
 void vup__recorder_init(struct vup_proxy *p);
 void vup__recorder_close(struct vup_proxy *p);
-int vup__record_start(struct vup_proxy *p, int fd, int session,
-                      const char *tap, bool gzip, char *err, size_t errlen);
+int vup__record_start(struct vup_proxy *p, int fd, int session, const char *tap,
+                      bool gzip, char *err, size_t errlen);
 int vup__record_stop(struct vup_proxy *p, uint64_t *messages, char *err,
                      size_t errlen);
 /* fd < 0: a new file in --snapshot-dir, its name in path. */

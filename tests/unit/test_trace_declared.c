@@ -33,7 +33,8 @@ static void feed_as(struct keeper *k, enum vup_side from, enum vup_chan chan,
 	size_t hl = vup_trace_hdr_size(&th);
 	vup_trace_hdr_encode(&th, rec);
 	memcpy(rec + hl, &h, VUP_HDR_SIZE);
-	memcpy(rec + hl + VUP_HDR_SIZE, payload, h.size);
+	if (h.size) /* payload may be NULL */
+		memcpy(rec + hl + VUP_HDR_SIZE, payload, h.size);
 	k->now += 1000;
 	vup_declared_feed(k->d, k->now, &th, rec, hl + VUP_HDR_SIZE + h.size,
 	                  hl);
