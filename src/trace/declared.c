@@ -22,6 +22,11 @@ struct vup_declared {
 	struct vup_model *model;
 	struct entry *e;
 	size_t n, cap, dead;
+	/* Where each key's entry is (index + 1; 0 empty), open addressing:
+	 * a flood of requests of thousands of keys looks each up in O(1).
+	 * A key keeps its slot while its entry is superseded. */
+	uint32_t *slot;
+	size_t nslot, keys;
 	uint64_t last_fed_ns;
 	bool incomplete;
 };
@@ -49,6 +54,7 @@ void vup_declared_free(struct vup_declared *d)
 	for (size_t i = 0; i < d->n; i++)
 		entry_free(&d->e[i]);
 	free(d->e);
+	free(d->slot);
 	vup_model_free(d->model);
 	free(d);
 }
@@ -62,14 +68,54 @@ static void kill(struct vup_declared *d, struct entry *e)
 	d->dead++;
 }
 
-/* The live entry of a key, newest first (keys are re-sent more often
- * than old ones). */
+static uint64_t hash(uint32_t code, uint64_t sub)
+{
+	uint64_t h = sub * 0x9e3779b97f4a7c15ull ^ code * 0xc2b2ae3d27d4eb4full;
+	return h ^ (h >> 29);
+}
+
+/* The slot of a key: its entry's, or the empty one it would take. */
+static size_t slot_of(const struct vup_declared *d, uint32_t code, uint64_t sub)
+{
+	size_t mask = d->nslot - 1, i = hash(code, sub) & mask;
+	while (d->slot[i]) {
+		const struct entry *e = &d->e[d->slot[i] - 1];
+		if (e->code == code && e->sub == sub)
+			return i;
+		i = (i + 1) & mask;
+	}
+	return i;
+}
+
+/* Index the live entries anew in nslot slots (a power of 2). */
+static int reindex(struct vup_declared *d, size_t nslot)
+{
+	uint32_t *slot = calloc(nslot, sizeof(*slot));
+	if (!slot)
+		return -1;
+	free(d->slot);
+	d->slot = slot;
+	d->nslot = nslot;
+	d->keys = 0;
+	for (size_t k = 0; k < d->n; k++) {
+		if (d->e[k].dead)
+			continue;
+		size_t i = slot_of(d, d->e[k].code, d->e[k].sub);
+		if (!d->slot[i])
+			d->keys++;
+		d->slot[i] = (uint32_t)k + 1;
+	}
+	return 0;
+}
+
+/* The live entry of a key, or NULL. */
 static struct entry *find(struct vup_declared *d, uint32_t code, uint64_t sub)
 {
-	for (size_t i = d->n; i-- > 0;)
-		if (!d->e[i].dead && d->e[i].code == code && d->e[i].sub == sub)
-			return &d->e[i];
-	return NULL;
+	if (!d->nslot)
+		return NULL;
+	size_t i = slot_of(d, code, sub);
+	struct entry *e = d->slot[i] ? &d->e[d->slot[i] - 1] : NULL;
+	return e && !e->dead ? e : NULL;
 }
 
 static void compact(struct vup_declared *d)
@@ -80,6 +126,8 @@ static void compact(struct vup_declared *d)
 			d->e[w++] = d->e[i];
 	d->n = w;
 	d->dead = 0;
+	if (reindex(d, d->nslot ? d->nslot : 64))
+		d->incomplete = true;
 }
 
 static uint8_t *copy(const uint8_t *p, size_t len)
@@ -109,6 +157,12 @@ static struct entry *append(struct vup_declared *d, uint32_t code, uint64_t sub,
 		d->e = e;
 		d->cap = cap;
 	}
+	/* At most half full: probes stay short. */
+	if ((d->keys + 1) * 2 > d->nslot &&
+	    reindex(d, d->nslot ? d->nslot * 2 : 64)) {
+		d->incomplete = true;
+		return NULL;
+	}
 	struct entry *e = &d->e[d->n];
 	*e = (struct entry){.code = code, .sub = sub, .ts_ns = ts_ns};
 	if (!(e->rec = copy(rec, len))) {
@@ -116,6 +170,10 @@ static struct entry *append(struct vup_declared *d, uint32_t code, uint64_t sub,
 		return NULL;
 	}
 	e->len = len;
+	size_t i = slot_of(d, code, sub);
+	if (!d->slot[i])
+		d->keys++;
+	d->slot[i] = (uint32_t)d->n + 1;
 	d->n++;
 	return e;
 }
@@ -155,7 +213,8 @@ static bool key_of(const struct vup_view *v, enum vup_declare *kind,
 	switch (*kind) {
 	case VUP_DECLARE_NONE: return false;
 	case VUP_DECLARE_VRING:
-		if (!vup_view_vring(v, &index))
+		/* Rings past the model's are relayed, not restated. */
+		if (!vup_view_vring(v, &index) || index >= VUP_MODEL_VRINGS)
 			return false;
 		*sub = index;
 		return true;

@@ -250,10 +250,18 @@ static void test_bounded(void **state)
 	for (uint32_t i = 0; i < 100000; i++)
 		vring(k, VUP_REQ_SET_VRING_NUM, i % 3, i);
 	assert_int_equal(vup_declared_count(k->d), 3);
+	/* Vrings past the model's 256 are relayed, not restated. */
 	for (uint32_t i = 0; i < 2 * VUP_DECLARED_MAX; i++)
 		vring(k, VUP_REQ_SET_VRING_ENABLE, i, 1);
-	/* Every vring index is a key of its own: past VUP_DECLARED_MAX
+	assert_true(vup_declared_complete(k->d));
+	assert_int_equal(vup_declared_count(k->d), 3 + 256);
+	/* Every region address is a key of its own: past VUP_DECLARED_MAX
 	 * records the keeper keeps no more, and says so. */
+	uint8_t reg[40] = {0};
+	for (uint32_t i = 0; i < VUP_DECLARED_MAX; i++) {
+		put_u64(reg, 8, (uint64_t)i << 20);
+		fe(k, VUP_REQ_ADD_MEM_REG, REQ, reg, 40, 1);
+	}
 	assert_false(vup_declared_complete(k->d));
 	assert_true(vup_declared_count(k->d) <= VUP_DECLARED_MAX);
 }
