@@ -213,27 +213,14 @@ static int cmd_subscribe(struct vup_control_req *r)
 	return 0;
 }
 
-/* The relay has one rule set for all its sessions (SIGHUP replaces it
- * too): per-session rules are refused rather than applied to all. */
-static int no_session_rules(struct vup_control_req *r)
-{
-	int64_t id;
-	int rc = vup_control_arg_int(r, "session", false, 0, UINT32_MAX, &id);
-	if (rc < 0)
-		return -1;
-	if (rc > 0)
-		return vup_control_fail(r,
-		                        "%s: per-session rules are not "
-		                        "supported: one rule set applies to "
-		                        "every session (leave out \"session\")",
-		                        r->cmd->name);
-	return 0;
-}
-
+/* Rules for every session (the set -r loaded, which SIGHUP reloads), or
+ * for one session: its own set replaces the common one for it until
+ * `rules clear` with its session, or its end. */
 static int cmd_rules_load(struct vup_control_req *r)
 {
 	char name[256];
-	if (no_session_rules(r) < 0 ||
+	struct vup_session *s = NULL;
+	if (session_arg(r, false, &s) < 0 ||
 	    vup_control_arg_str(r, "name", true, name, sizeof(name)) < 0)
 		return -1;
 	size_t cap = VUP_CONTROL_LINE_MAX + 1;
@@ -256,12 +243,18 @@ static int cmd_rules_load(struct vup_control_req *r)
 			err[--n] = '\0';
 		return vup_control_fail(r, "%s", err);
 	}
-	struct vup_proxy *p = r->ctx;
-	vup_rules_free(vup_proxy_set_rules(p, rules));
+	char whose[32] = "every session";
+	if (s) {
+		vup_rules_free(s->own_rules);
+		s->own_rules = rules;
+		snprintf(whose, sizeof(whose), "session %u", s->id);
+	} else {
+		vup_rules_free(vup_proxy_set_rules(r->ctx, rules));
+	}
 	vup_log(VUP_LOG_INFO,
-	        "control: %u rules loaded from %s (their counters start "
-	        "again)",
-	        vup_rules_count(rules), name);
+	        "control: %u rules loaded from %s for %s (their counters "
+	        "start again)",
+	        vup_rules_count(rules), name, whose);
 	vup_jw_obj(r->out);
 	vup_jw_kuint(r->out, "rules", vup_rules_count(rules));
 	if (warn[0])
@@ -270,14 +263,21 @@ static int cmd_rules_load(struct vup_control_req *r)
 	return 0;
 }
 
+/* Without a session: no rules for any session that has none of its own;
+ * with one: that session goes back to the common rules. */
 static int cmd_rules_clear(struct vup_control_req *r)
 {
-	if (no_session_rules(r) < 0)
+	struct vup_session *s = NULL;
+	if (session_arg(r, false, &s) < 0)
 		return -1;
-	struct vup_rules *old = vup_proxy_set_rules(r->ctx, NULL);
+	struct vup_rules *old =
+	        s ? s->own_rules : vup_proxy_set_rules(r->ctx, NULL);
+	if (s)
+		s->own_rules = NULL;
 	if (old)
-		vup_log(VUP_LOG_INFO, "control: rules cleared (%u were loaded)",
-		        vup_rules_count(old));
+		vup_log(VUP_LOG_INFO,
+		        "control: rules cleared%s (%u were loaded)",
+		        s ? " for one session" : "", vup_rules_count(old));
 	vup_rules_free(old);
 	return 0;
 }
@@ -362,8 +362,11 @@ static const struct vup_control_cmd cmds[] = {
          "stream events on this connection: session-up, session-down, "
          "rule, finding"},
         {"rules-load", "name,text,session", 0, cmd_rules_load,
-         "replace the rules with text (YAML; errors name FILE:line:col)"},
-        {"rules-clear", "session", 0, cmd_rules_clear, "remove the rules"},
+         "replace the rules, of every session or one, with text (YAML; "
+         "errors name FILE:line:col)"},
+        {"rules-clear", "session", 0, cmd_rules_clear,
+         "remove the rules (with session: its own, back to the common "
+         "ones)"},
         {"record-start", "session,tap,format", 1, cmd_record_start,
          "record to the fd passed with the request (format pcapng|gzip)"},
         {"record-stop", "", 0, cmd_record_stop, "stop recording"},

@@ -415,7 +415,7 @@ void vup__relay(struct vup_link *l)
 	view.fd_info = m->nfds ? fdi : NULL;
 	struct vup_step_ctx c = {
 	        .flow = &s->flow,
-	        .rules = s->proxy->rules,
+	        .rules = s->own_rules ? s->own_rules : s->proxy->rules,
 	        .rules_state = &s->rules_state,
 	        .session = s->id,
 	        .frontend_path = s->proxy->cfg.frontend.path,

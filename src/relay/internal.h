@@ -48,6 +48,7 @@ struct vup_session {
 	struct vup_link *fe_bch, *be_bch; /* back-end channel, if interposed */
 	struct vup_flow flow;
 	struct vup_rules_session *rules_state;
+	struct vup_rules *own_rules; /* ctl rules load --session; NULL: -r's */
 	struct vup_tap *tap;         /* --tap, or NULL */
 	struct vup_checker *checker; /* NULL: --no-check */
 	struct vup_warn_limit check_warn[VUP_CHECK_COUNT]; /* by row */
@@ -116,7 +117,6 @@ int vup__snapshot(struct vup_proxy *p, int fd, char *path, size_t pathlen,
 /* An event that may take a snapshot (--snapshot-on); detail says which. */
 void vup__snapshot_trigger(struct vup_proxy *p, enum vup_snapshot_trigger trig,
                            const char *detail);
-struct vup_session *vup__session_by_id(struct vup_proxy *p, unsigned id);
 
 /* tapping.c: the tap's timer and each session's tap */
 uint64_t vup__wall_ns(void);

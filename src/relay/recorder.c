@@ -86,7 +86,7 @@ int vup__record_start(struct vup_proxy *p, int fd, int session, const char *tap,
 		}
 		taps = true;
 	}
-	if (session > 0 && !vup__session_by_id(p, (unsigned)session)) {
+	if (session > 0 && !vup__session_find(p, (unsigned)session)) {
 		snprintf(err, errlen, "no session %d", session);
 		return -ENOENT;
 	}

@@ -659,6 +659,8 @@ void vup_session_close(struct vup_session *s, const char *reason)
 	uv_close((uv_handle_t *)&s->drain_idle, on_timer_closed);
 	vup_rules_session_free(s->rules_state);
 	s->rules_state = NULL;
+	vup_rules_free(s->own_rules);
+	s->own_rules = NULL;
 	/* The tap's last records and statistics go before its interfaces
 	 * are forgotten. */
 	vup__tap_session_close(s);
@@ -670,12 +672,4 @@ void vup_session_close(struct vup_session *s, const char *reason)
 	vup_proxy_session_closed(s->proxy, s);
 	vup__link_close(fe);
 	vup__link_close(be);
-}
-
-struct vup_session *vup__session_by_id(struct vup_proxy *p, unsigned id)
-{
-	for (struct vup_session *s = p->sessions; s; s = s->next)
-		if (s->id == id && !s->closing)
-			return s;
-	return NULL;
 }

@@ -142,6 +142,27 @@ static void sessions_show_stats(void **state)
 		fail_msg("%s\n%s", err, out);
 	assert_contains(out, "\nvuproxy_messages_total 9\n");
 	assert_contains(out, "\nvuproxy_sessions_live 1\n");
+	/* rules of session 1 alone: its SET_VRING_ENABLE is dropped until
+	 * they are cleared, and the common (empty) rules apply again */
+	char rules[300];
+	snprintf(rules, sizeof(rules), "%s/drop.yaml", fx->dir);
+	FILE *f = fopen(rules, "w");
+	fputs("rules:\n  - name: no-enable\n"
+	      "    match: {request: SET_VRING_ENABLE}\n    action: drop\n",
+	      f);
+	fclose(f);
+	assert_int_equal(ctl(out, sizeof(out), "rules", "load", rules,
+	                     "--session", "1", NULL),
+	                 0);
+	uint32_t en[2] = {0, 1};
+	PEER_OK(peer_send(fe, peer_code("SET_VRING_ENABLE"), V, en, 8, NULL,
+	                  0));
+	PEER_OK(peer_expect_silence(be, 300));
+	assert_int_equal(
+	        ctl(out, sizeof(out), "rules", "clear", "--session", "1", NULL),
+	        0);
+	PEER_OK(peer_relay_check(fe, be, peer_code("SET_VRING_ENABLE"), V, en,
+	                         8, NULL, 0));
 	peer_free(fe);
 	peer_free(be);
 	PEER_OK(peer_fx_stop(fx));
@@ -266,7 +287,7 @@ static void rules_record_and_live_socket(void **state)
 	assert_int_equal(ctl(out, sizeof(out), "rules", "load", path,
 	                     "--session", "1", NULL),
 	                 1);
-	assert_contains(out, "per-session rules are not supported");
+	assert_contains(out, "no session 1");
 	/* recording: the client opens the file (0600) and passes its fd;
 	 * vuproxy writes a pcapng section to it until record stop */
 	snprintf(path, sizeof(path), "%s/rec.pcapng", fx->dir);
