@@ -1,8 +1,8 @@
 #!/bin/sh
 # Build the libFuzzer targets (clang, -DVUP_FUZZ=ON): every
 # tests/fuzz/fuzz_*.c, each declared with vup_fuzz_target in
-# tests/fuzz/CMakeLists.txt (codec, control, memmap, model, reader, ring,
-# rules, tap).
+# tests/fuzz/CMakeLists.txt (codec, control, memmap, model, reader,
+# recorder, ring, rules, tap).
 # Run each for FUZZ_SECONDS (default 30), starting from its seed corpus
 # (tests/fuzz/corpus/<target without fuzz_>, read only: new inputs go to a
 # scratch directory).  Prints executions and executions/s per target; exits
