@@ -234,6 +234,7 @@ int vup__ctl_send(int sock, const char *buf, size_t len, int fd)
 		char b[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} cbuf;
+	memset(&cbuf, 0, sizeof(cbuf)); /* its padding goes out too */
 	struct iovec iov = {(void *)buf, len};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	if (fd >= 0) {

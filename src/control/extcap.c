@@ -49,6 +49,8 @@ struct vp {
 	char path[4096];
 };
 
+static struct vp found[VUPROXYS_MAX]; /* 1 MiB: not on the stack */
+
 /* A connection to a control socket and what it has read. */
 struct conn {
 	int fd;
@@ -58,17 +60,19 @@ struct conn {
 	bool parsed;
 };
 
-static int usage(void)
+static int usage(FILE *f)
 {
-	fprintf(stderr,
-	        "usage: vuproxy extcap --extcap-interfaces | "
-	        "--extcap-interface IF (--extcap-dlts | --extcap-config |\n"
-	        "         --capture --fifo PATH) [--vuproxy-dir DIR[:DIR]]\n"
-	        "  Wireshark's extcap protocol: run by Wireshark through "
-	        "the vuproxy-extcap\n"
-	        "  launcher in its extcap folder (README, \"Live in "
-	        "Wireshark\").\n");
-	return 1;
+	fprintf(f, "usage: vuproxy extcap --extcap-interfaces | "
+	           "--extcap-interface IF (--extcap-dlts | --extcap-config |\n"
+	           "         --capture --fifo PATH) [--vuproxy-dir DIR[:DIR]]\n"
+	           "  Wireshark's extcap protocol: run by Wireshark through "
+	           "the vuproxy-extcap\n"
+	           "  launcher in its extcap folder (README, \"Live in "
+	           "Wireshark\").  The vuproxys:\n"
+	           "  their control sockets, *.ctl in /run/vuproxy and "
+	           "$XDG_RUNTIME_DIR/vuproxy,\n"
+	           "  or instead in --vuproxy-dir or $VUPROXY_CTL_DIR.\n");
+	return f == stdout ? 0 : 1;
 }
 
 /* --opt VALUE or --opt=VALUE.  1 matched, 0 not this option, -1 no
@@ -93,39 +97,44 @@ static int opt_value(char **argv, int argc, int *i, const char *name,
 
 static int parse(struct opts *o, int argc, char **argv)
 {
-	static const char *const ignored[] = {
-	        "--extcap-version", "--extcap-control-in",
-	        "--extcap-control-out", "--extcap-reload-option", NULL};
+	const struct {
+		const char *name;
+		bool *flag;
+		const char **value;
+	} t[] = {
+	        {"--extcap-interfaces", &o->interfaces, NULL},
+	        {"--extcap-dlts", &o->dlts, NULL},
+	        {"--extcap-config", &o->config, NULL},
+	        {"--capture", &o->capture, NULL},
+	        {"--extcap-interface", NULL, &o->iface},
+	        {"--fifo", NULL, &o->fifo},
+	        {"--extcap-capture-filter", NULL, &o->filter},
+	        {"--vuproxy-dir", NULL, &o->dirs},
+	};
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v;
-		if (strcmp(a, "--extcap-interfaces") == 0)
-			o->interfaces = true;
-		else if (strcmp(a, "--extcap-dlts") == 0)
-			o->dlts = true;
-		else if (strcmp(a, "--extcap-config") == 0)
-			o->config = true;
-		else if (strcmp(a, "--capture") == 0)
-			o->capture = true;
-		else if (opt_value(argv, argc, &i, "--extcap-interface",
-		                   &o->iface) > 0 ||
-		         opt_value(argv, argc, &i, "--fifo", &o->fifo) > 0 ||
-		         opt_value(argv, argc, &i, "--extcap-capture-filter",
-		                   &o->filter) > 0 ||
-		         opt_value(argv, argc, &i, "--vuproxy-dir", &o->dirs) >
-		                 0)
-			continue;
-		else {
-			bool known = false;
-			for (int k = 0; ignored[k] && !known; k++)
-				known = opt_value(argv, argc, &i, ignored[k],
-				                  &v) > 0;
-			if (!known) {
-				fprintf(stderr,
-				        "vuproxy extcap: unknown option '%s'\n",
-				        a);
-				return -1;
-			}
+		const char *a = argv[i];
+		int m = 0;
+		for (size_t k = 0; k < sizeof(t) / sizeof(t[0]) && !m; k++) {
+			if (t[k].flag && strcmp(a, t[k].name) == 0)
+				m = *t[k].flag = true;
+			else if (t[k].value)
+				m = opt_value(argv, argc, &i, t[k].name,
+				              t[k].value);
 		}
+		if (m > 0)
+			continue;
+		/* --extcap-version, the control pipes, --debug and what
+		 * newer Wireshark versions pass: not ours to refuse. */
+		if (m == 0 && (strncmp(a, "--extcap-", 9) == 0 ||
+		               strncmp(a, "--debug", 7) == 0)) {
+			if (!strchr(a, '=') && i + 1 < argc &&
+			    argv[i + 1][0] != '-')
+				i++;
+			continue;
+		}
+		fprintf(stderr, "vuproxy extcap: %s '%s'\n",
+		        m ? "no value for" : "unknown option", a);
+		return -1;
 	}
 	return 0;
 }
@@ -339,13 +348,12 @@ static void list_one(const struct vp *v)
 
 static int list(const struct opts *o)
 {
-	static struct vp v[VUPROXYS_MAX];
-	size_t n = discover(o, v, VUPROXYS_MAX);
+	size_t n = discover(o, found, VUPROXYS_MAX);
 	printf("extcap {version=%s}{display=vuproxy: vhost-user sessions "
 	       "of running vuproxys}\n",
 	       EXTCAP_VERSION);
 	for (size_t i = 0; i < n; i++)
-		list_one(&v[i]);
+		list_one(&found[i]);
 	return 0;
 }
 
@@ -354,7 +362,7 @@ static int list(const struct opts *o)
 static int resolve(const struct opts *o, const char *iface, struct vp *out,
                    int64_t *sid)
 {
-	static struct vp v[VUPROXYS_MAX];
+	struct vp *v = found;
 	if (strncmp(iface, "vuproxy-", 8) != 0)
 		return -ENOENT;
 	const char *rest = iface + 8;
@@ -525,12 +533,15 @@ static int capture(const struct opts *o)
 int vup_extcap_main(int argc, char **argv)
 {
 	struct opts o = {0};
+	if (argc == 2 &&
+	    (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
+		return usage(stdout);
 	if (parse(&o, argc, argv) < 0)
-		return usage();
+		return usage(stderr);
 	if (o.interfaces)
 		return list(&o);
 	if (!o.iface)
-		return usage();
+		return usage(stderr);
 	if (o.dlts) {
 		/* Informational: the fifo carries pcapng, and its interface
 		 * blocks name the link types (USER0 for the messages, and
@@ -550,5 +561,5 @@ int vup_extcap_main(int argc, char **argv)
 			       "a display filter\n");
 		return 0;
 	}
-	return usage();
+	return usage(stderr);
 }
