@@ -47,6 +47,8 @@ static const struct subcommand {
         {"ctl", vup_ctl_main,
          "ctl SOCKET COMMAND: ask a running vuproxy (sessions, show N, "
          "stats, ...)"},
+        {"extcap", vup_extcap_main,
+         "Wireshark's extcap: running vuproxys' sessions as interfaces"},
         {"requests", cmd_requests,
          "list the vhost-user requests vuproxy knows (the catalogue)"},
 };

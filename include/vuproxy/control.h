@@ -126,5 +126,8 @@ int vup_control_configure(struct vup_proxy_config *cfg, bool off,
 
 /* `vuproxy ctl SOCKET COMMAND [ARGS] [--json]`: the client. */
 int vup_ctl_main(int argc, char **argv);
+/* `vuproxy extcap ...`: Wireshark's extcap protocol over the control
+ * sockets of the running vuproxys (src/control/extcap.c). */
+int vup_extcap_main(int argc, char **argv);
 
 #endif

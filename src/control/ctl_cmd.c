@@ -199,34 +199,42 @@ static int build(struct ctl *c, int argc, char **argv)
 	return usage();
 }
 
-static int connect_to(const char *path)
+int vup__ctl_connect(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "vuproxy ctl: %s: path too long\n", path);
-		return -1;
-	}
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr,
-		        "vuproxy ctl: cannot connect to %s: %s; is vuproxy "
-		        "running with --control?\n",
-		        path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
 	}
 	return fd;
 }
 
+static int connect_to(const char *path)
+{
+	int fd = vup__ctl_connect(path);
+	if (fd < 0)
+		fprintf(stderr,
+		        "vuproxy ctl: cannot connect to %s: %s; is vuproxy "
+		        "running with --control?\n",
+		        path, strerror(-fd));
+	return fd;
+}
+
 /* The request line, with the fd to pass on its first byte. */
-static int send_request(int sock, const char *buf, size_t len, int fd)
+int vup__ctl_send(int sock, const char *buf, size_t len, int fd)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} cbuf;
+	memset(&cbuf, 0, sizeof(cbuf)); /* its padding goes out too */
 	struct iovec iov = {(void *)buf, len};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	if (fd >= 0) {
@@ -254,7 +262,7 @@ static int send_request(int sock, const char *buf, size_t len, int fd)
 
 /* One line from the socket into *buf (grown); its length, 0 at EOF,
  * negative on error.  Bytes after the line stay in *have. */
-static ssize_t read_line(int sock, char **buf, size_t *cap, size_t *have)
+ssize_t vup__ctl_read_line(int sock, char **buf, size_t *cap, size_t *have)
 {
 	for (;;) {
 		char *nl = *have ? memchr(*buf, '\n', *have) : NULL;
@@ -323,7 +331,7 @@ static int converse(struct ctl *c)
 	if (sock < 0)
 		return 2;
 	vup_jw_bytes(&c->req, "\n", 1);
-	int rc = send_request(sock, c->req.buf, c->req.len, c->fd_pass);
+	int rc = vup__ctl_send(sock, c->req.buf, c->req.len, c->fd_pass);
 	if (rc < 0) {
 		fprintf(stderr, "vuproxy ctl: %s: sending: %s\n", c->sock,
 		        strerror(-rc));
@@ -335,7 +343,7 @@ static int converse(struct ctl *c)
 	int status = 1;
 	bool first = true;
 	for (;;) {
-		ssize_t n = read_line(sock, &buf, &cap, &have);
+		ssize_t n = vup__ctl_read_line(sock, &buf, &cap, &have);
 		if (n <= 0) {
 			if (first || !c->stream)
 				fprintf(stderr,

@@ -92,7 +92,8 @@ ws_check_trace() {
 	fi
 
 	# 3. The Info column is dump's line.
-	sed -E 's/^ *[0-9]+\.[0-9]{6} //;
+	# (dump heads a file's declared set-up with a line of its own)
+	sed -E '/^s[0-9]+: declared state/d; s/^ *[0-9]+\.[0-9]{6} //;
 	        s/ \([0-9]+ B, [0-9]+ fds[^)]*\)( pass)?//' \
 		"$base.dump.txt" >"$base.dump.info"
 	ws_tshark "$base.tshark.info" -r "$trace" -T fields -e _ws.col.Info
