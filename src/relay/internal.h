@@ -99,7 +99,9 @@ struct vup_proxy {
 	/* recorder.c: a recording started at run time, a snapshot being
 	 * written (trace output ids; 0 none) */
 	int record_id, snap_id;
-	uv_timer_t snap_timer; /* --snapshot-after */
+	uv_timer_t snap_timer;   /* --snapshot-after */
+	uint64_t snap_last_auto; /* loop ms of the last triggered one */
+	unsigned snap_skipped;   /* triggers since, not taken */
 	char snap_path[4096], snap_trigger[300];
 	struct vup_control *ctl; /* --control, or NULL */
 };
@@ -114,7 +116,9 @@ int vup__record_stop(struct vup_proxy *p, uint64_t *messages, char *err,
 /* fd < 0: a new file in --snapshot-dir, its name in path. */
 int vup__snapshot(struct vup_proxy *p, int fd, char *path, size_t pathlen,
                   uint64_t *messages, char *err, size_t errlen);
-/* An event that may take a snapshot (--snapshot-on); detail says which. */
+/* An event that may take a snapshot (--snapshot-on); detail says which.
+ * Events take one every VUP_SNAPSHOT_INTERVAL_S at most. */
+#define VUP_SNAPSHOT_INTERVAL_S 10
 void vup__snapshot_trigger(struct vup_proxy *p, enum vup_snapshot_trigger trig,
                            const char *detail);
 

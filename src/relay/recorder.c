@@ -146,9 +146,12 @@ static void prune(struct vup_proxy *p)
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *e;
+	size_t pl = strlen(prefix);
 	while ((e = readdir(d))) {
 		size_t l = strlen(e->d_name);
-		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || l < 10 ||
+		/* The time follows the name: vuproxy-NAME-x's are not ours. */
+		if (strncmp(e->d_name, prefix, pl) != 0 || l < pl + 10 ||
+		    e->d_name[pl] < '0' || e->d_name[pl] > '9' ||
 		    strcmp(e->d_name + l - 10, ".pcapng.gz") != 0)
 			continue;
 		if (n == cap) {
@@ -296,6 +299,27 @@ void vup__snapshot_trigger(struct vup_proxy *p, enum vup_snapshot_trigger trig,
 	              (p->cfg.snapshot_on & (1u << trig));
 	if (!chosen)
 		return;
+	/* A peer that errs on every message must not get a ring's worth
+	 * of disk per message: what triggers by itself takes one snapshot
+	 * per VUP_SNAPSHOT_INTERVAL_S at most, the rest are counted. */
+	uint64_t now = uv_now(p->loop);
+	if (trig != VUP_SNAP_SIGNAL && p->snap_last_auto &&
+	    now - p->snap_last_auto < VUP_SNAPSHOT_INTERVAL_S * 1000u) {
+		if (!p->snap_skipped++)
+			vup_log(VUP_LOG_WARN,
+			        "snapshot on %s skipped: at most one snapshot "
+			        "triggered by events every %u s (the next "
+			        "ones are counted)",
+			        vup_snapshot_trigger_name(trig),
+			        VUP_SNAPSHOT_INTERVAL_S);
+		return;
+	}
+	if (p->snap_skipped)
+		vup_log(VUP_LOG_INFO, "%u snapshot triggers were skipped",
+		        p->snap_skipped);
+	p->snap_skipped = 0;
+	if (trig != VUP_SNAP_SIGNAL)
+		p->snap_last_auto = now;
 	char path[4096], err[512] = "";
 	if (take(p, -1, vup_snapshot_trigger_name(trig), detail, path,
 	         sizeof(path), NULL, err, sizeof(err)))

@@ -126,8 +126,13 @@ static void compact(struct vup_declared *d)
 			d->e[w++] = d->e[i];
 	d->n = w;
 	d->dead = 0;
-	if (reindex(d, d->nslot ? d->nslot : 64))
+	if (reindex(d, d->nslot ? d->nslot : 64)) {
+		/* No index rather than one naming moved entries. */
+		free(d->slot);
+		d->slot = NULL;
+		d->nslot = d->keys = 0;
 		d->incomplete = true;
+	}
 }
 
 static uint8_t *copy(const uint8_t *p, size_t len)
@@ -195,6 +200,16 @@ static bool supersede(struct vup_declared *d, enum vup_declare kind,
 			kill(d, added);
 			return false;
 		}
+	}
+	/* A ring set up again after it stopped: the stop is history. */
+	if (kind == VUP_DECLARE_VRING && code != VUP_REQ_GET_VRING_BASE &&
+	    code != VUP_REQ_GET_VRING_BASE_SKIP_DRAIN) {
+		struct entry *stop = find(d, VUP_REQ_GET_VRING_BASE, sub);
+		if (stop)
+			kill(d, stop);
+		stop = find(d, VUP_REQ_GET_VRING_BASE_SKIP_DRAIN, sub);
+		if (stop)
+			kill(d, stop);
 	}
 	struct entry *old = find(d, code, sub);
 	if (old)

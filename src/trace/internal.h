@@ -35,7 +35,8 @@ struct out {
 	/* A rotating file set (-w: path) or one fd (path NULL). */
 	char *path;
 	uint64_t rotate_bytes;
-	uint64_t rotate_ns, opened_ns; /* -G, and when the file began */
+	uint64_t rotate_ns, opened_ns; /* -G, and when the file began
+	                                  (CLOCK_MONOTONIC) */
 	unsigned max_files, file_no;
 	int fd;
 	bool gzip;
@@ -95,6 +96,13 @@ int vup__out_findings_iface(struct out *o);
 #define LEVEL_FRAMES   1
 
 uint64_t vup__trace_now_ns(void);
+uint64_t vup__mono_ns(void);
+/* The client's fd as an output's: a regular file emptied (unless
+ * appended to), a FIFO or pipe reopened as vuproxy's own non-blocking
+ * description (snapshots: regular files only).  *own is the fd to write
+ * to: fd itself, or a new one (then fd stays the caller's to close).
+ * 0, or -errno with err set and nothing changed but a truncation. */
+int vup__out_take_fd(int fd, bool snapshot, int *own, char *err, size_t errlen);
 
 /* ring.c: the flight recorder's entries and base. */
 struct vup__ring_ent {

@@ -44,10 +44,74 @@ static void fail(struct out *o, const char *what, int err)
 		o->file_size = o->synced;
 	char name[4096];
 	out_name(o, name, sizeof(name));
-	vup_log(VUP_LOG_ERROR,
+	/* A reader that closed its end (Wireshark stopped) ends it. */
+	bool gone = !o->path && err == EPIPE;
+	vup_log(gone ? VUP_LOG_INFO : VUP_LOG_ERROR,
 	        "trace %s: %s: %s; recording stops after %llu messages, "
 	        "relaying continues",
-	        name, what, strerror(err), (unsigned long long)o->messages);
+	        name, what, gone ? "the reader went away" : strerror(err),
+	        (unsigned long long)o->messages);
+	if (!o->path && o->fd >= 0) {
+		/* Nothing more goes there: what waited, and the fd, go now. */
+		vup_buf_free(&o->pending);
+		close(o->fd);
+		o->fd = -1;
+	}
+}
+
+uint64_t vup__mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int vup__out_take_fd(int fd, bool snapshot, int *own, char *err, size_t errlen)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "the file passed: %s", strerror(errno));
+		return -EBADF;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
+		snprintf(err, errlen,
+		         "the file passed is not open for writing");
+		return -EBADF;
+	}
+	if (S_ISREG(st.st_mode)) {
+		/* Emptied once taken (not before: a refused request leaves
+		 * it alone), unless the client appends (>>). */
+		if (!(fl & O_APPEND) &&
+		    (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)) {
+			snprintf(err, errlen, "the file passed: %s",
+			         strerror(errno));
+			return -EBADF;
+		}
+		*own = fd;
+		return 0;
+	}
+	if (snapshot || !S_ISFIFO(st.st_mode)) {
+		snprintf(err, errlen, "%s",
+		         snapshot ? "a snapshot goes to a regular file"
+		         : isatty(fd)
+		                 ? "the file passed is a terminal: redirect it "
+		                   "to a file or pipe it to wireshark -k -i -"
+		                 : "a recording goes to a file, a FIFO or a "
+		                   "pipe");
+		return -EINVAL;
+	}
+	/* A pipe of its own: O_NONBLOCK on an open file description of
+	 * vuproxy's, never on the client's (its stdout). */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	*own = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (*own < 0) {
+		snprintf(err, errlen, "reopening the pipe passed: %s",
+		         strerror(errno));
+		return -EBADF;
+	}
+	return 0;
 }
 
 /* What a pipe did not take waits; the rest follows once it has gone. */
@@ -301,7 +365,7 @@ int vup__out_open(struct vup_trace *t, struct out *o, uint64_t start_ns,
 			return rc;
 	}
 	o->file_size = o->synced = 0;
-	o->opened_ns = vup__trace_now_ns();
+	o->opened_ns = vup__mono_ns();
 	memset(&o->z, 0, sizeof(o->z));
 	/* windowBits 15 + 16: a gzip wrapper, which zcat and Wireshark read.
 	 * Level 1 for frames: the trace is written on the relay's thread,
@@ -349,11 +413,16 @@ int vup__out_close(struct vup_trace *t, struct out *o)
 	}
 	if (o->fd >= 0) {
 		if (!o->path && o->pending.len && !o->broken) {
-			/* The last of it, waiting as long as the reader. */
-			int fl = fcntl(o->fd, F_GETFL);
-			if (fl >= 0)
-				fcntl(o->fd, F_SETFL, fl & ~O_NONBLOCK);
+			/* What the reader takes now; the relay never waits
+			 * for the rest. */
 			write_pending(o);
+			if (o->pending.len)
+				vup_log(VUP_LOG_WARN,
+				        "recording stopped: the last %zu "
+				        "bytes, "
+				        "which the reader had not taken, are "
+				        "dropped",
+				        o->pending.len);
 		}
 		if (o->path && !o->broken && fsync(o->fd) < 0 &&
 		    errno != EINVAL) {
@@ -417,10 +486,11 @@ int vup__out_rotate_due(struct vup_trace *t, struct out *o, uint64_t ts_ns)
 {
 	if (!o->path || (!o->rotate_bytes && !o->rotate_ns))
 		return 0;
-	uint64_t now = vup__trace_now_ns();
 	if ((o->rotate_bytes && o->file_size >= o->rotate_bytes) ||
-	    (o->rotate_ns && now - o->opened_ns >= o->rotate_ns))
+	    (o->rotate_ns && vup__mono_ns() - o->opened_ns >= o->rotate_ns)) {
+		uint64_t now = vup__trace_now_ns();
 		return rotate(t, o, ts_ns && ts_ns < now ? ts_ns : now);
+	}
 	return 0;
 }
 

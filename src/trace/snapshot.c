@@ -199,12 +199,10 @@ int vup_trace_snapshot(struct vup_trace *t, int fd, const char *trigger,
 		snprintf(err, errlen, "%d recordings already run", OUTS - 1);
 		return -EBUSY;
 	}
-	struct stat st; /* the client's file, emptied once taken */
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)) {
-		snprintf(err, errlen, "snapshot file: %s", strerror(errno));
-		return -EBADF;
-	}
+	int own; /* a regular file: written on the relay's thread */
+	int rc = vup__out_take_fd(fd, true, &own, err, errlen);
+	if (rc)
+		return rc;
 	struct out *o = &t->out[k];
 	char comment[512];
 	struct vup_trace_ring_stats rs;
@@ -215,12 +213,12 @@ int vup_trace_snapshot(struct vup_trace *t, int fd, const char *trigger,
 	         trigger, (unsigned long long)rs.entries,
 	         (unsigned long long)rs.evicted);
 	*o = (struct out){.used = true,
-	                  .fd = fd,
+	                  .fd = own,
 	                  .gzip = true,
 	                  .taps = true,
 	                  .snapshot = true,
 	                  .comment = strdup(comment)};
-	int rc = o->comment ? vup__out_open(t, o, 0, err, errlen) : -ENOMEM;
+	rc = o->comment ? vup__out_open(t, o, 0, err, errlen) : -ENOMEM;
 	if (!rc)
 		rc = write_backlog(t, o);
 	if (rc) {

@@ -106,34 +106,25 @@ int vup_trace_record(struct vup_trace *t, const struct vup_trace_rec *r,
 		snprintf(err, errlen, "%d recordings already run", OUTS - 1);
 		return -EBUSY;
 	}
+	int own;
+	int rc = vup__out_take_fd(r->fd, false, &own, err, errlen);
+	if (rc)
+		return rc;
 	struct out *o = &t->out[k];
 	*o = (struct out){.used = true,
-	                  .fd = r->fd,
+	                  .fd = own,
 	                  .gzip = r->gzip,
 	                  .session = r->session,
 	                  .taps = r->taps};
-	/* A file the client opened is emptied once taken (not before: a
-	 * refused request leaves it alone); a pipe never holds the relay
-	 * up: what it does not take waits. */
-	struct stat st;
-	if (fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (ftruncate(r->fd, 0) < 0 || lseek(r->fd, 0, SEEK_SET) < 0)) {
-		snprintf(err, errlen, "recording file: %s", strerror(errno));
-		return -EBADF;
-	}
-	int fl = fcntl(r->fd, F_GETFL);
-	if (fl < 0 || fcntl(r->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		snprintf(err, errlen, "recording fd: %s", strerror(errno));
-		memset(o, 0, sizeof(*o));
-		o->fd = -1;
-		return -EBADF;
-	}
-	int rc = vup__out_open(t, o, vup__trace_now_ns(), err, errlen);
+	rc = vup__out_open(t, o, vup__trace_now_ns(), err, errlen);
 	if (rc) {
-		o->fd = -1; /* the caller's still */
+		if (own == r->fd)
+			o->fd = -1; /* the caller's still */
 		vup__out_free(t, o);
 		return rc;
 	}
+	if (own != r->fd)
+		close(r->fd); /* taken: vuproxy writes to its own */
 	return (int)k;
 }
 

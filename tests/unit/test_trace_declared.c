@@ -144,8 +144,8 @@ static void test_setup_in_order(void **state)
 	assert_int_equal(vup_declared_count(k->d), 9);
 }
 
-/* The last request of a key, where it came: a ring stopped and set up
- * again restates its stop, then the new set-up. */
+/* The last request of a key, where it came; a ring stopped and set up
+ * again is restated set up, not stopped. */
 static void test_last_of_each_key(void **state)
 {
 	struct keeper *k = *state;
@@ -161,9 +161,18 @@ static void test_last_of_each_key(void **state)
 	vring(k, VUP_REQ_SET_VRING_KICK, 0, 0);
 	uint64_t f = 1ull << 32;
 	fe(k, VUP_REQ_SET_FEATURES, REQ, &f, 8, 0);
+	/* Set up again, the ring's stop is history: not restated. */
 	expect(k, "GET_FEATURES[0] +GET_FEATURES[1073741824] SET_OWNER[0] "
-	          "SET_VRING_CALL[0] GET_VRING_BASE[0] +GET_VRING_BASE[0] "
-	          "SET_VRING_NUM[0] SET_VRING_KICK[0] SET_FEATURES[0] ");
+	          "SET_VRING_CALL[0] SET_VRING_NUM[0] SET_VRING_KICK[0] "
+	          "SET_FEATURES[0] ");
+	/* Stopped for good: the stop is restated, with its answer. */
+	vring(k, VUP_REQ_GET_VRING_BASE, 0, 0);
+	uint8_t base2[8] = {0};
+	put_u32(base2, 4, 99);
+	be(k, VUP_REQ_GET_VRING_BASE, base2, 8);
+	expect(k, "GET_FEATURES[0] +GET_FEATURES[1073741824] SET_OWNER[0] "
+	          "SET_VRING_CALL[0] SET_VRING_NUM[0] SET_VRING_KICK[0] "
+	          "SET_FEATURES[0] GET_VRING_BASE[0] +GET_VRING_BASE[0] ");
 }
 
 /* What never reached the back-end set nothing up; the copy of a rewrite
