@@ -137,7 +137,7 @@ static void usage(FILE *f)
 	        "and record net frames\n"
 	        "                           (Ethernet, one interface per "
 	        "queue) or blk requests\n"
-	        "  -s SNAPLEN               with --tap: bytes kept per frame "
+	        "  -s SNAPLEN               the tap's bytes kept per frame "
 	        "or request data\n"
 	        "                           (default 256; 0: 65535)\n"
 	        "  --tap-interval USEC      with --tap: how often the rings "
@@ -152,7 +152,7 @@ static void usage(FILE *f)
 	        "  --tap-unverified         accepted for old command lines; "
 	        "does nothing (that is\n"
 	        "                           the default now)\n"
-	        "  --tap-memory MB          with --tap: memory all ring "
+	        "  --tap-memory MB          the taps' memory: all ring "
 	        "readers may hold (default\n"
 	        "                           256); queues past it are not "
 	        "followed\n"
@@ -162,6 +162,10 @@ static void usage(FILE *f)
 	        "root, else\n"
 	        "                           $XDG_RUNTIME_DIR/vuproxy)\n"
 	        "  --no-control             no control socket\n"
+	        "  --no-keep-memory         keep no copy of the sessions' "
+	        "region fds (no live\n"
+	        "                           ring indices in ctl show, no tap "
+	        "started by ctl)\n"
 	        "  --control-mode MODE      its mode (octal, default 0600)\n"
 	        "  --name NAME              names the default control socket "
 	        "(default: the pid)\n"
@@ -430,6 +434,7 @@ static int cmd_proxy(int argc, char **argv)
 		OPT_SNAPSHOT_KEEP,
 		OPT_CONTROL,
 		OPT_NO_CONTROL,
+		OPT_NO_KEEP_MEMORY,
 		OPT_CONTROL_MODE,
 		OPT_NAME
 	};
@@ -450,6 +455,7 @@ static int cmd_proxy(int argc, char **argv)
 	        {"trace-findings", no_argument, NULL, OPT_TRACE_FINDINGS},
 	        {"control", required_argument, NULL, OPT_CONTROL},
 	        {"no-control", no_argument, NULL, OPT_NO_CONTROL},
+	        {"no-keep-memory", no_argument, NULL, OPT_NO_KEEP_MEMORY},
 	        {"control-mode", required_argument, NULL, OPT_CONTROL_MODE},
 	        {"name", required_argument, NULL, OPT_NAME},
 	        {"reply-timeout", required_argument, NULL, OPT_REPLY_TIMEOUT},
@@ -564,6 +570,7 @@ static int cmd_proxy(int argc, char **argv)
 			break;
 		case OPT_CONTROL: cfg.control_path = optarg; break;
 		case OPT_NO_CONTROL: no_control = true; break;
+		case OPT_NO_KEEP_MEMORY: cfg.no_keep_memory = true; break;
 		case OPT_NAME: name = optarg; break;
 		case OPT_CONTROL_MODE:
 			if (parse_uint("--control-mode", optarg, 8, 0777,
@@ -733,12 +740,11 @@ static int cmd_proxy(int argc, char **argv)
 		fprintf(stderr, "vuproxy: -W needs -C SIZE or -G SECS\n");
 		return 2;
 	}
-	if ((have_snaplen || tap_interval || tap_unverified || cfg.tap.strict ||
-	     cfg.tap_mem_limit) &&
+	/* -s and --tap-memory also serve a tap started by ctl record. */
+	if ((tap_interval || tap_unverified || cfg.tap.strict) &&
 	    cfg.tap.kind == VUP_TAP_OFF) {
-		fprintf(stderr, "vuproxy: -s, --tap-interval, --tap-strict, "
-		                "--tap-unverified and --tap-memory need "
-		                "--tap\n");
+		fprintf(stderr, "vuproxy: --tap-interval, --tap-strict and "
+		                "--tap-unverified need --tap\n");
 		return 2;
 	}
 	/* -s 0 means as much as a record can hold, as for tcpdump. */

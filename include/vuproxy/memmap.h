@@ -47,6 +47,16 @@ int vup_memmap_set_table(struct vup_memmap **out, const uint8_t *payload,
                          uint32_t size, const int *fds, unsigned nfds,
                          bool xen_mmap, char *err, size_t errlen);
 
+/* A new snapshot of a table already parsed (the session model's regions,
+ * model.h) and the fds that back them, fds[i] region i (-1: none came):
+ * the same checks as a SET_MEM_TABLE's, up to VUP_MEMMAP_SLOTS_MAX
+ * regions (a table grown by ADD_MEM_REG).  For mapping a session's kept
+ * region fds on demand. */
+struct vup_model_region;
+int vup_memmap_from_regions(const struct vup_model_region *regions,
+                            const int *fds, unsigned n, struct vup_memmap **out,
+                            char *err, size_t errlen);
+
 /* A new snapshot: old (NULL = empty table) plus the region of an
  * ADD_MEM_REG payload ({u64 pad, region}) backed by fd.  old is not
  * changed and keeps its reference. */

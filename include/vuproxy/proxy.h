@@ -27,6 +27,9 @@ struct vup_proxy_config {
 	struct vup_tap_config tap; /* --tap, -s */
 	uint32_t tap_interval_us;  /* --tap-interval: poll period */
 	uint64_t tap_mem_limit;    /* --tap-memory: bytes; 0 = 256 MiB */
+	/* --no-keep-memory: no copy of the sessions' region fds (no live
+	 * indices in show without --tap, no tap started at run time) */
+	bool no_keep_memory;
 	bool strict;   /* --strict: refuse what the receiver would judge */
 	bool no_check; /* --no-check: no live checker (check.h) */
 	/* --trace-findings: the checker's findings are recorded in the

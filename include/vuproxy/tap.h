@@ -88,6 +88,18 @@ void vup_tap_message(struct vup_tap *t, const struct vup_model *m,
                      const struct vup_view *v,
                      const struct vup_model_events *ev, uint64_t now_ns);
 
+/* A tap started in the middle of a session (ctl record start --tap): it
+ * takes what the model m holds now (features, postcopy, each vring's
+ * set-up) and mem, a mapping of the session's memory table (NULL: none;
+ * the tap takes its own reference), then follows the messages as any
+ * tap.  A started split ring is followed from where the device is, the
+ * used index in guest memory (buffers it used before are not seen); a
+ * packed ring keeps no index in memory, so a running one is not followed
+ * until it is set up again. */
+struct vup_memmap;
+void vup_tap_adopt(struct vup_tap *t, const struct vup_model *m,
+                   struct vup_memmap *mem, uint64_t now_ns);
+
 /* The guest memory the tap mirrors (NULL: no table yet, or the tap does
  * not follow this session), for bounds-checked reads (memmap.h) until
  * the tap's next message. */

@@ -1,5 +1,6 @@
 /* control: `show N`, one session's model as JSON, with each split ring's
- * live indices read from guest memory where the tap maps it. */
+ * live indices read from guest memory: through the tap's mirror, or the
+ * session's kept region fds (keepmem.c) mapped read-only when asked. */
 #include <string.h>
 
 #include "internal.h"
@@ -85,20 +86,20 @@ static const char *run_name(enum vup_vring_run r)
 	}
 }
 
-/* Why the live indices cannot be read, or NULL when they can. */
+/* Why the live indices cannot be read, or NULL when they can (nomem:
+ * why guest memory is not mapped). */
 static const char *live_missing(const struct vup_session *s,
                                 const struct vup_model_vring *v,
-                                const struct vup_memmap *mem)
+                                const char *nomem)
 {
 	const struct vup_negotiated *neg = vup_flow_neg(&s->flow);
-	if (!s->tap)
-		return "guest memory not mapped: run with --tap, or record "
-		       "start --tap";
-	if (!mem)
-		return "guest memory not mapped: no memory table the tap "
-		       "could map (or the tap does not follow this session)";
+	if (nomem)
+		return nomem;
 	if (vup_model_postcopy(s->flow.model))
 		return "postcopy in progress: guest memory is not read";
+	if (neg->features >> VUP_F_ACCESS_PLATFORM & 1)
+		return "VIRTIO_F_ACCESS_PLATFORM: ring addresses are I/O "
+		       "virtual addresses only the IOTLB translates";
 	if (neg->features >> VUP_F_RING_PACKED & 1)
 		return "packed ring: no avail/used index in memory";
 	if (!v->have_addr)
@@ -107,9 +108,10 @@ static const char *live_missing(const struct vup_session *s,
 }
 
 static void live(struct vup_jw *w, const struct vup_session *s,
-                 const struct vup_model_vring *v, const struct vup_memmap *mem)
+                 const struct vup_model_vring *v, const struct vup_memmap *mem,
+                 const char *nomem)
 {
-	const char *why = live_missing(s, v, mem);
+	const char *why = live_missing(s, v, nomem);
 	uint8_t a[2], u[2];
 	/* idx follows the u16 flags in both rings (virtio 1.3, 2.7.6 and
 	 * 2.7.8); read through the mirror's bounds checks. */
@@ -134,7 +136,8 @@ static bool was_set_up(const struct vup_model_vring *v)
 }
 
 static void vring(struct vup_jw *w, const struct vup_session *s, uint32_t i,
-                  const struct vup_model_vring *v, const struct vup_memmap *mem)
+                  const struct vup_model_vring *v, const struct vup_memmap *mem,
+                  const char *nomem)
 {
 	vup_jw_obj(w);
 	vup_jw_kuint(w, "index", i);
@@ -152,7 +155,7 @@ static void vring(struct vup_jw *w, const struct vup_session *s, uint32_t i,
 	vup_jw_kbool(w, "enabled", v->enabled);
 	vup_jw_kbool(w, "kick", v->kick_fd);
 	vup_jw_kbool(w, "call", v->call_fd);
-	live(w, s, v, mem);
+	live(w, s, v, mem, nomem);
 	vup_jw_end(w);
 }
 
@@ -160,7 +163,14 @@ void vup__show_session(struct vup_session *s, struct vup_jw *w)
 {
 	const struct vup_model *m = s->flow.model;
 	const struct vup_negotiated *neg = vup_flow_neg(&s->flow);
+	/* The tap's mirror, else the kept region fds mapped now (cached
+	 * until the table changes). */
+	const char *nomem = NULL;
 	const struct vup_memmap *mem = vup_tap_memmap(s->tap);
+	if (!mem && !vup_model_postcopy(m))
+		mem = vup__keep_map(s, &nomem);
+	else if (!mem)
+		nomem = "postcopy in progress: guest memory is not read";
 	vup_jw_obj(w);
 	vup_jw_kuint(w, "session", s->id);
 	vup_jw_kstr(w, "state", vup__session_state(s));
@@ -179,7 +189,7 @@ void vup__show_session(struct vup_session *s, struct vup_jw *w)
 	for (uint32_t i = 0; i < VUP_MODEL_VRINGS; i++) {
 		const struct vup_model_vring *v = vup_model_vring(m, i);
 		if (v && was_set_up(v))
-			vring(w, s, i, v, mem);
+			vring(w, s, i, v, mem, nomem);
 	}
 	vup_jw_end(w);
 	vup_jw_end(w);

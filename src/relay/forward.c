@@ -385,13 +385,17 @@ static void act(struct vup_link *l, struct vup_msg *m, const struct vup_view *v,
 	}
 }
 
-/* The tap follows what the model made of a message that reaches its
- * receiver, or of a reply whatever becomes of it (the device did what it
- * says: a ring answered for is stopped), while the fds are open. */
+/* The kept region fds and the tap follow what the model made of a
+ * message that reaches its receiver, or of a reply whatever becomes of
+ * it (the device did what it says: a ring answered for is stopped),
+ * while the fds are open. */
 static void tap_follow(struct vup_session *s, const struct vup_view *v,
                        const struct vup_step *st)
 {
-	if (!s->tap || !(st->delivered || v->reply) || !st->events.n)
+	if (!(st->delivered || v->reply) || !st->events.n)
+		return;
+	vup__keep_follow(s, v, &st->events);
+	if (!s->tap)
 		return;
 	vup_tap_message(s->tap, s->flow.model, v, &st->events, vup__wall_ns());
 	if (vup_tap_running(s->tap))

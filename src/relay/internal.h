@@ -22,6 +22,7 @@
 #define VUP_QUEUE_LOW_MSGS   64
 
 struct vup_session;
+struct vup_memmap;
 
 /* One socket of a session: a channel plus its poll handle. */
 struct vup_link {
@@ -41,6 +42,16 @@ struct vup_link {
 	struct vup_session *s;
 };
 
+/* keepmem.c: a session's region fds, slot for slot with its model's
+ * memory table, and their mapping once asked for. */
+struct vup_keepmem {
+	int *fds; /* n kept copies (-1: that region's fd could not be) */
+	unsigned n, cap;
+	struct vup_memmap *map; /* mapped on demand; NULL: not yet */
+	char map_err[200];      /* why the mapping failed, until a change */
+	bool warned;
+};
+
 struct vup_session {
 	unsigned id;
 	struct vup_proxy *proxy;
@@ -50,6 +61,8 @@ struct vup_session {
 	struct vup_rules_session *rules_state;
 	struct vup_rules *own_rules; /* ctl rules load --session; NULL: -r's */
 	struct vup_tap *tap;         /* --tap, or NULL */
+	bool tap_for_record;         /* tap started by ctl record --tap */
+	struct vup_keepmem keep;     /* region fds (--no-keep-memory: none) */
 	struct vup_checker *checker; /* NULL: --no-check */
 	struct vup_warn_limit check_warn[VUP_CHECK_COUNT]; /* by row */
 	struct vup_watchdog watchdog;                      /* --reply-timeout */
@@ -95,6 +108,10 @@ struct vup_proxy {
 	int tap_timer_fd; /* --tap: the poll period; -1 without */
 	bool tap_armed;   /* the timer runs (some queue is read) */
 	struct vup_tap_budget tap_budget;
+	/* record start --tap on a vuproxy without --tap: the kind and the
+	 * session (0: all) whose new sessions get a tap too */
+	enum vup_tap_kind rec_tap;
+	int rec_tap_session;
 	uv_poll_t tap_poll;
 	/* recorder.c: a recording started at run time, a snapshot being
 	 * written (trace output ids; 0 none) */
@@ -130,6 +147,23 @@ void vup__tap_timer_stop(struct vup_proxy *p);
 void vup__tap_timer_arm(struct vup_proxy *p);
 void vup__tap_session_open(struct vup_session *s);
 void vup__tap_session_close(struct vup_session *s);
+/* record start --tap KIND on a vuproxy started without --tap: a tap for
+ * the session (0) or each live one (-1), started from the kept region
+ * fds and the model's state, and for sessions that start until
+ * vup__tap_record_stop.  0 or -errno with err set. */
+int vup__tap_record_start(struct vup_proxy *p, int session,
+                          enum vup_tap_kind kind, char *err, size_t errlen);
+/* The taps record start made: their last records and statistics. */
+void vup__tap_record_stop(struct vup_proxy *p);
+
+/* keepmem.c: the region fds of what a delivered message did to the
+ * model's memory table (ev), while v's fds are open. */
+void vup__keep_follow(struct vup_session *s, const struct vup_view *v,
+                      const struct vup_model_events *ev);
+/* The session's guest memory mapped from its kept fds (cached until the
+ * table changes), or NULL with why set. */
+struct vup_memmap *vup__keep_map(struct vup_session *s, const char **why);
+void vup__keep_close(struct vup_session *s);
 
 /* session.c: links and the session's life (vup__: private to src/relay) */
 const char *vup__direction(enum vup_side from);

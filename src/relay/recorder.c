@@ -67,25 +67,32 @@ int vup__record_start(struct vup_proxy *p, int fd, int session, const char *tap,
 		         "first");
 		return -EBUSY;
 	}
-	if (p->record_id > 0) /* stopped by an error: its slot goes */
+	if (p->record_id > 0) { /* stopped by an error: its slot goes */
+		vup__tap_record_stop(p);
 		vup_trace_stop(t, p->record_id, NULL);
-	p->record_id = 0;
-	bool taps = false;
-	if (tap) {
-		const char *running = p->cfg.tap.kind == VUP_TAP_NET   ? "net"
-		                      : p->cfg.tap.kind == VUP_TAP_BLK ? "blk"
-		                                                       : NULL;
-		if (!running || strcmp(running, tap) != 0) {
-			snprintf(
-			        err, errlen,
-			        "--tap %s: this vuproxy taps %s; a tap started "
-			        "at run time is not supported yet (it runs "
-			        "with the --tap given at start)",
-			        tap, running ? running : "nothing");
-			return -ENOTSUP;
-		}
-		taps = true;
 	}
+	p->record_id = 0;
+	enum vup_tap_kind kind = VUP_TAP_OFF;
+	if (tap && vup_tap_kind_parse(tap, &kind)) {
+		snprintf(err, errlen, "--tap %s: net or blk", tap);
+		return -EINVAL;
+	}
+	/* A tap of the kind vuproxy runs gives its records; with none, one
+	 * starts now from the kept region fds. */
+	enum vup_tap_kind running = p->cfg.tap.kind;
+	if (kind && running && kind != running) {
+		snprintf(err, errlen, "--tap %s: this vuproxy taps %s", tap,
+		         running == VUP_TAP_NET ? "net" : "blk");
+		return -ENOTSUP;
+	}
+	if (kind && !running && p->cfg.no_keep_memory) {
+		snprintf(err, errlen,
+		         "--tap %s at run time maps the sessions' kept region "
+		         "fds: this vuproxy runs with --no-keep-memory",
+		         tap);
+		return -ENOTSUP;
+	}
+	bool taps = kind != VUP_TAP_OFF;
 	if (session > 0 && !vup__session_find(p, (unsigned)session)) {
 		snprintf(err, errlen, "no session %d", session);
 		return -ENOENT;
@@ -99,6 +106,11 @@ int vup__record_start(struct vup_proxy *p, int fd, int session, const char *tap,
 	if (id < 0)
 		return id;
 	p->record_id = id;
+	/* After the recording's start: the tap's interfaces are declared
+	 * into it. */
+	if (kind && !running &&
+	    vup__tap_record_start(p, session, kind, err, errlen) < 0)
+		vup_log(VUP_LOG_WARN, "recording: no tap: %s", err);
 	char which[32] = "every session";
 	if (session > 0)
 		snprintf(which, sizeof(which), "session %d", session);
@@ -114,6 +126,8 @@ int vup__record_stop(struct vup_proxy *p, uint64_t *messages, char *err,
 		snprintf(err, errlen, "no recording runs");
 		return -ENOENT;
 	}
+	/* The taps it started: their last records go into it. */
+	vup__tap_record_stop(p);
 	int rc = vup_trace_stop(p->cfg.trace, p->record_id, messages);
 	p->record_id = 0;
 	if (rc) {

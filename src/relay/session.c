@@ -664,6 +664,7 @@ void vup_session_close(struct vup_session *s, const char *reason)
 	/* The tap's last records and statistics go before its interfaces
 	 * are forgotten. */
 	vup__tap_session_close(s);
+	vup__keep_close(s);
 	if (s->proxy->cfg.trace)
 		vup_trace_end_session(s->proxy->cfg.trace, s->id);
 	vup__bch_close(s);

@@ -303,6 +303,68 @@ void vup_memmap_put(struct vup_memmap *m)
 	free(m);
 }
 
+/* A snapshot of n regions (what[i] names region i in errors), mapped
+ * from fds[i]: every description is checked, overlaps included, before
+ * any fd is touched. */
+struct build_scratch {
+	struct vup_memmap_region d;
+	struct region tmp;
+	struct region *v;
+	char what[24]; /* "region " and a u32 */
+};
+
+static int build(const struct vup_model_region *parsed, unsigned n,
+                 const int *fds, struct vup_memmap **out, char *err,
+                 size_t errlen)
+{
+	struct build_scratch *b = calloc(n ? n : 1, sizeof(*b));
+	struct region **v = calloc(n ? n : 1, sizeof(*v));
+	struct vup_memmap *m = NULL;
+	int rc = b && v ? 0 : fail(err, errlen, -ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		snprintf(b[i].what, sizeof(b[i].what), "region %u", i);
+		from_model(&parsed[i], &b[i].d);
+		rc = check_region(&b[i].d, b[i].what, err, errlen);
+		b[i].tmp.pub = b[i].d;
+		b[i].tmp.pub.base = (const uint8_t *)(uintptr_t)i; /* index */
+		b[i].tmp.gpa_last = b[i].d.gpa + (b[i].d.size - 1);
+		b[i].tmp.uaddr_last = b[i].d.uaddr + (b[i].d.size - 1);
+		v[i] = &b[i].tmp;
+	}
+	/* Overlaps, on the descriptions: no fd is touched before. */
+	for (int as = VUP_AS_UADDR; as <= VUP_AS_GPA && rc == 0; as++) {
+		qsort(v, n, sizeof(v[0]),
+		      as == VUP_AS_GPA ? cmp_gpa : cmp_uaddr);
+		for (uint32_t i = 1; i < n && rc == 0; i++) {
+			if (start_of(v[i], as) > last_of(v[i - 1], as))
+				continue;
+			uintptr_t k = (uintptr_t)v[i]->pub.base;
+			rc = overlap_fail(v[i], b[k].what, v[i - 1], as, err,
+			                  errlen);
+		}
+	}
+	if (rc == 0 && !(m = snap_alloc(n)))
+		rc = fail(err, errlen, -ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		rc = region_map(&b[i].d, fds[i], b[i].what, &m->by_gpa[i], err,
+		                errlen);
+		if (rc < 0) {
+			m->n = i;
+			vup_memmap_put(m);
+			break;
+		}
+		m->by_uaddr[i] = m->by_gpa[i];
+	}
+	free(b);
+	free(v);
+	if (rc < 0)
+		return rc;
+	qsort(m->by_gpa, n, sizeof(m->by_gpa[0]), cmp_gpa);
+	qsort(m->by_uaddr, n, sizeof(m->by_uaddr[0]), cmp_uaddr);
+	*out = m;
+	return 0;
+}
+
 int vup_memmap_set_table(struct vup_memmap **out, const uint8_t *payload,
                          uint32_t size, const int *fds, unsigned nfds,
                          bool xen_mmap, char *err, size_t errlen)
@@ -318,53 +380,18 @@ int vup_memmap_set_table(struct vup_memmap **out, const uint8_t *payload,
 	if (nfds != n)
 		return fail(err, errlen, -EINVAL,
 		            "SET_MEM_TABLE has %u regions but %u fds", n, nfds);
+	return build(parsed, n, fds, out, err, errlen);
+}
 
-	struct vup_memmap_region d[VUP_MEMMAP_TABLE_MAX];
-	struct region tmp[VUP_MEMMAP_TABLE_MAX];
-	struct region *v[VUP_MEMMAP_TABLE_MAX];
-	char what[VUP_MEMMAP_TABLE_MAX][24]; /* "region " and a u32 */
-	for (uint32_t i = 0; i < n; i++) {
-		snprintf(what[i], sizeof(what[i]), "region %u", i);
-		from_model(&parsed[i], &d[i]);
-		rc = check_region(&d[i], what[i], err, errlen);
-		if (rc < 0)
-			return rc;
-		tmp[i].pub = d[i];
-		tmp[i].pub.base = (const uint8_t *)(uintptr_t)i; /* index */
-		tmp[i].gpa_last = d[i].gpa + (d[i].size - 1);
-		tmp[i].uaddr_last = d[i].uaddr + (d[i].size - 1);
-		v[i] = &tmp[i];
-	}
-	/* Overlaps, on the descriptions: no fd is touched before. */
-	for (int as = VUP_AS_UADDR; as <= VUP_AS_GPA; as++) {
-		qsort(v, n, sizeof(v[0]),
-		      as == VUP_AS_GPA ? cmp_gpa : cmp_uaddr);
-		for (uint32_t i = 1; i < n; i++) {
-			if (start_of(v[i], as) > last_of(v[i - 1], as))
-				continue;
-			uintptr_t k = (uintptr_t)v[i]->pub.base;
-			return overlap_fail(v[i], what[k], v[i - 1], as, err,
-			                    errlen);
-		}
-	}
-
-	struct vup_memmap *m = snap_alloc(n);
-	if (!m)
-		return fail(err, errlen, -ENOMEM, "out of memory");
-	for (uint32_t i = 0; i < n; i++) {
-		rc = region_map(&d[i], fds[i], what[i], &m->by_gpa[i], err,
-		                errlen);
-		if (rc < 0) {
-			m->n = i;
-			vup_memmap_put(m);
-			return rc;
-		}
-		m->by_uaddr[i] = m->by_gpa[i];
-	}
-	qsort(m->by_gpa, n, sizeof(m->by_gpa[0]), cmp_gpa);
-	qsort(m->by_uaddr, n, sizeof(m->by_uaddr[0]), cmp_uaddr);
-	*out = m;
-	return 0;
+int vup_memmap_from_regions(const struct vup_model_region *regions,
+                            const int *fds, unsigned n, struct vup_memmap **out,
+                            char *err, size_t errlen)
+{
+	if (n > VUP_MEMMAP_SLOTS_MAX)
+		return fail(err, errlen, -EINVAL,
+		            "the table has %u regions, at most %u", n,
+		            VUP_MEMMAP_SLOTS_MAX);
+	return build(regions, n, fds, out, err, errlen);
 }
 
 static int parse_one(const char *msg, const uint8_t *payload, uint32_t size,

@@ -243,3 +243,32 @@ void vup_tap_message(struct vup_tap *t, const struct vup_model *m,
 		}
 	}
 }
+
+void vup_tap_adopt(struct vup_tap *t, const struct vup_model *m,
+                   struct vup_memmap *mem, uint64_t now_ns)
+{
+	t->model = m;
+	features_acked(t, now_ns);
+	if (t->off)
+		return;
+	t->postcopy = vup_model_postcopy(m);
+	bool packed =
+	        vup__tap_has(vup__tap_neg(t)->features, VUP_F_RING_PACKED);
+	for (uint32_t i = 0; i < VUP_TAP_MAX_QUEUES; i++) {
+		const struct vup_model_vring *r = vup_model_vring(m, i);
+		if (!r || r->run != VUP_VRING_STARTED)
+			continue;
+		struct tap_queue *q = vup__tap_queue(t, i);
+		if (!q || !packed)
+			continue;
+		vup_log(VUP_LOG_WARN,
+		        "s%u tap q%u: a packed ring already running keeps no "
+		        "index in memory: the tap cannot find its place and "
+		        "follows it once it is set up again",
+		        t->session, i);
+		q->failed = true;
+	}
+	/* Each queue started and set up: read from the used index in
+	 * memory (no SET_VRING_BASE pending). */
+	vup__tap_set_mem(t, vup_memmap_get(mem), now_ns);
+}

@@ -76,6 +76,17 @@
 #                    snapshot and the last rotated file each replay --as
 #                    front-end against a fresh testpmd: exit 0,
 #                    identical, the back-end ready.
+#   midtap split  vuproxy WITHOUT --tap (nor -w) between a testpmd pair
+#                 with traffic: it keeps the session's region fds, so
+#                 1. ctl show 1 reads live avail/used indices that move
+#                    between two looks, from guest memory mapped on
+#                    demand;
+#                 2. ctl record start FILE --tap net starts a tap
+#                    mid-session: the recording declares the set-up and
+#                    holds net frames (vuproxy dump), and the tap's
+#                    statistics once record stop ends it;
+#                 3. once the front-end has left, vuproxy holds no fd of
+#                    guest memory.
 #
 # Environment: VUPROXY (the binary under test), E2E_TESTPMD (default
 # dpdk-testpmd), E2E_BE_CPU / E2E_FE_CPU (default 0 / 1), E2E_KEEP=1.
@@ -86,7 +97,7 @@ set -eu
 . "$(dirname "$0")/../e2e/lib.sh"
 
 usage() {
-	echo "usage: VUPROXY=path/to/vuproxy $0 record split|packed | captures FILE | frames split | frames-capture FILE | declared FILE | alwayson split" >&2
+	echo "usage: VUPROXY=path/to/vuproxy $0 record split|packed | captures FILE | frames split | frames-capture FILE | declared FILE | alwayson split | midtap split" >&2
 	exit 2
 }
 [ $# = 2 ] || usage
@@ -99,7 +110,7 @@ record)
 captures)
 	CAPTURE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 	;;
-frames | alwayson)
+frames | alwayson | midtap)
 	[ "$2" = split ] || usage
 	;;
 frames-capture)
@@ -404,6 +415,64 @@ always_on() {
 	expect_identical_fe "$last" rotrep
 }
 
+# guest_fds: vuproxy's fds on DPDK's guest memory files (memfds);
+# vuproxy is the child of the `timeout` that e2e_start ran.
+guest_fds() {
+	local n=0 f w=${E2E_PID[vp]} pid
+	pid=$(cat "/proc/$w/task/$w/children")
+	pid=${pid%% *}
+	[ -n "$pid" ] || e2e_fail "no vuproxy process under pid $w"
+	for f in /proc/"$pid"/fd/*; do
+		case $(readlink "$f" 2>/dev/null) in /memfd:*) n=$((n + 1)) ;; esac
+	done
+	echo "$n"
+}
+
+mid_tap() {
+	local ctlsock="$E2E_DIR/vp.ctl" mid="$E2E_DIR/mid.pcapng.gz" first second frames kept
+	BE_FWD=io
+	FE_FWD=io
+	start_be be "$E2E_DIR/be.sock"
+	e2e_start vp "$LIMIT" "$VUPROXY" --frontend "listen:$E2E_DIR/fe.sock" \
+		--backend "connect:$E2E_DIR/be.sock" --control "$ctlsock" -s 0 -v
+	e2e_wait 10 "vuproxy to listen" e2e_unix_listening "$E2E_DIR/fe.sock"
+	start_fe fe "$E2E_DIR/fe.sock" 0 --tx-first
+	e2e_wait 30 "'$READY_MSG' in the back-end's log" e2e_log_has be "$READY_MSG"
+
+	# 1. live indices from the kept fds.
+	kept=$(guest_fds)
+	first=$(live_indices)
+	sleep 1
+	second=$(live_indices)
+	e2e_log "no --tap: vuproxy keeps $kept guest memory fds; ctl show 1: live vring indices $first, a second later $second"
+	[ "$kept" -ge 1 ] || e2e_fail "vuproxy keeps no fd of guest memory"
+	[ -n "$first" ] || e2e_fail "ctl show 1 reads no live indices without --tap: $(ctl show 1)"
+	[ "$first" != "$second" ] || e2e_fail "the live indices did not move in a second of traffic: $first"
+
+	# 2. a tap started with the recording.
+	ctl record start "$mid" --tap net || e2e_fail "ctl record start --tap net failed"
+	sleep 1
+	ctl record stop >"$E2E_DIR/recstop.out" || e2e_fail "ctl record stop: $(cat "$E2E_DIR/recstop.out")"
+	e2e_log_has vp "s1 tap: started at run time" || e2e_fail "vuproxy does not say it started a tap"
+	frames=$("$VUPROXY" dump "$mid" | grep -cE ' net q[0-9]+ (tx|rx) len=') || true
+	e2e_log "the recording: $(vup_count "$mid"), $frames net frames; declares: $(declared_requests "$mid")"
+	[ "$frames" -ge 1 ] || e2e_fail "the mid-session tap captured no net frame: $("$VUPROXY" dump "$mid" | tail -n 5)"
+	grep -qw SET_MEM_TABLE <<<"$(declared_requests "$mid")" ||
+		e2e_fail "the recording does not declare SET_MEM_TABLE"
+	"$VUPROXY" dump "$mid" | grep -q 'consumed=' ||
+		e2e_fail "the recording lacks the tap's statistics"
+
+	# 3. the front-end leaves: the session's fds go with it.
+	e2e_stop fe 20
+	e2e_wait 10 "session 1 to end" sh -c '! "$1" ctl "$2" sessions --json | grep -q "\"session\":1"' sh "$VUPROXY" "$ctlsock"
+	kept=$(guest_fds)
+	e2e_log "after the session: vuproxy holds $kept guest memory fds"
+	[ "$kept" = 0 ] || e2e_fail "vuproxy still holds $kept fds of guest memory after the session"
+	e2e_stop be 20
+	e2e_stop vp 10
+	[ "${E2E_RC[vp]}" = 0 ] || e2e_fail "vuproxy exited ${E2E_RC[vp]}"
+}
+
 # vup_count FILE: "N records, M declared".
 vup_count() {
 	"$VUPROXY" dump --json "$1" | jq -s -r '"\(length) records, \([.[] | select(.declared)] | length) declared"'
@@ -484,6 +553,8 @@ elif [ "$MODE" = declared ]; then
 	e2e_log "the declared file replayed identically both ways against testpmd"
 elif [ "$MODE" = alwayson ]; then
 	always_on
+elif [ "$MODE" = midtap ]; then
+	mid_tap
 elif [ "$MODE" = frames-capture ]; then
 	[ -r "$CAPTURE" ] || e2e_fail "no capture $CAPTURE"
 	expect_frames "$CAPTURE" capframes 0

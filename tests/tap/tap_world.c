@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tap_world.h"
+#include "vuproxy/json.h"
 
 /* ---- guest memory ---- */
 
@@ -463,6 +464,18 @@ struct tt *start_opt(void **state, const char *kind, const char *snap,
 	return t;
 }
 
+struct tt *start_args(void **state, uint64_t features, const char *const *extra)
+{
+	struct tt *t = &tt_state;
+	memset(t, 0, sizeof(*t));
+	t->g.r[0].fd = t->g.r[1].fd = -1;
+	t->fx = *state;
+	PEER_OK(peer_fx_start(t->fx, "listen", "connect", extra));
+	PEER_OK(peer_fx_session(t->fx, &t->fe, &t->be));
+	set_features(t, features);
+	return t;
+}
+
 struct tt *start(void **state, const char *kind, const char *snap,
                  uint64_t features)
 {
@@ -670,4 +683,46 @@ int tt_teardown(void **state)
 	}
 	guest_free(&t->g);
 	return peer_teardown(state);
+}
+
+/* ---- the control socket ---- */
+
+bool show_live(const char *ctl, unsigned index, int64_t *avail, int64_t *used,
+               char *why, size_t whylen)
+{
+	static char out[65536];
+	char err[256];
+	assert_int_equal(
+	        vproc_ctl(ctl, out, sizeof(out), "show", "1", "--json", NULL),
+	        0);
+	struct vup_json_doc d;
+	if (vup_json_parse(&d, out, strlen(out), err, sizeof(err)))
+		fail_msg("%s: %s", err, out);
+	int vr = vup_json_get(&d, vup_json_get(&d, 0, "result"), "vrings");
+	int found = -1;
+	for (int v = vr >= 0 ? d.n[vr].child : -1; v >= 0; v = d.n[v].next) {
+		int64_t i;
+		if (vup_json_int(&d, vup_json_get(&d, v, "index"), &i) == 0 &&
+		    i == index)
+			found = v;
+	}
+	if (found < 0)
+		fail_msg("no vring %u: %s", index, out);
+	int l = vup_json_get(&d, found, "live");
+	size_t n;
+	bool have = l >= 0;
+	if (have) {
+		assert_int_equal(vup_json_int(&d,
+		                              vup_json_get(&d, l, "avail_idx"),
+		                              avail),
+		                 0);
+		assert_int_equal(
+		        vup_json_int(&d, vup_json_get(&d, l, "used_idx"), used),
+		        0);
+	} else if (vup_json_string(&d, vup_json_get(&d, found, "live_missing"),
+	                           why, whylen, &n) != 0) {
+		fail_msg("neither live nor live_missing: %s", out);
+	}
+	vup_json_doc_free(&d);
+	return have;
 }

@@ -236,6 +236,12 @@ void packed_use(struct tt *t, struct vq *q, uint16_t id, uint32_t len,
 struct tt *start_opt(void **state, const char *kind, const char *snap,
                      uint64_t features, const char *opt);
 
+/* Start vuproxy with exactly these extra arguments (no --tap, no -w
+ * unless given; set t->trace to read a file back), connect a session
+ * and send the features. */
+struct tt *start_args(void **state, uint64_t features,
+                      const char *const *extra);
+
 struct tt *start(void **state, const char *kind, const char *snap,
                  uint64_t features);
 
@@ -278,6 +284,11 @@ void expect_frame(const struct rec *r, const char *ifname, uint32_t dir,
 void expect_summary(struct tt *t, unsigned queues, unsigned consumed,
                     unsigned captured, unsigned missed, unsigned torn,
                     unsigned malformed);
+
+/* Vring `index` of `vuproxy ctl CTL show 1 --json`: true and its live
+ * indices, or false and why they are missing (live_missing) in why. */
+bool show_live(const char *ctl, unsigned index, int64_t *avail, int64_t *used,
+               char *why, size_t whylen);
 
 /* The fixture's teardown: the test's fds and guest memory, then
  * peer_teardown. */

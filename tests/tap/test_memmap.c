@@ -13,6 +13,7 @@
 
 #include "../unit/unit.h"
 #include "vuproxy/memmap.h"
+#include "vuproxy/model.h"
 
 static char err[256];
 
@@ -543,6 +544,68 @@ static void test_many_slots(void **state)
 	assert_int_equal(count_maps(), maps);
 }
 
+/* A table from the session model's regions and kept fds (ctl show, a
+ * tap started mid-session): past one SET_MEM_TABLE's 32 regions, with
+ * the same checks before any fd is touched. */
+static void test_from_regions(void **state)
+{
+	(void)state;
+	int maps = count_maps();
+	enum { N = 40 };
+	struct vup_model_region r[N];
+	int fds[N];
+	int fd = memfd(0x1000, 5);
+	for (unsigned i = 0; i < N; i++) {
+		r[i] = (struct vup_model_region){
+		        .gpa = 0x10000 * (i + 1ull),
+		        .size = 0x800,
+		        .uaddr = 0x7f0000000000ull + 0x1000 * i,
+		        .mmap_offset = 0x100 * (i % 8)};
+		fds[i] = fd;
+	}
+	struct vup_memmap *m = NULL;
+	assert_int_equal(
+	        vup_memmap_from_regions(r, fds, N, &m, err, sizeof(err)), 0);
+	assert_int_equal(vup_memmap_count(m), N);
+	for (unsigned i = 0; i < N; i++) {
+		expect_bytes(m, VUP_AS_GPA, 0x10000 * (i + 1ull), 0x100, 5,
+		             0x100 * (i % 8));
+		expect_bytes(m, VUP_AS_UADDR,
+		             0x7f0000000000ull + 0x1000 * i + 0x700, 0x100, 5,
+		             0x100 * (i % 8) + 0x700);
+		assert_false(readable(m, VUP_AS_GPA,
+		                      0x10000 * (i + 1ull) + 0x7ff, 2));
+	}
+	vup_memmap_put(m);
+	/* a region whose fd could not be kept */
+	fds[7] = -1;
+	m = NULL;
+	assert_int_equal(
+	        vup_memmap_from_regions(r, fds, N, &m, err, sizeof(err)),
+	        -EBADF);
+	assert_contains(err, "region 7: no fd");
+	assert_null(m);
+	/* overlapping regions: refused before any fd is mapped */
+	fds[7] = fd;
+	r[9].gpa = r[8].gpa + 0x400;
+	assert_int_equal(
+	        vup_memmap_from_regions(r, fds, N, &m, err, sizeof(err)),
+	        -EINVAL);
+	assert_contains(err, "overlaps");
+	/* a region longer than its file */
+	r[9].gpa = 0x10000 * 10ull;
+	r[3].size = 0x1000;
+	assert_int_equal(
+	        vup_memmap_from_regions(r, fds, N, &m, err, sizeof(err)),
+	        -ENXIO);
+	assert_int_equal(
+	        vup_memmap_from_regions(r, fds, 0, &m, err, sizeof(err)), 0);
+	assert_int_equal(vup_memmap_count(m), 0);
+	vup_memmap_put(m);
+	close(fd);
+	assert_int_equal(count_maps(), maps);
+}
+
 static void test_add_remove_snapshots(void **state)
 {
 	(void)state;
@@ -804,6 +867,7 @@ int main(void)
 	        cmocka_unit_test(test_overlap),
 	        cmocka_unit_test(test_limits),
 	        cmocka_unit_test(test_many_slots),
+	        cmocka_unit_test(test_from_regions),
 	        cmocka_unit_test(test_add_remove_snapshots),
 	        cmocka_unit_test(test_xen_mmap),
 	        cmocka_unit_test(test_no_leaks),

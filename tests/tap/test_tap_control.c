@@ -7,37 +7,15 @@
 
 #include "../unit/unit.h"
 #include "tap_world.h"
-#include "vuproxy/json.h"
 
 static char ctl_path[256];
 
 /* vring `index`'s live indices from `show 1 --json`. */
 static void live(unsigned index, int64_t *avail, int64_t *used)
 {
-	static char out[65536];
-	char err[256];
-	assert_int_equal(vproc_ctl(ctl_path, out, sizeof(out), "show", "1",
-	                           "--json", NULL),
-	                 0);
-	struct vup_json_doc d;
-	if (vup_json_parse(&d, out, strlen(out), err, sizeof(err)))
-		fail_msg("%s: %s", err, out);
-	int vr = vup_json_get(&d, vup_json_get(&d, 0, "result"), "vrings");
-	int found = -1;
-	for (int v = vr >= 0 ? d.n[vr].child : -1; v >= 0; v = d.n[v].next) {
-		int64_t i;
-		if (vup_json_int(&d, vup_json_get(&d, v, "index"), &i) == 0 &&
-		    i == index)
-			found = v;
-	}
-	int l = vup_json_get(&d, found, "live");
-	if (l < 0)
-		fail_msg("no live indices: %s", out);
-	assert_int_equal(
-	        vup_json_int(&d, vup_json_get(&d, l, "avail_idx"), avail), 0);
-	assert_int_equal(
-	        vup_json_int(&d, vup_json_get(&d, l, "used_idx"), used), 0);
-	vup_json_doc_free(&d);
+	char why[256] = "";
+	if (!show_live(ctl_path, index, avail, used, why, sizeof(why)))
+		fail_msg("no live indices: %s", why);
 }
 
 static void test_live_indices(void **state)
