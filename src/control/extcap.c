@@ -453,9 +453,12 @@ static int record(struct conn *c, const struct vp *v, int64_t sid,
 	if ((rc = ask(c, "{\"cmd\":\"subscribe\"}\n", -1, sid, &down, &res, err,
 	              sizeof(err))))
 		goto refused;
-	/* Blocks until Wireshark opens its end: let a stop interrupt it. */
+	/* Blocks until Wireshark opens its end: let a stop interrupt it
+	 * (one that came while signals were blocked is handled as they are
+	 * unblocked, before the open: checked after). */
 	sigprocmask(SIG_SETMASK, old, NULL);
-	int fd = open(fifo, O_WRONLY | O_CLOEXEC);
+	int fd = stop_signal ? (errno = EINTR, -1)
+	                     : open(fifo, O_WRONLY | O_CLOEXEC);
 	int e = errno;
 	catch_stops(NULL);
 	if (fd < 0) {

@@ -114,8 +114,23 @@ static bool flush(struct client *cl)
 		}
 		cl->out_done += (size_t)n;
 	}
+	if (cl->out_done && cl->out_done < cl->out.len &&
+	    cl->out_done >= 65536) {
+		/* A subscriber a little behind for ever: what was sent
+		 * goes, so that the buffer holds only what is owed. */
+		memmove(cl->out.buf, cl->out.buf + cl->out_done,
+		        cl->out.len - cl->out_done);
+		cl->out.len -= cl->out_done;
+		cl->out_done = 0;
+	}
 	if (cl->out_done == cl->out.len) {
-		vup_jw_reset(&cl->out);
+		/* A burst's buffer is not kept for the client's life. */
+		if (cl->out.cap > (1u << 20)) {
+			vup_jw_free(&cl->out);
+			vup_jw_init(&cl->out);
+		} else {
+			vup_jw_reset(&cl->out);
+		}
 		cl->out_done = 0;
 		if (cl->closing) {
 			drop(cl, NULL);
@@ -179,12 +194,12 @@ static void refuse(struct client *cl, const char *error)
 	vup_jw_free(&w);
 }
 
-/* The complete line in[0..len): run it with the fds of its bytes. */
-static bool run_line(struct client *cl, size_t len)
+/* The complete line in[at..at+len): run it with the fds of its bytes. */
+static bool run_line(struct client *cl, size_t at, size_t len)
 {
 	int fds[PENDING_FDS];
 	unsigned nfds = 0, kept = 0;
-	uint64_t end = cl->in_off + len + 1;
+	uint64_t end = cl->in_off + at + len + 1;
 	for (unsigned i = 0; i < cl->npfd; i++) {
 		if (cl->pfd[i].off < end)
 			fds[nfds++] = cl->pfd[i].fd;
@@ -192,7 +207,7 @@ static bool run_line(struct client *cl, size_t len)
 			cl->pfd[kept++] = cl->pfd[i];
 	}
 	cl->npfd = kept;
-	const char *s = cl->in;
+	const char *s = cl->in + at;
 	size_t k = len;
 	while (k && strchr(" \t\r", s[k - 1]))
 		k--;
@@ -214,7 +229,9 @@ static bool run_line(struct client *cl, size_t len)
 	return true;
 }
 
-/* Run every complete line read so far; keep the rest. */
+/* Run every complete line read so far; keep the rest, moved to the
+ * front once (a read of 64 KiB of newlines is 64K lines: moving the
+ * rest after each was quadratic). */
 static bool run_lines(struct client *cl)
 {
 	size_t start = 0;
@@ -223,15 +240,9 @@ static bool run_lines(struct client *cl)
 		if (!nl)
 			break;
 		size_t len = (size_t)(nl - (cl->in + start));
-		if (start) {
-			memmove(cl->in, cl->in + start, cl->in_len - start);
-			cl->in_len -= start;
-			cl->in_off += start;
-			start = 0;
-		}
-		if (!run_line(cl, len))
+		if (!run_line(cl, start, len))
 			return false;
-		start = len + 1;
+		start += len + 1;
 		if (cl->closing)
 			break;
 	}
@@ -248,9 +259,11 @@ static bool run_lines(struct client *cl)
 	return true;
 }
 
-/* The fds of one recvmsg, kept with the offset of its first byte. */
-static bool take_fds(struct client *cl, struct msghdr *mh)
+/* The fds of one recvmsg of n bytes, kept with the offset of its last
+ * byte. */
+static bool take_fds(struct client *cl, struct msghdr *mh, size_t n_read)
 {
+	size_t last = n_read ? n_read - 1 : 0;
 	bool ok = !(mh->msg_flags & MSG_CTRUNC);
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm;
 	     cm = CMSG_NXTHDR(mh, cm)) {
@@ -261,8 +274,12 @@ static bool take_fds(struct client *cl, struct msghdr *mh)
 			int fd;
 			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int),
 			       sizeof(fd));
+			/* The kernel ends a read after the bytes the fds
+			 * came with (it merges earlier sends without fds
+			 * into it): they belong to its last byte's line. */
 			if (cl->npfd < PENDING_FDS) {
-				cl->pfd[cl->npfd].off = cl->in_off + cl->in_len;
+				cl->pfd[cl->npfd].off =
+				        cl->in_off + cl->in_len + last;
 				cl->pfd[cl->npfd++].fd = fd;
 			} else {
 				close(fd);
@@ -308,9 +325,9 @@ static void on_readable(struct client *cl)
 			cl->closing = true;
 			break;
 		}
-		if (!take_fds(cl, &mh)) {
-			refuse(cl, "too many file descriptors (at most 4 per "
-			           "request)");
+		if (!take_fds(cl, &mh, (size_t)n)) {
+			refuse(cl, "too many file descriptors waiting for "
+			           "their requests");
 			return;
 		}
 		cl->in_len += (size_t)n;

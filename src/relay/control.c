@@ -173,7 +173,11 @@ static int cmd_stats(struct vup_control_req *r)
 		                     : 0);
 		vup_jw_end(w);
 	}
-	vup_jw_kuint(w, "recording", p->record_id > 0 ? 1 : 0);
+	vup_jw_kuint(w, "recording",
+	             p->record_id > 0 && vup_trace_recording(p->cfg.trace,
+	                                                     p->record_id)
+	                     ? 1
+	                     : 0);
 	vup_jw_end(w);
 	return 0;
 }

@@ -131,6 +131,9 @@ void vup__keep_follow(struct vup_session *s, const struct vup_view *v,
 		case VUP_EV_MEM_ADDED: added(s, v, e->index); break;
 		case VUP_EV_MEM_REMOVED: removed(k, e->index); break;
 		case VUP_EV_RESET: close_from(k, 0); break;
+		/* The back-end got a memory message vuproxy could not read:
+		 * what it kept may be memory the front-end replaced. */
+		case VUP_EV_MEM_UNREADABLE: close_from(k, 0); break;
 		default: continue;
 		}
 		changed = true;

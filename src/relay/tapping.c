@@ -50,6 +50,11 @@ static void on_tap_timer(uv_poll_t *h, int status, int events)
 	uint64_t expirations;
 	if (read(p->tap_timer_fd, &expirations, sizeof(expirations)) < 0)
 		return; /* EAGAIN: nothing expired */
+	/* Taps started for a recording that broke (its reader went away)
+	 * stop reading guest memory with it. */
+	if (p->rec_tap != VUP_TAP_OFF && p->record_id > 0 &&
+	    !vup_trace_recording(p->cfg.trace, p->record_id))
+		vup__tap_record_stop(p);
 	uint64_t now = vup__wall_ns();
 	bool any = false;
 	unsigned n = 0;

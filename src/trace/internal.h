@@ -39,6 +39,7 @@ struct out {
 	                                  (CLOCK_MONOTONIC) */
 	unsigned max_files, file_no;
 	int fd;
+	int restore_fl; /* the client's fd flags to give back; -1 none */
 	bool gzip;
 	uint32_t session; /* 0: every session */
 	bool taps;        /* tap interfaces too */
@@ -102,7 +103,8 @@ uint64_t vup__mono_ns(void);
  * description (snapshots: regular files only).  *own is the fd to write
  * to: fd itself, or a new one (then fd stays the caller's to close).
  * 0, or -errno with err set and nothing changed but a truncation. */
-int vup__out_take_fd(int fd, bool snapshot, int *own, char *err, size_t errlen);
+int vup__out_take_fd(int fd, bool snapshot, int *own, int *restore_fl,
+                     char *err, size_t errlen);
 
 /* ring.c: the flight recorder's entries and base. */
 struct vup__ring_ent {

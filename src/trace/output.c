@@ -33,6 +33,17 @@ static void out_name(const struct out *o, char *name, size_t len)
 		snprintf(name, len, "recording to fd %d", o->fd);
 }
 
+/* Close o's fd; a client's description whose flags vuproxy changed
+ * (it could not reopen the pipe) gets them back first. */
+static void close_fd(struct out *o)
+{
+	if (o->restore_fl >= 0)
+		fcntl(o->fd, F_SETFL, o->restore_fl);
+	close(o->fd);
+	o->fd = -1;
+	o->restore_fl = -1;
+}
+
 static void fail(struct out *o, const char *what, int err)
 {
 	if (o->broken)
@@ -54,8 +65,7 @@ static void fail(struct out *o, const char *what, int err)
 	if (!o->path && o->fd >= 0) {
 		/* Nothing more goes there: what waited, and the fd, go now. */
 		vup_buf_free(&o->pending);
-		close(o->fd);
-		o->fd = -1;
+		close_fd(o);
 	}
 }
 
@@ -66,8 +76,10 @@ uint64_t vup__mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-int vup__out_take_fd(int fd, bool snapshot, int *own, char *err, size_t errlen)
+int vup__out_take_fd(int fd, bool snapshot, int *own, int *restore_fl,
+                     char *err, size_t errlen)
 {
+	*restore_fl = -1;
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		snprintf(err, errlen, "the file passed: %s", strerror(errno));
@@ -102,15 +114,22 @@ int vup__out_take_fd(int fd, bool snapshot, int *own, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	/* A pipe of its own: O_NONBLOCK on an open file description of
-	 * vuproxy's, never on the client's (its stdout). */
+	 * vuproxy's, not on the client's (its stdout).  A vuproxy that
+	 * dropped to --user may not reopen another user's pipe: it then
+	 * sets O_NONBLOCK on the client's and gives its flags back at the
+	 * end (*restore_fl). */
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	*own = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	if (*own < 0) {
-		snprintf(err, errlen, "reopening the pipe passed: %s",
-		         strerror(errno));
+	if (*own >= 0)
+		return 0;
+	if ((errno != EACCES && errno != EPERM) ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "the pipe passed: %s", strerror(errno));
 		return -EBADF;
 	}
+	*own = fd;
+	*restore_fl = fl;
 	return 0;
 }
 
@@ -429,8 +448,8 @@ int vup__out_close(struct vup_trace *t, struct out *o)
 			rc = -errno;
 			fail(o, "fsync", -rc);
 		}
-		close(o->fd);
-		o->fd = -1;
+		if (o->fd >= 0)
+			close_fd(o);
 	}
 	return rc;
 }
@@ -532,4 +551,5 @@ void vup__out_free(struct vup_trace *t, struct out *o)
 	free(o->comment);
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
+	o->restore_fl = -1;
 }

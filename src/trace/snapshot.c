@@ -199,8 +199,8 @@ int vup_trace_snapshot(struct vup_trace *t, int fd, const char *trigger,
 		snprintf(err, errlen, "%d recordings already run", OUTS - 1);
 		return -EBUSY;
 	}
-	int own; /* a regular file: written on the relay's thread */
-	int rc = vup__out_take_fd(fd, true, &own, err, errlen);
+	int own, restore_fl; /* a regular file: written on the relay's thread */
+	int rc = vup__out_take_fd(fd, true, &own, &restore_fl, err, errlen);
 	if (rc)
 		return rc;
 	struct out *o = &t->out[k];
@@ -214,6 +214,7 @@ int vup_trace_snapshot(struct vup_trace *t, int fd, const char *trigger,
 	         (unsigned long long)rs.evicted);
 	*o = (struct out){.used = true,
 	                  .fd = own,
+	                  .restore_fl = -1,
 	                  .gzip = true,
 	                  .taps = true,
 	                  .snapshot = true,

@@ -55,7 +55,7 @@ int vup_trace_open(const struct vup_trace_config *cfg, struct vup_trace **out,
 	if (!t)
 		return -ENOMEM;
 	for (size_t k = 0; k < OUTS; k++)
-		t->out[k].fd = -1;
+		t->out[k].fd = t->out[k].restore_fl = -1;
 	t->findings_in_file = cfg->findings;
 	if (cfg->path) {
 		struct out *o = &t->out[0];
@@ -66,6 +66,7 @@ int vup_trace_open(const struct vup_trace_config *cfg, struct vup_trace **out,
 		                               1000000000u,
 		                  .max_files = cfg->max_files,
 		                  .fd = -1,
+		                  .restore_fl = -1,
 		                  .gzip = true,
 		                  .taps = true};
 		int rc = o->path ? vup__out_open(t, o, vup__trace_now_ns(), err,
@@ -106,20 +107,24 @@ int vup_trace_record(struct vup_trace *t, const struct vup_trace_rec *r,
 		snprintf(err, errlen, "%d recordings already run", OUTS - 1);
 		return -EBUSY;
 	}
-	int own;
-	int rc = vup__out_take_fd(r->fd, false, &own, err, errlen);
+	int own, restore_fl;
+	int rc = vup__out_take_fd(r->fd, false, &own, &restore_fl, err, errlen);
 	if (rc)
 		return rc;
 	struct out *o = &t->out[k];
 	*o = (struct out){.used = true,
 	                  .fd = own,
+	                  .restore_fl = restore_fl,
 	                  .gzip = r->gzip,
 	                  .session = r->session,
 	                  .taps = r->taps};
 	rc = vup__out_open(t, o, vup__trace_now_ns(), err, errlen);
 	if (rc) {
-		if (own == r->fd)
+		if (own == r->fd) {
+			if (restore_fl >= 0)
+				fcntl(own, F_SETFL, restore_fl);
 			o->fd = -1; /* the caller's still */
+		}
 		vup__out_free(t, o);
 		return rc;
 	}
