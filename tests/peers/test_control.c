@@ -14,6 +14,7 @@
 #include "../unit/unit.h"
 #include "peer_test.h"
 #include "vuproxy/json.h"
+#include "vuproxy/reader.h"
 
 #define V        VUP_FLAG_VERSION
 #define FEATURES 0x140000000ull /* VERSION_1 | PROTOCOL_FEATURES */
@@ -87,6 +88,63 @@ static void start_nth(struct peer_fx *fx, unsigned nth)
 static void start(struct peer_fx *fx)
 {
 	start_nth(fx, 1);
+}
+
+/* `ctl record start -` with its stdout a pipe, as `| wireshark -k -i -`
+ * runs it: the client exits once vuproxy took the pipe; vuproxy writes
+ * plain pcapng into it until record stop, then closes it.  Returns the
+ * read end. */
+static int record_to_pipe(void)
+{
+	int rp[2];
+	assert_int_equal(pipe(rp), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(rp[1], 1);
+		close(rp[0]);
+		close(rp[1]);
+		execl(getenv("VUPROXY"), "vuproxy", "ctl", ctl_path, "record",
+		      "start", "-", (char *)NULL);
+		_exit(127);
+	}
+	close(rp[1]);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	return rp[0];
+}
+
+/* What came through the pipe, as "D:REQ" (declared) and "REQ" (event)
+ * for session 1's control records. */
+static void read_pipe(int fd, const char *path, char *got, size_t cap)
+{
+	FILE *f = fopen(path, "wb");
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, f);
+	fclose(f);
+	close(fd);
+	struct vup_reader *r;
+	char err[256];
+	if (vup_reader_open(path, &r, err, sizeof(err)))
+		fail_msg("%s: %s", path, err);
+	got[0] = '\0';
+	struct vup_record rec;
+	while (vup_reader_next(r, &rec, err, sizeof(err)) == VUP_READ_RECORD) {
+		struct vup_trace_hdr th;
+		int hl = vup_trace_hdr_decode(rec.data, rec.caplen, &th, err,
+		                              sizeof(err));
+		if (rec.linktype != LINKTYPE_USER0 || hl < 0)
+			continue;
+		struct vup_hdr h;
+		memcpy(&h, rec.data + hl, sizeof(h));
+		size_t k = strlen(got);
+		snprintf(got + k, cap - k, "%s%s ", th.declared ? "D:" : "",
+		         vup_proto_name(VUP_CHAN_MAIN, h.request));
+	}
+	vup_reader_close(r);
 }
 
 static void sessions_show_stats(void **state)
@@ -165,6 +223,20 @@ static void sessions_show_stats(void **state)
 	        0);
 	PEER_OK(peer_relay_check(fe, be, peer_code("SET_VRING_ENABLE"), V, en,
 	                         8, NULL, 0));
+	/* record start - into a pipe: the set-up declared, then what came */
+	int rfd = record_to_pipe();
+	PEER_OK(peer_relay_check(fe, be, peer_code("SET_VRING_ENABLE"), V, en,
+	                         8, NULL, 0));
+	assert_int_equal(ctl(out, sizeof(out), "record", "stop", NULL), 0);
+	char piped[300];
+	snprintf(piped, sizeof(piped), "%s/piped.pcapng", fx->dir);
+	static char got[4096];
+	read_pipe(rfd, piped, got, sizeof(got));
+	assert_string_equal(got, "D:GET_FEATURES D:GET_FEATURES D:SET_FEATURES "
+	                         "D:SET_VRING_NUM D:SET_VRING_ADDR "
+	                         "D:SET_VRING_BASE D:SET_VRING_NUM "
+	                         "D:SET_VRING_ADDR D:SET_VRING_BASE "
+	                         "D:SET_VRING_ENABLE SET_VRING_ENABLE ");
 	peer_free(fe);
 	peer_free(be);
 	PEER_OK(peer_fx_stop(fx));
