@@ -436,7 +436,10 @@ mid_tap() {
 	e2e_start vp "$LIMIT" "$VUPROXY" --frontend "listen:$E2E_DIR/fe.sock" \
 		--backend "connect:$E2E_DIR/be.sock" --control "$ctlsock" -s 0 -v
 	e2e_wait 10 "vuproxy to listen" e2e_unix_listening "$E2E_DIR/fe.sock"
-	start_fe fe "$E2E_DIR/fe.sock" 0 --tx-first
+	# Large frames: fewer per second, so that a passive tap polling every
+	# millisecond catches some (at 5 Mpps of 64-byte frames it catches
+	# none; issue 15's active mode is for that).
+	start_fe fe "$E2E_DIR/fe.sock" 0 --tx-first --txpkts=1400
 	e2e_wait 30 "'$READY_MSG' in the back-end's log" e2e_log_has be "$READY_MSG"
 
 	# 1. live indices from the kept fds.
@@ -451,7 +454,9 @@ mid_tap() {
 
 	# 2. a tap started with the recording.
 	ctl record start "$mid" --tap net || e2e_fail "ctl record start --tap net failed"
-	sleep 1
+	# The file is readable while written (each poll's frames flushed).
+	e2e_wait 20 "the mid-session tap's first net frame" \
+		sh -c '"$1" dump "$2" 2>/dev/null | grep -qE " net q[0-9]+ (tx|rx) len="' sh "$VUPROXY" "$mid"
 	ctl record stop >"$E2E_DIR/recstop.out" || e2e_fail "ctl record stop: $(cat "$E2E_DIR/recstop.out")"
 	e2e_log_has vp "s1 tap: started at run time" || e2e_fail "vuproxy does not say it started a tap"
 	frames=$("$VUPROXY" dump "$mid" | grep -cE ' net q[0-9]+ (tx|rx) len=') || true
