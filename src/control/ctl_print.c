@@ -75,9 +75,11 @@ static void owed_list(const struct vup_json_doc *d, int s, char *out,
 	for (int e = o >= 0 ? d->n[o].child : -1; e >= 0; e = d->n[e].next) {
 		char b[3][64];
 		size_t n = strlen(out);
-		snprintf(out + n, cap - n, "%s%s(%s %sms)", n ? "," : "",
-		         TXT(e, "request", 0), TXT(e, "channel", 1),
-		         TXT(e, "age_ms", 2));
+		int k = snprintf(out + n, cap - n, "%s%s(%s %sms)",
+		                 n ? "," : "", TXT(e, "request", 0),
+		                 TXT(e, "channel", 1), TXT(e, "age_ms", 2));
+		if (k < 0 || (size_t)k >= cap - n)
+			break; /* the column holds what fits */
 	}
 	if (!out[0])
 		snprintf(out, cap, "-");

@@ -200,7 +200,7 @@ void vup__session_end(struct vup_session *s, bool failed, const char *reason)
 		vup_log(VUP_LOG_ERROR, "s%u %s; closing session", s->id,
 		        reason);
 		char detail[300];
-		snprintf(detail, sizeof(detail), "s%u %s", s->id, reason);
+		snprintf(detail, sizeof(detail), "s%u %.250s", s->id, reason);
 		vup__snapshot_trigger(s->proxy, VUP_SNAP_FAILURE, detail);
 	}
 	struct vup_link *links[] = {s->fe, s->be, s->fe_bch, s->be_bch};
