@@ -180,7 +180,8 @@ static void prune(struct vup_proxy *p)
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), by_name);
+	if (n)
+		qsort(names, n, sizeof(*names), by_name);
 	for (size_t i = 0; i + p->cfg.snapshot_keep < n; i++) {
 		char path[4096];
 		snprintf(path, sizeof(path), "%s/%s", p->cfg.snapshot_dir,
