@@ -785,21 +785,8 @@ static int cmd_proxy(int argc, char **argv)
 	}
 	uv_loop_t *loop = uv_default_loop();
 	struct run_state st = {0};
-	int started = vup_proxy_start(loop, &cfg, &st.proxy);
-	vup_proxy_set_rules(st.proxy, rules);
-	st.rules_path = rules_path;
-	if (started >= 0 && user && listens && become_user(&run_as)) {
-		vup_proxy_stop(st.proxy);
-		started = -EPERM;
-	}
-	if (started < 0) {
-		uv_run(loop, UV_RUN_DEFAULT);
-		vup_rules_free(vup_proxy_set_rules(st.proxy, NULL));
-		vup_proxy_free(st.proxy);
-		uv_loop_close(loop);
-		vup_trace_close(cfg.trace);
-		return 1;
-	}
+	/* Before the sockets: a SIGTERM as soon as vuproxy says it listens
+	 * is handled (on the loop), not the default action. */
 	uv_signal_init(loop, &st.sigint);
 	uv_signal_init(loop, &st.sigterm);
 	st.sigint.data = st.sigterm.data = &st;
@@ -811,6 +798,25 @@ static int cmd_proxy(int argc, char **argv)
 	uv_signal_init(loop, &st.sigusr2);
 	st.sigusr2.data = &st;
 	uv_signal_start(&st.sigusr2, on_sigusr2, SIGUSR2);
+	int started = vup_proxy_start(loop, &cfg, &st.proxy);
+	vup_proxy_set_rules(st.proxy, rules);
+	st.rules_path = rules_path;
+	if (started >= 0 && user && listens && become_user(&run_as)) {
+		vup_proxy_stop(st.proxy);
+		started = -EPERM;
+	}
+	if (started < 0) {
+		uv_close((uv_handle_t *)&st.sigint, NULL);
+		uv_close((uv_handle_t *)&st.sigterm, NULL);
+		uv_close((uv_handle_t *)&st.sighup, NULL);
+		uv_close((uv_handle_t *)&st.sigusr2, NULL);
+		uv_run(loop, UV_RUN_DEFAULT);
+		vup_rules_free(vup_proxy_set_rules(st.proxy, NULL));
+		vup_proxy_free(st.proxy);
+		uv_loop_close(loop);
+		vup_trace_close(cfg.trace);
+		return 1;
+	}
 	uv_run(loop, UV_RUN_DEFAULT);
 	/* The proxy has stopped.  A late SIGINT/SIGTERM (coreutils' timeout
 	 * sends one to the child and one to its group) must not kill us
