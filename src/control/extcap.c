@@ -234,9 +234,11 @@ static int conn_next(struct conn *c)
 	if (c->parsed)
 		vup_json_doc_free(&c->doc);
 	c->parsed = false;
-	memmove(c->buf, c->buf + c->line, c->have - c->line);
-	c->have -= c->line;
-	c->line = 0;
+	if (c->line) { /* the last line goes (none before the first) */
+		memmove(c->buf, c->buf + c->line, c->have - c->line);
+		c->have -= c->line;
+		c->line = 0;
+	}
 	ssize_t n = vup__ctl_read_line(c->fd, &c->buf, &c->cap, &c->have);
 	if (n <= 0)
 		return n == 0 ? 0 : (int)n;
