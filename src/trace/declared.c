@@ -11,9 +11,9 @@ struct entry {
 	uint32_t code;
 	uint64_t sub; /* vring index or region address */
 	uint64_t ts_ns, reply_ts_ns;
-	uint64_t fed_ns; /* its time in the model: pairs the reply */
-	uint8_t *rec, *reply;
-	size_t len, reply_len;
+	uint64_t fed_ns;      /* its time in the model: pairs the reply */
+	uint8_t *rec, *reply; /* reply: one came when reply_len > 0 */
+	size_t len, reply_len, reply_cap;
 	bool awaiting; /* a reply is owed and has not come */
 	bool dead;     /* superseded */
 };
@@ -252,15 +252,47 @@ static void pair_reply(struct vup_declared *d,
 			if (!e->awaiting || e->fed_ns != ev->e[i].since_ns)
 				continue;
 			e->awaiting = false;
-			if ((e->reply = copy(rec, len))) {
-				e->reply_len = len;
-				e->reply_ts_ns = ts_ns;
+			if (!e->reply || e->reply_cap < len) {
+				free(e->reply);
+				e->reply_cap = 0;
+				if (!(e->reply = copy(rec, len))) {
+					d->incomplete = true;
+					return;
+				}
+				e->reply_cap = len;
 			} else {
-				d->incomplete = true;
+				memcpy(e->reply, rec, len);
 			}
+			e->reply_len = len;
+			e->reply_ts_ns = ts_ns;
 			return;
 		}
 	}
+}
+
+/* The same key again as the newest entry (a request repeated, as a
+ * flood repeats it): its place stays the same, so its buffers are
+ * reused rather than freed and made anew.  NULL: not that case. */
+static struct entry *renew_last(struct vup_declared *d, enum vup_declare kind,
+                                uint32_t code, uint64_t sub, uint64_t ts_ns,
+                                const uint8_t *rec, size_t len)
+{
+	if (kind != VUP_DECLARE_LAST && kind != VUP_DECLARE_VRING)
+		return NULL;
+	struct entry *e = find(d, code, sub);
+	if (!e || e != &d->e[d->n - 1] || e->len < len)
+		return NULL;
+	if (kind == VUP_DECLARE_VRING && code != VUP_REQ_GET_VRING_BASE &&
+	    code != VUP_REQ_GET_VRING_BASE_SKIP_DRAIN &&
+	    (find(d, VUP_REQ_GET_VRING_BASE, sub) ||
+	     find(d, VUP_REQ_GET_VRING_BASE_SKIP_DRAIN, sub)))
+		return NULL; /* a stop to undo: supersede's */
+	memcpy(e->rec, rec, len);
+	e->len = len;
+	e->ts_ns = ts_ns;
+	e->awaiting = false;
+	e->reply_len = 0; /* its buffer stays for the next reply */
+	return e;
 }
 
 void vup_declared_feed(struct vup_declared *d, uint64_t ts_ns,
@@ -290,9 +322,13 @@ void vup_declared_feed(struct vup_declared *d, uint64_t ts_ns,
 	uint64_t sub;
 	if (!delivered || echo_ack || !key_of(&v, &kind, &sub))
 		return;
-	if (!supersede(d, kind, v.hdr.request, sub))
-		return;
-	struct entry *e = append(d, v.hdr.request, sub, ts_ns, rec, len);
+	struct entry *e =
+	        renew_last(d, kind, v.hdr.request, sub, ts_ns, rec, len);
+	if (!e) {
+		if (!supersede(d, kind, v.hdr.request, sub))
+			return;
+		e = append(d, v.hdr.request, sub, ts_ns, rec, len);
+	}
 	for (unsigned i = 0; e && i < ev.n; i++)
 		if (ev.e[i].kind == VUP_EV_REPLY_OWED) {
 			e->awaiting = true;
@@ -308,7 +344,7 @@ int vup_declared_each(const struct vup_declared *d, vup_declared_fn fn,
 		if (e->dead)
 			continue;
 		int rc = fn(ctx, e->ts_ns, e->rec, e->len);
-		if (!rc && e->reply)
+		if (!rc && e->reply_len)
 			rc = fn(ctx, e->reply_ts_ns, e->reply, e->reply_len);
 		if (rc)
 			return rc;
@@ -321,7 +357,7 @@ size_t vup_declared_count(const struct vup_declared *d)
 	size_t n = 0;
 	for (size_t i = 0; d && i < d->n; i++)
 		if (!d->e[i].dead)
-			n += 1 + (d->e[i].reply != NULL);
+			n += 1 + (d->e[i].reply_len != 0);
 	return n;
 }
 
