@@ -169,6 +169,8 @@ enum vup_declare {
 	VUP_DECLARE_NONE,       /* an event: nothing of it lasts */
 	VUP_DECLARE_LAST,       /* key: the request */
 	VUP_DECLARE_VRING,      /* key: the request and its vring index */
+	VUP_DECLARE_VRING_STOP, /* key: the vring's last stop; a later
+	                           VRING request of the ring undoes it */
 	VUP_DECLARE_TABLE,      /* replaces every region: ADD_MEM_REG's too */
 	VUP_DECLARE_REGION_ADD, /* key: its region's guest address */
 	VUP_DECLARE_REGION_REM, /* undoes the ADD_MEM_REG of its address */

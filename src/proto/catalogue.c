@@ -204,7 +204,7 @@ static const unsigned char main_declares[] = {
         D(8, VRING),       /* SET_VRING_NUM */
         D(9, VRING),       /* SET_VRING_ADDR */
         D(10, VRING),      /* SET_VRING_BASE */
-        D(11, VRING),      /* GET_VRING_BASE: the ring stopped */
+        D(11, VRING_STOP), /* GET_VRING_BASE: the ring stopped */
         D(12, VRING),      /* SET_VRING_KICK */
         D(13, VRING),      /* SET_VRING_CALL */
         D(14, VRING),      /* SET_VRING_ERR */
@@ -224,7 +224,7 @@ static const unsigned char main_declares[] = {
         D(37, REGION_ADD), /* ADD_MEM_REG */
         D(38, REGION_REM), /* REM_MEM_REG */
         D(39, LAST),       /* SET_STATUS */
-        D(45, VRING),      /* GET_VRING_BASE_SKIP_DRAIN */
+        D(45, VRING_STOP), /* GET_VRING_BASE_SKIP_DRAIN */
 };
 #undef D
 

@@ -18,6 +18,14 @@ struct entry {
 	bool dead;     /* superseded */
 };
 
+/* The key of a vring's stops (GET_VRING_BASE and its SKIP_DRAIN form:
+ * the catalogue's VRING_STOP): no request has this code. */
+#define KEY_STOP UINT32_MAX
+/* The keys of regions added and removed by address (REGION_ADD,
+ * REGION_REM): the catalogue's kinds, not request codes, name them. */
+#define KEY_ADD (UINT32_MAX - 1)
+#define KEY_REM (UINT32_MAX - 2)
+
 struct vup_declared {
 	struct vup_model *model;
 	struct entry *e;
@@ -190,24 +198,19 @@ static bool supersede(struct vup_declared *d, enum vup_declare kind,
 {
 	if (kind == VUP_DECLARE_TABLE)
 		for (size_t i = 0; i < d->n; i++)
-			if (!d->e[i].dead &&
-			    (d->e[i].code == VUP_REQ_ADD_MEM_REG ||
-			     d->e[i].code == VUP_REQ_REM_MEM_REG))
+			if (!d->e[i].dead && (d->e[i].code == KEY_ADD ||
+			                      d->e[i].code == KEY_REM))
 				kill(d, &d->e[i]);
 	if (kind == VUP_DECLARE_REGION_REM) {
-		struct entry *added = find(d, VUP_REQ_ADD_MEM_REG, sub);
+		struct entry *added = find(d, KEY_ADD, sub);
 		if (added) {
 			kill(d, added);
 			return false;
 		}
 	}
 	/* A ring set up again after it stopped: the stop is history. */
-	if (kind == VUP_DECLARE_VRING && code != VUP_REQ_GET_VRING_BASE &&
-	    code != VUP_REQ_GET_VRING_BASE_SKIP_DRAIN) {
-		struct entry *stop = find(d, VUP_REQ_GET_VRING_BASE, sub);
-		if (stop)
-			kill(d, stop);
-		stop = find(d, VUP_REQ_GET_VRING_BASE_SKIP_DRAIN, sub);
+	if (kind == VUP_DECLARE_VRING) {
+		struct entry *stop = find(d, KEY_STOP, sub);
 		if (stop)
 			kill(d, stop);
 	}
@@ -217,16 +220,20 @@ static bool supersede(struct vup_declared *d, enum vup_declare kind,
 	return true;
 }
 
-/* The key of a request that lasts; false for an event, or a payload
- * that does not hold its key. */
+/* The key of a request that lasts (*code, *sub); false for an event, or
+ * a payload that does not hold its key. */
 static bool key_of(const struct vup_view *v, enum vup_declare *kind,
-                   uint64_t *sub)
+                   uint32_t *code, uint64_t *sub)
 {
 	*sub = 0;
+	*code = v->hdr.request;
 	*kind = vup_proto_declares(v->chan, v->hdr.request);
 	uint32_t index;
 	switch (*kind) {
 	case VUP_DECLARE_NONE: return false;
+	case VUP_DECLARE_VRING_STOP:
+		*code = KEY_STOP; /* the ring's last stop, whichever */
+		                  /* fall through */
 	case VUP_DECLARE_VRING:
 		/* Rings past the model's are relayed, not restated. */
 		if (!vup_view_vring(v, &index) || index >= VUP_MODEL_VRINGS)
@@ -235,6 +242,7 @@ static bool key_of(const struct vup_view *v, enum vup_declare *kind,
 		return true;
 	case VUP_DECLARE_REGION_ADD:
 	case VUP_DECLARE_REGION_REM:
+		*code = *kind == VUP_DECLARE_REGION_ADD ? KEY_ADD : KEY_REM;
 		return vup_view_get(v, VUP_FLD_MEM_REG_GPA, sub);
 	default: return true;
 	}
@@ -277,15 +285,13 @@ static struct entry *renew_last(struct vup_declared *d, enum vup_declare kind,
                                 uint32_t code, uint64_t sub, uint64_t ts_ns,
                                 const uint8_t *rec, size_t len)
 {
-	if (kind != VUP_DECLARE_LAST && kind != VUP_DECLARE_VRING)
+	if (kind != VUP_DECLARE_LAST && kind != VUP_DECLARE_VRING &&
+	    kind != VUP_DECLARE_VRING_STOP)
 		return NULL;
 	struct entry *e = find(d, code, sub);
 	if (!e || e != &d->e[d->n - 1] || e->len < len)
 		return NULL;
-	if (kind == VUP_DECLARE_VRING && code != VUP_REQ_GET_VRING_BASE &&
-	    code != VUP_REQ_GET_VRING_BASE_SKIP_DRAIN &&
-	    (find(d, VUP_REQ_GET_VRING_BASE, sub) ||
-	     find(d, VUP_REQ_GET_VRING_BASE_SKIP_DRAIN, sub)))
+	if (kind == VUP_DECLARE_VRING && find(d, KEY_STOP, sub))
 		return NULL; /* a stop to undo: supersede's */
 	memcpy(e->rec, rec, len);
 	e->len = len;
@@ -320,14 +326,14 @@ void vup_declared_feed(struct vup_declared *d, uint64_t ts_ns,
 	}
 	enum vup_declare kind;
 	uint64_t sub;
-	if (!delivered || echo_ack || !key_of(&v, &kind, &sub))
+	uint32_t code;
+	if (!delivered || echo_ack || !key_of(&v, &kind, &code, &sub))
 		return;
-	struct entry *e =
-	        renew_last(d, kind, v.hdr.request, sub, ts_ns, rec, len);
+	struct entry *e = renew_last(d, kind, code, sub, ts_ns, rec, len);
 	if (!e) {
-		if (!supersede(d, kind, v.hdr.request, sub))
+		if (!supersede(d, kind, code, sub))
 			return;
-		e = append(d, v.hdr.request, sub, ts_ns, rec, len);
+		e = append(d, code, sub, ts_ns, rec, len);
 	}
 	for (unsigned i = 0; e && i < ev.n; i++)
 		if (ev.e[i].kind == VUP_EV_REPLY_OWED) {

@@ -12,8 +12,9 @@
 #include "vuproxy/tracemsg.h"
 
 /* The ring's backlog is written stored (deflate level 0), not compressed:
- * 64 MiB at level 1 would hold the relay up for half a second; stored,
- * it is a copy and a write.  What follows live is compressed as usual. */
+ * for 64 MiB of trace zlib took 0.41 s of CPU at level 1, 0.14 s at level
+ * 0 (README, "The flight recorder"), on the relay's thread either way.
+ * What follows live is compressed as usual. */
 
 struct map {
 	struct {
