@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../dump_tap.h" /* vup_dump_json_str */
+#include "../dump/dump_tap.h" /* vup_dump_json_str */
 #include "vuproxy/check.h"
 #include "vuproxy/pcapng.h"
 #include "vuproxy/reader.h"

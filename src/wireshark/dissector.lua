@@ -36,7 +36,7 @@
 -- Regenerate after changing src/proto/catalogue.c or src/proto/fields.c:
 --   vuproxy wireshark-lua > tools/wireshark/vuproxy.lua
 
--- @TABLES@ becomes the tables printed from the catalogue (src/wireshark_lua.c).
+-- @TABLES@ becomes the tables printed from the catalogue (src/wireshark/lua.c).
 -- The dissector.  Everything above this line is data from the catalogue;
 -- what follows reads it and knows no request, layout or field by itself.
 

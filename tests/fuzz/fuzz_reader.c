@@ -1,5 +1,5 @@
 /* libFuzzer target for the trace reader (src/trace/reader.c) and what
- * `vuproxy dump` prints of its records (src/dump.c, dump_tap.c,
+ * `vuproxy dump` prints of its records (src/dump/dump.c, dump_tap.c,
  * dump_eth.c, dump_pcap.c).
  *
  * Input: one options byte, then the file.
@@ -37,7 +37,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "dump_tap.h"
+#include "dump/dump_tap.h"
 #include "vuproxy/dump.h"
 #include "vuproxy/pcapng.h"
 #include "vuproxy/proto.h"

@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "dump_tap.h"
+#include "dump/dump_tap.h"
 #include "vuproxy/pcapng.h"
 #include "vuproxy/reader.h"
 #include "vuproxy/tapfmt.h"

@@ -4,7 +4,7 @@
  * the spec sentence it rests on without the record repeating them. */
 #include "vuproxy/check.h"
 #include "vuproxy/tracemsg.h"
-#include "wireshark_lua.h"
+#include "lua_internal.h"
 
 static void field(FILE *f, const char *key, const char *value, bool last)
 {

@@ -28,7 +28,7 @@
 #include "vuproxy/proto.h"
 #include "vuproxy/tapfmt.h"
 #include "vuproxy/wireshark_lua.h"
-#include "wireshark_lua.h"
+#include "lua_internal.h"
 
 #define ABBR_MAX  128
 #define MAX_ABBRS 512

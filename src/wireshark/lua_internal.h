@@ -1,5 +1,5 @@
 /* wireshark_lua: what the parts of `vuproxy wireshark-lua` share.  Private
- * to src/wireshark_lua*.c. */
+ * to src/wireshark/lua*.c. */
 #ifndef VUPROXY_SRC_WIRESHARK_LUA_H
 #define VUPROXY_SRC_WIRESHARK_LUA_H
 
