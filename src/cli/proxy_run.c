@@ -151,8 +151,9 @@ static int prepare_user(const char *name, struct vup_privdrop_user *u,
 
 /* Become the --user for good: after the listening sockets are open and
  * before the first connection. */
-static int become_user(const struct vup_privdrop_user *u)
+static int become_user(void *ctx)
 {
+	const struct vup_privdrop_user *u = ctx;
 	char err[256];
 	if (vup_privdrop_apply(u, err, sizeof(err))) {
 		vup_log(VUP_LOG_ERROR, "--user %s: %s; stopping", u->name, err);
@@ -291,14 +292,12 @@ int vup__proxy_run(struct vup_proxy_args *a)
 	struct vup_proxy_config *cfg = &a->cfg;
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
-	/* --user: without a listener, the drop comes first, so that even the
-	 * first connection is made as the user. */
-	bool listens = cfg->frontend.role == VUP_ROLE_LISTEN ||
-	               cfg->backend.role == VUP_ROLE_LISTEN;
-	if (a->user && !listens && become_user(&run_as)) {
-		vup_rules_free(rules);
-		vup_trace_close(cfg->trace);
-		return 1;
+	/* --user: once the sockets are open (the control socket too, in a
+	 * directory only root may write) and before the first connection,
+	 * so that every connection is made as the user. */
+	if (a->user) {
+		cfg->on_listening = become_user;
+		cfg->on_listening_ctx = &run_as;
 	}
 	uv_loop_t *loop = uv_default_loop();
 	struct run_state st = {0};
@@ -306,10 +305,6 @@ int vup__proxy_run(struct vup_proxy_args *a)
 	int started = vup_proxy_start(loop, cfg, &st.proxy);
 	vup_proxy_set_rules(st.proxy, rules);
 	st.rules_path = a->rules_path;
-	if (started >= 0 && a->user && listens && become_user(&run_as)) {
-		vup_proxy_stop(st.proxy);
-		started = -EPERM;
-	}
 	if (started < 0) {
 		uv_close((uv_handle_t *)&st.sigint, NULL);
 		uv_close((uv_handle_t *)&st.sigterm, NULL);
