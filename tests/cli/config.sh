@@ -8,6 +8,7 @@ W=$(mktemp -d /tmp/vup-config.XXXXXX)
 PID=
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$W"' EXIT
 FAILS=0
+if [ "$(id -u)" = 0 ]; then RUNTIME=/run/vuproxy; else RUNTIME=${XDG_RUNTIME_DIR:?not root: XDG_RUNTIME_DIR is needed}/vuproxy; fi
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 
 refused() { # WHAT EXPECTED-MESSAGE ARGS...
@@ -38,13 +39,21 @@ cat >"$W/vm1.conf" <<CONF
 frontend listen:$W/fe sock with spaces.sock
   backend   connect:$W/be.sock
 -w /nonexistent-dir/vm1.pcapng.gz
-no-control
+name vup-cli-$$
 strict
 CONF
 "$VUPROXY" --config "$W/vm1.conf" -w "$W/vm1.pcapng.gz" >"$W/log" 2>&1 &
 PID=$!
-for _ in $(seq 100); do [ -S "$W/fe sock with spaces.sock" ] && break; sleep 0.05; done
+for _ in $(seq 100); do
+	[ -S "$W/fe sock with spaces.sock" ] && [ -S "$RUNTIME/vup-cli-$$.ctl" ] && break
+	sleep 0.05
+done
 [ -S "$W/fe sock with spaces.sock" ] || fail "vuproxy --config did not listen where the file says: $(cat "$W/log")"
+# ctl finds it by the name the file gives ($RUNTIME/NAME.ctl).
+for who in "vup-cli-$$" "vup-cli-$$.ctl"; do
+	"$VUPROXY" ctl "$who" sessions >"$W/ctl" 2>&1 ||
+		fail "vuproxy ctl $who sessions: $(cat "$W/ctl")"
+done
 kill -TERM "$PID"
 wait "$PID"
 RC=$?

@@ -54,7 +54,7 @@ for c in $CMDS; do
 		fail "vuproxy $c --version printed '$v'"
 done
 # ctl's own commands, each an entry of its section.
-for w in $(sed 1d "$W/help.ctl" | sed 's/ | /\n/g' | awk '{ print $1 }' | sort -u); do
+for w in $(sed 1d "$W/help.ctl" | grep '^  ' | sed 's/ | /\n/g' | awk '{ print $1 }' | sort -u); do
 	grep -qE "^ {7}$w( |\$)" "$W/man.txt" || fail "vuproxy ctl --help names '$w'; the man page has no entry for it"
 done
 [ "$FAILS" = 0 ] || { echo "$FAILS failure(s)"; exit 1; }
