@@ -86,7 +86,9 @@ static int add(const struct vup_opt_def *d, const char *arg, int argi,
 	}
 	struct vup_opt_val *v = &out[*n];
 	*v = (struct vup_opt_val){.id = d->id, .arg = arg, .argi = argi};
-	if (d->base && to_number(d, arg, &v->num, err, errlen))
+	/* A numeric option always has a value (the table says so); the
+	 * compiler cannot know. */
+	if (d->base && arg && to_number(d, arg, &v->num, err, errlen))
 		return -1;
 	(*n)++;
 	return 0;

@@ -8,7 +8,8 @@
 #include "options.h"
 #include "vuproxy/tap.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
+                                                      const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
