@@ -3,6 +3,8 @@
  * binds and listens on the front-end socket, hands it over as descriptor
  * 3 with LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES, and reads $NOTIFY_SOCKET.
  *
+ * vuproxy runs as the unit runs it: --name vm1 --config vm1.conf.
+ *
  * - a front-end that connected (and sent GET_FEATURES) before vuproxy
  *   existed is served once it starts: what socket activation is for;
  * - READY=1 comes once the inherited socket is polled (the log says so
@@ -140,17 +142,23 @@ static int next_notice(struct mgr *m, char *buf, size_t cap, int timeout_ms,
 	}
 }
 
-static const char *fe_args(struct mgr *m, char *fe, char *be, char *ctl,
-                           size_t cap, const char **args)
+/* What vuproxy@vm1.service runs: --name vm1 --config vm1.conf, the conf
+ * naming the front-end socket the socket unit made. */
+static void unit_args(struct mgr *m, char *conf, size_t cap, const char **args)
 {
-	snprintf(fe, cap, "listen:%s", m->fx.fe_path);
-	snprintf(be, cap, "connect:%s", m->fx.be_path);
-	snprintf(ctl, cap, "%s/ctl", m->fx.dir);
-	const char *a[] = {"--frontend", fe,          "--backend",
-	                   be,           "--control", ctl,
-	                   "--name",     "vm1",       NULL};
+	snprintf(conf, cap, "%s/vm1.conf", m->fx.dir);
+	FILE *f = fopen(conf, "w");
+	if (!f)
+		fail_msg("%s: %s", conf, strerror(errno));
+	fprintf(f,
+	        "# as in dist/vuproxy.conf.example\n"
+	        "frontend listen:%s\n"
+	        "backend connect:%s\n"
+	        "control %s/ctl\n",
+	        m->fx.fe_path, m->fx.be_path, m->fx.dir);
+	fclose(f);
+	const char *a[] = {"--name", "vm1", "--config", conf, NULL};
 	memcpy(args, a, sizeof(a));
-	return fe;
 }
 
 /* A front-end connected before vuproxy ran; vuproxy starts on the
@@ -247,9 +255,9 @@ static void activated(void **state)
 	m->fx.be_listen = peer_listen(m->fx.be_path, 64);
 	assert_true(m->fx.be_listen >= 0);
 	m->watchdog_usec = "200000";
-	char fe[256], be[256], ctl[256];
-	const char *args[16];
-	fe_args(m, fe, be, ctl, sizeof(fe), args);
+	char conf[256];
+	const char *args[8];
+	unit_args(m, conf, sizeof(conf), args);
 
 	served_after_ready(m, args, "first start");
 	/* The watchdog pings twice per period: within 0.5 s, some. */
@@ -278,9 +286,9 @@ static void unmatched(void **state)
 	snprintf(other, sizeof(other), "%s/other.sock", m->fx.dir);
 	m->sock = peer_listen(other, 8);
 	m->fx.be_listen = peer_listen(m->fx.be_path, 8);
-	char fe[256], be[256], ctl[256];
-	const char *args[16];
-	fe_args(m, fe, be, ctl, sizeof(fe), args);
+	char conf[256];
+	const char *args[8];
+	unit_args(m, conf, sizeof(conf), args);
 	assert_int_equal(start(m, m->sock, args), 0);
 	char msg[1024];
 	if (next_notice(m, msg, sizeof(msg), PEER_TIMEOUT_MS, NULL))
@@ -308,9 +316,9 @@ static void wrong_kind(void **state)
 {
 	struct mgr *m = *state;
 	m->fx.be_listen = peer_listen(m->fx.be_path, 8);
-	char fe[256], be[256], ctl[256];
-	const char *args[16];
-	fe_args(m, fe, be, ctl, sizeof(fe), args);
+	char conf[256];
+	const char *args[8];
+	unit_args(m, conf, sizeof(conf), args);
 	struct {
 		int type;
 		const char *says;

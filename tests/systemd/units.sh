@@ -10,6 +10,11 @@
 # security  systemd-analyze security --offline=true: the exposure level is
 #           at most THRESHOLD (below); the unit stripped of its sandbox is
 #           over it, so the threshold means something.
+# example   dist/vuproxy.conf.example, its paths moved to a temporary
+#           directory, is a conf vuproxy runs with (--name vm1 --config,
+#           as the unit starts it); so is it with every option it shows
+#           commented out turned on (but --user): the example names no
+#           option vuproxy does not take.
 # sandbox   what the sandbox assumes of vuproxy and of the kernel:
 #           - ProtectSystem=strict mounts / read-only: connect() to a unix
 #             socket on a read-only mount works (bind() does not), so a
@@ -57,6 +62,47 @@ verify_dir() { # DIR -> prints what systemd-analyze said, fails if anything
 	rc=$?
 	printf '%s\n' "$out"
 	return $rc
+}
+
+# Run vuproxy --name vm1 --config CONF until it listens on SOCK, then
+# SIGTERM it: it must start and stop cleanly.
+run_conf() { # CONF SOCK LOG
+	"$VUPROXY" --name vm1 --config "$1" >"$3" 2>&1 &
+	pid=$!
+	i=0
+	while ! grep -q "listening on $2" "$3" && kill -0 $pid 2>/dev/null && [ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	kill -TERM $pid 2>/dev/null
+	rc=0
+	wait $pid || rc=$?
+	if ! grep -q "listening on $2" "$3" || [ $rc != 0 ]; then
+		fail "vuproxy --config $1 (exit $rc): $(cat "$3")"
+	fi
+}
+
+do_example() {
+	ex=$VUP_DIST/vuproxy.conf.example
+	grep -q '^frontend listen:/run/vuproxy/vm1.sock$' "$ex" ||
+		fail "the example's front-end is not the socket unit's"
+	moved() {
+		sed -e "s#/run/vuproxy/#$TMP/run/#g" -e "s#/var/log/vuproxy#$TMP/log#g" \
+			-e "s#/var/run/openvswitch/#$TMP/#g" \
+			-e "s#/etc/vuproxy/vm1-rules.yaml#$VUP_SRC/rules/slow-mem-table.yaml#" "$ex"
+	}
+	mkdir -p "$TMP/run" "$TMP/log"
+	moved >"$TMP/as-is.conf"
+	echo "control $TMP/run/vm1.ctl" >>"$TMP/as-is.conf"
+	run_conf "$TMP/as-is.conf" "$TMP/run/vm1.sock" "$TMP/as-is.log"
+	echo "example: runs as shipped"
+	moved | sed -e '/^#user /d' -e 's/^#\(-\{0,1\}[a-z][a-z-]* \)/\1/' >"$TMP/all.conf"
+	echo "control $TMP/run/vm1.ctl" >>"$TMP/all.conf"
+	n=$(grep -c '^-\{0,1\}[a-z]' "$TMP/all.conf")
+	[ "$n" -ge 12 ] || fail "only $n options turned on: $(cat "$TMP/all.conf")"
+	run_conf "$TMP/all.conf" "$TMP/run/vm1.sock" "$TMP/all.log"
+	[ -f "$TMP/log/vm1.pcapng.gz" ] || fail "-w from the example wrote nothing"
+	echo "example: runs with its $n options on"
 }
 
 do_verify() {
@@ -222,8 +268,9 @@ EOF
 }
 
 case ${1:-} in
+example) do_example ;;
 verify) do_verify ;;
 security) do_security ;;
 sandbox) do_sandbox ;;
-*) fail "usage: $0 verify|security|sandbox" ;;
+*) fail "usage: $0 example|verify|security|sandbox" ;;
 esac
