@@ -2,6 +2,7 @@
 #ifndef VUPROXY_ENDPOINT_H
 #define VUPROXY_ENDPOINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/un.h>
 
@@ -31,5 +32,14 @@ int vup_endpoint_check_mode(const char *path, unsigned mode, char *err,
 int vup_endpoint_connect(const struct vup_endpoint *ep);
 /* Accept one connection as a non-blocking, close-on-exec fd, or -errno. */
 int vup_endpoint_accept(int listen_fd);
+
+/* A descriptor a service manager handed over (LISTEN_FDS): 0 if it is a
+ * listening AF_UNIX stream socket, with the path it is bound to in PATH
+ * ("" unnamed, "@name" abstract), made non-blocking and close-on-exec;
+ * else -errno with err saying what it is instead. */
+int vup_endpoint_inherited(int fd, char *path, size_t cap, char *err,
+                           size_t errlen);
+/* Do two socket paths name the same file (equal, or after realpath)? */
+bool vup_endpoint_same_path(const char *a, const char *b);
 
 #endif

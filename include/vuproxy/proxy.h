@@ -102,6 +102,10 @@ struct vup_rules;
 /* Open listening sockets and start connecting.  0 or -errno (logged). */
 int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
                     struct vup_proxy **out);
+/* Tell systemd (Type=notify) that the proxy serves: READY=1 and a
+ * STATUS= line naming its sockets.  Call once listening, and after any
+ * --user drop.  Nothing without $NOTIFY_SOCKET. */
+void vup_proxy_notify_ready(struct vup_proxy *p);
 /* Close every session and listener; the loop ends once all is closed.
  * Safe to call twice. */
 void vup_proxy_stop(struct vup_proxy *p);

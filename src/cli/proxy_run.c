@@ -13,6 +13,7 @@
 #include "vuproxy/log.h"
 #include "vuproxy/privdrop.h"
 #include "vuproxy/rules.h"
+#include "vuproxy/sdnotify.h"
 
 struct run_state {
 	struct vup_proxy *proxy;
@@ -79,6 +80,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	}
 	st->stopping = true;
 	vup_log(VUP_LOG_INFO, "%s: stopping", strsignal(signum));
+	vup_sd_notify("STOPPING=1"); /* systemd (Type=notify) */
 	uv_unref((uv_handle_t *)&st->sigint);
 	uv_unref((uv_handle_t *)&st->sigterm);
 	uv_close((uv_handle_t *)&st->sighup, NULL);
@@ -317,6 +319,7 @@ int vup__proxy_run(struct vup_proxy_args *a)
 		vup_trace_close(cfg->trace);
 		return 1;
 	}
+	vup_proxy_notify_ready(st.proxy); /* systemd: listening, user dropped */
 	uv_run(loop, UV_RUN_DEFAULT);
 	finish(loop, &st, a);
 	return 0;

@@ -1,7 +1,9 @@
 /* endpoint: unix socket set-up for both roles. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -222,4 +224,74 @@ int vup_endpoint_accept(int listen_fd)
 		             SOCK_NONBLOCK | SOCK_CLOEXEC);
 	} while (fd < 0 && errno == EINTR);
 	return fd < 0 ? -errno : fd;
+}
+
+int vup_endpoint_inherited(int fd, char *path, size_t cap, char *err,
+                           size_t errlen)
+{
+	int domain = 0, type = 0, acc = 0;
+	socklen_t len = sizeof(int);
+	const char *what = NULL;
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "descriptor %d: %s", fd,
+		         e == ENOTSOCK ? "not a socket" : strerror(e));
+		return -e;
+	}
+	len = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+	len = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len);
+	if (domain != AF_UNIX)
+		what = "not a unix socket (vuproxy takes ListenStream=PATH)";
+	else if (type != SOCK_STREAM)
+		what = "not a stream socket (vuproxy takes ListenStream=, not "
+		       "ListenDatagram= or ListenSequentialPacket=)";
+	else if (!acc)
+		what = "a unix stream socket that is not listening";
+	if (what) {
+		snprintf(err, errlen, "descriptor %d: %s", fd, what);
+		return -EINVAL;
+	}
+	struct sockaddr_un sa;
+	len = sizeof(sa);
+	memset(&sa, 0, sizeof(sa));
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "descriptor %d: getsockname: %s", fd,
+		         strerror(e));
+		return -e;
+	}
+	/* Unnamed or abstract ("@name"): no path any endpoint can name. */
+	size_t n = len > offsetof(struct sockaddr_un, sun_path)
+	                   ? len - offsetof(struct sockaddr_un, sun_path)
+	                   : 0;
+	if (n && sa.sun_path[0] == '\0')
+		snprintf(path, cap, "@%.*s", (int)(n - 1), sa.sun_path + 1);
+	else
+		snprintf(path, cap, "%.*s", (int)strnlen(sa.sun_path, n),
+		         sa.sun_path);
+	/* Ours from now on: the loop polls it and accepts until EAGAIN.  The
+	 * flag is on the file description systemd shares, which only polls
+	 * it while vuproxy is not running. */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "descriptor %d: fcntl: %s", fd,
+		         strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+bool vup_endpoint_same_path(const char *a, const char *b)
+{
+	if (!*a || !*b || *a == '@' || *b == '@')
+		return false;
+	if (strcmp(a, b) == 0)
+		return true;
+	/* /var/run/x and /run/x, or a relative --frontend: the same file. */
+	char ra[PATH_MAX], rb[PATH_MAX];
+	return realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
 }

@@ -93,6 +93,10 @@ struct vup_proxy {
 	struct vup_proxy_stats stats;
 	uv_poll_t listen_poll[2]; /* by enum vup_side */
 	int listen_fd[2];
+	/* handed over by systemd (LISTEN_FDS): its socket file, which
+	 * vuproxy neither chmods nor unlinks */
+	bool listen_inherited[2];
+	uv_timer_t sd_watchdog; /* WATCHDOG=1 pings, when WATCHDOG_USEC */
 	int reserve_fd; /* spent to refuse a connection when out of fds */
 	struct vup_session *sessions; /* live, newest first */
 	unsigned live;
@@ -122,6 +126,14 @@ struct vup_proxy {
 	char snap_path[4096], snap_trigger[300];
 	struct vup_control *ctl; /* --control, or NULL */
 };
+
+/* systemd.c: the listening sockets systemd hands over, by side (-1
+ * none); the others are closed with a warning.  0, or -errno (logged)
+ * when one is not a listening unix stream socket. */
+int vup__systemd_listeners(struct vup_proxy *p, int fds[2]);
+/* Start pinging when WATCHDOG_USEC asks (the timer is initialised
+ * either way; close it with the proxy). */
+void vup__systemd_watchdog_start(struct vup_proxy *p);
 
 /* recorder.c: recordings started at run time, snapshots (control.h) */
 void vup__recorder_init(struct vup_proxy *p);

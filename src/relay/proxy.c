@@ -202,23 +202,35 @@ void vup_proxy_session_closed(struct vup_proxy *p, struct vup_session *s)
 		uv_timer_start(&p->restart, on_restart, RESTART_DELAY_MS, 0);
 }
 
-static int open_listener(struct vup_proxy *p, enum vup_side side)
+/* Listen on one side: on the socket systemd handed over (INHERITED >= 0),
+ * which stays as its unit made it, or on a socket of our own. */
+static int open_listener(struct vup_proxy *p, enum vup_side side, int inherited)
 {
 	const struct vup_endpoint *ep =
 	        side == VUP_FRONTEND ? &p->cfg.frontend : &p->cfg.backend;
 	char err[256];
-	int fd = vup_endpoint_listen(ep, p->cfg.socket_mode, err, sizeof(err));
+	int fd = inherited;
+	if (fd < 0)
+		fd = vup_endpoint_listen(ep, p->cfg.socket_mode, err,
+		                         sizeof(err));
 	if (fd < 0) {
 		vup_log(VUP_LOG_ERROR, "%s listen:%s: %s", vup_side_name(side),
 		        ep->path, err);
 		return fd;
 	}
 	p->listen_fd[side] = fd;
+	p->listen_inherited[side] = inherited >= 0;
 	uv_poll_init(p->loop, &p->listen_poll[side], fd);
 	p->listen_poll[side].data = p;
 	uv_poll_start(&p->listen_poll[side], UV_READABLE, on_accept);
-	vup_log(VUP_LOG_INFO, "%s: listening on %s (mode %04o)",
-	        vup_side_name(side), ep->path, p->cfg.socket_mode);
+	if (inherited >= 0)
+		vup_log(VUP_LOG_INFO,
+		        "%s: listening on %s (socket from systemd, descriptor "
+		        "%d)",
+		        vup_side_name(side), ep->path, fd);
+	else
+		vup_log(VUP_LOG_INFO, "%s: listening on %s (mode %04o)",
+		        vup_side_name(side), ep->path, p->cfg.socket_mode);
 	return 0;
 }
 
@@ -275,6 +287,7 @@ int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
 	uv_timer_init(loop, &p->warn_tick);
 	p->warn_tick.data = p;
 	vup__recorder_init(p);
+	vup__systemd_watchdog_start(p);
 	/* With the reply watchdog, once a second: a reply owed is told
 	 * within --reply-timeout + 1 s. */
 	uint64_t tick_ms = cfg->reply_timeout_s
@@ -289,16 +302,21 @@ int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
 		vup_proxy_stop(p);
 		return -EINVAL;
 	}
-	for (int side = 0; side < 2; side++) {
+	int inherited[2];
+	int rc = vup__systemd_listeners(p, inherited);
+	for (int side = 0; side < 2 && rc == 0; side++) {
 		const struct vup_endpoint *ep =
 		        side == VUP_FRONTEND ? &cfg->frontend : &cfg->backend;
-		if (ep->role != VUP_ROLE_LISTEN)
-			continue;
-		int rc = open_listener(p, (enum vup_side)side);
-		if (rc < 0) {
-			vup_proxy_stop(p);
-			return rc;
-		}
+		if (ep->role == VUP_ROLE_LISTEN)
+			rc = open_listener(p, (enum vup_side)side,
+			                   inherited[side]);
+	}
+	if (rc < 0) {
+		for (int side = 0; side < 2; side++)
+			if (inherited[side] >= 0 && p->listen_fd[side] < 0)
+				close(inherited[side]);
+		vup_proxy_stop(p);
+		return rc;
 	}
 	if (cfg->control_path && open_control(p) < 0) {
 		vup_proxy_stop(p);
@@ -321,14 +339,18 @@ void vup_proxy_stop(struct vup_proxy *p)
 	p->stopping = true;
 	uv_close((uv_handle_t *)&p->restart, NULL);
 	uv_close((uv_handle_t *)&p->warn_tick, NULL);
+	uv_close((uv_handle_t *)&p->sd_watchdog, NULL);
 	vup__tap_timer_stop(p);
 	for (int side = 0; side < 2; side++) {
 		if (p->listen_fd[side] < 0)
 			continue;
 		uv_close((uv_handle_t *)&p->listen_poll[side], NULL);
 		close(p->listen_fd[side]);
-		unlink(side == VUP_FRONTEND ? p->cfg.frontend.path
-		                            : p->cfg.backend.path);
+		/* systemd's socket outlives us: a client connecting while
+		 * vuproxy restarts waits in its backlog. */
+		if (!p->listen_inherited[side])
+			unlink(side == VUP_FRONTEND ? p->cfg.frontend.path
+			                            : p->cfg.backend.path);
 		p->listen_fd[side] = -1;
 	}
 	while (p->nspare)
