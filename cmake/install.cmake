@@ -83,3 +83,5 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/dist/vuproxy.conf.example)
     DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 endif()
 install(DIRECTORY DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/vuproxy)
+
+include(${CMAKE_CURRENT_LIST_DIR}/package.cmake)
