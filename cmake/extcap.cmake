@@ -14,4 +14,4 @@ string(REGEX REPLACE "\nVUPROXY=[^\n]*"
   "\nVUPROXY='${CMAKE_INSTALL_FULL_BINDIR}/vuproxy'" _vup_text "${_vup_text}")
 file(WRITE ${PROJECT_BINARY_DIR}/vuproxy-extcap "${_vup_text}")
 install(PROGRAMS ${PROJECT_BINARY_DIR}/vuproxy-extcap
-  DESTINATION ${VUP_WIRESHARK_EXTCAP_DIR})
+  DESTINATION ${_vup_extcap_dir})

@@ -3,10 +3,10 @@
 #
 #   BINDIR/vuproxy                          the program
 #   MANDIR/man1/vuproxy.1.gz                its man page, when vup_man exists
-#   VUP_WIRESHARK_LUA_DIR/vuproxy.lua       the dissector  } cmake/wireshark.cmake:
-#   VUP_WIRESHARK_EXTCAP_DIR/vuproxy-extcap the launcher   } Wireshark's own folders
+#   WIRESHARK-LUA/vuproxy.lua               the dissector  } cmake/wireshark.cmake:
+#   WIRESHARK-EXTCAP/vuproxy-extcap         the launcher   } Wireshark's own folders
 #   DATADIR/vuproxy/rules/*.yaml            the example rules
-#   VUP_SYSTEMD_UNIT_DIR/vuproxy@.{service,socket}
+#   SYSTEMD/vuproxy@.{service,socket}       the units (/lib/systemd/system)
 #   SYSCONFDIR/vuproxy/                     empty: the units' NAME.conf go here
 #   DOCDIR/examples/vuproxy.conf.example    what a NAME.conf says
 #
@@ -37,7 +37,7 @@ endif()
 # The committed dissector: tests/wireshark/lua_drift.sh fails when it is
 # not what `vuproxy wireshark-lua` prints.
 install(FILES ${PROJECT_SOURCE_DIR}/tools/wireshark/vuproxy.lua
-  DESTINATION ${VUP_WIRESHARK_LUA_DIR})
+  DESTINATION ${_vup_lua_dir})
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/rules/
   DESTINATION ${CMAKE_INSTALL_DATADIR}/vuproxy/rules
@@ -45,9 +45,14 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/rules/
 
 # systemd units: a prefix of /usr (a package) uses systemd's own folder,
 # /lib/systemd/system on Debian 12; any other prefix PREFIX/lib/systemd/system
-# (systemd looks in /usr/local/lib/systemd/system too).
+# (systemd looks in /usr/local/lib/systemd/system too).  Found again at
+# each configure unless VUP_SYSTEMD_UNIT_DIR is set, as Wireshark's.
+set(VUP_SYSTEMD_UNIT_DIR "" CACHE PATH
+  "Where the systemd units are installed (empty: systemd's for a prefix of /usr, else lib/systemd/system)")
 set(_vup_unit_dir lib/systemd/system)
-if(CMAKE_INSTALL_PREFIX STREQUAL "/usr" AND NOT DEFINED CACHE{VUP_SYSTEMD_UNIT_DIR})
+if(VUP_SYSTEMD_UNIT_DIR)
+  set(_vup_unit_dir "${VUP_SYSTEMD_UNIT_DIR}")
+elseif(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
   set(_vup_unit_dir /lib/systemd/system)
   find_package(PkgConfig QUIET)
   if(PKG_CONFIG_FOUND)
@@ -57,8 +62,6 @@ if(CMAKE_INSTALL_PREFIX STREQUAL "/usr" AND NOT DEFINED CACHE{VUP_SYSTEMD_UNIT_D
     endif()
   endif()
 endif()
-set(VUP_SYSTEMD_UNIT_DIR "${_vup_unit_dir}" CACHE PATH
-  "Where the systemd units are installed (relative: under the prefix)")
 
 # The units name /usr/bin/vuproxy and /etc/vuproxy, a package's paths; the
 # installed copies name this prefix's.
@@ -75,7 +78,7 @@ foreach(_vup_unit IN LISTS _vup_units)
     _vup_text "${_vup_text}")
   file(WRITE ${PROJECT_BINARY_DIR}/systemd/${_vup_name} "${_vup_text}")
   install(FILES ${PROJECT_BINARY_DIR}/systemd/${_vup_name}
-    DESTINATION ${VUP_SYSTEMD_UNIT_DIR})
+    DESTINATION ${_vup_unit_dir})
 endforeach()
 
 if(EXISTS ${PROJECT_SOURCE_DIR}/dist/vuproxy.conf.example)
