@@ -48,11 +48,23 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Depends from the binary's libraries (dpkg-shlibdeps, in dpkg-dev).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# The dissector and the extcap launcher are loaded by Wireshark.
+# Depends beyond the libraries: what the units run (ExecReload=/bin/kill
+# is procps's; a minimal Debian has no /bin/kill).  cpack adds the
+# libraries' to these.
+set(_vup_deps "")
+foreach(_vup_unit IN LISTS _vup_units)
+  file(READ ${_vup_unit} _vup_text)
+  if(_vup_text MATCHES "\nExec[A-Za-z]*=[-@:+!]*/bin/kill[ \n]")
+    list(APPEND _vup_deps procps)
+  endif()
+endforeach()
+list(REMOVE_DUPLICATES _vup_deps)
+string(REPLACE ";" ", " CPACK_DEBIAN_PACKAGE_DEPENDS "${_vup_deps}")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${PROJECT_SOURCE_DIR}/dist/debian/postinst
   ${PROJECT_SOURCE_DIR}/dist/debian/postrm)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+# The dissector and the extcap launcher are loaded by Wireshark.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "tshark | wireshark")
 
 # cpack fails, instead of making a package for /usr/local: Debian packages

@@ -4,7 +4,8 @@
 # check it without installing it (this machine's Wireshark must not load a
 # second vuproxy.lua while the tests pass theirs with -X lua_script:):
 # - every library the packaged binary loads is in a package its Depends
-#   names (dpkg -S), so apt pulls in what it needs;
+#   names (dpkg -S), so apt pulls in what it needs, and so is every
+#   program the units run;
 # - the packaged vuproxy runs (--version) and its dissector is what it
 #   prints (wireshark-lua);
 # - the package holds every file the install rules promise (README,
@@ -45,20 +46,24 @@ echo "ci-package: Depends: $depends"
 echo "$depends" | sed 's/|/,/g' | tr ',' '\n' | sed 's/(.*)//; s/:.*//; s/[[:space:]]//g' |
 	grep -v '^$' | sort -u >"$tmp/depends"
 in_depends() { grep -qxF -- "$1" "$tmp/depends"; }
+# owner PATH: the installed package that ships PATH; dpkg -S knows /usr/lib
+# or /lib, whichever the package names on a merged-/usr system.
+owner() {
+	for p in "$1" "/usr$1" "${1#/usr}" "$(readlink -f "$1")"; do
+		o=$(dpkg -S "$p" 2>/dev/null | head -n 1 | sed 's/[:,].*//')
+		[ -z "$o" ] || { echo "$o"; return 0; }
+	done
+	return 1
+}
 
-# Each library ldd names: the package that ships it (dpkg -S knows /usr/lib
-# or /lib, whichever the package names on a merged-/usr system).
+# Each library ldd names: the package that ships it is in Depends.
 if [ -x "$BIN" ]; then
 	ldd "$BIN" >"$tmp/ldd" || fail "ldd $BIN failed"
 	while read -r name arrow path _; do
 		case $name in linux-vdso.so.*) continue ;; esac
 		[ "$arrow" = "=>" ] || path=$name # the loader: "/lib64/ld-linux-x86-64.so.2 (0x...)"
 		case $path in /*) ;; *) fail "ldd: $name not found"; continue ;; esac
-		pkg=
-		for p in "$path" "/usr$path" "${path#/usr}" "$(readlink -f "$path")"; do
-			pkg=$(dpkg -S "$p" 2>/dev/null | head -n 1 | sed 's/[:,].*//') && [ -n "$pkg" ] && break
-		done
-		if [ -z "$pkg" ]; then
+		if ! pkg=$(owner "$path"); then
 			fail "$name ($path) belongs to no installed package"
 		elif ! in_depends "$pkg"; then
 			fail "$name ($path) is in package $pkg, which Depends does not name"
@@ -102,16 +107,27 @@ expect /usr/share/doc/vuproxy/examples/vuproxy.conf.example
 expect /etc/vuproxy
 # The man page when the build makes one (the vup_man target).
 [ ! -f "$BUILD_DIR/vuproxy.1" ] || expect /usr/share/man/man1/vuproxy.1.gz
-# What the launcher and the units run is in the package.
+# What the launcher and the units run: in the package, or in a package
+# Depends names (the units' Exec*= lines: ExecStart, ExecReload, ...).
 grep -qxF "VUPROXY='/usr/bin/vuproxy'" "$tmp/root$extcap_dir/vuproxy-extcap" 2>/dev/null ||
 	fail "the packaged extcap launcher does not run /usr/bin/vuproxy"
 for u in "$tmp"/root/lib/systemd/system/*; do
 	[ -f "$u" ] || continue
-	sed -n 's/^ExecStart=[-@:+!]*\([^ ]*\).*/\1/p' "$u" | while read -r prog; do
-		grep -qxF -- "$prog" "$tmp/files" || echo "${u##*/} runs $prog"
-	done
-done >"$tmp/execs"
-while read -r line; do fail "$line, which the package does not hold"; done <"$tmp/execs"
+	sed -n 's/^Exec[A-Za-z]*=[-@:+!]*\([^ ]*\).*/\1/p' "$u" >"$tmp/progs"
+	while read -r prog; do
+		case $prog in
+		/*) ;;
+		*) fail "${u##*/} runs $prog: not an absolute path"; continue ;;
+		esac
+		grep -qxF -- "$prog" "$tmp/files" && continue
+		if pkg=$(owner "$prog"); then
+			in_depends "$pkg" ||
+				fail "${u##*/} runs $prog, from package $pkg, which Depends does not name"
+		else
+			fail "${u##*/} runs $prog, which neither the package nor an installed package holds"
+		fi
+	done <"$tmp/progs"
+done
 
 if [ $bad = 0 ]; then
 	echo "ci-package: OK ($(grep -c . "$tmp/files") paths in $DEB)"
