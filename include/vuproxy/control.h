@@ -111,6 +111,9 @@ bool vup_control_subscribed(const struct vup_control *c);
 void vup_control_publish(struct vup_control *c, const char *line, size_t len);
 const char *vup_control_path(const struct vup_control *c);
 
+/* $RUNTIME: /run/vuproxy for root, else $XDG_RUNTIME_DIR/vuproxy (not
+ * created).  0, or -errno with err set. */
+int vup_control_runtime_dir(char *dir, size_t cap, char *err, size_t errlen);
 /* The default path: $RUNTIME/<name>.ctl, $RUNTIME being /run/vuproxy for
  * root, else $XDG_RUNTIME_DIR/vuproxy; the directory is created (0700)
  * if missing.  0, or -errno with err set. */

@@ -51,6 +51,11 @@ struct vup_proxy_config {
 	const char *control_path;
 	unsigned control_mode;
 	bool control_optional;
+	/* Called once every listening socket (the control socket too) is
+	 * open and before the first connection is made: where --user drops
+	 * privileges.  Nonzero stops the start (-EPERM). */
+	int (*on_listening)(void *ctx);
+	void *on_listening_ctx;
 };
 
 /* What takes a flight-recorder snapshot: X(id, name, chosen by

@@ -33,13 +33,15 @@ struct ctl {
 static int usage(void)
 {
 	fprintf(stderr,
-	        "usage: vuproxy ctl SOCKET COMMAND [ARGS] [--json]\n"
+	        "usage: vuproxy ctl SOCKET|NAME COMMAND [ARGS] [--json]\n"
 	        "  sessions | show N | stats [--prometheus] | log-level "
 	        "[LEVEL] | subscribe\n"
 	        "  rules load FILE [--session N] | rules clear [--session N]\n"
 	        "  record start FILE|- [--session N] [--tap net|blk] | "
 	        "record stop\n"
-	        "  snapshot [FILE] | help\n");
+	        "  snapshot [FILE] | help\n"
+	        "NAME: the vuproxy started with --name NAME (its socket "
+	        "$RUNTIME/NAME.ctl)\n");
 	return 2;
 }
 
@@ -221,8 +223,27 @@ int vup__ctl_connect(const char *path)
 	return fd;
 }
 
-static int connect_to(const char *path)
+/* SOCKET: a path, or the name of a vuproxy (--name, the unit's
+ * instance) whose socket is $RUNTIME/NAME.ctl: a word with no slash
+ * that names no file here. */
+static const char *socket_path(const char *arg, char *buf, size_t len)
 {
+	char dir[4096], err[256];
+	if (strchr(arg, '/') || access(arg, F_OK) == 0 ||
+	    vup_control_runtime_dir(dir, sizeof(dir), err, sizeof(err)))
+		return arg;
+	size_t n = strlen(arg);
+	bool has_ext = n > 4 && strcmp(arg + n - 4, ".ctl") == 0;
+	if ((size_t)snprintf(buf, len, "%s/%s%s", dir, arg,
+	                     has_ext ? "" : ".ctl") >= len)
+		return arg;
+	return buf;
+}
+
+static int connect_to(const char *arg)
+{
+	char buf[4096];
+	const char *path = socket_path(arg, buf, sizeof(buf));
 	int fd = vup__ctl_connect(path);
 	if (fd < 0)
 		fprintf(stderr,

@@ -10,22 +10,32 @@
 #include "vuproxy/log.h"
 #include "vuproxy/proxy.h"
 
+int vup_control_runtime_dir(char *dir, size_t cap, char *err, size_t errlen)
+{
+	if (geteuid() == 0) {
+		snprintf(dir, cap, "/run/vuproxy");
+		return 0;
+	}
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	if (!xdg || !*xdg) {
+		snprintf(err, errlen,
+		         "XDG_RUNTIME_DIR is not set (give --control PATH)");
+		return -ENOENT;
+	}
+	if ((size_t)snprintf(dir, cap, "%s/vuproxy", xdg) >= cap) {
+		snprintf(err, errlen, "XDG_RUNTIME_DIR is too long");
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
 int vup_control_default_path(const char *name, char *out, size_t cap, char *err,
                              size_t errlen)
 {
 	char dir[4096];
-	if (geteuid() == 0) {
-		snprintf(dir, sizeof(dir), "/run/vuproxy");
-	} else {
-		const char *xdg = getenv("XDG_RUNTIME_DIR");
-		if (!xdg || !*xdg) {
-			snprintf(err, errlen,
-			         "XDG_RUNTIME_DIR is not set (give --control "
-			         "PATH)");
-			return -ENOENT;
-		}
-		snprintf(dir, sizeof(dir), "%s/vuproxy", xdg);
-	}
+	int rc = vup_control_runtime_dir(dir, sizeof(dir), err, errlen);
+	if (rc)
+		return rc;
 	/* Only ours: a directory others can write would let them swap the
 	 * socket for their own. */
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {

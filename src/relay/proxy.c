@@ -304,6 +304,10 @@ int vup_proxy_start(uv_loop_t *loop, const struct vup_proxy_config *cfg,
 		vup_proxy_stop(p);
 		return -EINVAL;
 	}
+	if (cfg->on_listening && cfg->on_listening(cfg->on_listening_ctx)) {
+		vup_proxy_stop(p);
+		return -EPERM;
+	}
 	if (cfg->frontend.role == VUP_ROLE_CONNECT &&
 	    cfg->backend.role == VUP_ROLE_CONNECT)
 		start_session_connect_connect(p);

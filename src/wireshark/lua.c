@@ -24,11 +24,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lua_internal.h"
 #include "vuproxy/pcapng.h"
 #include "vuproxy/proto.h"
 #include "vuproxy/tapfmt.h"
 #include "vuproxy/wireshark_lua.h"
-#include "lua_internal.h"
 
 #define ABBR_MAX  128
 #define MAX_ABBRS 512

@@ -2,9 +2,9 @@
  * dissector of finding records reads: the record's constants (tracemsg.h)
  * and the rows of VUP_CHECKS, so that a finding shows its row's title and
  * the spec sentence it rests on without the record repeating them. */
+#include "lua_internal.h"
 #include "vuproxy/check.h"
 #include "vuproxy/tracemsg.h"
-#include "lua_internal.h"
 
 static void field(FILE *f, const char *key, const char *value, bool last)
 {

@@ -1,0 +1,42 @@
+/* gen_man: writes the man page from its template (doc/vuproxy.1.in): the
+ * line "@OPTIONS@" becomes the proxy's options from the option table,
+ * "@VERSION@" the version.  Run by the build (target vup_man). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_internal.h"
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: gen_man TEMPLATE OUT\n");
+		return 2;
+	}
+	FILE *in = fopen(argv[1], "r"), *out = fopen(argv[2], "w");
+	if (!in || !out) {
+		perror(!in ? argv[1] : argv[2]);
+		return 1;
+	}
+	char line[4096];
+	while (fgets(line, sizeof(line), in)) {
+		if (strcmp(line, "@OPTIONS@\n") == 0) {
+			vup_opts_print_man(out, vup_proxy_opts, VUP_OPT_COUNT);
+			continue;
+		}
+		char *at = strstr(line, "@VERSION@");
+		if (at) {
+			*at = '\0';
+			fprintf(out, "%s%s%s", line, vup__cli_version(),
+			        at + strlen("@VERSION@"));
+		} else {
+			fputs(line, out);
+		}
+	}
+	int bad = ferror(in) || fclose(out) != 0;
+	fclose(in);
+	if (bad) {
+		fprintf(stderr, "gen_man: %s: write error\n", argv[2]);
+		return 1;
+	}
+	return 0;
+}
