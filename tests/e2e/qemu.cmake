@@ -20,6 +20,10 @@
 #                 (SET_LOG_BASE with its fd), each tap counts exactly the
 #                 buffers its device used.  Labelled slow (two guest boots, 120 s at most);
 #                 the sanitizer pass leaves it out (scripts/test.sh).
+#   e2e_qemu_service: README's "Run as a service" followed: the units'
+#                 ExecStart and ListenStream, a conf file, systemd's
+#                 systemd-socket-activate holding the socket; QEMU's first
+#                 connection starts vuproxy, whose guest pings testpmd.
 # Each runs `vuproxy check` on vuproxy's trace: no error-level finding.
 # Needs: qemu-system-x86, qemu-system-common (qemu-storage-daemon,
 # virtiofsd), dpdk-dev, busybox-static,
@@ -28,5 +32,6 @@ vup_e2e_test(e2e_qemu_net qemu_net.sh)
 vup_e2e_test(e2e_qemu_blk qemu_blk.sh)
 vup_e2e_test(e2e_qemu_fs qemu_fs.sh)
 vup_e2e_test(e2e_qemu_backend_restart qemu_backend_restart.sh)
+vup_e2e_test(e2e_qemu_service qemu_service.sh)
 vup_e2e_test(e2e_qemu_migrate qemu_migrate.sh)
 set_tests_properties(e2e_qemu_migrate PROPERTIES LABELS "e2e;slow" TIMEOUT 120)
