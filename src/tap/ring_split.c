@@ -165,6 +165,45 @@ static void scan_used(struct vup_ring *q, const struct vup_guest_mem *m,
 	}
 }
 
+/* A head the device used before the re-check may have been offered
+ * again before the walk read it: Linux frees each frame before it sends
+ * the next and takes the lowest free head, so at a few frames a second
+ * every frame goes out on head 0, through the same indirect table (the
+ * one kmalloc got back).  The walk of the first offer then read the
+ * descriptors (and table) as rewritten for the later one: that copy holds
+ * another buffer's bytes, which even an unverified copy must not.  The
+ * walk loop stamped in stamp2 (free during the avail round), with their
+ * last avail index in first[], the heads of the slots it read; this adds
+ * the slots offered up to A2.  False if one could not be read. */
+static bool stamp_reoffers(struct vup_ring *q, const struct vup_guest_mem *m,
+                           uint32_t sgen, uint16_t A2)
+{
+	uint32_t n = q->cfg.size;
+	uint16_t span = A2 - q->avail_cur;
+	if (span > 32768)
+		return true; /* A2 behind: the copies are torn as lapped */
+	uint16_t from = span > n ? A2 - (uint16_t)n : q->avail_cur;
+	for (uint16_t t = from; t != A2; t++) {
+		uint16_t head;
+		if (!vup__read16(m, avail_slot(q, t), &head))
+			return false;
+		if (head < n) {
+			q->stamp2[head] = sgen;
+			q->first[head] = t;
+		}
+	}
+	return true;
+}
+
+/* Whether r's head was offered again after r's own offer (up to what
+ * stamp_reoffers read). */
+static bool reoffered(const struct vup_ring *q, const struct vup_ring_rec *r,
+                      uint32_t sgen)
+{
+	return r->head < q->cfg.size && q->stamp2[r->head] == sgen &&
+	       q->first[r->head] != r->avail_idx;
+}
+
 /* Whether avail entry t may be one whose use the used phase has already
  * counted (the avail phase lagged: lapped or stalled). */
 static bool already_used(const struct vup_ring *q, uint16_t head, uint16_t t)
@@ -220,6 +259,7 @@ static int avail_round(struct vup_ring *q, const struct vup_guest_mem *m,
                        uint64_t now, uint32_t *conflict)
 {
 	uint32_t n = q->cfg.size, nw = 0, gen = vup__next_gen(q);
+	uint32_t sgen = vup__next_gen(q); /* heads offered (stamp2) */
 	uint16_t A, Uc, A2, U2;
 	int rc = 0;
 
@@ -251,6 +291,10 @@ static int avail_round(struct vup_ring *q, const struct vup_guest_mem *m,
 			if (!q->halt)
 				q->st.unreadable++;
 			break;
+		}
+		if (head < n) {
+			q->stamp2[head] = sgen;
+			q->first[head] = t;
 		}
 		if (!q->in_order && head >= n) {
 			q->avail_cur++; /* no record: its use counts malformed
@@ -293,12 +337,20 @@ static int avail_round(struct vup_ring *q, const struct vup_guest_mem *m,
 		return rc;
 
 	/* Re-check what this round copied. */
-	bool all_torn = false;
+	bool all_torn = false, unverified = false;
 	if (!vup__read16(m, q->cfg.used + VUP_USED_OFF_IDX, &U2) ||
 	    !vup__read16(m, q->cfg.avail + VUP_AVAIL_OFF_IDX, &A2))
 		all_torn = true;
 	else
 		scan_used(q, m, gen, U2, &all_torn);
+	for (uint32_t i = 0; !all_torn && i < nw; i++)
+		unverified |=
+		        q->rec[q->work[i]].state == REC_OK &&
+		        q->rec[q->work[i]].flags & VUP_RING_BUF_UNVERIFIED;
+	/* Only a copy used before U2 was read can have been offered again
+	 * before its walk (U2 is read before A2): no extra read otherwise. */
+	if (unverified && !stamp_reoffers(q, m, sgen, A2))
+		all_torn = true;
 	for (uint32_t i = 0; i < nw; i++) {
 		struct vup_ring_rec *r = &q->rec[q->work[i]];
 		if (r->state != REC_OK)
@@ -307,6 +359,8 @@ static int avail_round(struct vup_ring *q, const struct vup_guest_mem *m,
 		struct ring_walk w;
 		vup__walk_start(&w, q, r, NULL);
 		if (all_torn || (uint16_t)(A2 - r->avail_idx) > n ||
+		    (r->flags & VUP_RING_BUF_UNVERIFIED &&
+		     reoffered(q, r, sgen)) ||
 		    !vup__read16(m, avail_slot(q, r->avail_idx), &head) ||
 		    head != r->head || !split_walk(q, m, head, &w) ||
 		    w.hash != r->hash)
@@ -336,7 +390,8 @@ static bool reoffer_harmless(const struct vup_ring *q,
  *
  * A head used twice since the last poll (offered, used, offered again and
  * used again: a polling device, a driver sending frames back to back)
- * has one record, the first offer's: the round stops before the second
+ * has one record, the first offer's (torn: its walk read the second
+ * offer's chain, see stamp_reoffers): the round stops before the second
  * use and returns 1, so that the next avail round records the second
  * offer and the next used round takes its use. */
 static int used_round(struct vup_ring *q, const struct vup_guest_mem *m,
