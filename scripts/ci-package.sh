@@ -129,6 +129,19 @@ for u in "$tmp"/root/lib/systemd/system/*; do
 	done <"$tmp/progs"
 done
 
+# The maintainer scripts, run in a DPKG_ROOT as dpkg --root runs them:
+# remove keeps the service's traces, purge removes them (policy 10.8).
+maint=$tmp/maint
+mkdir -p "$maint/var/log/vuproxy" && touch "$maint/var/log/vuproxy/vm1.pcapng.gz"
+dpkg-deb -e "$DEB" "$tmp/control"
+for step in "postinst configure" "postrm remove"; do
+	DPKG_ROOT=$maint sh -e "$tmp/control/${step% *}" "${step#* }" ||
+		fail "$step failed in a DPKG_ROOT"
+done
+[ -f "$maint/var/log/vuproxy/vm1.pcapng.gz" ] || fail "postrm remove deleted the traces in /var/log/vuproxy"
+DPKG_ROOT=$maint sh -e "$tmp/control/postrm" purge || fail "postrm purge failed in a DPKG_ROOT"
+[ ! -e "$maint/var/log/vuproxy" ] || fail "postrm purge left /var/log/vuproxy (LogsDirectory=)"
+
 if [ $bad = 0 ]; then
 	echo "ci-package: OK ($(grep -c . "$tmp/files") paths in $DEB)"
 fi
