@@ -59,7 +59,7 @@ static char *read_file(const char *path, char *err, size_t errlen)
 	                  : n > CONFIG_MAX_BYTES  ? "larger than 1 MiB"
 	                  : memchr(text, '\0', n) ? "not a text file"
 	                  : !n && S_ISFIFO(st.st_mode)
-	                          ? "a FIFO nothing was written to"
+	                          ? "a FIFO or pipe nothing was written to"
 	                          : NULL;
 	if (why) {
 		snprintf(err, errlen, "%s: %s", path, why);

@@ -39,7 +39,7 @@ refused "--config as -r's value" "-r --config: not loaded" \
 # What is not a regular file: never a hang, never a crash.
 refused "a directory" "--config $W: Is a directory" --config "$W"
 mkfifo "$W/fifo"
-refused "a FIFO nobody writes to" "--config $W/fifo: a FIFO nothing was written to" \
+refused "a FIFO nobody writes to" "--config $W/fifo: a FIFO or pipe nothing was written to" \
 	--config "$W/fifo"
 refused "a pipe (<(...)) read to its end" ":2: --ring '0'" \
 	--config <(sleep 0.3; printf 'frontend listen:/x\nring 0\n')
