@@ -20,9 +20,18 @@ WERR=OFF; [ "${WERROR:-0}" = 1 ] && WERR=ON
 bad=0
 fail() { echo "ci-package: FAIL: $*" >&2; bad=1; }
 
+# Debian's build flags, as debhelper's cmake build passes them (CPPFLAGS
+# into CFLAGS: CMake reads no CPPFLAGS), with all hardening on: vuproxy
+# runs as root and parses what its peers send.  _FORTIFY_SOURCE, the
+# stack protector, RELRO and BIND_NOW; checked on the packaged binary.
+export DEB_BUILD_MAINT_OPTIONS=hardening=+all
+CFLAGS="$(dpkg-buildflags --get CPPFLAGS) $(dpkg-buildflags --get CFLAGS)"
+LDFLAGS=$(dpkg-buildflags --get LDFLAGS)
 echo "ci-package: Release build with prefix /usr into $BUILD_DIR"
+echo "ci-package: CFLAGS=$CFLAGS LDFLAGS=$LDFLAGS"
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DVUP_TESTS=OFF \
-	-DCMAKE_INSTALL_PREFIX=/usr -DVUP_WERROR=$WERR >/dev/null
+	-DCMAKE_INSTALL_PREFIX=/usr -DVUP_WERROR=$WERR \
+	-DCMAKE_C_FLAGS="$CFLAGS" -DCMAKE_EXE_LINKER_FLAGS="$LDFLAGS" >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 rm -f "$BUILD_DIR"/vuproxy_*.deb
 (cd "$BUILD_DIR" && cpack -G DEB >/dev/null)
@@ -71,6 +80,18 @@ if [ -x "$BIN" ]; then
 			echo "ci-package: $name: $pkg"
 		fi
 	done <"$tmp/ldd"
+fi
+
+# The hardening the flags asked for is in the packaged binary (what
+# lintian's hardening-no-* tags look at).
+if [ -x "$BIN" ]; then
+	readelf -lW "$BIN" | grep -q GNU_RELRO || fail "$BIN: no RELRO"
+	readelf -dW "$BIN" | grep -qE 'BIND_NOW|FLAGS_1.*NOW' || fail "$BIN: no BIND_NOW"
+	readelf -hW "$BIN" | grep -q 'DYN (' || fail "$BIN: not PIE"
+	readelf --dyn-syms -W "$BIN" | grep -q '__[a-z_]*_chk' ||
+		fail "$BIN: no fortified function (_FORTIFY_SOURCE)"
+	readelf --dyn-syms -W "$BIN" | grep -q '__stack_chk_fail' ||
+		fail "$BIN: no stack protector"
 fi
 
 # The packaged program runs, and the packaged dissector is its own.
@@ -128,6 +149,19 @@ for u in "$tmp"/root/lib/systemd/system/*; do
 		fi
 	done <"$tmp/progs"
 done
+
+# The maintainer scripts, run in a DPKG_ROOT as dpkg --root runs them:
+# remove keeps the service's traces, purge removes them (policy 10.8).
+maint=$tmp/maint
+mkdir -p "$maint/var/log/vuproxy" && touch "$maint/var/log/vuproxy/vm1.pcapng.gz"
+dpkg-deb -e "$DEB" "$tmp/control"
+for step in "postinst configure" "postrm remove"; do
+	DPKG_ROOT=$maint sh -e "$tmp/control/${step% *}" "${step#* }" ||
+		fail "$step failed in a DPKG_ROOT"
+done
+[ -f "$maint/var/log/vuproxy/vm1.pcapng.gz" ] || fail "postrm remove deleted the traces in /var/log/vuproxy"
+DPKG_ROOT=$maint sh -e "$tmp/control/postrm" purge || fail "postrm purge failed in a DPKG_ROOT"
+[ ! -e "$maint/var/log/vuproxy" ] || fail "postrm purge left /var/log/vuproxy (LogsDirectory=)"
 
 if [ $bad = 0 ]; then
 	echo "ci-package: OK ($(grep -c . "$tmp/files") paths in $DEB)"

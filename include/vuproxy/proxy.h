@@ -13,6 +13,8 @@
 #include "vuproxy/tap.h"
 #include "vuproxy/trace.h"
 
+struct vup_sd_listen;
+
 struct vup_proxy_config {
 	struct vup_endpoint frontend;
 	struct vup_endpoint backend;
@@ -56,6 +58,11 @@ struct vup_proxy_config {
 	 * privileges.  Nonzero stops the start (-EPERM). */
 	int (*on_listening)(void *ctx);
 	void *on_listening_ctx;
+	/* The sockets systemd handed over (sdnotify.h), taken by the caller
+	 * before it opened any file: then LISTEN_FDS can only name what
+	 * systemd passed, never a descriptor of vuproxy's own (a trace, the
+	 * loop's).  NULL: vup_proxy_start takes them from the environment. */
+	const struct vup_sd_listen *inherited;
 };
 
 /* What takes a flight-recorder snapshot: X(id, name, chosen by

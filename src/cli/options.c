@@ -203,10 +203,15 @@ static int split_line(const struct vup_opt_def *defs, size_t ndefs, char *line,
                       int lineno, char **args, int *lines, size_t max,
                       size_t *n, char *err, size_t errlen)
 {
-	char *val = line + strcspn(line, " \t");
+	/* "name value", or "--name=value" as on a command line (a long
+	 * name only: "-w=F" is getopt's "=F", spelled out here as "-w F"). */
+	bool letter = line[0] == '-' && line[1] && line[1] != '-';
+	char *val = line + strcspn(line, letter ? " \t" : " \t=");
+	bool eq = *val == '=';
 	if (*val) {
 		*val++ = '\0';
-		val += strspn(val, " \t");
+		if (!eq)
+			val += strspn(val, " \t");
 	}
 	const struct vup_opt_def *d = NULL;
 	bool ambiguous = false;
@@ -229,7 +234,7 @@ static int split_line(const struct vup_opt_def *defs, size_t ndefs, char *line,
 		         lineno, line);
 		return -1;
 	}
-	if (!d->arg != !*val) {
+	if (!d->arg != !*val || (eq && !d->arg)) {
 		snprintf(err, errlen,
 		         d->arg ? "%d: '%s' needs a value (%s)"
 		                : "%d: '%s' takes no value%.0s",

@@ -160,8 +160,9 @@ int vup_opts_scan(const struct vup_opt_def *defs, size_t ndefs, int argc,
                   char *const *argv, int first, struct vup_opt_val *out,
                   size_t max, size_t *n, int *bad, char *err, size_t errlen);
 
-/* A config file's text as arguments: each line "[--]name [value]" or
- * "-x [value]" becomes "--name" (and "value"), checked against defs
+/* A config file's text as arguments: each line "[--]name [value]",
+ * "[--]name=value" or "-x [value]" becomes "--name" (and "value"),
+ * checked against defs
  * (known, value present exactly when one is taken, no --config).
  * args[] point into buf (NUL-separated copy of text, len+2 bytes);
  * lines[i] is the 1-based line of args[i].  0, or -1 with err

@@ -2,8 +2,12 @@
  * list first (so that later options override theirs), then the options
  * are parsed (proxy_args.c) and the proxy runs (proxy_run.c). */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli_internal.h"
 #include "vuproxy/log.h"
@@ -21,31 +25,48 @@ struct expanded {
 	size_t nowned;
 };
 
+/* PATH's text, NUL-terminated, or NULL with err set.  Never waits for
+ * a FIFO's writer: `--config FIFO` with nobody writing to it is refused
+ * (a unit's start must not hang on it); a pipe a writer holds, as
+ * `--config <(...)` gives, is read to its end. */
 static char *read_file(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	char *text = NULL;
+	size_t n = 0;
+	int e = fd < 0 || fstat(fd, &st) < 0 ? errno : 0;
+	if (!e && S_ISDIR(st.st_mode))
+		e = EISDIR;
+	if (!e && !(text = malloc(CONFIG_MAX_BYTES + 1)))
+		e = ENOMEM;
+	while (!e && n <= CONFIG_MAX_BYTES) {
+		ssize_t r = read(fd, text + n, CONFIG_MAX_BYTES + 1 - n);
+		if (r < 0 && errno == EAGAIN) { /* a pipe's writer, later */
+			poll(&(struct pollfd){.fd = fd, .events = POLLIN}, 1,
+			     -1);
+			continue;
+		}
+		if (r < 0 && errno != EINTR)
+			e = errno;
+		if (r == 0)
+			break;
+		n += r > 0 ? (size_t)r : 0;
 	}
-	char *text = malloc(CONFIG_MAX_BYTES + 1);
-	size_t n = text ? fread(text, 1, CONFIG_MAX_BYTES + 1, f) : 0;
-	bool bad = ferror(f) || n > CONFIG_MAX_BYTES;
-	fclose(f);
-	if (!text || bad) {
-		snprintf(err, errlen, "%s: %s", path,
-		         !text                  ? "out of memory"
-		         : n > CONFIG_MAX_BYTES ? "larger than 1 MiB"
-		                                : "read error");
+	if (fd >= 0)
+		close(fd);
+	const char *why = e                       ? strerror(e)
+	                  : n > CONFIG_MAX_BYTES  ? "larger than 1 MiB"
+	                  : memchr(text, '\0', n) ? "not a text file"
+	                  : !n && S_ISFIFO(st.st_mode)
+	                          ? "a FIFO or pipe nothing was written to"
+	                          : NULL;
+	if (why) {
+		snprintf(err, errlen, "%s: %s", path, why);
 		free(text);
 		return NULL;
 	}
 	text[n] = '\0';
-	if (memchr(text, '\0', n)) {
-		snprintf(err, errlen, "%s: not a text file", path);
-		free(text);
-		return NULL;
-	}
 	return text;
 }
 
@@ -128,38 +149,53 @@ static void expanded_free(struct expanded *e)
 	free(e->origin);
 }
 
-/* "--config FILE" and "--config=FILE" (spelled out: a prefix of it is
- * left to the parser, which says it is read first). */
-static const char *config_arg(int argc, char **argv, int *i)
+/* The --config options of the command line as the parser will see them:
+ * any spelling getopt_long takes (--config=F, --conf F), and never an
+ * other option's value ("-w --config" writes to a file of that name).
+ * *n = 0 when the line does not scan: the parser says why. */
+static struct vup_opt_val *find_configs(int argc, char **argv, size_t *n)
 {
-	if (strncmp(argv[*i], "--config=", 9) == 0)
-		return argv[*i] + 9;
-	if (strcmp(argv[*i], "--config") == 0 && *i + 1 < argc)
-		return argv[++*i];
-	return NULL;
+	size_t max = 1;
+	for (int i = 1; i < argc; i++)
+		max += strlen(argv[i]) + 1;
+	struct vup_opt_val *v = calloc(max, sizeof(*v));
+	char why[256];
+	int bad;
+	if (v && vup_opts_scan(vup_proxy_opts, VUP_OPT_COUNT, argc, argv, 1, v,
+	                       max, n, &bad, why, sizeof(why)))
+		*n = 0;
+	return v;
 }
 
 static int expand(int argc, char **argv, struct expanded *e, char *err,
                   size_t errlen)
 {
 	*e = (struct expanded){0};
+	size_t n = 0, k = 0;
+	struct vup_opt_val *v = find_configs(argc, argv, &n);
+	if (!v)
+		goto oom;
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0) {
-			for (; i < argc; i++)
-				if (!push(e, argv[i], NULL))
-					goto oom;
-			break;
+		const char *path = NULL;
+		for (; k < n && v[k].argi <= i; k++)
+			if (v[k].argi == i && v[k].id == VUP_OPT_CONFIG)
+				path = v[k].arg;
+		if (!path) {
+			if (!push(e, argv[i], NULL))
+				goto oom;
+			continue;
 		}
-		const char *path = i ? config_arg(argc, argv, &i) : NULL;
-		if (path) {
-			if (splice_config(e, path, err, errlen))
-				return -1;
-		} else if (!push(e, argv[i], NULL)) {
-			goto oom;
+		if (splice_config(e, path, err, errlen)) {
+			free(v);
+			return -1;
 		}
+		if (i + 1 < argc && path == argv[i + 1])
+			i++; /* "--config FILE": FILE was its value */
 	}
+	free(v);
 	return 0;
 oom:
+	free(v);
 	snprintf(err, errlen, "out of memory");
 	return -1;
 }

@@ -284,14 +284,23 @@ static void finish(uv_loop_t *loop, struct run_state *st,
 
 int vup__proxy_run(struct vup_proxy_args *a)
 {
-	char pid_name[32], control_path[4096];
+	char pid_name[32], control_path[4096], err[512];
 	struct vup_privdrop_user run_as;
 	struct vup_rules *rules = NULL;
+	struct vup_sd_listen inherited;
+	struct vup_proxy_config *cfg = &a->cfg;
+	/* systemd's sockets first, while descriptors 3 and up are only what
+	 * it passed: a LISTEN_FDS that names more is refused here, before
+	 * the trace or the loop could be given a number it names. */
+	if (vup_sd_listen_take(&inherited, err, sizeof(err)) < 0) {
+		vup_log(VUP_LOG_ERROR, "socket activation: %s", err);
+		return 1;
+	}
+	cfg->inherited = &inherited;
 	int rc = prepare(a, pid_name, sizeof(pid_name), control_path,
 	                 sizeof(control_path), &run_as, &rules);
 	if (rc)
 		return rc;
-	struct vup_proxy_config *cfg = &a->cfg;
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 	/* --user: once the sockets are open (the control socket too, in a

@@ -34,16 +34,20 @@ static int match_side(const struct vup_proxy *p, const char *path)
 
 int vup__systemd_listeners(struct vup_proxy *p, int fds[2])
 {
-	struct vup_sd_listen l;
+	struct vup_sd_listen taken;
+	const struct vup_sd_listen *l = p->cfg.inherited;
 	char err[512], path[sizeof(p->cfg.frontend.path) + 2];
 	fds[0] = fds[1] = -1;
-	int n = vup_sd_listen_take(&l, err, sizeof(err));
-	if (n < 0) {
-		vup_log(VUP_LOG_ERROR, "socket activation: %s", err);
-		return n;
+	if (!l) {
+		int n = vup_sd_listen_take(&taken, err, sizeof(err));
+		if (n < 0) {
+			vup_log(VUP_LOG_ERROR, "socket activation: %s", err);
+			return n;
+		}
+		l = &taken;
 	}
-	for (unsigned i = 0; i < l.n; i++) {
-		int fd = l.fds[i].fd;
+	for (unsigned i = 0; i < l->n; i++) {
+		int fd = l->fds[i].fd;
 		int rc = vup_endpoint_inherited(fd, path, sizeof(path), err,
 		                                sizeof(err));
 		if (rc < 0) {
@@ -51,8 +55,8 @@ int vup__systemd_listeners(struct vup_proxy *p, int fds[2])
 			 * a mistake to fix, not to run around. */
 			vup_log(VUP_LOG_ERROR,
 			        "socket activation: %s (LISTEN_FDNAMES: %s)",
-			        err, l.fds[i].name);
-			close_all(&l, i);
+			        err, l->fds[i].name);
+			close_all(l, i);
 			for (int s = 0; s < 2; s++)
 				if (fds[s] >= 0)
 					close(fds[s]);
@@ -65,7 +69,7 @@ int vup__systemd_listeners(struct vup_proxy *p, int fds[2])
 			        "socket activation: descriptor %d (%s) is "
 			        "bound "
 			        "to %s, which %s; closing it",
-			        fd, l.fds[i].name, *path ? path : "no path",
+			        fd, l->fds[i].name, *path ? path : "no path",
 			        side < 0 ? "no listen: endpoint names"
 			                 : "another descriptor already serves");
 			close(fd);

@@ -14,7 +14,8 @@ fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 refused() { # WHAT EXPECTED-MESSAGE ARGS...
 	local what=$1 want=$2
 	shift 2
-	"$VUPROXY" "$@" >"$W/out" 2>&1
+	# A hang is a failure too (status 124).
+	timeout 10 "$VUPROXY" "$@" >"$W/out" 2>&1
 	local rc=$?
 	if [ "$rc" != 2 ] || ! grep -qF -- "$want" "$W/out"; then
 		fail "$what: status $rc (want 2), output: $(cat "$W/out") (want '$want')"
@@ -30,6 +31,20 @@ refused "a missing file" "--config $W/none.conf: No such file" --config "$W/none
 printf 'config %s/range.conf\n' "$W" >"$W/nested.conf"
 refused "--config in a config file" "has no place in a config file" --config "$W/nested.conf"
 head -2 "$W/range.conf" >"$W/ends.conf"
+# --config as getopt_long reads the command line: a prefix of it, and
+# never another option's value (-r's here: the rules file "--config").
+refused "--conf, a prefix" "$W/range.conf:3: --ring '0'" --conf "$W/range.conf"
+refused "--config as -r's value" "-r --config: not loaded" \
+	-r --config --frontend "listen:$W/a.sock" --backend "connect:$W/b.sock" --no-control
+# What is not a regular file: never a hang, never a crash.
+refused "a directory" "--config $W: Is a directory" --config "$W"
+mkfifo "$W/fifo"
+refused "a FIFO nobody writes to" "--config $W/fifo: a FIFO or pipe nothing was written to" \
+	--config "$W/fifo"
+refused "a pipe (<(...)) read to its end" ":2: --ring '0'" \
+	--config <(sleep 0.3; printf 'frontend listen:/x\nring 0\n')
+refused "a NUL byte" "not a text file" --config <(printf 'ring 8\0\n')
+refused "more than 1 MiB" "larger than 1 MiB" --config /dev/zero
 refused "a bad value on the command line after the file" "vuproxy: --ring '0'" --config "$W/ends.conf" --ring 0
 
 # A good file, whose -w the command line overrides: the file's -w cannot

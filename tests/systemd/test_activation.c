@@ -16,7 +16,9 @@
  * - WATCHDOG_USEC: WATCHDOG=1 pings;
  * - an inherited socket no endpoint names: warned about, vuproxy listens
  *   on its own; one that is not a listening stream socket: vuproxy
- *   refuses to start, saying what it got.
+ *   refuses to start, saying what it got;
+ * - LISTEN_FDS naming a descriptor not passed: exit 1 with EBADF said,
+ *   never a descriptor of vuproxy's own taken for it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +43,7 @@ struct mgr {
 	int notify; /* our NOTIFY_SOCKET */
 	int sock;   /* the socket unit's listener, -1 none */
 	const char *watchdog_usec;
+	const char *listen_fds; /* LISTEN_FDS, when not what fd3 says */
 };
 
 static int setup(void **state)
@@ -100,10 +103,16 @@ static int start(struct mgr *m, int fd3, const char *const *args)
 		/* dup2 clears close-on-exec: fd 3 crosses the exec. */
 		if (fd3 >= 0 && dup2(fd3, 3) < 0)
 			_exit(126);
+		if (fd3 < 0)
+			close(3);
 		char pidbuf[24];
 		snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)getpid());
 		setenv("LISTEN_PID", pidbuf, 1);
-		setenv("LISTEN_FDS", fd3 >= 0 ? "1" : "0", 1);
+		setenv("LISTEN_FDS",
+		       m->listen_fds ? m->listen_fds
+		       : fd3 >= 0    ? "1"
+		                     : "0",
+		       1);
 		setenv("LISTEN_FDNAMES", "vuproxy@vm1.socket", 1);
 		setenv("NOTIFY_SOCKET", m->notify_path, 1);
 		if (m->watchdog_usec)
@@ -346,12 +355,37 @@ static void wrong_kind(void **state)
 	}
 }
 
+/* LISTEN_FDS names a descriptor that was not passed (a wrapper closed
+ * it): vuproxy says so and exits 1.  It once took what it had opened
+ * there itself (the loop's epoll descriptor) and closed it: SIGABRT. */
+static void fd_not_passed(void **state)
+{
+	struct mgr *m = *state;
+	m->fx.be_listen = peer_listen(m->fx.be_path, 8);
+	char conf[256];
+	const char *args[8];
+	unit_args(m, conf, sizeof(conf), args);
+	m->listen_fds = "1";
+	assert_int_equal(start(m, -1, args), 0);
+	assert_int_equal(vproc_wait(&m->fx.vp, PEER_TIMEOUT_MS), 0);
+	m->fx.started = false;
+	if (!WIFEXITED(m->fx.vp.status) || WEXITSTATUS(m->fx.vp.status) != 1)
+		fail_msg("status %#x, want exit 1:\n%s", m->fx.vp.status,
+		         vproc_log_tail(&m->fx.vp));
+	if (!vproc_has_line(&m->fx.vp, "error: socket activation:",
+	                    "descriptor 3", "Bad file descriptor", NULL))
+		fail_msg("%s", vproc_log_tail(&m->fx.vp));
+	struct pollfd pfd = {.fd = m->notify, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 0), 0); /* no READY=1 */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(activated, setup, teardown),
 	        cmocka_unit_test_setup_teardown(unmatched, setup, teardown),
 	        cmocka_unit_test_setup_teardown(wrong_kind, setup, teardown),
+	        cmocka_unit_test_setup_teardown(fd_not_passed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

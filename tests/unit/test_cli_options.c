@@ -225,6 +225,18 @@ static void config_lines_become_arguments(void **state)
 	assert_int_equal(s.n, 3);
 	assert_string_equal(s.args[1], "64");
 	assert_string_equal(s.args[2], "--no-check");
+	/* "--name=value", as on a command line (the example conf and the
+	 * man page say "as on the command line"). */
+	assert_int_equal(split(&s, "--frontend=listen:/run/a b.sock\n"
+	                           "ring=64\n"
+	                           "backend=connect:/x=y\n"),
+	                 0);
+	const char *eq[] = {"--frontend", "listen:/run/a b.sock",
+	                    "--ring",     "64",
+	                    "--backend",  "connect:/x=y"};
+	assert_int_equal(s.n, 6);
+	for (size_t i = 0; i < s.n; i++)
+		assert_string_equal(s.args[i], eq[i]);
 }
 
 static void config_refusals_name_the_line(void **state)
@@ -241,6 +253,9 @@ static void config_refusals_name_the_line(void **state)
 	        {"config /etc/other.conf\n", "has no place in a config file"},
 	        {"--help\n", "has no place in a config file"},
 	        {"-vv\n", "unknown option '-vv'"},
+	        {"strict=\n", "1: 'strict' takes no value"},
+	        {"ring=\n", "1: 'ring' needs a value"},
+	        {"-w=/x\n", "unknown option '-w=/x'"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(split(&s, cases[i].text), -1);
