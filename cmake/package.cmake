@@ -12,8 +12,25 @@
 # has no '-' without a Debian revision: "0.1.0-3-gabc-dirty" becomes
 # "0.1.0+3+gabc+dirty" and a bare commit "abc1234" becomes
 # "0.1.0+gabc1234".
+# In git, the commit count orders builds of one project version for apt
+# (0.1.0+git812.3c60279 is newer than 0.1.0+git799.abcdef0).
 if(NOT DEFINED VUP_VERSION_STRING)
   set(VUP_VERSION_STRING "${PROJECT_VERSION}")
+  find_package(Git QUIET)
+  if(GIT_FOUND AND EXISTS "${PROJECT_SOURCE_DIR}/.git")
+    execute_process(COMMAND "${GIT_EXECUTABLE}" -C "${PROJECT_SOURCE_DIR}"
+                    rev-list --count HEAD
+                    OUTPUT_VARIABLE _vup_count RESULT_VARIABLE _rc1
+                    ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
+    execute_process(COMMAND "${GIT_EXECUTABLE}" -C "${PROJECT_SOURCE_DIR}"
+                    rev-parse --short HEAD
+                    OUTPUT_VARIABLE _vup_hash RESULT_VARIABLE _rc2
+                    ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(_rc1 EQUAL 0 AND _rc2 EQUAL 0 AND _vup_count AND _vup_hash)
+      set(VUP_VERSION_STRING
+          "${PROJECT_VERSION}+git${_vup_count}.${_vup_hash}")
+    endif()
+  endif()
 endif()
 string(REGEX REPLACE "^v" "" _vup_deb_version "${VUP_VERSION_STRING}")
 string(REPLACE "-" "+" _vup_deb_version "${_vup_deb_version}")

@@ -16,5 +16,7 @@ int vup__proxy_run(struct vup_proxy_args *a);
 void vup__cli_usage(FILE *f);
 /* "0.1.0 (git 3c60279-dirty)", set at build time (version.c). */
 const char *vup__cli_version(void);
+/* The date of that commit, YYYY-MM-DD ("" outside git): the man page's. */
+const char *vup__cli_version_date(void);
 
 #endif

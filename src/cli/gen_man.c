@@ -1,10 +1,34 @@
 /* gen_man: writes the man page from its template (doc/vuproxy.1.in): the
  * line "@OPTIONS@" becomes the proxy's options from the option table,
- * "@VERSION@" the version.  Run by the build (target vup_man). */
+ * "@VERSION@" the version, "@DATE@" its commit's date.  Run by the build
+ * (target vup_man). */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli_internal.h"
+
+/* A template line with @VERSION@ and @DATE@ filled in. */
+static void fputs_filled(FILE *out, const char *line)
+{
+	static const struct {
+		const char *key;
+		const char *(*value)(void);
+	} keys[] = {{"@VERSION@", vup__cli_version},
+	            {"@DATE@", vup__cli_version_date}};
+	while (*line) {
+		size_t i, n = sizeof(keys) / sizeof(keys[0]);
+		for (i = 0; i < n; i++)
+			if (strncmp(line, keys[i].key, strlen(keys[i].key)) ==
+			    0)
+				break;
+		if (i < n) {
+			fputs(keys[i].value(), out);
+			line += strlen(keys[i].key);
+		} else {
+			fputc(*line++, out);
+		}
+	}
+}
 
 int main(int argc, char **argv)
 {
@@ -23,14 +47,7 @@ int main(int argc, char **argv)
 			vup_opts_print_man(out, vup_proxy_opts, VUP_OPT_COUNT);
 			continue;
 		}
-		char *at = strstr(line, "@VERSION@");
-		if (at) {
-			*at = '\0';
-			fprintf(out, "%s%s%s", line, vup__cli_version(),
-			        at + strlen("@VERSION@"));
-		} else {
-			fputs(line, out);
-		}
+		fputs_filled(out, line);
 	}
 	int bad = ferror(in) || fclose(out) != 0;
 	fclose(in);

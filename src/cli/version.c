@@ -9,3 +9,8 @@ const char *vup__cli_version(void)
 {
 	return VUP_VERSION;
 }
+
+const char *vup__cli_version_date(void)
+{
+	return VUP_DATE;
+}
