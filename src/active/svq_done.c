@@ -2,6 +2,7 @@
  * notifications, and the stop of GET_VRING_BASE (see svq.h). */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "active/svq_internal.h"
@@ -258,6 +259,12 @@ static bool in_flight_at(const struct vup_svq *q, uint16_t t, uint16_t *h)
 	return p->g_aidx[*h] == t && p->g_state[*h] == G_FLIGHT;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
 int vup_svq_stop(struct vup_svq *q, uint16_t backend_base, vup_svq_used_fn fn,
                  void *ctx, uint16_t *base)
 {
@@ -284,12 +291,23 @@ int vup_svq_stop(struct vup_svq *q, uint16_t backend_base, vup_svq_used_fn fn,
 			break;
 		settle(q, h, true);
 	}
-	/* Everything else still in flight, in guest order. */
-	for (uint32_t k = num; k > 0; k--) {
-		uint16_t t = (uint16_t)(q->g_avail - k);
-		if (in_flight_at(q, t, &h) && settle(q, h, false) < 0)
+	/* Everything else still in flight, in guest order: a chain can
+	 * stay in flight while the guest goes round the ring. */
+	uint32_t *keys = malloc(num * sizeof(*keys)), n = 0;
+	for (uint32_t g = 0; g < num; g++)
+		if (p->g_state[g] == G_FLIGHT) {
+			uint32_t age = (uint16_t)(q->g_avail - p->g_aidx[g]);
+			if (keys)
+				keys[n++] = (0xffffu - age) << 16 | g;
+			else if (settle(q, (uint16_t)g, false) < 0)
+				ret = -EPROTO;
+		}
+	if (keys)
+		qsort(keys, n, sizeof(*keys), cmp_u32);
+	for (uint32_t k = 0; k < n; k++)
+		if (settle(q, (uint16_t)keys[k], false) < 0)
 			ret = -EPROTO;
-	}
+	free(keys);
 	if (q->g_used != used0 && vup__svq_publish_used(q) < 0)
 		ret = -EPROTO;
 	*base = q->g_avail;
