@@ -74,8 +74,9 @@ void vup_gwrite_set_log(struct vup_gwrite *w, uint8_t *log, uint64_t size);
  * log_gpa + len) dirty if a log is attached and log_gpa is not
  * VUP_GWRITE_NOLOG (a GPA write passes addr; a used-ring write the ring's
  * log address plus its offset).  0, or -EFAULT (counted) when the range
- * is not inside one writable region, wraps, or faulted.  A write of 2 or
- * 4 aligned bytes is a single store. */
+ * is not inside one writable region, wraps, or faulted.  The copy is the
+ * guard's memcpy: glibc stores 2 aligned bytes (used.idx) with one
+ * 16-bit move, but nothing promises it (see the svq's publish). */
 int vup_gwrite(struct vup_gwrite *w, enum vup_gwrite_kind kind,
                enum vup_addr_space as, uint64_t addr, const void *src,
                size_t len, uint64_t log_gpa);
