@@ -45,26 +45,12 @@ static const char *device_name(unsigned devices)
 	return devices == VUP_DATA_DEV_NET ? "net" : "blk";
 }
 
-/* What the loader keeps about a data rule while it checks the file. */
-struct dbuild {
-	struct vup_data_rule *rule;
-	const struct vup_ynode *node, *action, *action_key, *when;
-	struct { /* keys that need one device: queue rx|tx, op, ... */
-		const struct vup_ynode *n;
-		const char *what;
-		enum vup_data_device dev;
-	} only[4];
-	unsigned nonly;
-	const struct vup_ynode *limit; /* limit: (net only) */
-	bool device_given;
-};
-
 /* ---- match: ---- */
 
 /* Note a key that only one device has (checked once the device and
  * action are known). */
-static void only(struct dbuild *b, const struct vup_ynode *n, const char *what,
-                 enum vup_data_device dev)
+static void only(struct vup_dbuild *b, const struct vup_ynode *n,
+                 const char *what, enum vup_data_device dev)
 {
 	if (b->nonly < sizeof(b->only) / sizeof(b->only[0])) {
 		b->only[b->nonly].n = n;
@@ -168,7 +154,7 @@ static bool parse_device(struct vup_rctx *c, const struct vup_ynode *n,
 }
 
 static bool parse_queue(struct vup_rctx *c, const struct vup_ynode *n,
-                        struct dbuild *b)
+                        struct vup_dbuild *b)
 {
 	struct vup_data_rule *r = b->rule;
 	if (n->kind == VUP_Y_SCALAR &&
@@ -194,7 +180,7 @@ static bool parse_queue(struct vup_rctx *c, const struct vup_ynode *n,
 	return false;
 }
 
-static bool parse_match(struct vup_rctx *c, struct dbuild *b,
+static bool parse_match(struct vup_rctx *c, struct vup_dbuild *b,
                         const struct vup_ynode *n)
 {
 	struct vup_data_rule *r = b->rule;
@@ -319,7 +305,7 @@ static void action_list(char *buf, size_t len)
 	}
 }
 
-static bool scalar_action(struct vup_rctx *c, struct dbuild *b,
+static bool scalar_action(struct vup_rctx *c, struct vup_dbuild *b,
                           const struct vup_ynode *n)
 {
 	struct vup_data_rule *r = b->rule;
@@ -348,7 +334,7 @@ static bool scalar_action(struct vup_rctx *c, struct dbuild *b,
 	return false;
 }
 
-static bool parse_action(struct vup_rctx *c, struct dbuild *b,
+static bool parse_action(struct vup_rctx *c, struct vup_dbuild *b,
                          const struct vup_ynode *n)
 {
 	struct vup_data_rule *r = b->rule;
@@ -410,7 +396,7 @@ static bool parse_action(struct vup_rctx *c, struct dbuild *b,
 
 /* ---- a rule: the device its match and action agree on ---- */
 
-static bool check_device(struct vup_rctx *c, struct dbuild *b)
+static bool check_device(struct vup_rctx *c, struct vup_dbuild *b)
 {
 	struct vup_data_rule *r = b->rule;
 	unsigned fits = action_devices(r->action);
@@ -458,7 +444,7 @@ static bool check_device(struct vup_rctx *c, struct dbuild *b)
 static const char *const rule_keys[] = {"name", "match", "when", "action"};
 enum { R_NAME, R_MATCH, R_WHEN, R_ACTION, R_COUNT };
 
-static bool parse_rule(struct vup_rctx *c, struct dbuild *b, unsigned index,
+static bool parse_rule(struct vup_rctx *c, struct vup_dbuild *b, unsigned index,
                        struct vup_rnames *names)
 {
 	const struct vup_ynode *k[R_COUNT], *v[R_COUNT];
@@ -508,95 +494,6 @@ void vup__rules_data_free(struct vup_rules *r)
 	r->ndata = 0;
 }
 
-/* ---- warnings ---- */
-
-/* Does every request that meets rule y also meet rule x? */
-static bool covers(const struct vup_data_rule *x, const struct vup_data_rule *y)
-{
-	if ((x->devices & y->devices) != y->devices)
-		return false;
-	if (x->session >= 0 && x->session != y->session)
-		return false;
-	if (x->queue != VUP_DQ_ANY &&
-	    (x->queue != y->queue ||
-	     (x->queue == VUP_DQ_INDEX && x->vring != y->vring)))
-		return false;
-	if (!x->any_op && (y->any_op || (y->ops & ~x->ops)))
-		return false;
-	if (x->has_sectors &&
-	    (!y->has_sectors || y->sector_first < x->sector_first ||
-	     y->sector_last > x->sector_last))
-		return false;
-	return !x->has_size || (y->has_size && y->size_min >= x->size_min &&
-	                        y->size_max <= x->size_max);
-}
-
-/* Fires on every request it matches (and so decides it). */
-static bool final(const struct vup_data_rule *a)
-{
-	const struct vup_rule_when *w = &a->when;
-	return !w->nth && !w->first && !w->every && !w->after &&
-	       w->probability_ppm >= VUP_RULES_PPM;
-}
-
-/* Pairs compared for "never applies" at most, as lint.c. */
-#define LINT_PAIRS 2000000u
-
-static void lint_one(struct vup_rctx *c, const struct dbuild *b)
-{
-	const struct vup_data_rule *r = b->rule;
-	const uint64_t no_sectors = (UINT64_C(1) << VUP_BLK_T_FLUSH) |
-	                            (UINT64_C(1) << VUP_BLK_T_GET_ID);
-	if (r->when.probability_ppm == 0)
-		vup__rwarn(c, b->when,
-		           "data rule '%s': probability 0 never fires",
-		           r->name);
-	if (r->jitter_ns > r->delay_ns)
-		vup__rwarn(c, b->action,
-		           "data rule '%s': jitter is larger than the delay; "
-		           "delays below 0 become 0",
-		           r->name);
-	bool random = r->jitter_ns || r->action == VUP_DATA_ACT_CORRUPT ||
-	              r->action == VUP_DATA_ACT_CORRUPT_READ;
-	if (r->when.seed && r->when.probability_ppm >= VUP_RULES_PPM && !random)
-		vup__rwarn(c, b->when,
-		           "data rule '%s': seed has no effect without "
-		           "probability, jitter or corrupt",
-		           r->name);
-	if (r->has_sectors && !r->any_op && !(r->ops & ~no_sectors))
-		vup__rwarn(c, b->node,
-		           "data rule '%s' never applies: flush and get_id "
-		           "requests have no sectors",
-		           r->name);
-}
-
-static void lint(struct vup_rctx *c, const struct dbuild *b, unsigned n)
-{
-	unsigned *finals = malloc(sizeof(*finals) * (n ? n : 1));
-	unsigned nfinals = 0;
-	size_t pairs = 0;
-	for (unsigned i = 0; i < n; i++) {
-		const struct vup_data_rule *r = b[i].rule;
-		lint_one(c, &b[i]);
-		bool capped = pairs + nfinals > LINT_PAIRS; /* quietly */
-		for (unsigned f = 0; finals && !capped && f < nfinals; f++) {
-			const struct vup_data_rule *a = b[finals[f]].rule;
-			if (covers(a, r)) {
-				vup__rwarn(c, b[i].node,
-				           "data rule '%s' never applies: data "
-				           "rule '%s' (line %u) takes every "
-				           "request it matches first",
-				           r->name, a->name, a->line);
-				break;
-			}
-		}
-		pairs += nfinals;
-		if (finals && final(r))
-			finals[nfinals++] = i;
-	}
-	free(finals);
-}
-
 int vup__rules_data(struct vup_rctx *c, const struct vup_ynode *list,
                     struct vup_rules *out, struct vup_rnames *names)
 {
@@ -608,7 +505,7 @@ int vup__rules_data(struct vup_rctx *c, const struct vup_ynode *list,
 	}
 	unsigned n = (unsigned)list->n;
 	out->data = calloc(n ? n : 1, sizeof(*out->data));
-	struct dbuild *b = calloc(n ? n : 1, sizeof(*b));
+	struct vup_dbuild *b = calloc(n ? n : 1, sizeof(*b));
 	if (!out->data || !b) {
 		free(b);
 		return -ENOMEM;
@@ -621,7 +518,7 @@ int vup__rules_data(struct vup_rctx *c, const struct vup_ynode *list,
 		parse_rule(c, &b[i], i, names);
 	}
 	if (c->err->count == before)
-		lint(c, b, n);
+		vup__rules_data_lint(c, b, n);
 	free(b);
 	return 0;
 }

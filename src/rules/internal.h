@@ -288,6 +288,22 @@ bool vup__rules_name(struct vup_rctx *c, const struct vup_ynode *n,
 int vup__rules_data(struct vup_rctx *c, const struct vup_ynode *list,
                     struct vup_rules *out, struct vup_rnames *names);
 void vup__rules_data_free(struct vup_rules *r);
+/* What the loader keeps about a data rule while it checks the file
+ * (data.c), for the warnings (data_lint.c). */
+struct vup_dbuild {
+	struct vup_data_rule *rule;
+	const struct vup_ynode *node, *action, *action_key, *when;
+	struct { /* keys that need one device: queue rx|tx, op, ... */
+		const struct vup_ynode *n;
+		const char *what;
+		enum vup_data_device dev;
+	} only[4];
+	unsigned nonly;
+	const struct vup_ynode *limit; /* limit: (net only) */
+	bool device_given;
+};
+void vup__rules_data_lint(struct vup_rctx *c, const struct vup_dbuild *b,
+                          unsigned n);
 
 /* The shared pieces of a decision (decide.c): the `when` counters, the
  * probability test of a draw x, delay +- jitter from a draw x, and the
