@@ -288,8 +288,9 @@ struct vup_data_state {
 /* Bytes a state for r needs (for r NULL or without data rules: the
  * header alone). */
 size_t vup_data_state_size(const struct vup_rules *r);
-/* Make bytes at st an empty state (its counters start at the first
- * decision). */
+/* Make bytes at st (at least vup_data_state_size(NULL)) an empty state
+ * with room for as many rules as fit; its counters start at the first
+ * decision. */
 void vup_data_state_init(struct vup_data_state *st, size_t bytes);
 
 /* Decide for one frame or request: pure but for *st.  *st is started

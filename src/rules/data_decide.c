@@ -21,8 +21,9 @@ size_t vup_data_state_size(const struct vup_rules *r)
 void vup_data_state_init(struct vup_data_state *st, size_t bytes)
 {
 	memset(st, 0, sizeof(*st));
-	st->cap = (uint32_t)((bytes - sizeof(*st)) /
-	                     sizeof(struct vup_data_counter));
+	if (bytes > sizeof(*st)) /* else no counters: cap 0 */
+		st->cap = (uint32_t)((bytes - sizeof(*st)) /
+		                     sizeof(struct vup_data_counter));
 }
 
 /* The first state of rule r's stream on (session, vring). */
