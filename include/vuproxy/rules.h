@@ -7,7 +7,8 @@
  * sockets or loop: time and randomness are derived from its inputs, so the
  * same seed gives the same decisions whatever the timing.
  *
- * File format (documented with examples in README.md):
+ * File format (documented with examples in README.md; data rules, for
+ * frames and disk requests, below vup_rules_decide):
  *
  *   rules:
  *     - name: slow-mem-table
@@ -174,6 +175,131 @@ enum vup_trace_action vup_rules_trace_action(const struct vup_verdict *v);
  * NULL (no rules: PASS).  Names in v point into r. */
 void vup_rules_decide(struct vup_rules *r, struct vup_rules_session **ss,
                       const struct vup_rules_msg *m, struct vup_verdict *v);
+
+/* ---- data rules: the `data:` list, decided per frame or request ----
+ *
+ *   data:
+ *     - name: loss
+ *       match:
+ *         device: net | blk             # none: both, where the action fits
+ *         queue: rx | tx | N            # net: rx even vrings, tx odd; N any
+ *         session: 1
+ *         op: read | write | flush | discard | write_zeroes | get_id | any
+ *                                       # blk; or a list of them
+ *         sectors: [2048, 2055]         # blk, inclusive, 512-byte sectors
+ *         size: [64, 1500]              # net, frame bytes, inclusive
+ *       when: {probability: 0.2, seed: 7}  # as for control rules, but
+ *                                       # counted per (rule, session, vring)
+ *       action: drop                    # net
+ *       # net: drop | duplicate | {delay: D, jitter: J, limit: N}
+ *       #      | corrupt | {corrupt: {offset: N | random, bytes: K}}
+ *       # blk: {fail: ioerr | unsupp} | {delay: D, jitter: J}
+ *       #      | corrupt_read | {corrupt_read: {offset: N | random, bytes: K}}
+ *       # both: pass | {delay: D, jitter: J}
+ *
+ * The first data rule that matches and fires decides (no `continue`).  A
+ * rule without `device` may only use pass or delay (without limit); other
+ * actions, `queue: rx|tx`, `op`, `sectors` and `size` need the device
+ * they apply to, and name the other one as an error.
+ *
+ * Randomness: every (rule, session, vring) has its own splitmix64 stream,
+ * started at mix(mix(mix(seed) ^ fnv1a(rule name)) ^ (session << 32 |
+ * vring)).  A request that passes the rule's counters takes one draw for
+ * the probability (when below 1); a rule that fires takes one more, the
+ * key of its parameters (jitter, random offset, the corrupting bytes).
+ * The same traffic on a vring with the same seed thus gives the same
+ * decisions, whatever the timing and whatever other vrings, sessions or
+ * rules (named differently) do. */
+#define VUP_DATA_ACTIONS(X)                                                    \
+	X(PASS, "pass")                                                        \
+	X(DROP, "drop")                                                        \
+	X(DELAY, "delay")                                                      \
+	X(DUPLICATE, "duplicate")                                              \
+	X(CORRUPT, "corrupt")                                                  \
+	X(FAIL, "fail")                                                        \
+	X(CORRUPT_READ, "corrupt_read")
+enum vup_data_action {
+#define X(id, s) VUP_DATA_ACT_##id,
+	VUP_DATA_ACTIONS(X)
+#undef X
+	        VUP_DATA_ACT_COUNT
+};
+/* The action's word in a rules file ("unknown" out of range). */
+const char *vup_data_action_name(enum vup_data_action a);
+
+enum vup_data_device { VUP_DATA_NET, VUP_DATA_BLK };
+
+/* The number of data rules in r (vup_rules_count: control rules). */
+unsigned vup_rules_data_count(const struct vup_rules *r);
+
+/* virtio-blk request types (virtio 1.2, 5.2.6) and status bytes. */
+#define VUP_BLK_T_IN           0u
+#define VUP_BLK_T_OUT          1u
+#define VUP_BLK_T_FLUSH        4u
+#define VUP_BLK_T_GET_ID       8u
+#define VUP_BLK_T_DISCARD      11u
+#define VUP_BLK_T_WRITE_ZEROES 13u
+#define VUP_BLK_S_IOERR        1u
+#define VUP_BLK_S_UNSUPP       2u
+
+/* One frame or request, as the data plane sees it. */
+struct vup_data_req {
+	uint32_t session;
+	uint32_t vring;
+	enum vup_data_device device;
+	/* net: the frame's bytes after the virtio-net header; blk: the
+	 * request's data bytes (what corrupt_read may touch). */
+	uint32_t len;
+	/* blk only */
+	uint32_t type;    /* VUP_BLK_T_*, any value */
+	uint64_t sector;  /* first 512-byte sector */
+	uint64_t sectors; /* count; 0: none (flush, get_id): never meets
+	                   * a rule with sectors: */
+};
+
+struct vup_data_verdict {
+	enum vup_data_action action; /* PASS when no rule fired */
+	const char *rule;            /* the deciding rule's name, or NULL */
+	uint64_t delay_ns;           /* DELAY: jitter drawn, never below 0 */
+	uint32_t limit; /* DELAY on net: frames held in copies; 0 ring-bound */
+	uint8_t blk_status; /* FAIL: VUP_BLK_S_IOERR or VUP_BLK_S_UNSUPP */
+	/* CORRUPT, CORRUPT_READ: bytes [offset, offset + bytes) of the
+	 * frame or read data, clipped to len (bytes 0: nothing to touch);
+	 * byte i of them is XORed with vup_data_corrupt_xor(v, i). */
+	uint32_t offset, bytes;
+	uint64_t corrupt_key;
+};
+
+/* A nonzero byte: corrupted bytes always change. */
+uint8_t vup_data_corrupt_xor(const struct vup_data_verdict *v, uint32_t i);
+
+/* Counters and random streams of one (session, vring) for every data rule
+ * of a set: the data plane keeps one per vring, in memory it owns. */
+struct vup_data_counter {
+	uint64_t count; /* requests that met the rule's match */
+	uint64_t rng;   /* splitmix64 state */
+};
+struct vup_data_state {
+	unsigned generation; /* of the rule set; 0: not started */
+	uint32_t session, vring;
+	uint32_t cap; /* entries in c[] */
+	struct vup_data_counter c[];
+};
+/* Bytes a state for r needs (for r NULL or without data rules: the
+ * header alone). */
+size_t vup_data_state_size(const struct vup_rules *r);
+/* Make bytes at st (at least vup_data_state_size(NULL)) an empty state
+ * with room for as many rules as fit; its counters start at the first
+ * decision. */
+void vup_data_state_init(struct vup_data_state *st, size_t bytes);
+
+/* Decide for one frame or request: pure but for *st.  *st is started
+ * again when it belongs to another rule set (a reload resets counters),
+ * session or vring.  0, or -ENOSPC when st is too small for r (verdict
+ * PASS; size it with vup_data_state_size).  r may be NULL (PASS).  No
+ * allocation; names in v point into r. */
+int vup_data_decide(const struct vup_rules *r, struct vup_data_state *st,
+                    const struct vup_data_req *q, struct vup_data_verdict *v);
 
 /* `vuproxy rules check FILE...` (argv[0] "rules", argv[1] "check"):
  * exit status 0 valid (warnings allowed), 1 invalid, 2 usage. */

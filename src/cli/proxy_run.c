@@ -39,6 +39,11 @@ static int load_rules(const char *path, struct vup_rules **out)
 	print_diags("", warn);
 	if (rc)
 		print_diags("", err);
+	else if (vup_rules_data_count(*out))
+		vup_log(VUP_LOG_WARN,
+		        "%s: %u data rules have no effect without --active "
+		        "(control rules apply as usual)",
+		        path, vup_rules_data_count(*out));
 	return rc;
 }
 

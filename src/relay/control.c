@@ -259,6 +259,11 @@ static int cmd_rules_load(struct vup_control_req *r)
 	        "control: %u rules loaded from %s for %s (their counters "
 	        "start again)",
 	        vup_rules_count(rules), name, whose);
+	if (vup_rules_data_count(rules))
+		vup_log(VUP_LOG_WARN,
+		        "control: %u data rules from %s have no effect without "
+		        "--active",
+		        vup_rules_data_count(rules), name);
 	vup_jw_obj(r->out);
 	vup_jw_kuint(r->out, "rules", vup_rules_count(rules));
 	if (warn[0])

@@ -8,8 +8,8 @@
 #include "internal.h"
 
 /* "200ms": an integer and a unit (ns, us, ms, s), at most 24 h. */
-static bool parse_duration(struct vup_rctx *c, const struct vup_ynode *n,
-                           const char *what, uint64_t *ns)
+bool vup__rules_duration(struct vup_rctx *c, const struct vup_ynode *n,
+                         const char *what, uint64_t *ns)
 {
 	static const struct {
 		const char *unit;
@@ -184,6 +184,23 @@ static bool parse_disconnect(struct vup_rctx *c, const struct vup_ynode *n,
 	return true;
 }
 
+int vup__rules_one_action(struct vup_rctx *c, const struct vup_ynode **k,
+                          const char *const *words, int count)
+{
+	int chosen = -1;
+	for (int i = 0; i < count; i++) {
+		if (!k[i])
+			continue;
+		if (chosen >= 0) {
+			vup__rerr(c, k[i], "one action per rule: %s and %s",
+			          words[chosen], words[i]);
+			return -2;
+		}
+		chosen = i;
+	}
+	return chosen;
+}
+
 const char *vup_rules_action_name(enum vup_rule_action a)
 {
 	return (unsigned)a < VUP_RULE_ACT_COUNT ? action_keys[a] : "unknown";
@@ -236,17 +253,10 @@ bool vup__rules_action(struct vup_rctx *c, struct vup_rbuild *b,
 			return false;
 		}
 	}
-	int chosen = -1;
-	for (int i = 0; i < VUP_RULE_ACT_COUNT; i++) {
-		if (!k[i])
-			continue;
-		if (chosen >= 0) {
-			vup__rerr(c, k[i], "one action per rule: %s and %s",
-			          action_keys[chosen], action_keys[i]);
-			return false;
-		}
-		chosen = i;
-	}
+	int chosen =
+	        vup__rules_one_action(c, k, action_keys, VUP_RULE_ACT_COUNT);
+	if (chosen == -2)
+		return false;
 	if (k[A_JITTER] && chosen != VUP_RULE_ACT_DELAY) {
 		vup__rerr(c, k[A_JITTER], "jitter goes with delay");
 		return false;
@@ -254,9 +264,11 @@ bool vup__rules_action(struct vup_rctx *c, struct vup_rbuild *b,
 	switch (chosen) {
 	case VUP_RULE_ACT_DELAY:
 		r->action = VUP_RULE_ACT_DELAY;
-		return parse_duration(c, v[chosen], "delay", &r->delay_ns) &&
-		       (!v[A_JITTER] || parse_duration(c, v[A_JITTER], "jitter",
-		                                       &r->jitter_ns));
+		return vup__rules_duration(c, v[chosen], "delay",
+		                           &r->delay_ns) &&
+		       (!v[A_JITTER] ||
+		        vup__rules_duration(c, v[A_JITTER], "jitter",
+		                            &r->jitter_ns));
 	case VUP_RULE_ACT_REWRITE:
 		r->action = VUP_RULE_ACT_REWRITE;
 		*rewrite = v[chosen];

@@ -1,5 +1,6 @@
-/* `vuproxy rules check FILE...`: validate rules files.  Every problem is
- * printed as file:line:col: reason with the offending line and a caret;
+/* `vuproxy rules check FILE...`: validate rules files (control rules and
+ * data rules).  Every problem is printed as file:line:col: reason with the
+ * offending line and a caret;
  * exit 0 when all files are valid (warnings allowed), 1 when one is not,
  * 2 on a usage error. */
 #include <errno.h>
@@ -37,9 +38,14 @@ static int check_file(const char *path)
 	free(text);
 	fputs(vup__rdiag_text(&warn), stderr);
 	if (rc == 0) {
-		printf("%s: %u rule%s, valid%s\n", path, r->n,
-		       r->n == 1 ? "" : "s",
+		/* With data rules, the total first (what scripts read)
+		 * and then the two kinds. */
+		unsigned n = r->n + r->ndata;
+		printf("%s: %u rule%s, valid%s", path, n, n == 1 ? "" : "s",
 		       warn.count ? " (with warnings)" : "");
+		if (r->ndata)
+			printf(": %u control, %u data", r->n, r->ndata);
+		putchar('\n');
 		vup_rules_free(r);
 	} else {
 		fputs(vup__rdiag_text(&err), stderr);

@@ -33,8 +33,9 @@ void vup_rules_session_free(struct vup_rules_session *ss)
 	free(ss);
 }
 
-/* splitmix64's finalizer: a bijective mix of 64 bits. */
-static uint64_t mix(uint64_t x)
+/* splitmix64's step and finalizer: a bijective mix of 64 bits (data.c's
+ * streams are splitmix64 proper: x, x + gamma, x + 2 gamma, ... mixed). */
+uint64_t vup__rules_mix(uint64_t x)
 {
 	x += UINT64_C(0x9e3779b97f4a7c15);
 	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
@@ -47,7 +48,10 @@ enum { DRAW_PROBABILITY = 1, DRAW_JITTER = 2 };
 static uint64_t draw(uint64_t seed, unsigned rule, uint64_t count,
                      unsigned purpose)
 {
-	return mix(mix(mix(mix(seed) ^ rule) ^ count) ^ purpose);
+	return vup__rules_mix(
+	        vup__rules_mix(vup__rules_mix(vup__rules_mix(seed) ^ rule) ^
+	                       count) ^
+	        purpose);
 }
 
 static bool compare(const struct vup_rule_field_match *f, uint64_t v)
@@ -161,9 +165,8 @@ static bool matches_rest(struct vup_rule *r, struct reading *rd)
 	return true;
 }
 
-static bool fires(const struct vup_rule *r, unsigned idx, uint64_t count)
+bool vup__rules_counted(const struct vup_rule_when *w, uint64_t count)
 {
-	const struct vup_rule_when *w = &r->when;
 	if (w->nth && count != w->nth)
 		return false;
 	if (w->first && count > w->first)
@@ -172,10 +175,31 @@ static bool fires(const struct vup_rule *r, unsigned idx, uint64_t count)
 		return false;
 	if (w->after && count <= w->after)
 		return false;
+	return true;
+}
+
+bool vup__rules_drawn(const struct vup_rule_when *w, uint64_t x)
+{
+	return x % VUP_RULES_PPM < w->probability_ppm;
+}
+
+uint64_t vup__rules_jitter(uint64_t delay, uint64_t jitter, uint64_t x)
+{
+	if (!jitter)
+		return delay;
+	uint64_t span = 2 * jitter + 1; /* both at most 24 h */
+	uint64_t d = delay + x % span;
+	return d > jitter ? d - jitter : 0;
+}
+
+static bool fires(const struct vup_rule *r, unsigned idx, uint64_t count)
+{
+	const struct vup_rule_when *w = &r->when;
+	if (!vup__rules_counted(w, count))
+		return false;
 	if (w->probability_ppm >= VUP_RULES_PPM)
 		return true;
-	return draw(w->seed, idx, count, DRAW_PROBABILITY) % VUP_RULES_PPM <
-	       w->probability_ppm;
+	return vup__rules_drawn(w, draw(w->seed, idx, count, DRAW_PROBABILITY));
 }
 
 /* delay +- jitter, uniform, not below 0. */
@@ -183,10 +207,8 @@ static uint64_t delay_of(const struct vup_rule *r, unsigned idx, uint64_t count)
 {
 	if (!r->jitter_ns)
 		return r->delay_ns;
-	uint64_t span = 2 * r->jitter_ns + 1; /* both at most 24 h */
-	uint64_t off = draw(r->when.seed, idx, count, DRAW_JITTER) % span;
-	uint64_t d = r->delay_ns + off;
-	return d > r->jitter_ns ? d - r->jitter_ns : 0;
+	return vup__rules_jitter(r->delay_ns, r->jitter_ns,
+	                         draw(r->when.seed, idx, count, DRAW_JITTER));
 }
 
 /* Apply a rule's rewrites to the message; true if a byte changed. */

@@ -102,10 +102,41 @@ struct vup_rule_key {
  * rules naming that code. */
 #define VUP_RULES_LISTS (2 * 4 + 2 * VUP_RULES_INDEXED * 4)
 
+/* A data rule (data.c): what it matches, when, and what it does. */
+enum vup_data_queue { VUP_DQ_ANY, VUP_DQ_RX, VUP_DQ_TX, VUP_DQ_INDEX };
+#define VUP_DATA_DEV_NET (1u << VUP_DATA_NET)
+#define VUP_DATA_DEV_BLK (1u << VUP_DATA_BLK)
+
+struct vup_data_rule {
+	char *name;
+	unsigned line;      /* 1-based line of the rule in the file */
+	uint64_t name_hash; /* FNV-1a of name: a part of its streams' seed */
+	unsigned devices;   /* VUP_DATA_DEV_* bits; both when none given */
+	enum vup_data_queue queue;
+	uint32_t vring;   /* VUP_DQ_INDEX */
+	int64_t session;  /* -1 any */
+	bool any_op;      /* else ops: */
+	uint64_t ops;     /* bit t: blk request type t (t < 64) */
+	bool has_sectors; /* sectors: [first, last] */
+	uint64_t sector_first, sector_last;
+	bool has_size; /* size: [min, max] */
+	uint64_t size_min, size_max;
+	struct vup_rule_when when;
+	enum vup_data_action action;
+	uint64_t delay_ns, jitter_ns;
+	uint32_t limit;     /* DELAY on net; 0: ring-bound */
+	uint8_t blk_status; /* FAIL */
+	bool offset_random; /* CORRUPT, CORRUPT_READ */
+	uint32_t offset;    /* else this */
+	uint32_t bytes;     /* at least 1 */
+};
+
 struct vup_rules {
 	char *path;
 	struct vup_rule *rules;
 	unsigned n;
+	struct vup_data_rule *data; /* data: */
+	unsigned ndata;
 	uint64_t *global_count; /* per rule, matches so far (global scope) */
 	unsigned generation;    /* unique to every load */
 	/* The rules that can meet a message, in file order (decide.c):
@@ -225,6 +256,62 @@ bool vup__rules_features(struct vup_rctx *c, const struct vup_rbuild *b,
                          uint64_t *virtio, uint64_t *protocol);
 /* The rule's effective reply filter: fail rules only meet requests. */
 int vup__rules_reply_filter(const struct vup_rule *r);
+
+/* when: into w.  allow_global: scope: global is allowed (control rules;
+ * data rules count per session and vring). */
+bool vup__rules_when(struct vup_rctx *c, const struct vup_ynode *n,
+                     struct vup_rule_when *w, bool allow_global);
+/* The one action key set among k[0 .. count) (words: their names): its
+ * index, -1 for none, or -2 after reporting a second one. */
+int vup__rules_one_action(struct vup_rctx *c, const struct vup_ynode **k,
+                          const char *const *words, int count);
+/* "200ms": an integer and ns, us, ms or s, at most 24 h. */
+bool vup__rules_duration(struct vup_rctx *c, const struct vup_ynode *n,
+                         const char *what, uint64_t *ns);
+
+/* Rule names, unique across rules: and data: (both name decisions in the
+ * trace).  Open addressing; a NULL name is a free slot. */
+struct vup_rnames {
+	struct {
+		const char *name;
+		unsigned line;
+	} * slot;
+	size_t mask;
+};
+uint64_t vup__rules_name_hash(const char *s);
+/* Check name n (a string, not too long, no control characters, not
+ * taken) and return a copy in *out, or report and return false. */
+bool vup__rules_name(struct vup_rctx *c, const struct vup_ynode *n,
+                     unsigned line, struct vup_rnames *names, char **out);
+
+/* data: (data.c).  list is the sequence node; rules go to out->data. */
+int vup__rules_data(struct vup_rctx *c, const struct vup_ynode *list,
+                    struct vup_rules *out, struct vup_rnames *names);
+void vup__rules_data_free(struct vup_rules *r);
+/* What the loader keeps about a data rule while it checks the file
+ * (data.c), for the warnings (data_lint.c). */
+struct vup_dbuild {
+	struct vup_data_rule *rule;
+	const struct vup_ynode *node, *action, *action_key, *when;
+	struct { /* keys that need one device: queue rx|tx, op, ... */
+		const struct vup_ynode *n;
+		const char *what;
+		enum vup_data_device dev;
+	} only[4];
+	unsigned nonly;
+	const struct vup_ynode *limit; /* limit: (net only) */
+	bool device_given;
+};
+void vup__rules_data_lint(struct vup_rctx *c, const struct vup_dbuild *b,
+                          unsigned n);
+
+/* The shared pieces of a decision (decide.c): the `when` counters, the
+ * probability test of a draw x, delay +- jitter from a draw x, and the
+ * splitmix64 mix. */
+bool vup__rules_counted(const struct vup_rule_when *w, uint64_t count);
+bool vup__rules_drawn(const struct vup_rule_when *w, uint64_t x);
+uint64_t vup__rules_jitter(uint64_t delay, uint64_t jitter, uint64_t x);
+uint64_t vup__rules_mix(uint64_t x);
 
 /* Warnings about a valid rule set. */
 void vup__rules_lint(struct vup_rctx *c, const struct vup_rbuild *b,

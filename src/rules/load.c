@@ -65,10 +65,9 @@ static bool parse_probability(struct vup_rctx *c, const struct vup_ynode *n,
 	return true;
 }
 
-static bool parse_when(struct vup_rctx *c, struct vup_rbuild *b,
-                       const struct vup_ynode *n)
+bool vup__rules_when(struct vup_rctx *c, const struct vup_ynode *n,
+                     struct vup_rule_when *w, bool allow_global)
 {
-	struct vup_rule_when *w = &b->rule->when;
 	const struct vup_ynode *k[W_COUNT], *v[W_COUNT];
 	uint64_t *counts[] = {&w->nth, &w->first, &w->every, &w->after};
 	bool ok = true;
@@ -102,6 +101,12 @@ static bool parse_when(struct vup_rctx *c, struct vup_rbuild *b,
 			          s);
 			ok = false;
 		}
+		if (w->global && !allow_global) {
+			vup__rerr(c, v[W_SCOPE],
+			          "scope: data rules count per session and "
+			          "vring; global is not supported");
+			ok = false;
+		}
 	}
 	return ok;
 }
@@ -112,15 +117,10 @@ static const char *const rule_keys[] = {"name", "match", "when", "action",
                                         "continue"};
 enum { R_NAME, R_MATCH, R_WHEN, R_ACTION, R_CONTINUE, R_COUNT };
 
-/* The names given so far, hashed: a file of tens of thousands of rules
- * (1 MiB) must not cost a comparison per pair, since a SIGHUP reload
- * runs on the relay's thread. */
-struct names {
-	const struct vup_rule **slot; /* open addressing; NULL: free */
-	size_t mask;
-};
-
-static uint64_t name_hash(const char *s)
+/* The names given so far are hashed: a file of tens of thousands of
+ * rules (1 MiB) must not cost a comparison per pair, since a SIGHUP
+ * reload runs on the relay's thread. */
+uint64_t vup__rules_name_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ull; /* FNV-1a */
 	for (; *s; s++)
@@ -128,23 +128,23 @@ static uint64_t name_hash(const char *s)
 	return h;
 }
 
-/* The rule already holding name s, else NULL after noting r as its
- * holder. */
-static const struct vup_rule *names_claim(struct names *t, const char *s,
-                                          const struct vup_rule *r)
+/* The line of the rule already holding name s, else 0 after noting it
+ * as taken at line. */
+static unsigned names_claim(struct vup_rnames *t, const char *s, unsigned line)
 {
-	size_t i = (size_t)name_hash(s) & t->mask;
-	while (t->slot[i]) {
-		if (strcmp(t->slot[i]->name, s) == 0)
-			return t->slot[i];
+	size_t i = (size_t)vup__rules_name_hash(s) & t->mask;
+	while (t->slot[i].name) {
+		if (strcmp(t->slot[i].name, s) == 0)
+			return t->slot[i].line;
 		i = (i + 1) & t->mask;
 	}
-	t->slot[i] = r;
-	return NULL;
+	t->slot[i].name = s;
+	t->slot[i].line = line;
+	return 0;
 }
 
-static bool parse_name(struct vup_rctx *c, struct vup_rbuild *b,
-                       const struct vup_ynode *n, struct names *names)
+bool vup__rules_name(struct vup_rctx *c, const struct vup_ynode *n,
+                     unsigned line, struct vup_rnames *names, char **out)
 {
 	const char *s;
 	if (!vup__ystr(c, n, "name", &s))
@@ -162,21 +162,17 @@ static bool parse_name(struct vup_rctx *c, struct vup_rbuild *b,
 			return false;
 		}
 	}
-	if (!(b->rule->name = strdup(s)))
-		return false;
-	const struct vup_rule *first = names_claim(names, s, b->rule);
+	unsigned first = names_claim(names, s, line);
 	if (first) {
 		vup__rerr(c, n, "duplicate rule name '%s' (first at line %u)",
-		          s, first->line);
-		free(b->rule->name);
-		b->rule->name = NULL;
+		          s, first);
 		return false;
 	}
-	return true;
+	return (*out = strdup(s)) != NULL;
 }
 
 static bool parse_rule(struct vup_rctx *c, struct vup_rbuild *b,
-                       struct names *names)
+                       struct vup_rnames *names)
 {
 	const struct vup_ynode *k[R_COUNT], *v[R_COUNT], *rewrite = NULL;
 	struct vup_rule *r = b->rule;
@@ -193,7 +189,7 @@ static bool parse_rule(struct vup_rctx *c, struct vup_rbuild *b,
 	if (!v[R_NAME]) {
 		vup__rerr(c, b->node, "rule %u has no name", b->index + 1);
 		ok = false;
-	} else if (!parse_name(c, b, v[R_NAME], names)) {
+	} else if (!vup__rules_name(c, v[R_NAME], r->line, names, &r->name)) {
 		ok = false;
 	}
 	bool act =
@@ -220,7 +216,7 @@ static bool parse_rule(struct vup_rctx *c, struct vup_rbuild *b,
 	}
 	if (rewrite && !vup__rules_rewrite(c, b, rewrite))
 		ok = false;
-	if (v[R_WHEN] && !parse_when(c, b, v[R_WHEN]))
+	if (v[R_WHEN] && !vup__rules_when(c, v[R_WHEN], &r->when, true))
 		ok = false;
 	if (v[R_CONTINUE] &&
 	    !vup__ybool(c, v[R_CONTINUE], "continue", &r->cont))
@@ -249,6 +245,7 @@ void vup_rules_free(struct vup_rules *r)
 	for (unsigned i = 0; i < r->n; i++)
 		rule_clear(&r->rules[i]);
 	free(r->rules);
+	vup__rules_data_free(r);
 	free(r->global_count);
 	free(r->candidates);
 	free(r->path);
@@ -260,34 +257,75 @@ unsigned vup_rules_count(const struct vup_rules *r)
 	return r->n;
 }
 
+unsigned vup_rules_data_count(const struct vup_rules *r)
+{
+	return r ? r->ndata : 0;
+}
+
+/* The file's keys: rules: and data:.  Not vup__ymap: its message for an
+ * unknown key stays what it was before data: existed. */
+static bool top_keys(struct vup_rctx *c, const struct vup_ynode *root,
+                     const struct vup_ynode **rules,
+                     const struct vup_ynode **data)
+{
+	*rules = *data = NULL;
+	if (root->kind != VUP_Y_MAP) {
+		vup__rerr(c, root, "the file: expected a mapping, got %s",
+		          vup__ykind_name(root));
+		return false;
+	}
+	for (size_t i = 0; i + 1 < root->n; i += 2) {
+		const struct vup_ynode *k = root->kid[i];
+		if (k->kind != VUP_Y_SCALAR)
+			vup__rerr(c, k,
+			          "the file: keys must be plain words, "
+			          "not %s",
+			          vup__ykind_name(k));
+		else if (strcmp(k->s, "rules") == 0 && !*rules)
+			*rules = root->kid[i + 1];
+		else if (strcmp(k->s, "data") == 0 && !*data)
+			*data = root->kid[i + 1];
+		else if (strcmp(k->s, "rules") && strcmp(k->s, "data"))
+			vup__rerr(
+			        c, k,
+			        "unknown key '%s' in the file (expected rules)"
+			        " or data (data-plane rules)",
+			        k->s);
+	}
+	return true;
+}
+
 static int build(struct vup_rctx *c, const struct vup_ynode *root,
                  struct vup_rules *out)
 {
-	static const char *const top_keys[] = {"rules"};
-	const struct vup_ynode *k, *list;
+	const struct vup_ynode *list, *data;
 	if (!root) {
-		vup__rdiag_add(c, c->err, 0, 0,
-		               "empty file: expected a mapping with 'rules:'");
+		vup__rdiag_add(
+		        c, c->err, 0, 0,
+		        "empty file: expected a mapping with 'rules:' or "
+		        "'data:'");
 		return -EINVAL;
 	}
-	if (!vup__ymap(c, root, "the file", top_keys, 1, &k, &list))
+	if (!top_keys(c, root, &list, &data))
 		return -EINVAL;
-	if (!list) { /* other keys were reported as unknown */
+	if (!list && !data) { /* other keys were reported as unknown */
 		if (root->n == 0)
-			vup__rerr(c, root, "no 'rules:' in the file");
+			vup__rerr(c, root,
+			          "no 'rules:' in the file, nor 'data:'");
 		return -EINVAL;
 	}
-	if (list->kind != VUP_Y_SEQ) {
+	if (list && list->kind != VUP_Y_SEQ) {
 		vup__rerr(c, list, "rules: expected a list of rules, got %s",
 		          vup__ykind_name(list));
 		return -EINVAL;
 	}
-	unsigned n = (unsigned)list->n;
+	unsigned n = list ? (unsigned)list->n : 0;
+	size_t nd = data && data->kind == VUP_Y_SEQ ? data->n : 0;
 	out->rules = calloc(n ? n : 1, sizeof(*out->rules));
 	out->global_count = calloc(n ? n : 1, sizeof(*out->global_count));
 	struct vup_rbuild *b = calloc(n ? n : 1, sizeof(*b));
-	struct names names = {.mask = 15};
-	while (names.mask < 2 * (size_t)n)
+	struct vup_rnames names = {.mask = 15};
+	while (names.mask < 2 * ((size_t)n + nd))
 		names.mask = names.mask * 2 + 1;
 	names.slot = calloc(names.mask + 1, sizeof(*names.slot));
 	if (!out->rules || !out->global_count || !b || !names.slot) {
@@ -302,10 +340,13 @@ static int build(struct vup_rctx *c, const struct vup_ynode *root,
 		b[i].node = list->kid[i];
 		parse_rule(c, &b[i], &names);
 	}
+	int rc = data ? vup__rules_data(c, data, out, &names) : 0;
 	free(names.slot);
 	if (c->err->count == 0)
 		vup__rules_lint(c, b, n);
 	free(b);
+	if (rc)
+		return rc;
 	return c->err->count ? -EINVAL : 0;
 }
 

@@ -113,6 +113,49 @@ static void invalid_files(void **state)
 	unlink(good);
 }
 
+/* Data rules: both counts, their errors at file:line:col, their
+ * warnings; a file of data rules alone is valid. */
+static void data_rules(void **state)
+{
+	(void)state;
+	char both[] = "/tmp/vup-rules-data-XXXXXX",
+	     only[] = "/tmp/vup-rules-donly-XXXXXX",
+	     bad[] = "/tmp/vup-rules-dbad-XXXXXX";
+	write_file(both, "rules:\n  - {name: a, action: log}\n"
+	                 "data:\n"
+	                 "  - {name: loss, match: {device: net, queue: tx}, "
+	                 "when: {probability: 0, seed: 7}, action: drop}\n"
+	                 "  - {name: eio, match: {device: blk, op: read}, "
+	                 "action: {fail: ioerr}}\n");
+	write_file(only, "data:\n  - {name: d, action: {delay: 1ms}}\n");
+	write_file(bad, "data:\n  - {name: x, match: {device: net}, action: "
+	                "{fail: ioerr}}\n");
+	char *argv[] = {"rules", "check", both, only, bad, NULL};
+	assert_int_equal(run(5, argv), 1);
+	char expect[512];
+	snprintf(expect, sizeof(expect),
+	         "%s: 3 rules, valid (with warnings): 1 control, 2 data\n"
+	         "%s: 1 rule, valid: 0 control, 1 data\n",
+	         both, only);
+	assert_string_equal(out, expect);
+	snprintf(expect, sizeof(expect),
+	         "%s:4:57: data rule 'loss': probability 0 never fires\n",
+	         both);
+	assert_contains(errout, expect);
+	snprintf(expect, sizeof(expect),
+	         "%s:2:46: fail applies to blk only; this rule matches "
+	         "device: net\n"
+	         "      - {name: x, match: {device: net}, action: {fail: "
+	         "ioerr}}\n"
+	         "                                                 ^\n"
+	         "%s: invalid (1 error)\n",
+	         bad, bad);
+	assert_contains(errout, expect);
+	unlink(both);
+	unlink(only);
+	unlink(bad);
+}
+
 static void usage(void **state)
 {
 	(void)state;
@@ -134,6 +177,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(valid_with_warnings),
 	        cmocka_unit_test(invalid_files),
+	        cmocka_unit_test(data_rules),
 	        cmocka_unit_test(usage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

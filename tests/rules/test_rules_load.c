@@ -8,40 +8,8 @@
 
 #include "../unit/unit.h"
 #include "rules/internal.h" /* what a rule set holds */
+#include "rules_load.h"     /* parse, ok, refused; err and warn */
 #include "vuproxy/rules.h"
-
-static char err[32768], warn[32768];
-
-static int parse(const char *text, struct vup_rules **r)
-{
-	err[0] = warn[0] = '\0';
-	return vup_rules_parse("t.yaml", text, strlen(text), r, err,
-	                       sizeof(err), warn, sizeof(warn));
-}
-
-static struct vup_rules *ok(const char *text)
-{
-	struct vup_rules *r = NULL;
-	int rc = parse(text, &r);
-	if (rc || !r)
-		fail_msg("refused (%d):\n%s", rc, err);
-	assert_string_equal(err, "");
-	return r;
-}
-
-/* Refused, with expect among the errors. */
-static void refused(const char *text, const char *expect)
-{
-	struct vup_rules *r = (struct vup_rules *)1;
-	int rc = parse(text, &r);
-	if (rc == 0) {
-		vup_rules_free(r);
-		fail_msg("accepted:\n%s", text);
-	}
-	assert_int_equal(rc, -EINVAL);
-	assert_null(r);
-	assert_contains(err, expect);
-}
 
 static unsigned count(const char *hay, const char *needle)
 {
