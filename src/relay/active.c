@@ -399,8 +399,7 @@ static void prep_vring_base_reply(struct vup_active_sess *as,
 		return;
 	uint16_t base;
 	poll_close(&r->kick_poll);
-	vup_svq_stop(&r->q, (uint16_t)num, NULL, NULL, &base);
-	if (r->q.why[0])
+	if (vup_svq_stop(&r->q, (uint16_t)num, NULL, NULL, &base) < 0)
 		vup_log(VUP_LOG_ERROR, "s%u --active: %s", as->s->id, r->q.why);
 	vup_log(VUP_LOG_DEBUG,
 	        "s%u --active vring %u stopped: back-end base %u, guest %u",
