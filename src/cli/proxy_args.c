@@ -140,6 +140,10 @@ static int check_together(const struct vup_proxy_args *a,
 		return fail(err, errlen,
 		            "--trace-findings needs -w FILE and "
 		            "the checker (no --no-check)");
+	if (c->active != VUP_TAP_OFF && c->tap.kind != VUP_TAP_OFF)
+		return fail(err, errlen,
+		            "--tap and --active: --active records every frame "
+		            "itself (with -w)");
 	/* -s and --tap-memory also serve a tap started by ctl record. */
 	if ((given(v, n, VUP_OPT_TAP_INTERVAL) ||
 	     given(v, n, VUP_OPT_TAP_UNVERIFIED) || c->tap.strict) &&

@@ -24,6 +24,8 @@
 #include "internal.h"
 #include "vuproxy/log.h"
 #include "vuproxy/memmap.h"
+#include "vuproxy/ring.h"
+#include "vuproxy/tap.h"
 
 struct apoll {
 	uv_poll_t h;
@@ -39,6 +41,7 @@ struct avring {
 	int g_kick, g_call; /* the guest's (front-end's) */
 	int b_kick, b_call; /* vuproxy's, given to the back-end */
 	struct apoll *kick_poll, *call_poll;
+	uint16_t rx_used; /* capture: used index of the next RX chain */
 };
 
 struct vup_active_sess {
@@ -50,6 +53,7 @@ struct vup_active_sess {
 	struct vup_guest_mem gmem;
 	struct vup_gwrite gw;
 	int pend_own; /* the eventfd prepared for a SET_VRING_KICK/CALL */
+	struct vup_tap *tap; /* -w: every frame, recorded as the tap does */
 	struct avring *vr[VUP_MODEL_VRINGS];
 };
 
@@ -110,10 +114,78 @@ static void halt(struct avring *r)
 	poll_close(&r->call_poll);
 }
 
+/* Capture (-w): the first bytes of a chain's device-readable (TX) or
+ * written (RX) segments, copied from guest memory while neither peer
+ * may touch them. */
+static uint32_t gather(struct avring *r, const struct vup_svq_chain *c,
+                       bool write, uint32_t limit, uint8_t *dst)
+{
+	uint32_t got = 0;
+	for (uint32_t i = 0; i < c->nseg && got < limit; i++) {
+		if (c->seg[i].write != write)
+			continue;
+		uint32_t n = c->seg[i].len < limit - got ? c->seg[i].len
+		                                         : limit - got;
+		if (!vup_guest_read(&r->as->gmem, VUP_AS_GPA, c->seg[i].addr,
+		                    dst + got, n))
+			break;
+		got += n;
+	}
+	return got;
+}
+
+static void capture(struct avring *r, const struct vup_svq_chain *c, bool rx,
+                    uint32_t len)
+{
+	static uint8_t buf[VUP_RING_MAX_SNAPLEN + 64];
+	struct vup_session *s = r->as->s;
+	uint32_t limit = s->proxy->cfg.tap.snaplen + 64; /* + net header */
+	if (limit > sizeof(buf))
+		limit = sizeof(buf);
+	struct vup_ring_buf b = {
+	        .id = c->head,
+	        .avail_idx = c->avail_idx,
+	        .ndesc = (uint16_t)c->nseg,
+	        .readable_len = c->rd_len,
+	        .writable_len = c->wr_len,
+	        .used_len = len,
+	};
+	uint64_t now = vup__wall_ns();
+	if (rx) {
+		b.wr = buf;
+		b.wr_caplen =
+		        gather(r, c, true, len < limit ? len : limit, buf);
+		b.used_idx = r->rx_used++;
+		b.t_used_ns = now;
+	} else {
+		b.rd = buf;
+		b.rd_caplen = gather(r, c, false, limit, buf);
+		b.t_avail_ns = now;
+	}
+	vup_tap_capture(r->as->tap, s->flow.model, r->idx, r->q.cfg.num, &b,
+	                now);
+}
+
+static enum vup_svq_verdict on_avail(void *ctx, const struct vup_svq_chain *c)
+{
+	struct avring *r = ctx;
+	if (r->idx % 2 == 1) /* TX: the frame as the guest offers it */
+		capture(r, c, false, 0);
+	return VUP_SVQ_FORWARD;
+}
+
+static void on_used(void *ctx, const struct vup_svq_chain *c, uint32_t len)
+{
+	struct avring *r = ctx;
+	if (r->idx % 2 == 0 && !c->segs_lost) /* RX: as the back-end wrote */
+		capture(r, c, true, len);
+}
+
 static void pull(struct avring *r)
 {
+	bool cap = r->as->tap != NULL;
 	do {
-		if (vup_svq_pull(&r->q, NULL, NULL) < 0) {
+		if (vup_svq_pull(&r->q, cap ? on_avail : NULL, r) < 0) {
 			halt(r);
 			return;
 		}
@@ -125,7 +197,7 @@ static void pull(struct avring *r)
 static void push(struct avring *r)
 {
 	do {
-		if (vup_svq_push(&r->q, NULL, NULL) < 0) {
+		if (vup_svq_push(&r->q, r->as->tap ? on_used : NULL, r) < 0) {
 			halt(r);
 			return;
 		}
@@ -216,6 +288,11 @@ int vup__active_open(struct vup_session *s)
 	vup_active_init(&as->st);
 	as->gmem = vup_memmap_guest(NULL);
 	vup_gwrite_init(&as->gw, vup_gwrite_memmap(NULL));
+	if (s->proxy->cfg.trace) {
+		struct vup_tap_config tc = s->proxy->cfg.tap;
+		tc.kind = VUP_TAP_NET;
+		as->tap = vup_tap_new(&tc, s->id, s->proxy->cfg.trace);
+	}
 	s->active = as;
 	return 0;
 }
@@ -233,6 +310,10 @@ void vup__active_close(struct vup_session *s)
 	close_fd(&as->pend_own);
 	vup_memmap_put(as->map);
 	vup_memmap_put(as->pending);
+	if (as->tap) {
+		vup_tap_capture_end(as->tap, vup__wall_ns());
+		vup_tap_free(as->tap);
+	}
 	vup_log(VUP_LOG_INFO,
 	        "s%u --active: guest memory writes: %llu used elements, "
 	        "%llu used idx, %llu refused, %llu faulted",
@@ -354,6 +435,7 @@ static void prep_vring_addr(struct vup_active_sess *as,
 		return;
 	}
 	r->q_on = true;
+	r->rx_used = cfg.base;
 	struct vup_svq_addrs sa = vup_svq_shadow_addrs(&r->q);
 	io->have_addrs = true;
 	io->desc = sa.desc;
@@ -399,7 +481,8 @@ static void prep_vring_base_reply(struct vup_active_sess *as,
 		return;
 	uint16_t base;
 	poll_close(&r->kick_poll);
-	if (vup_svq_stop(&r->q, (uint16_t)num, NULL, NULL, &base) < 0)
+	if (vup_svq_stop(&r->q, (uint16_t)num, as->tap ? on_used : NULL, r,
+	                 &base) < 0)
 		vup_log(VUP_LOG_ERROR, "s%u --active: %s", as->s->id, r->q.why);
 	vup_log(VUP_LOG_DEBUG,
 	        "s%u --active vring %u stopped: back-end base %u, guest %u",
@@ -408,6 +491,35 @@ static void prep_vring_base_reply(struct vup_active_sess *as,
 	svq_off(r);
 	io->have_base = true;
 	io->base = base;
+}
+
+/* Before a TX vring is disabled or stopped: what the guest offered goes
+ * to the back-end, and vuproxy waits (at most VUP_ACTIVE_DRAIN_MS) for it
+ * to be used, so that a front-end that stops right after sending loses
+ * nothing it counted as sent (a back-end stops reading a disabled ring,
+ * and what it never took is only offered again to a guest that
+ * restarts).  RX buffers wait for frames: they are not drained. */
+#define VUP_ACTIVE_DRAIN_MS 50
+static void drain_tx(struct avring *r)
+{
+	if (!r || !r->q_on || r->q.stopped || r->idx % 2 == 0)
+		return;
+	pull(r);
+	signal_fd(r->b_kick);
+	uint64_t end = uv_hrtime() + VUP_ACTIVE_DRAIN_MS * 1000000ull;
+	while (!r->q.stopped && r->q.s_used != r->q.s_avail &&
+	       uv_hrtime() < end) {
+		push(r);
+		if (r->q.s_used != r->q.s_avail)
+			usleep(50);
+	}
+	if (r->q.s_used != r->q.s_avail)
+		vup_log(VUP_LOG_INFO,
+		        "s%u --active vring %u: %u buffers not used by the "
+		        "back-end %d ms after the front-end stopped it",
+		        r->as->s->id, r->idx,
+		        (unsigned)(uint16_t)(r->q.s_avail - r->q.s_used),
+		        VUP_ACTIVE_DRAIN_MS);
 }
 
 bool vup__active_prepare(struct vup_session *s, const struct vup_view *v,
@@ -420,7 +532,7 @@ bool vup__active_prepare(struct vup_session *s, const struct vup_view *v,
 		return false;
 	if (v->chan != VUP_CHAN_MAIN)
 		return true;
-	uint32_t req = v->hdr.request, idx;
+	uint32_t req = v->hdr.request, idx = VUP_MODEL_VRINGS;
 	if (v->reply) {
 		if (v->from == VUP_BACKEND && req == VUP_REQ_GET_VRING_BASE)
 			prep_vring_base_reply(as, v, io);
@@ -433,9 +545,16 @@ bool vup__active_prepare(struct vup_session *s, const struct vup_view *v,
 	case VUP_REQ_SET_VRING_ADDR: prep_vring_addr(as, v, io); break;
 	case VUP_REQ_SET_VRING_KICK:
 	case VUP_REQ_SET_VRING_CALL: prep_vring_fd(as, v, io); break;
-	case VUP_REQ_GET_VRING_BASE:
+	case VUP_REQ_SET_VRING_ENABLE:
 		if (vup_view_vring(v, &idx) && idx < VUP_MODEL_VRINGS &&
-		    as->vr[idx] && as->vr[idx]->q_on) {
+		    v->hdr.size >= 8 && v->payload[4] == 0)
+			drain_tx(as->vr[idx]);
+		break;
+	case VUP_REQ_GET_VRING_BASE:
+		if (vup_view_vring(v, &idx) && idx < VUP_MODEL_VRINGS)
+			drain_tx(as->vr[idx]);
+		if (idx < VUP_MODEL_VRINGS && as->vr[idx] &&
+		    as->vr[idx]->q_on) {
 			poll_close(&as->vr[idx]->kick_poll);
 			vup_svq_stop_begin(&as->vr[idx]->q);
 		}

@@ -10,6 +10,10 @@
 #   txonly: TRAFFIC_SECS of full rate, burst: one burst of 64);
 # - vuproxy wrote exactly that many used elements into the guest's used
 #   rings (its summary line at the end of the session);
+# - the trace holds exactly that many frames on "s1 net q1 tx" (tshark),
+#   and its statistics block says consumed = captured = that, nothing
+#   missed or torn (capture lossless by construction); burst: each one is
+#   txonly's UDP packet;
 # - the offers were masked (the front-end negotiated neither RING_PACKED
 #   nor IN_ORDER) and the trace shows the rewrites (vuproxy dump);
 # - vuproxy exits 0.
@@ -34,7 +38,7 @@ FE_CPU=${E2E_FE_CPU:-1}
 LIMIT=$((READY_TIMEOUT * 2 + TRAFFIC_SECS + 30))
 
 e2e_init "active_dpdk_$MODE"
-e2e_need_cmd "$TESTPMD" timeout awk
+e2e_need_cmd "$TESTPMD" timeout awk tshark
 [ -x "${VUPROXY:-}" ] || e2e_fail "VUPROXY is not set to the vuproxy binary"
 
 PREFIX="vupact-${E2E_DIR##*.}-$$"
@@ -87,6 +91,20 @@ if [ "$MODE" = burst ]; then
 fi
 grep -q 'ERROR\|error:' "$E2E_DIR/vuproxy.log" &&
 	{ grep 'ERROR\|error:' "$E2E_DIR/vuproxy.log" >&2; e2e_fail "vuproxy logged an error"; }
+
+# The capture: every TX frame, once.
+tshark -n -r "$TRACE" -T fields -e frame.interface_name -e ip.src -e ip.dst \
+	-e udp.dstport >"$E2E_DIR/frames.txt" 2>"$E2E_DIR/tshark.err" ||
+	{ cat "$E2E_DIR/tshark.err" >&2; e2e_fail "tshark could not read the trace"; }
+ntx=$(grep -c '^s1 net q1 tx	' "$E2E_DIR/frames.txt" || true)
+nudp=$(grep -c '^s1 net q1 tx	198\.18\.0\.1	198\.18\.0\.2	9$' "$E2E_DIR/frames.txt" || true)
+e2e_log "tshark: $ntx frames on s1 net q1 tx, $nudp of them UDP 198.18.0.1 -> 198.18.0.2:9"
+[ "$ntx" = "$tx" ] || e2e_fail "the trace holds $ntx TX frames, the front-end sent $tx"
+[ "$nudp" = "$ntx" ] || e2e_fail "not every TX frame decodes as txonly's packet"
+want="consumed=$tx captured=$tx missed=0 torn=0 malformed=0"
+zcat "$TRACE" | tr -c '[:print:]' '\n' | grep '^consumed=' >"$E2E_DIR/isb.txt" || true
+grep -qxF "$want" "$E2E_DIR/isb.txt" ||
+	{ cat "$E2E_DIR/isb.txt" >&2; e2e_fail "no statistics block with $want"; }
 
 # The offers as the front-end saw them, and the rewrites in the trace.
 "$VUPROXY" dump "$TRACE" >"$E2E_DIR/dump.txt" 2>&1 || e2e_fail "vuproxy dump failed"

@@ -155,6 +155,8 @@ static void options_that_need_others(void **state)
 	        {{FE, BE, "--trace-findings"}, "--trace-findings needs -w"},
 	        {{FE, BE, "--tap-strict"}, "need --tap"},
 	        {{FE, BE, "--tap-unverified"}, "need --tap"},
+	        {{FE, BE, "--tap", "net", "--active", "net"},
+	         "--active records every frame itself"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *argv[16] = {"vuproxy"};
