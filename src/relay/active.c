@@ -302,8 +302,15 @@ void vup__active_close(struct vup_session *s)
 	struct vup_active_sess *as = s->active;
 	if (!as)
 		return;
-	for (uint32_t i = 0; i < VUP_MODEL_VRINGS; i++)
+	/* What the back-end used before it went goes to the guest. */
+	for (uint32_t i = 0; i < VUP_MODEL_VRINGS; i++) {
+		struct avring *r = as->vr[i];
+		if (r && r->q_on && !r->q.stopped && as->map) {
+			push(r);
+			signal_fd(r->g_call);
+		}
 		vring_free(as, i);
+	}
 	if (as->shadow)
 		munmap(as->shadow, VUP_ACTIVE_REGION_SIZE);
 	close_fd(&as->memfd);

@@ -1,5 +1,5 @@
 #!/bin/bash
-# active_dpdk.sh [txonly|burst] - --active net between real DPDK peers:
+# active_dpdk.sh [txonly|burst|rx] - --active net between real DPDK peers:
 # testpmd net_virtio_user (split ring, packed_vq=0, in_order=0,
 # mrg_rxbuf=0) -> vuproxy --active net -w TRACE -> testpmd net_vhost
 # (rxonly).  vuproxy is the device of the front-end's rings and the
@@ -7,7 +7,11 @@
 #
 # Checks:
 # - the back-end's RX-packets equals the front-end's TX-packets (lossless;
-#   txonly: TRAFFIC_SECS of full rate, burst: one burst of 64);
+#   txonly: TRAFFIC_SECS of full rate, burst: one burst of 64); rx: the
+#   other way, the back-end txonly and the front-end rxonly (the back-end
+#   is stopped first): vuproxy completes to the guest exactly the
+#   back-end's TX-packets (the front-end reads no more than that: it
+#   drops what is unread when the back-end hangs up);
 # - vuproxy wrote exactly that many used elements into the guest's used
 #   rings (its summary line at the end of the session);
 # - the trace holds exactly that many frames on "s1 net q1 tx" (tshark),
@@ -24,11 +28,15 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 
 MODE=${1:-txonly}
-FE_FWD=(--forward-mode=txonly)
+FE_FWD=(--forward-mode=txonly) BE_FWD=(--forward-mode=rxonly)
+# The sender's and the receiver's logs, the queue the frames go through.
+SND=fe RCV=be Q="q1 tx"
 case $MODE in
 txonly) ;;
 burst) FE_FWD=(--forward-mode=rxonly --tx-first --burst=64) ;;
-*) echo "usage: VUPROXY=... $0 [txonly|burst]" >&2; exit 2 ;;
+rx) FE_FWD=(--forward-mode=rxonly) BE_FWD=(--forward-mode=txonly)
+	SND=be RCV=fe Q="q0 rx" ;;
+*) echo "usage: VUPROXY=... $0 [txonly|burst|rx]" >&2; exit 2 ;;
 esac
 TRAFFIC_SECS=${E2E_TRAFFIC_SECS:-2}
 TESTPMD=${E2E_TESTPMD:-dpdk-testpmd}
@@ -50,7 +58,7 @@ FESOCK=$E2E_DIR/fe.sock BESOCK=$E2E_DIR/be.sock TRACE=$E2E_DIR/active.pcapng.gz
 e2e_on_exit rm -rf -- "$RUNDIR/$PREFIX-be" "$RUNDIR/$PREFIX-fe"
 e2e_start be "$LIMIT" "$TESTPMD" --lcores "0@$BE_CPU,1@$BE_CPU" "${EAL[@]}" \
 	--file-prefix="$PREFIX-be" --vdev "net_vhost0,iface=$BESOCK,queues=1" \
-	-- "${TP[@]}" --forward-mode=rxonly
+	-- "${TP[@]}" "${BE_FWD[@]}"
 e2e_wait "$READY_TIMEOUT" "the back-end to listen" e2e_unix_listening "$BESOCK"
 # Both cores are busy-polled by testpmd: vuproxy, in event mode, gets a
 # real-time priority when it may (as in dpdk_tap.sh), else what is left.
@@ -66,11 +74,13 @@ e2e_start fe "$LIMIT" "$TESTPMD" --lcores "0@$FE_CPU,1@$FE_CPU" "${EAL[@]}" \
 e2e_wait "$READY_TIMEOUT" "the link to come up" \
 	e2e_log_has be "virtio is now ready for processing"
 sleep "$TRAFFIC_SECS"
-e2e_stop fe 20
+# The sender stops first: what it counted as sent has been offered.
+e2e_stop "$SND" 20
 e2e_wait 10 "vuproxy to close the session" e2e_log_has vuproxy " closed: "
+[ "$MODE" = rx ] && sleep 1
+e2e_stop "$RCV" 20
 e2e_stop vuproxy 10
 [ "${E2E_RC[vuproxy]}" = 0 ] || e2e_fail "vuproxy exited with ${E2E_RC[vuproxy]}"
-e2e_stop be 20
 
 stat() { # LOG FIELD: the accumulated statistics' FIELD
 	sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$E2E_DIR/$1.log" |
@@ -78,14 +88,22 @@ stat() { # LOG FIELD: the accumulated statistics' FIELD
 		     a && $0 ~ f { for (i = 1; i < NF; i++) if ($i == f) n = $(i + 1); a = 0 }
 		     END { print n }'
 }
-rx=$(stat be RX-packets)
-tx=$(stat fe TX-packets)
+rx=$(stat "$RCV" RX-packets)
+tx=$(stat "$SND" TX-packets)
 used=$(sed -nE 's/.* s1 --active: guest memory writes: ([0-9]+) used elements.*/\1/p' \
 	"$E2E_DIR/vuproxy.log" | tail -n 1)
-e2e_log "front-end TX-packets $tx; back-end RX-packets $rx; vuproxy used elements written $used"
-[ -n "$rx" ] && [ "$rx" -gt 0 ] || e2e_fail "the back-end received nothing (RX-packets '$rx')"
-[ "$rx" = "$tx" ] || e2e_fail "lost: the front-end sent $tx, the back-end received $rx"
-[ "$used" = "$tx" ] || e2e_fail "vuproxy completed $used chains to the guest, the front-end sent $tx"
+e2e_log "$SND TX-packets $tx; $RCV RX-packets $rx; vuproxy used elements written $used"
+[ -n "$rx" ] && [ "$rx" -gt 0 ] || e2e_fail "the $RCV received nothing (RX-packets '$rx')"
+if [ "$MODE" = rx ]; then
+	# The front-end drops what its used ring held when the back-end
+	# hung up (virtio-user resets on a disconnect, as without vuproxy):
+	# vuproxy's own count is the exact one.
+	[ "$rx" -le "$tx" ] || e2e_fail "the front-end received $rx, more than the $tx sent"
+	e2e_log "the front-end left $((tx - rx)) frames unread at the back-end's disconnect"
+else
+	[ "$rx" = "$tx" ] || e2e_fail "lost: the $SND sent $tx, the $RCV received $rx"
+fi
+[ "$used" = "$tx" ] || e2e_fail "vuproxy completed $used chains to the guest, the $SND sent $tx"
 if [ "$MODE" = burst ]; then
 	[ "$tx" = 64 ] || e2e_fail "one burst of 64: the front-end sent $tx"
 fi
@@ -96,10 +114,10 @@ grep -q 'ERROR\|error:' "$E2E_DIR/vuproxy.log" &&
 tshark -n -r "$TRACE" -T fields -e frame.interface_name -e ip.src -e ip.dst \
 	-e udp.dstport >"$E2E_DIR/frames.txt" 2>"$E2E_DIR/tshark.err" ||
 	{ cat "$E2E_DIR/tshark.err" >&2; e2e_fail "tshark could not read the trace"; }
-ntx=$(grep -c '^s1 net q1 tx	' "$E2E_DIR/frames.txt" || true)
-nudp=$(grep -c '^s1 net q1 tx	198\.18\.0\.1	198\.18\.0\.2	9$' "$E2E_DIR/frames.txt" || true)
-e2e_log "tshark: $ntx frames on s1 net q1 tx, $nudp of them UDP 198.18.0.1 -> 198.18.0.2:9"
-[ "$ntx" = "$tx" ] || e2e_fail "the trace holds $ntx TX frames, the front-end sent $tx"
+ntx=$(grep -c "^s1 net $Q	" "$E2E_DIR/frames.txt" || true)
+nudp=$(grep -c "^s1 net $Q	"'198\.18\.0\.1	198\.18\.0\.2	9$' "$E2E_DIR/frames.txt" || true)
+e2e_log "tshark: $ntx frames on s1 net $Q, $nudp of them UDP 198.18.0.1 -> 198.18.0.2:9"
+[ "$ntx" = "$tx" ] || e2e_fail "the trace holds $ntx frames on $Q, the $SND sent $tx"
 [ "$nudp" = "$ntx" ] || e2e_fail "not every TX frame decodes as txonly's packet"
 want="consumed=$tx captured=$tx missed=0 torn=0 malformed=0"
 zcat "$TRACE" | tr -c '[:print:]' '\n' | grep '^consumed=' >"$E2E_DIR/isb.txt" || true
