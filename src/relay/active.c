@@ -20,42 +20,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "active/svq.h"
-#include "internal.h"
+#include "active_internal.h"
 #include "vuproxy/log.h"
 #include "vuproxy/memmap.h"
-#include "vuproxy/ring.h"
 #include "vuproxy/tap.h"
-
-struct apoll {
-	uv_poll_t h;
-	struct vup_session *s;
-};
-
-struct avring {
-	struct vup_active_sess *as;
-	uint32_t idx;
-	struct vup_svq q;
-	bool q_on;
-	char name[16];
-	int g_kick, g_call; /* the guest's (front-end's) */
-	int b_kick, b_call; /* vuproxy's, given to the back-end */
-	struct apoll *kick_poll, *call_poll;
-	uint16_t rx_used; /* capture: used index of the next RX chain */
-};
-
-struct vup_active_sess {
-	struct vup_session *s;
-	struct vup_active st;
-	int memfd;
-	uint8_t *shadow;
-	struct vup_memmap *map, *pending;
-	struct vup_guest_mem gmem;
-	struct vup_gwrite gw;
-	int pend_own; /* the eventfd prepared for a SET_VRING_KICK/CALL */
-	struct vup_tap *tap; /* -w: every frame, recorded as the tap does */
-	struct avring *vr[VUP_MODEL_VRINGS];
-};
 
 static void signal_fd(int fd)
 {
@@ -114,78 +82,12 @@ static void halt(struct avring *r)
 	poll_close(&r->call_poll);
 }
 
-/* Capture (-w): the first bytes of a chain's device-readable (TX) or
- * written (RX) segments, copied from guest memory while neither peer
- * may touch them. */
-static uint32_t gather(struct avring *r, const struct vup_svq_chain *c,
-                       bool write, uint32_t limit, uint8_t *dst)
-{
-	uint32_t got = 0;
-	for (uint32_t i = 0; i < c->nseg && got < limit; i++) {
-		if (c->seg[i].write != write)
-			continue;
-		uint32_t n = c->seg[i].len < limit - got ? c->seg[i].len
-		                                         : limit - got;
-		if (!vup_guest_read(&r->as->gmem, VUP_AS_GPA, c->seg[i].addr,
-		                    dst + got, n))
-			break;
-		got += n;
-	}
-	return got;
-}
-
-static void capture(struct avring *r, const struct vup_svq_chain *c, bool rx,
-                    uint32_t len)
-{
-	static uint8_t buf[VUP_RING_MAX_SNAPLEN + 64];
-	struct vup_session *s = r->as->s;
-	uint32_t limit = s->proxy->cfg.tap.snaplen + 64; /* + net header */
-	if (limit > sizeof(buf))
-		limit = sizeof(buf);
-	struct vup_ring_buf b = {
-	        .id = c->head,
-	        .avail_idx = c->avail_idx,
-	        .ndesc = (uint16_t)c->nseg,
-	        .readable_len = c->rd_len,
-	        .writable_len = c->wr_len,
-	        .used_len = len,
-	};
-	uint64_t now = vup__wall_ns();
-	if (rx) {
-		b.wr = buf;
-		b.wr_caplen =
-		        gather(r, c, true, len < limit ? len : limit, buf);
-		b.used_idx = r->rx_used++;
-		b.t_used_ns = now;
-	} else {
-		b.rd = buf;
-		b.rd_caplen = gather(r, c, false, limit, buf);
-		b.t_avail_ns = now;
-	}
-	vup_tap_capture(r->as->tap, s->flow.model, r->idx, r->q.cfg.num, &b,
-	                now);
-}
-
-static enum vup_svq_verdict on_avail(void *ctx, const struct vup_svq_chain *c)
-{
-	struct avring *r = ctx;
-	if (r->idx % 2 == 1) /* TX: the frame as the guest offers it */
-		capture(r, c, false, 0);
-	return VUP_SVQ_FORWARD;
-}
-
-static void on_used(void *ctx, const struct vup_svq_chain *c, uint32_t len)
-{
-	struct avring *r = ctx;
-	if (r->idx % 2 == 0 && !c->segs_lost) /* RX: as the back-end wrote */
-		capture(r, c, true, len);
-}
-
 static void pull(struct avring *r)
 {
 	bool cap = r->as->tap != NULL;
 	do {
-		if (vup_svq_pull(&r->q, cap ? on_avail : NULL, r) < 0) {
+		if (vup_svq_pull(&r->q, cap ? vup__active_on_avail : NULL, r) <
+		    0) {
 			halt(r);
 			return;
 		}
@@ -197,7 +99,8 @@ static void pull(struct avring *r)
 static void push(struct avring *r)
 {
 	do {
-		if (vup_svq_push(&r->q, r->as->tap ? on_used : NULL, r) < 0) {
+		if (vup_svq_push(&r->q, r->as->tap ? vup__active_on_used : NULL,
+		                 r) < 0) {
 			halt(r);
 			return;
 		}
@@ -488,8 +391,8 @@ static void prep_vring_base_reply(struct vup_active_sess *as,
 		return;
 	uint16_t base;
 	poll_close(&r->kick_poll);
-	if (vup_svq_stop(&r->q, (uint16_t)num, as->tap ? on_used : NULL, r,
-	                 &base) < 0)
+	if (vup_svq_stop(&r->q, (uint16_t)num,
+	                 as->tap ? vup__active_on_used : NULL, r, &base) < 0)
 		vup_log(VUP_LOG_ERROR, "s%u --active: %s", as->s->id, r->q.why);
 	vup_log(VUP_LOG_DEBUG,
 	        "s%u --active vring %u stopped: back-end base %u, guest %u",
