@@ -208,6 +208,7 @@ static int read_message(struct vup_channel *ch)
 			memcpy(ch->in.payload,
 			       ch->rbuf + ch->rstart + VUP_HDR_SIZE,
 			       ch->in.hdr.size);
+			ch->in_framed = ch->in.hdr.size;
 			ch->in_ready = true;
 		}
 		if (rc != VUP_CH_AGAIN)
@@ -244,7 +245,7 @@ static int read_message(struct vup_channel *ch)
 void vup_channel_consume(struct vup_channel *ch)
 {
 	if (ch->in_ready)
-		ch->rstart += VUP_HDR_SIZE + ch->in.hdr.size;
+		ch->rstart += VUP_HDR_SIZE + ch->in_framed;
 	if (ch->rstart == ch->rend)
 		ch->rstart = ch->rend = 0;
 	ch->in_ready = false;

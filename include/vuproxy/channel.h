@@ -47,7 +47,10 @@ struct vup_channel {
 	size_t in_got; /* bytes of the current message's header + payload
 	                  received so far (read ahead included) */
 	bool in_ready; /* ch->in was returned and not yet consumed */
-	bool drained;  /* the last recvmsg emptied the socket */
+	/* Its bytes in the read buffer: the caller may rewrite ch->in
+	 * (--active grows SET_MEM_TABLE) before consuming it. */
+	uint32_t in_framed;
+	bool drained; /* the last recvmsg emptied the socket */
 	/* read-ahead: rbuf[rstart, rend) received, not yet consumed; the
 	 * current message starts at rstart */
 	size_t rstart, rend;

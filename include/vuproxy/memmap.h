@@ -9,7 +9,9 @@
  * No event loop, no logging: errors are -errno with a reason in err.
  *
  * The mirror never owns the caller's fds: it maps them and the caller
- * closes (or forwards) them.  Guest memory is never written.
+ * closes (or forwards) them.  Guest memory is never written, except
+ * through a mirror of vup_memmap_set_table_rw, which only --active
+ * sessions make (their used-ring writes, active/gwrite.h).
  */
 #ifndef VUPROXY_MEMMAP_H
 #define VUPROXY_MEMMAP_H
@@ -47,6 +49,11 @@ int vup_memmap_set_table(struct vup_memmap **out, const uint8_t *payload,
                          uint32_t size, const int *fds, unsigned nfds,
                          bool xen_mmap, char *err, size_t errlen);
 
+/* The same, mapped PROT_READ | PROT_WRITE: for --active only (its
+ * writes go through active/gwrite.h).  No XEN_MMAP. */
+int vup_memmap_set_table_rw(struct vup_memmap **out, const uint8_t *payload,
+                            uint32_t size, const int *fds, unsigned nfds,
+                            char *err, size_t errlen);
 /* A new snapshot of a table already parsed (the session model's regions,
  * model.h) and the fds that back them, fds[i] region i (-1: none came):
  * the same checks as a SET_MEM_TABLE's, up to VUP_MEMMAP_SLOTS_MAX

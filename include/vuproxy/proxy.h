@@ -27,8 +27,11 @@ struct vup_proxy_config {
 	                              -1: the default of the back-end's role */
 	struct vup_trace *trace;   /* -w, or NULL */
 	struct vup_tap_config tap; /* --tap, -s */
-	uint32_t tap_interval_us;  /* --tap-interval: poll period */
-	uint64_t tap_mem_limit;    /* --tap-memory: bytes; 0 = 256 MiB */
+	/* --active: shadow the sessions' vrings (net only for now); OFF:
+	 * passthrough */
+	enum vup_tap_kind active;
+	uint32_t tap_interval_us; /* --tap-interval: poll period */
+	uint64_t tap_mem_limit;   /* --tap-memory: bytes; 0 = 256 MiB */
 	/* --no-keep-memory: no copy of the sessions' region fds (no live
 	 * indices in show without --tap, no tap started at run time) */
 	bool no_keep_memory;

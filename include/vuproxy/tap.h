@@ -121,6 +121,18 @@ void vup_tap_end(struct vup_tap *t, uint64_t now_ns);
 void vup_tap_add_totals(const struct vup_tap *t, struct vup_tap_totals *sum);
 void vup_tap_free(struct vup_tap *t);
 
+/* --active: a buffer vuproxy holds while neither peer may touch it (a
+ * TX chain as it is pulled, an RX chain as it is completed), recorded
+ * as the ring readers' buffers are (its queue's interface, num its ring
+ * size) and counted consumed and captured.  m: the session's model
+ * (negotiated features).  capture_end: the statistics, then
+ * vup_tap_end. */
+struct vup_ring_buf;
+void vup_tap_capture(struct vup_tap *t, const struct vup_model *m,
+                     uint32_t index, uint32_t num, const struct vup_ring_buf *b,
+                     uint64_t now_ns);
+void vup_tap_capture_end(struct vup_tap *t, uint64_t now_ns);
+
 /* Parse "net" / "blk" (--tap). */
 int vup_tap_kind_parse(const char *s, enum vup_tap_kind *out);
 

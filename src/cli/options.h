@@ -88,6 +88,15 @@
 	X(TAP, "tap", 0, "net|blk", 0, 0, 0,                                   \
 	  "Read the virtqueues passively and record net frames (Ethernet, "    \
 	  "one interface per queue) or blk requests.")                         \
+	X(ACTIVE, "active", 0, "net|blk", 0, 0, 0,                             \
+	  "Shadow the sessions' split virtqueues: vuproxy becomes the device " \
+	  "of the guest's rings and the driver of shadow rings in a memfd it " \
+	  "adds to the back-end's memory table. It WRITES the guest's used "   \
+	  "rings (nothing else); packed rings, IN_ORDER, host notifiers, "     \
+	  "in-band notifications, postcopy, inflight and memory slots are "    \
+	  "hidden from the offers. A session with an IOMMU "                   \
+	  "(ACCESS_PLATFORM) or 8 memory regions stays in passthrough. net "   \
+	  "only for now.")                                                     \
 	X(SNAPLEN, "snaplen", 's', "SNAPLEN", 10, 0, 65535,                    \
 	  "The tap's bytes kept per frame or request data (default 256; 0: "   \
 	  "65535).")                                                           \

@@ -68,6 +68,14 @@ static int apply(struct vup_proxy_args *a, const struct vup_opt_val *v,
 			return fail(err, errlen, "--tap %s: net or blk",
 			            v->arg);
 		break;
+	case VUP_OPT_ACTIVE:
+		if (vup_tap_kind_parse(v->arg, &c->active))
+			return fail(err, errlen, "--active %s: net or blk",
+			            v->arg);
+		if (c->active == VUP_TAP_BLK)
+			return fail(err, errlen,
+			            "--active blk: not yet (net only)");
+		break;
 	/* -s 0 means as much as a record can hold, as for tcpdump. */
 	case VUP_OPT_SNAPLEN: c->tap.snaplen = u ? u : 65535; break;
 	case VUP_OPT_TAP_INTERVAL: c->tap_interval_us = u; break;
@@ -132,6 +140,10 @@ static int check_together(const struct vup_proxy_args *a,
 		return fail(err, errlen,
 		            "--trace-findings needs -w FILE and "
 		            "the checker (no --no-check)");
+	if (c->active != VUP_TAP_OFF && c->tap.kind != VUP_TAP_OFF)
+		return fail(err, errlen,
+		            "--tap and --active: --active records every frame "
+		            "itself (with -w)");
 	/* -s and --tap-memory also serve a tap started by ctl record. */
 	if ((given(v, n, VUP_OPT_TAP_INTERVAL) ||
 	     given(v, n, VUP_OPT_TAP_UNVERIFIED) || c->tap.strict) &&

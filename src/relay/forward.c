@@ -322,8 +322,9 @@ static struct bytes bytes_of(const struct vup_msg *m, const struct vup_view *v,
 {
 	switch (which) {
 	case VUP_STEP_MSG_ORIG:
-		return (struct bytes){&st->orig_hdr, st->orig, v->fd_info,
-		                      m->nfds};
+		return (struct bytes){&st->orig_hdr, st->orig,
+		                      st->orig_nfds ? st->orig_fdi : NULL,
+		                      st->orig_nfds};
 	case VUP_STEP_MSG_ANSWER:
 		return (struct bytes){&st->answer_hdr, st->answer, NULL, 0};
 	default:
@@ -377,6 +378,14 @@ static void act(struct vup_link *l, struct vup_msg *m, const struct vup_view *v,
 		 * forget them open. */
 		vup_close_fds(m->fds, m->nfds);
 		m->nfds = 0;
+		if (!no) { /* --active cannot shadow it */
+			vup__session_fail(
+			        s, "%s %s: --active: %s",
+			        vup__direction(l->side),
+			        vup_proto_name(l->chan, m->hdr.request),
+			        st->active.why);
+			return;
+		}
 		vup__session_fail(s, "%s%s %s%s: %s", vup__direction(l->side),
 		                  vup__bch_tag(l),
 		                  vup_proto_name(l->chan, m->hdr.request),
@@ -435,20 +444,25 @@ void vup__relay(struct vup_link *l)
 	c.held[!l->side] = l->peer && !vup_hold_empty(&l->peer->hold);
 	/* One message at a time per proxy: the step's buffers are kept. */
 	static struct vup_step st;
+	struct vup_active_io aio;
+	if (s->active && vup__active_prepare(s, &view, &aio)) {
+		c.active = vup__active_state(s);
+		c.active_io = &aio;
+	}
 	vup_step(&c, m, &view, &st);
 	const struct vup_verdict *v = &st.verdict;
 	vup__event_rule(s, &view, v);
 	if (!st.refusal && vup_log_enabled(VUP_LOG_MSG)) {
 		char note_buf[320];
 		const char *note = rule_note(v, note_buf, sizeof(note_buf));
-		log_message(s, l, v->rewritten ? &st.orig_hdr : &m->hdr,
-		            v->rewritten ? st.orig : m->payload, m->nfds,
-		            v->rewritten ? "" : note);
-		if (v->rewritten)
+		log_message(s, l, st.rewritten ? &st.orig_hdr : &m->hdr,
+		            st.rewritten ? st.orig : m->payload, st.orig_nfds,
+		            st.rewritten ? "" : note);
+		if (st.rewritten)
 			log_message(s, l, &m->hdr, m->payload, m->nfds, note);
 	}
 	if (!st.refusal && st.findings.n)
-		vup__warn_findings(l, v->rewritten ? &st.orig_hdr : &m->hdr,
+		vup__warn_findings(l, st.rewritten ? &st.orig_hdr : &m->hdr,
 		                   &st.findings, v);
 	/* The tap's records follow the message's own (its records come
 	 * first in the actions). */
@@ -476,6 +490,8 @@ void vup__relay(struct vup_link *l)
 			                                          : NULL;
 		}
 	}
+	if (c.active) /* after the sends: its fds are the receiver's */
+		vup__active_after(s, &view, &st, &aio);
 	/* After the records: a finding names a frame already written. */
 	vup__check_message(s, l, &view, &st, about, rule);
 	/* A rule's `snapshot`: after the records, so that it holds them. */

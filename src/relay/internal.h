@@ -23,6 +23,7 @@
 
 struct vup_session;
 struct vup_memmap;
+struct vup_active_sess;
 
 /* One socket of a session: a channel plus its poll handle. */
 struct vup_link {
@@ -63,7 +64,8 @@ struct vup_session {
 	struct vup_tap *tap;         /* --tap, or NULL */
 	bool tap_for_record;         /* tap started by ctl record --tap */
 	struct vup_keepmem keep;     /* region fds (--no-keep-memory: none) */
-	struct vup_checker *checker; /* NULL: --no-check */
+	struct vup_active_sess *active; /* --active (active.c), or NULL */
+	struct vup_checker *checker;    /* NULL: --no-check */
 	struct vup_warn_limit check_warn[VUP_CHECK_COUNT]; /* by row */
 	struct vup_watchdog watchdog;                      /* --reply-timeout */
 	uv_timer_t hold_timer;  /* releases held messages */
@@ -189,6 +191,20 @@ void vup__bch_close(struct vup_session *s);
 __attribute__((format(printf, 2, 3))) void
 vup__session_fail(struct vup_session *s, const char *fmt, ...);
 void vup__session_end(struct vup_session *s, bool failed, const char *reason);
+/* A handle the session counts in open_timers has closed. */
+void vup__session_handle_closed(struct vup_session *s);
+
+/* active.c: --active on the loop (decisions: active.h).  prepare does
+ * the I/O a message needs before the step (false: the session is not
+ * shadowed, no step context); after acts on its fate. */
+int vup__active_open(struct vup_session *s);
+void vup__active_close(struct vup_session *s);
+struct vup_active *vup__active_state(struct vup_session *s);
+bool vup__active_prepare(struct vup_session *s, const struct vup_view *v,
+                         struct vup_active_io *io);
+void vup__active_after(struct vup_session *s, const struct vup_view *v,
+                       const struct vup_step *st, struct vup_active_io *io);
+
 /* inspect.c: the warnings about problems found in a message. */
 /* The warning lines for a message's problems, once its fate (v) is known;
  * rate-limited per session and kind. */

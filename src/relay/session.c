@@ -76,6 +76,12 @@ static void free_session_if_done(struct vup_session *s)
 	}
 }
 
+void vup__session_handle_closed(struct vup_session *s)
+{
+	s->open_timers--;
+	free_session_if_done(s);
+}
+
 static void on_link_closed(uv_handle_t *h)
 {
 	struct vup_link *l = h->data;
@@ -503,6 +509,11 @@ struct vup_session *vup_session_new(struct vup_proxy *p)
 	if (p->cfg.trace)
 		trace_session(s);
 	vup__tap_session_open(s);
+	if (p->cfg.active != VUP_TAP_OFF && vup__active_open(s) < 0)
+		vup_log(VUP_LOG_ERROR,
+		        "s%u --active: out of memory, the "
+		        "session stays in passthrough",
+		        s->id);
 	uv_timer_init(p->loop, &s->retry);
 	s->retry.data = s;
 	uv_timer_init(p->loop, &s->hold_timer);
@@ -664,6 +675,7 @@ void vup_session_close(struct vup_session *s, const char *reason)
 	/* The tap's last records and statistics go before its interfaces
 	 * are forgotten. */
 	vup__tap_session_close(s);
+	vup__active_close(s);
 	vup__keep_close(s);
 	if (s->proxy->cfg.trace)
 		vup_trace_end_session(s->proxy->cfg.trace, s->id);

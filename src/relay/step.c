@@ -130,10 +130,51 @@ static void decide(const struct vup_step_ctx *c, struct vup_msg *m,
 	vup_rules_decide(c->rules, c->rules_state, &rm, &o->verdict);
 }
 
+/* --active on a message that goes on: its rewrite (the copy received
+ * kept in orig, as a rule's), or its refusal.  False: refused. */
+static bool shadow(const struct vup_step_ctx *c, struct vup_msg *m,
+                   const struct vup_view *v, struct vup_step *o)
+{
+	o->rewritten = o->verdict.rewritten;
+	enum vup_rule_action ra = o->verdict.action;
+	if (!c->active || ra == VUP_RULE_ACT_DROP || ra == VUP_RULE_ACT_FAIL ||
+	    ra == VUP_RULE_ACT_DISCONNECT)
+		return true;
+	struct vup_hdr hdr = m->hdr;
+	static uint8_t before[VUP_MAX_PAYLOAD];
+	memcpy(before, m->payload, m->hdr.size);
+	if (!vup_active_rewrite(c->active, v, m, c->active_io, &o->active)) {
+		if (!o->active.refuse)
+			return true;
+		record(o, VUP_STEP_MSG_IN, v->from, VUP_TRACE_ACT_REFUSED, NULL,
+		       false);
+		add(o, VUP_STEP_REFUSE, VUP_STEP_MSG_IN);
+		return false;
+	}
+	if (!o->rewritten) { /* a rule's rewrite kept the original */
+		o->orig_hdr = hdr;
+		memcpy(o->orig, before, hdr.size);
+	}
+	o->rewritten = true;
+	int slot = o->active.fd_slot;
+	if (slot >= 0) {
+		for (unsigned i = 0; i < o->orig_nfds; i++)
+			o->sent_fdi[i] = o->orig_fdi[i];
+		o->sent_fdi[slot] = c->active_io->fd_info;
+	}
+	return true;
+}
+
 void vup_step(const struct vup_step_ctx *c, struct vup_msg *m,
               struct vup_view *v, struct vup_step *o)
 {
 	o->n = 0;
+	o->rewritten = false;
+	o->active = (struct vup_active_out){.kept_fd = -1, .fd_slot = -1};
+	o->orig_nfds = m->nfds;
+	for (unsigned i = 0; i < m->nfds; i++)
+		o->orig_fdi[i] =
+		        v->fd_info ? v->fd_info[i] : (struct vup_fd_info){0};
 	o->delivered = false;
 	o->events.n = 0;
 	/* Its one fd a socket vuproxy can stand in front of. */
@@ -149,22 +190,27 @@ void vup_step(const struct vup_step_ctx *c, struct vup_msg *m,
 		return;
 	}
 	decide(c, m, v, o);
+	if (!shadow(c, m, v, o))
+		return;
 	const struct vup_verdict *vd = &o->verdict;
 	enum vup_trace_action act = vup_rules_trace_action(vd);
 	const char *rule = vd->rule      ? vd->rule
 	                   : vd->nlogged ? vd->logged[0]
 	                                 : NULL;
+	if (!rule && o->rewritten)
+		rule = VUP_ACTIVE_RULE;
 	enum vup_step_msg received =
-	        vd->rewritten ? VUP_STEP_MSG_ORIG : VUP_STEP_MSG_IN;
-	record(o, received, v->from,
-	       vd->rewritten ? VUP_TRACE_ACT_REWRITE : act, rule, false);
+	        o->rewritten ? VUP_STEP_MSG_ORIG : VUP_STEP_MSG_IN;
+	record(o, received, v->from, o->rewritten ? VUP_TRACE_ACT_REWRITE : act,
+	       rule, false);
 	o->a[o->n - 1].marked = true;
-	if (vd->rewritten) {
+	if (o->rewritten) {
 		record(o, VUP_STEP_MSG_IN, v->from,
 		       act == VUP_TRACE_ACT_PASS ? VUP_TRACE_ACT_REWRITE : act,
 		       rule, true);
 		/* What the receiver sees is what counts from now on. */
-		const struct vup_fd_info *kinds = v->fd_info; /* same fds */
+		const struct vup_fd_info *kinds =
+		        o->active.fd_slot >= 0 ? o->sent_fdi : v->fd_info;
 		vup_view_decode(v, v->chan, v->from, &m->hdr, m->payload,
 		                m->fds, m->nfds, vup_flow_neg(c->flow),
 		                v->time_ns);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "active.h"
 #include "flow.h"
 #include "vuproxy/channel.h"
 #include "vuproxy/model.h"
@@ -76,6 +77,10 @@ struct vup_step_ctx {
 	 * by a delay: a new one waits behind them. */
 	bool held[2];
 	uint64_t now_ns; /* the hold queues' clock (monotonic) */
+	/* --active (active.h): the session's state and what the adapter
+	 * prepared for this message; NULL: passthrough. */
+	struct vup_active *active;
+	struct vup_active_io *active_io;
 };
 
 struct vup_step {
@@ -89,12 +94,19 @@ struct vup_step {
 	char mark[256]; /* the findings, for the trace */
 	bool delivered; /* the model was told it reaches its receiver */
 	struct vup_model_events events;
+	/* Rewritten, by a rule or by --active (active: what it did). */
+	bool rewritten;
+	struct vup_active_out active;
 	unsigned n;
 	struct vup_step_action a[VUP_STEP_ACTIONS_MAX];
 	/* VUP_STEP_MSG_ORIG (when rewritten) and VUP_STEP_MSG_ANSWER */
 	struct vup_hdr orig_hdr, answer_hdr;
 	uint8_t orig[VUP_MAX_PAYLOAD];
 	uint8_t answer[VUP_MAX_PAYLOAD];
+	/* The fds' kinds of the copy received (MSG_ORIG) and, when --active
+	 * put fds of its own in, of the copy sent. */
+	unsigned orig_nfds;
+	struct vup_fd_info orig_fdi[VUP_MAX_FDS], sent_fdi[VUP_MAX_FDS];
 };
 
 /* Decide for message m (decoded into v, whose payload is m's: a rewrite

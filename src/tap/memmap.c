@@ -128,7 +128,7 @@ static const char *file_type(mode_t mode)
 /* Map d from fd like the back-ends: size + mmap_offset bytes from file
  * offset 0 (the length rounded up to the file's block size, which is the
  * page size of a hugetlbfs file, so that munmap accepts it). */
-static int region_map(const struct vup_memmap_region *d, int fd,
+static int region_map(const struct vup_memmap_region *d, int fd, bool rw,
                       const char *what, struct region **out, char *err,
                       size_t errlen)
 {
@@ -155,7 +155,8 @@ static int region_map(const struct vup_memmap_region *d, int fd,
 		len = (len + blk - 1) & ~(blk - 1);
 
 	vup__guard_install();
-	void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	void *map = mmap(NULL, len, rw ? PROT_READ | PROT_WRITE : PROT_READ,
+	                 MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		return fail(err, errlen, -errno,
 		            "%s: mmap(0x%zx bytes, fd %d): %s", what, len, fd,
@@ -314,7 +315,7 @@ struct build_scratch {
 };
 
 static int build(const struct vup_model_region *parsed, unsigned n,
-                 const int *fds, struct vup_memmap **out, char *err,
+                 const int *fds, bool rw, struct vup_memmap **out, char *err,
                  size_t errlen)
 {
 	struct build_scratch *b = calloc(n ? n : 1, sizeof(*b));
@@ -346,8 +347,8 @@ static int build(const struct vup_model_region *parsed, unsigned n,
 	if (rc == 0 && !(m = snap_alloc(n)))
 		rc = fail(err, errlen, -ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < n && rc == 0; i++) {
-		rc = region_map(&b[i].d, fds[i], b[i].what, &m->by_gpa[i], err,
-		                errlen);
+		rc = region_map(&b[i].d, fds[i], rw, b[i].what, &m->by_gpa[i],
+		                err, errlen);
 		if (rc < 0) {
 			m->n = i;
 			vup_memmap_put(m);
@@ -365,9 +366,9 @@ static int build(const struct vup_model_region *parsed, unsigned n,
 	return 0;
 }
 
-int vup_memmap_set_table(struct vup_memmap **out, const uint8_t *payload,
-                         uint32_t size, const int *fds, unsigned nfds,
-                         bool xen_mmap, char *err, size_t errlen)
+static int set_table(struct vup_memmap **out, const uint8_t *payload,
+                     uint32_t size, const int *fds, unsigned nfds,
+                     bool xen_mmap, bool rw, char *err, size_t errlen)
 {
 	/* The session model's parser: one reading of a memory table. */
 	struct vup_model_region parsed[VUP_MEMMAP_TABLE_MAX];
@@ -380,7 +381,23 @@ int vup_memmap_set_table(struct vup_memmap **out, const uint8_t *payload,
 	if (nfds != n)
 		return fail(err, errlen, -EINVAL,
 		            "SET_MEM_TABLE has %u regions but %u fds", n, nfds);
-	return build(parsed, n, fds, out, err, errlen);
+	return build(parsed, n, fds, rw, out, err, errlen);
+}
+
+int vup_memmap_set_table(struct vup_memmap **out, const uint8_t *payload,
+                         uint32_t size, const int *fds, unsigned nfds,
+                         bool xen_mmap, char *err, size_t errlen)
+{
+	return set_table(out, payload, size, fds, nfds, xen_mmap, false, err,
+	                 errlen);
+}
+
+int vup_memmap_set_table_rw(struct vup_memmap **out, const uint8_t *payload,
+                            uint32_t size, const int *fds, unsigned nfds,
+                            char *err, size_t errlen)
+{
+	return set_table(out, payload, size, fds, nfds, false, true, err,
+	                 errlen);
 }
 
 int vup_memmap_from_regions(const struct vup_model_region *regions,
@@ -391,7 +408,7 @@ int vup_memmap_from_regions(const struct vup_model_region *regions,
 		return fail(err, errlen, -EINVAL,
 		            "the table has %u regions, at most %u", n,
 		            VUP_MEMMAP_SLOTS_MAX);
-	return build(regions, n, fds, out, err, errlen);
+	return build(regions, n, fds, false, out, err, errlen);
 }
 
 static int parse_one(const char *msg, const uint8_t *payload, uint32_t size,
@@ -453,7 +470,7 @@ int vup_memmap_add(const struct vup_memmap *old, const uint8_t *payload,
 	if (!m)
 		return fail(err, errlen, -ENOMEM, "out of memory");
 	struct region *r;
-	rc = region_map(&d, fd, what, &r, err, errlen);
+	rc = region_map(&d, fd, false, what, &r, err, errlen);
 	if (rc < 0) {
 		free(m);
 		return rc;

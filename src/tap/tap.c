@@ -354,6 +354,29 @@ bool vup_tap_running(const struct vup_tap *t)
 	return t && t->nrunning && !t->postcopy;
 }
 
+void vup_tap_capture(struct vup_tap *t, const struct vup_model *m,
+                     uint32_t index, uint32_t num, const struct vup_ring_buf *b,
+                     uint64_t now_ns)
+{
+	struct tap_queue *q = vup__tap_queue(t, index);
+	if (!q)
+		return;
+	t->model = m;
+	q->num = num;
+	declare(t, q, now_ns);
+	q->done.consumed++;
+	q->done.captured++;
+	vup__tap_emit(q, b);
+}
+
+void vup_tap_capture_end(struct vup_tap *t, uint64_t now_ns)
+{
+	for (unsigned i = 0; t && i < VUP_TAP_MAX_QUEUES; i++)
+		if (t->q[i] && !t->q[i]->running)
+			record_stats(t, t->q[i], now_ns);
+	vup_tap_end(t, now_ns);
+}
+
 void vup_tap_add_totals(const struct vup_tap *t, struct vup_tap_totals *sum)
 {
 	for (unsigned i = 0; i < VUP_TAP_MAX_QUEUES; i++) {

@@ -41,10 +41,24 @@ static void defaults_and_the_usual_line(void **state)
 	assert_int_equal(a.cfg.backend_wait_ms, -1);
 	assert_int_equal(a.cfg.tap.snaplen, 256);
 	assert_int_equal(a.cfg.tap_interval_us, 1000);
+	assert_int_equal(a.cfg.active, VUP_TAP_OFF); /* passthrough */
 	assert_null(a.tcfg.path);
 	assert_null(a.rules_path);
 	assert_int_equal(a.verbosity, 0);
 	assert_false(a.help || a.version || a.no_control);
+}
+
+static void active_net(void **state)
+{
+	(void)state;
+	struct vup_proxy_args a;
+	assert_int_equal(PARSE(&a, FE, BE, "--active", "net", "-w", "t"), 0);
+	assert_int_equal(a.cfg.active, VUP_TAP_NET);
+	assert_int_equal(a.cfg.tap.kind, VUP_TAP_OFF); /* no passive tap */
+	/* Its help says it writes the guest's used rings. */
+	const struct vup_opt_def *d = &vup_proxy_opts[VUP_OPT_ACTIVE];
+	assert_string_equal(d->name, "active");
+	assert_non_null(strstr(d->help, "WRITES the guest's used rings"));
 }
 
 static void getopt_long_spellings(void **state)
@@ -101,6 +115,8 @@ static void refusals_name_the_option(void **state)
 	        {{FE, BE, "--socket-mode", "1777"}, "not in 0..777", 5},
 	        {{FE, BE, "--tap-interval", "9"}, "not in 10..1000000", 5},
 	        {{FE, BE, "--tap", "scsi"}, "--tap scsi: net or blk", 5},
+	        {{FE, BE, "--active", "scsi"}, "--active scsi: net or blk", 5},
+	        {{FE, BE, "--active", "blk"}, "--active blk: not yet", 5},
 	        {{"--frontend", "bind:/x"}, "--frontend ", 1},
 	        {{FE, BE, "--snapshot-on", "sometimes"}, "--snapshot-on ", 5},
 	};
@@ -139,6 +155,8 @@ static void options_that_need_others(void **state)
 	        {{FE, BE, "--trace-findings"}, "--trace-findings needs -w"},
 	        {{FE, BE, "--tap-strict"}, "need --tap"},
 	        {{FE, BE, "--tap-unverified"}, "need --tap"},
+	        {{FE, BE, "--tap", "net", "--active", "net"},
+	         "--active records every frame itself"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *argv[16] = {"vuproxy"};
@@ -334,6 +352,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(defaults_and_the_usual_line),
+	        cmocka_unit_test(active_net),
 	        cmocka_unit_test(getopt_long_spellings),
 	        cmocka_unit_test(refusals_name_the_option),
 	        cmocka_unit_test(options_that_need_others),
