@@ -126,6 +126,10 @@ struct vup_proxy {
 	uint64_t snap_last_auto; /* loop ms of the last triggered one */
 	unsigned snap_skipped;   /* triggers since, not taken */
 	char snap_path[4096], snap_trigger[300];
+	/* A snapshot of ours is written as a hidden .part file and renamed
+	 * to snap_path once finished: whoever watches --snapshot-dir never
+	 * opens half a file.  "" for a client's file. */
+	char snap_part[4096];
 	struct vup_control *ctl; /* --control, or NULL */
 };
 

@@ -201,6 +201,13 @@ static void snapshot_done(struct vup_proxy *p)
 	uint64_t n = 0;
 	int rc = vup_trace_stop(p->cfg.trace, p->snap_id, &n);
 	p->snap_id = 0;
+	if (p->snap_part[0] && rename(p->snap_part, p->snap_path) < 0) {
+		vup_log(VUP_LOG_ERROR, "snapshot %s: rename from %s: %s",
+		        p->snap_path, p->snap_part, strerror(errno));
+		snprintf(p->snap_path, sizeof(p->snap_path), "%s",
+		         p->snap_part);
+	}
+	p->snap_part[0] = '\0';
 	vup_log(rc ? VUP_LOG_ERROR : VUP_LOG_INFO,
 	        "snapshot %s (%s): %s, %llu messages", p->snap_path,
 	        p->snap_trigger, rc ? "cut short by a write error" : "done",
@@ -213,9 +220,11 @@ static void on_snapshot_after(uv_timer_t *h)
 	snapshot_done(h->data);
 }
 
-/* A new file in --snapshot-dir named with the time and the trigger. */
+/* A new file in --snapshot-dir named with the time and the trigger
+ * (path), opened as its hidden .part (part) until it is finished. */
 static int open_in_dir(struct vup_proxy *p, const char *trigger, char *path,
-                       size_t pathlen, char *err, size_t errlen)
+                       size_t pathlen, char *part, size_t partlen, char *err,
+                       size_t errlen)
 {
 	if (!p->cfg.snapshot_dir) {
 		snprintf(err, errlen,
@@ -234,12 +243,18 @@ static int open_in_dir(struct vup_proxy *p, const char *trigger, char *path,
 		snprintf(err, errlen, "snapshot name too long");
 		return -ENAMETOOLONG;
 	}
+	const char *base = strrchr(path, '/') + 1;
+	if (snprintf(part, partlen, "%s/.%s.part", p->cfg.snapshot_dir, base) >=
+	    (int)partlen) {
+		snprintf(err, errlen, "snapshot name too long");
+		return -ENAMETOOLONG;
+	}
 	int fd =
-	        open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	        open(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	             0600);
 	if (fd < 0) {
 		int e = errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		snprintf(err, errlen, "%s: %s", part, strerror(e));
 		return -e;
 	}
 	return fd;
@@ -264,8 +279,10 @@ static int take(struct vup_proxy *p, int fd, const char *trigger,
 		return -ENOENT;
 	}
 	bool own = fd < 0;
+	char part[sizeof(p->snap_part)] = "";
 	if (own) {
-		fd = open_in_dir(p, trigger, path, pathlen, err, errlen);
+		fd = open_in_dir(p, trigger, path, pathlen, part, sizeof(part),
+		                 err, errlen);
 		if (fd < 0)
 			return fd;
 	} else {
@@ -278,12 +295,13 @@ static int take(struct vup_proxy *p, int fd, const char *trigger,
 	if (id < 0) {
 		if (own) {
 			close(fd);
-			unlink(path);
+			unlink(part);
 		}
 		return id;
 	}
 	p->snap_id = id;
 	snprintf(p->snap_path, sizeof(p->snap_path), "%s", path);
+	snprintf(p->snap_part, sizeof(p->snap_part), "%s", part);
 	snprintf(p->snap_trigger, sizeof(p->snap_trigger), "%s", why);
 	if (messages)
 		*messages = vup_trace_messages(t, id);
