@@ -23,7 +23,8 @@
 # - vuproxy exits 0.
 #
 # Environment: VUPROXY (required), E2E_TESTPMD, E2E_TRAFFIC_SECS (default
-# 2), E2E_READY_TIMEOUT (30), E2E_BE_CPU / E2E_FE_CPU (0 / 1), E2E_KEEP=1.
+# 0.4: a few hundred thousand frames, which tshark reads in seconds),
+# E2E_READY_TIMEOUT (30), E2E_BE_CPU / E2E_FE_CPU (0 / 1), E2E_KEEP=1.
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -38,12 +39,12 @@ rx) FE_FWD=(--forward-mode=rxonly) BE_FWD=(--forward-mode=txonly)
 	SND=be RCV=fe Q="q0 rx" ;;
 *) echo "usage: VUPROXY=... $0 [txonly|burst|rx]" >&2; exit 2 ;;
 esac
-TRAFFIC_SECS=${E2E_TRAFFIC_SECS:-2}
+TRAFFIC_SECS=${E2E_TRAFFIC_SECS:-0.4}
 TESTPMD=${E2E_TESTPMD:-dpdk-testpmd}
 READY_TIMEOUT=${E2E_READY_TIMEOUT:-30}
 BE_CPU=${E2E_BE_CPU:-0}
 FE_CPU=${E2E_FE_CPU:-1}
-LIMIT=$((READY_TIMEOUT * 2 + TRAFFIC_SECS + 30))
+LIMIT=$((READY_TIMEOUT * 2 + 40)) # TRAFFIC_SECS may be a fraction
 
 e2e_init "active_dpdk_$MODE"
 e2e_need_cmd "$TESTPMD" timeout awk tshark
