@@ -85,6 +85,26 @@ static void to_passthrough(struct vup_active *a, struct vup_active_out *out,
 	snprintf(out->why, sizeof(out->why), "%s", why);
 }
 
+/* What cannot be shadowed (what): a session not shadowed yet goes to
+ * passthrough; one whose table already carries the shadow region cannot
+ * (the back-end's rings are in it): the message is refused and the
+ * session fails. */
+static void cannot_shadow(struct vup_active *a, struct vup_active_out *out,
+                          const char *what)
+{
+	char w[256];
+	if (!a->have_region) {
+		snprintf(w, sizeof(w), "%s: the session is not shadowed", what);
+		to_passthrough(a, out, w);
+		return;
+	}
+	out->refuse = true;
+	snprintf(out->why, sizeof(out->why),
+	         "%s: the session is shadowed already, it cannot go back to "
+	         "passthrough",
+	         what);
+}
+
 static void put_u64(uint8_t *p, uint64_t x)
 {
 	memcpy(p, &x, 8);
@@ -106,10 +126,9 @@ static void offers(struct vup_active *a, const struct vup_view *v,
 	uint64_t bits = get_u64(m->payload), hide;
 	if (v->hdr.request == VUP_REQ_GET_FEATURES) {
 		if (bits >> VUP_F_ACCESS_PLATFORM & 1) {
-			to_passthrough(a, out,
-			               "the back-end offers "
-			               "VIRTIO_F_ACCESS_PLATFORM (an IOMMU): "
-			               "the session is not shadowed");
+			cannot_shadow(a, out,
+			              "the back-end offers "
+			              "VIRTIO_F_ACCESS_PLATFORM (an IOMMU)");
 			return;
 		}
 		hide = vup_active_features_hidden();
@@ -133,26 +152,27 @@ static void mem_table(struct vup_active *a, struct vup_msg *m,
 	                          VUP_MEM_TABLE_MAX_REGIONS, r, &n, why,
 	                          sizeof(why)) < 0 ||
 	    n != m->nfds) {
-		char w[256];
-		snprintf(
-		        w, sizeof(w),
-		        "SET_MEM_TABLE is no plain table of regions with "
-		        "one fd each (XEN_MMAP?): the session is not shadowed");
-		to_passthrough(a, out, w);
+		cannot_shadow(a, out,
+		              "SET_MEM_TABLE is no plain table of regions with "
+		              "one fd each (XEN_MMAP?)");
 		return;
 	}
 	if (n >= VUP_ACTIVE_MAX_REGIONS) {
-		char w[256];
+		char w[200];
 		snprintf(w, sizeof(w),
 		         "SET_MEM_TABLE already has %u regions, no slot is "
-		         "left for the shadow rings: the session is not "
-		         "shadowed",
+		         "left for the shadow rings",
 		         n);
-		to_passthrough(a, out, w);
+		cannot_shadow(a, out, w);
 		return;
 	}
-	if (io->fd < 0)
+	if (io->fd < 0) { /* the adapter could not map it writable */
+		out->refuse = true;
+		snprintf(out->why, sizeof(out->why),
+		         "SET_MEM_TABLE: the guest's memory cannot be mapped "
+		         "writable by vuproxy");
 		return;
+	}
 	vup_active_region(a, r, n);
 	uint8_t *p = m->payload + 8 + 32u * n;
 	put_u64(p, a->gpa);

@@ -136,6 +136,43 @@ static void test_eight_regions_is_passthrough(void **state)
 	assert_non_null(strstr(st.active.why, "8 regions"));
 }
 
+/* Once the back-end's table holds the shadow region its rings are in
+ * it: a later table or offer that cannot be shadowed fails the session
+ * instead of sending it on unshadowed while the svqs run on (the
+ * back-end would lose its rings; vuproxy would go on translating
+ * through the table before). */
+static void test_shadowed_session_cannot_fall_back(void **state)
+{
+	(void)state;
+	uint8_t p[300];
+	uint32_t size = table(p, 7);
+	io.fd = 55;
+	astep(VUP_REQ_SET_MEM_TABLE, p, size, 7);
+	assert_true(st.active.fd_taken);
+	assert_int_equal(msg.nfds, 8);
+
+	size = table(p, 8);
+	io.fd = 56;
+	astep(VUP_REQ_SET_MEM_TABLE, p, size, 8);
+	expect_actions("RECORD(in fe refused), REFUSE(in)");
+	assert_true(st.active.refuse);
+	assert_false(act.passthrough || st.active.to_passthrough);
+	assert_non_null(strstr(st.active.why, "8 regions"));
+	assert_non_null(strstr(st.active.why, "shadowed already"));
+
+	step_u64(MAIN, BE, VUP_REQ_GET_FEATURES, REPLY, F_VERSION_1 | F_IOMMU,
+	         0);
+	expect_actions("RECORD(in be refused), REFUSE(in)");
+	assert_false(act.passthrough);
+
+	/* A table the adapter could not map writable: no fd for it. */
+	size = table(p, 2);
+	io.fd = -1;
+	astep(VUP_REQ_SET_MEM_TABLE, p, size, 2);
+	expect_actions("RECORD(in fe refused), REFUSE(in)");
+	assert_non_null(strstr(st.active.why, "cannot be mapped"));
+}
+
 static void test_vring_fds_and_base(void **state)
 {
 	(void)state;
@@ -209,6 +246,7 @@ int main(void)
 	        T(test_access_platform_is_passthrough),
 	        T(test_mem_table_gets_the_region),
 	        T(test_eight_regions_is_passthrough),
+	        T(test_shadowed_session_cannot_fall_back),
 	        T(test_vring_fds_and_base),
 	        T(test_placement),
 #undef T
