@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "active_internal.h"
+#include "vuproxy/le.h"
 #include "vuproxy/log.h"
 #include "vuproxy/memmap.h"
 #include "vuproxy/tap.h"
@@ -33,11 +34,16 @@ static void signal_fd(int fd)
 		        strerror(errno));
 }
 
-static void drain_fd(int fd)
+/* False when fd can give no more notifications: its writer closed (a
+ * pipe at EOF) or it fails; polled, it would wake the loop for ever. */
+static bool drain_fd(int fd)
 {
 	uint64_t n;
-	while (read(fd, &n, sizeof(n)) == sizeof(n))
+	ssize_t rc;
+	errno = 0;
+	while ((rc = read(fd, &n, sizeof(n))) > 0)
 		;
+	return rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 static void on_poll_closed(uv_handle_t *h)
@@ -114,11 +120,21 @@ static void on_guest_kick(uv_poll_t *h, int status, int events)
 	(void)status;
 	(void)events;
 	struct avring *r = h->data;
-	drain_fd(r->g_kick);
+	/* What came with the last kick is served even when none can come
+	 * after it. */
+	bool alive = drain_fd(r->g_kick);
+	const char *why = errno ? strerror(errno) : "its writer closed it";
 	if (r->q_on && !r->q.stopped)
 		pull(r);
 	else if (!r->q_on)
 		signal_fd(r->b_kick);
+	if (!alive) {
+		vup_log(VUP_LOG_WARN,
+		        "s%u --active: vring %u: the front-end's kick fd can "
+		        "give no more kicks (%s); not watched any more",
+		        r->as->s->id, r->idx, why);
+		poll_close(&r->kick_poll);
+	}
 }
 
 static void on_backend_call(uv_poll_t *h, int status, int events)
@@ -457,8 +473,8 @@ bool vup__active_prepare(struct vup_session *s, const struct vup_view *v,
 	case VUP_REQ_SET_VRING_CALL: prep_vring_fd(as, v, io); break;
 	case VUP_REQ_SET_VRING_ENABLE:
 		if (vup_view_vring(v, &idx) && idx < VUP_MODEL_VRINGS &&
-		    v->hdr.size >= 8 && v->payload[4] == 0)
-			drain_tx(as->vr[idx]);
+		    v->hdr.size >= 8 && vup_le32(v->payload + 4) == 0)
+			drain_tx(as->vr[idx]); /* num 0: disable */
 		break;
 	case VUP_REQ_GET_VRING_BASE:
 		if (vup_view_vring(v, &idx) && idx < VUP_MODEL_VRINGS)
@@ -501,6 +517,14 @@ static void vring_fds(struct vup_active_sess *as, uint32_t req, uint32_t idx,
 	poll_close(&r->call_poll);
 	close_fd(&r->g_call);
 	close_fd(&r->b_call);
+	/* vuproxy writes the guest's call fd from its loop: a front-end's
+	 * fd that would block (a full eventfd, a pipe nobody reads) must
+	 * not stop every session.  QEMU's and DPDK's are non-blocking
+	 * eventfds already; setting it on the shared file changes nothing
+	 * for them. */
+	int fl = fcntl(kept, F_GETFL);
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(kept, F_SETFL, fl | O_NONBLOCK);
 	r->g_call = kept;
 	r->b_call = own;
 	r->call_poll = poll_start(r, own, on_backend_call);

@@ -17,6 +17,7 @@
  *    unchanged.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -119,9 +120,11 @@ static bool readable(int fd, int ms)
 	return poll(&pfd, 1, ms) == 1;
 }
 
-static void test_shadowed(void **state)
+/* pipes: the front-end's call fd is a pipe nobody reads, already full
+ * and blocking, and its kick fd a pipe whose writer then closes: neither
+ * may stop vuproxy's loop (a blocking write, a poll that fires for ever). */
+static void shadowed(struct peer_fx *fx, bool pipes)
 {
-	struct peer_fx *fx = *state;
 	struct peer *fe, *be;
 	start(fx, &fe, &be);
 
@@ -175,6 +178,21 @@ static void test_shadowed(void **state)
 
 	int g_call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int g_kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int call_pipe[2], kick_pipe[2];
+	if (pipes) {
+		close(g_call);
+		close(g_kick);
+		assert_int_equal(pipe2(call_pipe, O_CLOEXEC), 0);
+		assert_int_equal(pipe2(kick_pipe, O_CLOEXEC), 0);
+		/* Full, then blocking again before vuproxy gets it. */
+		fcntl(call_pipe[1], F_SETFL, O_NONBLOCK);
+		static char junk[4096];
+		while (write(call_pipe[1], junk, sizeof(junk)) > 0)
+			;
+		fcntl(call_pipe[1], F_SETFL, 0);
+		g_call = call_pipe[1];
+		g_kick = kick_pipe[0];
+	}
 	uint64_t vfd = 0;
 	pass(fe, be, "SET_VRING_CALL", &vfd, 8, &g_call, 1, &m);
 	assert_int_equal(m.nfds, 1);
@@ -211,7 +229,13 @@ static void test_shadowed(void **state)
 	memcpy(guest + DESC_OFF, d0, 16);
 	guest[AVAIL_OFF + 4] = 0; /* ring[0] = head 0 */
 	guest[AVAIL_OFF + 2] = 1; /* avail.idx */
-	assert_int_equal(eventfd_write(g_kick, 1), 0);
+	if (pipes) {
+		uint64_t one = 1;
+		assert_int_equal(write(kick_pipe[1], &one, 8), 8);
+		close(kick_pipe[1]); /* EOF: no more kicks can come */
+	} else {
+		assert_int_equal(eventfd_write(g_kick, 1), 0);
+	}
 	uint8_t *sh_desc = shadow + (sa[0] - reg[2]);
 	uint8_t *sh_used = shadow + (sa[1] - reg[2]);
 	uint8_t *sh_avail = shadow + (sa[2] - reg[2]);
@@ -230,7 +254,8 @@ static void test_shadowed(void **state)
 	assert_int_equal(eventfd_write(b_call, 1), 0);
 	assert_true(wait16(guest + USED_OFF + 2, 1));
 	assert_int_equal(ld16(guest + USED_OFF + 4), 0); /* id: head 0 */
-	assert_true(readable(g_call, 1000));
+	if (!pipes)
+		assert_true(readable(g_call, 1000));
 
 	/* GET_VRING_BASE: the back-end says 1, the guest gets its 1. */
 	pass(fe, be, "GET_VRING_BASE", st8, 8, NULL, 0, &m);
@@ -244,6 +269,8 @@ static void test_shadowed(void **state)
 	close(b_kick);
 	close(g_call);
 	close(g_kick);
+	if (pipes)
+		close(call_pipe[0]);
 	munmap(shadow, reg[1]);
 	munmap(guest, GUEST_SZ);
 	close(gfd);
@@ -251,6 +278,19 @@ static void test_shadowed(void **state)
 	peer_free(be);
 	PEER_OK(peer_fx_stop(fx));
 	PEER_LOG(fx, "--active: guest memory writes: 1 used elements");
+	if (pipes)
+		PEER_LOG(fx, "vring 0: the front-end's kick fd can give no "
+		             "more kicks (its writer closed it)");
+}
+
+static void test_shadowed(void **state)
+{
+	shadowed(*state, false);
+}
+
+static void test_shadowed_pipes(void **state)
+{
+	shadowed(*state, true);
 }
 
 static void test_eight_regions(void **state)
@@ -312,6 +352,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_shadowed, peer_setup,
+	                                        peer_teardown),
+	        cmocka_unit_test_setup_teardown(test_shadowed_pipes, peer_setup,
 	                                        peer_teardown),
 	        cmocka_unit_test_setup_teardown(test_eight_regions, peer_setup,
 	                                        peer_teardown),
