@@ -94,14 +94,15 @@ static void cannot_shadow(struct vup_active *a, struct vup_active_out *out,
 {
 	char w[256];
 	if (!a->have_region) {
-		snprintf(w, sizeof(w), "%s: the session is not shadowed", what);
+		snprintf(w, sizeof(w), "%.200s: the session is not shadowed",
+		         what);
 		to_passthrough(a, out, w);
 		return;
 	}
 	out->refuse = true;
 	snprintf(out->why, sizeof(out->why),
-	         "%s: the session is shadowed already, it cannot go back to "
-	         "passthrough",
+	         "%.180s: the session is shadowed already, it cannot go back "
+	         "to passthrough",
 	         what);
 }
 
