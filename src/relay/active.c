@@ -397,11 +397,12 @@ static void prep_vring_base_reply(struct vup_active_sess *as,
                                   const struct vup_view *v,
                                   struct vup_active_io *io)
 {
-	uint32_t idx, num;
-	if (v->hdr.size < 8)
+	uint32_t idx;
+	uint64_t num;
+	if (!vup_view_vring(v, &idx) ||
+	    !vup_field_read(VUP_FLD_VRING_BASE_NUM, v->payload, v->hdr.size,
+	                    &num))
 		return;
-	memcpy(&idx, v->payload, 4);
-	memcpy(&num, v->payload + 4, 4);
 	struct avring *r = idx < VUP_MODEL_VRINGS ? as->vr[idx] : NULL;
 	if (!r || !r->q_on)
 		return;
@@ -412,7 +413,7 @@ static void prep_vring_base_reply(struct vup_active_sess *as,
 		vup_log(VUP_LOG_ERROR, "s%u --active: %s", as->s->id, r->q.why);
 	vup_log(VUP_LOG_DEBUG,
 	        "s%u --active vring %u stopped: back-end base %u, guest %u",
-	        as->s->id, idx, num, base);
+	        as->s->id, idx, (unsigned)num, base);
 	signal_fd(r->g_call); /* what the drain completed */
 	svq_off(r);
 	io->have_base = true;
@@ -459,6 +460,7 @@ bool vup__active_prepare(struct vup_session *s, const struct vup_view *v,
 	if (v->chan != VUP_CHAN_MAIN)
 		return true;
 	uint32_t req = v->hdr.request, idx = VUP_MODEL_VRINGS;
+	uint64_t num;
 	if (v->reply) {
 		if (v->from == VUP_BACKEND && req == VUP_REQ_GET_VRING_BASE)
 			prep_vring_base_reply(as, v, io);
@@ -473,7 +475,9 @@ bool vup__active_prepare(struct vup_session *s, const struct vup_view *v,
 	case VUP_REQ_SET_VRING_CALL: prep_vring_fd(as, v, io); break;
 	case VUP_REQ_SET_VRING_ENABLE:
 		if (vup_view_vring(v, &idx) && idx < VUP_MODEL_VRINGS &&
-		    v->hdr.size >= 8 && vup_le32(v->payload + 4) == 0)
+		    vup_field_read(VUP_FLD_VRING_STATE_NUM, v->payload,
+		                   v->hdr.size, &num) &&
+		    num == 0)
 			drain_tx(as->vr[idx]); /* num 0: disable */
 		break;
 	case VUP_REQ_GET_VRING_BASE:

@@ -217,13 +217,12 @@ static void vring_addr(struct vup_msg *m, const struct vup_active_io *io,
 static void vring_base_reply(struct vup_msg *m, const struct vup_active_io *io,
                              struct vup_active_out *out)
 {
-	uint32_t num;
-	if (!io->have_base || m->hdr.size < 8)
+	const struct vup_field *f = &vup_fields[VUP_FLD_VRING_BASE_NUM];
+	uint64_t num;
+	if (!io->have_base ||
+	    !vup_field_get(f, m->payload, m->hdr.size, &num) || num == io->base)
 		return;
-	memcpy(&num, m->payload + 4, 4);
-	if (num == io->base)
-		return;
-	memcpy(m->payload + 4, &io->base, 4);
+	vup_field_set(f, m->payload, m->hdr.size, io->base);
 	out->rewritten = true;
 }
 
